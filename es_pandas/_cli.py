@@ -1,0 +1,202 @@
+"""The ``es-pandas`` command."""
+
+from __future__ import annotations
+
+import secrets
+
+import click
+
+from .__version__ import __version__
+
+__all__ = ["main"]
+
+
+def _topics(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, int]:
+    from .server import parse_topic_spec
+
+    try:
+        return dict(parse_topic_spec(v) for v in values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    pairs = {}
+    for item in values:
+        name, sep, value = item.partition("=" if param.name != "users" else ":")
+        if not sep or not name:
+            raise click.BadParameter(
+                f"{item!r} is not NAME{'=' if param.name != 'users' else ':'}VALUE"
+            )
+        pairs[name] = value
+    return pairs
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="es-pandas")
+def main() -> None:
+    """Send pandas DataFrames to IBM Event Streams, and run a local Event Streams server."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8080, show_default=True, help="Port to listen on (0: any free).")
+@click.option(
+    "--topic",
+    "topics",
+    multiple=True,
+    callback=_topics,
+    metavar="NAME[:PARTITIONS]",
+    help="Create a topic (repeatable).",
+)
+@click.option(
+    "--api-key",
+    "api_keys",
+    multiple=True,
+    envvar="ES_PANDAS_SERVER_API_KEYS",
+    help="Accepted API key (repeatable; env ES_PANDAS_SERVER_API_KEYS, space separated). "
+    "Default: a random key, printed at start.",
+)
+@click.option(
+    "--user",
+    "users",
+    multiple=True,
+    callback=_pairs,
+    metavar="NAME:PASSWORD",
+    help="Accepted Basic-auth user (repeatable).",
+)
+@click.option(
+    "--permission",
+    "permissions",
+    multiple=True,
+    callback=_pairs,
+    metavar="PRINCIPAL=T1,T2",
+    help="Topics an API key or user may write; others answer 403 (repeatable).",
+)
+@click.option("--no-auth", is_flag=True, help="Accept requests without credentials.")
+@click.option(
+    "--db",
+    default=":memory:",
+    show_default=True,
+    help="SQLite file for the records; the default keeps them in memory.",
+)
+@click.option("--auto-create-topics", is_flag=True, help="Create unknown topics on first write.")
+@click.option("--default-partitions", default=1, show_default=True, help="For auto-created topics.")
+@click.option("--max-key-bytes", default=4096, show_default=True)
+@click.option("--max-value-bytes", default=65536, show_default=True)
+@click.option("--max-uri-bytes", default=10240, show_default=True)
+@click.option("--max-request-bytes", default=1024 * 1024, show_default=True)
+@click.option(
+    "--v2-response",
+    type=click.Choice(["metadata", "flat"]),
+    default="metadata",
+    show_default=True,
+    help="Shape of the v2 success body (not documented by IBM).",
+)
+@click.option(
+    "--v1-error-shape",
+    type=click.Choice(["v1.1", "v1.0"]),
+    default="v1.1",
+    show_default=True,
+)
+@click.option(
+    "--timestamp-format",
+    type=click.Choice(["epoch_ms", "iso"]),
+    default="epoch_ms",
+    show_default=True,
+)
+@click.option("--token-ttl", default=3600.0, show_default=True, help="IAM token lifetime (s).")
+@click.option(
+    "--latency",
+    default="0",
+    show_default=True,
+    metavar="SECONDS|LOW-HIGH",
+    help="Delay added to every produce answer.",
+)
+@click.option(
+    "--fault-rate",
+    "fault_rates",
+    multiple=True,
+    callback=_pairs,
+    metavar="ACTION=RATE",
+    help="Answer this fraction of requests with ACTION: 503, 429, 408+written, drop, ...",
+)
+@click.option(
+    "--fault-script",
+    default="",
+    metavar="ACTION[xN],...",
+    help="Actions for the first requests in order, e.g. '503x5,drop,ok'.",
+)
+@click.option("--retry-after", default=1.0, show_default=True, help="Retry-After on 429/503 (s).")
+@click.option("--quota", type=float, help="Requests per second; slower answers beyond it.")
+@click.option("--seed", type=int, help="Random seed for fault rates and latency.")
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    default="info",
+    show_default=True,
+)
+def serve(
+    host: str,
+    port: int,
+    db: str,
+    latency: str,
+    fault_rates: dict[str, str],
+    fault_script: str,
+    retry_after: float,
+    quota: float | None,
+    seed: int | None,
+    log_level: str,
+    permissions: dict[str, str],
+    no_auth: bool,
+    api_keys: tuple[str, ...],
+    **settings: object,
+) -> None:
+    """Run a local Event Streams REST producer (v1 and v2 API, IAM tokens)."""
+    import uvicorn
+
+    from .server import FaultConfig, ServerConfig, SQLiteStore, create_app
+    from .server._run import bind_socket, uvicorn_config
+
+    keys = [k for item in api_keys for k in item.split()]
+    generated = not no_auth and not keys and not settings["users"]
+    if generated:
+        keys = [secrets.token_urlsafe(24)]
+    try:
+        faults = FaultConfig(
+            latency=latency,  # type: ignore[arg-type]
+            rates={a: float(r) for a, r in fault_rates.items()},
+            retry_after=retry_after,
+            quota=quota,
+            seed=seed,
+        )
+        config = ServerConfig(
+            auth=not no_auth,
+            api_keys=keys,
+            permissions={p: t.split(",") for p, t in permissions.items()},
+            faults=faults,
+            **settings,  # type: ignore[arg-type]
+        )
+        app = create_app(config, store=SQLiteStore(db))
+        app.state.es.faults.script(_expand_script(fault_script))
+        sock = bind_socket(host, port)
+    except (ValueError, OSError) as exc:
+        raise click.UsageError(str(exc)) from None
+    url = f"http://{host}:{sock.getsockname()[1]}"
+    click.echo(f"Event Streams REST producer on {url}", err=True)
+    click.echo(
+        f"  topics: {', '.join(f'{t}:{n}' for t, n in config.topics.items()) or '(none)'}", err=True
+    )
+    if generated:
+        click.echo(f"  API key (generated): {keys[0]}", err=True)
+    elif no_auth:
+        click.echo("  authentication: off", err=True)
+    uvicorn.Server(uvicorn_config(app, log_level=log_level)).run(sockets=[sock])
+
+
+def _expand_script(text: str) -> list[str]:
+    actions = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        action, _, times = item.partition("x")
+        actions += [action] * (int(times) if times else 1)
+    return actions

@@ -1,0 +1,104 @@
+"""Settings of the local Event Streams server, validated once."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ._faults import FaultConfig
+
+__all__ = ["ServerConfig", "parse_topic_spec"]
+
+# IBM Cloud allows topic names of up to 200 characters (Kafka's own limit is 249).
+_TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+
+DEFAULT_MAX_KEY_BYTES = 4096
+DEFAULT_MAX_VALUE_BYTES = 65536
+DEFAULT_MAX_URI_BYTES = 10 * 1024
+DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
+
+
+def check_topic_name(name: str) -> str:
+    if not _TOPIC_NAME.match(name):
+        raise ValueError(
+            f"invalid topic name {name!r}: use 1 to 200 letters, digits, '.', '_' or '-'"
+        )
+    return name
+
+
+def parse_topic_spec(spec: str) -> tuple[str, int]:
+    """``"orders:3"`` -> ``("orders", 3)``; ``"orders"`` -> ``("orders", 1)``."""
+    name, _, partitions = spec.partition(":")
+    try:
+        count = int(partitions) if partitions else 1
+    except ValueError:
+        raise ValueError(f"invalid topic {spec!r}: expected NAME or NAME:PARTITIONS") from None
+    if count < 1:
+        raise ValueError(f"invalid topic {spec!r}: a topic needs at least one partition")
+    return check_topic_name(name), count
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything the local server can be told; every field has a working default.
+
+    ``api_keys`` are accepted as Basic passwords (v1), Bearer tokens and
+    ``X-Auth-Token`` values (v1). When ``auth`` is on and no key is given, one
+    random key is made. ``users`` maps user names to passwords for Basic auth, as
+    on-premises Event Streams (SCRAM credentials) does. ``permissions`` maps a
+    principal (an API key or user name) to the topics it may write; principals
+    not listed may write every topic, listed ones get 403 elsewhere.
+    """
+
+    topics: Mapping[str, int] = field(default_factory=dict)
+    auth: bool = True
+    api_keys: Collection[str] = ()
+    users: Mapping[str, str] = field(default_factory=dict)
+    permissions: Mapping[str, Collection[str]] = field(default_factory=dict)
+    auto_create_topics: bool = False
+    default_partitions: int = 1
+    max_key_bytes: int = DEFAULT_MAX_KEY_BYTES
+    max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES
+    max_uri_bytes: int = DEFAULT_MAX_URI_BYTES
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    #: the v2 success body, which IBM does not document: v1's ``{"metadata": {...}}``
+    #: or the same fields at the top level
+    v2_response: Literal["metadata", "flat"] = "metadata"
+    #: v1.1.0 errors carry ``error_code``/``message`` at the top level and nested;
+    #: v1.0.0 (and IBM Cloud's examples) only nested
+    v1_error_shape: Literal["v1.1", "v1.0"] = "v1.1"
+    #: ``metadata.timestamp`` is a string; its format is not documented
+    timestamp_format: Literal["epoch_ms", "iso"] = "epoch_ms"
+    token_ttl: float = 3600.0
+    faults: FaultConfig = field(default_factory=FaultConfig)
+
+    def __post_init__(self) -> None:
+        for name, partitions in self.topics.items():
+            check_topic_name(name)
+            if partitions < 1:
+                raise ValueError(f"topic {name!r} needs at least one partition")
+        if self.auth and not self.api_keys and not self.users:
+            object.__setattr__(self, "api_keys", (secrets.token_urlsafe(24),))
+        object.__setattr__(self, "api_keys", tuple(self.api_keys))
+        object.__setattr__(
+            self, "permissions", {p: frozenset(t) for p, t in self.permissions.items()}
+        )
+        for name in ("max_key_bytes", "max_value_bytes", "max_uri_bytes", "max_request_bytes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive")
+        if self.v2_response not in ("metadata", "flat"):
+            raise ValueError("v2_response must be 'metadata' or 'flat'")
+        if self.v1_error_shape not in ("v1.1", "v1.0"):
+            raise ValueError("v1_error_shape must be 'v1.1' or 'v1.0'")
+        if self.timestamp_format not in ("epoch_ms", "iso"):
+            raise ValueError("timestamp_format must be 'epoch_ms' or 'iso'")
+
+    def __repr__(self) -> str:
+        # Keys and passwords stay out of reprs, logs and tracebacks.
+        return (
+            f"ServerConfig(topics={dict(self.topics)!r}, auth={self.auth}, "
+            f"api_keys=<{len(self.api_keys)} hidden>, users={sorted(self.users)!r})"
+        )

@@ -1,0 +1,211 @@
+"""The local server in a background thread, for tests, notebooks and demos."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+import pandas as pd
+import uvicorn
+
+from ._app import create_app
+from ._config import ServerConfig
+from ._faults import FaultConfig
+from ._run import bind_socket, uvicorn_config
+from ._storage import Record, SQLiteStore
+
+__all__ = ["LocalEventStreams"]
+
+T = TypeVar("T")
+
+
+class LocalEventStreams:
+    """A local Event Streams REST producer on a free port, run on a background thread.
+
+        >>> with LocalEventStreams(topics={"orders": 3}) as es:
+        ...     es.url, es.api_key          # where and how to connect
+        ...     es.records("orders")        # what has been stored, as a DataFrame
+
+    Keyword arguments are :class:`ServerConfig` fields (``auth=False``,
+    ``api_keys=[...]``, ``faults=FaultConfig(...)``, ...). ``db`` is a SQLite path;
+    the default keeps records in memory.
+    """
+
+    def __init__(
+        self,
+        topics: Mapping[str, int] | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        db: str = ":memory:",
+        api_key: str | None = None,
+        **config: Any,
+    ) -> None:
+        if api_key is not None:
+            config["api_keys"] = [api_key, *config.get("api_keys", ())]
+        self.config = ServerConfig(topics=dict(topics or {}), **config)
+        self.host = host
+        self._port = port
+        self._store = SQLiteStore(db)
+        self.app = create_app(self.config, store=self._store)
+        self._state = self.app.state.es
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def __repr__(self) -> str:
+        where = self.url if self._server is not None else "not started"
+        return f"<LocalEventStreams {where} topics={self.topics()}>"
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def start(self) -> LocalEventStreams:
+        if self._server is not None:
+            return self
+        sock = bind_socket(self.host, self._port)
+        self._port = sock.getsockname()[1]
+        server = uvicorn.Server(uvicorn_config(self.app))
+        self._server = server
+
+        def run() -> None:
+            try:
+                server.run(sockets=[sock])
+            except BaseException as exc:  # reported by start() or stop()
+                self._error = exc
+            finally:
+                sock.close()
+
+        self._thread = threading.Thread(target=run, name="es-pandas-local-server", daemon=True)
+        self._thread.start()
+        while not server.started:
+            if not self._thread.is_alive():
+                self._server = None
+                raise RuntimeError("the local Event Streams server did not start") from self._error
+            self._thread.join(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.should_exit = True
+        assert self._thread is not None
+        self._thread.join(10)
+        self._server = None
+
+    close = stop
+
+    def __enter__(self) -> LocalEventStreams:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- connecting ----------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """The ``kafka_http_url`` to give a client."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self._port}"
+
+    @property
+    def api_key(self) -> str | None:
+        keys = self.config.api_keys
+        return keys[0] if keys else None
+
+    @property
+    def credentials(self) -> dict[str, Any]:
+        """A service-credentials dict in IBM's shape, pointing at this server."""
+        key = self.api_key
+        return {
+            "kafka_http_url": self.url,
+            "user": "token",
+            "api_key": key,
+            "apikey": key,
+            "password": key,
+        }
+
+    @property
+    def iam_url(self) -> str:
+        """Where this server issues IAM-style tokens for an API key."""
+        return f"{self.url}/identity/token"
+
+    # -- inspecting and steering ---------------------------------------------------
+
+    def _call(self, coro: Any) -> Any:
+        loop = self._state.loop
+        if self._server is None or loop is None:
+            coro.close()
+            raise RuntimeError("the local Event Streams server is not running")
+        future: Future[Any] = asyncio.run_coroutine_threadsafe(coro, loop)
+        return future.result(60)
+
+    def topics(self) -> dict[str, int]:
+        return self._store.topics()
+
+    def create_topic(self, name: str, partitions: int = 1) -> None:
+        self._call(self._state.create_topic(name, partitions))
+
+    def read(
+        self, topic: str, partition: int | None = None, offset: int = 0, limit: int | None = None
+    ) -> list[Record]:
+        """Stored records of ``topic`` as :class:`Record` objects, by partition and offset."""
+        return self._call(self._store.read(topic, partition, offset, limit))
+
+    def records(self, topic: str, *, decode: bool = False) -> pd.DataFrame:
+        """Stored records of ``topic`` as a DataFrame: partition, offset, timestamp,
+        key, value, headers. Keys and values are bytes, or str with ``decode=True``."""
+        rows = self.read(topic)
+        frame = pd.DataFrame(
+            {
+                "partition": pd.array([r.partition for r in rows], dtype="Int32"),
+                "offset": pd.array([r.offset for r in rows], dtype="Int64"),
+                "timestamp": pd.to_datetime([r.timestamp for r in rows], unit="ms", utc=True),
+                "key": [_text(r.key) if decode else r.key for r in rows],
+                "value": [_text(r.value) if decode else r.value for r in rows],
+                "headers": [[(n, _text(v) if decode else v) for n, v in r.headers] for r in rows],
+            }
+        )
+        return frame
+
+    def set_faults(
+        self,
+        *,
+        latency: float | tuple[float, float] = 0.0,
+        rates: Mapping[str, float] | None = None,
+        retry_after: float | None = 1.0,
+        quota: float | None = None,
+        seed: int | None = None,
+        script: Iterable[str] = (),
+    ) -> None:
+        """Replace the fault settings (see :class:`FaultConfig`); ``script`` queues
+        actions for the next requests, e.g. ``["503"] * 5``."""
+        self._state.faults.configure(
+            FaultConfig(latency, dict(rates or {}), retry_after, quota, seed)
+        )
+        self._state.faults.script(script)
+
+    def script_faults(self, actions: Iterable[str]) -> None:
+        """Queue fault actions for the next requests, one each."""
+        self._state.faults.script(actions)
+
+    def clear_faults(self) -> None:
+        self._state.faults.reset()
+
+    def stats(self) -> dict[str, int]:
+        """Counts of produce requests answered, by status (plus ``requests``, ``dropped``)."""
+        return dict(self._state.stats)
+
+    def reset_stats(self) -> None:
+        self._state.stats.clear()
+
+
+def _text(data: bytes | None) -> str | None:
+    return None if data is None else data.decode("utf-8", errors="replace")

@@ -1,0 +1,46 @@
+"""Running the app under uvicorn: in the foreground (``es-pandas serve``) or on a
+background thread (:class:`LocalEventStreams`)."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from ._app import ABORT_EXTENSION
+
+__all__ = ["bind_socket", "uvicorn_config"]
+
+
+class _AbortableProtocol(HttpToolsProtocol):
+    """Gives the app a way to drop the connection with no answer at all, which the
+    ASGI interface has no message for (used by the ``drop`` fault)."""
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.scope["extensions"] = {ABORT_EXTENSION: self.transport.abort}  # type: ignore[typeddict-unknown-key]
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening socket; port 0 picks a free one, known before the server starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def uvicorn_config(app: Any, *, log_level: str = "warning") -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        http=_AbortableProtocol,
+        lifespan="on",
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=2,
+        backlog=2048,
+    )

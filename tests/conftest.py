@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import base64
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from es_pandas import LocalEventStreams
+
+API_KEY = "test-api-key-0123456789"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LocalEventStreams]:
+    """One local server per test module; tests that change faults clear them."""
+    with LocalEventStreams(
+        topics={"orders": 3, "single": 1, "secret": 1},
+        api_key=API_KEY,
+        users={"alice": "alice-password"},
+        permissions={"alice": ["orders", "single"]},
+        token_ttl=2,
+    ) as es:
+        yield es
+
+
+@pytest.fixture
+def es(server: LocalEventStreams) -> Iterator[LocalEventStreams]:
+    server.clear_faults()
+    server.reset_stats()
+    yield server
+    server.clear_faults()
+
+
+@pytest.fixture
+def client(server: LocalEventStreams) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=10) as c:
+        yield c
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def bearer(token: str = API_KEY) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server_process(*args: str) -> tuple[subprocess.Popen[bytes], str]:
+    """``es-pandas serve`` in a subprocess; returns it and its URL once it answers."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "es_pandas",
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            *args,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(proc.stderr.read().decode())  # type: ignore[union-attr]
+        try:
+            httpx.get(url + "/_local/topics", timeout=1)
+            return proc, url
+        except httpx.TransportError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("server did not start")

@@ -1,0 +1,17 @@
+"""ruff is part of the test suite, so one command checks everything."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("args", [["check"], ["format", "--check"]], ids=["lint", "format"])
+def test_ruff(args: list[str]) -> None:
+    ruff = shutil.which("ruff")
+    assert ruff, "ruff is installed by the dev extra"
+    result = subprocess.run([ruff, *args, "."], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

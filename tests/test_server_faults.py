@@ -1,0 +1,153 @@
+"""Fault injection, at start and at run time, through the helper and the /_local routes."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from es_pandas import LocalEventStreams
+from es_pandas.server import Fault, FaultConfig
+
+from .conftest import bearer
+
+ENVELOPE = {"value": {"type": "text", "data": "v"}}
+
+
+def produce(client: httpx.Client, topic: str = "single") -> httpx.Response:
+    return client.post(f"/v2/topics/{topic}/records", json=ENVELOPE, headers=bearer())
+
+
+def count(es: LocalEventStreams, topic: str = "single") -> int:
+    return len(es.read(topic))
+
+
+@pytest.mark.parametrize("action", ["429", "500", "502", "503", "504", "408"])
+def test_scripted_status_without_write(es: LocalEventStreams, client, action: str) -> None:
+    before = count(es)
+    es.script_faults([action])
+    response = produce(client)
+    assert response.status_code == int(action)
+    assert "trace" in response.json()
+    assert count(es) == before
+    assert produce(client).status_code == 200  # the script is used up
+
+
+def test_written_faults_store_the_record(es: LocalEventStreams, client) -> None:
+    before = count(es)
+    es.script_faults(["408+written", "500+written"])
+    assert produce(client).status_code == 408
+    assert produce(client).status_code == 500
+    assert count(es) == before + 2
+
+
+def test_retry_after_on_429_and_503(es: LocalEventStreams, client) -> None:
+    es.set_faults(retry_after=3, script=["429", "503", "500"])
+    assert produce(client).headers["retry-after"] == "3"
+    assert produce(client).headers["retry-after"] == "3"
+    assert "retry-after" not in produce(client).headers
+
+
+def test_script_runs_in_order(es: LocalEventStreams, client) -> None:
+    es.script_faults(["503"] * 5 + ["ok", "429"])
+    statuses = [produce(client).status_code for _ in range(8)]
+    assert statuses == [503] * 5 + [200, 429, 200]
+
+
+@pytest.mark.parametrize(("action", "written"), [("drop", 0), ("drop+written", 1)])
+def test_dropped_connections(es: LocalEventStreams, client, action: str, written: int) -> None:
+    before = count(es)
+    es.script_faults([action])
+    with pytest.raises(httpx.RemoteProtocolError):
+        produce(client)
+    assert count(es) == before + written
+    assert produce(client).status_code == 200  # the client reconnects
+    assert es.stats()["dropped"] == 1
+
+
+def test_rates_hit_about_their_share(es: LocalEventStreams, client) -> None:
+    es.set_faults(rates={"503": 0.3, "429": 0.2}, seed=7)
+    statuses = [produce(client).status_code for _ in range(400)]
+    assert 80 <= statuses.count(503) <= 160
+    assert 40 <= statuses.count(429) <= 120
+    assert statuses.count(200) == 400 - statuses.count(503) - statuses.count(429)
+
+
+def test_latency_delays_answers(es: LocalEventStreams, client) -> None:
+    es.set_faults(latency=0.2)
+    started = time.perf_counter()
+    assert produce(client).status_code == 200
+    assert time.perf_counter() - started >= 0.2
+
+
+def test_latency_range(es: LocalEventStreams, client) -> None:
+    es.set_faults(latency=(0.05, 0.1))
+    started = time.perf_counter()
+    for _ in range(3):
+        produce(client)
+    assert time.perf_counter() - started >= 0.15
+
+
+def test_quota_delays_rather_than_rejects(es: LocalEventStreams, client) -> None:
+    es.set_faults(quota=20)
+    started = time.perf_counter()
+    statuses = [produce(client).status_code for _ in range(11)]
+    # 11 requests at 20/s: the 11th may start no earlier than 0.5 s after the first
+    assert time.perf_counter() - started >= 0.5
+    assert statuses == [200] * 11
+
+
+def test_faults_never_touch_iam_or_local_routes(es: LocalEventStreams, client) -> None:
+    es.script_faults(["503"])
+    assert client.get("/_local/topics", headers=bearer()).status_code == 200
+    assert produce(client).status_code == 503
+
+
+def test_admin_routes_configure_faults(es: LocalEventStreams, client) -> None:
+    auth = bearer()
+    response = client.put(
+        "/_local/faults", json={"rates": {"500": 1.0}, "script": ["429"]}, headers=auth
+    )
+    assert response.json()["script"] == ["429"]
+    assert produce(client).status_code == 429
+    assert produce(client).status_code == 500
+    client.post("/_local/faults/script", json={"actions": ["ok"]}, headers=auth)
+    assert produce(client).status_code == 200
+    assert client.get("/_local/faults", headers=auth).json()["rates"] == {"500": 1.0}
+    assert client.delete("/_local/faults", headers=auth).status_code == 204
+    assert produce(client).status_code == 200
+
+
+def test_admin_routes_reject_bad_fault_settings(es: LocalEventStreams, client) -> None:
+    response = client.put("/_local/faults", json={"rates": {"teapot": 0.5}}, headers=bearer())
+    assert response.status_code == 400
+    assert "teapot" in response.json()["message"]
+
+
+def test_stats_count_answers(es: LocalEventStreams, client) -> None:
+    es.script_faults(["503", "503"])
+    for _ in range(3):
+        produce(client)
+    stats = client.get("/_local/stats", headers=bearer()).json()
+    assert stats["requests"] == 3
+    assert stats["503"] == 2 and stats["200"] == 1
+
+
+def test_faults_set_at_start() -> None:
+    faults = FaultConfig(rates={"503": 1.0})
+    with LocalEventStreams(topics={"t": 1}, auth=False, faults=faults) as es:
+        assert httpx.post(f"{es.url}/topics/t/records", content="v").status_code == 503
+
+
+@pytest.mark.parametrize("action", ["", "drop+lost", "99", "600", "written"])
+def test_action_syntax_is_checked(action: str) -> None:
+    with pytest.raises(ValueError):
+        Fault.parse(action)
+
+
+def test_fault_config_is_checked() -> None:
+    with pytest.raises(ValueError):
+        FaultConfig(rates={"503": 0.7, "429": 0.7})
+    with pytest.raises(ValueError):
+        FaultConfig(quota=0)
