@@ -1,0 +1,199 @@
+"""Credentials as request headers: Basic, Bearer, X-Auth-Token and IAM API-key exchange.
+
+An :class:`Auth` is plain configuration and can be shared between runs; the IAM
+token it fetched is cached on it. Nothing here depends on the HTTP library: the
+IAM exchange goes through whatever transport the run uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Literal
+from urllib.parse import urlencode
+
+from ._exceptions import ConfigurationError
+from ._transports import Response
+
+__all__ = [
+    "APIKeyAuth",
+    "Auth",
+    "BasicAuth",
+    "BearerAuth",
+    "IAMAuth",
+    "IAMExchangeError",
+    "Send",
+    "XAuthTokenAuth",
+]
+
+Send = Callable[[str, str, Mapping[str, str], bytes], Awaitable[Response]]
+
+IBM_IAM_URL = "https://iam.cloud.ibm.com/identity/token"
+_IAM_GRANT = "urn:ibm:params:oauth:grant-type:apikey"
+
+
+class Auth:
+    """Headers that authenticate a request. Subclasses that can renew themselves
+    (IAM) override :meth:`refresh`."""
+
+    bearer = False  # whether the headers are ``Authorization: Bearer`` (v2 accepts no other)
+
+    async def headers(self, send: Send) -> Mapping[str, str]:
+        raise NotImplementedError
+
+    async def refresh(self, send: Send, rejected: Mapping[str, str]) -> bool:
+        """After a 401: renew the credentials if possible; True if worth retrying."""
+        return False
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+
+class _StaticAuth(Auth):
+    def __init__(self, headers: dict[str, str]) -> None:
+        self._headers = headers
+
+    async def headers(self, send: Send) -> Mapping[str, str]:
+        return self._headers
+
+
+class BasicAuth(_StaticAuth):
+    """``Authorization: Basic`` with a user name and password (or ``token`` and an API key)."""
+
+    def __init__(self, user: str, password: str) -> None:
+        encoded = base64.b64encode(f"{user}:{password}".encode()).decode()
+        super().__init__({"Authorization": f"Basic {encoded}"})
+        self.user = user
+
+    def __repr__(self) -> str:
+        return f"<BasicAuth user={self.user!r}>"
+
+
+class BearerAuth(_StaticAuth):
+    """``Authorization: Bearer <token>`` with a static token or API key."""
+
+    bearer = True
+
+    def __init__(self, token: str) -> None:
+        super().__init__({"Authorization": f"Bearer {token}"})
+
+
+class XAuthTokenAuth(_StaticAuth):
+    """``X-Auth-Token: <api key>`` (v1 only)."""
+
+    def __init__(self, api_key: str) -> None:
+        super().__init__({"X-Auth-Token": api_key})
+
+
+def APIKeyAuth(api_key: str, style: Literal["bearer", "basic", "x-auth-token"] = "bearer") -> Auth:
+    """An API key sent the way ``style`` says: Bearer (v1 and v2), Basic ``token:<key>``
+    or ``X-Auth-Token`` (v1 only)."""
+    if style == "bearer":
+        return BearerAuth(api_key)
+    if style == "basic":
+        return BasicAuth("token", api_key)
+    if style == "x-auth-token":
+        return XAuthTokenAuth(api_key)
+    raise ConfigurationError(f"unknown auth style {style!r}: use bearer, basic or x-auth-token")
+
+
+class IAMAuth(Auth):
+    """Exchanges an API key for an IAM access token and renews it before it expires.
+
+    As IBM's SDK does, the token is renewed once 80% of its lifetime has passed;
+    one exchange runs at a time however many requests are waiting, and a 401 on
+    a request triggers one early renewal.
+    """
+
+    bearer = True
+
+    def __init__(self, api_key: str, url: str = IBM_IAM_URL, *, refresh_fraction: float = 0.8):
+        self._api_key = api_key
+        self.url = url
+        self._refresh_fraction = refresh_fraction
+        self._token: str | None = None
+        self._refresh_at = 0.0
+        self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+        self.exchanges = 0
+
+    def __repr__(self) -> str:
+        return f"<IAMAuth url={self.url!r}>"
+
+    def _lock(self) -> asyncio.Lock:
+        # One lock per event loop: each run may have its own loop.
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            self._locks = {loop: asyncio.Lock()}
+            lock = self._locks[loop]
+        return lock
+
+    async def headers(self, send: Send) -> Mapping[str, str]:
+        token = self._token
+        now = time.time()
+        if token is None or now >= self._refresh_at:
+            token = await self._exchange(send, stale=token)
+        return {"Authorization": f"Bearer {token}"}
+
+    async def refresh(self, send: Send, rejected: Mapping[str, str]) -> bool:
+        await self._exchange(send, stale=rejected.get("Authorization", "")[7:] or None)
+        return True
+
+    async def _exchange(self, send: Send, stale: str | None) -> str:
+        async with self._lock():
+            # Another request may have renewed the token while this one waited.
+            if self._token is not None and self._token != stale and time.time() < self._refresh_at:
+                return self._token
+            body = urlencode({"grant_type": _IAM_GRANT, "apikey": self._api_key}).encode()
+            answer = await send(
+                "POST",
+                self.url,
+                {
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "Accept": "application/json",
+                },
+                body,
+            )
+            if answer.status != 200:
+                raise IAMExchangeError(answer)
+            grant = json.loads(answer.body)
+            token = grant["access_token"]
+            # As IBM's SDK does, go by the token's own exp/iat claims: they do not
+            # drift with the time the answer took to arrive.
+            claims = _jwt_claims(token)
+            now = time.time()
+            expires = claims.get("exp") or grant.get("expiration")
+            if not expires:
+                expires = now + float(grant.get("expires_in", 3600))
+            issued = claims.get("iat") or now
+            self._token = token
+            self._refresh_at = expires - (1 - self._refresh_fraction) * (expires - issued)
+            self.exchanges += 1
+            return token
+
+
+def _jwt_claims(token: str) -> dict[str, float]:
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return {}
+    if not isinstance(claims, dict):
+        return {}
+    return {k: float(claims[k]) for k in ("exp", "iat") if isinstance(claims.get(k), (int, float))}
+
+
+class IAMExchangeError(Exception):
+    """IAM refused the API key; the engine turns this into :class:`AuthenticationError`."""
+
+    def __init__(self, answer: Response) -> None:
+        try:
+            detail = json.loads(answer.body)
+            reason = f"{detail.get('errorCode', '')} {detail.get('errorMessage', '')}".strip()
+        except ValueError:
+            reason = answer.body[:200].decode("utf-8", "replace")
+        super().__init__(f"IAM token exchange failed: HTTP {answer.status} {reason}")
+        self.status = answer.status

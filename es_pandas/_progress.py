@@ -1,0 +1,107 @@
+"""Progress reporting: an ipywidgets bar in Jupyter, a text bar on a terminal,
+nothing in CI or when stderr is not a terminal; or a callable of the user's.
+
+The engine never calls the bar per row: a ticker reads the status counts a few
+times a second, which keeps the per-row path free of progress work.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Union
+
+__all__ = ["ProgressEvent", "ProgressSpec", "make_reporter"]
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """What a progress callable receives, a few times a second and once at the end."""
+
+    done: int
+    total: int
+    counts: dict[str, int]
+    elapsed: float
+    finished: bool = False
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.elapsed if self.elapsed > 0 else 0.0
+
+
+ProgressSpec = Union[bool, None, Callable[[ProgressEvent], Any]]  # noqa: UP007 - a runtime alias on 3.10
+
+
+class _Reporter:
+    def update(self, event: ProgressEvent) -> None:
+        pass
+
+    def close(self, event: ProgressEvent, summary: str) -> None:
+        pass
+
+
+class _CallbackReporter(_Reporter):
+    def __init__(self, callback: Callable[[ProgressEvent], Any]) -> None:
+        self._callback = callback
+
+    def update(self, event: ProgressEvent) -> None:
+        self._callback(event)
+
+    def close(self, event: ProgressEvent, summary: str) -> None:
+        self._callback(event)
+
+
+class _TqdmReporter(_Reporter):
+    def __init__(self, total: int, description: str) -> None:
+        from tqdm.auto import tqdm
+
+        self._bar = tqdm(
+            total=total, desc=description, unit="row", unit_scale=True, dynamic_ncols=True
+        )
+
+    @staticmethod
+    def _postfix(event: ProgressEvent) -> str:
+        counts = event.counts
+        parts = [f"ok={counts['ok']:,}"]
+        parts += [
+            f"{name}={n:,}" for name, n in counts.items() if n and name not in ("ok", "not_sent")
+        ]
+        return " ".join(parts)
+
+    def update(self, event: ProgressEvent) -> None:
+        self._bar.set_postfix_str(self._postfix(event), refresh=False)
+        self._bar.update(event.done - self._bar.n)
+
+    def close(self, event: ProgressEvent, summary: str) -> None:
+        self._bar.update(event.done - self._bar.n)
+        self._bar.set_postfix_str(summary, refresh=False)
+        self._bar.close()
+
+
+def _in_jupyter() -> bool:
+    shell = sys.modules.get("IPython")
+    if shell is None or "ipykernel" not in sys.modules:
+        return False
+    ipython = shell.get_ipython()  # type: ignore[attr-defined]
+    return ipython is not None and type(ipython).__name__ == "ZMQInteractiveShell"
+
+
+def _wants_bar() -> bool:
+    if os.environ.get("CI"):
+        return False
+    if _in_jupyter():
+        return True
+    stream = sys.stderr
+    return stream is not None and hasattr(stream, "isatty") and stream.isatty()
+
+
+def make_reporter(progress: ProgressSpec, total: int, description: str) -> _Reporter:
+    """``None``: a bar where someone can see it; ``True``: always a bar; ``False``:
+    silent; a callable: called with :class:`ProgressEvent` instead of a bar."""
+    if callable(progress):
+        return _CallbackReporter(progress)
+    if progress is True or (progress is None and _wants_bar()):
+        return _TqdmReporter(total, description)
+    return _Reporter()

@@ -1,0 +1,181 @@
+"""The per-row outcome of a run: built in fixed-size arrays while it runs, handed
+to the user as a :class:`StatusFrame` on the input's index."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Hashable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["STATUSES", "StatusBook", "StatusFrame", "Summary"]
+
+#: every value of the ``status`` column, in category order
+STATUSES = ("ok", "failed", "unknown", "rejected", "not_sent")
+OK, FAILED, UNKNOWN, REJECTED, NOT_SENT = range(5)
+_NO_TIMESTAMP = np.iinfo(np.int64).min
+
+
+class Summary:
+    """Counts per status, rows/s and time of a run (or of any status frame slice)."""
+
+    def __init__(self, counts: dict[str, int], elapsed: float | None) -> None:
+        self.counts = counts
+        self.elapsed = elapsed
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def rate(self) -> float | None:
+        sent = self.total - self.counts["rejected"] - self.counts["not_sent"]
+        return sent / self.elapsed if self.elapsed else None
+
+    def __str__(self) -> str:
+        parts = [f"{self.counts['ok']:,} ok"]
+        parts += [f"{n:,} {name}" for name, n in self.counts.items() if n and name != "ok"]
+        text = ", ".join(parts)
+        if self.elapsed is not None:
+            text += f" in {self.elapsed:.1f}s"
+            if self.rate:
+                text += f" ({self.rate:,.0f} rows/s)"
+        return text
+
+    def __repr__(self) -> str:
+        return f"<Summary {self}>"
+
+    def _repr_html_(self) -> str:
+        cells = "".join(
+            f"<td><b>{name}</b>: {n:,}</td>" for name, n in self.counts.items() if n or name == "ok"
+        )
+        return f"<table><tr>{cells}</tr></table><p>{self}</p>"
+
+
+class StatusFrame(pd.DataFrame):
+    """A DataFrame of per-row outcomes with a :attr:`summary`.
+
+    Columns: ``status`` (categorical: ok, failed, unknown, rejected, not_sent),
+    ``http_status``, ``partition``, ``offset``, ``timestamp``, ``error``,
+    ``attempts``, ``latency_ms`` and ``maybe_duplicate`` (an earlier attempt may
+    have written the record before a later one succeeded).
+    """
+
+    @property
+    def _constructor(self) -> type[StatusFrame]:
+        return StatusFrame
+
+    @property
+    def summary(self) -> Summary:
+        statuses = self["status"].value_counts(sort=False) if "status" in self else {}
+        counts = {name: int(statuses.get(name, 0)) for name in STATUSES}
+        # The run's time describes the whole frame, not a slice of it.
+        whole = self.attrs.get("rows") == len(self)
+        return Summary(counts, self.attrs.get("elapsed") if whole else None)
+
+
+class StatusBook:
+    """What happened to each row, by position, in arrays of fixed size: the only
+    per-row memory a run holds."""
+
+    def __init__(self, rows: int) -> None:
+        self.rows = rows
+        self.status = np.full(rows, NOT_SENT, np.int8)
+        self.http_status = np.zeros(rows, np.int16)
+        self.partition = np.full(rows, -1, np.int32)
+        self.offset = np.full(rows, -1, np.int64)
+        self.timestamp = np.full(rows, _NO_TIMESTAMP, np.int64)
+        self.attempts = np.zeros(rows, np.int16)
+        self.latency = np.full(rows, np.nan)
+        self.maybe_duplicate = np.zeros(rows, bool)
+        self.errors: dict[int, str] = {}
+        self.counts = [0] * len(STATUSES)
+        self.counts[NOT_SENT] = rows
+        self.started = time.monotonic()
+        self.finished: float | None = None
+
+    def _set(self, position: int, status: int) -> None:
+        self.counts[self.status[position]] -= 1
+        self.counts[status] += 1
+        self.status[position] = status
+
+    def ok(
+        self,
+        position: int,
+        http_status: int,
+        partition: int | None,
+        offset: int | None,
+        timestamp: int | None,
+        attempts: int,
+        latency: float,
+        maybe_duplicate: bool,
+    ) -> None:
+        self._set(position, OK)
+        self.http_status[position] = http_status
+        if partition is not None:
+            self.partition[position] = partition
+        if offset is not None:
+            self.offset[position] = offset
+        if timestamp is not None:
+            self.timestamp[position] = timestamp
+        self.attempts[position] = attempts
+        self.latency[position] = latency
+        self.maybe_duplicate[position] = maybe_duplicate
+
+    def fail(
+        self,
+        position: int,
+        status: int,
+        error: str,
+        *,
+        http_status: int = 0,
+        attempts: int = 0,
+        latency: float = np.nan,
+    ) -> None:
+        self._set(position, status)
+        self.http_status[position] = http_status
+        self.attempts[position] = attempts
+        self.latency[position] = latency
+        self.errors[position] = error
+
+    @property
+    def done(self) -> int:
+        return self.rows - self.counts[NOT_SENT]
+
+    def summary(self) -> Summary:
+        return Summary(self.summary_counts(), self.elapsed())
+
+    def summary_counts(self) -> dict[str, int]:
+        return dict(zip(STATUSES, self.counts, strict=True))
+
+    def elapsed(self) -> float:
+        return (self.finished or time.monotonic()) - self.started
+
+    def to_frame(self, index: pd.Index | None = None) -> StatusFrame:
+        rows = self.rows
+        sent = self.http_status != 0
+        error = np.full(rows, None, dtype=object)
+        for position, message in self.errors.items():
+            error[position] = message
+        timestamp = pd.to_datetime(
+            pd.arrays.IntegerArray(self.timestamp, self.timestamp == _NO_TIMESTAMP),
+            unit="ms",
+            utc=True,
+        )
+        columns: dict[Hashable, Any] = {
+            "status": pd.Categorical.from_codes(self.status, categories=list(STATUSES)),
+            "http_status": pd.arrays.IntegerArray(self.http_status, ~sent),
+            "partition": pd.arrays.IntegerArray(self.partition, self.partition < 0),
+            "offset": pd.arrays.IntegerArray(self.offset, self.offset < 0),
+            "timestamp": timestamp,
+            "error": pd.array(error, dtype="string"),
+            "attempts": pd.arrays.IntegerArray(self.attempts, np.zeros(rows, bool)),
+            "latency_ms": pd.arrays.FloatingArray(self.latency * 1000, np.isnan(self.latency)),
+            "maybe_duplicate": self.maybe_duplicate.copy(),
+        }
+        frame = StatusFrame(columns, index=index if index is not None else pd.RangeIndex(rows))
+        frame.attrs["elapsed"] = self.elapsed()
+        frame.attrs["rows"] = rows
+        return frame

@@ -1,0 +1,200 @@
+"""Where connection settings come from, every auth style, and secrets kept out of sight."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pandas as pd
+import pytest
+
+import es_pandas
+from es_pandas import ConfigurationError, IAMAuth, LocalEventStreams, Producer
+from es_pandas._config import resolve_connection
+
+from .conftest import API_KEY
+
+ROWS = pd.DataFrame({"v": range(20)})
+
+
+def ok(status: pd.DataFrame) -> bool:
+    return bool((status["status"] == "ok").all())
+
+
+@pytest.mark.parametrize(
+    ("api_version", "options"),
+    [
+        ("v2", {"api_key": API_KEY}),
+        ("v2", {"token": API_KEY}),
+        ("v1", {"api_key": API_KEY}),
+        ("v1", {"api_key": API_KEY, "auth_style": "x-auth-token"}),
+        ("v1", {"api_key": API_KEY, "auth_style": "bearer"}),
+        ("v1", {"user": "alice", "password": "alice-password"}),
+    ],
+)
+def test_every_auth_style(es, api_version: str, options: dict) -> None:
+    status = ROWS.es.produce(
+        "single", url=es.url, api_version=api_version, progress=False, **options
+    )
+    assert ok(status)
+
+
+def test_iam_exchange_and_refresh_mid_run(es) -> None:
+    # The fixture's tokens live 2 s; at 10 rows/s this run lasts ~3 s, so the token
+    # must be renewed (at 80% of its life) while requests are in flight.
+    producer = Producer(es.url, api_key=API_KEY, iam=True, iam_url=es.iam_url, progress=False)
+    auth = producer.connection.auth
+    assert isinstance(auth, IAMAuth)
+    status = producer.produce(pd.DataFrame({"v": range(30)}), "single", max_rate=10, concurrency=8)
+    assert ok(status)
+    assert auth.exchanges >= 2
+    assert es.stats().get("401", 0) == 0  # renewed before expiry, never refused
+
+
+def test_one_iam_exchange_for_many_concurrent_requests(es) -> None:
+    producer = Producer(es.url, api_key=API_KEY, iam=True, iam_url=es.iam_url, progress=False)
+    status = producer.produce(pd.DataFrame({"v": range(300)}), "single", concurrency=64)
+    assert ok(status)
+    assert producer.connection.auth.exchanges == 1
+    assert es.stats()["tokens_issued"] == 1
+
+
+def test_iam_token_refused_then_renewed_on_401(es) -> None:
+    producer = Producer(es.url, api_key=API_KEY, iam=True, iam_url=es.iam_url, progress=False)
+    producer.produce(pd.DataFrame({"v": [1]}), "single")
+    es.script_faults(["401"])  # as if the token had been revoked
+    status = producer.produce(pd.DataFrame({"v": [2]}), "single")
+    assert ok(status)
+    assert status.iloc[0]["attempts"] == 2
+    assert producer.connection.auth.exchanges == 2
+
+
+def test_iam_with_a_wrong_key_fails_fast(es) -> None:
+    with pytest.raises(es_pandas.AuthenticationError) as caught:
+        ROWS.es.produce(
+            "single", url=es.url, api_key="wrong", iam=True, iam_url=es.iam_url, progress=False
+        )
+    assert "BXNIM0415E" in str(caught.value)
+    assert "wrong" not in str(caught.value)
+
+
+def test_arguments_beat_producer_beat_credentials_beat_environment(tmp_path, monkeypatch):
+    creds = tmp_path / "key.json"
+    creds.write_text(
+        json.dumps(
+            {
+                "kafka_http_url": "https://from-file",
+                "user": "token",
+                "api_key": "file-key",
+                "apikey": "file-key",
+            }
+        )
+    )
+    monkeypatch.setenv("ES_PANDAS_URL", "https://from-env")
+    monkeypatch.setenv("ES_PANDAS_API_KEY", "env-key")
+    assert resolve_connection().url == "https://from-env"
+    assert resolve_connection(credentials=str(creds)).url == "https://from-file"
+    monkeypatch.setenv("ES_PANDAS_CREDENTIALS", str(creds))
+    assert resolve_connection().url == "https://from-file"
+    base = resolve_connection(url="https://from-producer", api_key="producer-key")
+    assert resolve_connection(base=base).url == "https://from-producer"
+    assert resolve_connection(base=base, url="https://from-args").url == "https://from-args"
+
+
+def test_credentials_come_whole_from_one_source(monkeypatch) -> None:
+    monkeypatch.setenv("ES_PANDAS_USER", "env-user")
+    monkeypatch.setenv("ES_PANDAS_PASSWORD", "env-password")
+    connection = resolve_connection(url="https://x", api_key="arg-key")
+    assert isinstance(connection.auth, es_pandas.BearerAuth)
+
+
+def test_credentials_dict_shape(es) -> None:
+    status = ROWS.es.produce("single", credentials=es.credentials, progress=False)
+    assert ok(status)
+
+
+def test_credentials_with_only_user_and_password(es) -> None:
+    creds = {"kafka_http_url": es.url, "user": "alice", "password": "alice-password"}
+    status = ROWS.es.produce("single", credentials=creds, api_version="v1", progress=False)
+    assert ok(status)
+
+
+def test_environment_alone(es, monkeypatch) -> None:
+    monkeypatch.setenv("ES_PANDAS_URL", es.url)
+    monkeypatch.setenv("ES_PANDAS_API_KEY", API_KEY)
+    assert ok(ROWS.es.produce("single", progress=False))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({}, "ES_PANDAS_URL"),
+        ({"url": "ftp://x"}, "http://"),
+        ({"url": "https://x", "api_version": "v3"}, "api_version"),
+        ({"url": "https://x", "user": "u", "password": "p"}, "Bearer"),
+        ({"url": "https://x", "api_key": "k", "auth_style": "basic"}, "Bearer"),
+        ({"url": "https://x", "iam": True}, "API key"),
+        ({"url": "https://x", "user": "u", "api_version": "v1"}, "password"),
+        ({"url": "https://x", "credentials": "/no/such/file.json"}, "cannot read"),
+        ({"url": "https://x", "timeout": 0}, "timeout"),
+    ],
+)
+def test_configuration_errors_are_clear(monkeypatch, options: dict, message: str) -> None:
+    for name in es_pandas.ENVIRONMENT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigurationError, match=message):
+        ROWS.es.produce("t", progress=False, **options)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"concurrency": 0}, "concurrency"),
+        ({"max_rate": 0}, "max_rate"),
+        ({"engine": "curl"}, "aiohttp, httpx"),
+        ({"errors": "ignore"}, "errors"),
+        ({"key_col": "nope"}, "nope"),
+        ({"value_col": "v", "value_cols": ["v"]}, "value_col"),
+    ],
+)
+def test_option_errors_are_clear(options: dict, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        ROWS.es.produce("t", url="https://x", api_key="k", progress=False, **options)
+
+
+def test_tls_is_verified_by_default() -> None:
+    assert resolve_connection(url="https://x").verify is True
+    assert resolve_connection(url="https://x", verify="/ca.pem").verify == "/ca.pem"
+
+
+def test_secrets_never_appear_in_reprs_logs_errors_or_frames(es, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    secret = API_KEY
+    producer = Producer(es.url, api_key=secret, progress=False)
+    status = producer.produce(ROWS, "single")
+    es.script_faults(["400"])
+    failed = producer.produce(pd.DataFrame({"v": [1]}), "single")
+    with pytest.raises(es_pandas.AuthenticationError) as caught:
+        ROWS.es.produce("single", url=es.url, api_key="another-secret", progress=False)
+    texts = [
+        repr(producer),
+        repr(producer.connection),
+        str(producer.connection.auth),
+        status.to_string(),
+        failed.to_string(),
+        str(caught.value),
+        caught.value.status.to_string(),
+        caplog.text,
+        repr(IAMAuth(secret)),
+        repr(es_pandas.BasicAuth("u", secret)),
+    ]
+    for text in texts:
+        assert secret not in text
+        assert "another-secret" not in text
+
+
+def test_a_local_server_without_auth_needs_no_credentials(monkeypatch) -> None:
+    for name in es_pandas.ENVIRONMENT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    with LocalEventStreams(topics={"t": 1}, auth=False) as es:
+        assert ok(ROWS.es.produce("t", url=es.url, progress=False))

@@ -1,0 +1,248 @@
+"""df.es.produce end to end against the local server, on both engines."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import es_pandas
+from es_pandas import LocalEventStreams, Producer, StatusFrame
+from es_pandas.server import partition_for_key
+
+from .conftest import API_KEY
+
+ENGINES = ["aiohttp", "httpx"]
+
+
+@pytest.fixture
+def orders() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "order_id": [f"o-{i}" for i in range(60)],
+            "amount": np.linspace(0.1, 99.9, 60),
+            "qty": pd.array([*range(59), None], dtype="Int64"),
+            "placed": pd.date_range("2024-05-01 09:00", periods=60, freq="min"),
+        },
+        index=pd.Index([f"row{i}" for i in range(60)]),
+    )
+
+
+def stored_values(es: LocalEventStreams, status: pd.DataFrame, topic: str = "orders") -> list:
+    by_place = {(r.partition, r.offset): r for r in es.read(topic)}
+    return [by_place[(p, o)] for p, o in zip(status["partition"], status["offset"], strict=True)]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("api_version", ["v1", "v2"])
+def test_every_row_lands_as_one_record(es, orders, engine: str, api_version: str) -> None:
+    status = orders.es.produce(
+        "orders",
+        key_col="order_id",
+        url=es.url,
+        api_key=API_KEY,
+        engine=engine,
+        api_version=api_version,
+        progress=False,
+    )
+    assert isinstance(status, StatusFrame)
+    assert status.index.equals(orders.index)
+    assert (status["status"] == "ok").all()
+    assert (status["http_status"] == 200).all()
+    assert (status["attempts"] == 1).all()
+    records = stored_values(es, status)
+    for (_, row), record in zip(orders.iterrows(), records, strict=True):
+        assert record.key == row["order_id"].encode()
+        assert record.partition == partition_for_key(record.key, 3)
+        value = json.loads(record.value)
+        assert value["amount"] == row["amount"]
+        assert value["qty"] == (None if pd.isna(row["qty"]) else row["qty"])
+        assert value["placed"] == row["placed"].isoformat()
+        assert set(value) == {"amount", "qty", "placed"}
+
+
+def test_status_frame_columns_and_dtypes(es, orders) -> None:
+    status = orders.es.produce("orders", url=es.url, api_key=API_KEY, progress=False)
+    assert list(status.columns) == [
+        "status",
+        "http_status",
+        "partition",
+        "offset",
+        "timestamp",
+        "error",
+        "attempts",
+        "latency_ms",
+        "maybe_duplicate",
+    ]
+    assert list(status["status"].cat.categories) == list(es_pandas.STATUSES)
+    assert str(status["http_status"].dtype) == "Int16"
+    assert str(status["partition"].dtype) == "Int32"
+    assert str(status["offset"].dtype) == "Int64"
+    assert str(status["timestamp"].dtype).startswith("datetime64") and "UTC" in str(
+        status["timestamp"].dtype
+    )
+    assert str(status["error"].dtype) == "string"
+    assert str(status["latency_ms"].dtype) == "Float64"
+    assert status["timestamp"].notna().all()
+    assert status["latency_ms"].gt(0).all()
+    assert status.summary.counts["ok"] == 60
+    assert "60 ok" in str(status.summary)
+
+
+def test_duplicate_and_unusual_indexes_are_kept(es) -> None:
+    frame = pd.DataFrame({"v": [1, 2, 3, 4]}, index=pd.Index([5, 5, "x", None], dtype=object))
+    status = frame.es.produce("single", url=es.url, api_key=API_KEY, progress=False)
+    assert status.index.equals(frame.index)
+    records = stored_values(es, status, "single")
+    assert [json.loads(r.value)["v"] for r in records] == [1, 2, 3, 4]
+
+
+def test_empty_frame(es) -> None:
+    status = pd.DataFrame({"v": []}).es.produce(
+        "single", url=es.url, api_key=API_KEY, progress=False
+    )
+    assert len(status) == 0 and status.columns[0] == "status"
+
+
+def test_value_col_header_cols_and_binary_keys(es) -> None:
+    frame = pd.DataFrame(
+        {"k": [b"\x00\x01", b"\xff"], "body": ["plain text", "more"], "source": ["a", "b"]}
+    )
+    for api_version in ("v1", "v2"):
+        status = frame.es.produce(
+            "single",
+            key_col="k",
+            value_col="body",
+            header_cols=["source"],
+            url=es.url,
+            api_key=API_KEY,
+            api_version=api_version,
+            progress=False,
+        )
+        records = stored_values(es, status, "single")
+        assert [r.key for r in records] == [b"\x00\x01", b"\xff"]
+        assert [r.value for r in records] == [b"plain text", b"more"]
+        assert [r.headers for r in records] == [(("source", b"a"),), (("source", b"b"),)]
+
+
+def test_rejected_rows_never_stop_the_others(es) -> None:
+    frame = pd.DataFrame({"k": ["a", None, "c", "d"], "x": [1.0, 2.0, float("inf"), 4.0]})
+    status = frame.es.produce("single", key_col="k", url=es.url, api_key=API_KEY, progress=False)
+    assert status["status"].tolist() == ["ok", "rejected", "rejected", "ok"]
+    assert "null key" in status.loc[1, "error"] and "'k'" in status.loc[1, "error"]
+    assert "'x'" in status.loc[2, "error"]
+    assert status.loc[1, "attempts"] == 0
+
+
+def test_oversize_rows_are_rejected_locally(es) -> None:
+    frame = pd.DataFrame({"k": ["a", "b" * 5000], "v": ["x", "y"]})
+    frame.loc[2] = ["c", "z" * 70000]
+    es.reset_stats()
+    status = frame.es.produce("single", key_col="k", url=es.url, api_key=API_KEY, progress=False)
+    assert status["status"].tolist() == ["ok", "rejected", "rejected"]
+    assert es.stats()["requests"] == 1
+
+
+def test_retry_recipe_sends_only_the_failed_slice(es) -> None:
+    frame = pd.DataFrame({"v": range(10)})
+    es.script_faults(["ok"] + ["400"] * 3)
+    first = frame.es.produce("single", url=es.url, api_key=API_KEY, progress=False, concurrency=1)
+    assert first["status"].value_counts()["failed"] == 3
+    retry = frame.loc[first["status"] != "ok"].es.produce(
+        "single", url=es.url, api_key=API_KEY, progress=False
+    )
+    assert (retry["status"] == "ok").all()
+    assert retry.index.tolist() == first.index[first["status"] != "ok"].tolist()
+    combined = first.copy()
+    combined.update(retry)
+    assert (combined["status"] == "ok").all()
+
+
+def test_producer_object_is_reusable(es, orders) -> None:
+    producer = Producer(es.url, api_key=API_KEY, concurrency=4, progress=False)
+    first = producer.produce(orders, "orders")
+    second = orders.es.produce("orders", producer=producer)
+    assert (first["status"] == "ok").all() and (second["status"] == "ok").all()
+    assert API_KEY not in repr(producer)
+
+
+def test_errors_raise_carries_the_frame(es) -> None:
+    es.script_faults(["400"])
+    frame = pd.DataFrame({"v": [1, 2]})
+    with pytest.raises(es_pandas.ProduceError) as caught:
+        frame.es.produce(
+            "single", url=es.url, api_key=API_KEY, progress=False, errors="raise", concurrency=1
+        )
+    assert caught.value.status["status"].tolist() == ["failed", "ok"]
+    assert "1 failed" in str(caught.value)
+
+
+def test_dry_run_sends_nothing_and_masks_secrets(es, orders) -> None:
+    es.reset_stats()
+    plan = orders.head(3).es.produce(
+        "orders", key_col="order_id", url=es.url, api_key=API_KEY, dry_run=True
+    )
+    assert es.stats() == {}
+    assert plan.index.equals(orders.index[:3])
+    assert plan.loc["row0", "method"] == "POST"
+    assert plan.loc["row0", "url"] == f"{es.url}/v2/topics/orders/records"
+    assert plan.loc["row0", "headers"]["Authorization"] == "Bearer <redacted>"
+    envelope = json.loads(plan.loc["row0", "body"])
+    assert envelope["key"] == {"type": "text", "data": "o-0"}
+    assert API_KEY not in plan.to_string() and API_KEY not in str(plan["headers"].tolist())
+
+
+def test_inside_a_running_event_loop(es, orders) -> None:
+    # What Jupyter does: a loop already runs on this thread while produce() is called.
+    async def notebook_cell() -> pd.DataFrame:
+        return orders.es.produce("orders", url=es.url, api_key=API_KEY, progress=False)
+
+    status = asyncio.run(notebook_cell())
+    assert (status["status"] == "ok").all()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_aproduce(es, orders, engine: str) -> None:
+    async def main() -> pd.DataFrame:
+        return await orders.es.aproduce(
+            "orders", url=es.url, api_key=API_KEY, engine=engine, progress=False
+        )
+
+    assert (asyncio.run(main())["status"] == "ok").all()
+
+
+def test_aproduce_checks_its_options(orders) -> None:
+    with pytest.raises(TypeError):
+        asyncio.run(orders.es.aproduce("orders", url="http://x", concurency=3))
+
+
+def test_max_rate_spaces_requests(es) -> None:
+    frame = pd.DataFrame({"v": range(11)})
+    status = frame.es.produce("single", url=es.url, api_key=API_KEY, progress=False, max_rate=20)
+    # 11 requests at 20/s: the last may start no earlier than 0.5 s after the first
+    assert status.attrs["elapsed"] >= 0.5
+    assert (status["status"] == "ok").all()
+
+
+def test_progress_callable_gets_events(es, orders) -> None:
+    events = []
+    orders.es.produce("orders", url=es.url, api_key=API_KEY, progress=events.append)
+    assert events[-1].finished
+    assert events[-1].done == events[-1].total == 60
+    assert events[-1].counts["ok"] == 60
+
+
+def test_progress_bar_on_request(es, orders, capsys) -> None:
+    orders.es.produce("orders", url=es.url, api_key=API_KEY, progress=True)
+    err = capsys.readouterr().err
+    assert "60 ok" in err
+    assert API_KEY not in err
+
+
+def test_progress_is_silent_in_ci(es, orders, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("CI", "true")
+    orders.es.produce("orders", url=es.url, api_key=API_KEY)
+    assert capsys.readouterr().err == ""

@@ -1,0 +1,151 @@
+"""Bounded memory, Ctrl-C, and the engine's pure parts."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import tracemalloc
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from es_pandas import Retry
+from es_pandas._engine import backoff_time, error_message, parse_retry_after
+from es_pandas._transports import Response
+
+from .conftest import start_server_process
+
+
+def test_memory_stays_bounded_for_100k_rows() -> None:
+    rows = 100_000
+    frame = pd.DataFrame(
+        {
+            "id": np.arange(rows),
+            "amount": np.random.default_rng(1).random(rows),
+            "note": ["some text"] * rows,
+        }
+    )
+    proc, url = start_server_process("--no-auth", "--topic", "t:3")
+    try:
+        tracemalloc.start()
+        baseline = tracemalloc.get_traced_memory()[0]
+        status = frame.es.produce("t", key_col="id", url=url, concurrency=64, progress=False)
+        peak = tracemalloc.get_traced_memory()[1] - baseline
+        tracemalloc.stop()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert (status["status"] == "ok").all()
+    status_bytes = status.memory_usage(deep=True).sum()
+    # The status arrays, the frame built from them and one chunk of encoded
+    # requests; one coroutine per row would need well over a gigabyte here.
+    assert peak < 2 * status_bytes + 40 * 2**20, (peak, status_bytes)
+
+
+CTRL_C_SCRIPT = textwrap.dedent(
+    """
+    import json, time
+    import pandas as pd
+    import es_pandas
+    from es_pandas import LocalEventStreams
+
+    with LocalEventStreams(topics={"t": 1}, auth=False) as es:
+        es.set_faults(latency=0.05)
+        frame = pd.DataFrame({"v": range(5000)})
+        print("ready", flush=True)
+        try:
+            frame.es.produce("t", url=es.url, concurrency=8, progress=False)
+        except es_pandas.ProduceInterrupted as exc:
+            stopped = time.monotonic()
+            status = exc.status
+            print(json.dumps({
+                "stopped": stopped,
+                "counts": status["status"].value_counts().to_dict(),
+                "ok_offsets": sorted(int(o) for o in status.loc[status.status == "ok", "offset"]),
+                "stored_offsets": sorted(r.offset for r in es.read("t")),
+                "rows": len(status),
+            }), flush=True)
+    """
+)
+
+
+def test_ctrl_c_returns_a_partial_frame_quickly(tmp_path) -> None:
+    script = tmp_path / "interrupt_me.py"
+    script.write_text(CTRL_C_SCRIPT)
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGINT)
+        interrupted = time.monotonic()
+        report = json.loads(proc.stdout.readline())
+        assert proc.wait(30) == 0
+    finally:
+        proc.kill()
+    assert report["stopped"] - interrupted < 1.5  # CLOCK_MONOTONIC is shared across processes
+    counts = report["counts"]
+    assert report["rows"] == 5000
+    assert counts["ok"] > 0 and counts["not_sent"] > 3000
+    assert counts.get("failed", 0) == 0
+    # every ok row is stored; the only extra stored rows are the ones in flight (unknown)
+    stored, ok = set(report["stored_offsets"]), set(report["ok_offsets"])
+    assert ok <= stored
+    assert len(stored - ok) <= counts.get("unknown", 0)
+
+
+def test_backoff_is_capped_exponential_with_full_jitter() -> None:
+    retry = Retry(backoff=0.5, max_backoff=3.0)
+    assert [backoff_time(n, retry, rng=lambda: 1.0) for n in range(1, 6)] == [
+        0.5,
+        1.0,
+        2.0,
+        3.0,
+        3.0,
+    ]
+    assert backoff_time(3, retry, rng=lambda: 0.0) == 0.0
+    rng = random.Random(4).random
+    assert all(0 <= backoff_time(4, retry, rng) <= 3.0 for _ in range(100))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("3", 3.0),
+        ("0.5", 0.5),
+        ("-2", 0.0),
+        ("9999", 60.0),
+        ("soon", None),
+    ],
+)
+def test_retry_after_parsing(value, expected) -> None:
+    assert parse_retry_after(value, 60.0) == expected
+
+
+def test_retry_after_as_http_date() -> None:
+    from email.utils import formatdate
+
+    seconds = parse_retry_after(formatdate(time.time() + 5, usegmt=True), 60.0)
+    assert 3 <= seconds <= 5
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"error_code":404,"message":"top","error":{"message":"nested"}}', "HTTP 404: nested"),
+        (b'{"error":{"error_code":404,"message":"v1.0"}}', "HTTP 404: v1.0"),
+        (b'{"trace":"t","error":{"code":"x","message":"v2"}}', "HTTP 404: v2"),
+        (b'{"errorCode":"BXNIM","errorMessage":"iam"}', "HTTP 404: iam"),
+        (b"<html>not found</html>", "HTTP 404: <html>not found</html>"),
+        (b"", "HTTP 404"),
+    ],
+)
+def test_error_messages_from_every_shape(body: bytes, expected: str) -> None:
+    assert error_message(Response(404, {}, body)) == expected
