@@ -131,6 +131,16 @@ def main() -> None:
 @click.option("--quota", type=float, help="Requests per second; slower answers beyond it.")
 @click.option("--seed", type=int, help="Random seed for fault rates and latency.")
 @click.option(
+    "--ssl-certfile",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Serve HTTPS with this certificate (PEM).",
+)
+@click.option(
+    "--ssl-keyfile",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The certificate's private key (PEM).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     default="info",
@@ -147,6 +157,8 @@ def serve(
     quota: float | None,
     seed: int | None,
     log_level: str,
+    ssl_certfile: str | None,
+    ssl_keyfile: str | None,
     permissions: dict[str, str],
     no_auth: bool,
     api_keys: tuple[str, ...],
@@ -182,7 +194,8 @@ def serve(
         sock = bind_socket(host, port)
     except (ValueError, OSError) as exc:
         raise click.UsageError(str(exc)) from None
-    url = f"http://{host}:{sock.getsockname()[1]}"
+    scheme = "https" if ssl_certfile else "http"
+    url = f"{scheme}://{host}:{sock.getsockname()[1]}"
     click.echo(f"Event Streams REST producer on {url}", err=True)
     click.echo(
         f"  topics: {', '.join(f'{t}:{n}' for t, n in config.topics.items()) or '(none)'}", err=True
@@ -191,7 +204,10 @@ def serve(
         click.echo(f"  API key (generated): {keys[0]}", err=True)
     elif no_auth:
         click.echo("  authentication: off", err=True)
-    uvicorn.Server(uvicorn_config(app, log_level=log_level)).run(sockets=[sock])
+    config = uvicorn_config(
+        app, log_level=log_level, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile
+    )
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 def _expand_script(text: str) -> list[str]:

@@ -126,7 +126,8 @@ class _Abort:
 
 
 class Engine:
-    """Sends every record from ``records`` and writes each outcome into ``book``."""
+    """Sends records with bounded concurrency; keeps what it learnt (a reachable,
+    accepting server) from one :meth:`run` to the next."""
 
     def __init__(
         self,
@@ -134,7 +135,6 @@ class Engine:
         url: str,
         transport: AsyncTransport,
         auth: Auth | None,
-        book: StatusBook,
         concurrency: int,
         retry: Retry,
         max_rate: float | None,
@@ -143,7 +143,7 @@ class Engine:
         self._url = url
         self._transport = transport
         self._auth = auth
-        self._book = book
+        self._book = StatusBook(0)
         self._concurrency = concurrency
         self._retry = retry
         self._limiter = RateLimiter(max_rate) if max_rate else None
@@ -152,17 +152,22 @@ class Engine:
         self._unreachable_streak = 0
         self.abort: _Abort | None = None
         self._reached = False  # whether any request ever got an HTTP answer
+        self._probed = False  # whether a row got through alone, opening up concurrency
 
-    async def run(self, records: Iterator[EncodedRecord]) -> None:
+    async def run(self, records: Iterator[EncodedRecord], book: StatusBook) -> None:
+        """Send every record, each outcome into ``book`` (by the record's position)."""
+        self._book = book
         # Probe: rows go one at a time until one gets an answer that is not about
         # the whole run, so a wrong credential, URL or topic costs a handful of
         # requests however high the concurrency.
-        for record in records:
+        while not self._probed:
+            record = next(records, None)
+            if record is None:
+                return
             outcome = await self._row(record)
-            if self.abort is not None or outcome not in ("fatal", "unreachable"):
-                break
-        if self.abort is not None:
-            return
+            if self.abort is not None:
+                return
+            self._probed = outcome not in ("fatal", "unreachable")
         workers = [asyncio.ensure_future(self._worker(records)) for _ in range(self._concurrency)]
         try:
             await asyncio.gather(*workers)

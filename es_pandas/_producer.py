@@ -26,10 +26,10 @@ from ._engine import Engine
 from ._exceptions import ConfigurationError, ProduceError, ProduceInterrupted
 from ._progress import ProgressEvent, ProgressSpec, make_reporter
 from ._records import EncodedRecord, RecordEncoder, RejectedRow
-from ._status import REJECTED, StatusBook, StatusFrame
+from ._status import REJECTED, STATUSES, StatusBook, StatusFrame, Summary
 from ._transports import AsyncTransport, build_transport, check_engine
 
-__all__ = ["UNSET", "Producer", "RunOptions"]
+__all__ = ["UNSET", "Producer", "RunOptions", "Session"]
 
 logger = logging.getLogger("es_pandas")
 T = TypeVar("T")
@@ -197,42 +197,94 @@ class Producer:
         description: str,
     ) -> None:
         """Send every row, writing outcomes into ``book``; raise if the run is aborted."""
-        connection = self.connection
-        reporter = make_reporter(options.progress, book.rows, description)
-        transport = build_transport(
+        async with Session(self, options, book.rows, description) as session:
+            await session.send(frame, encoder, book)
+
+
+class Session:
+    """One connection pool, engine and progress bar for one or more frames sent in
+    turn (a DataFrame, or the chunks of a file)."""
+
+    def __init__(
+        self, producer: Producer, options: RunOptions, total: int | None, description: str
+    ) -> None:
+        self._producer = producer
+        self._options = options
+        self._total = total
+        self.description = description
+        self._finished_counts = [0] * len(STATUSES)
+        self._current: StatusBook | None = None
+        self._started = time.monotonic()
+
+    async def __aenter__(self) -> Session:
+        connection = self._producer.connection
+        options = self._options
+        self._transport = build_transport(
             options.engine,
             connections=options.concurrency,
             timeout=connection.timeout,
             verify=connection.verify,
         )
-        engine = Engine(
+        self._engine = Engine(
             url=connection.url,
-            transport=transport,
+            transport=self._transport,
             auth=connection.auth,
-            book=book,
             concurrency=options.concurrency,
             retry=options.retry,
             max_rate=options.max_rate,
             fail_after=options.fail_after,
         )
-        ticker = asyncio.ensure_future(_tick(book, reporter))
+        self._reporter = make_reporter(options.progress, self._total, self.description)
+        self._started = time.monotonic()
+        self._ticker = asyncio.ensure_future(self._tick())
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._ticker.cancel()
+        await asyncio.gather(self._ticker, return_exceptions=True)
+        await self._transport.aclose()
+        summary = str(self.summary())
+        self._reporter.close(self._event(finished=True), summary)
+        logger.info("produce to %s: %s", self.description, summary)
+
+    async def send(self, frame: pd.DataFrame, encoder: RecordEncoder, book: StatusBook) -> None:
+        """Send ``frame``'s rows, outcomes into ``book``; raise if the run is aborted."""
+        self._current = book
         try:
-            await engine.run(_records(frame, encoder, options.chunksize, book))
+            await self._engine.run(_records(frame, encoder, self._options.chunksize, book), book)
         finally:
             book.finished = time.monotonic()
-            ticker.cancel()
-            await asyncio.gather(ticker, return_exceptions=True)
-            await transport.aclose()
-            event = _event(book, finished=True)
-            summary = str(book.summary())
-            reporter.close(event, summary)
-            logger.info("produce to %s: %s", description, summary)
-        if engine.abort is not None:
-            raise engine.abort.error(
-                f"{engine.abort.message}; stopped after {book.done:,} of {book.rows:,} rows "
+            self._current = None
+            for status, count in enumerate(book.counts):
+                self._finished_counts[status] += count
+        abort = self._engine.abort
+        if abort is not None:
+            raise abort.error(
+                f"{abort.message}; stopped after {book.done:,} of {book.rows:,} rows "
                 "(the rest are not_sent; see .status)",
                 book.to_frame(frame.index),
             )
+
+    def counts(self) -> dict[str, int]:
+        counts = list(self._finished_counts)
+        if self._current is not None:
+            for status, count in enumerate(self._current.counts):
+                counts[status] += count
+        return dict(zip(STATUSES, counts, strict=True))
+
+    def summary(self) -> Summary:
+        return Summary(self.counts(), time.monotonic() - self._started)
+
+    def _event(self, *, finished: bool = False) -> ProgressEvent:
+        counts = self.counts()
+        done = sum(counts.values()) - counts["not_sent"]
+        total = self._total if self._total is not None else sum(counts.values())
+        return ProgressEvent(done, total, counts, time.monotonic() - self._started, finished)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(_TICK_SECONDS)
+            self._reporter.update(self._event())
 
 
 def _records(
@@ -245,16 +297,6 @@ def _records(
                 book.fail(item.position, REJECTED, item.error)
             else:
                 yield item
-
-
-def _event(book: StatusBook, *, finished: bool = False) -> ProgressEvent:
-    return ProgressEvent(book.done, book.rows, book.summary_counts(), book.elapsed(), finished)
-
-
-async def _tick(book: StatusBook, reporter: Any) -> None:
-    while True:
-        await asyncio.sleep(_TICK_SECONDS)
-        reporter.update(_event(book))
 
 
 def _new_event_loop() -> asyncio.AbstractEventLoop:

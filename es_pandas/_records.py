@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from json.encoder import encode_basestring  # json's C string escaper, without dumps' per-call setup
-from typing import Literal
+from typing import Literal, cast
 from urllib.parse import quote, quote_from_bytes
 from uuid import UUID
 
@@ -336,10 +336,8 @@ def _single_value(value: object, value_type: str | None) -> tuple[str, str | byt
             raise _Unencodable(f"value_type='binary' needs bytes, not {type(value).__name__}")
         return "binary", bytes(value)
     if value_type == "text" or (value_type is None and isinstance(value, str)):
-        text = bytes(value).decode() if binary else _text(value)
-        if not isinstance(text, str):
-            raise _Unencodable("null value")
-        return "text", text
+        # Not missing and not bytes, so _text gives a str.
+        return "text", bytes(value).decode() if binary else cast(str, _text(value))
     return "json", _json_text(value)
 
 

@@ -198,3 +198,34 @@ def test_a_local_server_without_auth_needs_no_credentials(monkeypatch) -> None:
         monkeypatch.delenv(name, raising=False)
     with LocalEventStreams(topics={"t": 1}, auth=False) as es:
         assert ok(ROWS.es.produce("t", url=es.url, progress=False))
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory):
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    folder = tmp_path_factory.mktemp("tls")
+    ca_path, cert_path, key_path = folder / "ca.pem", folder / "cert.pem", folder / "key.pem"
+    ca.cert_pem.write_to_path(str(ca_path))
+    cert.cert_chain_pems[0].write_to_path(str(cert_path))
+    cert.private_key_pem.write_to_path(str(key_path))
+    with LocalEventStreams(
+        topics={"t": 1}, auth=False, ssl_certfile=str(cert_path), ssl_keyfile=str(key_path)
+    ) as es:
+        yield es, str(ca_path)
+
+
+@pytest.mark.parametrize("engine", ["aiohttp", "httpx"])
+def test_tls_with_a_ca_bundle(tls_server, engine: str) -> None:
+    es, ca_path = tls_server
+    assert es.url.startswith("https://")
+    status = ROWS.es.produce("t", url=es.url, verify=ca_path, engine=engine, progress=False)
+    assert ok(status)
+
+
+@pytest.mark.parametrize("engine", ["aiohttp", "httpx"])
+def test_tls_verification_is_on_by_default(tls_server, engine: str) -> None:
+    es, _ = tls_server
+    with pytest.raises(es_pandas.ConnectionFailed, match=r"(?i)certificate"):
+        ROWS.es.produce("t", url=es.url, engine=engine, progress=False)

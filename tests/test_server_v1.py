@@ -175,3 +175,24 @@ def test_error_bodies_are_json(client) -> None:
     assert response.status_code == 401
     assert response.headers["content-type"].startswith("application/json")
     json.loads(response.text)
+
+
+@pytest.mark.parametrize("body", [b'{"x": NaN}', b"[Infinity]", b"-Infinity"])
+def test_json_means_strict_json(client, body: bytes) -> None:
+    response = post(client, "single", body, {**AUTH, "Content-Type": "application/json"})
+    assert response.status_code == 400
+
+
+def test_text_keys_must_be_utf8(client) -> None:
+    response = client.post(
+        "/topics/single/records?key=%FF%FE&keyType=text", content="v", headers=TEXT
+    )
+    assert response.status_code == 400
+
+
+def test_uri_limit_counts_exactly() -> None:
+    with LocalEventStreams(topics={"t": 1}, auth=False, max_uri_bytes=20) as es:
+        # "/topics/t/records" is 17 bytes; "?key=k" makes 23
+        assert httpx.post(f"{es.url}/topics/t/records", content="v").status_code == 200
+        response = httpx.post(f"{es.url}/topics/t/records", content="v", params={"key": "k"})
+        assert response.status_code == 414

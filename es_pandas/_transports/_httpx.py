@@ -5,7 +5,7 @@ from collections.abc import Mapping
 import httpx
 
 from .._exceptions import ConnectError, ConnectTimeout, RemoteProtocolError, TimeoutError
-from ._base import AsyncTransport, Response
+from ._base import AsyncTransport, Response, ssl_context
 
 __all__ = ["HttpxTransport"]
 
@@ -19,7 +19,7 @@ class HttpxTransport(AsyncTransport):
             limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
             # The pool wait is not a server timeout: requests queue there by design.
             timeout=httpx.Timeout(timeout, pool=None),
-            verify=verify,
+            verify=ssl_context(verify),
         )
 
     async def send(

@@ -66,6 +66,15 @@ _STATUS_TEXT = {
 }
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _strict_json(data: str | bytes) -> Any:
+    """``json.loads`` without Python's extensions (NaN, Infinity), as other parsers do."""
+    return json.loads(data, parse_constant=_reject_constant)
+
+
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
         json.dumps(body, separators=(",", ":")),
@@ -143,7 +152,8 @@ class ServerState:
     # -- the checks every produce request goes through -----------------------
 
     def check_uri(self, scope: Scope) -> None:
-        size = len(scope["raw_path"]) + len(scope["query_string"]) + 1
+        query = scope["query_string"]
+        size = len(scope["raw_path"]) + (len(query) + 1 if query else 0)
         if size > self.config.max_uri_bytes:
             raise _Reject(
                 414, f"request URI is {size} bytes, over the {self.config.max_uri_bytes}-byte limit"
@@ -327,7 +337,10 @@ def _hex(text: str, what: str) -> bytes:
 
 
 def _v1_query(query_string: bytes) -> tuple[bytes | None, Headers]:
-    query = parse_qs(query_string.decode("latin-1"), keep_blank_values=True)
+    try:
+        query = parse_qs(query_string.decode("ascii"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise _Reject(400, "the query string is not valid percent-encoded UTF-8") from None
     key_type = query.get("keyType", ["text"])[-1].lower()
     if key_type not in ("text", "binary"):
         raise _Reject(400, f"unsupported key type {key_type!r}: use text or binary")
@@ -371,7 +384,7 @@ async def produce_v1(request: Request) -> Response:
             raise _Reject(411, "Length Required: the request contained no data")
         if must_parse:
             try:
-                json.loads(value)
+                _strict_json(value)
             except ValueError:
                 raise _Reject(400, "Error parsing JSON message: body is not valid JSON") from None
         return await state.produce(
@@ -413,7 +426,7 @@ def _v2_data(part: Any, name: str) -> bytes:
     if kind == "json":
         if isinstance(data, str):
             try:
-                json.loads(data)
+                _strict_json(data)
             except ValueError:
                 raise _Reject(
                     400, f"'{name}' data is not valid JSON", code="invalid_data", target="data"
@@ -439,7 +452,11 @@ def _v2_headers(raw: Any) -> Headers:
         raise _Reject(400, "'headers' must be a list", code="invalid_headers", target="headers")
     headers = []
     for item in raw:
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("name"), str)
+            or "value" not in item
+        ):
             raise _Reject(
                 400,
                 "each header needs a 'name' and a 'value'",
@@ -478,7 +495,7 @@ async def produce_v2(request: Request) -> Response:
         if not body:
             raise _Reject(411, "Length Required: the request contained no data")
         try:
-            envelope = json.loads(body)
+            envelope = _strict_json(body)
         except ValueError:
             raise _Reject(400, "request body is not valid JSON", code="invalid_json") from None
         if not isinstance(envelope, dict):

@@ -31,7 +31,8 @@ class LocalEventStreams:
 
     Keyword arguments are :class:`ServerConfig` fields (``auth=False``,
     ``api_keys=[...]``, ``faults=FaultConfig(...)``, ...). ``db`` is a SQLite path;
-    the default keeps records in memory.
+    the default keeps records in memory. ``ssl_certfile`` and ``ssl_keyfile`` serve
+    HTTPS instead of HTTP.
     """
 
     def __init__(
@@ -42,6 +43,8 @@ class LocalEventStreams:
         port: int = 0,
         db: str = ":memory:",
         api_key: str | None = None,
+        ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None,
         **config: Any,
     ) -> None:
         if api_key is not None:
@@ -49,6 +52,7 @@ class LocalEventStreams:
         self.config = ServerConfig(topics=dict(topics or {}), **config)
         self.host = host
         self._port = port
+        self._ssl = (ssl_certfile, ssl_keyfile)
         self._store = SQLiteStore(db)
         self.app = create_app(self.config, store=self._store)
         self._state = self.app.state.es
@@ -67,7 +71,10 @@ class LocalEventStreams:
             return self
         sock = bind_socket(self.host, self._port)
         self._port = sock.getsockname()[1]
-        server = uvicorn.Server(uvicorn_config(self.app))
+        certfile, keyfile = self._ssl
+        server = uvicorn.Server(
+            uvicorn_config(self.app, ssl_certfile=certfile, ssl_keyfile=keyfile)
+        )
         self._server = server
 
         def run() -> None:
@@ -113,7 +120,8 @@ class LocalEventStreams:
     def url(self) -> str:
         """The ``kafka_http_url`` to give a client."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self._port}"
+        scheme = "https" if self._ssl[0] else "http"
+        return f"{scheme}://{host}:{self._port}"
 
     @property
     def api_key(self) -> str | None:

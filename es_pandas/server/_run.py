@@ -34,9 +34,17 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def uvicorn_config(app: Any, *, log_level: str = "warning") -> uvicorn.Config:
+def uvicorn_config(
+    app: Any,
+    *,
+    log_level: str = "warning",
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+) -> uvicorn.Config:
     return uvicorn.Config(
         app,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
         http=_AbortableProtocol,
         lifespan="on",
         log_level=log_level,
