@@ -123,10 +123,13 @@ class EventStreamsAccessor:
             Ctrl-C; ``.status`` holds the partial frame.
         """
         arguments = {k: v for k, v in locals().items() if k not in ("self", "topic")}
-        producer_, encoder, options, book, description = self._prepare(topic, arguments)
+        producer_, options, make_encoder = prepare_run(topic, arguments)
+        encoder = make_encoder(self._frame)
         if dry_run:
             return self._dry_run(producer_, encoder, options)
         frame = self._frame
+        book = StatusBook(len(frame))
+        description = _description(producer_, topic)
         run_blocking(
             producer_.run(frame, encoder, options, book, description),
             lambda: interrupted(book, frame.index),
@@ -138,32 +141,14 @@ class EventStreamsAccessor:
 
         Cancelling the awaiting task cancels in-flight requests and propagates
         ``CancelledError``."""
-        bound = _PRODUCE_SIGNATURE.bind(self, topic, **options)
-        bound.apply_defaults()
-        arguments = {k: v for k, v in bound.arguments.items() if k not in ("self", "topic")}
-        producer, encoder, run_options, book, description = self._prepare(topic, arguments)
-        if arguments["dry_run"]:
+        producer, run_options, make_encoder = prepare_run(topic, options)
+        encoder = make_encoder(self._frame)
+        if options.get("dry_run"):
             return self._dry_run(producer, encoder, run_options)
+        book = StatusBook(len(self._frame))
+        description = _description(producer, topic)
         await producer.run(self._frame, encoder, run_options, book, description)
         return finish(book, self._frame.index, run_options, description)
-
-    def _prepare(
-        self, topic: str, arguments: Mapping[str, Any]
-    ) -> tuple[Producer, RecordEncoder, RunOptions, StatusBook, str]:
-        connection = {name: arguments[name] for name in _CONNECTION_OPTIONS}
-        producer = arguments["producer"]
-        if producer is None:
-            producer = Producer(**connection)
-        else:
-            producer = producer.with_connection(**connection)
-        run = {name: arguments[name] for name in _RUN_OPTIONS}
-        run["retry"] = run.pop("retries")
-        options = producer.options.update(**run)
-        encoder = producer.encoder(
-            self._frame, topic, options, **{name: arguments[name] for name in _RECORD_OPTIONS}
-        )
-        description = f"{producer.connection.url} topic {topic!r}"
-        return producer, encoder, options, StatusBook(len(self._frame)), description
 
     def _dry_run(
         self, producer: Producer, encoder: RecordEncoder, options: RunOptions
@@ -223,6 +208,35 @@ def _mask(name: str, value: str) -> str:
         return value
     scheme, _, _ = value.partition(" ")
     return f"{scheme} <redacted>" if name.lower() == "authorization" else "<redacted>"
+
+
+def _description(producer: Producer, topic: str) -> str:
+    return f"{producer.connection.url} topic {topic!r}"
+
+
+def prepare_run(
+    topic: str, options: Mapping[str, Any]
+) -> tuple[Producer, RunOptions, Callable[[pd.DataFrame], RecordEncoder]]:
+    """Check ``options`` (the keywords of :meth:`EventStreamsAccessor.produce`) and
+    resolve them into a producer, run options and an encoder factory for frames."""
+    bound = _PRODUCE_SIGNATURE.bind(None, topic, **options)
+    bound.apply_defaults()
+    arguments = bound.arguments
+    connection = {name: arguments[name] for name in _CONNECTION_OPTIONS}
+    producer = arguments["producer"]
+    if producer is None:
+        producer = Producer(**connection)
+    else:
+        producer = producer.with_connection(**connection)
+    run = {name: arguments[name] for name in _RUN_OPTIONS}
+    run["retry"] = run.pop("retries")
+    run_options = producer.options.update(**run)
+    record = {name: arguments[name] for name in _RECORD_OPTIONS}
+
+    def make_encoder(frame: pd.DataFrame) -> RecordEncoder:
+        return producer.encoder(frame, topic, run_options, **record)
+
+    return producer, run_options, make_encoder
 
 
 _RECORD_OPTIONS = ("key_col", "value_col", "value_cols", "value_type", "header_cols")

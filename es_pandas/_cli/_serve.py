@@ -1,4 +1,4 @@
-"""The ``es-pandas`` command."""
+"""``es-pandas serve``: the local Event Streams server."""
 
 from __future__ import annotations
 
@@ -6,13 +6,11 @@ import secrets
 
 import click
 
-from .__version__ import __version__
-
-__all__ = ["main"]
+__all__ = ["serve"]
 
 
 def _topics(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, int]:
-    from .server import parse_topic_spec
+    from ..server import parse_topic_spec
 
     try:
         return dict(parse_topic_spec(v) for v in values)
@@ -32,13 +30,7 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
     return pairs
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="es-pandas")
-def main() -> None:
-    """Send pandas DataFrames to IBM Event Streams, and run a local Event Streams server."""
-
-
-@main.command()
+@click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8080, show_default=True, help="Port to listen on (0: any free).")
 @click.option(
@@ -82,10 +74,21 @@ def main() -> None:
 )
 @click.option("--auto-create-topics", is_flag=True, help="Create unknown topics on first write.")
 @click.option("--default-partitions", default=1, show_default=True, help="For auto-created topics.")
-@click.option("--max-key-bytes", default=4096, show_default=True)
-@click.option("--max-value-bytes", default=65536, show_default=True)
-@click.option("--max-uri-bytes", default=10240, show_default=True)
-@click.option("--max-request-bytes", default=1024 * 1024, show_default=True)
+@click.option(
+    "--max-key-bytes", default=4096, show_default=True, help="Longer keys are answered 400."
+)
+@click.option(
+    "--max-value-bytes", default=65536, show_default=True, help="Longer values are answered 400."
+)
+@click.option(
+    "--max-uri-bytes", default=10240, show_default=True, help="Longer v1 URIs are answered 414."
+)
+@click.option(
+    "--max-request-bytes",
+    default=1024 * 1024,
+    show_default=True,
+    help="Longer request bodies are answered 400.",
+)
 @click.option(
     "--v2-response",
     type=click.Choice(["metadata", "flat"]),
@@ -167,8 +170,8 @@ def serve(
     """Run a local Event Streams REST producer (v1 and v2 API, IAM tokens)."""
     import uvicorn
 
-    from .server import FaultConfig, ServerConfig, SQLiteStore, create_app
-    from .server._run import bind_socket, uvicorn_config
+    from ..server import FaultConfig, ServerConfig, SQLiteStore, create_app
+    from ..server._run import bind_socket, uvicorn_config
 
     keys = [k for item in api_keys for k in item.split()]
     generated = not no_auth and not keys and not settings["users"]
