@@ -24,6 +24,7 @@ from ._exceptions import (
     TopicNotFoundError,
     TransportError,
 )
+from ._files import produce_file
 from ._producer import Producer
 from ._progress import ProgressEvent
 from ._status import STATUSES, StatusFrame, Summary
@@ -63,6 +64,7 @@ __all__ = [
     "TransportError",
     "XAuthTokenAuth",
     "__version__",
+    "produce_file",
 ]
 
 for _name in __all__:

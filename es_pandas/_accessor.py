@@ -10,7 +10,15 @@ from typing import Any, Literal
 import pandas as pd
 
 from ._config import Limits, Retry
-from ._producer import UNSET, Producer, RunOptions, finish, interrupted, run_blocking
+from ._producer import (
+    UNSET,
+    Producer,
+    RunOptions,
+    Session,
+    finish,
+    interrupted,
+    run_blocking,
+)
 from ._progress import ProgressSpec
 from ._records import RecordEncoder, RejectedRow
 from ._status import StatusBook, StatusFrame
@@ -130,10 +138,8 @@ class EventStreamsAccessor:
         frame = self._frame
         book = StatusBook(len(frame))
         description = _description(producer_, topic)
-        run_blocking(
-            producer_.run(frame, encoder, options, book, description),
-            lambda: interrupted(book, frame.index),
-        )
+        session = Session(producer_, options, len(frame), description)
+        run_blocking(session.run(frame, encoder, book), lambda: interrupted(book, frame.index))
         return finish(book, frame.index, options, description)
 
     async def aproduce(self, topic: str, **options: Any) -> StatusFrame | pd.DataFrame:
@@ -147,7 +153,8 @@ class EventStreamsAccessor:
             return self._dry_run(producer, encoder, run_options)
         book = StatusBook(len(self._frame))
         description = _description(producer, topic)
-        await producer.run(self._frame, encoder, run_options, book, description)
+        session = Session(producer, run_options, len(self._frame), description)
+        await session.run(self._frame, encoder, book)
         return finish(book, self._frame.index, run_options, description)
 
     def _dry_run(

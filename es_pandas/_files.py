@@ -216,9 +216,10 @@ def produce_file(
     description = f"{Path(path).name if path != '-' else 'stdin'} -> topic {topic!r}"
     state: dict[str, Any] = {}
 
+    session = Session(producer, options_, total, description)
+
     async def load() -> Summary:
-        async with Session(producer, options_, total, description) as session:
-            state["session"] = session
+        async with session:
             offset = 0
             encoder = None
             for chunk in read_chunks(path, fmt, options_.chunksize):

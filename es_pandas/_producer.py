@@ -188,18 +188,6 @@ class Producer:
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from None
 
-    async def run(
-        self,
-        frame: pd.DataFrame,
-        encoder: RecordEncoder,
-        options: RunOptions,
-        book: StatusBook,
-        description: str,
-    ) -> None:
-        """Send every row, writing outcomes into ``book``; raise if the run is aborted."""
-        async with Session(self, options, book.rows, description) as session:
-            await session.send(frame, encoder, book)
-
 
 class Session:
     """One connection pool, engine and progress bar for one or more frames sent in
@@ -215,6 +203,9 @@ class Session:
         self._finished_counts = [0] * len(STATUSES)
         self._current: StatusBook | None = None
         self._started = time.monotonic()
+        # Made here, on the caller's thread: Jupyter shows a widget in the cell whose
+        # thread displays it, and the run itself goes on a helper thread.
+        self._reporter = make_reporter(options.progress, total, description)
 
     async def __aenter__(self) -> Session:
         connection = self._producer.connection
@@ -234,7 +225,6 @@ class Session:
             max_rate=options.max_rate,
             fail_after=options.fail_after,
         )
-        self._reporter = make_reporter(options.progress, self._total, self.description)
         self._started = time.monotonic()
         self._ticker = asyncio.ensure_future(self._tick())
         return self
@@ -246,6 +236,11 @@ class Session:
         summary = str(self.summary())
         self._reporter.close(self._event(finished=True), summary)
         logger.info("produce to %s: %s", self.description, summary)
+
+    async def run(self, frame: pd.DataFrame, encoder: RecordEncoder, book: StatusBook) -> None:
+        """Open, send one frame, close."""
+        async with self:
+            await self.send(frame, encoder, book)
 
     async def send(self, frame: pd.DataFrame, encoder: RecordEncoder, book: StatusBook) -> None:
         """Send ``frame``'s rows, outcomes into ``book``; raise if the run is aborted."""

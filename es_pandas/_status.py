@@ -3,6 +3,7 @@ to the user as a :class:`StatusFrame` on the input's index."""
 
 from __future__ import annotations
 
+import html
 import time
 from collections.abc import Hashable
 from typing import Any
@@ -16,6 +17,7 @@ __all__ = ["STATUSES", "StatusBook", "StatusFrame", "Summary"]
 STATUSES = ("ok", "failed", "unknown", "rejected", "not_sent")
 OK, FAILED, UNKNOWN, REJECTED, NOT_SENT = range(5)
 _NO_TIMESTAMP = np.iinfo(np.int64).min
+_ERRORS_SHOWN = 5
 
 
 class Summary:
@@ -48,10 +50,13 @@ class Summary:
         return f"<Summary {self}>"
 
     def _repr_html_(self) -> str:
-        cells = "".join(
-            f"<td><b>{name}</b>: {n:,}</td>" for name, n in self.counts.items() if n or name == "ok"
-        )
-        return f"<table><tr>{cells}</tr></table><p>{self}</p>"
+        head = "".join(f"<th>{name}</th>" for name in self.counts)
+        cells = "".join(f"<td>{n:,}</td>" for n in self.counts.values())
+        timing = ""
+        if self.elapsed is not None:
+            timing = f"<p>{self.total:,} rows in {self.elapsed:.1f}s"
+            timing += f" ({self.rate:,.0f} rows/s)</p>" if self.rate else "</p>"
+        return f"<table><tr>{head}</tr><tr>{cells}</tr></table>{timing}"
 
 
 class StatusFrame(pd.DataFrame):
@@ -74,6 +79,20 @@ class StatusFrame(pd.DataFrame):
         # The run's time describes the whole frame, not a slice of it.
         whole = self.attrs.get("rows") == len(self)
         return Summary(counts, self.attrs.get("elapsed") if whole else None)
+
+    def _repr_html_(self) -> str | None:
+        """The summary and the first errors above the usual table (Jupyter)."""
+        table = super()._repr_html_()
+        if "status" not in self or table is None:
+            return table
+        errors = self.loc[self["error"].notna(), ["status", "error"]].head(_ERRORS_SHOWN)
+        listed = "".join(
+            f"<li><code>{html.escape(str(i))}</code> {html.escape(str(row.status))}: "
+            f"{html.escape(str(row.error))}</li>"
+            for i, row in errors.iterrows()
+        )
+        first = f"<p>First errors:</p><ul>{listed}</ul>" if listed else ""
+        return f"<div>{self.summary._repr_html_()}{first}</div>{table}"
 
 
 class StatusBook:

@@ -246,3 +246,15 @@ def test_progress_is_silent_in_ci(es, orders, capsys, monkeypatch) -> None:
     monkeypatch.setenv("CI", "true")
     orders.es.produce("orders", url=es.url, api_key=API_KEY)
     assert capsys.readouterr().err == ""
+
+
+def test_status_frame_html_shows_summary_and_first_errors(es) -> None:
+    frame = pd.DataFrame({"k": ["a", None, "<b>"], "v": [1, 2, 3]})
+    status = frame.es.produce("single", key_col="k", url=es.url, api_key=API_KEY, progress=False)
+    html = status._repr_html_()
+    assert "<th>rejected</th>" in html and "null key" in html
+    assert "&lt;b&gt;" not in html or "<b>" not in html.split("<table")[0]
+    assert "<table" in html.split("First errors")[1]  # the usual table follows
+    # still a plain DataFrame underneath
+    assert status.loc[status["status"] == "ok"].shape == (2, 9)
+    assert pd.DataFrame(status).equals(status)

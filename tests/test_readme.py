@@ -1,0 +1,123 @@
+"""Every code block in the README runs, so the README cannot rot.
+
+Python blocks run in order in one namespace; shell blocks run line by line. They run in a
+scratch folder holding what the README assumes the reader has: `service-key.json` (IBM's
+service-credentials shape, pointing at a local server) and `orders.csv` (the bundled sample).
+Two kinds of shell line are not run here: `pip install ...` (the test environment is the
+installed project) and the test command itself (it is what runs this test). `es-pandas
+serve` runs in the background on a free port instead of the README's, and is stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from es_pandas import LocalEventStreams
+from es_pandas._cli._demo import SAMPLE
+
+from .conftest import free_port
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.S)
+TEST_COMMAND = 'pip install -e ".[dev]" && python -m pytest'
+
+
+def blocks(language: str) -> list[str]:
+    return [body for lang, body in BLOCK.findall(README.read_text()) if lang == language]
+
+
+def test_the_test_command_is_what_ci_runs() -> None:
+    ci = (README.parent / ".ci" / "run").read_text()
+    assert TEST_COMMAND in blocks("bash")[0]
+    assert TEST_COMMAND in ci.splitlines()
+
+
+def test_the_readme_has_only_runnable_blocks() -> None:
+    languages = {lang for lang, _ in BLOCK.findall(README.read_text())}
+    assert languages <= {"bash", "python"}
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("readme")
+    with LocalEventStreams(topics={"orders": 3}) as es:
+        (folder / "service-key.json").write_text(json.dumps(es.credentials))
+        shutil.copy(SAMPLE, folder / "orders.csv")
+        yield folder, es
+
+
+def test_python_blocks(scratch, monkeypatch) -> None:
+    folder, es = scratch
+    monkeypatch.chdir(folder)
+    namespace: dict[str, object] = {"__name__": "readme"}
+    for number, block in enumerate(blocks("python")):
+        try:
+            exec(compile(block, f"README python block {number}", "exec"), namespace)
+        except Exception as exc:
+            raise AssertionError(f"README python block {number} failed:\n{block}") from exc
+    assert len(es.read("orders")) >= 3
+
+
+def _shell_lines(block: str) -> list[str]:
+    lines = []
+    for line in block.splitlines():
+        if not line.strip() or line.strip() == TEST_COMMAND:
+            continue
+        lines.append(re.sub(r"pip install [^&]*&& ", "", line))
+    return lines
+
+
+def test_shell_blocks(scratch) -> None:
+    folder, _ = scratch
+    # the console scripts of the Python running the tests, as an activated venv has them
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    env = {**os.environ, "CI": "true", "PATH": path}
+    for block in blocks("bash"):
+        for line in _shell_lines(block):
+            if line.startswith("es-pandas serve"):
+                _serve(line, folder, env)
+                continue
+            result = subprocess.run(
+                line, shell=True, cwd=folder, env=env, capture_output=True, text=True, timeout=300
+            )
+            assert result.returncode == 0, f"{line}\n{result.stderr}"
+
+
+def _serve(line: str, folder: Path, env: dict[str, str]) -> None:
+    port = free_port()
+    command = re.sub(r"--port \d+", f"--port {port}", line)
+    proc = subprocess.Popen(
+        command,
+        shell=True,
+        cwd=folder,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        banner = proc.stderr.readline()
+        assert f":{port}" in banner, banner
+        assert time.monotonic() < deadline
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+
+
+def test_readme_lists_every_environment_variable() -> None:
+    import es_pandas
+
+    text = README.read_text()
+    for name in es_pandas.ENVIRONMENT_VARIABLES:
+        assert name in text, name
