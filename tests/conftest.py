@@ -88,3 +88,13 @@ def start_server_process(*args: str) -> tuple[subprocess.Popen[bytes], str]:
             time.sleep(0.05)
     proc.kill()
     raise RuntimeError("server did not start")
+
+
+@pytest.fixture(scope="session")
+def kafka(tmp_path_factory):
+    """A running Kafka-protocol broker (see tests/kafka_broker.py)."""
+    pytest.importorskip("confluent_kafka")
+    from .kafka_broker import running_broker
+
+    with running_broker(tmp_path_factory.mktemp("kafka") / "broker.log") as broker:
+        yield broker

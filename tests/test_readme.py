@@ -5,7 +5,8 @@ scratch folder holding what the README assumes the reader has: `service-key.json
 service-credentials shape, pointing at a local server) and `orders.csv` (the bundled sample).
 Two kinds of shell line are not run here: `pip install ...` (the test environment is the
 installed project) and the test command itself (it is what runs this test). `es-pandas
-serve` runs in the background on a free port instead of the README's, and is stopped.
+serve` runs in the background on a free port instead of the README's (and with the tests'
+Kafka broker for `--bootstrap-servers`), until it answers; then it is stopped.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from es_pandas import LocalEventStreams
@@ -77,7 +79,7 @@ def _shell_lines(block: str) -> list[str]:
     return lines
 
 
-def test_shell_blocks(scratch) -> None:
+def test_shell_blocks(scratch, kafka) -> None:
     folder, _ = scratch
     # the console scripts of the Python running the tests, as an activated venv has them
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
@@ -85,7 +87,7 @@ def test_shell_blocks(scratch) -> None:
     for block in blocks("bash"):
         for line in _shell_lines(block):
             if line.startswith("es-pandas serve"):
-                _serve(line, folder, env)
+                _serve(line.replace("127.0.0.1:9092", kafka.bootstrap), folder, env)
                 continue
             result = subprocess.run(
                 line, shell=True, cwd=folder, env=env, capture_output=True, text=True, timeout=300
@@ -106,10 +108,16 @@ def _serve(line: str, folder: Path, env: dict[str, str]) -> None:
         start_new_session=True,
     )
     try:
+        assert f":{port}" in proc.stderr.readline()
         deadline = time.monotonic() + 30
-        banner = proc.stderr.readline()
-        assert f":{port}" in banner, banner
-        assert time.monotonic() < deadline
+        while True:
+            assert proc.poll() is None, proc.stderr.read()
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/_local/topics", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, f"{command} never answered"
+                time.sleep(0.1)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(10)

@@ -72,6 +72,18 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
     show_default=True,
     help="SQLite file for the records; the default keeps them in memory.",
 )
+@click.option(
+    "--bootstrap-servers",
+    metavar="HOST:PORT[,...]",
+    help="Store records in this Kafka cluster instead of SQLite (a REST gateway to Kafka).",
+)
+@click.option(
+    "--kafka-config",
+    multiple=True,
+    callback=_pairs,
+    metavar="KEY=VALUE",
+    help="A librdkafka setting for --bootstrap-servers (repeatable).",
+)
 @click.option("--auto-create-topics", is_flag=True, help="Create unknown topics on first write.")
 @click.option("--default-partitions", default=1, show_default=True, help="For auto-created topics.")
 @click.option(
@@ -153,6 +165,8 @@ def serve(
     host: str,
     port: int,
     db: str,
+    bootstrap_servers: str | None,
+    kafka_config: dict[str, str],
     latency: str,
     fault_rates: dict[str, str],
     fault_script: str,
@@ -170,7 +184,7 @@ def serve(
     """Run a local Event Streams REST producer (v1 and v2 API, IAM tokens)."""
     import uvicorn
 
-    from ..server import FaultConfig, ServerConfig, SQLiteStore, create_app
+    from ..server import FaultConfig, KafkaStore, ServerConfig, SQLiteStore, create_app
     from ..server._run import bind_socket, uvicorn_config
 
     keys = [k for item in api_keys for k in item.split()]
@@ -192,7 +206,8 @@ def serve(
             faults=faults,
             **settings,  # type: ignore[arg-type]
         )
-        app = create_app(config, store=SQLiteStore(db))
+        store = KafkaStore(bootstrap_servers, kafka_config) if bootstrap_servers else None
+        app = create_app(config, store=store or SQLiteStore(db))
         app.state.es.faults.script(_expand_script(fault_script))
         sock = bind_socket(host, port)
     except (ValueError, OSError) as exc:
@@ -200,6 +215,8 @@ def serve(
     scheme = "https" if ssl_certfile else "http"
     url = f"{scheme}://{host}:{sock.getsockname()[1]}"
     click.echo(f"Event Streams REST producer on {url}", err=True)
+    backend = f"Kafka at {bootstrap_servers}" if bootstrap_servers else f"SQLite {db}"
+    click.echo(f"  records: {backend}", err=True)
     click.echo(
         f"  topics: {', '.join(f'{t}:{n}' for t, n in config.topics.items()) or '(none)'}", err=True
     )

@@ -31,7 +31,7 @@ from ._auth import Authenticator, Denied
 from ._config import ServerConfig, check_topic_name
 from ._faults import OK, Fault, FaultConfig, FaultInjector
 from ._partitioner import Partitioner
-from ._storage import Headers, Record, SQLiteStore, Store, TopicExistsError
+from ._storage import Headers, Record, SQLiteStore, Store, StoreError, TopicExistsError
 
 __all__ = ["ABORT_EXTENSION", "ServerState", "create_app"]
 
@@ -168,16 +168,16 @@ class ServerState:
         return principal
 
     async def check_topic(self, topic: str, principal: str | None) -> int:
-        partitions = self.store.topics().get(topic)
+        partitions = await self.store.partitions(topic)
         if partitions is None and self.config.auto_create_topics:
             try:
                 check_topic_name(topic)
                 async with self._topic_lock:
-                    if topic not in self.store.topics():
+                    if await self.store.partitions(topic) is None:
                         await self.store.create_topic(topic, self.config.default_partitions)
             except ValueError as exc:
                 raise _Reject(400, str(exc), code="invalid_topic") from None
-            partitions = self.store.topics()[topic]
+            partitions = await self.store.partitions(topic)
         if partitions is None:
             raise _Reject(
                 404,
@@ -248,6 +248,13 @@ class ServerState:
             partition = self.partitioner.partition(topic, key, partitions)
             try:
                 record = await self.store.append(topic, partition, key, value, headers)
+            except StoreError as exc:
+                raise _Reject(
+                    exc.status,
+                    exc.message,
+                    code="kafka_error",
+                    kafka_error_code=exc.kafka_error_code,
+                ) from exc
             except Exception as exc:
                 logger.exception("storage failed")
                 raise _Reject(503, f"storage unavailable: {exc}", code="unavailable") from exc
@@ -596,7 +603,7 @@ async def create_topic(request: Request, state: ServerState) -> Response:
 @_local
 async def read_records(request: Request, state: ServerState) -> Response:
     topic = request.path_params["topic"]
-    if topic not in state.store.topics():
+    if await state.store.partitions(topic) is None:
         raise _Reject(404, f"topic '{topic}' does not exist")
     query = request.query_params
     partition = int(query["partition"]) if "partition" in query else None

@@ -14,8 +14,9 @@ import uvicorn
 from ._app import create_app
 from ._config import ServerConfig
 from ._faults import FaultConfig
+from ._kafka import KafkaStore
 from ._run import bind_socket, uvicorn_config
-from ._storage import Record, SQLiteStore
+from ._storage import Record, SQLiteStore, Store
 
 __all__ = ["LocalEventStreams"]
 
@@ -31,8 +32,9 @@ class LocalEventStreams:
 
     Keyword arguments are :class:`ServerConfig` fields (``auth=False``,
     ``api_keys=[...]``, ``faults=FaultConfig(...)``, ...). ``db`` is a SQLite path;
-    the default keeps records in memory. ``ssl_certfile`` and ``ssl_keyfile`` serve
-    HTTPS instead of HTTP.
+    the default keeps records in memory. ``bootstrap_servers`` (and ``kafka_config``,
+    librdkafka settings) store records in a Kafka cluster instead, making the server a
+    REST producer gateway. ``ssl_certfile`` and ``ssl_keyfile`` serve HTTPS.
     """
 
     def __init__(
@@ -45,6 +47,8 @@ class LocalEventStreams:
         api_key: str | None = None,
         ssl_certfile: str | None = None,
         ssl_keyfile: str | None = None,
+        bootstrap_servers: str | None = None,
+        kafka_config: Mapping[str, str] | None = None,
         **config: Any,
     ) -> None:
         if api_key is not None:
@@ -53,7 +57,9 @@ class LocalEventStreams:
         self.host = host
         self._port = port
         self._ssl = (ssl_certfile, ssl_keyfile)
-        self._store = SQLiteStore(db)
+        self._store: Store = (
+            KafkaStore(bootstrap_servers, kafka_config) if bootstrap_servers else SQLiteStore(db)
+        )
         self.app = create_app(self.config, store=self._store)
         self._state = self.app.state.es
         self._server: uvicorn.Server | None = None

@@ -17,13 +17,23 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["Record", "SQLiteStore", "Store", "TopicExistsError"]
+__all__ = ["Record", "SQLiteStore", "Store", "StoreError", "TopicExistsError"]
 
 Headers = tuple[tuple[str, bytes], ...]
 
 
 class TopicExistsError(ValueError):
     """A topic of that name exists already."""
+
+
+class StoreError(Exception):
+    """A write the backend refused, with the REST API status it maps to."""
+
+    def __init__(self, status: int, message: str, kafka_error_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.kafka_error_code = kafka_error_code
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +62,7 @@ class Store(Protocol):
     async def start(self) -> None: ...
     async def close(self) -> None: ...
     def topics(self) -> dict[str, int]: ...
+    async def partitions(self, topic: str) -> int | None: ...
     async def create_topic(self, name: str, partitions: int) -> None: ...
     async def append(
         self, topic: str, partition: int, key: bytes | None, value: bytes, headers: Headers
@@ -119,6 +130,9 @@ class SQLiteStore:
 
     def topics(self) -> dict[str, int]:
         return dict(self._topics)
+
+    async def partitions(self, topic: str) -> int | None:
+        return self._topics.get(topic)
 
     async def create_topic(self, name: str, partitions: int) -> None:
         await self.start()
