@@ -27,6 +27,7 @@ from ._exceptions import (
 from ._files import produce_file
 from ._producer import Producer
 from ._progress import ProgressEvent
+from ._sample import sample_orders
 from ._status import STATUSES, StatusFrame, Summary
 from ._transports import AsyncTransport, Response
 from .server import LocalEventStreams
@@ -65,6 +66,7 @@ __all__ = [
     "XAuthTokenAuth",
     "__version__",
     "produce_file",
+    "sample_orders",
 ]
 
 for _name in __all__:

@@ -203,8 +203,12 @@ class EventStreamsAccessor:
                         "error": None,
                     }
                 )
+        # object columns: None means "no request", whatever pandas would infer
         frame = pd.DataFrame(
-            rows, index=self._frame.index, columns=["method", "url", "headers", "body", "error"]
+            rows,
+            index=self._frame.index,
+            columns=["method", "url", "headers", "body", "error"],
+            dtype=object,
         )
         frame["error"] = frame["error"].astype("string")
         return frame
@@ -273,3 +277,5 @@ _RUN_OPTIONS = (
     "errors",
 )
 _PRODUCE_SIGNATURE = inspect.signature(EventStreamsAccessor.produce)
+#: every keyword of ``DataFrame.es.produce``
+PRODUCE_KEYWORDS = tuple(_PRODUCE_SIGNATURE.parameters)[2:]

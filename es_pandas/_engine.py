@@ -34,10 +34,14 @@ logger = logging.getLogger("es_pandas")
 
 # Answers that are about the run, not the row: repeated, they stop it.
 _FATAL = {
-    401: (AuthenticationError, "the credentials were refused (401)"),
-    403: (PermissionDeniedError, "not allowed to produce to this topic (403)"),
-    404: (TopicNotFoundError, "the topic does not exist, or the URL is not Event Streams (404)"),
+    401: (AuthenticationError, "the credentials were refused"),
+    403: (PermissionDeniedError, "not allowed to produce to this topic"),
+    404: (TopicNotFoundError, "the topic does not exist, or the URL is not Event Streams"),
 }
+_NO_CREDENTIALS = (
+    "; no credentials were configured: pass api_key= (--api-key), credentials= "
+    "(--credentials), or set ES_PANDAS_API_KEY"
+)
 
 
 def backoff_time(attempt: int, retry: Retry, rng: Callable[[], float] = random.random) -> float:
@@ -205,7 +209,9 @@ class Engine:
                     try:
                         headers = {**base_headers, **(await auth.headers(self._transport.send))}
                     except IAMExchangeError as exc:
-                        return self._fatal(position, AuthenticationError, str(exc), 0, attempts)
+                        return self._fatal(
+                            position, AuthenticationError, str(exc), 0, attempts, started
+                        )
                     except TransportError as exc:
                         return self._unreachable(position, f"IAM: {exc}", attempts, started)
                 attempts += 1
@@ -244,15 +250,19 @@ class Engine:
                             if await auth.refresh(self._transport.send, headers):
                                 continue
                         except IAMExchangeError as exc:
-                            return self._fatal(position, AuthenticationError, str(exc), 0, attempts)
+                            return self._fatal(
+                                position, AuthenticationError, str(exc), 0, attempts, started
+                            )
                     if status in _FATAL and not ambiguous:
                         error_class, reason = _FATAL[status]
+                        hint = _NO_CREDENTIALS if status == 401 and auth is None else ""
                         return self._fatal(
                             position,
                             error_class,
-                            f"{reason}: {error_message(answer)}",
+                            f"{reason}: {error_message(answer)}{hint}",
                             status,
                             attempts,
+                            started,
                         )
                     ambiguous = ambiguous or status in retry.ambiguous
                     error, http_status = error_message(answer), status
@@ -309,8 +319,16 @@ class Engine:
         message: str,
         status: int,
         attempts: int,
+        started: float,
     ) -> str:
-        self._book.fail(position, FAILED, message, http_status=status, attempts=attempts)
+        self._book.fail(
+            position,
+            FAILED,
+            message,
+            http_status=status,
+            attempts=attempts,
+            latency=time.monotonic() - started,
+        )
         self._fatal_streak += 1
         if self._fatal_streak >= self._fail_after and self.abort is None:
             self.abort = _Abort(error_class, message)

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ._status import StatusFrame
+    from ._status import StatusFrame, Summary
 
 __all__ = [
     "AuthenticationError",
@@ -111,3 +111,5 @@ class ProduceInterrupted(KeyboardInterrupt):
     def __init__(self, status: StatusFrame) -> None:
         super().__init__("interrupted; the partial status frame is in .status")
         self.status = status
+        #: for a file load, the counts of the whole load so far
+        self.summary: Summary | None = None

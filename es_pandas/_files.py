@@ -16,7 +16,7 @@ from typing import IO, Any, Literal
 import numpy as np
 import pandas as pd
 
-from ._exceptions import ConfigurationError
+from ._exceptions import ConfigurationError, ProduceInterrupted
 from ._producer import Session, run_blocking
 from ._status import StatusBook, Summary
 
@@ -120,14 +120,13 @@ def read_chunks(path: str, format: Format, chunk_rows: int) -> Iterator[pd.DataF
             )
 
 
-def load_resume(path: str, retry_unknown: bool) -> np.ndarray:
-    """Row numbers that a previous load's status file says need no sending again."""
+def load_resume(path: str) -> pd.Series:
+    """Each row's status in an earlier load's status file, by row number."""
     try:
         done = _read_status(path)
     except (OSError, ValueError, KeyError) as exc:
         raise ConfigurationError(f"cannot read the status file {path!r}: {exc}") from None
-    keep = {"ok"} if retry_unknown else {"ok", "unknown"}
-    return np.sort(done.loc[done["status"].isin(keep), "row"].to_numpy(dtype=np.int64))
+    return done.set_index("row")["status"].astype(str)
 
 
 def _read_status(path: str) -> pd.DataFrame:
@@ -140,6 +139,8 @@ class StatusWriter:
     """Writes status rows as they come, so an interrupted load keeps what it did."""
 
     def __init__(self, path: str) -> None:
+        if not path.endswith((".csv", ".parquet", ".pq")):
+            raise ConfigurationError(f"status files are .csv or .parquet, not {path!r}")
         self.path = path
         self._parquet = path.endswith((".parquet", ".pq"))
         self._temp = f"{path}.partial"
@@ -206,19 +207,23 @@ def produce_file(
 
     path = os.fspath(path)
     fmt = file_format(path, format)
-    skip = load_resume(resume, retry_unknown) if resume else np.empty(0, np.int64)
+    earlier = load_resume(resume) if resume else pd.Series([], dtype=str)
+    carry = {"ok"} if retry_unknown else {"ok", "unknown"}
+    skip = np.sort(earlier.index[earlier.isin(carry)].to_numpy(dtype=np.int64))
+    # Rows sent again after an unknown outcome may now be in Kafka twice.
+    resent_unknown = earlier.index[earlier == "unknown"] if retry_unknown else None
     previous = _previous_status(resume) if resume and status_out else None
     producer, options_, make_encoder = prepare_run(topic, options)
-    total = count_rows(path, fmt) if path != "-" else None
+    writer = StatusWriter(status_out) if status_out else None
+    total = count_rows(path, fmt)
     if total is not None:
         total -= int(np.count_nonzero(skip < total))
-    writer = StatusWriter(status_out) if status_out else None
-    description = f"{Path(path).name if path != '-' else 'stdin'} -> topic {topic!r}"
+    name = "stdin" if path == "-" else Path(path).name
+    session = Session(producer, options_, total, f"{name} -> {topic}")
+    carried: dict[str, int] = {}
     state: dict[str, Any] = {}
 
-    session = Session(producer, options_, total, description)
-
-    async def load() -> Summary:
+    async def load() -> None:
         async with session:
             offset = 0
             encoder = None
@@ -227,10 +232,12 @@ def produce_file(
                 offset += len(chunk)
                 chunk.index = rows
                 sending = ~np.isin(rows, skip, assume_unique=True)
+                for status in earlier.reindex(rows[~sending]):
+                    carried[status] = carried.get(status, 0) + 1
                 if writer is not None:
-                    carried = _carried(rows[~sending], previous)
-                    if carried is not None and len(carried):
-                        writer.write(carried)
+                    kept = _carried(rows[~sending], previous)
+                    if kept is not None and len(kept):
+                        writer.write(kept)
                 chunk = chunk.loc[sending]
                 if not len(chunk):
                     continue
@@ -240,23 +247,34 @@ def produce_file(
                 try:
                     await session.send(chunk, encoder, book)
                 finally:
+                    status_frame = book.to_frame(chunk.index)
+                    if resent_unknown is not None:
+                        again = status_frame.index.isin(resent_unknown)
+                        status_frame.loc[
+                            again & (status_frame["status"] == "ok"), "maybe_duplicate"
+                        ] = True
                     if writer is not None:
-                        writer.write(book.to_frame(chunk.index))
+                        writer.write(status_frame)
                     state.pop("book")
-        return session.summary()
+
+    def summary() -> Summary:
+        run = session.summary()
+        counts = {name: n + carried.get(name, 0) for name, n in run.counts.items()}
+        return Summary(counts, run.elapsed, carried=sum(carried.values()))
 
     def on_interrupt() -> BaseException:
-        from ._exceptions import ProduceInterrupted
-
         book = state.get("book")
         status = book.to_frame(state["index"]) if book is not None else StatusBook(0).to_frame()
-        return ProduceInterrupted(status)
+        interrupted = ProduceInterrupted(status)
+        interrupted.summary = summary()
+        return interrupted
 
     try:
-        return run_blocking(load(), on_interrupt)
+        run_blocking(load(), on_interrupt)
     finally:
         if writer is not None:
             writer.close()
+    return summary()
 
 
 def _previous_status(path: str) -> pd.DataFrame:
@@ -267,4 +285,5 @@ def _previous_status(path: str) -> pd.DataFrame:
             path, dtype={"status": "string", "error": "string"}, dtype_backend="numpy_nullable"
         )
     )
-    return frame.set_index("row", drop=True)[_STATUS_COLUMNS[1:]]
+    # A hand-made status file may hold only row and status.
+    return frame.set_index("row", drop=True).reindex(columns=_STATUS_COLUMNS[1:])

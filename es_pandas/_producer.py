@@ -256,7 +256,7 @@ class Session:
         if abort is not None:
             raise abort.error(
                 f"{abort.message}; stopped after {book.done:,} of {book.rows:,} rows "
-                "(the rest are not_sent; see .status)",
+                "(the rest are not_sent)",
                 book.to_frame(frame.index),
             )
 

@@ -8,6 +8,7 @@ times a second, which keeps the per-row path free of progress work.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,8 +58,15 @@ class _TqdmReporter(_Reporter):
     def __init__(self, total: int, description: str) -> None:
         from tqdm.auto import tqdm
 
+        # A terminal that reports no size (some pseudo-terminals) gives tqdm 0 columns
+        # and rows, and it prints nothing at all: fall back to 100x24.
+        size = None if _in_jupyter() else shutil.get_terminal_size((100, 24))
         self._bar = tqdm(
-            total=total, desc=description, unit="row", unit_scale=True, dynamic_ncols=True
+            total=total,
+            desc=description,
+            unit="row",
+            ncols=size and size.columns,
+            nrows=size and size.lines,
         )
 
     @staticmethod
@@ -75,8 +83,8 @@ class _TqdmReporter(_Reporter):
         self._bar.update(event.done - self._bar.n)
 
     def close(self, event: ProgressEvent, summary: str) -> None:
+        self._bar.set_postfix_str(self._postfix(event), refresh=False)
         self._bar.update(event.done - self._bar.n)
-        self._bar.set_postfix_str(summary, refresh=False)
         self._bar.close()
 
 

@@ -21,11 +21,15 @@ _ERRORS_SHOWN = 5
 
 
 class Summary:
-    """Counts per status, rows/s and time of a run (or of any status frame slice)."""
+    """Counts per status, rows/s and time of a run (or of any status frame slice).
 
-    def __init__(self, counts: dict[str, int], elapsed: float | None) -> None:
+    ``carried`` counts rows whose status came from an earlier load's status file
+    (resuming a file load); they are in ``counts`` but were not sent by this run."""
+
+    def __init__(self, counts: dict[str, int], elapsed: float | None, carried: int = 0) -> None:
         self.counts = counts
         self.elapsed = elapsed
+        self.carried = carried
 
     @property
     def total(self) -> int:
@@ -33,7 +37,7 @@ class Summary:
 
     @property
     def rate(self) -> float | None:
-        sent = self.total - self.counts["rejected"] - self.counts["not_sent"]
+        sent = self.total - self.counts["rejected"] - self.counts["not_sent"] - self.carried
         return sent / self.elapsed if self.elapsed else None
 
     def __str__(self) -> str:
@@ -42,8 +46,10 @@ class Summary:
         text = ", ".join(parts)
         if self.elapsed is not None:
             text += f" in {self.elapsed:.1f}s"
-            if self.rate:
+            if self.rate and self.elapsed >= 1:
                 text += f" ({self.rate:,.0f} rows/s)"
+        if self.carried:
+            text += f"; {self.carried:,} of them carried from the earlier load"
         return text
 
     def __repr__(self) -> str:

@@ -238,7 +238,7 @@ def test_progress_callable_gets_events(es, orders) -> None:
 def test_progress_bar_on_request(es, orders, capsys) -> None:
     orders.es.produce("orders", url=es.url, api_key=API_KEY, progress=True)
     err = capsys.readouterr().err
-    assert "60 ok" in err
+    assert "60/60" in err and "ok=60" in err
     assert API_KEY not in err
 
 

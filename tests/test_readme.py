@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from es_pandas import LocalEventStreams
-from es_pandas._cli._demo import SAMPLE
+from es_pandas._sample import SAMPLE
 
 from .conftest import free_port
 

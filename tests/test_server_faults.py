@@ -96,6 +96,7 @@ def test_quota_delays_rather_than_rejects(es: LocalEventStreams, client) -> None
     # 11 requests at 20/s: the 11th may start no earlier than 0.5 s after the first
     assert time.perf_counter() - started >= 0.5
     assert statuses == [200] * 11
+    assert es.stats()["throttled"] >= 9  # all but the first couple waited for their slot
 
 
 def test_faults_never_touch_iam_or_local_routes(es: LocalEventStreams, client) -> None:

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from importlib.resources import files
 from typing import Any
 
 import click
 
 from .._files import produce_file
+from .._sample import SAMPLE
 from .._status import Summary
 from ..server import LocalEventStreams
 from ._produce import summary_table
 
-__all__ = ["SAMPLE", "demo"]
-
-SAMPLE = files("es_pandas") / "data" / "orders.csv"
+__all__ = ["demo"]
 
 
 @click.command()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
+from .._accessor import PRODUCE_KEYWORDS
 from .._exceptions import ConfigurationError, ProduceAborted, ProduceInterrupted
 from .._files import FORMATS, file_format, produce_file, read_chunks
 from .._status import Summary
@@ -25,17 +28,34 @@ def summary_table(summary: Summary) -> str:
     lines = [f"  {name:<9} {n:>{width},}" for name, n in summary.counts.items()]
     elapsed = summary.elapsed or 0.0
     rate = f", {summary.rate:,.0f} rows/s" if summary.rate else ""
-    lines.append(f"  {summary.total:,} rows in {elapsed:.1f}s{rate}")
+    sent = summary.total - summary.carried
+    lines.append(f"  {sent:,} rows in {elapsed:.1f}s{rate}")
+    if summary.carried:
+        lines.append(f"  {summary.carried:,} rows carried from --resume (not sent again)")
     return "\n".join(lines)
 
 
-def _fail(message: str, code: int) -> None:
+# Python keyword names in library messages -> the flags a CLI user types
+_KEYWORD = re.compile(
+    r"\b(" + "|".join(sorted(PRODUCE_KEYWORDS, key=len, reverse=True)) + r")(=|:)"
+)
+
+
+def cli_words(message: str) -> str:
+    def flag(match: re.Match[str]) -> str:
+        name, separator = match.groups()
+        return "--" + name.replace("_", "-") + (":" if separator == ":" else " ")
+
+    return _KEYWORD.sub(flag, message).replace(" ...", "")
+
+
+def _fail(message: str, code: int) -> NoReturn:
     click.echo(f"Error: {message}", err=True)
     sys.exit(code)
 
 
 @click.command()
-@click.argument("file", type=click.Path(allow_dash=True, dir_okay=False))
+@click.argument("file", type=click.Path(exists=True, allow_dash=True, dir_okay=False))
 @click.option("--topic", "-t", required=True, help="The topic to produce to.")
 @click.option(
     "--format",
@@ -94,9 +114,14 @@ def produce(
             retry_unknown=retry_unknown,
             **keywords,
         )
-    except (ConfigurationError, ProduceAborted) as exc:
-        _fail(str(exc), EXIT_CONFIG)
-    except ProduceInterrupted:
+    except ConfigurationError as exc:
+        _fail(cli_words(str(exc)), EXIT_CONFIG)
+    except ProduceAborted as exc:
+        where = f"; per-row status in {status_out}" if status_out else ""
+        _fail(f"{exc}{where}", EXIT_CONFIG)
+    except ProduceInterrupted as exc:
+        if exc.summary is not None:
+            click.echo(summary_table(exc.summary), err=True)
         where = f"; the status so far is in {status_out}" if status_out else ""
         _fail(f"interrupted{where}", EXIT_INTERRUPTED)
     except (OSError, ValueError) as exc:
@@ -107,6 +132,15 @@ def produce(
 
 
 def _dry_run(path: str, fmt: str | None, topic: str, keywords: dict[str, Any]) -> None:
+    try:
+        _print_requests(path, fmt, topic, keywords)
+    except BrokenPipeError:
+        # The reader went away (| head): stop quietly, as other command-line tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+def _print_requests(path: str, fmt: str | None, topic: str, keywords: dict[str, Any]) -> None:
     offset = 0
     for chunk in read_chunks(path, file_format(path, fmt), keywords["chunksize"]):
         chunk.index = range(offset, offset + len(chunk))

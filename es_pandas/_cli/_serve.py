@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import secrets
+import sys
 
 import click
+
+from ..server import FaultConfig
 
 __all__ = ["serve"]
 
@@ -184,7 +187,7 @@ def serve(
     """Run a local Event Streams REST producer (v1 and v2 API, IAM tokens)."""
     import uvicorn
 
-    from ..server import FaultConfig, KafkaStore, ServerConfig, SQLiteStore, create_app
+    from ..server import KafkaStore, ServerConfig, SQLiteStore, create_app
     from ..server._run import bind_socket, uvicorn_config
 
     keys = [k for item in api_keys for k in item.split()]
@@ -209,9 +212,14 @@ def serve(
         store = KafkaStore(bootstrap_servers, kafka_config) if bootstrap_servers else None
         app = create_app(config, store=store or SQLiteStore(db))
         app.state.es.faults.script(_expand_script(fault_script))
-        sock = bind_socket(host, port)
-    except (ValueError, OSError) as exc:
+    except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    try:
+        sock = bind_socket(host, port)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {exc.strerror} (--port 0 picks a free port)"
+        ) from None
     scheme = "https" if ssl_certfile else "http"
     url = f"{scheme}://{host}:{sock.getsockname()[1]}"
     click.echo(f"Event Streams REST producer on {url}", err=True)
@@ -220,14 +228,33 @@ def serve(
     click.echo(
         f"  topics: {', '.join(f'{t}:{n}' for t, n in config.topics.items()) or '(none)'}", err=True
     )
-    if generated:
-        click.echo(f"  API key (generated): {keys[0]}", err=True)
-    elif no_auth:
+    if faults.latency[1] or faults.rates or faults.quota or fault_script:
+        click.echo(f"  faults: {_describe_faults(faults, fault_script)}", err=True)
+    if no_auth:
         click.echo("  authentication: off", err=True)
+    click.echo(f"Use it with:\n  export ES_PANDAS_URL={url}", err=True)
+    if generated:
+        click.echo(f"  export ES_PANDAS_API_KEY={keys[0]}  # generated for this run", err=True)
     config = uvicorn_config(
         app, log_level=log_level, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:
+        sys.exit(130)  # uvicorn has shut down cleanly; no "Aborted!"
+
+
+def _describe_faults(faults: FaultConfig, script: str) -> str:
+    parts = []
+    low, high = faults.latency
+    if high:
+        parts.append(f"latency {low:g}s" if low == high else f"latency {low:g}-{high:g}s")
+    parts += [f"{action} for {rate:.0%}" for action, rate in faults.rates.items()]
+    if faults.quota:
+        parts.append(f"quota {faults.quota:g} requests/s")
+    if script:
+        parts.append(f"script {script}")
+    return ", ".join(parts)
 
 
 def _expand_script(text: str) -> list[str]:

@@ -241,7 +241,9 @@ class ServerState:
     ) -> Response:
         fault = OK
         if self.faults.active:
-            await self.faults.delay()
+            # Answers held back by the quota over a millisecond count as throttled.
+            if await self.faults.delay() > 0.001:
+                self.stats["throttled"] += 1
             fault = self.faults.next_fault()
         record = None
         if fault.written:

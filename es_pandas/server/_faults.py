@@ -167,16 +167,20 @@ class FaultInjector:
                     draw -= rate
             return OK
 
-    async def delay(self) -> None:
-        """Sleep for the configured latency and for the quota, if any."""
+    async def delay(self) -> float:
+        """Sleep for the configured latency and for the quota, if any; returns how long
+        the quota held this request back."""
         config = self._config
         low, high = config.latency
         wait = low if low == high else self._random.uniform(low, high)
+        throttled = 0.0
         if config.quota:
             with self._lock:
                 now = time.monotonic()
                 start = max(now, self._next_slot)
                 self._next_slot = start + 1.0 / config.quota
-            wait += start - now
+            throttled = start - now
+            wait += throttled
         if wait > 0:
             await asyncio.sleep(wait)
+        return throttled
