@@ -92,11 +92,19 @@ def test_latency_range(es: LocalEventStreams, client) -> None:
 def test_quota_delays_rather_than_rejects(es: LocalEventStreams, client) -> None:
     es.set_faults(quota=20)
     started = time.perf_counter()
-    statuses = [produce(client).status_code for _ in range(11)]
-    # 11 requests at 20/s: the 11th may start no earlier than 0.5 s after the first
+    statuses = [produce(client).status_code for _ in range(31)]
+    # a burst of 20 (one second's worth) passes; the 11 after it are spaced 1/20 s apart
     assert time.perf_counter() - started >= 0.5
-    assert statuses == [200] * 11
-    assert es.stats()["throttled"] >= 9  # all but the first couple waited for their slot
+    assert statuses == [200] * 31
+    assert es.stats()["throttled"] >= 9
+
+
+def test_requests_within_the_quota_are_not_throttled(es: LocalEventStreams, client) -> None:
+    es.set_faults(quota=50)
+    for _ in range(10):
+        produce(client)
+        time.sleep(0.03)  # 33/s, under the quota
+    assert es.stats().get("throttled", 0) == 0
 
 
 def test_faults_never_touch_iam_or_local_routes(es: LocalEventStreams, client) -> None:

@@ -80,7 +80,8 @@ class FaultConfig:
     uniform spread. ``rates`` maps actions to the fraction of requests they hit,
     e.g. ``{"503": 0.05, "drop": 0.01}``. ``retry_after`` (seconds) is sent with
     429 and 503 answers. ``quota`` (requests per second) delays answers the way
-    IBM Cloud does when a plan's request rate is exceeded.
+    IBM Cloud does when a plan's request rate is exceeded: a burst of up to one
+    second's worth passes at once, later requests wait for their turn.
     """
 
     latency: tuple[float, float] = (0.0, 0.0)
@@ -132,7 +133,8 @@ class FaultInjector:
             self._config = config
             self._rates = [(Fault.parse(a), r) for a, r in config.rates.items() if r > 0]
             self._random = random.Random(config.seed)
-            self._next_slot = 0.0
+            self._tokens = config.quota or 0.0
+            self._refilled = time.monotonic()
 
     def script(self, actions: Iterable[str]) -> None:
         """Queue actions for the next requests, one each."""
@@ -175,11 +177,15 @@ class FaultInjector:
         wait = low if low == high else self._random.uniform(low, high)
         throttled = 0.0
         if config.quota:
+            # A token bucket holding one second of requests: bursts up to the quota pass,
+            # beyond it answers are spaced out. Tokens below zero are requests waiting.
             with self._lock:
                 now = time.monotonic()
-                start = max(now, self._next_slot)
-                self._next_slot = start + 1.0 / config.quota
-            throttled = start - now
+                refill = (now - self._refilled) * config.quota
+                self._tokens = min(config.quota, self._tokens + refill) - 1
+                self._refilled = now
+                if self._tokens < 0:
+                    throttled = -self._tokens / config.quota
             wait += throttled
         if wait > 0:
             await asyncio.sleep(wait)

@@ -1,0 +1,203 @@
+"""One contender sending a realistic frame, in its own process, reporting what it cost.
+
+Run by benchmarks.produce as ``python -m benchmarks._contenders NAME URL ROWS CONCURRENCY
+[MAX_RATE]``; prints one JSON line: rows, ok, seconds, client CPU (getrusage of this
+process, all threads), peak RSS, and the RSS before the frame was built.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pandas as pd
+
+TOPIC = "bench"
+
+
+def realistic_frame(rows: int) -> pd.DataFrame:
+    """Orders with mixed dtypes and missing values, as a user would have them."""
+    rng = np.random.default_rng(42)
+    amount = rng.gamma(2.0, 30.0, rows).round(2)
+    amount[rng.random(rows) < 0.03] = np.nan
+    placed = pd.Timestamp("2026-11-01T08:00:00") + pd.to_timedelta(
+        rng.integers(0, 30 * 86400, rows), unit="s"
+    )
+    return pd.DataFrame(
+        {
+            "order_id": np.arange(rows),
+            "customer": pd.Series(rng.integers(1, 5000, rows)).map("C{:05d}".format),
+            "placed_at": placed,
+            "country": pd.Categorical(rng.choice(["DE", "FR", "JP", "US", "BR"], rows)),
+            "items": pd.array(rng.integers(1, 9, rows), dtype="Int64"),
+            "amount": amount,
+            "express": rng.random(rows) < 0.2,
+            "coupon": np.where(rng.random(rows) < 0.1, "WELCOME10", None),
+        }
+    )
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    # what a careful user does so json.dumps writes null, not the invalid NaN
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+def _envelope(record: dict) -> str:
+    value = json.dumps(record, default=str)
+    return json.dumps(
+        {
+            "key": {"type": "text", "data": str(record["order_id"])},
+            "value": {"type": "json", "data": value},
+        }
+    )
+
+
+HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+
+
+def es_pandas_engine(engine: str) -> Callable[..., dict]:
+    def run(frame: pd.DataFrame, url: str, concurrency: int, max_rate: float | None) -> dict:
+        import es_pandas  # noqa: F401 - registers df.es
+
+        status = frame.es.produce(
+            TOPIC,
+            key_col="order_id",
+            url=url,
+            engine=engine,
+            concurrency=concurrency,
+            max_rate=max_rate,
+            progress=False,
+        )
+        return {
+            "ok": int((status["status"] == "ok").sum()),
+            "status_bytes": int(status.memory_usage(deep=True).sum()),
+        }
+
+    return run
+
+
+def requests_loop(frame: pd.DataFrame, url: str, concurrency: int, max_rate: float | None):
+    import requests
+
+    ok = 0
+    with requests.Session() as session:
+        for record in _records(frame):
+            answer = session.post(
+                f"{url}/v2/topics/{TOPIC}/records",
+                data=_envelope(record),
+                headers=HEADERS,
+                timeout=30,
+            )
+            ok += answer.status_code == 200
+    return {"ok": ok}
+
+
+def requests_threads(frame: pd.DataFrame, url: str, concurrency: int, max_rate: float | None):
+    import requests
+
+    local = threading.local()
+
+    def send(record: dict) -> bool:
+        session = getattr(local, "session", None) or requests.Session()
+        local.session = session
+        answer = session.post(
+            f"{url}/v2/topics/{TOPIC}/records", data=_envelope(record), headers=HEADERS, timeout=30
+        )
+        return answer.status_code == 200
+
+    with ThreadPoolExecutor(max_workers=min(concurrency, 32)) as pool:
+        ok = sum(pool.map(send, _records(frame), chunksize=64))
+    return {"ok": ok}
+
+
+def bare_aiohttp(frame: pd.DataFrame, url: str, concurrency: int, max_rate: float | None):
+    """The best a skilled user writes in an afternoon: a worker pool, no retries, no status."""
+    import aiohttp
+
+    async def main() -> int:
+        values = frame.to_json(orient="records", lines=True, date_format="iso").splitlines()
+        keys = frame["order_id"].astype(str).tolist()
+        rows = iter(range(len(frame)))
+        ok = 0
+        target = f"{url}/v2/topics/{TOPIC}/records"
+        connector = aiohttp.TCPConnector(limit=concurrency)
+        async with aiohttp.ClientSession(connector=connector) as session:
+
+            async def worker() -> None:
+                nonlocal ok
+                for i in rows:
+                    body = json.dumps(
+                        {
+                            "key": {"type": "text", "data": keys[i]},
+                            "value": {"type": "json", "data": values[i]},
+                        }
+                    )
+                    async with session.post(target, data=body, headers=HEADERS) as answer:
+                        await answer.read()
+                        ok += answer.status == 200
+
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return ok
+
+    try:
+        import uvloop
+
+        return {"ok": uvloop.run(main())}
+    except ImportError:
+        return {"ok": asyncio.run(main())}
+
+
+CONTENDERS: dict[str, Callable[..., dict]] = {
+    "es_pandas (aiohttp)": es_pandas_engine("aiohttp"),
+    "es_pandas (httpx)": es_pandas_engine("httpx"),
+    "bare aiohttp script": bare_aiohttp,
+    "requests.Session loop": requests_loop,
+    "requests + 32 threads": requests_threads,
+}
+
+
+def _rss_now() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize()
+
+
+def main() -> None:
+    name, url, rows, concurrency = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    max_rate = float(sys.argv[5]) if len(sys.argv) > 5 else None
+    contender = CONTENDERS[name]
+    import es_pandas  # noqa: F401 - every contender pays the same imports
+
+    baseline_rss = _rss_now()
+    frame = realistic_frame(rows)
+    frame_bytes = int(frame.memory_usage(deep=True).sum())
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    result = contender(frame, url, concurrency, max_rate)
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    print(
+        json.dumps(
+            {
+                "contender": name,
+                "rows": rows,
+                "seconds": seconds,
+                "cpu_seconds": cpu,
+                "peak_rss": after.ru_maxrss * 1024,
+                "baseline_rss": baseline_rss,
+                "frame_bytes": frame_bytes,
+                **result,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

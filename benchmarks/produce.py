@@ -1,0 +1,359 @@
+"""How fast and how lean df.es.produce is, against what a user would write instead.
+
+    python -m benchmarks.produce                 # the full run (about 15 minutes here)
+    python -m benchmarks.produce --quick         # a smoke run of every scenario
+
+The local server runs in its own process; each contender runs in its own process, so CPU
+(getrusage) and peak RSS are the client's alone. Contenders run side by side, interleaved
+over several rounds, and the report gives medians and ratios from the same run: the
+machine is shared and noisy, so absolute figures move between runs and ratios less so.
+Writes benchmarks/results/<time>.json and .md, and latest.json/.md/.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+
+RESULTS = Path(__file__).resolve().parent / "results"
+AIOHTTP, HTTPX, BARE = "es_pandas (aiohttp)", "es_pandas (httpx)", "bare aiohttp script"
+LOOP, THREADS = "requests.Session loop", "requests + 32 threads"
+CONCURRENCY = 64
+
+
+@dataclass
+class Scenario:
+    name: str
+    title: str
+    latency: float = 0.0
+    quota: float | None = None
+    max_rate: float | None = None
+    rows: dict[str, int] = field(default_factory=dict)  # contender -> rows to send
+    rounds: int = 1
+
+
+def scenarios(rows: int, rounds: int, memory_rows: int, rate_seconds: float) -> list[Scenario]:
+    return [
+        Scenario(
+            "cpu",
+            "no added latency (CPU-bound)",
+            rounds=rounds,
+            rows={
+                AIOHTTP: rows,
+                BARE: rows,
+                HTTPX: min(rows, 3000),
+                LOOP: min(rows, 5000),
+                THREADS: min(rows, 5000),
+            },
+        ),
+        Scenario(
+            "latency",
+            "20 ms server latency (latency-bound)",
+            latency=0.02,
+            rounds=rounds,
+            rows={
+                AIOHTTP: rows,
+                BARE: rows,
+                HTTPX: min(rows, 2000),
+                LOOP: min(rows, 300),
+                THREADS: min(rows, 4000),
+            },
+        ),
+        Scenario(
+            "max_rate",
+            "max_rate=100 against a 100/s quota",
+            quota=100,
+            max_rate=100,
+            rows={AIOHTTP: int(100 * rate_seconds)},
+        ),
+        Scenario("memory", f"{memory_rows:,} rows, memory", rows={AIOHTTP: memory_rows}),
+    ]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(scenario: Scenario) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "es_pandas",
+        "serve",
+        "--no-auth",
+        "--topic",
+        "bench:3",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--latency",
+        str(scenario.latency),
+    ]
+    if scenario.quota:
+        command += ["--quota", str(scenario.quota)]
+    proc = subprocess.Popen(command, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            httpx.get(f"{url}/_local/stats", timeout=1)
+            return proc, url
+        except httpx.TransportError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("the local server did not start")
+
+
+def run_contender(name: str, url: str, rows: int, max_rate: float | None) -> dict:
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks._contenders",
+        name,
+        url,
+        str(rows),
+        str(CONCURRENCY),
+    ]
+    if max_rate:
+        command.append(str(max_rate))
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{name} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_scenario(scenario: Scenario, log) -> dict:
+    proc, url = start_server(scenario)
+    runs = []
+    try:
+        for round_number in range(scenario.rounds):
+            for name, rows in scenario.rows.items():
+                httpx.delete(f"{url}/_local/stats")
+                result = run_contender(name, url, rows, scenario.max_rate)
+                result["round"] = round_number
+                result["server"] = httpx.get(f"{url}/_local/stats").json()
+                runs.append(result)
+                log(
+                    f"  {scenario.name} round {round_number + 1}: {name}: "
+                    f"{result['rows'] / result['seconds']:,.0f} rows/s, "
+                    f"{result['cpu_seconds'] / result['rows'] * 1e6:,.0f} us/row"
+                )
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    return {"scenario": scenario.__dict__, "runs": runs}
+
+
+def medians(result: dict) -> dict[str, dict]:
+    table: dict[str, dict] = {}
+    for name in result["scenario"]["rows"]:
+        runs = [r for r in result["runs"] if r["contender"] == name]
+        table[name] = {
+            "rows": runs[0]["rows"],
+            "ok": min(r["ok"] for r in runs),
+            "rows_per_s": statistics.median(r["rows"] / r["seconds"] for r in runs),
+            "cpu_us_per_row": statistics.median(r["cpu_seconds"] / r["rows"] * 1e6 for r in runs),
+            "peak_rss_mb": max(r["peak_rss"] for r in runs) / 2**20,
+            "growth_mb": max(r["peak_rss"] - r["baseline_rss"] for r in runs) / 2**20,
+            "frame_mb": runs[0]["frame_bytes"] / 2**20,
+            "status_mb": runs[0].get("status_bytes", 0) / 2**20,
+            "throttled": max(r["server"].get("throttled", 0) for r in runs),
+            "seconds": statistics.median(r["seconds"] for r in runs),
+        }
+    return table
+
+
+def targets(summary: dict[str, dict[str, dict]]) -> list[dict]:
+    checks = []
+
+    def check(name: str, value: float, goal: str, met: bool) -> None:
+        checks.append({"target": name, "measured": value, "goal": goal, "met": bool(met)})
+
+    if "cpu" in summary:
+        cpu = summary["cpu"]
+        check(
+            "client CPU per row, aiohttp engine, 64 in flight",
+            cpu[AIOHTTP]["cpu_us_per_row"],
+            "<= 150 us",
+            cpu[AIOHTTP]["cpu_us_per_row"] <= 150,
+        )
+        ratio = cpu[AIOHTTP]["rows_per_s"] / cpu[BARE]["rows_per_s"]
+        check("rows/s vs the bare aiohttp script (no latency)", ratio, ">= 0.9x", ratio >= 0.9)
+        ratio = cpu[AIOHTTP]["rows_per_s"] / cpu[LOOP]["rows_per_s"]
+        check("rows/s vs the requests.Session loop (no latency)", ratio, ">= 6x", ratio >= 6)
+    if "latency" in summary:
+        lat = summary["latency"]
+        ratio = lat[AIOHTTP]["rows_per_s"] / lat[LOOP]["rows_per_s"]
+        check("rows/s vs the requests.Session loop (20 ms)", ratio, ">= 50x", ratio >= 50)
+        share = lat[AIOHTTP]["rows_per_s"] / (CONCURRENCY / 0.02)
+        check("rows/s at 20 ms as a share of 64/0.02", share, ">= 85%", share >= 0.85)
+    if "max_rate" in summary:
+        rate = summary["max_rate"][AIOHTTP]
+        achieved = rate["rows"] / rate["seconds"]
+        error = abs(achieved - 100) / 100
+        check(
+            f"max_rate=100 accuracy over {rate['seconds']:.0f} s", error, "within 3%", error <= 0.03
+        )
+        check(
+            "answers throttled by the 100/s quota", rate["throttled"], "0", rate["throttled"] == 0
+        )
+    if "memory" in summary:
+        mem = summary["memory"][AIOHTTP]
+        budget = mem["frame_mb"] + mem["status_mb"] + 150
+        check(
+            f"peak RSS growth for {mem['rows']:,} rows (MB)",
+            mem["growth_mb"],
+            f"<= frame + status + 150 = {budget:.0f} MB",
+            mem["growth_mb"] <= budget,
+        )
+    return checks
+
+
+def machine() -> dict:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_average": os.getloadavg(),
+    }
+
+
+def markdown(report: dict) -> str:
+    m = report["machine"]
+    lines = [
+        f"Run {report['started']} on {m['cpus']} x {m['cpu']}, Python {m['python']}, "
+        f"load average at start {m['load_average'][0]:.1f}; client and server share the "
+        f"machine; {CONCURRENCY} requests in flight; medians of "
+        f"{report['rounds']} interleaved rounds.",
+        "",
+    ]
+    for name, table in report["summary"].items():
+        title = next(
+            r["scenario"]["title"] for r in report["results"] if r["scenario"]["name"] == name
+        )
+        lines += [
+            f"**{title}**",
+            "",
+            "| contender | rows | rows/s | client CPU us/row | peak RSS MB | vs requests loop |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        loop = table.get(LOOP, {}).get("rows_per_s")
+        for contender, row in table.items():
+            ratio = f"{row['rows_per_s'] / loop:,.1f}x" if loop else ""
+            lines.append(
+                f"| {contender} | {row['rows']:,} | {row['rows_per_s']:,.0f} | "
+                f"{row['cpu_us_per_row']:,.0f} | {row['peak_rss_mb']:,.0f} | {ratio} |"
+            )
+        lines.append("")
+    lines += ["**Targets**", "", "| target | measured | goal | met |", "|---|---:|---|---|"]
+    for check in report["targets"]:
+        value = check["measured"]
+        shown = (
+            f"{value:.1%}"
+            if "share" in check["target"] or "accuracy" in check["target"]
+            else f"{value:,.2f}"
+        )
+        lines.append(
+            f"| {check['target']} | {shown} | {check['goal']} | {'yes' if check['met'] else 'no'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [n for n in ("cpu", "latency") if n in report["summary"]]
+    if not names:
+        return
+    contenders = list(report["summary"][names[0]])
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    width = 0.8 / len(contenders)
+    for i, contender in enumerate(contenders):
+        values = [report["summary"][n].get(contender, {}).get("rows_per_s", 0) for n in names]
+        ax.bar([x + i * width for x in range(len(names))], values, width, label=contender)
+    ax.set_xticks(
+        [x + 0.4 - width / 2 for x in range(len(names))], ["no added latency", "20 ms latency"]
+    )
+    ax.set_yscale("log")
+    ax.set_ylabel("rows/s (log scale)")
+    ax.set_title(f"Rows per second, {CONCURRENCY} in flight, {report['machine']['cpus']} cores")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> Path:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--memory-rows", type=int, default=1_000_000)
+    parser.add_argument("--rate-seconds", type=float, default=30.0)
+    parser.add_argument("--scenarios", default="cpu,latency,max_rate,memory")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--quick", action="store_true", help="a smoke run with tiny sizes")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rows, args.rounds, args.memory_rows, args.rate_seconds = 300, 1, 3000, 1.0
+    wanted = args.scenarios.split(",")
+    args.out.mkdir(parents=True, exist_ok=True)
+    started = datetime.now(timezone.utc)
+    report: dict = {
+        "started": started.isoformat(timespec="seconds"),
+        "machine": machine(),
+        "rounds": args.rounds,
+        "results": [],
+        "summary": {},
+    }
+    for scenario in scenarios(args.rows, args.rounds, args.memory_rows, args.rate_seconds):
+        if scenario.name in wanted:
+            print(f"{scenario.title}", file=sys.stderr)
+            result = run_scenario(scenario, lambda line: print(line, file=sys.stderr))
+            report["results"].append(result)
+            report["summary"][scenario.name] = medians(result)
+    report["targets"] = targets(report["summary"])
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    text = markdown(report)
+    for name in (stamp, "latest"):
+        (args.out / f"{name}.json").write_text(json.dumps(report, indent=1, default=str))
+        (args.out / f"{name}.md").write_text(text)
+    plot(report, args.out / "latest.png")
+    print(text)
+    return args.out / "latest.md"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""The benchmark harness runs end to end (tiny sizes), so it cannot rot.
+
+It asserts that every scenario ran and the report was written, never on the figures:
+speed is measured in benchmarks/, not asserted in tests."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_quick_run_writes_every_report(tmp_path) -> None:
+    pytest.importorskip("requests")
+    pytest.importorskip("matplotlib")
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.produce", "--quick", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "latest.json").read_text())
+    assert set(report["summary"]) == {"cpu", "latency", "max_rate", "memory"}
+    assert set(report["summary"]["cpu"]) == {
+        "es_pandas (aiohttp)",
+        "es_pandas (httpx)",
+        "bare aiohttp script",
+        "requests.Session loop",
+        "requests + 32 threads",
+    }
+    for table in report["summary"].values():
+        for row in table.values():
+            assert row["ok"] == row["rows"]  # every contender really sent every row
+    assert {check["target"].split(",")[0] for check in report["targets"]}
+    table = (tmp_path / "latest.md").read_text()
+    assert "| contender |" in table and "**Targets**" in table
+    assert (tmp_path / "latest.png").stat().st_size > 1000
