@@ -29,6 +29,7 @@ import httpx
 
 RESULTS = Path(__file__).resolve().parent / "results"
 AIOHTTP, HTTPX, BARE = "es_pandas (aiohttp)", "es_pandas (httpx)", "bare aiohttp script"
+HTTPTOOLS = "es_pandas (httptools)"
 LOOP, THREADS = "requests.Session loop", "requests + 32 threads"
 CONCURRENCY = 64
 

@@ -17,7 +17,6 @@ from ._config import (
     DEFAULT_CHUNKSIZE,
     DEFAULT_CONCURRENCY,
     DEFAULT_FAIL_AFTER,
-    Connection,
     Limits,
     Retry,
     resolve_connection,
@@ -117,9 +116,8 @@ class Producer:
         limits: Limits | None = None,
         progress: ProgressSpec = None,
         errors: Literal["collect", "raise"] = "collect",
-        _connection: Connection | None = None,
     ) -> None:
-        self.connection = _connection or resolve_connection(
+        self.connection = resolve_connection(
             url=url,
             api_key=api_key,
             user=user,

@@ -98,3 +98,7 @@ def kafka(tmp_path_factory):
 
     with running_broker(tmp_path_factory.mktemp("kafka") / "broker.log") as broker:
         yield broker
+
+
+#: every HTTP engine; the engine tests run on each
+ENGINES = ["aiohttp", "httpx", "httptools"]

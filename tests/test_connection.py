@@ -12,7 +12,7 @@ import es_pandas
 from es_pandas import ConfigurationError, IAMAuth, LocalEventStreams, Producer
 from es_pandas._config import resolve_connection
 
-from .conftest import API_KEY
+from .conftest import API_KEY, ENGINES
 
 ROWS = pd.DataFrame({"v": range(20)})
 
@@ -216,7 +216,7 @@ def tls_server(tmp_path_factory):
         yield es, str(ca_path)
 
 
-@pytest.mark.parametrize("engine", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_tls_with_a_ca_bundle(tls_server, engine: str) -> None:
     es, ca_path = tls_server
     assert es.url.startswith("https://")
@@ -224,7 +224,7 @@ def test_tls_with_a_ca_bundle(tls_server, engine: str) -> None:
     assert ok(status)
 
 
-@pytest.mark.parametrize("engine", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_tls_verification_is_on_by_default(tls_server, engine: str) -> None:
     es, _ = tls_server
     with pytest.raises(es_pandas.ConnectionFailed, match=r"(?i)certificate"):

@@ -13,9 +13,7 @@ import es_pandas
 from es_pandas import LocalEventStreams, Producer, StatusFrame
 from es_pandas.server import partition_for_key
 
-from .conftest import API_KEY
-
-ENGINES = ["aiohttp", "httpx"]
+from .conftest import API_KEY, ENGINES
 
 
 @pytest.fixture

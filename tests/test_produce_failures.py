@@ -8,10 +8,9 @@ import pytest
 import es_pandas
 from es_pandas import Retry
 
-from .conftest import API_KEY, free_port
+from .conftest import API_KEY, ENGINES, free_port
 
 FAST = Retry(retries=3, backoff=0.01, max_backoff=0.05)
-ENGINES = ["aiohttp", "httpx"]
 
 
 def produce(es, frame: pd.DataFrame, topic: str = "single", **options):

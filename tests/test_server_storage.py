@@ -147,3 +147,31 @@ def test_topics_created_at_run_time(partitions: int) -> None:
         response = httpx.post(f"{es.url}/_local/topics", json={"name": "api", "partitions": 2})
         assert response.status_code == 201
         assert httpx.get(f"{es.url}/_local/topics").json() == {"late": partitions, "api": 2}
+
+
+def test_storage_failure_answers_503_and_loses_nothing_acknowledged(tmp_path) -> None:
+    import sqlite3
+
+    from starlette.testclient import TestClient
+
+    from es_pandas.server import ServerConfig, create_app
+
+    db = str(tmp_path / "records.sqlite3")
+    app = create_app(
+        ServerConfig(topics={"t": 1}, auth=False), store=SQLiteStore(db, busy_timeout=0.1)
+    )
+    with TestClient(app) as client:
+        assert client.post("/topics/t/records", content="first").status_code == 200
+        blocker = sqlite3.connect(db, isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")  # another process holds the file
+        try:
+            response = client.post("/topics/t/records", content="second")
+            assert response.status_code == 503
+            assert "storage unavailable" in response.json()["message"]
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        ack = client.post("/topics/t/records", content="third").json()["metadata"]
+        assert ack["offset"] == 1  # no gap where the failed write was
+        values = [r["value"] for r in client.get("/_local/topics/t/records").json()]
+    assert [base64.b64decode(v) for v in values] == [b"first", b"third"]

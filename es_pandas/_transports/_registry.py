@@ -11,6 +11,7 @@ __all__ = ["build_transport", "check_engine", "engine_names"]
 _ENGINES = {
     "aiohttp": ("._aiohttp", "AiohttpTransport", "aiohttp"),
     "httpx": ("._httpx", "HttpxTransport", "httpx"),
+    "httptools": ("._httptools", "HttptoolsTransport", "httptools"),
 }
 
 

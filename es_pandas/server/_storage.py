@@ -93,11 +93,15 @@ CREATE TABLE IF NOT EXISTS records (
 class SQLiteStore:
     """Records in one SQLite file (or ``":memory:"``), one writer thread."""
 
-    def __init__(self, path: str = ":memory:", *, synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self, path: str = ":memory:", *, synchronous: str = "NORMAL", busy_timeout: float = 5.0
+    ) -> None:
         # NORMAL in WAL mode survives a crash of the process (the case that matters
         # for a local server); FULL also survives a crash of the machine, slower.
+        # busy_timeout: how long a write waits for another process's lock on the file.
         self.path = path
         self._synchronous = synchronous
+        self._busy_timeout = busy_timeout
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="es-pandas-sqlite")
         self._conn: sqlite3.Connection | None = None
         self._topics: dict[str, int] = {}
@@ -162,7 +166,9 @@ class SQLiteStore:
     # -- the writer thread -------------------------------------------------
 
     def _open(self) -> None:
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        conn = sqlite3.connect(
+            self.path, timeout=self._busy_timeout, check_same_thread=False, isolation_level=None
+        )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
         conn.executescript(_SCHEMA)
