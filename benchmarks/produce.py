@@ -53,6 +53,7 @@ def scenarios(rows: int, rounds: int, memory_rows: int, rate_seconds: float) -> 
             rounds=rounds,
             rows={
                 AIOHTTP: rows,
+                HTTPTOOLS: rows,
                 BARE: rows,
                 HTTPX: min(rows, 3000),
                 LOOP: min(rows, 5000),
@@ -66,6 +67,7 @@ def scenarios(rows: int, rounds: int, memory_rows: int, rate_seconds: float) -> 
             rounds=rounds,
             rows={
                 AIOHTTP: rows,
+                HTTPTOOLS: rows,
                 BARE: rows,
                 HTTPX: min(rows, 2000),
                 LOOP: min(rows, 300),

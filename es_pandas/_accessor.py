@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from ._config import Limits, Retry
+from ._config import CONNECTION_SETTINGS, Limits, Retry
 from ._producer import (
     UNSET,
     Producer,
@@ -233,7 +233,7 @@ def prepare_run(
     bound = _PRODUCE_SIGNATURE.bind(None, topic, **options)
     bound.apply_defaults()
     arguments = bound.arguments
-    connection = {name: arguments[name] for name in _CONNECTION_OPTIONS}
+    connection = {name: arguments[name] for name in CONNECTION_SETTINGS}
     producer = arguments["producer"]
     if producer is None:
         producer = Producer(**connection)
@@ -251,20 +251,6 @@ def prepare_run(
 
 
 _RECORD_OPTIONS = ("key_col", "value_col", "value_cols", "value_type", "header_cols")
-_CONNECTION_OPTIONS = (
-    "url",
-    "api_key",
-    "user",
-    "password",
-    "token",
-    "iam",
-    "iam_url",
-    "auth_style",
-    "credentials",
-    "api_version",
-    "verify",
-    "timeout",
-)
 _RUN_OPTIONS = (
     "concurrency",
     "max_rate",

@@ -15,6 +15,7 @@ from ._auth import APIKeyAuth, Auth, BasicAuth, BearerAuth, IAMAuth
 from ._exceptions import ConfigurationError
 
 __all__ = [
+    "CONNECTION_SETTINGS",
     "DEFAULT_CONCURRENCY",
     "ENVIRONMENT_VARIABLES",
     "Connection",
@@ -129,44 +130,44 @@ def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     return settings
 
 
+#: the connection keywords of ``produce``, ``Producer`` and :func:`resolve_connection`
+CONNECTION_SETTINGS = (
+    "url",
+    "api_key",
+    "user",
+    "password",
+    "token",
+    "iam",
+    "iam_url",
+    "auth_style",
+    "credentials",
+    "api_version",
+    "verify",
+    "timeout",
+)
+
+
 def resolve_connection(
+    settings: Mapping[str, Any] | None = None,
     *,
-    url: str | None = None,
-    api_key: str | None = None,
-    user: str | None = None,
-    password: str | None = None,
-    token: str | None = None,
-    iam: bool | None = None,
-    iam_url: str | None = None,
-    auth_style: Literal["bearer", "basic", "x-auth-token"] | None = None,
-    credentials: str | os.PathLike[str] | Mapping[str, Any] | None = None,
-    api_version: Literal["v1", "v2"] | None = None,
-    verify: bool | str | None = None,
-    timeout: float | None = None,
     base: Connection | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Connection:
     """Merge the sources into one :class:`Connection`, or raise one clear error.
 
+    ``settings`` holds the caller's arguments (names in ``CONNECTION_SETTINGS``).
     Each setting comes from the first source that has it, except credentials, which
     come whole from the first source that has any (a user from the environment is
     never paired with an API key from an argument).
     """
+    settings = dict(settings or {})
+    unknown = set(settings) - set(CONNECTION_SETTINGS)
+    if unknown:
+        raise TypeError(f"unknown connection settings: {sorted(unknown)}")
     environ = os.environ if environ is None else environ
-    layers: list[dict[str, Any]] = [
-        {
-            "url": url,
-            "api_key": api_key,
-            "user": user,
-            "password": password,
-            "token": token,
-            "iam": iam,
-            "iam_url": iam_url,
-            "api_version": api_version,
-            "verify": verify,
-            "timeout": timeout,
-        }
-    ]
+    auth_style = settings.pop("auth_style", None)
+    credentials = settings.pop("credentials", None)
+    layers: list[dict[str, Any]] = [settings]
     if base is not None:
         layers.append(
             {

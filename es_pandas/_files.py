@@ -18,7 +18,7 @@ import pandas as pd
 
 from ._exceptions import ConfigurationError, ProduceInterrupted
 from ._producer import Session, run_blocking
-from ._status import StatusBook, Summary
+from ._status import STATUS_COLUMNS, StatusBook, Summary
 
 __all__ = ["FORMATS", "count_rows", "produce_file", "read_chunks"]
 
@@ -33,18 +33,8 @@ _SUFFIXES = {
     ".parquet": "parquet",
     ".pq": "parquet",
 }
-_STATUS_COLUMNS = [
-    "row",
-    "status",
-    "http_status",
-    "partition",
-    "offset",
-    "timestamp",
-    "error",
-    "attempts",
-    "latency_ms",
-    "maybe_duplicate",
-]
+# a status file is a status frame with each row's number in the file first
+_STATUS_COLUMNS = ["row", *STATUS_COLUMNS]
 
 
 def file_format(path: str, format: str | None) -> Format:

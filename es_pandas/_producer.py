@@ -14,6 +14,7 @@ from typing import Any, Literal, TypeVar
 import pandas as pd
 
 from ._config import (
+    CONNECTION_SETTINGS,
     DEFAULT_CHUNKSIZE,
     DEFAULT_CONCURRENCY,
     DEFAULT_FAIL_AFTER,
@@ -117,20 +118,8 @@ class Producer:
         progress: ProgressSpec = None,
         errors: Literal["collect", "raise"] = "collect",
     ) -> None:
-        self.connection = resolve_connection(
-            url=url,
-            api_key=api_key,
-            user=user,
-            password=password,
-            token=token,
-            iam=iam,
-            iam_url=iam_url,
-            auth_style=auth_style,
-            credentials=credentials,
-            api_version=api_version,
-            verify=verify,
-            timeout=timeout,
-        )
+        arguments = locals()
+        self.connection = resolve_connection({k: arguments[k] for k in CONNECTION_SETTINGS})
         self.options = RunOptions(
             concurrency=concurrency,
             max_rate=max_rate,
@@ -161,7 +150,7 @@ class Producer:
         if not any(v is not None for v in overrides.values()):
             return self
         clone = object.__new__(Producer)
-        clone.connection = resolve_connection(base=self.connection, **overrides)
+        clone.connection = resolve_connection(overrides, base=self.connection)
         clone.options = self.options
         return clone
 

@@ -11,10 +11,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["STATUSES", "StatusBook", "StatusFrame", "Summary"]
+__all__ = ["STATUSES", "STATUS_COLUMNS", "StatusBook", "StatusFrame", "Summary"]
 
 #: every value of the ``status`` column, in category order
 STATUSES = ("ok", "failed", "unknown", "rejected", "not_sent")
+#: the columns of a status frame, in order
+STATUS_COLUMNS = (
+    "status",
+    "http_status",
+    "partition",
+    "offset",
+    "timestamp",
+    "error",
+    "attempts",
+    "latency_ms",
+    "maybe_duplicate",
+)
 OK, FAILED, UNKNOWN, REJECTED, NOT_SENT = range(5)
 _NO_TIMESTAMP = np.iinfo(np.int64).min
 _ERRORS_SHOWN = 5

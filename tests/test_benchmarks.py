@@ -31,6 +31,7 @@ def test_quick_run_writes_every_report(tmp_path) -> None:
     assert set(report["summary"]["cpu"]) == {
         "es_pandas (aiohttp)",
         "es_pandas (httpx)",
+        "es_pandas (httptools)",
         "bare aiohttp script",
         "requests.Session loop",
         "requests + 32 threads",

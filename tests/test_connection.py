@@ -93,18 +93,18 @@ def test_arguments_beat_producer_beat_credentials_beat_environment(tmp_path, mon
     monkeypatch.setenv("ES_PANDAS_URL", "https://from-env")
     monkeypatch.setenv("ES_PANDAS_API_KEY", "env-key")
     assert resolve_connection().url == "https://from-env"
-    assert resolve_connection(credentials=str(creds)).url == "https://from-file"
+    assert resolve_connection({"credentials": str(creds)}).url == "https://from-file"
     monkeypatch.setenv("ES_PANDAS_CREDENTIALS", str(creds))
     assert resolve_connection().url == "https://from-file"
-    base = resolve_connection(url="https://from-producer", api_key="producer-key")
+    base = resolve_connection({"url": "https://from-producer", "api_key": "producer-key"})
     assert resolve_connection(base=base).url == "https://from-producer"
-    assert resolve_connection(base=base, url="https://from-args").url == "https://from-args"
+    assert resolve_connection({"url": "https://from-args"}, base=base).url == "https://from-args"
 
 
 def test_credentials_come_whole_from_one_source(monkeypatch) -> None:
     monkeypatch.setenv("ES_PANDAS_USER", "env-user")
     monkeypatch.setenv("ES_PANDAS_PASSWORD", "env-password")
-    connection = resolve_connection(url="https://x", api_key="arg-key")
+    connection = resolve_connection({"url": "https://x", "api_key": "arg-key"})
     assert isinstance(connection.auth, es_pandas.BearerAuth)
 
 
@@ -163,8 +163,8 @@ def test_option_errors_are_clear(options: dict, message: str) -> None:
 
 
 def test_tls_is_verified_by_default() -> None:
-    assert resolve_connection(url="https://x").verify is True
-    assert resolve_connection(url="https://x", verify="/ca.pem").verify == "/ca.pem"
+    assert resolve_connection({"url": "https://x"}).verify is True
+    assert resolve_connection({"url": "https://x", "verify": "/ca.pem"}).verify == "/ca.pem"
 
 
 def test_secrets_never_appear_in_reprs_logs_errors_or_frames(es, caplog) -> None:

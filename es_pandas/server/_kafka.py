@@ -175,16 +175,7 @@ class KafkaStore:
             if error is not None:
                 loop.call_soon_threadsafe(_settle, future, _status_for(error))
                 return
-            record = Record(
-                message.topic(),
-                message.partition(),
-                message.offset(),
-                message.timestamp()[1],
-                message.key(),
-                message.value(),
-                tuple(message.headers() or ()),
-            )
-            loop.call_soon_threadsafe(_settle, future, record)
+            loop.call_soon_threadsafe(_settle, future, _record(message))
 
         kafka = _kafka()
         while True:
@@ -210,6 +201,18 @@ class KafkaStore:
         return await asyncio.get_running_loop().run_in_executor(
             None, read_topic, self._config, topic, partition, offset, limit
         )
+
+
+def _record(message: Any) -> Record:
+    return Record(
+        message.topic(),
+        message.partition(),
+        message.offset(),
+        message.timestamp()[1],
+        message.key(),
+        message.value(),
+        tuple(message.headers() or ()),
+    )
 
 
 def _settle(future: asyncio.Future[Record], outcome: Record | StoreError) -> None:
@@ -267,17 +270,7 @@ def read_topic(
                     continue
                 raise kafka.KafkaException(message.error())
             idle_since = time.monotonic()
-            records.append(
-                Record(
-                    topic,
-                    message.partition(),
-                    message.offset(),
-                    message.timestamp()[1],
-                    message.key(),
-                    message.value(),
-                    tuple(message.headers() or ()),
-                )
-            )
+            records.append(_record(message))
     finally:
         consumer.close()
     records.sort(key=lambda r: (r.partition, r.offset))
