@@ -122,6 +122,12 @@ def start_server(scenario: Scenario) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("the local server did not start")
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc (the server's CPU, measured from outside)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_contender(name: str, url: str, rows: int, max_rate: float | None) -> dict:
     command = [
         sys.executable,
@@ -153,7 +159,9 @@ def run_scenario(scenario: Scenario, log) -> dict:
         for round_number in range(scenario.rounds):
             for name, rows in scenario.rows.items():
                 httpx.delete(f"{url}/_local/stats")
+                server_cpu = process_cpu_seconds(proc.pid)
                 result = run_contender(name, url, rows, scenario.max_rate)
+                result["server_cpu_seconds"] = process_cpu_seconds(proc.pid) - server_cpu
                 result["round"] = round_number
                 result["server"] = httpx.get(f"{url}/_local/stats").json()
                 runs.append(result)
@@ -177,6 +185,9 @@ def medians(result: dict) -> dict[str, dict]:
             "ok": min(r["ok"] for r in runs),
             "rows_per_s": statistics.median(r["rows"] / r["seconds"] for r in runs),
             "cpu_us_per_row": statistics.median(r["cpu_seconds"] / r["rows"] * 1e6 for r in runs),
+            "server_us_per_row": statistics.median(
+                r["server_cpu_seconds"] / r["rows"] * 1e6 for r in runs
+            ),
             "peak_rss_mb": max(r["peak_rss"] for r in runs) / 2**20,
             "growth_mb": max(r["peak_rss"] - r["baseline_rss"] for r in runs) / 2**20,
             "frame_mb": runs[0]["frame_bytes"] / 2**20,
@@ -267,15 +278,17 @@ def markdown(report: dict) -> str:
         lines += [
             f"**{title}**",
             "",
-            "| contender | rows | rows/s | client CPU us/row | peak RSS MB | vs requests loop |",
-            "|---|---:|---:|---:|---:|---:|",
+            "| contender | rows | rows/s | client CPU us/row | server CPU us/row | peak RSS MB "
+            "| vs requests loop |",
+            "|---|---:|---:|---:|---:|---:|---:|",
         ]
         loop = table.get(LOOP, {}).get("rows_per_s")
         for contender, row in table.items():
             ratio = f"{row['rows_per_s'] / loop:,.1f}x" if loop else ""
             lines.append(
                 f"| {contender} | {row['rows']:,} | {row['rows_per_s']:,.0f} | "
-                f"{row['cpu_us_per_row']:,.0f} | {row['peak_rss_mb']:,.0f} | {ratio} |"
+                f"{row['cpu_us_per_row']:,.0f} | {row['server_us_per_row']:,.0f} | "
+                f"{row['peak_rss_mb']:,.0f} | {ratio} |"
             )
         lines.append("")
     lines += ["**Targets**", "", "| target | measured | goal | met |", "|---|---:|---|---|"]

@@ -50,7 +50,7 @@ def test_serve_prints_a_generated_key() -> None:
     proc, _url = start_server_process("--topic", "t")
     proc.terminate()
     _, err = proc.communicate(timeout=10)
-    assert b"API key (generated):" in err
+    assert b"export ES_PANDAS_API_KEY=" in err and b"generated" in err
 
 
 def test_serve_rejects_bad_options() -> None:
