@@ -89,6 +89,7 @@ def test_every_format_streams_in_chunks(es, env, tmp_path, suffix: str) -> None:
         env=env,
     )
     assert result.returncode == 0, result.stderr
+    assert API_KEY not in result.stdout + result.stderr
     assert "250 rows" in result.stderr
     records = es.read(topic)
     assert len(records) == 250
@@ -369,7 +370,8 @@ def test_dry_run_into_a_closed_pipe_is_quiet(env, tmp_path) -> None:
     assert "Error" not in result.stderr and "Broken pipe" not in result.stderr
 
 
-def test_text_bar_in_a_terminal_without_a_size(es, env, tmp_path) -> None:
+def test_text_bar_in_a_terminal_without_a_size(es, env, tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("CI", raising=False)  # CI silences bars; a terminal user sees them
     pytest.importorskip("pty")
     import pty
 

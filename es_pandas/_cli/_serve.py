@@ -235,11 +235,11 @@ def serve(
     click.echo(f"Use it with:\n  export ES_PANDAS_URL={url}", err=True)
     if generated:
         click.echo(f"  export ES_PANDAS_API_KEY={keys[0]}  # generated for this run", err=True)
-    config = uvicorn_config(
-        app, log_level=log_level, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile
+    server = uvicorn.Server(
+        uvicorn_config(app, log_level=log_level, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
     )
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        server.run(sockets=[sock])
     except KeyboardInterrupt:
         sys.exit(130)  # uvicorn has shut down cleanly; no "Aborted!"
 
