@@ -70,9 +70,13 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+_STRICT_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def _strict_json(data: str | bytes) -> Any:
     """``json.loads`` without Python's extensions (NaN, Infinity), as other parsers do."""
-    return json.loads(data, parse_constant=_reject_constant)
+    text = data.decode("utf-8") if isinstance(data, bytes) else data
+    return _STRICT_DECODER.decode(text)
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
