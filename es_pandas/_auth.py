@@ -11,6 +11,7 @@ import asyncio
 import base64
 import json
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Literal
 from urllib.parse import urlencode
@@ -35,14 +36,15 @@ IBM_IAM_URL = "https://iam.cloud.ibm.com/identity/token"
 _IAM_GRANT = "urn:ibm:params:oauth:grant-type:apikey"
 
 
-class Auth:
+class Auth(ABC):
     """Headers that authenticate a request. Subclasses that can renew themselves
     (IAM) override :meth:`refresh`."""
 
     bearer = False  # whether the headers are ``Authorization: Bearer`` (v2 accepts no other)
 
+    @abstractmethod
     async def headers(self, send: Send) -> Mapping[str, str]:
-        raise NotImplementedError
+        """The headers to add to a request; ``send`` lets an auth make requests of its own."""
 
     async def refresh(self, send: Send, rejected: Mapping[str, str]) -> bool:
         """After a 401: renew the credentials if possible; True if worth retrying."""
