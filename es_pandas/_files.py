@@ -245,7 +245,6 @@ def produce_file(
                         ] = True
                     if writer is not None:
                         writer.write(status_frame)
-                    state.pop("book")
 
     def summary() -> Summary:
         run = session.summary()
@@ -253,6 +252,7 @@ def produce_file(
         return Summary(counts, run.elapsed, carried=sum(carried.values()))
 
     def on_interrupt() -> BaseException:
+        # .status: the chunk that was being sent (earlier chunks are in status_out)
         book = state.get("book")
         status = book.to_frame(state["index"]) if book is not None else StatusBook(0).to_frame()
         interrupted = ProduceInterrupted(status)

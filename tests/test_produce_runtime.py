@@ -149,3 +149,45 @@ def test_retry_after_as_http_date() -> None:
 )
 def test_error_messages_from_every_shape(body: bytes, expected: str) -> None:
     assert error_message(Response(404, {}, body)) == expected
+
+
+FILE_CTRL_C_SCRIPT = textwrap.dedent(
+    """
+    import json
+    import pandas as pd
+    import es_pandas
+    from es_pandas import LocalEventStreams
+
+    pd.DataFrame({"v": range(4000)}).to_csv("rows.csv", index=False)
+    with LocalEventStreams(topics={"t": 1}, auth=False) as es:
+        es.set_faults(latency=0.05)
+        print("ready", flush=True)
+        try:
+            es_pandas.produce_file("rows.csv", "t", url=es.url, concurrency=8, chunksize=1000,
+                                   progress=False)
+        except es_pandas.ProduceInterrupted as exc:
+            print(json.dumps({
+                "chunk": exc.status["status"].value_counts().to_dict(),
+                "whole": exc.summary.counts,
+            }), flush=True)
+    """
+)
+
+
+def test_ctrl_c_during_a_file_load_reports_the_chunk_and_the_whole(tmp_path) -> None:
+    script = tmp_path / "interrupt_file.py"
+    script.write_text(FILE_CTRL_C_SCRIPT)
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=tmp_path
+    )
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGINT)
+        report = json.loads(proc.stdout.readline())
+        assert proc.wait(30) == 0
+    finally:
+        proc.kill()
+    assert sum(report["chunk"].values()) == 1000  # the chunk in flight, row by row
+    assert report["chunk"].get("not_sent", 0) > 0
+    assert report["whole"]["ok"] > 0
