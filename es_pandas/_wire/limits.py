@@ -1,0 +1,33 @@
+"""The REST producer API's size limits: the one place the client, the local server and
+the CLI take them from.
+
+IBM documents a 4 KiB key and a 64 KiB value for IBM Cloud (limits_quotas.md) and the
+same defaults, configurable, on premises (``MAX_KEY_SIZE``, ``MAX_MESSAGE_SIZE``); the
+10 KB URI limit is the on-premises reference's (v1 carries key and headers in the query).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from .._exceptions import ConfigurationError
+
+__all__ = ["Limits"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The API's size limits, checked before sending: rows over them are ``rejected``."""
+
+    #: bytes of a record key
+    max_key_bytes: int = 4096
+    #: bytes of a record value
+    max_value_bytes: int = 65536
+    #: bytes of a v1 request URI (path and query, where v1 puts the key and headers)
+    max_uri_bytes: int = 10 * 1024
+
+    def __post_init__(self) -> None:
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigurationError(f"{field.name} must be a positive integer, not {value!r}")
