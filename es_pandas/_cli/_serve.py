@@ -7,9 +7,12 @@ import sys
 
 import click
 
+from .._wire.limits import Limits
 from ..server import FaultConfig
 
 __all__ = ["serve"]
+
+_API_LIMITS = Limits()
 
 
 def _topics(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, int]:
@@ -90,13 +93,22 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
 @click.option("--auto-create-topics", is_flag=True, help="Create unknown topics on first write.")
 @click.option("--default-partitions", default=1, show_default=True, help="For auto-created topics.")
 @click.option(
-    "--max-key-bytes", default=4096, show_default=True, help="Longer keys are answered 400."
+    "--max-key-bytes",
+    default=_API_LIMITS.max_key_bytes,
+    show_default=True,
+    help="Longer keys are answered 400.",
 )
 @click.option(
-    "--max-value-bytes", default=65536, show_default=True, help="Longer values are answered 400."
+    "--max-value-bytes",
+    default=_API_LIMITS.max_value_bytes,
+    show_default=True,
+    help="Longer values are answered 400.",
 )
 @click.option(
-    "--max-uri-bytes", default=10240, show_default=True, help="Longer v1 URIs are answered 414."
+    "--max-uri-bytes",
+    default=_API_LIMITS.max_uri_bytes,
+    show_default=True,
+    help="Longer v1 URIs are answered 414.",
 )
 @click.option(
     "--max-request-bytes",

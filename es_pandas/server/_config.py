@@ -8,6 +8,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .._wire.limits import Limits
 from ._faults import FaultConfig
 
 __all__ = ["ServerConfig", "parse_topic_spec"]
@@ -15,9 +16,9 @@ __all__ = ["ServerConfig", "parse_topic_spec"]
 # IBM Cloud allows topic names of up to 200 characters (Kafka's own limit is 249).
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 
-DEFAULT_MAX_KEY_BYTES = 4096
-DEFAULT_MAX_VALUE_BYTES = 65536
-DEFAULT_MAX_URI_BYTES = 10 * 1024
+# The server enforces the API's documented limits unless told otherwise.
+_API_LIMITS = Limits()
+
 DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
 
 
@@ -60,9 +61,9 @@ class ServerConfig:
     permissions: Mapping[str, Collection[str]] = field(default_factory=dict)
     auto_create_topics: bool = False
     default_partitions: int = 1
-    max_key_bytes: int = DEFAULT_MAX_KEY_BYTES
-    max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES
-    max_uri_bytes: int = DEFAULT_MAX_URI_BYTES
+    max_key_bytes: int = _API_LIMITS.max_key_bytes
+    max_value_bytes: int = _API_LIMITS.max_value_bytes
+    max_uri_bytes: int = _API_LIMITS.max_uri_bytes
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     #: the v2 success body, which IBM does not document: v1's ``{"metadata": {...}}``
     #: or the same fields at the top level
