@@ -24,9 +24,9 @@ from ._exceptions import (
     TopicNotFoundError,
     TransportError,
 )
-from ._records import EncodedRecord
 from ._status import FAILED, UNKNOWN, StatusBook
 from ._transports import AsyncTransport, Response
+from ._wire import EncodedRecord
 
 __all__ = ["Engine", "RateLimiter", "backoff_time"]
 
