@@ -2,7 +2,8 @@
 headers in the query string (hex for binary keys and for header values).
 
 The body cannot be empty (the server answers 411), and the request URI, which carries
-the key and headers, is limited too.
+the key and headers, is limited too. Answers are read by :mod:`.answers`, which takes
+every version's shapes.
 """
 
 from __future__ import annotations

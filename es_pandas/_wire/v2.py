@@ -1,6 +1,8 @@
 """v2: ``POST /v2/topics/{topic}/records`` with a JSON envelope,
 ``{"key": {type, data}, "value": {type, data}, "headers": [{name, value}]}``: binary
 data and header values in base64, any header name, no URI limit.
+
+Answers are read by :mod:`.answers`, which takes every version's shapes.
 """
 
 from __future__ import annotations
