@@ -20,9 +20,9 @@ from ._producer import (
     run_blocking,
 )
 from ._progress import ProgressSpec
-from ._records import RecordEncoder, RejectedRow
 from ._status import StatusBook, StatusFrame
 from ._transports import AsyncTransport
+from ._wire import RecordEncoder, RejectedRow
 
 __all__ = ["EventStreamsAccessor"]
 

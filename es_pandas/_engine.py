@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import json
 import logging
 import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 
 from ._auth import Auth, IAMExchangeError
 from ._config import Retry
@@ -24,9 +22,9 @@ from ._exceptions import (
     TopicNotFoundError,
     TransportError,
 )
-from ._records import EncodedRecord
 from ._status import FAILED, UNKNOWN, StatusBook
 from ._transports import AsyncTransport, Response
+from ._wire import EncodedRecord, parse_error, parse_success
 
 __all__ = ["Engine", "RateLimiter", "backoff_time"]
 
@@ -66,42 +64,7 @@ def parse_retry_after(value: str | None, cap: float) -> float | None:
 
 def error_message(answer: Response) -> str:
     """The server's own words from any of the REST producer's error shapes."""
-    try:
-        body = json.loads(answer.body)
-    except ValueError:
-        text = answer.body[:300].decode("utf-8", "replace").strip()
-        return f"HTTP {answer.status}" + (f": {text}" if text else "")
-    message = None
-    if isinstance(body, dict):
-        nested = body.get("error")
-        if isinstance(nested, dict):
-            message = nested.get("message")
-        message = message or body.get("message") or body.get("errorMessage")
-    return f"HTTP {answer.status}: {message}" if message else f"HTTP {answer.status}"
-
-
-def _metadata(answer: Response) -> tuple[int | None, int | None, int | None]:
-    """partition, offset and timestamp (epoch ms) from a success body of either shape."""
-    try:
-        body = json.loads(answer.body)
-        meta = body.get("metadata", body)
-    except (ValueError, AttributeError):
-        return None, None, None
-    stamp = meta.get("timestamp")
-    if isinstance(stamp, str) and stamp.isdigit():
-        stamp = int(stamp)
-    elif isinstance(stamp, str):
-        try:
-            stamp = int(_iso_ms(stamp))
-        except ValueError:
-            stamp = None
-    elif not isinstance(stamp, int):
-        stamp = None
-    return meta.get("partition"), meta.get("offset"), stamp
-
-
-def _iso_ms(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000
+    return parse_error(answer.status, answer.body)
 
 
 class RateLimiter:
@@ -229,13 +192,13 @@ class Engine:
                     self._reached = True
                     status = answer.status
                     if 200 <= status < 300:
-                        partition, offset, timestamp = _metadata(answer)
+                        where = parse_success(answer.body)
                         book.ok(
                             position,
                             status,
-                            partition,
-                            offset,
-                            timestamp,
+                            where.partition,
+                            where.offset,
+                            where.timestamp,
                             attempts,
                             time.monotonic() - started,
                             ambiguous,

@@ -25,9 +25,9 @@ from ._config import (
 from ._engine import Engine
 from ._exceptions import ConfigurationError, ProduceError, ProduceInterrupted
 from ._progress import ProgressEvent, ProgressSpec, make_reporter
-from ._records import EncodedRecord, RecordEncoder, RejectedRow
 from ._status import REJECTED, STATUSES, StatusBook, StatusFrame, Summary
 from ._transports import AsyncTransport, build_transport, check_engine
+from ._wire import EncodedRecord, RecordEncoder, RejectedRow
 
 __all__ = ["UNSET", "Producer", "RunOptions", "Session"]
 

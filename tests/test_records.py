@@ -21,7 +21,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from es_pandas import LocalEventStreams
-from es_pandas._records import EncodedRecord, RecordEncoder, RejectedRow, _record
+from es_pandas._wire import EncodedRecord, RecordEncoder, RejectedRow
+from es_pandas._wire.dialect import make_record
 from es_pandas.server import Record
 
 # -- helpers ------------------------------------------------------------------------
@@ -531,7 +532,8 @@ def test_v1_keys_and_topics_are_url_quoted() -> None:
     )[0]
     assert record.target.startswith("/topics/my.topic-1/records?key=a%20b%26c%3Dd%2B%C3%A9")
     assert query(record) == {"key": [key], "keyType": ["text"]}
-    assert RecordEncoder("a/b", ["v"])._path == "/v2/topics/a%2Fb/records"
+    v2 = RecordEncoder("a/b", ["v"]).encode(pd.DataFrame({"v": [1]}), 0)[0]
+    assert v2.target == "/v2/topics/a%2Fb/records"
 
 
 def test_v1_uri_limit_at_the_boundary() -> None:
@@ -569,7 +571,7 @@ def test_positions_follow_start_and_chunks_must_match() -> None:
 
 
 def test_record_factory_matches_the_dataclass() -> None:
-    made = _record(1, "/t", b"x", "application/json")
+    made = make_record(1, "/t", b"x", "application/json")
     assert made == EncodedRecord(1, "/t", b"x", "application/json")
     with pytest.raises(AttributeError):
         made.body = b"y"  # type: ignore[misc]

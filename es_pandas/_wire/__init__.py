@@ -1,0 +1,18 @@
+"""The REST producer's wire format: DataFrame rows as v1 or v2 requests, the API's size
+limits, and the server's answers read back."""
+
+from __future__ import annotations
+
+from .answers import Metadata, parse_error, parse_success
+from .limits import Limits
+from .records import EncodedRecord, RecordEncoder, RejectedRow
+
+__all__ = [
+    "EncodedRecord",
+    "Limits",
+    "Metadata",
+    "RecordEncoder",
+    "RejectedRow",
+    "parse_error",
+    "parse_success",
+]

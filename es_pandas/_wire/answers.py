@@ -1,0 +1,165 @@
+"""The server's answers, read without ever raising: whatever a server, gateway or proxy
+sends back, a row ends with a result and the run goes on.
+
+One reader takes every version's shapes, because the shapes overlap and an answer
+does not say which version it is (the local server answers v2 in v1's shape).
+
+Success (2xx):
+
+- v1: ``{"metadata": {"topic", "timestamp", "partition", "offset"}}`` (on-premises
+  reference; the timestamp is documented as a string of unstated format);
+- v2: undocumented by IBM: v1's shape, or flat ``{"topic", "partition", "offset",
+  "timestamp"}``.
+
+Errors:
+
+- v1.1.0: top-level ``error_code`` and ``message``, and a nested
+  ``error{error_code, message, kafka_error_code, incident, topic}``;
+- v1.0.0 and IBM Cloud v1: the nested ``error`` only;
+- v2: ``{"trace", "error": {code, message, more_info, target}}``;
+- IAM: ``{"errorCode", "errorMessage"}``;
+- anything else (a proxy's HTML page, plain text): the body's own text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
+
+__all__ = ["Metadata", "parse_error", "parse_success"]
+
+_INT32_MAX = 2**31 - 1
+_INT64_MAX = 2**63 - 1
+# The status frame holds timestamps as datetime64[ns]: int64 nanoseconds, so at most
+# 2262-04-11T23:47:16.854Z. Kafka timestamps are never negative (-1 means none).
+_MAX_TIMESTAMP_MS = _INT64_MAX // 10**6
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MILLISECOND = timedelta(milliseconds=1)
+# Enough for a server's sentence, short enough for a log line and a status frame cell.
+_MAX_MESSAGE_CHARS = 300
+# Runs of whitespace and control characters (C0, DEL, C1): line breaks of any kind would
+# spread one message over several lines, and an HTML page's indentation is noise.
+_BREAKS = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
+# Lone surrogates (JSON "\ud800" escapes) cannot be written as UTF-8 later.
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
+
+
+class Metadata(NamedTuple):
+    """Where a record was written, as far as the success answer says."""
+
+    partition: int | None
+    offset: int | None
+    #: epoch milliseconds
+    timestamp: int | None
+    #: why (part of) the body was not understood; None when it was
+    reason: str | None
+
+
+def parse_success(body: bytes) -> Metadata:
+    """Partition, offset and timestamp from a success body of either shape, each None
+    when absent or not a valid value (bools, floats, negatives, out of range)."""
+    answer = _json(body)
+    if not isinstance(answer, dict):
+        return Metadata(None, None, None, "the body is not a JSON object")
+    meta = answer.get("metadata", answer)
+    if not isinstance(meta, dict):
+        return Metadata(None, None, None, "metadata is not a JSON object")
+    partition, offset, timestamp = meta.get("partition"), meta.get("offset"), meta.get("timestamp")
+    if partition is None and offset is None and timestamp is None:
+        return Metadata(None, None, None, "no partition, offset or timestamp")
+    problems: list[str] = []
+    return Metadata(
+        _integer("partition", partition, _INT32_MAX, problems),
+        _integer("offset", offset, _INT64_MAX, problems),
+        _timestamp(timestamp, problems),
+        "; ".join(problems) or None,
+    )
+
+
+def parse_error(status: int, body: bytes) -> str:
+    """``HTTP {status}: {the server's message}``, one line of bounded length; just
+    ``HTTP {status}`` when the body says nothing."""
+    message = _message(_json(body))
+    if message is None:
+        # Not JSON, or JSON without a known message: the text says what it can.
+        message = _one_line(body[: _MAX_MESSAGE_CHARS * 4].decode("utf-8", "replace"))
+    return f"HTTP {status}: {message}" if message else f"HTTP {status}"
+
+
+def _json(body: bytes) -> object:
+    """The body as JSON; None when it is not JSON at all."""
+    try:
+        return json.loads(body)
+    # Invalid JSON or UTF-8, numbers over Python's digit limit, nesting past the
+    # recursion limit.
+    except (ValueError, RecursionError):
+        return None
+
+
+def _integer(name: str, value: object, top: int, problems: list[str]) -> int | None:
+    # bool is an int subclass: true would read as 1.
+    if value is None or (type(value) is int and 0 <= value <= top):
+        return value
+    problems.append(
+        f"{name} is out of range" if type(value) is int else f"{name} is {_kind(value)}"
+    )
+    return None
+
+
+def _timestamp(value: object, problems: list[str]) -> int | None:
+    """Epoch milliseconds from an int, a string of its digits, or ISO 8601 (UTC when no
+    offset is given)."""
+    if value is None:
+        return None
+    if type(value) is str and value.isascii() and value.isdigit():
+        # Past 19 digits it is out of range, and int() refuses thousands of digits.
+        value = int(value) if len(value) <= 19 else _INT64_MAX
+    elif type(value) is str:
+        # Python 3.10's fromisoformat does not take the "Z" that servers write.
+        text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+        try:
+            stamp = datetime.fromisoformat(text)
+        except ValueError:
+            problems.append("timestamp is neither epoch milliseconds nor ISO 8601")
+            return None
+        if stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=timezone.utc)
+        value = (stamp - _EPOCH) // _MILLISECOND
+    if type(value) is not int:
+        problems.append(f"timestamp is {_kind(value)}")
+        return None
+    if not 0 <= value <= _MAX_TIMESTAMP_MS:
+        problems.append("timestamp is out of range")
+        return None
+    return value
+
+
+def _kind(value: object) -> str:
+    """A JSON value's type, for a reason (never the value: it may be huge or hostile)."""
+    kinds = {bool: "a boolean", float: "a float", str: "a string", list: "an array"}
+    return kinds.get(type(value), "an object")
+
+
+def _message(answer: object) -> str | None:
+    """The server's own words, the nested error's first (as specific as it gets)."""
+    if not isinstance(answer, dict):
+        return None
+    nested = answer.get("error")
+    for candidate in (
+        nested.get("message") if isinstance(nested, dict) else None,
+        answer.get("message"),
+        answer.get("errorMessage"),
+    ):
+        text = _one_line(candidate) if isinstance(candidate, str) else ""
+        if text:
+            return text
+    return None
+
+
+def _one_line(text: str) -> str:
+    text = _SURROGATES.sub("\ufffd", _BREAKS.sub(" ", text)).strip()
+    if len(text) > _MAX_MESSAGE_CHARS:
+        return text[: _MAX_MESSAGE_CHARS - 1] + "…"
+    return text

@@ -1,0 +1,294 @@
+"""DataFrame rows as REST producer requests, one record per row.
+
+:class:`RecordEncoder` turns each chunk of a frame into one :class:`EncodedRecord`
+(a ready request) or :class:`RejectedRow` (why the row cannot be sent) per row. A
+bad value never raises: only its row is rejected, and the message names the column.
+
+The encoder works a column at a time (:mod:`.columns`, by the policy in :mod:`.values`)
+and leaves the request layout and its limits to the API version's dialect (:mod:`.v1`,
+:mod:`.v2`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from json.encoder import encode_basestring
+from typing import Literal
+
+import pandas as pd
+
+from .._exceptions import ConfigurationError
+from .columns import json_column, text_column
+from .dialect import Dialect, EncodedRecord, RejectedRow
+from .limits import Limits
+from .v1 import V1
+from .v2 import V2
+from .values import BAD_VALUE, Headers, Unencodable, called_headers, single_value, utf8
+
+__all__ = ["EncodedRecord", "RecordEncoder", "RejectedRow"]
+
+_HeaderSource = Sequence[Hashable] | Callable[[dict], Mapping[str, object]]
+
+
+def _names(option: str, names: object) -> list[Hashable]:
+    if isinstance(names, (str, bytes)) or not isinstance(names, Iterable):
+        raise ConfigurationError(
+            f"{option} must be a list of column names; for one column write [{names!r}]"
+        )
+    return list(names)
+
+
+class RecordEncoder:
+    """Encodes the rows of a DataFrame as REST producer requests to ``topic``.
+
+    Parameters
+    ----------
+    topic : str
+        The topic; URL-quoted into each target.
+    columns : sequence of hashable
+        The frame's columns, as every chunk passed to :meth:`encode` has them.
+    api_version : {"v2", "v1"}
+        v2 sends a JSON envelope to ``/v2/topics/{topic}/records``; v1 sends the value
+        as the body of ``/topics/{topic}/records``, with key and headers in the query.
+    key_col : hashable, optional
+        The column whose values are the record keys; a null key rejects its row.
+    value_col : hashable, optional
+        One column that is the whole value, typed by ``value_type``.
+    value_cols : sequence of hashable, optional
+        The columns of the JSON object value; by default every column that is not the
+        key or a header.
+    value_type : {"json", "text", "binary"}, optional
+        How ``value_col`` is sent. None picks per value: bytes as binary, str as
+        text, anything else as JSON.
+    header_cols : sequence of hashable or callable, optional
+        Columns whose values become headers named ``str(column)`` (nulls omitted), or a
+        function from the row as ``{column: value}`` to ``{name: str | bytes | None}``.
+    max_key_bytes, max_value_bytes, max_uri_bytes : int
+        Larger keys, values and (v1) request URIs reject their row; by default the
+        API's own (:class:`.limits.Limits`).
+    base_path : str
+        The path of the base URL, counted in the v1 URI length.
+    """
+
+    def __init__(
+        self,
+        topic: str,
+        columns: Sequence[Hashable],
+        *,
+        api_version: Literal["v1", "v2"] = "v2",
+        key_col: Hashable | None = None,
+        value_col: Hashable | None = None,
+        value_cols: Sequence[Hashable] | None = None,
+        value_type: Literal["json", "text", "binary"] | None = None,
+        header_cols: _HeaderSource | None = None,
+        max_key_bytes: int = Limits.max_key_bytes,
+        max_value_bytes: int = Limits.max_value_bytes,
+        max_uri_bytes: int = Limits.max_uri_bytes,
+        base_path: str = "",
+    ) -> None:
+        if api_version not in ("v1", "v2"):
+            raise ConfigurationError(f"api_version must be 'v1' or 'v2', not {api_version!r}")
+        if not isinstance(topic, str) or not topic:
+            raise ConfigurationError(f"topic must be a non-empty string, not {topic!r}")
+        if value_type not in (None, "json", "text", "binary"):
+            raise ConfigurationError(
+                f"value_type must be 'json', 'text', 'binary' or None, not {value_type!r}"
+            )
+        for option, limit in (
+            ("max_key_bytes", max_key_bytes),
+            ("max_value_bytes", max_value_bytes),
+            ("max_uri_bytes", max_uri_bytes),
+        ):
+            if not isinstance(limit, int) or limit < 1:
+                raise ConfigurationError(f"{option} must be a positive integer, not {limit!r}")
+        if value_col is not None and value_cols is not None:
+            raise ConfigurationError(
+                "give value_col (one column is the value) or value_cols, not both"
+            )
+        if value_col is None and value_type in ("text", "binary"):
+            raise ConfigurationError(
+                f"value_type={value_type!r} needs value_col: the column to send"
+            )
+        self._columns = list(columns)
+        self._value_type = value_type
+        self._max_key_bytes = max_key_bytes
+        value_label = "" if value_col is None else f"column {value_col!r}: "
+        self._dialect: Dialect = (V1 if api_version == "v1" else V2)(
+            topic,
+            max_value_bytes=max_value_bytes,
+            max_uri_bytes=max_uri_bytes,
+            base_path=base_path,
+            value_label=value_label,
+        )
+
+        roles: dict[int, str] = {}
+
+        def claim(option: str, name: Hashable) -> int:
+            matches = [i for i, column in enumerate(self._columns) if column == name]
+            if not matches:
+                raise ConfigurationError(
+                    f"{option}: no column named {name!r}; columns: {self._columns!r}"
+                )
+            if len(matches) > 1:
+                raise ConfigurationError(f"{option}: {len(matches)} columns are named {name!r}")
+            if matches[0] in roles:
+                where = roles[matches[0]]
+                twice = f"twice in {option}" if where == option else f"in {where} and {option}"
+                raise ConfigurationError(f"column {name!r} is listed {twice}")
+            roles[matches[0]] = option
+            return matches[0]
+
+        self._key = None if key_col is None else claim("key_col", key_col)
+        self._header_fn = header_cols if callable(header_cols) else None
+        self._header_cols: list[tuple[int, str]] = []
+        if header_cols is not None and self._header_fn is None:
+            for name in _names("header_cols", header_cols):
+                header = utf8(str(name))
+                problem = self._dialect.header_name_problem(header)
+                if problem:
+                    raise ConfigurationError(f"header column {name!r}: {problem}")
+                self._header_cols.append((claim("header_cols", name), header))
+        self._value_col = None if value_col is None else claim("value_col", value_col)
+        if value_col is not None:
+            fields = []
+        elif value_cols is not None:
+            fields = [claim("value_cols", name) for name in _names("value_cols", value_cols)]
+        else:
+            fields = [i for i in range(len(self._columns)) if i not in roles]
+        if value_col is None and not fields:
+            raise ConfigurationError(
+                "value_cols is empty"
+                if value_cols is not None
+                else "no value columns left: every column is the key or a header"
+            )
+        self._fields = fields
+        seen: dict[str, Hashable] = {}
+        for i in fields:
+            name = utf8(str(self._columns[i]))
+            if name in seen:
+                raise ConfigurationError(
+                    f"value columns {seen[name]!r} and {self._columns[i]!r} both become "
+                    f"the JSON field {name!r}"
+                )
+            seen[name] = self._columns[i]
+        # One %-format per row is the cheapest way to assemble the object.
+        members = (encode_basestring(name).replace("%", "%%") + ":%s" for name in seen)
+        self._template = "{" + ",".join(members) + "}"
+
+    def encode(self, chunk: pd.DataFrame, start: int) -> list[EncodedRecord | RejectedRow]:
+        """One :class:`EncodedRecord` or :class:`RejectedRow` per row of ``chunk``, in order.
+
+        ``start`` is the position of the chunk's first row in the whole frame. A bad
+        value never raises: its row becomes a :class:`RejectedRow`.
+        """
+        if chunk.columns.tolist() != self._columns:
+            raise ValueError("the chunk's columns differ from those the encoder was made for")
+        # Work is done column by column; the row loops only assemble and check sizes.
+        errors: dict[int, str] = {}
+        keys = self._keys(chunk, errors)
+        kinds, values = self._values(chunk, errors)
+        headers = self._headers(chunk, errors)
+        return self._dialect.rows(start, errors, zip(kinds, values, keys, headers, strict=True))
+
+    # -- columns of a chunk ------------------------------------------------------
+
+    def _blame(self, errors: dict[int, str], position: int, problems: dict[int, str]) -> None:
+        for i, problem in problems.items():
+            errors.setdefault(i, f"column {self._columns[position]!r}: {problem}")
+
+    def _keys(self, chunk: pd.DataFrame, errors: dict[int, str]) -> list[str]:
+        """Each row's key as the dialect's fragment (v1 query parameters, a v2 member)."""
+        if self._key is None:
+            return [""] * len(chunk)
+        keys, problems = text_column(chunk.iloc[:, self._key])
+        self._blame(errors, self._key, problems)
+        label = f"column {self._columns[self._key]!r}"
+        limit = self._max_key_bytes
+        # A UTF-8 character is at most 4 bytes, so most chunks (no null, no key near the
+        # limit) are cleared in bulk and only the others are checked key by key.
+        longest = max(map(len, filter(None, keys)), default=0)
+        if None in keys or longest * 4 > limit:
+            for i, key in enumerate(keys):
+                if key is None:
+                    errors.setdefault(i, f"{label}: null key")
+                    continue
+                size = len(key if isinstance(key, bytes) else key.encode())
+                if size > limit:
+                    errors.setdefault(
+                        i, f"{label}: key is {size} bytes, over the {limit}-byte limit"
+                    )
+        return self._dialect.key_parts(keys)
+
+    def _values(
+        self, chunk: pd.DataFrame, errors: dict[int, str]
+    ) -> tuple[list[str], list[str] | list[str | bytes]]:
+        """Each row's value kind ("json", "text" or "binary") and data."""
+        if self._value_col is None:
+            parts = []
+            for i in self._fields:
+                texts, problems = json_column(chunk.iloc[:, i])
+                self._blame(errors, i, problems)
+                parts.append(texts)
+            template = self._template
+            return ["json"] * len(chunk), [template % row for row in zip(*parts, strict=True)]
+        kinds: list[str] = []
+        values: list[str | bytes] = []
+        for i, value in enumerate(chunk.iloc[:, self._value_col].tolist()):
+            try:
+                kind, data = single_value(value, self._value_type)
+            except BAD_VALUE as exc:
+                kind, data = "json", ""
+                errors.setdefault(i, f"{self._dialect.value_label}{exc}")
+            kinds.append(kind)
+            values.append(data)
+        return kinds, values
+
+    def _headers(self, chunk: pd.DataFrame, errors: dict[int, str]) -> list[str]:
+        """Each row's headers as their wire fragment: a v1 query parameter or a v2 member."""
+        if self._header_fn is not None:
+            rows = self._headers_called(self._header_fn, chunk, errors)
+        elif self._header_cols:
+            columns = []
+            for i, name in self._header_cols:
+                texts, problems = text_column(chunk.iloc[:, i])
+                self._blame(errors, i, problems)
+                columns.append(
+                    [
+                        None if t is None else (name, t.encode() if isinstance(t, str) else t)
+                        for t in texts
+                    ]
+                )
+            rows = [[h for h in row if h is not None] for row in zip(*columns, strict=True)]
+        else:
+            return [""] * len(chunk)
+        header_part = self._dialect.header_part
+        parts = []
+        for i, headers in enumerate(rows):
+            try:
+                parts.append(header_part(headers) if headers else "")
+            except Unencodable as exc:
+                errors.setdefault(i, str(exc))
+                parts.append("")
+        return parts
+
+    def _headers_called(
+        self,
+        function: Callable[[dict], Mapping[str, object]],
+        chunk: pd.DataFrame,
+        errors: dict[int, str],
+    ) -> list[Headers]:
+        out: list[Headers] = []
+        columns = [chunk.iloc[:, i].tolist() for i in range(len(self._columns))]
+        for i, row in enumerate(zip(*columns, strict=True)):
+            try:
+                produced = function(dict(zip(self._columns, row, strict=True)))
+            except Exception as exc:  # the user's code: whatever it raises rejects one row
+                errors.setdefault(i, f"header_cols callable raised {type(exc).__name__}: {exc}")
+                out.append(())
+                continue
+            try:
+                out.append(called_headers(produced))
+            except BAD_VALUE as exc:
+                errors.setdefault(i, f"header_cols callable: {exc}")
+                out.append(())
+        return out

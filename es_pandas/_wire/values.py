@@ -1,0 +1,172 @@
+"""The value policy: how one cell becomes JSON or text on the wire (scalar rules; the
+column-at-a-time fast paths in :mod:`.columns` fall back to these).
+
+Value policy (JSON). The default value is a JSON object of the value columns, keyed
+by ``str(column)`` in column order; a ``value_col`` sent as JSON follows the same
+policy, so a cell always reads back the same:
+
+- NaN, NaT, None and pd.NA -> ``null``;
+- floats at full precision, the shortest text that round-trips (Python's ``repr``):
+  ``0.1 + 0.2`` -> ``0.30000000000000004``; +inf and -inf, at any depth, reject the row;
+- numpy scalars -> Python numbers (float32 as the float64 it equals); bool -> ``true``/``false``;
+- Timestamp and datetime -> ISO 8601 as ``Timestamp.isoformat`` writes it: naive stays
+  naive with no offset, tz-aware keeps its own offset (``+05:30``) and is never
+  converted to UTC, nanoseconds are kept when present;
+- date and time -> ``isoformat()``; Timedelta and timedelta -> ISO 8601 durations
+  (``P0DT0H0M1.5S``);
+- Decimal -> string (``"1.10"``), a NaN Decimal -> ``null``; UUID -> string;
+  bytes -> base64 string;
+- dict, list, tuple and ndarray -> JSON with the same policy inside;
+- categoricals -> their values; strings escaped as JSON needs, non-ASCII kept as UTF-8;
+- anything else (arbitrary objects, complex numbers, sets, ...) rejects the row.
+
+Output is compact (no spaces). Keys, header values and ``value_type="text"`` values are
+text: str as is, bytes as binary, ints and integral floats as digits (``3``, not
+``3.0``: pandas makes int columns with NaN float), other floats by ``repr``, bool as
+``true``/``false``, and the rest as in the JSON policy (ISO 8601 timestamps, ...).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from json.encoder import encode_basestring  # json's C string escaper, without dumps' per-call setup
+from typing import cast
+from uuid import UUID
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "BAD_VALUE",
+    "Headers",
+    "Unencodable",
+    "as_text",
+    "b64",
+    "called_headers",
+    "json_text",
+    "single_value",
+    "utf8",
+]
+
+#: a row's headers, names with their values' bytes
+Headers = Sequence[tuple[str, bytes]]
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
+class Unencodable(ValueError):
+    """A value that the policy cannot send."""
+
+
+# What a row's value or header can fail with; each rejects only that row.
+BAD_VALUE = (ValueError, TypeError, RecursionError)
+
+
+def utf8(text: str) -> str:
+    # Python strings may hold lone surrogates, which UTF-8 cannot carry.
+    if not text.isascii():
+        text.encode()
+    return text
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _native(value: object) -> object:
+    """``value`` as what json writes natively: None, bool, int, float, str, list or dict."""
+    if isinstance(value, np.datetime64):
+        value = pd.Timestamp(value)
+    elif isinstance(value, np.timedelta64):
+        value = pd.Timedelta(value)
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, str):
+        return utf8(str(value))
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        if math.isinf(number):
+            raise Unencodable(f"{number!r} is not valid JSON")
+        return None if math.isnan(number) else number
+    if isinstance(value, Decimal):
+        return None if value.is_nan() else str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return b64(value)
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return pd.Timedelta(value).isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {_native(k): _native(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_native(item) for item in value]
+    raise Unencodable(f"{type(value).__name__} is not JSON serializable")
+
+
+def json_text(value: object) -> str:
+    """``value`` as JSON text, ``null`` when missing."""
+    if type(value) is str:
+        return encode_basestring(utf8(value))
+    native = _native(value)
+    return "null" if native is None else _dumps(native)
+
+
+def as_text(value: object) -> str | bytes | None:
+    """A key, header or text value: str as is, bytes as binary, None when missing."""
+    if type(value) is str:
+        return utf8(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        if math.isnan(number):
+            return None
+        return str(int(number)) if number.is_integer() else repr(number)
+    native = _native(value)
+    if isinstance(native, bool):
+        return "true" if native else "false"
+    if isinstance(native, int):
+        return str(native)
+    if native is None or isinstance(native, str):
+        return native
+    raise Unencodable(f"{type(value).__name__} cannot be used as text")
+
+
+def single_value(value: object, value_type: str | None) -> tuple[str, str | bytes]:
+    """The kind ("json", "text" or "binary") and data of a ``value_col`` value."""
+    if pd.isna(value) is True:
+        raise Unencodable("null value")
+    binary = isinstance(value, (bytes, bytearray, memoryview))
+    if value_type == "binary" or (value_type is None and binary):
+        if not binary:
+            raise Unencodable(f"value_type='binary' needs bytes, not {type(value).__name__}")
+        return "binary", bytes(value)
+    if value_type == "text" or (value_type is None and isinstance(value, str)):
+        # Not missing and not bytes, so as_text gives a str.
+        return "text", bytes(value).decode() if binary else cast(str, as_text(value))
+    return "json", json_text(value)
+
+
+def called_headers(produced: object) -> list[tuple[str, bytes]]:
+    """The headers a ``header_cols`` callable returned, nulls left out."""
+    if not isinstance(produced, Mapping):
+        raise TypeError(f"returned {type(produced).__name__}, not a mapping of names to values")
+    headers = []
+    for name, value in produced.items():
+        if not isinstance(name, str):
+            raise TypeError(f"header name {name!r} is not a str")
+        text = as_text(value)
+        if text is not None:
+            headers.append((utf8(name), text.encode() if isinstance(text, str) else text))
+    return headers
