@@ -157,7 +157,6 @@ def bare_aiohttp(frame: pd.DataFrame, url: str, concurrency: int, max_rate: floa
 CONTENDERS: dict[str, Callable[..., dict]] = {
     "es_pandas (aiohttp)": es_pandas_engine("aiohttp"),
     "es_pandas (httpx)": es_pandas_engine("httpx"),
-    "es_pandas (httptools)": es_pandas_engine("httptools"),
     "bare aiohttp script": bare_aiohttp,
     "requests.Session loop": requests_loop,
     "requests + 32 threads": requests_threads,

@@ -1,51 +1,56 @@
 """Send pandas DataFrames to IBM Event Streams through its REST producer API.
 
-import es_pandas                       # registers the DataFrame accessor df.es
-status = df.es.produce("orders", key_col="order_id")
+    import es_pandas                       # registers the DataFrame accessor df.es
+    status = df.es.produce("orders", key_col="order_id")
+
+``import es_pandas`` loads pandas and this package's client only: the HTTP engine is
+imported when a run starts, and the local server (``LocalEventStreams``), the CLI and
+Parquet support on first use.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from . import _accessor  # noqa: F401 - registers df.es
 from .__version__ import __version__
 from ._auth import APIKeyAuth, Auth, BasicAuth, BearerAuth, IAMAuth, XAuthTokenAuth
-from ._config import ENVIRONMENT_VARIABLES, Limits, Retry
 from ._exceptions import (
     AuthenticationError,
     ConfigurationError,
-    ConnectError,
     ConnectionFailed,
-    ConnectTimeout,
+    EndpointError,
     EventStreamsError,
     PermissionDeniedError,
     ProduceAborted,
     ProduceError,
     ProduceInterrupted,
-    RemoteProtocolError,
-    TimeoutError,
     TopicNotFoundError,
-    TransportError,
 )
-from ._files import produce_file
-from ._producer import Producer
+from ._options import ENVIRONMENT_VARIABLES, FileOptions, ProduceOptions
+from ._producer import Producer, produce_file
 from ._progress import ProgressEvent
+from ._retry import Retry
 from ._sample import sample_orders
 from ._status import STATUSES, StatusFrame, Summary
-from ._transports import AsyncTransport, Response
-from .server import LocalEventStreams
+from ._wire import Limits
+
+if TYPE_CHECKING:
+    from .server import LocalEventStreams
 
 __all__ = [
     "ENVIRONMENT_VARIABLES",
     "STATUSES",
     "APIKeyAuth",
-    "AsyncTransport",
     "Auth",
     "AuthenticationError",
     "BasicAuth",
     "BearerAuth",
     "ConfigurationError",
-    "ConnectError",
-    "ConnectTimeout",
     "ConnectionFailed",
+    "EndpointError",
     "EventStreamsError",
+    "FileOptions",
     "IAMAuth",
     "Limits",
     "LocalEventStreams",
@@ -53,16 +58,13 @@ __all__ = [
     "ProduceAborted",
     "ProduceError",
     "ProduceInterrupted",
+    "ProduceOptions",
     "Producer",
     "ProgressEvent",
-    "RemoteProtocolError",
-    "Response",
     "Retry",
     "StatusFrame",
     "Summary",
-    "TimeoutError",
     "TopicNotFoundError",
-    "TransportError",
     "XAuthTokenAuth",
     "__version__",
     "produce_file",
@@ -70,7 +72,16 @@ __all__ = [
 ]
 
 for _name in __all__:
-    _obj = globals()[_name]
-    if hasattr(_obj, "__module__") and _obj.__module__.startswith("es_pandas._"):
-        _obj.__module__ = "es_pandas"
+    _obj = globals().get(_name)
+    if getattr(_obj, "__module__", "").startswith("es_pandas._"):
+        _obj.__module__ = "es_pandas"  # type: ignore[union-attr]
 del _name, _obj
+
+
+def __getattr__(name: str) -> Any:
+    # The local server pulls in uvicorn, starlette and sqlite3: only when asked for.
+    if name == "LocalEventStreams":
+        from .server import LocalEventStreams
+
+        return LocalEventStreams
+    raise AttributeError(f"module 'es_pandas' has no attribute {name!r}")

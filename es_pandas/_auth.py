@@ -16,8 +16,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Literal
 from urllib.parse import urlencode
 
-from ._exceptions import ConfigurationError
+from ._exceptions import ConfigurationError, EventStreamsError
 from ._transports import Response
+from ._wire import parse_error
 
 __all__ = [
     "APIKeyAuth",
@@ -25,8 +26,9 @@ __all__ = [
     "BasicAuth",
     "BearerAuth",
     "IAMAuth",
-    "IAMExchangeError",
+    "IAMError",
     "Send",
+    "StaticAuth",
     "XAuthTokenAuth",
 ]
 
@@ -38,9 +40,12 @@ _IAM_GRANT = "urn:ibm:params:oauth:grant-type:apikey"
 
 class Auth(ABC):
     """Headers that authenticate a request. Subclasses that can renew themselves
-    (IAM) override :meth:`refresh`."""
+    (IAM) set ``renewable`` and override :meth:`refresh`."""
 
-    bearer = False  # whether the headers are ``Authorization: Bearer`` (v2 accepts no other)
+    #: whether the headers are ``Authorization: Bearer`` (v2 accepts no other)
+    bearer = False
+    #: whether :meth:`refresh` can renew the credentials after a 401
+    renewable = False
 
     @abstractmethod
     async def headers(self, send: Send) -> Mapping[str, str]:
@@ -50,19 +55,40 @@ class Auth(ABC):
         """After a 401: renew the credentials if possible; True if worth retrying."""
         return False
 
+    def static_headers(self) -> Mapping[str, str] | None:
+        """The headers, when they are the same for every request (None otherwise)."""
+        return None
+
+    def shown_headers(self) -> dict[str, str]:
+        """What the headers look like with the secrets masked, for dry runs."""
+        return {"Authorization": f"<set by {type(self).__name__}>"}
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
 
 
-class _StaticAuth(Auth):
+class StaticAuth(Auth):
+    """The same headers on every request."""
+
     def __init__(self, headers: dict[str, str]) -> None:
         self._headers = headers
 
     async def headers(self, send: Send) -> Mapping[str, str]:
         return self._headers
 
+    def static_headers(self) -> Mapping[str, str]:
+        return self._headers
 
-class BasicAuth(_StaticAuth):
+    def shown_headers(self) -> dict[str, str]:
+        return {
+            name: f"{value.partition(' ')[0]} <redacted>"
+            if name == "Authorization"
+            else "<redacted>"
+            for name, value in self._headers.items()
+        }
+
+
+class BasicAuth(StaticAuth):
     """``Authorization: Basic`` with a user name and password (or ``token`` and an API key)."""
 
     def __init__(self, user: str, password: str) -> None:
@@ -74,7 +100,7 @@ class BasicAuth(_StaticAuth):
         return f"<BasicAuth user={self.user!r}>"
 
 
-class BearerAuth(_StaticAuth):
+class BearerAuth(StaticAuth):
     """``Authorization: Bearer <token>`` with a static token or API key."""
 
     bearer = True
@@ -83,7 +109,7 @@ class BearerAuth(_StaticAuth):
         super().__init__({"Authorization": f"Bearer {token}"})
 
 
-class XAuthTokenAuth(_StaticAuth):
+class XAuthTokenAuth(StaticAuth):
     """``X-Auth-Token: <api key>`` (v1 only)."""
 
     def __init__(self, api_key: str) -> None:
@@ -111,6 +137,7 @@ class IAMAuth(Auth):
     """
 
     bearer = True
+    renewable = True
 
     def __init__(self, api_key: str, url: str = IBM_IAM_URL, *, refresh_fraction: float = 0.8):
         self._api_key = api_key
@@ -123,6 +150,9 @@ class IAMAuth(Auth):
 
     def __repr__(self) -> str:
         return f"<IAMAuth url={self.url!r}>"
+
+    def shown_headers(self) -> dict[str, str]:
+        return {"Authorization": "Bearer <IAM token>"}
 
     def _lock(self) -> asyncio.Lock:
         # One lock per event loop: each run may have its own loop.
@@ -160,16 +190,16 @@ class IAMAuth(Auth):
                 body,
             )
             if answer.status != 200:
-                raise IAMExchangeError(answer)
-            grant = json.loads(answer.body)
-            token = grant["access_token"]
+                raise IAMError(
+                    f"IAM token exchange failed: {parse_error(answer.status, answer.body)}"
+                )
+            token, grant = _access_token(answer.body)
             # As IBM's SDK does, go by the token's own exp/iat claims: they do not
             # drift with the time the answer took to arrive.
             claims = _jwt_claims(token)
             now = time.time()
-            expires = claims.get("exp") or grant.get("expiration")
-            if not expires:
-                expires = now + float(grant.get("expires_in", 3600))
+            lifetime = _seconds(grant.get("expires_in")) or 3600.0
+            expires = claims.get("exp") or _seconds(grant.get("expiration")) or now + lifetime
             issued = claims.get("iat") or now
             self._token = token
             self._refresh_at = expires - (1 - self._refresh_fraction) * (expires - issued)
@@ -177,25 +207,36 @@ class IAMAuth(Auth):
             return token
 
 
+def _seconds(value: object) -> float | None:
+    """A positive, finite number of seconds from an answer, or None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if 0 < value < float("inf") else None
+
+
 def _jwt_claims(token: str) -> dict[str, float]:
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (IndexError, ValueError):
+    except (IndexError, ValueError, RecursionError):
         return {}
     if not isinstance(claims, dict):
         return {}
-    return {k: float(claims[k]) for k in ("exp", "iat") if isinstance(claims.get(k), (int, float))}
+    return {k: v for k in ("exp", "iat") if (v := _seconds(claims.get(k))) is not None}
 
 
-class IAMExchangeError(Exception):
-    """IAM refused the API key; the engine turns this into :class:`AuthenticationError`."""
+def _access_token(body: bytes) -> tuple[str, dict[str, object]]:
+    """The token of an IAM answer, or IAMError: it goes into a header, so it must be
+    a header-safe string."""
+    try:
+        grant = json.loads(body)
+    except (ValueError, RecursionError):
+        grant = None
+    token = grant.get("access_token") if isinstance(grant, dict) else None
+    if not isinstance(token, str) or not token or not token.isascii() or not token.isprintable():
+        raise IAMError("IAM answered 200 without a usable access_token")
+    return token, grant
 
-    def __init__(self, answer: Response) -> None:
-        try:
-            detail = json.loads(answer.body)
-            reason = f"{detail.get('errorCode', '')} {detail.get('errorMessage', '')}".strip()
-        except ValueError:
-            reason = answer.body[:200].decode("utf-8", "replace")
-        super().__init__(f"IAM token exchange failed: HTTP {answer.status} {reason}")
-        self.status = answer.status
+
+class IAMError(EventStreamsError):
+    """The IAM token exchange failed; the run turns this into :class:`AuthenticationError`."""

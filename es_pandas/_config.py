@@ -1,243 +1,189 @@
-"""Connection settings from arguments, a Producer, a credentials JSON or the
-environment (in that order), and the run's tunables, each default named once."""
+"""Where each option comes from, and the resolved :class:`Settings` of a run.
+
+Sources, first wins: the call's arguments, then a ``Producer``'s, then the service
+credentials JSON files they name (or ``ES_PANDAS_CREDENTIALS``), then the other
+``ES_PANDAS_*`` variables, then the defaults of ``_options``. Credentials come whole
+from the first source that has any (a user from the environment is never paired with
+an API key from an argument).
+"""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from ._auth import IBM_IAM_URL as IBM_IAM_URL
 from ._auth import APIKeyAuth, Auth, BasicAuth, BearerAuth, IAMAuth
+from ._checks import env_text
 from ._exceptions import ConfigurationError
+from ._options import OPTIONS, PRODUCE_OPTIONS, ProduceOptions, check_options
+from ._retry import Retry
+from ._transports import TransportConfig, split_userinfo
 
-__all__ = [
-    "CONNECTION_SETTINGS",
-    "DEFAULT_CONCURRENCY",
-    "ENVIRONMENT_VARIABLES",
-    "Connection",
-    "Limits",
-    "Retry",
-    "resolve_connection",
-]
+__all__ = ["AUTH_OPTIONS", "Settings", "resolve"]
 
-DEFAULT_CONCURRENCY = 32
-DEFAULT_TIMEOUT = 30.0
-DEFAULT_CHUNKSIZE = 10_000
-DEFAULT_FAIL_AFTER = 3
-
-#: environment variable -> what it sets
-ENVIRONMENT_VARIABLES = {
-    "ES_PANDAS_URL": "the kafka_http_url",
-    "ES_PANDAS_API_KEY": "an API key",
-    "ES_PANDAS_USER": "a user name for Basic auth",
-    "ES_PANDAS_PASSWORD": "the password for ES_PANDAS_USER",
-    "ES_PANDAS_TOKEN": "a static bearer token",
-    "ES_PANDAS_IAM": "1 to exchange the API key for IAM tokens",
-    "ES_PANDAS_IAM_URL": "the IAM token endpoint",
-    "ES_PANDAS_CREDENTIALS": "path of a service-credentials JSON file",
-    "ES_PANDAS_API_VERSION": "v1 or v2",
-    "ES_PANDAS_CA_BUNDLE": "a CA bundle to verify TLS with",
+_CREDENTIALS = ("api_key", "user", "password", "token")
+# The defaults, normalised as a value from any other source would be (4 -> Retry(4)).
+_DEFAULTS = {
+    name: option.default
+    if option.default is None
+    else check_options({name: option.default}, [name])[name]
+    for name, (_, option) in OPTIONS.items()
 }
-
-_CREDENTIAL_FIELDS = ("api_key", "user", "password", "token")
-
-
-@dataclass(frozen=True)
-class Retry:
-    """Which outcomes are retried, how often and how long to wait between tries.
-
-    Waits are capped exponential backoff with full jitter, ``Retry-After`` when the
-    server sends one. Statuses in ``ambiguous`` (and timeouts or broken connections
-    after the request went out) may have written the record: a row whose tries
-    are all used up after one of them ends ``unknown``, not ``failed``.
-    """
-
-    retries: int = 4
-    backoff: float = 0.25
-    max_backoff: float = 10.0
-    max_retry_after: float = 60.0
-    statuses: frozenset[int] = frozenset({408, 429, 500, 502, 503, 504})
-    ambiguous: frozenset[int] = frozenset({408, 500, 502, 504})
-
-    def __post_init__(self) -> None:
-        if self.retries < 0:
-            raise ConfigurationError("retries must be 0 or more")
-        if self.backoff < 0 or self.max_backoff < 0:
-            raise ConfigurationError("backoff times must be 0 or more")
+#: options that change which credentials a run uses, and how they are sent
+AUTH_OPTIONS = ("url", "credentials", *_CREDENTIALS, "iam", "iam_url", "auth_style", "api_version")
 
 
 @dataclass(frozen=True)
-class Limits:
-    """The API's size limits, checked before sending (rows over them are ``rejected``)."""
+class Settings:
+    """A run's resolved options: every option set, plus what they make."""
 
-    max_key_bytes: int = 4096
-    max_value_bytes: int = 65536
-    max_uri_bytes: int = 10 * 1024
-
-
-@dataclass(frozen=True)
-class Connection:
-    """Where to send and how to authenticate; validated once, secrets kept out of reprs."""
-
+    #: every option of a run, from its source or its default, checked
+    options: ProduceOptions
+    #: the kafka_http_url, without user info: safe to show
     url: str
-    auth: Auth | None = field(default=None, repr=True)
-    api_version: Literal["v1", "v2"] = "v2"
-    verify: bool | str = True
-    timeout: float = DEFAULT_TIMEOUT
+    auth: Auth | None
+    transport: TransportConfig
 
+    @property
+    def retry(self) -> Retry:
+        return cast(Retry, self.options["retries"])
 
-def _load_credentials(source: str | os.PathLike[str] | Mapping[str, Any]) -> dict[str, Any]:
-    if isinstance(source, Mapping):
-        return dict(source)
-    path = Path(source)
-    try:
-        return json.loads(path.read_text())
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read credentials file {str(path)!r}: {exc}") from None
-    except ValueError:
-        raise ConfigurationError(f"credentials file {str(path)!r} is not valid JSON") from None
-
-
-def _from_credentials(creds: Mapping[str, Any]) -> dict[str, Any]:
-    # IBM service keys carry the key as api_key and apikey, and as password with user "token".
-    api_key = creds.get("api_key") or creds.get("apikey")
-    settings: dict[str, Any] = {"url": creds.get("kafka_http_url")}
-    if api_key:
-        settings["api_key"] = api_key
-    elif creds.get("password"):
-        settings["user"] = creds.get("user")
-        settings["password"] = creds["password"]
-    return settings
-
-
-def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
-    settings: dict[str, Any] = {
-        "url": environ.get("ES_PANDAS_URL"),
-        "api_key": environ.get("ES_PANDAS_API_KEY"),
-        "user": environ.get("ES_PANDAS_USER"),
-        "password": environ.get("ES_PANDAS_PASSWORD"),
-        "token": environ.get("ES_PANDAS_TOKEN"),
-        "iam_url": environ.get("ES_PANDAS_IAM_URL"),
-        "api_version": environ.get("ES_PANDAS_API_VERSION"),
-        "verify": environ.get("ES_PANDAS_CA_BUNDLE"),
-    }
-    if environ.get("ES_PANDAS_IAM"):
-        settings["iam"] = environ["ES_PANDAS_IAM"].lower() in ("1", "true", "yes", "on")
-    return settings
-
-
-#: the connection keywords of ``produce``, ``Producer`` and :func:`resolve_connection`
-CONNECTION_SETTINGS = (
-    "url",
-    "api_key",
-    "user",
-    "password",
-    "token",
-    "iam",
-    "iam_url",
-    "auth_style",
-    "credentials",
-    "api_version",
-    "verify",
-    "timeout",
-)
-
-
-def resolve_connection(
-    settings: Mapping[str, Any] | None = None,
-    *,
-    base: Connection | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> Connection:
-    """Merge the sources into one :class:`Connection`, or raise one clear error.
-
-    ``settings`` holds the caller's arguments (names in ``CONNECTION_SETTINGS``).
-    Each setting comes from the first source that has it, except credentials, which
-    come whole from the first source that has any (a user from the environment is
-    never paired with an API key from an argument).
-    """
-    settings = dict(settings or {})
-    unknown = set(settings) - set(CONNECTION_SETTINGS)
-    if unknown:
-        raise TypeError(f"unknown connection settings: {sorted(unknown)}")
-    environ = os.environ if environ is None else environ
-    auth_style = settings.pop("auth_style", None)
-    credentials = settings.pop("credentials", None)
-    layers: list[dict[str, Any]] = [settings]
-    if base is not None:
-        layers.append(
-            {
-                "url": base.url,
-                "auth": base.auth,
-                "api_version": base.api_version,
-                "verify": base.verify,
-                "timeout": base.timeout,
-            }
+    def __repr__(self) -> str:
+        return (
+            f"Settings(url={self.url!r}, api_version={self.options['api_version']!r}, "
+            f"auth={self.auth!r}, transport={self.transport!r})"
         )
-    credentials = credentials or environ.get("ES_PANDAS_CREDENTIALS")
-    if credentials:
-        layers.append(_from_credentials(_load_credentials(credentials)))
-    layers.append(_from_environment(environ))
 
-    def first(name: str, default: Any = None) -> Any:
-        return next((lay[name] for lay in layers if lay.get(name) is not None), default)
 
-    resolved_url = first("url")
-    if not resolved_url:
+def resolve(
+    sources: Sequence[Mapping[str, Any]],
+    *,
+    auth: Auth | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Merge ``sources`` (checked options, first wins), the credentials files they name
+    and the environment into :class:`Settings`, or raise one clear error.
+
+    ``auth`` is reused instead of building credentials again when the winning
+    credentials are the ones it was built from (a Producer's: its IAM token cache
+    survives from call to call)."""
+    environment = _environment(os.environ if environ is None else environ)
+    layers = [dict(source) for source in sources]
+    for source in [*sources, environment]:
+        if source.get("credentials") is not None:
+            layers.append(_credentials_file(source["credentials"]))
+    layers.append(environment)
+
+    def first(name: str) -> Any:
+        found = next((layer[name] for layer in layers if layer.get(name) is not None), None)
+        return _DEFAULTS[name] if found is None else found
+
+    options = {name: first(name) for name in PRODUCE_OPTIONS}
+    if options["url"] is None:
         raise ConfigurationError(
             "no Event Streams URL: pass url=... (the kafka_http_url of your service "
             "credentials), credentials=..., or set ES_PANDAS_URL"
         )
-    if not str(resolved_url).startswith(("http://", "https://")):
-        raise ConfigurationError(f"the URL must start with http:// or https://: {resolved_url!r}")
-    version = first("api_version", "v2")
-    if version not in ("v1", "v2"):
-        raise ConfigurationError(f"api_version must be 'v1' or 'v2', not {version!r}")
-
-    auth: Auth | None = None
-    for layer in layers:
-        if layer.get("auth") is not None:
-            auth = layer["auth"]
-            break
-        if any(layer.get(name) for name in _CREDENTIAL_FIELDS):
-            auth = _build_auth(layer, version, auth_style, first("iam", False), first("iam_url"))
-            break
-    if first("iam", False) and not isinstance(auth, IAMAuth):
-        raise ConfigurationError("iam=True needs an API key (api_key=... or ES_PANDAS_API_KEY)")
-    if version == "v2" and auth is not None and not auth.bearer:
+    url, _, _ = split_userinfo(options["url"])
+    options["url"] = url.rstrip("/")
+    if auth is None:
+        auth = _auth(layers, options)
+    if options["api_version"] == "v2" and auth is not None and not auth.bearer:
         raise ConfigurationError(
             "the v2 API accepts only Bearer credentials: pass api_key (sent as Bearer), "
             "token, or iam=True; or use api_version='v1' for Basic or X-Auth-Token"
         )
-    timeout_value = float(first("timeout", DEFAULT_TIMEOUT))
-    if timeout_value <= 0:
-        raise ConfigurationError("timeout must be a positive number of seconds")
-    return Connection(
-        url=str(resolved_url).rstrip("/"),
-        auth=auth,
-        api_version=version,
-        verify=first("verify", True),
-        timeout=timeout_value,
+    transport = TransportConfig(
+        timeout=options["timeout"],
+        connections=options["concurrency"],
+        verify=options["verify"],
+        cert=options["cert"],
+        proxy=options["proxy"],
+        trust_env=options["trust_env"],
     )
+    return Settings(cast(ProduceOptions, options), options["url"], auth, transport)
 
 
-def _build_auth(
-    layer: Mapping[str, Any],
-    version: str,
-    style: str | None,
-    iam: bool,
-    iam_url: str | None,
-) -> Auth:
-    if layer.get("token"):
-        return BearerAuth(layer["token"])
-    if layer.get("api_key"):
-        if iam:
-            return IAMAuth(layer["api_key"], iam_url or IBM_IAM_URL)
-        return APIKeyAuth(layer["api_key"], style or ("bearer" if version == "v2" else "basic"))  # type: ignore[arg-type]
-    if layer.get("user") and layer.get("password"):
-        return BasicAuth(layer["user"], layer["password"])
+def _auth(layers: Sequence[Mapping[str, Any]], options: Mapping[str, Any]) -> Auth | None:
+    for layer in layers:
+        credentials = {name: layer[name] for name in _CREDENTIALS if layer.get(name) is not None}
+        if layer.get("url") is not None:
+            _, user, password = split_userinfo(layer["url"])
+            if user is not None:
+                if credentials:
+                    raise ConfigurationError(
+                        "the URL carries credentials (user:password@) and so do other "
+                        "options; give them one way"
+                    )
+                credentials = check_options({"user": user, "password": password}, _CREDENTIALS)
+        if credentials:
+            return _build_auth(credentials, options)
+    if options["iam"]:
+        raise ConfigurationError("iam=True needs an API key (api_key=... or ES_PANDAS_API_KEY)")
+    return None
+
+
+def _build_auth(credentials: Mapping[str, str], options: Mapping[str, Any]) -> Auth:
+    api_key = credentials.get("api_key")
+    if api_key is None and credentials.get("user") == "token" and "password" in credentials:
+        api_key = credentials["password"]  # IBM's convention: user "token", the key as password
+    if options["iam"]:
+        if api_key is None:
+            raise ConfigurationError("iam=True needs an API key (api_key=... or ES_PANDAS_API_KEY)")
+        return IAMAuth(api_key, options["iam_url"])
+    if "token" in credentials:
+        return BearerAuth(credentials["token"])
+    if api_key is not None:
+        style = options["auth_style"] or ("bearer" if options["api_version"] == "v2" else "basic")
+        return APIKeyAuth(api_key, cast(Literal["bearer", "basic", "x-auth-token"], style))
+    if "user" in credentials and "password" in credentials:
+        return BasicAuth(credentials["user"], credentials["password"])
     raise ConfigurationError("a user name needs a password (and a password a user name)")
+
+
+def _environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    values = {}
+    for name, (_, option) in OPTIONS.items():
+        if not option.env:
+            continue
+        raw = [environ.get(variable) or None for variable in option.env]
+        try:
+            value = (option.from_env or env_text)(raw)
+            values.update(check_options({name: value}, [name]))
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{' / '.join(option.env)}: {exc}") from None
+    return values
+
+
+def _credentials_file(source: str | os.PathLike[str] | Mapping[str, Any]) -> dict[str, Any]:
+    """A service-credentials JSON as options. IBM's keys carry the API key as api_key
+    and apikey, and again as password with the user "token"."""
+    if isinstance(source, Mapping):
+        fields, where = dict(source), "credentials"
+    else:
+        path = Path(source)
+        where = f"credentials file {str(path)!r}"
+        try:
+            fields = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read {where}: {exc.strerror}") from None
+        except ValueError:
+            raise ConfigurationError(f"{where} is not valid JSON") from None
+        if not isinstance(fields, dict):
+            raise ConfigurationError(f"{where} is not a JSON object")
+
+    def text(*keys: str) -> str | None:
+        value = next((fields[key] for key in keys if fields.get(key)), None)
+        return value.strip() if isinstance(value, str) else value
+
+    found = {"url": text("kafka_http_url"), "api_key": text("api_key", "apikey")}
+    if found["api_key"] is None:
+        found["user"], found["password"] = text("user"), text("password")
+    try:
+        return check_options(found, list(found))
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{where}: {exc}") from None

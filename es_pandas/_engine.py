@@ -1,37 +1,51 @@
-"""The bounded async pipeline that sends rows: a fixed number of worker coroutines
-pull encoded records from a lazy iterator, so memory does not grow with the
-number of rows; retries wait only for their own row; a probe row goes first."""
+"""The bounded pipeline that sends rows, and the one place a row's fate is decided.
+
+A fixed number of worker coroutines pull records from one lazy stream of batches (a
+frame's chunks, or a file's), so memory does not grow with the number of rows and no
+chunk boundary stalls the pipeline. Each row is sent by :meth:`Engine._send`, which
+reads top to bottom: pace, authenticate, send, then :func:`decide` what the answer (or
+the transport error) means: done, retry after a wait, or a problem with the whole run.
+Until one row gets an answer that is about the row, rows go one at a time (the probe),
+so a wrong URL, credential or topic costs a handful of requests at any concurrency.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
-import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from ._auth import Auth, IAMExchangeError
-from ._config import Retry
+from ._auth import Auth, IAMError
 from ._exceptions import (
     AuthenticationError,
     ConnectionFailed,
+    EndpointError,
     PermissionDeniedError,
     ProduceAborted,
     TopicNotFoundError,
+)
+from ._retry import Retry, backoff_time, parse_retry_after
+from ._status import FAILED, OK, UNKNOWN, StatusBook
+from ._transports import (
+    AsyncTransport,
+    RemoteProtocolError,
+    Response,
+    ResponseTimeout,
+    TLSError,
+    TransportConfig,
     TransportError,
 )
-from ._status import FAILED, UNKNOWN, StatusBook
-from ._transports import AsyncTransport, Response
 from ._wire import EncodedRecord, parse_error, parse_success
 
-__all__ = ["Engine", "RateLimiter", "backoff_time"]
+__all__ = ["Abort", "Batch", "Engine", "RateLimiter", "decide"]
 
 logger = logging.getLogger("es_pandas")
 
-# Answers that are about the run, not the row: repeated, they stop it.
-_FATAL = {
+# Answers about the run, not the row: repeated fail_after times in a row, they stop it.
+_RUN_LEVEL: dict[int, tuple[type[ProduceAborted], str]] = {
     401: (AuthenticationError, "the credentials were refused"),
     403: (PermissionDeniedError, "not allowed to produce to this topic"),
     404: (TopicNotFoundError, "the topic does not exist, or the URL is not Event Streams"),
@@ -40,31 +54,96 @@ _NO_CREDENTIALS = (
     "; no credentials were configured: pass api_key= (--api-key), credentials= "
     "(--credentials), or set ES_PANDAS_API_KEY"
 )
+_MAYBE_WRITTEN = "; an attempt may have written the record"
 
 
-def backoff_time(attempt: int, retry: Retry, rng: Callable[[], float] = random.random) -> float:
-    """Capped exponential backoff with full jitter, before retry number ``attempt`` (1-based)."""
-    return rng() * min(retry.max_backoff, retry.backoff * 2 ** (attempt - 1))
+@dataclass(frozen=True)
+class Abort:
+    """Why the run stopped: raised as ``error(message, status)`` by the producer."""
+
+    error: type[ProduceAborted]
+    message: str
 
 
-def parse_retry_after(value: str | None, cap: float) -> float | None:
-    """``Retry-After`` in seconds, from delay-seconds or an HTTP date; None if absent or bad."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - time.time()
-    return min(max(seconds, 0.0), cap)
+class Decision(NamedTuple):
+    """What one attempt's outcome means for its row."""
+
+    #: "ok", "retry", "final" (the row ends failed or unknown), "refresh" (renew the
+    #: credentials and try again at once), "run" (about the whole run)
+    action: str
+    status: int = OK
+    error: str = ""
+    wait: float | None = None
+    abort: Abort | None = None
 
 
-def error_message(answer: Response) -> str:
-    """The server's own words from any of the REST producer's error shapes."""
-    return parse_error(answer.status, answer.body)
+@dataclass(slots=True)
+class Attempts:
+    """A row's history so far."""
+
+    made: int = 0
+    retries: int = 0
+    #: an attempt may have written the record (a timeout, a broken connection, 408, 5xx)
+    ambiguous: bool = False
+    refreshed: bool = False
+
+
+def decide(
+    outcome: Response | TransportError,
+    attempts: Attempts,
+    retry: Retry,
+    *,
+    describe_error: Callable[[int, bytes], str],
+    can_refresh: bool,
+    has_auth: bool,
+    answered: bool,
+) -> Decision:
+    """What an attempt's answer (or transport error) means; updates ``attempts``.
+
+    Pure but for ``attempts``: the whole retry and status policy, testable alone.
+    ``answered`` says whether the server has answered any request of the run."""
+    if isinstance(outcome, TransportError):
+        attempts.ambiguous = attempts.ambiguous or outcome.sent
+        error = str(outcome)
+        if isinstance(outcome, TLSError) and not answered:
+            return _final(attempts, error)  # a TLS setup that never worked fails every try
+        if attempts.retries < retry.retries:
+            return Decision("retry", wait=None)
+        return _final(attempts, error)
+    status = outcome.status
+    if 200 <= status < 300:
+        return Decision("ok")
+    if status == 401 and can_refresh and not attempts.refreshed:
+        attempts.refreshed = True
+        return Decision("refresh")
+    error = describe_error(status, outcome.body)
+    if 300 <= status < 400:
+        location = outcome.headers.get("location", "no location given")
+        message = (
+            f"HTTP {status} redirect to {location}: es_pandas never follows redirects, so "
+            "credentials stay with the URL you gave; use the URL the server names"
+        )
+        return Decision("run", FAILED, message, abort=Abort(EndpointError, message))
+    if status in _RUN_LEVEL and not attempts.ambiguous:
+        error_class, reason = _RUN_LEVEL[status]
+        hint = _NO_CREDENTIALS if status == 401 and not has_auth else ""
+        message = f"{reason}: {error}{hint}"
+        return Decision("run", FAILED, message, abort=Abort(error_class, message))
+    attempts.ambiguous = attempts.ambiguous or status in retry.ambiguous
+    if status not in retry.statuses:
+        return _final(attempts, error)
+    if attempts.retries < retry.retries:
+        wait = parse_retry_after(outcome.headers.get("retry-after"), retry.max_retry_after)
+        return Decision("retry", wait=wait)
+    return _final(attempts, error)
+
+
+def _final(attempts: Attempts, error: str) -> Decision:
+    if attempts.made > 1:
+        error += f" (after {attempts.made} attempts)"
+    if attempts.ambiguous:
+        return Decision("final", UNKNOWN, error + _MAYBE_WRITTEN)
+    return Decision("final", FAILED, error)
 
 
 class RateLimiter:
@@ -78,23 +157,36 @@ class RateLimiter:
         self._next = 0.0
 
     async def wait(self) -> None:
-        loop = asyncio.get_running_loop()
-        now = loop.time()
+        now = asyncio.get_running_loop().time()
         slot = max(now, self._next)
         self._next = slot + self.interval
         if slot > now:
             await asyncio.sleep(slot - now)
 
 
-@dataclass
-class _Abort:
-    error: type[ProduceAborted]
-    message: str
+@dataclass(eq=False, slots=True)
+class Batch:
+    """Rows sent together (a frame's chunk, or a file's): the book their outcomes go
+    into, and what to call when the last of them is in."""
+
+    book: StatusBook
+    records: Sequence[EncodedRecord]
+    finished: Callable[[], None] | None = None
+    #: positions whose record may already be in Kafka (an earlier load's unknown rows)
+    resent: frozenset[int] = frozenset()
+    #: rows of this batch still being sent
+    pending: int = 0
+
+    def row_done(self) -> None:
+        self.pending -= 1
+        if self.pending == 0 and self.finished is not None:
+            self.finished()
 
 
 class Engine:
-    """Sends records with bounded concurrency; keeps what it learnt (a reachable,
-    accepting server) from one :meth:`run` to the next."""
+    """Sends the records of a stream of batches with bounded concurrency.
+
+    ``abort`` is set when the run must stop; the caller raises it with the status."""
 
     def __init__(
         self,
@@ -102,40 +194,44 @@ class Engine:
         url: str,
         transport: AsyncTransport,
         auth: Auth | None,
-        concurrency: int,
         retry: Retry,
+        concurrency: int,
         max_rate: float | None,
         fail_after: int,
+        headers: Mapping[str, str],
     ) -> None:
         self._url = url
         self._transport = transport
         self._auth = auth
-        self._book = StatusBook(0)
-        self._concurrency = concurrency
         self._retry = retry
+        self._concurrency = concurrency
         self._limiter = RateLimiter(max_rate) if max_rate else None
         self._fail_after = fail_after
-        self._fatal_streak = 0
+        self._headers = dict(headers)
+        # Static credentials make the same headers for every row: build them once.
+        static = None if auth is None else auth.static_headers()
+        self._static: dict[str, dict[str, str]] | None = (
+            {} if auth is None or static is not None else None
+        )
+        self._static_auth = static or {}
+        self._run_level_streak = 0
         self._unreachable_streak = 0
-        self.abort: _Abort | None = None
-        self._reached = False  # whether any request ever got an HTTP answer
-        self._probed = False  # whether a row got through alone, opening up concurrency
+        self._answered = False  # whether any request got an HTTP answer
+        self._probed = False  # whether a row got an answer about itself
+        self._warned = False
+        self.abort: Abort | None = None
 
-    async def run(self, records: Iterator[EncodedRecord], book: StatusBook) -> None:
-        """Send every record, each outcome into ``book`` (by the record's position)."""
-        self._book = book
-        # Probe: rows go one at a time until one gets an answer that is not about
-        # the whole run, so a wrong credential, URL or topic costs a handful of
-        # requests however high the concurrency.
+    async def run(self, batches: Iterator[Batch]) -> None:
+        """Send every row of every batch, each outcome into its batch's book."""
+        rows = _rows(batches)
         while not self._probed:
-            record = next(records, None)
-            if record is None:
+            row = next(rows, None)
+            if row is None:
                 return
-            outcome = await self._row(record)
+            await self._send(*row)
             if self.abort is not None:
                 return
-            self._probed = outcome not in ("fatal", "unreachable")
-        workers = [asyncio.ensure_future(self._worker(records)) for _ in range(self._concurrency)]
+        workers = [asyncio.ensure_future(self._worker(rows)) for _ in range(self._concurrency)]
         try:
             await asyncio.gather(*workers)
         finally:
@@ -143,167 +239,255 @@ class Engine:
                 worker.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
 
-    async def _worker(self, records: Iterator[EncodedRecord]) -> None:
-        for record in records:
-            await self._row(record)
+    async def _worker(self, rows: Iterator[tuple[Batch, EncodedRecord]]) -> None:
+        for batch, record in rows:
+            await self._send(batch, record)
             if self.abort is not None:
                 return
 
-    async def _row(self, record: EncodedRecord) -> str:
-        """Send one record with its retries; returns how it ended (for the probe)."""
-        book = self._book
-        retry = self._retry
-        auth = self._auth
-        position = record.position
+    async def _send(self, batch: Batch, record: EncodedRecord) -> None:
+        """Send one row with its retries; its outcome goes into its batch's book."""
+        book, position = batch.book, record.position
         url = self._url + record.target
-        base_headers = {"Content-Type": record.content_type, "Accept": "application/json"}
-        attempts = 0
-        retries_used = 0
-        refreshed = False
-        ambiguous = False
+        attempts = Attempts(ambiguous=position in batch.resent)
         started = time.monotonic()
-        sending = False
+        in_flight = False
         try:
             while True:
                 if self._limiter is not None:
                     await self._limiter.wait()
-                headers = base_headers
-                if auth is not None:
-                    try:
-                        headers = {**base_headers, **(await auth.headers(self._transport.send))}
-                    except IAMExchangeError as exc:
-                        return self._fatal(
-                            position, AuthenticationError, str(exc), 0, attempts, started
-                        )
-                    except TransportError as exc:
-                        return self._unreachable(position, f"IAM: {exc}", attempts, started)
-                attempts += 1
-                sending = True
                 try:
-                    answer = await self._transport.send("POST", url, headers, record.body)
+                    headers = await self._headers_for(record.content_type)
+                except IAMError as exc:
+                    self._end_run(book, position, str(exc), attempts, started, AuthenticationError)
+                    return
                 except TransportError as exc:
-                    sending = False
-                    ambiguous = ambiguous or exc.sent
-                    error, http_status, wait = str(exc), 0, None
-                    if not exc.sent and retries_used >= retry.retries and not ambiguous:
-                        return self._unreachable(position, error, attempts, started)
-                else:
-                    sending = False
-                    self._reached = True
-                    status = answer.status
-                    if 200 <= status < 300:
-                        where = parse_success(answer.body)
-                        book.ok(
-                            position,
-                            status,
-                            where.partition,
-                            where.offset,
-                            where.timestamp,
-                            attempts,
-                            time.monotonic() - started,
-                            ambiguous,
-                        )
-                        self._fatal_streak = 0
-                        self._unreachable_streak = 0
-                        return "ok"
-                    self._unreachable_streak = 0
-                    if status == 401 and auth is not None and not refreshed:
-                        refreshed = True
-                        try:
-                            if await auth.refresh(self._transport.send, headers):
-                                continue
-                        except IAMExchangeError as exc:
-                            return self._fatal(
-                                position, AuthenticationError, str(exc), 0, attempts, started
-                            )
-                    if status in _FATAL and not ambiguous:
-                        error_class, reason = _FATAL[status]
-                        hint = _NO_CREDENTIALS if status == 401 and auth is None else ""
-                        return self._fatal(
-                            position,
-                            error_class,
-                            f"{reason}: {error_message(answer)}{hint}",
-                            status,
-                            attempts,
-                            started,
-                        )
-                    ambiguous = ambiguous or status in retry.ambiguous
-                    error, http_status = error_message(answer), status
-                    if status not in retry.statuses:
-                        self._finish_failed(
-                            position, error, http_status, attempts, started, ambiguous
-                        )
-                        return "failed"
-                    wait = parse_retry_after(
-                        answer.headers.get("retry-after"), retry.max_retry_after
+                    self._end_unreachable(book, position, f"IAM: {exc}", FAILED, attempts, started)
+                    return
+                attempts.made += 1
+                in_flight = True
+                try:
+                    outcome: Response | TransportError = await self._transport.send(
+                        "POST", url, headers, record.body
                     )
-                if retries_used >= retry.retries:
-                    note = f"{error} (after {attempts} attempts)" if attempts > 1 else error
-                    self._finish_failed(position, note, http_status, attempts, started, ambiguous)
-                    return "failed"
-                retries_used += 1
-                await asyncio.sleep(wait if wait is not None else backoff_time(retries_used, retry))
+                except TransportError as exc:
+                    outcome = exc
+                except Exception as exc:
+                    # A transport outside the contract: the request's fate is unknown.
+                    self._broken_transport(book, position, exc, attempts, started)
+                    return
+                in_flight = False
+                decision = decide(
+                    outcome,
+                    attempts,
+                    self._retry,
+                    describe_error=parse_error,
+                    can_refresh=self._auth is not None and self._auth.renewable,
+                    has_auth=self._auth is not None,
+                    answered=self._answered,
+                )
+                if isinstance(outcome, Response):
+                    self._answered = True
+                    self._unreachable_streak = 0
+                if decision.action == "ok":
+                    assert isinstance(outcome, Response)
+                    self._ok(book, position, outcome, attempts, started)
+                    return
+                if decision.action == "refresh":
+                    assert self._auth is not None
+                    try:
+                        await self._auth.refresh(self._transport.send, headers)
+                    except IAMError as exc:
+                        self._end_run(
+                            book, position, str(exc), attempts, started, AuthenticationError
+                        )
+                        return
+                    continue
+                if decision.action == "run":
+                    assert decision.abort is not None
+                    self._end_run(
+                        book, position, decision.error, attempts, started, decision.abort.error
+                    )
+                    return
+                if decision.action == "final":
+                    if isinstance(outcome, TransportError) and not isinstance(
+                        outcome, ResponseTimeout
+                    ):
+                        # No answer at all (a timeout is a slow server, not a gone one).
+                        error = decision.error + _hint(outcome, url, self._transport.config)
+                        self._end_unreachable(
+                            book, position, error, decision.status, attempts, started
+                        )
+                        return
+                    self._record(book, position, decision, outcome, attempts, started)
+                    return
+                attempts.retries += 1
+                wait = decision.wait
+                await asyncio.sleep(
+                    wait if wait is not None else backoff_time(attempts.retries, self._retry)
+                )
         except asyncio.CancelledError:
             # Ctrl-C: a request in flight, or an earlier ambiguous try, may have
             # written the record; anything else was never written.
-            if sending or ambiguous:
+            if in_flight or attempts.ambiguous:
                 book.fail(
                     position,
                     UNKNOWN,
                     "interrupted while in flight: the record may have been written",
-                    attempts=attempts,
+                    attempts=attempts.made,
                 )
             raise
+        finally:
+            batch.row_done()
 
-    def _finish_failed(
-        self,
-        position: int,
-        error: str,
-        http_status: int,
-        attempts: int,
-        started: float,
-        ambiguous: bool,
+    async def _headers_for(self, content_type: str) -> dict[str, str]:
+        if self._static is not None:
+            headers = self._static.get(content_type)
+            if headers is None:
+                headers = self._static[content_type] = {
+                    "Content-Type": content_type,
+                    **self._headers,
+                    **self._static_auth,
+                }
+            return headers
+        assert self._auth is not None
+        return {
+            "Content-Type": content_type,
+            **self._headers,
+            **await self._auth.headers(self._transport.send),
+        }
+
+    # -- outcomes ------------------------------------------------------------------
+
+    def _ok(
+        self, book: StatusBook, position: int, answer: Response, attempts: Attempts, started: float
     ) -> None:
-        if ambiguous:
-            error += "; an attempt may have written the record"
-        self._book.fail(
+        metadata = parse_success(answer.body)
+        if metadata.reason is not None and not self._warned:
+            self._warned = True
+            logger.warning(
+                "a success answer did not say where its record went (%s): such rows are "
+                "ok with partition, offset or timestamp left empty",
+                metadata.reason,
+            )
+        book.ok(
             position,
-            UNKNOWN if ambiguous else FAILED,
-            error,
-            http_status=http_status,
-            attempts=attempts,
+            answer.status,
+            metadata.partition,
+            metadata.offset,
+            metadata.timestamp,
+            attempts.made,
+            time.monotonic() - started,
+            attempts.ambiguous,
+        )
+        self._run_level_streak = 0
+        self._probed = True
+
+    def _record(
+        self,
+        book: StatusBook,
+        position: int,
+        decision: Decision,
+        outcome: Response | TransportError,
+        attempts: Attempts,
+        started: float,
+    ) -> None:
+        """A row that ends failed or unknown for reasons of its own."""
+        book.fail(
+            position,
+            decision.status,
+            decision.error,
+            http_status=outcome.status if isinstance(outcome, Response) else 0,
+            attempts=attempts.made,
             latency=time.monotonic() - started,
         )
+        self._run_level_streak = 0
+        self._probed = True
 
-    def _fatal(
+    def _end_run(
         self,
+        book: StatusBook,
         position: int,
-        error_class: type[ProduceAborted],
         message: str,
-        status: int,
-        attempts: int,
+        attempts: Attempts,
         started: float,
-    ) -> str:
-        self._book.fail(
+        error: type[ProduceAborted],
+        http_status: int = 0,
+    ) -> None:
+        book.fail(
             position,
             FAILED,
             message,
-            http_status=status,
-            attempts=attempts,
+            http_status=http_status,
+            attempts=attempts.made,
             latency=time.monotonic() - started,
         )
-        self._fatal_streak += 1
-        if self._fatal_streak >= self._fail_after and self.abort is None:
-            self.abort = _Abort(error_class, message)
-        return "fatal"
+        self._run_level_streak += 1
+        if self._run_level_streak >= self._fail_after and self.abort is None:
+            self.abort = Abort(error, message)
 
-    def _unreachable(self, position: int, error: str, attempts: int, started: float) -> str:
-        self._book.fail(
-            position, FAILED, error, attempts=attempts, latency=time.monotonic() - started
+    def _end_unreachable(
+        self,
+        book: StatusBook,
+        position: int,
+        message: str,
+        status: int,
+        attempts: Attempts,
+        started: float,
+    ) -> None:
+        """A row that got no HTTP answer at all (not sent, or the connection broke):
+        the first, or fail_after in a row, stop the run."""
+        book.fail(
+            position,
+            status,
+            message,
+            attempts=attempts.made,
+            latency=time.monotonic() - started,
         )
         self._unreachable_streak += 1
         if self.abort is None and (
-            not self._reached or self._unreachable_streak >= self._fail_after
+            not self._answered or self._unreachable_streak >= self._fail_after
         ):
-            self.abort = _Abort(ConnectionFailed, f"cannot reach {self._url}: {error}")
-        return "unreachable"
+            self.abort = Abort(ConnectionFailed, f"cannot reach {self._url}: {message}")
+
+    def _broken_transport(
+        self, book: StatusBook, position: int, exc: Exception, attempts: Attempts, started: float
+    ) -> None:
+        message = (
+            f"the {type(self._transport).__name__} engine raised {type(exc).__name__}: {exc}"
+            " (not an es_pandas.transports.TransportError); the record may have been written"
+        )
+        book.fail(
+            position, UNKNOWN, message, attempts=attempts.made, latency=time.monotonic() - started
+        )
+        if self.abort is None:
+            self.abort = Abort(ProduceAborted, message)
+
+
+def _hint(error: TransportError, url: str, config: TransportConfig) -> str:
+    """What to check when a request got no answer at all, for the message users read."""
+    if isinstance(error, TLSError) and error.kind == "verify":
+        return (
+            "; if the server uses a private CA (on premises: the cluster's es-cert.pem), "
+            "pass its certificate as verify= (--ca-bundle)"
+        )
+    broken_off = isinstance(error, RemoteProtocolError) and url.startswith("https:")
+    if not isinstance(error, TLSError) and not broken_off:
+        return ""
+    if config.cert is None:
+        return (
+            "; a server that requires a client certificate (mutual TLS) breaks "
+            "connections off like this: pass cert= (--client-cert)"
+        )
+    return "; check that the server accepts the client certificate given as cert="
+
+
+def _rows(batches: Iterator[Batch]) -> Iterator[tuple[Batch, EncodedRecord]]:
+    for batch in batches:
+        records, batch.pending = batch.records, len(batch.records)
+        # Rows in flight keep their batch alive; its records need not stay with it.
+        batch.records = ()
+        if not records and batch.finished is not None:
+            batch.finished()
+        for record in records:
+            yield batch, record

@@ -1,20 +1,18 @@
 """The exceptions es_pandas raises.
 
 EventStreamsError
-├── ConfigurationError       bad arguments, no URL, no credentials (also a ValueError)
-├── TransportError           the request did not get an HTTP answer
-│   ├── ConnectError         could not connect: the request was not sent
-│   ├── TimeoutError         no answer in time
-│   │   └── ConnectTimeout   connecting took too long: not sent
-│   └── RemoteProtocolError  the connection broke after the request went out
-└── ProduceError             some rows did not end ``ok``; carries the status frame
-    └── ProduceAborted       the run stopped early; the rest of the rows are ``not_sent``
-        ├── AuthenticationError  401: the credentials were refused
+├── ConfigurationError         bad options, no URL, unusable credentials (also a ValueError)
+├── TransportError             a request got no usable answer (es_pandas.transports; a run
+│                              turns these into row errors, never lets them out)
+└── ProduceError               some rows did not end ``ok``; carries .status and .summary
+    └── ProduceAborted         the run stopped early; the rows not sent are ``not_sent``
+        ├── AuthenticationError    401, or IAM refused the API key
         ├── PermissionDeniedError  403: not allowed to write the topic
-        ├── TopicNotFoundError   404: no such topic (or the URL is not Event Streams)
-        └── ConnectionFailed     the server could not be reached at all
+        ├── TopicNotFoundError     404: no such topic, or the URL is not Event Streams
+        ├── EndpointError          the URL answers, but not as Event Streams (a redirect)
+        └── ConnectionFailed       the server could not be reached, or TLS failed
 
-ProduceInterrupted (a KeyboardInterrupt) Ctrl-C: carries the partial status frame
+ProduceInterrupted (a KeyboardInterrupt)  Ctrl-C: carries the partial .status and .summary
 """
 
 from __future__ import annotations
@@ -27,18 +25,14 @@ if TYPE_CHECKING:
 __all__ = [
     "AuthenticationError",
     "ConfigurationError",
-    "ConnectError",
-    "ConnectTimeout",
     "ConnectionFailed",
+    "EndpointError",
     "EventStreamsError",
     "PermissionDeniedError",
     "ProduceAborted",
     "ProduceError",
     "ProduceInterrupted",
-    "RemoteProtocolError",
-    "TimeoutError",
     "TopicNotFoundError",
-    "TransportError",
 ]
 
 
@@ -47,49 +41,27 @@ class EventStreamsError(Exception):
 
 
 class ConfigurationError(EventStreamsError, ValueError):
-    """The arguments, credentials or environment do not make a usable configuration."""
-
-
-class TransportError(EventStreamsError):
-    """The request got no HTTP answer. ``sent`` says whether it may have reached the server."""
-
-    sent = True
-
-
-class ConnectError(TransportError):
-    """Could not connect; the request was not sent."""
-
-    sent = False
-
-
-class TimeoutError(TransportError):
-    """No answer within the timeout; the request may have been processed."""
-
-
-class ConnectTimeout(TimeoutError):
-    """Connecting took longer than the timeout; the request was not sent."""
-
-    sent = False
-
-
-class RemoteProtocolError(TransportError):
-    """The connection closed or broke after the request went out."""
+    """The options, credentials or environment do not make a usable configuration."""
 
 
 class ProduceError(EventStreamsError):
-    """Some rows did not end ``ok``. ``status`` is the full status frame."""
+    """Some rows did not end ``ok``.
 
-    def __init__(self, message: str, status: StatusFrame) -> None:
+    ``status`` is the status frame of the rows the exception is about (the whole frame;
+    for a file, the chunk being sent); ``summary`` counts the whole run."""
+
+    def __init__(self, message: str, status: StatusFrame, summary: Summary | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.summary = summary if summary is not None else status.summary
 
 
 class ProduceAborted(ProduceError):
-    """The run stopped before sending every row; unsent rows are ``not_sent``."""
+    """The run stopped before sending every row; the rows not sent are ``not_sent``."""
 
 
 class AuthenticationError(ProduceAborted):
-    """The server answered 401: the credentials were refused."""
+    """The server answered 401, or IAM refused the API key: the credentials do not work."""
 
 
 class PermissionDeniedError(ProduceAborted):
@@ -100,16 +72,21 @@ class TopicNotFoundError(ProduceAborted):
     """The server answered 404: the topic does not exist, or the URL is not Event Streams."""
 
 
+class EndpointError(ProduceAborted):
+    """The URL answers, but not as the Event Streams REST producer does (a redirect)."""
+
+
 class ConnectionFailed(ProduceAborted):
-    """The server could not be reached at all."""
+    """The server could not be reached at all, or the TLS handshake failed."""
 
 
 class ProduceInterrupted(KeyboardInterrupt):
-    """Ctrl-C (or a kernel interrupt) stopped the run. ``status`` holds what happened so far:
-    rows never sent are ``not_sent``, rows in flight ``unknown``."""
+    """Ctrl-C (or a kernel interrupt) stopped the run.
 
-    def __init__(self, status: StatusFrame) -> None:
+    ``status`` holds what happened so far (rows never sent are ``not_sent``, rows in
+    flight ``unknown``; for a file, the chunk being sent); ``summary`` counts the run."""
+
+    def __init__(self, status: StatusFrame, summary: Summary | None = None) -> None:
         super().__init__("interrupted; the partial status frame is in .status")
         self.status = status
-        #: for a file load, the counts of the whole load so far
-        self.summary: Summary | None = None
+        self.summary = summary if summary is not None else status.summary

@@ -1,26 +1,29 @@
-"""Loading files into a topic in chunks, with flat memory: CSV, TSV, JSON Lines and
-Parquet in, a per-row status file out, and resuming a load that stopped half way.
+"""Files in and out, in chunks, with flat memory: CSV, TSV, JSON Lines and Parquet in,
+a per-row status file out, and resuming a load that stopped half way.
 
-:func:`produce_file` is the Python twin of ``es-pandas produce``.
+A :class:`FileLoad` is a file as a run sees it: chunks to send (skipping the rows an
+earlier load's status file says are done), and each chunk's status written in file
+order as soon as its rows have all ended. Parquet needs pyarrow, which is an extra.
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 import sys
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, cast
 
 import numpy as np
 import pandas as pd
 
-from ._exceptions import ConfigurationError, ProduceInterrupted
-from ._producer import Session, run_blocking
-from ._status import STATUS_COLUMNS, StatusBook, Summary
+from ._exceptions import ConfigurationError
+from ._status import STATUS_COLUMNS, STATUSES, Chunk, StatusBook, StatusFrame, Tally
 
-__all__ = ["FORMATS", "count_rows", "produce_file", "read_chunks"]
+__all__ = ["FORMATS", "FileLoad", "file_format", "read_chunks"]
 
 FORMATS = ("csv", "tsv", "jsonl", "parquet")
 Format = Literal["csv", "tsv", "jsonl", "parquet"]
@@ -33,26 +36,39 @@ _SUFFIXES = {
     ".parquet": "parquet",
     ".pq": "parquet",
 }
+_COMPRESSED = (".gz", ".bz2", ".zst", ".xz")
 # a status file is a status frame with each row's number in the file first
 _STATUS_COLUMNS = ["row", *STATUS_COLUMNS]
+_PARQUET_EXTRA = (
+    'reading and writing Parquet needs pyarrow: pip install "eventstreams-pandas[parquet]"'
+)
+
+
+def _parquet() -> Any:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ConfigurationError(_PARQUET_EXTRA) from None
+    return pq
+
+
+def _is_parquet(path: str) -> bool:
+    return path.endswith((".parquet", ".pq"))
 
 
 def file_format(path: str, format: str | None) -> Format:
     if format is not None:
         if format not in FORMATS:
             raise ConfigurationError(f"unknown format {format!r}: use one of {', '.join(FORMATS)}")
-        return format  # type: ignore[return-value]
+        return cast(Format, format)
     if path == "-":
         return "csv"
     suffixes = Path(path).suffixes
-    suffix = (
-        suffixes[-2]
-        if suffixes and suffixes[-1] in (".gz", ".bz2", ".zst", ".xz")
-        else (suffixes[-1] if suffixes else "")
-    )
+    if suffixes and suffixes[-1] in _COMPRESSED:
+        suffixes = suffixes[:-1]
     try:
-        return _SUFFIXES[suffix.lower()]  # type: ignore[return-value]
-    except KeyError:
+        return cast(Format, _SUFFIXES[suffixes[-1].lower()])
+    except (KeyError, IndexError):
         raise ConfigurationError(
             f"cannot tell the format of {path!r} from its name: pass format= (--format) "
             f"as one of {', '.join(FORMATS)}"
@@ -64,10 +80,8 @@ def count_rows(path: str, format: Format) -> int | None:
     if path == "-":
         return None
     if format == "parquet":
-        import pyarrow.parquet as pq
-
-        return pq.ParquetFile(path).metadata.num_rows
-    if Path(path).suffix in (".gz", ".bz2", ".zst", ".xz"):
+        return int(_parquet().ParquetFile(path).metadata.num_rows)
+    if Path(path).suffix in _COMPRESSED:
         return None
     # Counting newlines is an estimate when quoted fields span lines; it only feeds the ETA.
     lines = 0
@@ -102,27 +116,42 @@ def read_chunks(path: str, format: Format, chunk_rows: int) -> Iterator[pd.DataF
             precise_float=True,
         )
     else:
-        import pyarrow.parquet as pq
-
-        for batch in pq.ParquetFile(source).iter_batches(batch_size=chunk_rows):
+        for batch in _parquet().ParquetFile(source).iter_batches(batch_size=chunk_rows):
             yield batch.to_pandas(types_mapper=pd.ArrowDtype).convert_dtypes(
                 dtype_backend="numpy_nullable"
             )
 
 
-def load_resume(path: str) -> pd.Series:
-    """Each row's status in an earlier load's status file, by row number."""
-    try:
-        done = _read_status(path)
-    except (OSError, ValueError, KeyError) as exc:
-        raise ConfigurationError(f"cannot read the status file {path!r}: {exc}") from None
-    return done.set_index("row")["status"].astype(str)
-
-
 def _read_status(path: str) -> pd.DataFrame:
-    if path.endswith((".parquet", ".pq")):
-        return pd.read_parquet(path, columns=["row", "status"])
-    return pd.read_csv(path, usecols=["row", "status"], dtype={"row": "int64", "status": "string"})
+    """An earlier load's status file, by row, in a status frame's dtypes (a hand-made
+    one may hold only row and status)."""
+    try:
+        if _is_parquet(path):
+            frame = _parquet().read_table(path).to_pandas()
+        else:
+            frame = pd.read_csv(path, dtype={"status": "string", "error": "string"})
+        frame = frame.set_index(frame["row"].astype("int64"))
+        status = frame["status"].astype("string")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigurationError(f"cannot read the status file {path!r}: {exc}") from None
+    unknown = sorted(set(status.dropna()) - set(STATUSES))
+    if unknown or status.isna().any():
+        raise ConfigurationError(
+            f"the status file {path!r} has rows whose status is not one of {', '.join(STATUSES)}"
+        )
+    frame = frame.reindex(columns=STATUS_COLUMNS)
+    numbers = {"http_status": "Int16", "partition": "Int32", "offset": "Int64", "attempts": "Int16"}
+    return pd.DataFrame(
+        {
+            "status": pd.Categorical(status, categories=list(STATUSES)),
+            **{name: pd.to_numeric(frame[name]).astype(kind) for name, kind in numbers.items()},
+            "timestamp": pd.to_datetime(frame["timestamp"], utc=True, errors="coerce"),
+            "error": frame["error"].astype("string"),
+            "latency_ms": pd.to_numeric(frame["latency_ms"]).astype("Float64"),
+            "maybe_duplicate": frame["maybe_duplicate"].fillna(False).astype(bool),
+        },
+        index=frame.index,
+    )[list(STATUS_COLUMNS)]
 
 
 class StatusWriter:
@@ -132,7 +161,6 @@ class StatusWriter:
         if not path.endswith((".csv", ".parquet", ".pq")):
             raise ConfigurationError(f"status files are .csv or .parquet, not {path!r}")
         self.path = path
-        self._parquet = path.endswith((".parquet", ".pq"))
         self._temp = f"{path}.partial"
         self._writer: Any = None
         self._handle: IO[str] | None = None
@@ -141,13 +169,12 @@ class StatusWriter:
         frame = status.reset_index(drop=True)
         frame.insert(0, "row", status.index.to_numpy(dtype=np.int64))
         frame = frame[_STATUS_COLUMNS]
-        if self._parquet:
+        if _is_parquet(self.path):
             import pyarrow as pa
-            import pyarrow.parquet as pq
 
             table = pa.Table.from_pandas(frame.astype({"status": "string"}), preserve_index=False)
             if self._writer is None:
-                self._writer = pq.ParquetWriter(self._temp, table.schema)
+                self._writer = _parquet().ParquetWriter(self._temp, table.schema)
             self._writer.write_table(table.cast(self._writer.schema))
         else:
             if self._handle is None:
@@ -167,113 +194,100 @@ class StatusWriter:
             os.replace(self._temp, self.path)
 
 
-def _carried(rows: np.ndarray, previous: pd.DataFrame | None) -> pd.DataFrame | None:
-    if previous is None or not len(rows):
-        return None
-    return previous.loc[previous.index.isin(rows)]
+class FileLoad:
+    """A file as one run sees it: chunks to send, rows carried from ``resume``, and
+    each chunk's status emitted in file order once all its rows have ended."""
 
-
-def produce_file(
-    path: str | os.PathLike[str],
-    topic: str,
-    *,
-    format: Format | None = None,
-    status_out: str | None = None,
-    resume: str | None = None,
-    retry_unknown: bool = False,
-    **options: Any,
-) -> Summary:
-    """Send every row of a CSV, TSV, JSON Lines or Parquet file (``"-"``: CSV on stdin)
-    as one record, reading ``chunksize`` rows at a time.
-
-    ``options`` are those of :meth:`DataFrame.es.produce` (``key_col``, ``url``,
-    ``concurrency``, ...). ``status_out`` (.csv or .parquet) gets one status row per
-    file row, numbered from 0 in ``row``. ``resume`` is such a file from an earlier
-    load: its ``ok`` rows are not sent again, nor its ``unknown`` ones unless
-    ``retry_unknown`` (they may be in Kafka already), and their status rows are
-    carried into ``status_out``. Returns the run's :class:`Summary`.
-    """
-    from ._accessor import prepare_run
-
-    path = os.fspath(path)
-    fmt = file_format(path, format)
-    earlier = load_resume(resume) if resume else pd.Series([], dtype=str)
-    carry = {"ok"} if retry_unknown else {"ok", "unknown"}
-    skip = np.sort(earlier.index[earlier.isin(carry)].to_numpy(dtype=np.int64))
-    # Rows sent again after an unknown outcome may now be in Kafka twice.
-    resent_unknown = earlier.index[earlier == "unknown"] if retry_unknown else None
-    previous = _previous_status(resume) if resume and status_out else None
-    producer, options_, make_encoder = prepare_run(topic, options)
-    writer = StatusWriter(status_out) if status_out else None
-    total = count_rows(path, fmt)
-    if total is not None:
-        total -= int(np.count_nonzero(skip < total))
-    name = "stdin" if path == "-" else Path(path).name
-    session = Session(producer, options_, total, f"{name} -> {topic}")
-    carried: dict[str, int] = {}
-    state: dict[str, Any] = {}
-
-    async def load() -> None:
-        async with session:
-            offset = 0
-            encoder = None
-            for chunk in read_chunks(path, fmt, options_.chunksize):
-                rows = np.arange(offset, offset + len(chunk), dtype=np.int64)
-                offset += len(chunk)
-                chunk.index = rows
-                sending = ~np.isin(rows, skip, assume_unique=True)
-                for status in earlier.reindex(rows[~sending]):
-                    carried[status] = carried.get(status, 0) + 1
-                if writer is not None:
-                    kept = _carried(rows[~sending], previous)
-                    if kept is not None and len(kept):
-                        writer.write(kept)
-                chunk = chunk.loc[sending]
-                if not len(chunk):
-                    continue
-                encoder = encoder or make_encoder(chunk)
-                book = StatusBook(len(chunk))
-                state["book"], state["index"] = book, chunk.index
-                try:
-                    await session.send(chunk, encoder, book)
-                finally:
-                    status_frame = book.to_frame(chunk.index)
-                    if resent_unknown is not None:
-                        again = status_frame.index.isin(resent_unknown)
-                        status_frame.loc[
-                            again & (status_frame["status"] == "ok"), "maybe_duplicate"
-                        ] = True
-                    if writer is not None:
-                        writer.write(status_frame)
-
-    def summary() -> Summary:
-        run = session.summary()
-        counts = {name: n + carried.get(name, 0) for name, n in run.counts.items()}
-        return Summary(counts, run.elapsed, carried=sum(carried.values()))
-
-    def on_interrupt() -> BaseException:
-        # .status: the chunk that was being sent (earlier chunks are in status_out)
-        book = state.get("book")
-        status = book.to_frame(state["index"]) if book is not None else StatusBook(0).to_frame()
-        interrupted = ProduceInterrupted(status)
-        interrupted.summary = summary()
-        return interrupted
-
-    try:
-        run_blocking(load(), on_interrupt)
-    finally:
-        if writer is not None:
-            writer.close()
-    return summary()
-
-
-def _previous_status(path: str) -> pd.DataFrame:
-    frame = (
-        pd.read_parquet(path)
-        if path.endswith((".parquet", ".pq"))
-        else pd.read_csv(
-            path, dtype={"status": "string", "error": "string"}, dtype_backend="numpy_nullable"
+    def __init__(
+        self,
+        path: str,
+        chunksize: int,
+        tally: Tally,
+        *,
+        format: str | None = None,
+        status_out: str | None = None,
+        resume: str | None = None,
+        retry_unknown: bool = False,
+    ) -> None:
+        self.path = path
+        self.format = file_format(path, format)
+        if self.format == "parquet" or (status_out and _is_parquet(status_out)):
+            _parquet()
+        self.name = "stdin" if path == "-" else Path(path).name
+        self._chunksize = chunksize
+        self._tally = tally
+        self._writer = StatusWriter(status_out) if status_out else None
+        #: called with each chunk, in file order, once its rows have all ended
+        self.emit: Callable[[Chunk], None] = self._write
+        self._earlier = _read_status(resume) if resume else None
+        earlier = (
+            pd.Series([], dtype="string") if self._earlier is None else self._earlier["status"]
         )
-    )
-    # A hand-made status file may hold only row and status.
-    return frame.set_index("row", drop=True).reindex(columns=_STATUS_COLUMNS[1:])
+        carry = ["ok"] if retry_unknown else ["ok", "unknown"]
+        self._skip = np.sort(earlier.index[earlier.isin(carry)].to_numpy(dtype=np.int64))
+        # Sent again, these rows may be in Kafka twice: the engine flags them.
+        resend = earlier.index[earlier == "unknown"] if retry_unknown else earlier.index[:0]
+        self._unknown = resend.to_numpy(dtype=np.int64)
+        total = count_rows(path, self.format)
+        self.total = None if total is None else total - int(np.count_nonzero(self._skip < total))
+        self._pending: deque[Chunk] = deque()
+        self._unfinished: list[Chunk] = []
+
+    def chunks(self) -> tuple[pd.Index | None, Iterator[Chunk]]:
+        """The file's columns (None for an empty file) and its chunks, read lazily."""
+        frames = read_chunks(self.path, self.format, self._chunksize)
+        first = next(frames, None)
+        if first is None:
+            return None, iter(())
+        return first.columns, self._chunks(first, frames)
+
+    def _chunks(self, first: pd.DataFrame, rest: Iterator[pd.DataFrame]) -> Iterator[Chunk]:
+        offset = 0
+        for frame in itertools.chain([first], rest):
+            rows = np.arange(offset, offset + len(frame), dtype=np.int64)
+            offset += len(frame)
+            frame.index = rows
+            sending = ~np.isin(rows, self._skip, assume_unique=True)
+            carried = None
+            if self._earlier is not None and not sending.all():
+                carried = self._earlier.loc[rows[~sending]]
+                for status, count in carried["status"].value_counts().items():
+                    self._tally.add(str(status), int(count))
+                self._tally.carried += len(carried)
+            frame = frame.loc[sending]
+            resent = np.flatnonzero(np.isin(frame.index.to_numpy(), self._unknown))
+            chunk = Chunk(
+                frame,
+                frame.index,
+                StatusBook(len(frame), self._tally),
+                resent=frozenset(resent.tolist()),
+                carried=carried,
+            )
+            self._pending.append(chunk)
+            yield chunk
+
+    def chunk_done(self, chunk: Chunk) -> None:
+        chunk.done = True
+        while self._pending and self._pending[0].done:
+            self.emit(self._pending.popleft())
+
+    def flush(self) -> None:
+        """Emit every chunk not emitted yet (the run stopped): ``not_sent`` rows and
+        all, so the status file accounts for every row read."""
+        self._unfinished = list(self._pending)
+        while self._pending:
+            self.emit(self._pending.popleft())
+
+    def unfinished_status(self) -> StatusFrame:
+        """The status of the chunks that had not ended when the run stopped."""
+        if not self._unfinished:
+            return StatusBook(0).to_frame()
+        return StatusFrame(pd.concat([chunk.status() for chunk in self._unfinished]))
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+    def _write(self, chunk: Chunk) -> None:
+        if self._writer is not None:
+            self._writer.write(chunk.status())

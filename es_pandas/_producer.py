@@ -1,267 +1,411 @@
-"""Running a produce: the reusable :class:`Producer`, the private event loop that
-makes the same call work in scripts and inside Jupyter, and Ctrl-C handling."""
+"""The one place a run happens.
+
+:class:`Producer` owns ``produce``, ``aproduce``, ``produce_file`` and their dry runs;
+each builds a :class:`_Run` and goes through :meth:`_Run.send`: the encoder, the
+transport (a recording one for a dry run), the engine, the progress bar, then the
+outcome. ``df.es`` and ``es_pandas.produce_file`` are thin fronts over it.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import os
 import threading
-import time
-from collections.abc import Coroutine, Iterator, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any, Literal, TypeVar
+from collections.abc import Callable, Coroutine, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pandas as pd
 
-from ._config import (
-    CONNECTION_SETTINGS,
-    DEFAULT_CHUNKSIZE,
-    DEFAULT_CONCURRENCY,
-    DEFAULT_FAIL_AFTER,
-    Limits,
-    Retry,
-    resolve_connection,
-)
-from ._engine import Engine
-from ._exceptions import ConfigurationError, ProduceError, ProduceInterrupted
-from ._progress import ProgressEvent, ProgressSpec, make_reporter
-from ._status import REJECTED, STATUSES, StatusBook, StatusFrame, Summary
-from ._transports import AsyncTransport, build_transport, check_engine
-from ._wire import EncodedRecord, RecordEncoder, RejectedRow
+from .__version__ import __version__
+from ._auth import StaticAuth
+from ._config import AUTH_OPTIONS, Settings, resolve
+from ._engine import Abort, Batch, Engine
+from ._exceptions import ProduceAborted, ProduceError, ProduceInterrupted
+from ._files import FileLoad
+from ._options import FILE_OPTIONS, PRODUCE_OPTIONS, check_options, parameters_doc
+from ._progress import ProgressEvent, make_reporter
+from ._status import OK, REJECTED, Chunk, StatusBook, StatusFrame, Summary, Tally
+from ._transports import AsyncTransport, MockTransport, Response, build_transport
+from ._wire import RecordEncoder, RejectedRow
 
-__all__ = ["UNSET", "Producer", "RunOptions", "Session"]
+if TYPE_CHECKING:
+    from typing import Unpack
+
+    from ._options import FileOptions, ProduceOptions
+
+__all__ = ["Producer", "produce_file", "run_blocking"]
 
 logger = logging.getLogger("es_pandas")
 T = TypeVar("T")
 _TICK_SECONDS = 0.2
-
-
-class _Unset:
-    """Marks an option left to the Producer's setting (``None`` can mean "off")."""
-
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-UNSET: Any = _Unset()
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """How a run behaves, apart from where it sends."""
-
-    concurrency: int = DEFAULT_CONCURRENCY
-    max_rate: float | None = None
-    retry: Retry = field(default_factory=Retry)
-    engine: str | type[AsyncTransport] = "aiohttp"
-    fail_after: int = DEFAULT_FAIL_AFTER
-    chunksize: int = DEFAULT_CHUNKSIZE
-    limits: Limits = field(default_factory=Limits)
-    progress: ProgressSpec = None
-    errors: Literal["collect", "raise"] = "collect"
-
-    def __post_init__(self) -> None:
-        if self.concurrency < 1:
-            raise ConfigurationError("concurrency must be at least 1")
-        if self.max_rate is not None and self.max_rate <= 0:
-            raise ConfigurationError("max_rate must be a positive number of requests per second")
-        if self.fail_after < 1:
-            raise ConfigurationError("fail_after must be at least 1")
-        if self.chunksize < 1:
-            raise ConfigurationError("chunksize must be at least 1")
-        if self.errors not in ("collect", "raise"):
-            raise ConfigurationError("errors must be 'collect' or 'raise'")
-        check_engine(self.engine)
-
-    def update(self, **options: Any) -> RunOptions:
-        changes = {k: v for k, v in options.items() if v is not UNSET}
-        if isinstance(changes.get("retry"), int):
-            changes["retry"] = replace(self.retry, retries=changes["retry"])
-        return replace(self, **changes) if changes else self
+_HEADERS = {
+    "Accept": "application/json",
+    # Both engines decode these; naming them keeps every engine's requests identical.
+    "Accept-Encoding": "gzip, deflate",
+    "User-Agent": f"eventstreams-pandas/{__version__}",
+}
+_PLAN_COLUMNS = ["method", "url", "headers", "body", "error"]
+_SECRET_HEADERS = ("authorization", "x-auth-token", "proxy-authorization")
 
 
 class Producer:
-    """A reusable connection with default run options, for many produce calls.
+    """A reusable connection and default options, for many runs.
 
         >>> producer = Producer(credentials="service-key.json", max_rate=100)
         >>> status = producer.produce(df, "orders", key_col="order_id")
         >>> status = df.es.produce("orders", producer=producer)     # the same
 
-    Connection settings come from the arguments, then a service-credentials
-    JSON (``credentials=``, a path or dict), then the environment (see
-    ``es_pandas.ENVIRONMENT_VARIABLES``). Everything is checked here, so a
-    missing URL or a credential that cannot work fails before any row is read.
+    Every option of :meth:`produce` can be given here as a default; a call's options
+    come first, then these, then the credentials file and the environment (see
+    ``es_pandas.ENVIRONMENT_VARIABLES``). Everything is checked here, so a missing URL
+    or a credential that cannot work fails before any row is read. An IAM token is
+    fetched once and shared by the calls.
     """
+
+    def __init__(self, url: str | None = None, /, **options: Unpack[ProduceOptions]) -> None:
+        given: dict[str, Any] = dict(options)
+        if url is not None:
+            given["url"] = url
+        self._given = check_options(given, PRODUCE_OPTIONS)
+        self.settings = resolve([self._given])
+
+    def __repr__(self) -> str:
+        settings = self.settings
+        return (
+            f"<Producer {settings.url} api_version={settings.options['api_version']} "
+            f"auth={settings.auth!r}>"
+        )
+
+    def produce(
+        self,
+        frame: pd.DataFrame,
+        topic: str,
+        /,
+        *,
+        dry_run: bool = False,
+        **options: Unpack[ProduceOptions],
+    ) -> StatusFrame | pd.DataFrame:
+        run = self._run(topic, options, dry_run, len(frame))
+        return run_blocking(run.frame(frame), run.interrupted)
+
+    async def aproduce(
+        self,
+        frame: pd.DataFrame,
+        topic: str,
+        /,
+        *,
+        dry_run: bool = False,
+        **options: Unpack[ProduceOptions],
+    ) -> StatusFrame | pd.DataFrame:
+        run = self._run(topic, options, dry_run, len(frame))
+        return await run.frame(frame)
+
+    def produce_file(
+        self,
+        path: str | os.PathLike[str],
+        topic: str,
+        /,
+        *,
+        dry_run: bool | Callable[[pd.DataFrame], object] = False,
+        **options: Unpack[FileOptions],
+    ) -> Summary | pd.DataFrame:
+        checked = check_options(options, (*PRODUCE_OPTIONS, *FILE_OPTIONS))
+        settings = self._settings({k: v for k, v in checked.items() if k in PRODUCE_OPTIONS})
+        tally = Tally()
+        load = FileLoad(
+            os.fspath(path),
+            settings.options["chunksize"],
+            tally,
+            **{k: v for k, v in checked.items() if k in FILE_OPTIONS},
+        )
+        run = _Run(settings, topic, dry_run, load.total, f"{load.name} -> {topic}", tally)
+        try:
+            return run_blocking(run.file(load), functools.partial(run.file_interrupted, load))
+        finally:
+            load.close()
+
+    def _settings(self, overrides: Mapping[str, Any]) -> Settings:
+        """This producer's settings with ``overrides`` first; its credentials (and IAM
+        token) are reused unless the overrides touch them."""
+        if not overrides:
+            return self.settings
+        reuse = not any(name in overrides for name in AUTH_OPTIONS)
+        return resolve([overrides, self._given], auth=self.settings.auth if reuse else None)
+
+    def _run(self, topic: str, options: Mapping[str, Any], dry_run: bool, rows: int) -> _Run:
+        settings = self._settings(check_options(options, PRODUCE_OPTIONS))
+        return _Run(settings, topic, dry_run, rows, f"{settings.url} topic {topic!r}")
+
+
+_OPTIONS_DOC = parameters_doc(PRODUCE_OPTIONS)
+Producer.produce.__doc__ = f"""Send each row of ``frame`` as one record to ``topic``.
+
+Parameters
+----------
+frame : DataFrame
+topic : str
+    The Event Streams (Kafka) topic.
+dry_run : bool, default False
+    Return the requests that would be sent (secrets masked), one row per input row,
+    instead of sending them.
+{_OPTIONS_DOC}
+
+Returns
+-------
+StatusFrame
+    On the input's index: ``status`` (ok, failed, unknown, rejected, not_sent),
+    ``http_status``, ``partition``, ``offset``, ``timestamp``, ``error``, ``attempts``,
+    ``latency_ms``, ``maybe_duplicate``; ``.summary`` counts them.
+
+Raises
+------
+ConfigurationError
+    Unusable options, no URL, unusable credentials, unknown columns: before anything
+    is sent.
+AuthenticationError, PermissionDeniedError, TopicNotFoundError, EndpointError, ConnectionFailed
+    The run stopped early; ``.status`` holds the frame (the rest ``not_sent``).
+ProduceError
+    With ``errors="raise"``, when any row is not ok.
+ProduceInterrupted
+    Ctrl-C; ``.status`` holds the partial frame.
+"""
+Producer.aproduce.__doc__ = """:meth:`produce` on the running event loop; the same options.
+
+Cancelling the awaiting task cancels the requests in flight and propagates
+``CancelledError``."""
+Producer.produce_file.__doc__ = f"""Send every row of a CSV, TSV, JSON Lines or Parquet file
+(``"-"``: CSV on stdin) as one record, ``chunksize`` rows at a time.
+
+Takes the options of :meth:`produce`, and:
+
+{parameters_doc(FILE_OPTIONS)}
+
+``dry_run=True`` returns the requests as a DataFrame indexed by row number instead of
+sending them; a callable as ``dry_run`` is given each chunk's requests in file order
+instead (for files too large to hold).
+
+Returns the run's :class:`Summary`.
+"""
+
+
+class _Run:
+    """One run's moving parts: settings, the running tally, the progress reporter."""
 
     def __init__(
         self,
-        url: str | None = None,
-        *,
-        api_key: str | None = None,
-        user: str | None = None,
-        password: str | None = None,
-        token: str | None = None,
-        iam: bool | None = None,
-        iam_url: str | None = None,
-        auth_style: Literal["bearer", "basic", "x-auth-token"] | None = None,
-        credentials: str | Mapping[str, Any] | None = None,
-        api_version: Literal["v1", "v2"] | None = None,
-        verify: bool | str | None = None,
-        timeout: float | None = None,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        max_rate: float | None = None,
-        retries: int | Retry = 4,
-        engine: str | type[AsyncTransport] = "aiohttp",
-        fail_after: int = DEFAULT_FAIL_AFTER,
-        chunksize: int = DEFAULT_CHUNKSIZE,
-        limits: Limits | None = None,
-        progress: ProgressSpec = None,
-        errors: Literal["collect", "raise"] = "collect",
+        settings: Settings,
+        topic: str,
+        dry_run: bool | Callable[[pd.DataFrame], object],
+        total: int | None,
+        description: str,
+        tally: Tally | None = None,
     ) -> None:
-        arguments = locals()
-        self.connection = resolve_connection({k: arguments[k] for k in CONNECTION_SETTINGS})
-        self.options = RunOptions(
-            concurrency=concurrency,
-            max_rate=max_rate,
-            retry=retries if isinstance(retries, Retry) else Retry(retries=retries),
-            engine=engine,
-            fail_after=fail_after,
-            chunksize=chunksize,
-            limits=limits or Limits(),
-            progress=progress,
-            errors=errors,
-        )
-
-    def __repr__(self) -> str:
-        c = self.connection
-        return f"<Producer {c.url} api_version={c.api_version} auth={c.auth!r}>"
-
-    def produce(self, frame: pd.DataFrame, topic: str, **options: Any) -> StatusFrame:
-        """Send every row of ``frame`` to ``topic``; the same as
-        ``frame.es.produce(topic, producer=self, **options)``."""
-        return frame.es.produce(topic, producer=self, **options)
-
-    async def aproduce(self, frame: pd.DataFrame, topic: str, **options: Any) -> StatusFrame:
-        """The same as :meth:`produce`, awaited on the running event loop."""
-        return await frame.es.aproduce(topic, producer=self, **options)
-
-    def with_connection(self, **overrides: Any) -> Producer:
-        """A copy whose connection takes ``overrides`` (url, api_key, ...) first."""
-        if not any(v is not None for v in overrides.values()):
-            return self
-        clone = object.__new__(Producer)
-        clone.connection = resolve_connection(overrides, base=self.connection)
-        clone.options = self.options
-        return clone
-
-    # -- running -------------------------------------------------------------------
-
-    def encoder(
-        self, frame: pd.DataFrame, topic: str, options: RunOptions, **record: Any
-    ) -> RecordEncoder:
-        limits = options.limits
-        base_path = self.connection.url.split("://", 1)[1].partition("/")[2]
-        try:
-            return RecordEncoder(
-                topic,
-                list(frame.columns),
-                api_version=self.connection.api_version,
-                max_key_bytes=limits.max_key_bytes,
-                max_value_bytes=limits.max_value_bytes,
-                max_uri_bytes=limits.max_uri_bytes,
-                base_path="/" + base_path if base_path else "",
-                **record,
-            )
-        except ValueError as exc:
-            raise ConfigurationError(str(exc)) from None
-
-
-class Session:
-    """One connection pool, engine and progress bar for one or more frames sent in
-    turn (a DataFrame, or the chunks of a file)."""
-
-    def __init__(
-        self, producer: Producer, options: RunOptions, total: int | None, description: str
-    ) -> None:
-        self._producer = producer
-        self._options = options
-        self._total = total
+        self.settings = settings
+        self.topic = topic
+        self.dry_run = dry_run
+        self.total = total
         self.description = description
-        self._finished_counts = [0] * len(STATUSES)
-        self._current: StatusBook | None = None
-        self._started = time.monotonic()
+        self.tally = tally or Tally()
+        #: why the run stopped early, and the exception behind it (set by send)
+        self.abort: Abort | None = None
+        self.cause: BaseException | None = None
+        self._recorded: dict[int, tuple[str, str, dict[str, str], bytes]] = {}
+        self._book: StatusBook | None = None
+        self._index: pd.Index | None = None
         # Made here, on the caller's thread: Jupyter shows a widget in the cell whose
         # thread displays it, and the run itself goes on a helper thread.
-        self._reporter = make_reporter(options.progress, total, description)
+        progress = None if dry_run else settings.options.get("progress")
+        self._reporter = make_reporter(False if dry_run else progress, total, self.description)
 
-    async def __aenter__(self) -> Session:
-        connection = self._producer.connection
-        options = self._options
-        self._transport = build_transport(
-            options.engine,
-            connections=options.concurrency,
-            timeout=connection.timeout,
-            verify=connection.verify,
+    # -- the one routine -----------------------------------------------------------
+
+    async def send(
+        self,
+        columns: pd.Index,
+        chunks: Iterator[Chunk],
+        chunk_done: Callable[[Chunk], None] | None = None,
+    ) -> None:
+        """Encode and send every chunk; ``abort`` says why if the run stopped early.
+
+        A problem found before anything is sent (options, columns, the engine) raises
+        as it is; anything that goes wrong later ends the run as an abort, so that the
+        exception the caller raises carries the status of every row."""
+        options = self.settings.options
+        encoder = self._encoder(columns)
+        transport = self._transport()
+        engine = Engine(
+            url=self.settings.url,
+            transport=transport,
+            auth=StaticAuth(self.settings.auth.shown_headers())
+            if self.dry_run and self.settings.auth is not None
+            else self.settings.auth,
+            retry=self.settings.retry,
+            concurrency=options["concurrency"],
+            max_rate=None if self.dry_run else options["max_rate"],
+            fail_after=options["fail_after"],
+            headers=_HEADERS,
         )
-        self._engine = Engine(
-            url=connection.url,
-            transport=self._transport,
-            auth=connection.auth,
-            concurrency=options.concurrency,
-            retry=options.retry,
-            max_rate=options.max_rate,
-            fail_after=options.fail_after,
-        )
-        self._started = time.monotonic()
-        self._ticker = asyncio.ensure_future(self._tick())
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self._ticker.cancel()
-        await asyncio.gather(self._ticker, return_exceptions=True)
-        await self._transport.aclose()
-        summary = str(self.summary())
-        self._reporter.close(self._event(finished=True), summary)
-        logger.info("produce to %s: %s", self.description, summary)
-
-    async def run(self, frame: pd.DataFrame, encoder: RecordEncoder, book: StatusBook) -> None:
-        """Open, send one frame, close."""
-        async with self:
-            await self.send(frame, encoder, book)
-
-    async def send(self, frame: pd.DataFrame, encoder: RecordEncoder, book: StatusBook) -> None:
-        """Send ``frame``'s rows, outcomes into ``book``; raise if the run is aborted."""
-        self._current = book
+        ticker = asyncio.ensure_future(self._tick())
         try:
-            await self._engine.run(_records(frame, encoder, self._options.chunksize, book), book)
+            await engine.run(self._batches(chunks, encoder, chunk_done))
+        except Exception as exc:
+            self.cause = exc
+            engine.abort = engine.abort or Abort(
+                ProduceAborted, f"the run failed: {type(exc).__name__}: {exc}"
+            )
         finally:
-            book.finished = time.monotonic()
-            self._current = None
-            for status, count in enumerate(book.counts):
-                self._finished_counts[status] += count
-        abort = self._engine.abort
-        if abort is not None:
-            raise abort.error(
-                f"{abort.message}; stopped after {book.done:,} of {book.rows:,} rows "
+            ticker.cancel()
+            await asyncio.gather(ticker, return_exceptions=True)
+            await transport.aclose()
+            summary = self.tally.summary()
+            self._reporter.close(self._event(finished=True), str(summary))
+            if not self.dry_run:
+                logger.info("produce to %s: %s", self.description, summary)
+        self.abort = engine.abort
+
+    def _encoder(self, columns: pd.Index) -> RecordEncoder:
+        options = self.settings.options
+        base_path = self.settings.url.split("://", 1)[1].partition("/")[2]
+        return RecordEncoder(
+            self.topic,
+            list(columns),
+            api_version=options["api_version"],
+            key_col=options["key_col"],
+            value_col=options["value_col"],
+            value_cols=options["value_cols"],
+            value_type=options["value_type"],
+            header_cols=options["header_cols"],
+            limits=options["limits"],
+            base_path="/" + base_path if base_path else "",
+        )
+
+    def _transport(self) -> AsyncTransport:
+        if self.dry_run:
+            return MockTransport(self._record, self.settings.transport)
+        return build_transport(self.settings.options["engine"], self.settings.transport)
+
+    def _batches(
+        self,
+        chunks: Iterator[Chunk],
+        encoder: RecordEncoder,
+        chunk_done: Callable[[Chunk], None] | None,
+    ) -> Iterator[Batch]:
+        """Each chunk encoded (rejected rows straight into its book) as the engine
+        needs it, so a frame or file is never turned into requests all at once."""
+        for chunk in chunks:
+            assert chunk.frame is not None
+            records = []
+            for item in encoder.encode(chunk.frame, chunk.start):
+                if isinstance(item, RejectedRow):
+                    chunk.book.fail(item.position, REJECTED, item.error)
+                else:
+                    records.append(item)
+            chunk.frame = None
+            done = None if chunk_done is None else functools.partial(chunk_done, chunk)
+            yield Batch(chunk.book, records, done, chunk.resent)
+
+    def _record(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> Response:
+        """The dry run's server: remembers each request, under the offset it answers."""
+        offset = len(self._recorded)
+        self._recorded[offset] = (method, url, dict(headers), body)
+        answer = b'{"metadata":{"partition":0,"offset":%d,"timestamp":"0"}}' % offset
+        return Response(200, {"content-type": "application/json"}, answer)
+
+    # -- a DataFrame -----------------------------------------------------------------
+
+    async def frame(self, frame: pd.DataFrame) -> StatusFrame | pd.DataFrame:
+        size = self.settings.options["chunksize"]
+        book = self._book = StatusBook(len(frame), self.tally)
+        self._index = frame.index
+        chunks = (
+            Chunk(frame.iloc[start : start + size], frame.index[start : start + size], book, start)
+            for start in range(0, len(frame), size)
+        )
+        await self.send(frame.columns, chunks)
+        status = book.to_frame(frame.index, self.tally.summary().elapsed)
+        self.finish(status)
+        return self.plan(book, frame.index) if self.dry_run else status
+
+    def finish(self, status: StatusFrame, summary: Summary | None = None) -> None:
+        """Raise what ended the run, or (with errors="raise") that rows are not ok."""
+        summary = summary or self.tally.summary()
+        if self.abort is not None:
+            done = summary.total - summary.counts["not_sent"]
+            raise self.abort.error(
+                f"{self.abort.message}; stopped after {done:,} of {summary.total:,} rows "
                 "(the rest are not_sent)",
-                book.to_frame(frame.index),
+                status,
+                summary,
+            ) from self.cause
+        not_ok = summary.counts["ok"] != summary.total
+        if not_ok and self.settings.options["errors"] == "raise" and not self.dry_run:
+            raise ProduceError(
+                f"not every row reached {self.description}: {summary}", status, summary
             )
 
-    def counts(self) -> dict[str, int]:
-        counts = list(self._finished_counts)
-        if self._current is not None:
-            for status, count in enumerate(self._current.counts):
-                counts[status] += count
-        return dict(zip(STATUSES, counts, strict=True))
+    def interrupted(self) -> ProduceInterrupted:
+        book = self._book or StatusBook(0)
+        return ProduceInterrupted(book.to_frame(self._index), self.tally.summary())
 
-    def summary(self) -> Summary:
-        return Summary(self.counts(), time.monotonic() - self._started)
+    # -- a file ------------------------------------------------------------------------
+
+    async def file(self, load: FileLoad) -> Summary | pd.DataFrame:
+        columns, chunks = load.chunks()
+        plans: list[pd.DataFrame] = []
+        if self.dry_run:
+            show = self.dry_run if callable(self.dry_run) else plans.append
+            load.emit = lambda chunk: show(self.plan(chunk.book, chunk.index))
+        try:
+            if columns is not None:
+                await self.send(columns, chunks, load.chunk_done)
+        finally:
+            load.flush()
+        summary = self.tally.summary()
+        self.finish(load.unfinished_status(), summary)
+        if self.dry_run:
+            return pd.concat(plans) if plans else pd.DataFrame(columns=_PLAN_COLUMNS)
+        return summary
+
+    def file_interrupted(self, load: FileLoad) -> ProduceInterrupted:
+        return ProduceInterrupted(load.unfinished_status(), self.tally.summary())
+
+    # -- dry runs ------------------------------------------------------------------------
+
+    def plan(self, book: StatusBook, index: pd.Index) -> pd.DataFrame:
+        """The requests of a dry run, one row per input row (secrets masked)."""
+        rows: list[list[Any]] = []
+        for position in range(book.rows):
+            if book.status[position] != OK:
+                rows.append([None, None, None, None, book.errors.get(position)])
+                continue
+            method, url, headers, body = self._recorded.pop(int(book.offset[position]))
+            shown = {
+                name: "<redacted>"
+                if name.lower() in _SECRET_HEADERS and "<" not in value
+                else value
+                for name, value in headers.items()
+            }
+            text: str | bytes
+            try:
+                text = body.decode()
+            except UnicodeDecodeError:
+                text = body
+            rows.append([method, url, shown, text, None])
+        # object columns: None means "no request", whatever pandas would infer
+        plan = pd.DataFrame(rows, index=index, columns=_PLAN_COLUMNS, dtype=object)
+        plan["error"] = plan["error"].astype("string")
+        return plan
+
+    # -- progress ------------------------------------------------------------------------
 
     def _event(self, *, finished: bool = False) -> ProgressEvent:
-        counts = self.counts()
-        done = sum(counts.values()) - counts["not_sent"]
-        total = self._total if self._total is not None else sum(counts.values())
-        return ProgressEvent(done, total, counts, time.monotonic() - self._started, finished)
+        summary = self.tally.summary()
+        counts = summary.counts
+        done = summary.total - counts["not_sent"]
+        total = self.total if self.total is not None else summary.total
+        return ProgressEvent(done, total, counts, summary.elapsed or 0.0, finished)
 
     async def _tick(self) -> None:
         while True:
@@ -269,27 +413,15 @@ class Session:
             self._reporter.update(self._event())
 
 
-def _records(
-    frame: pd.DataFrame, encoder: RecordEncoder, chunksize: int, book: StatusBook
-) -> Iterator[EncodedRecord]:
-    """Rows as requests, a chunk at a time; rejected rows go straight into the book."""
-    for start in range(0, len(frame), chunksize):
-        for item in encoder.encode(frame.iloc[start : start + chunksize], start):
-            if isinstance(item, RejectedRow):
-                book.fail(item.position, REJECTED, item.error)
-            else:
-                yield item
-
-
 def _new_event_loop() -> asyncio.AbstractEventLoop:
     try:
         import uvloop
     except ImportError:
         return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
+    return uvloop.new_event_loop()  # type: ignore[no-any-return]
 
 
-def run_blocking(coro: Coroutine[Any, Any, T], on_interrupt: Any) -> T:
+def run_blocking(coro: Coroutine[Any, Any, T], on_interrupt: Callable[[], BaseException]) -> T:
     """Run ``coro`` on a private event loop in a helper thread and wait for it.
 
     The same path serves scripts and Jupyter (where a loop already runs on the main
@@ -330,15 +462,28 @@ def run_blocking(coro: Coroutine[Any, Any, T], on_interrupt: Any) -> T:
         raise on_interrupt() from None
     if "error" in outcome:
         raise outcome["error"]
-    return outcome["result"]
+    return cast(T, outcome["result"])
 
 
-def finish(book: StatusBook, index: pd.Index, options: RunOptions, description: str) -> StatusFrame:
-    status = book.to_frame(index)
-    if options.errors == "raise" and book.counts[0] != book.rows:
-        raise ProduceError(f"not every row reached {description}: {status.summary}", status)
-    return status
+def produce_file(
+    path: str | os.PathLike[str],
+    topic: str,
+    *,
+    producer: Producer | None = None,
+    dry_run: bool | Callable[[pd.DataFrame], object] = False,
+    **options: Unpack[FileOptions],
+) -> Summary | pd.DataFrame:
+    if producer is None:
+        given = {k: v for k, v in options.items() if k in PRODUCE_OPTIONS}
+        producer = Producer(**given)  # type: ignore[arg-type]
+        options = {k: v for k, v in options.items() if k in FILE_OPTIONS}  # type: ignore[assignment]
+    return producer.produce_file(path, topic, dry_run=dry_run, **options)
 
 
-def interrupted(book: StatusBook, index: pd.Index) -> ProduceInterrupted:
-    return ProduceInterrupted(book.to_frame(index))
+produce_file.__doc__ = (
+    (Producer.produce_file.__doc__ or "")
+    + """
+``producer`` (a :class:`Producer`) gives a reusable connection and default options.
+This is the Python twin of ``es-pandas produce``.
+"""
+)

@@ -7,6 +7,7 @@ times a second, which keeps the per-row path free of progress work.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sys
@@ -14,7 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Union
 
-__all__ = ["ProgressEvent", "ProgressSpec", "make_reporter"]
+__all__ = ["Progress", "ProgressEvent", "make_reporter"]
+
+logger = logging.getLogger("es_pandas")
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,8 @@ class ProgressEvent:
         return self.done / self.elapsed if self.elapsed > 0 else 0.0
 
 
-ProgressSpec = Union[bool, None, Callable[[ProgressEvent], Any]]  # noqa: UP007 - a runtime alias on 3.10
+#: ``progress=``: True, False, or a callable receiving :class:`ProgressEvent`
+Progress = Union[bool, Callable[[ProgressEvent], Any]]  # noqa: UP007 - a runtime alias
 
 
 class _Reporter:
@@ -44,14 +48,26 @@ class _Reporter:
 
 
 class _CallbackReporter(_Reporter):
+    """Calls the user's function; if it raises, says so once and stops calling it, so
+    a bug in a progress callback never costs the run."""
+
     def __init__(self, callback: Callable[[ProgressEvent], Any]) -> None:
-        self._callback = callback
+        self._callback: Callable[[ProgressEvent], Any] | None = callback
 
     def update(self, event: ProgressEvent) -> None:
-        self._callback(event)
+        if self._callback is None:
+            return
+        try:
+            self._callback(event)
+        except Exception:
+            logger.warning(
+                "the progress callable raised; it will not be called again in this run",
+                exc_info=True,
+            )
+            self._callback = None
 
     def close(self, event: ProgressEvent, summary: str) -> None:
-        self._callback(event)
+        self.update(event)
 
 
 class _TqdmReporter(_Reporter):
@@ -105,7 +121,7 @@ def _wants_bar() -> bool:
     return stream is not None and hasattr(stream, "isatty") and stream.isatty()
 
 
-def make_reporter(progress: ProgressSpec, total: int, description: str) -> _Reporter:
+def make_reporter(progress: Progress | None, total: int | None, description: str) -> _Reporter:
     """``None``: a bar where someone can see it; ``True``: always a bar; ``False``:
     silent; a callable: called with :class:`ProgressEvent` instead of a bar."""
     if callable(progress):

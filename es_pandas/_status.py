@@ -6,12 +6,26 @@ from __future__ import annotations
 import html
 import time
 from collections.abc import Hashable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["STATUSES", "STATUS_COLUMNS", "StatusBook", "StatusFrame", "Summary"]
+__all__ = [
+    "FAILED",
+    "NOT_SENT",
+    "OK",
+    "REJECTED",
+    "STATUSES",
+    "STATUS_COLUMNS",
+    "UNKNOWN",
+    "Chunk",
+    "StatusBook",
+    "StatusFrame",
+    "Summary",
+    "Tally",
+]
 
 #: every value of the ``status`` column, in category order
 STATUSES = ("ok", "failed", "unknown", "rejected", "not_sent")
@@ -67,6 +81,16 @@ class Summary:
     def __repr__(self) -> str:
         return f"<Summary {self}>"
 
+    def table(self) -> str:
+        """The counts as an aligned table, for a terminal."""
+        width = max(len(f"{n:,}") for n in self.counts.values())
+        lines = [f"  {name:<9} {n:>{width},}" for name, n in self.counts.items()]
+        rate = f", {self.rate:,.0f} rows/s" if self.rate else ""
+        lines.append(f"  {self.total - self.carried:,} rows in {self.elapsed or 0.0:.1f}s{rate}")
+        if self.carried:
+            lines.append(f"  {self.carried:,} rows carried from --resume (not sent again)")
+        return "\n".join(lines)
+
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{name}</th>" for name in self.counts)
         cells = "".join(f"<td>{n:,}</td>" for n in self.counts.values())
@@ -113,11 +137,29 @@ class StatusFrame(pd.DataFrame):
         return f"<div>{self.summary._repr_html_()}{first}</div>{table}"
 
 
+class Tally:
+    """Rows by status across every book of a run (a file's chunks), for the progress
+    bar and the summary; ``carried`` rows came from an earlier load's status file."""
+
+    def __init__(self) -> None:
+        self.counts = [0] * len(STATUSES)
+        self.carried = 0
+        self.started = time.monotonic()
+
+    def add(self, status: str, rows: int = 1) -> None:
+        self.counts[STATUSES.index(status)] += rows
+
+    def summary(self, elapsed: float | None = None) -> Summary:
+        counts = dict(zip(STATUSES, self.counts, strict=True))
+        seconds = time.monotonic() - self.started if elapsed is None else elapsed
+        return Summary(counts, seconds, carried=self.carried)
+
+
 class StatusBook:
     """What happened to each row, by position, in arrays of fixed size: the only
-    per-row memory a run holds."""
+    per-row memory a run holds. Its counts also go to the run's :class:`Tally`."""
 
-    def __init__(self, rows: int) -> None:
+    def __init__(self, rows: int, tally: Tally | None = None) -> None:
         self.rows = rows
         self.status = np.full(rows, NOT_SENT, np.int8)
         self.http_status = np.zeros(rows, np.int16)
@@ -128,14 +170,17 @@ class StatusBook:
         self.latency = np.full(rows, np.nan)
         self.maybe_duplicate = np.zeros(rows, bool)
         self.errors: dict[int, str] = {}
+        self.tally = tally or Tally()
+        self.tally.counts[NOT_SENT] += rows
         self.counts = [0] * len(STATUSES)
         self.counts[NOT_SENT] = rows
-        self.started = time.monotonic()
-        self.finished: float | None = None
 
     def _set(self, position: int, status: int) -> None:
-        self.counts[self.status[position]] -= 1
+        before = self.status[position]
+        self.counts[before] -= 1
         self.counts[status] += 1
+        self.tally.counts[before] -= 1
+        self.tally.counts[status] += 1
         self.status[position] = status
 
     def ok(
@@ -181,16 +226,7 @@ class StatusBook:
     def done(self) -> int:
         return self.rows - self.counts[NOT_SENT]
 
-    def summary(self) -> Summary:
-        return Summary(self.summary_counts(), self.elapsed())
-
-    def summary_counts(self) -> dict[str, int]:
-        return dict(zip(STATUSES, self.counts, strict=True))
-
-    def elapsed(self) -> float:
-        return (self.finished or time.monotonic()) - self.started
-
-    def to_frame(self, index: pd.Index | None = None) -> StatusFrame:
+    def to_frame(self, index: pd.Index | None = None, elapsed: float | None = None) -> StatusFrame:
         rows = self.rows
         sent = self.http_status != 0
         error = np.full(rows, None, dtype=object)
@@ -213,6 +249,34 @@ class StatusBook:
             "maybe_duplicate": self.maybe_duplicate.copy(),
         }
         frame = StatusFrame(columns, index=index if index is not None else pd.RangeIndex(rows))
-        frame.attrs["elapsed"] = self.elapsed()
+        frame.attrs["elapsed"] = elapsed
         frame.attrs["rows"] = rows
         return frame
+
+
+@dataclass(eq=False)
+class Chunk:
+    """Rows of the input sent together, and the book their outcomes go into, at
+    positions ``start`` onwards (a frame's chunks share one book; a file's have one each)."""
+
+    #: the rows to send; dropped once they are encoded
+    frame: pd.DataFrame | None
+    index: pd.Index
+    book: StatusBook
+    start: int = 0
+    #: positions whose outcome in an earlier load was unknown: sent again, they may be
+    #: in Kafka twice
+    resent: frozenset[int] = frozenset()
+    #: the earlier status rows of rows not sent again (resuming a file load)
+    carried: pd.DataFrame | None = None
+    #: every row of it has its final status
+    done: bool = False
+
+    def status(self, elapsed: float | None = None) -> StatusFrame:
+        """Its rows' status (with the carried rows, in row order)."""
+        rows = len(self.index)
+        status = self.book.to_frame(elapsed=elapsed).iloc[self.start : self.start + rows]
+        status.index = self.index
+        if self.carried is not None and len(self.carried):
+            status = StatusFrame(pd.concat([status, self.carried]).sort_index())
+        return status

@@ -101,4 +101,4 @@ def kafka(tmp_path_factory):
 
 
 #: every HTTP engine; the engine tests run on each
-ENGINES = ["aiohttp", "httpx", "httptools"]
+ENGINES = ["aiohttp", "httpx"]

@@ -31,7 +31,6 @@ def test_quick_run_writes_every_report(tmp_path) -> None:
     assert set(report["summary"]["cpu"]) == {
         "es_pandas (aiohttp)",
         "es_pandas (httpx)",
-        "es_pandas (httptools)",
         "bare aiohttp script",
         "requests.Session loop",
         "requests + 32 threads",
@@ -40,6 +39,7 @@ def test_quick_run_writes_every_report(tmp_path) -> None:
         for row in table.values():
             assert row["ok"] == row["rows"]  # every contender really sent every row
     assert {check["target"].split(",")[0] for check in report["targets"]}
+    assert set(report["imports"]) == {"import pandas", "import es_pandas"}
     table = (tmp_path / "latest.md").read_text()
-    assert "| contender |" in table and "**Targets**" in table
+    assert "| contender |" in table and "**Targets**" in table and "import es_pandas" in table
     assert (tmp_path / "latest.png").stat().st_size > 1000

@@ -20,6 +20,7 @@ import es_pandas
 from es_pandas._accessor import EventStreamsAccessor
 from es_pandas._cli import main
 from es_pandas._cli._produce import produce
+from es_pandas._options import OPTIONS
 
 from .conftest import API_KEY
 
@@ -277,24 +278,36 @@ def test_demo() -> None:
     assert "--credentials" in result.stderr
 
 
-def test_every_produce_keyword_has_a_cli_twin() -> None:
-    keywords = set(inspect.signature(EventStreamsAccessor.produce).parameters) - {"self", "topic"}
-    options = {p.name for p in produce.params}
-    # keywords whose twin has another shape on a command line
-    twins = {
-        "limits": {"max_key_bytes", "max_value_bytes", "max_uri_bytes"},
-        "verify": {"ca_bundle", "no_verify"},
-        "errors": set(),
-        "producer": set(),
-    }
-    for keyword in keywords:
-        assert twins.get(keyword, {keyword}) <= options, keyword
-    defaults = {p.name: p.default for p in produce.params}
-    assert defaults["concurrency"] == es_pandas.Producer("http://x").options.concurrency
-    assert defaults["retries"] == es_pandas.Retry().retries
-    assert defaults["chunksize"] == es_pandas.Producer("http://x").options.chunksize
-    assert defaults["fail_after"] == es_pandas.Producer("http://x").options.fail_after
-    assert defaults["engine"] == es_pandas.Producer("http://x").options.engine
+def test_every_option_has_a_cli_twin_generated_from_its_declaration() -> None:
+    params = {p.name: p for p in produce.params}
+    twins = {"file", "topic", "dry_run"}  # the command's own
+    for name, (_, option) in OPTIONS.items():
+        if option.no_flag:
+            continue
+        flags = [flag.dest for flag in option.flags] if option.flags else [name]
+        twins.update(flags)
+        for flag in flags:
+            assert flag in params, name
+            assert params[flag].default in (None, False), (name, "a flag left out is not set")
+        if option.flags is None and option.default is not None:
+            assert f"[default: {option.shows or option.default}]" in params[name].help, name
+    assert set(params) == twins
+
+
+def test_every_front_takes_the_declared_options() -> None:
+    fronts = [
+        EventStreamsAccessor.produce,
+        EventStreamsAccessor.aproduce,
+        es_pandas.Producer.__init__,
+        es_pandas.Producer.produce,
+        es_pandas.Producer.aproduce,
+    ]
+    for front in fronts:
+        options = inspect.signature(front).parameters["options"]
+        assert options.annotation == "Unpack[ProduceOptions]", front
+    for front in (es_pandas.produce_file, es_pandas.Producer.produce_file):
+        assert inspect.signature(front).parameters["options"].annotation == "Unpack[FileOptions]"
+    assert set(es_pandas.FileOptions.__annotations__) == set(OPTIONS)
 
 
 def test_every_command_has_help() -> None:

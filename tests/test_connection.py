@@ -10,11 +10,18 @@ import pytest
 
 import es_pandas
 from es_pandas import ConfigurationError, IAMAuth, LocalEventStreams, Producer
-from es_pandas._config import resolve_connection
+from es_pandas._config import resolve
+from es_pandas._options import PRODUCE_OPTIONS, check_options
 
 from .conftest import API_KEY, ENGINES
 
 ROWS = pd.DataFrame({"v": range(20)})
+
+
+def resolve_connection(options: dict | None = None, *, base: dict | None = None):
+    """The settings of a call with ``options`` over a producer's ``base`` options."""
+    layers = [check_options(o, PRODUCE_OPTIONS) for o in (options or {}, base or {})]
+    return resolve(layers)
 
 
 def ok(status: pd.DataFrame) -> bool:
@@ -43,7 +50,7 @@ def test_iam_exchange_and_refresh_mid_run(es) -> None:
     # The fixture's tokens live 2 s; at 10 rows/s this run lasts ~3 s, so the token
     # must be renewed (at 80% of its life) while requests are in flight.
     producer = Producer(es.url, api_key=API_KEY, iam=True, iam_url=es.iam_url, progress=False)
-    auth = producer.connection.auth
+    auth = producer.settings.auth
     assert isinstance(auth, IAMAuth)
     status = producer.produce(pd.DataFrame({"v": range(30)}), "single", max_rate=10, concurrency=8)
     assert ok(status)
@@ -55,7 +62,7 @@ def test_one_iam_exchange_for_many_concurrent_requests(es) -> None:
     producer = Producer(es.url, api_key=API_KEY, iam=True, iam_url=es.iam_url, progress=False)
     status = producer.produce(pd.DataFrame({"v": range(300)}), "single", concurrency=64)
     assert ok(status)
-    assert producer.connection.auth.exchanges == 1
+    assert producer.settings.auth.exchanges == 1
     assert es.stats()["tokens_issued"] == 1
 
 
@@ -66,7 +73,7 @@ def test_iam_token_refused_then_renewed_on_401(es) -> None:
     status = producer.produce(pd.DataFrame({"v": [2]}), "single")
     assert ok(status)
     assert status.iloc[0]["attempts"] == 2
-    assert producer.connection.auth.exchanges == 2
+    assert producer.settings.auth.exchanges == 2
 
 
 def test_iam_with_a_wrong_key_fails_fast(es) -> None:
@@ -96,7 +103,7 @@ def test_arguments_beat_producer_beat_credentials_beat_environment(tmp_path, mon
     assert resolve_connection({"credentials": str(creds)}).url == "https://from-file"
     monkeypatch.setenv("ES_PANDAS_CREDENTIALS", str(creds))
     assert resolve_connection().url == "https://from-file"
-    base = resolve_connection({"url": "https://from-producer", "api_key": "producer-key"})
+    base = {"url": "https://from-producer", "api_key": "producer-key"}
     assert resolve_connection(base=base).url == "https://from-producer"
     assert resolve_connection({"url": "https://from-args"}, base=base).url == "https://from-args"
 
@@ -162,9 +169,14 @@ def test_option_errors_are_clear(options: dict, message: str) -> None:
         ROWS.es.produce("t", url="https://x", api_key="k", progress=False, **options)
 
 
-def test_tls_is_verified_by_default() -> None:
-    assert resolve_connection({"url": "https://x"}).verify is True
-    assert resolve_connection({"url": "https://x", "verify": "/ca.pem"}).verify == "/ca.pem"
+def test_tls_is_verified_by_default(tmp_path) -> None:
+    assert resolve_connection({"url": "https://x"}).transport.verify is True
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("")
+    settings = resolve_connection({"url": "https://x", "verify": str(bundle)})
+    assert settings.transport.verify == str(bundle)
+    with pytest.raises(ConfigurationError, match="no CA bundle"):
+        resolve_connection({"url": "https://x", "verify": str(tmp_path / "missing.pem")})
 
 
 def test_secrets_never_appear_in_reprs_logs_errors_or_frames(es, caplog) -> None:
@@ -178,8 +190,8 @@ def test_secrets_never_appear_in_reprs_logs_errors_or_frames(es, caplog) -> None
         ROWS.es.produce("single", url=es.url, api_key="another-secret", progress=False)
     texts = [
         repr(producer),
-        repr(producer.connection),
-        str(producer.connection.auth),
+        repr(producer.settings),
+        str(producer.settings.auth),
         status.to_string(),
         failed.to_string(),
         str(caught.value),

@@ -247,12 +247,17 @@ def test_progress_is_silent_in_ci(es, orders, capsys, monkeypatch) -> None:
 
 
 def test_status_frame_html_shows_summary_and_first_errors(es) -> None:
-    frame = pd.DataFrame({"k": ["a", None, "<b>"], "v": [1, 2, 3]})
+    frame = pd.DataFrame(
+        {"k": ["a", None, "c"], "v": [1, 2, 3]}, index=pd.Index(["x", "<b>y</b>", "z"])
+    )
     status = frame.es.produce("single", key_col="k", url=es.url, api_key=API_KEY, progress=False)
     html = status._repr_html_()
-    assert "<th>rejected</th>" in html and "null key" in html
-    assert "&lt;b&gt;" not in html or "<b>" not in html.split("<table")[0]
-    assert "<table" in html.split("First errors")[1]  # the usual table follows
+    summary, _, table = html.partition("<table")[2].partition("First errors")
+    assert "<th>rejected</th>" in summary
+    assert "null key" in table.split("<table")[0]  # the first errors, above the usual table
+    assert "&lt;b&gt;y&lt;/b&gt;" in table.split("<table")[0]  # the row's label, escaped
+    assert "<b>y</b>" not in html
+    assert "<table" in table  # the usual table follows
     # still a plain DataFrame underneath
     assert status.loc[status["status"] == "ok"].shape == (2, 9)
     assert pd.DataFrame(status).equals(status)

@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 
 from es_pandas import Retry
-from es_pandas._engine import backoff_time, error_message, parse_retry_after
-from es_pandas._transports import Response
+from es_pandas._retry import backoff_time, parse_retry_after
+from es_pandas._wire import parse_error
 
 from .conftest import start_server_process
 
@@ -123,6 +123,11 @@ def test_backoff_is_capped_exponential_with_full_jitter() -> None:
         ("-2", 0.0),
         ("9999", 60.0),
         ("soon", None),
+        ("nan", None),
+        ("inf", None),
+        ("-inf", None),
+        ("1e400", None),
+        ("Fri, 99 Foo 2026 99:99:99 GMT", None),
     ],
 )
 def test_retry_after_parsing(value, expected) -> None:
@@ -142,13 +147,13 @@ def test_retry_after_as_http_date() -> None:
         (b'{"error_code":404,"message":"top","error":{"message":"nested"}}', "HTTP 404: nested"),
         (b'{"error":{"error_code":404,"message":"v1.0"}}', "HTTP 404: v1.0"),
         (b'{"trace":"t","error":{"code":"x","message":"v2"}}', "HTTP 404: v2"),
-        (b'{"errorCode":"BXNIM","errorMessage":"iam"}', "HTTP 404: iam"),
+        (b'{"errorCode":"BXNIM","errorMessage":"iam"}', "HTTP 404: BXNIM iam"),
         (b"<html>not found</html>", "HTTP 404: <html>not found</html>"),
         (b"", "HTTP 404"),
     ],
 )
 def test_error_messages_from_every_shape(body: bytes, expected: str) -> None:
-    assert error_message(Response(404, {}, body)) == expected
+    assert parse_error(404, body) == expected
 
 
 FILE_CTRL_C_SCRIPT = textwrap.dedent(

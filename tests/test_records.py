@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from es_pandas import LocalEventStreams
-from es_pandas._wire import EncodedRecord, RecordEncoder, RejectedRow
+from es_pandas._wire import EncodedRecord, Limits, RecordEncoder, RejectedRow
 from es_pandas._wire.dialect import make_record
 from es_pandas.server import Record
 
@@ -374,7 +374,7 @@ def test_unusable_keys_are_rejected() -> None:
 def test_key_size_limit_at_the_boundary(api_version: str) -> None:
     frame = pd.DataFrame({"k": ["k" * 4096, "k" * 4097, "é" * 2048, "é" * 2049], "v": range(4)})
     # Quoted, 2048 "é" would be 12288 bytes, over v1's URI limit: lift it here.
-    out = encode(frame, key_col="k", api_version=api_version, max_uri_bytes=10**6)
+    out = encode(frame, key_col="k", api_version=api_version, limits=Limits(max_uri_bytes=10**6))
     assert isinstance(out[0], EncodedRecord)
     assert isinstance(out[2], EncodedRecord)
     rejected(out[1], "column 'k': key is 4097 bytes, over the 4096-byte limit")
@@ -538,15 +538,19 @@ def test_v1_keys_and_topics_are_url_quoted() -> None:
 
 def test_v1_uri_limit_at_the_boundary() -> None:
     frame = pd.DataFrame({"k": ["k" * 5000], "v": [1]})
-    options = dict(key_col="k", api_version="v1", max_key_bytes=10000, base_path="/prefix")
-    size = len("/prefix") + len(one(frame, **options).target)
-    assert isinstance(one(frame, max_uri_bytes=size, **options), EncodedRecord)
-    assert one(frame, max_uri_bytes=size - 1, **options) == RejectedRow(
+    options = dict(key_col="k", api_version="v1", base_path="/prefix")
+
+    def limits(uri: int) -> Limits:
+        return Limits(max_key_bytes=10000, max_uri_bytes=uri)
+
+    size = len("/prefix") + len(one(frame, limits=limits(10**6), **options).target)
+    assert isinstance(one(frame, limits=limits(size), **options), EncodedRecord)
+    assert one(frame, limits=limits(size - 1), **options) == RejectedRow(
         0,
         f"URI is {size} bytes, over the {size - 1}-byte v1 limit; use api_version='v2'",
     )
     assert isinstance(
-        one(frame, max_uri_bytes=size - 1, **{**options, "api_version": "v2"}), EncodedRecord
+        one(frame, limits=limits(size - 1), **{**options, "api_version": "v2"}), EncodedRecord
     )
 
 
@@ -593,7 +597,6 @@ def test_record_factory_matches_the_dataclass() -> None:
         ({"value_type": "text"}, "value_type='text' needs value_col"),
         ({"header_cols": "a"}, "header_cols must be a list of column names"),
         ({"value_cols": "a"}, "value_cols must be a list of column names"),
-        ({"max_key_bytes": 0}, "max_key_bytes must be a positive integer"),
     ],
 )
 def test_configuration_errors(options: dict[str, Any], message: str) -> None:
@@ -608,6 +611,8 @@ def test_more_configuration_errors() -> None:
         RecordEncoder("t", [1, "1"])
     with pytest.raises(ValueError, match="topic must be a non-empty string"):
         RecordEncoder("", ["a"])
+    with pytest.raises(ValueError, match="max_key_bytes must be a positive integer"):
+        Limits(max_key_bytes=0)
 
 
 # -- round trips through the local server ---------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 
 import httpx
@@ -81,12 +82,17 @@ def test_latency_delays_answers(es: LocalEventStreams, client) -> None:
     assert time.perf_counter() - started >= 0.2
 
 
-def test_latency_range(es: LocalEventStreams, client) -> None:
-    es.set_faults(latency=(0.05, 0.1))
-    started = time.perf_counter()
-    for _ in range(3):
+def test_latency_range_gives_each_answer_its_own_delay(es: LocalEventStreams, client) -> None:
+    es.set_faults(latency=(0.05, 0.1), seed=3)
+    # Without fault rates the seeded generator draws only latencies, so these are the
+    # delays the server must add, in order: spread over the range, not one value.
+    draws = random.Random(3)
+    expected = [draws.uniform(0.05, 0.1) for _ in range(6)]
+    assert max(expected) - min(expected) > 0.025
+    for delay in expected:
+        started = time.perf_counter()
         produce(client)
-    assert time.perf_counter() - started >= 0.15
+        assert time.perf_counter() - started >= delay
 
 
 def test_quota_delays_rather_than_rejects(es: LocalEventStreams, client) -> None:

@@ -199,7 +199,10 @@ def test_missing_fields_are_none_without_a_reason() -> None:
             "'type' field in 'value' object is required",
         ),
         # IAM
-        ({"errorCode": "BXNIM0415E", "errorMessage": "Provided API key could not be found"}, None),
+        (
+            {"errorCode": "BXNIM0415E", "errorMessage": "Provided API key could not be found"},
+            "BXNIM0415E Provided API key could not be found",
+        ),
     ],
 )
 def test_error_shapes(body: dict, expected: str | None) -> None:

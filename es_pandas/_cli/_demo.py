@@ -6,11 +6,11 @@ from typing import Any
 
 import click
 
-from .._files import produce_file
+from .._producer import produce_file
 from .._sample import SAMPLE
 from .._status import Summary
 from ..server import LocalEventStreams
-from ._produce import summary_table
+from ._options import flags, to_options
 
 __all__ = ["demo"]
 
@@ -22,13 +22,8 @@ __all__ = ["demo"]
     show_default=True,
     help="Share of requests the local server answers 503, to show retries.",
 )
-@click.option("--concurrency", default=32, show_default=True)
-@click.option(
-    "--progress/--no-progress",
-    default=None,
-    help="A progress bar (default: when stderr is a terminal).",
-)
-def demo(fault_rate: float, concurrency: int, progress: bool | None) -> None:
+@flags(["concurrency", "progress"])
+def demo(fault_rate: float, **values: Any) -> None:
     """Load a sample orders CSV into a local Event Streams and explain what happened."""
     sample = str(SAMPLE)
     with LocalEventStreams(topics={"orders": 3}) as es:
@@ -44,10 +39,10 @@ def demo(fault_rate: float, concurrency: int, progress: bool | None) -> None:
             key_col="order_id",
             url=es.url,
             api_key=es.api_key,
-            concurrency=concurrency,
-            progress=progress,
+            **to_options(values, ["concurrency", "progress"]),
         )
-        click.echo(summary_table(summary), err=True)
+        assert isinstance(summary, Summary)
+        click.echo(summary.table(), err=True)
         stats = es.stats()
         records = es.records("orders", decode=True)
         _explain(summary, stats, records)

@@ -1,140 +1,129 @@
-"""Options shared by ``produce`` and ``demo``; each is the twin of a keyword of
-``DataFrame.es.produce`` with the same name and default."""
+"""The options of a run as click flags, generated from their one declaration in
+``es_pandas._options``: the flag's name, type, help and shown default all come from
+there, so a new option reaches the command line without being named here.
+
+A flag left out is ``None``, which is the same as an option left out: the credentials
+file, the environment or the default decides, exactly as in Python.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import re
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
 
 import click
 
-from .._config import DEFAULT_CHUNKSIZE, DEFAULT_CONCURRENCY, DEFAULT_FAIL_AFTER, Limits, Retry
-from .._transports import engine_names
+from .._options import OPTIONS, Option, help_text
 
-__all__ = ["connection_options", "produce_options", "to_produce_keywords"]
+__all__ = ["cli_words", "flags", "to_options"]
 
 F = Callable[..., Any]
+
+
+def _members(kind: Any) -> tuple[Any, ...]:
+    union = typing.get_origin(kind) in (typing.Union, type(int | str))
+    return typing.get_args(kind) if union else (kind,)
 
 
 def _columns(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
     return [c.strip() for c in value.split(",") if c.strip()] if value else None
 
 
-def _stack(*decorators: F) -> F:
-    def apply(function: F) -> F:
-        for decorator in reversed(decorators):
-            function = decorator(function)
-        return function
-
-    return apply
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
-connection_options = _stack(
-    click.option("--url", help="The kafka_http_url (or ES_PANDAS_URL)."),
-    click.option(
-        "--credentials",
-        type=click.Path(dir_okay=False),
-        help="A service-credentials JSON file (kafka_http_url, api_key, ...).",
-    ),
-    click.option(
-        "--api-key",
-        help="An API key. Prefer ES_PANDAS_API_KEY or --credentials: "
-        "command lines are visible to other users.",
-    ),
-    click.option("--user", help="User name for Basic auth (v1)."),
-    click.option("--password", help="Password for --user (or ES_PANDAS_PASSWORD)."),
-    click.option("--token", help="A static bearer token (or ES_PANDAS_TOKEN)."),
-    click.option("--iam/--no-iam", default=None, help="Exchange the API key for IAM tokens."),
-    click.option("--iam-url", help="The IAM token endpoint (default: IBM Cloud's)."),
-    click.option(
-        "--auth-style",
-        type=click.Choice(["bearer", "basic", "x-auth-token"]),
-        help="How v1 sends an API key (default: basic token:<key>; v2: bearer).",
-    ),
-    click.option("--api-version", type=click.Choice(["v1", "v2"]), help="Default: v2."),
-    click.option(
-        "--ca-bundle",
-        type=click.Path(exists=True, dir_okay=False),
-        help="Verify TLS with this CA bundle.",
-    ),
-    click.option("--no-verify", is_flag=True, help="Do not verify TLS certificates."),
-    click.option("--timeout", type=float, help="Seconds to wait for an answer (default 30)."),
-)
+def _help(option: Option) -> str:
+    text = help_text(option, flag=_flag)
+    default = option.shows or ("" if option.default is None else str(option.default))
+    return f"{text} [default: {default}]" if default else text
 
-produce_options = _stack(
-    click.option("--key-col", help="Column with the record key."),
-    click.option("--value-col", help="One column as the whole value."),
-    click.option("--value-cols", callback=_columns, help="Columns of the JSON value (a,b,c)."),
-    click.option(
-        "--value-type",
-        type=click.Choice(["json", "text", "binary"]),
-        help="How --value-col is sent (default: by the value's type).",
-    ),
-    click.option("--header-cols", callback=_columns, help="Columns sent as Kafka headers."),
-    click.option(
-        "--concurrency",
-        default=DEFAULT_CONCURRENCY,
-        show_default=True,
-        help="Requests in flight at once.",
-    ),
-    click.option("--max-rate", type=float, help="Requests per second at most."),
-    click.option(
-        "--retries",
-        default=Retry().retries,
-        show_default=True,
-        help="Retries per row for connection errors, timeouts, 408, 429, 5xx.",
-    ),
-    click.option(
-        "--engine", type=click.Choice(engine_names()), default="aiohttp", show_default=True
-    ),
-    click.option(
-        "--fail-after",
-        default=DEFAULT_FAIL_AFTER,
-        show_default=True,
-        help="Stop after this many 401/403/404 answers in a row.",
-    ),
-    click.option(
-        "--chunksize",
-        "--chunk-rows",
-        "chunksize",
-        default=DEFAULT_CHUNKSIZE,
-        show_default=True,
-        help="Rows read and encoded at a time.",
-    ),
-    click.option(
-        "--max-key-bytes",
-        default=Limits().max_key_bytes,
-        show_default=True,
-        help="Rows with longer keys are rejected without sending.",
-    ),
-    click.option(
-        "--max-value-bytes",
-        default=Limits().max_value_bytes,
-        show_default=True,
-        help="Rows with longer values are rejected without sending.",
-    ),
-    click.option(
-        "--max-uri-bytes",
-        default=Limits().max_uri_bytes,
-        show_default=True,
-        help="v1 rows whose URI (key, headers) is longer are rejected.",
-    ),
-    click.option(
-        "--progress/--no-progress",
+
+def _derived(name: str, kind: Any, option: Option) -> click.Option:
+    """``--name`` with a click type that follows the option's Python type."""
+    flag = _flag(name)
+    members = _members(kind)
+    help_text = _help(option)
+    literal = next((m for m in members if typing.get_origin(m) is Literal), None)
+    names = [flag, *option.aliases, name]
+    if bool in members:
+        names = [f"{flag}/--no-{flag[2:]}", name]
+    if literal is not None:
+        kind = click.Choice(typing.get_args(literal))
+    else:
+        kind = next((t for t in (bool, int, float) if t in members), None)
+    columns = any(typing.get_origin(m) is Sequence or m is Sequence for m in members)
+    return click.Option(
+        names,
+        type=kind,
         default=None,
-        help="A progress bar (default: when stderr is a terminal).",
-    ),
-)
-
-
-def to_produce_keywords(options: dict[str, Any]) -> dict[str, Any]:
-    """CLI option values -> ``DataFrame.es.produce`` keywords."""
-    keywords = dict(options)
-    keywords["limits"] = Limits(
-        keywords.pop("max_key_bytes"),
-        keywords.pop("max_value_bytes"),
-        keywords.pop("max_uri_bytes"),
+        help=help_text,
+        callback=_columns if columns else None,
+        metavar="A,B,..." if columns else None,
     )
-    ca_bundle, no_verify = keywords.pop("ca_bundle"), keywords.pop("no_verify")
-    keywords["verify"] = False if no_verify else ca_bundle
-    return keywords
+
+
+def _params(name: str) -> list[click.Option]:
+    kind, option = OPTIONS[name]
+    if option.no_flag:
+        return []
+    if option.flags is None:
+        return [_derived(name, kind, option)]
+    return [
+        click.Option([flag.name, flag.dest], is_flag=True, default=False, help=cli_words(flag.help))
+        if flag.kind == "switch"
+        else click.Option(
+            [flag.name, flag.dest],
+            type=flag.type,
+            default=None,
+            metavar=flag.metavar,
+            help=cli_words(flag.help),
+        )
+        for flag in option.flags
+    ]
+
+
+def flags(names: Sequence[str]) -> Callable[[F], F]:
+    """A decorator adding the flags of the options ``names`` to a click command."""
+
+    def add(command: F) -> F:
+        params = getattr(command, "__click_params__", [])
+        for name in reversed(names):
+            params.extend(reversed(_params(name)))
+        command.__click_params__ = params  # type: ignore[attr-defined]
+        return command
+
+    return add
+
+
+def to_options(values: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any]:
+    """Flag values (by click's parameter name) as the keyword arguments of ``names``."""
+    options = {}
+    for name in names:
+        option = OPTIONS[name][1]
+        if option.no_flag:
+            continue
+        if option.flags is None:
+            options[name] = values[name]
+        else:
+            assert option.from_flags is not None
+            options[name] = option.from_flags(
+                {flag.dest: values[flag.dest] for flag in option.flags}
+            )
+    return options
+
+
+# Option names in library messages -> the flags a CLI user types: ``key_col=...`` and
+# ``iam=True`` anywhere, and a snake_case name at the start of a message (``key_col:``).
+_ASSIGNED = re.compile(
+    r"\b(" + "|".join(sorted(OPTIONS, key=len, reverse=True)) + r")=(True\b|\.\.\.)?"
+)
+_NAMED = re.compile(r"\b(" + "|".join(n for n in OPTIONS if "_" in n) + r")\b")
+
+
+def cli_words(message: str) -> str:
+    """A library message in the command line's words: ``key_col=`` -> ``--key-col``."""
+    message = _ASSIGNED.sub(lambda m: _flag(m.group(1)) + ("" if m.group(2) else " "), message)
+    return _NAMED.sub(lambda m: _flag(m.group(1)), message)

@@ -1,9 +1,45 @@
-"""HTTP engines behind one small interface; nothing above this package imports
-aiohttp or httpx."""
+"""HTTP engines behind one contract (``_base``); nothing outside this package imports
+aiohttp or httpx, and they are imported only when a run starts."""
 
 from __future__ import annotations
 
-from ._base import AsyncTransport, Response
-from ._registry import build_transport, check_engine, engine_names
+from ._base import (
+    AsyncTransport,
+    ConnectError,
+    ConnectTimeout,
+    Proxy,
+    RemoteProtocolError,
+    Response,
+    ResponseTimeout,
+    TLSError,
+    TransportConfig,
+    TransportError,
+    describe,
+    host_of,
+    split_userinfo,
+)
+from ._mock import Handler, MockTransport
+from ._registry import ENGINES, Engine, EngineName, build_transport, check_engine
 
-__all__ = ["AsyncTransport", "Response", "build_transport", "check_engine", "engine_names"]
+__all__ = [
+    "ENGINES",
+    "AsyncTransport",
+    "ConnectError",
+    "ConnectTimeout",
+    "Engine",
+    "EngineName",
+    "Handler",
+    "MockTransport",
+    "Proxy",
+    "RemoteProtocolError",
+    "Response",
+    "ResponseTimeout",
+    "TLSError",
+    "TransportConfig",
+    "TransportError",
+    "build_transport",
+    "check_engine",
+    "describe",
+    "host_of",
+    "split_userinfo",
+]

@@ -1,3 +1,6 @@
+"""The default engine: aiohttp's client, about 10x httpx's async client at 64 requests
+in flight on this project's benchmark machine."""
+
 from __future__ import annotations
 
 import asyncio
@@ -5,49 +8,124 @@ from collections.abc import Mapping
 
 import aiohttp
 
-from .._exceptions import ConnectError, ConnectTimeout, RemoteProtocolError, TimeoutError
-from ._base import AsyncTransport, Response, ssl_context
+from ._base import (
+    AsyncTransport,
+    ConnectError,
+    ConnectTimeout,
+    RemoteProtocolError,
+    Response,
+    ResponseTimeout,
+    TLSError,
+    TransportConfig,
+    describe,
+    host_of,
+)
 
 __all__ = ["AiohttpTransport"]
 
+# The IAM token exchange shares the pool with the rows' requests: room for it, so a
+# renewal never waits behind a full pool.
+_SPARE_CONNECTIONS = 2
+_CUT_OFF = (ConnectionResetError, ConnectionAbortedError, EOFError)
+
+
+class _AnswerTooLarge(Exception):
+    pass
+
 
 class AiohttpTransport(AsyncTransport):
-    """The default engine: ~20x httpx's async client at 64 requests in flight here."""
+    """aiohttp's ``ClientSession`` on one pooled connector."""
 
-    def __init__(self, *, connections: int, timeout: float, verify: bool | str = True) -> None:
+    def __init__(self, config: TransportConfig) -> None:
+        super().__init__(config)
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(
-                limit=connections, ssl=ssl_context(verify), enable_cleanup_closed=True
+                limit=config.connections + _SPARE_CONNECTIONS, ssl=config.ssl_context()
             ),
-            timeout=aiohttp.ClientTimeout(total=timeout),
+            timeout=aiohttp.ClientTimeout(total=config.timeout, connect=config.connect_timeout),
             cookie_jar=aiohttp.DummyCookieJar(),
-            auto_decompress=False,
-            skip_auto_headers=("User-Agent",),
+            # Proxies and CA bundles come from the config, never from aiohttp's own
+            # reading of the environment (which also applies ~/.netrc credentials).
+            trust_env=False,
         )
+        self._proxies: dict[str, tuple[str | None, Mapping[str, str] | None]] = {}
 
     async def send(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes
     ) -> Response:
+        origin = "/".join(url.split("/", 3)[:3])
+        proxy = self._proxies.get(origin)
+        if proxy is None:
+            chosen = self.config.proxy_for(url)
+            proxy = self._proxies[origin] = (chosen.url, chosen.headers) if chosen else (None, None)
         try:
-            async with self._session.request(method, url, data=body, headers=headers) as answer:
-                payload = await answer.read()
+            async with self._session.request(
+                method,
+                url,
+                data=body,
+                headers=headers,
+                allow_redirects=False,
+                proxy=proxy[0],
+                proxy_headers=proxy[1],
+            ) as answer:
                 return Response(
-                    answer.status, {k.lower(): v for k, v in answer.headers.items()}, payload
+                    answer.status,
+                    {name.lower(): value for name, value in answer.headers.items()},
+                    await self._read(answer),
                 )
+        except aiohttp.ClientConnectorCertificateError as exc:
+            raise TLSError(
+                f"the certificate of {host_of(url)} is not trusted: "
+                f"{getattr(exc.certificate_error, 'verify_message', exc.certificate_error)}",
+                "verify",
+            ) from exc
+        except aiohttp.ClientConnectorSSLError as exc:
+            raise TLSError(
+                f"the TLS handshake with {host_of(url)} failed: {describe(exc.os_error, headers)}",
+                "handshake",
+            ) from exc
         except aiohttp.ConnectionTimeoutError as exc:
-            raise ConnectTimeout(f"timed out connecting to {answer_host(url)}") from exc
+            raise ConnectTimeout(f"timed out connecting to {host_of(url)}") from exc
+        except aiohttp.ClientProxyConnectionError as exc:
+            raise ConnectError(
+                f"cannot connect to the proxy: {describe(exc.os_error, headers)}"
+            ) from exc
         except aiohttp.ClientConnectorError as exc:
-            raise ConnectError(f"cannot connect to {answer_host(url)}: {exc.os_error}") from exc
+            if url.startswith("https:") and isinstance(exc.os_error, _CUT_OFF):
+                # TCP connected, so the TLS handshake is what the server broke off.
+                raise TLSError(
+                    f"the TLS handshake with {host_of(url)} was cut off", "handshake"
+                ) from exc
+            raise ConnectError(
+                f"cannot connect to {host_of(url)}: {describe(exc.os_error, headers)}"
+            ) from exc
+        except aiohttp.ClientHttpProxyError as exc:
+            raise ConnectError(
+                f"the proxy refused the tunnel: HTTP {exc.status} {exc.message}"
+            ) from exc
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise TimeoutError("no answer within the timeout") from exc
-        except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError) as exc:
-            raise RemoteProtocolError(f"connection closed before the answer: {exc}") from exc
-        except aiohttp.ClientError as exc:
-            raise RemoteProtocolError(str(exc) or type(exc).__name__) from exc
+            raise ResponseTimeout(f"no answer within the {self.config.timeout:g}s timeout") from exc
+        except _AnswerTooLarge as exc:
+            raise RemoteProtocolError(str(exc)) from exc
+        except aiohttp.ServerDisconnectedError as exc:
+            raise RemoteProtocolError("the server closed the connection before answering") from exc
+        except Exception as exc:
+            raise RemoteProtocolError(describe(exc, headers)) from exc
+
+    async def _read(self, answer: aiohttp.ClientResponse) -> bytes:
+        cap = self.config.max_answer_bytes
+        length = answer.content_length
+        if length is not None and length <= cap and "content-encoding" not in answer.headers:
+            return await answer.read()
+        # Unknown length or a compressed answer: count what decoding produces.
+        chunks = []
+        size = 0
+        async for chunk in answer.content.iter_any():
+            size += len(chunk)
+            if size > cap:
+                raise _AnswerTooLarge(f"the answer is larger than {cap:,} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def aclose(self) -> None:
         await self._session.close()
-
-
-def answer_host(url: str) -> str:
-    return url.split("/", 3)[2] if "://" in url else url

@@ -1,29 +1,270 @@
+"""The contract every HTTP engine honours, and the parts of it no engine builds alone.
+
+An engine is an :class:`AsyncTransport` subclass made from one :class:`TransportConfig`.
+Everything about a connection that is not the request itself lives in that config, and
+the two things engines must agree on byte for byte are built here once: the TLS
+context (:meth:`TransportConfig.ssl_context`) and the proxy a URL goes through
+(:meth:`TransportConfig.proxy_for`). An engine never follows redirects, never takes a
+1xx answer as final, decodes ``gzip`` and ``deflate``, caps the decoded answer at
+``max_answer_bytes``, bounds the whole request by ``timeout`` and maps every exception
+its library raises to :class:`TransportError` with a correct ``sent`` flag.
+"""
+
 from __future__ import annotations
 
+import base64
+import os
 import ssl
+import urllib.request
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Literal
+from urllib.parse import unquote, urlsplit, urlunsplit
 
-__all__ = ["AsyncTransport", "Response", "ssl_context"]
+from .._exceptions import ConfigurationError, EventStreamsError
+
+__all__ = [
+    "AsyncTransport",
+    "ConnectError",
+    "ConnectTimeout",
+    "Proxy",
+    "RemoteProtocolError",
+    "Response",
+    "ResponseTimeout",
+    "TLSError",
+    "TransportConfig",
+    "TransportError",
+    "describe",
+    "host_of",
+    "split_userinfo",
+]
+
+# The connection gets a budget strictly inside the request's: with equal deadlines the
+# request timer may fire first while still connecting, and a request that never left
+# would be reported as possibly sent.
+_CONNECT_SHARE = 0.8
+_SECRET_HEADERS = ("authorization", "x-auth-token", "proxy-authorization")
+
+
+class TransportError(EventStreamsError):
+    """The request got no usable HTTP answer.
+
+    ``sent`` is False only when the engine knows the request never reached the server
+    (connecting, the TLS handshake or the proxy failed): only then is a retry sure not
+    to duplicate the record."""
+
+    sent = True
+
+
+class ConnectError(TransportError):
+    """No connection to the server (or its proxy) could be made; the request was not sent."""
+
+    sent = False
+
+
+class ConnectTimeout(ConnectError):
+    """Connecting took longer than its share of the timeout; the request was not sent."""
+
+
+class TLSError(ConnectError):
+    """The TLS handshake failed: an untrusted or wrong certificate on either side.
+
+    ``kind`` is ``"verify"`` when the server's certificate was not trusted, and
+    ``"handshake"`` when the server broke the handshake off (for example because it
+    requires a client certificate that was not given or not accepted)."""
+
+    def __init__(self, message: str, kind: Literal["verify", "handshake"]) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class ResponseTimeout(TransportError):
+    """No complete answer within the timeout; the server may have processed the request."""
+
+
+class RemoteProtocolError(TransportError):
+    """After the request went out, the connection broke or the answer was malformed or too big."""
 
 
 @dataclass(frozen=True, slots=True)
 class Response:
-    """An HTTP answer, whatever its status: transports never raise on 4xx/5xx."""
+    """An HTTP answer, whatever its status: engines never raise on 3xx, 4xx or 5xx."""
 
     status: int
-    headers: Mapping[str, str]  # names in lower case
+    #: header names in lower case
+    headers: Mapping[str, str]
     body: bytes
 
 
-class AsyncTransport(ABC):
-    """Sends one request and returns the answer.
+@dataclass(frozen=True)
+class Proxy:
+    """Where a request goes through: the proxy's URL without credentials, and the
+    ``Proxy-Authorization`` header its credentials become."""
 
-    Raises only :class:`es_pandas.TransportError` subclasses, for requests that got
-    no HTTP answer, with ``sent`` telling whether the server may have seen them.
-    ``asyncio.CancelledError`` always propagates.
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"Proxy({self.url!r})"
+
+
+@dataclass(frozen=True)
+class TransportConfig:
+    """Everything about the connection that is not the request itself; every engine
+    honours every field the same way."""
+
+    #: seconds for a whole request, from connecting to the answer's last byte
+    timeout: float = 30.0
+    #: connections to keep open at most (the run's concurrency)
+    connections: int = 32
+    #: a larger answer (after decoding) ends the request as a protocol error
+    max_answer_bytes: int = 4 * 2**20
+    #: True: verify TLS with the default CA bundle (certifi's, as requests and httpx do);
+    #: False: do not verify; a path: that CA bundle file or certificate directory
+    verify: bool | str = True
+    #: a client certificate for mutual TLS: one PEM file holding the key and the
+    #: certificate chain, or a ``(certificate, key)`` pair of PEM files
+    cert: str | tuple[str, str] | None = None
+    #: send every request through this HTTP proxy (``http://[user:password@]host:port``)
+    proxy: str | None = None
+    #: honour HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY, SSL_CERT_FILE and SSL_CERT_DIR,
+    #: as requests and httpx do
+    trust_env: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.timeout > 0:
+            raise ConfigurationError("timeout must be a positive number of seconds")
+        if self.connections < 1:
+            raise ConfigurationError("connections must be at least 1")
+        if self.max_answer_bytes < 1:
+            raise ConfigurationError("max_answer_bytes must be positive")
+        if isinstance(self.verify, str) and not os.path.exists(self.verify):
+            raise ConfigurationError(f"verify: no CA bundle at {self.verify!r}")
+        for path in (self.cert,) if isinstance(self.cert, str) else self.cert or ():
+            if not os.path.isfile(path):
+                raise ConfigurationError(f"cert: no certificate file at {path!r}")
+        if self.proxy is not None:
+            _parse_proxy(self.proxy)
+
+    def __repr__(self) -> str:
+        proxy = None if self.proxy is None else split_userinfo(self.proxy)[0]
+        return (
+            f"TransportConfig(timeout={self.timeout!r}, connections={self.connections!r}, "
+            f"verify={self.verify!r}, cert={self.cert!r}, proxy={proxy!r}, "
+            f"trust_env={self.trust_env!r})"
+        )
+
+    @property
+    def connect_timeout(self) -> float:
+        """Seconds to connect (TCP, proxy tunnel and TLS), inside :attr:`timeout`."""
+        return self.timeout * _CONNECT_SHARE
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """The TLS settings of every engine: trust as :attr:`verify` says, and
+        :attr:`cert` presented when the server asks for a client certificate."""
+        if self.verify is False:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        else:
+            context = ssl.create_default_context(**self._trust())
+        if self.cert is not None:
+            certificate, key = (self.cert, None) if isinstance(self.cert, str) else self.cert
+            try:
+                context.load_cert_chain(certificate, key)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigurationError(
+                    f"cert: cannot load the client certificate {certificate!r}"
+                    + (f" with key {key!r}" if key else "")
+                    + f": {getattr(exc, 'reason', None) or exc}"
+                ) from None
+        return context
+
+    def _trust(self) -> dict[str, str]:
+        location = self.verify if isinstance(self.verify, str) else None
+        if location is None and self.trust_env:
+            location = os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR")
+        if location is None:
+            import certifi
+
+            return {"cafile": certifi.where()}
+        return {"capath": location} if os.path.isdir(location) else {"cafile": location}
+
+    def proxy_for(self, url: str) -> Proxy | None:
+        """The proxy ``url`` goes through: :attr:`proxy`, else (with :attr:`trust_env`)
+        the scheme's or ALL_PROXY from the environment; none when NO_PROXY names the
+        host (with :attr:`trust_env`, also for an explicit proxy, as requests does)."""
+        parts = urlsplit(url)
+        environment = self._environment_proxies
+        if environment is not None and urllib.request.proxy_bypass_environment(
+            parts.netloc, environment
+        ):
+            return None
+        chosen = self.proxy
+        if chosen is None and environment is not None:
+            chosen = environment.get(parts.scheme) or environment.get("all")
+        return None if not chosen else _parse_proxy(chosen)
+
+    @cached_property
+    def _environment_proxies(self) -> dict[str, str] | None:
+        return urllib.request.getproxies_environment() if self.trust_env else None
+
+
+def _parse_proxy(url: str) -> Proxy:
+    bare, user, password = split_userinfo(url)
+    if urlsplit(bare).scheme not in ("http", "https") or not urlsplit(bare).hostname:
+        raise ConfigurationError(
+            f"proxy: {bare!r} is not an http:// or https:// proxy URL (SOCKS is not supported)"
+        )
+    if user is None:
+        return Proxy(bare)
+    pair = f"{user}:{password or ''}".encode()
+    return Proxy(bare, {"Proxy-Authorization": "Basic " + base64.b64encode(pair).decode()})
+
+
+def split_userinfo(url: str) -> tuple[str, str | None, str | None]:
+    """``url`` without ``user:password@``, and the user and password it held (decoded)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None, None
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, sep, password = userinfo.partition(":")
+    return (
+        urlunsplit(parts._replace(netloc=host)),
+        unquote(user),
+        unquote(password) if sep else None,
+    )
+
+
+def host_of(url: str) -> str:
+    """``host:port`` of ``url``, for messages."""
+    return urlsplit(url).netloc.rpartition("@")[2]
+
+
+def describe(exc: BaseException, headers: Mapping[str, str]) -> str:
+    """A library exception as one line for a row's ``error``, credentials scrubbed: a
+    library may echo a header it could not send."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    for name, value in headers.items():
+        if name.lower() in _SECRET_HEADERS and value:
+            text = text.replace(value, "<redacted>")
+            text = text.replace(value.partition(" ")[2] or value, "<redacted>")
+    return text[:500]
+
+
+class AsyncTransport(ABC):
+    """Sends one request and returns the answer; an engine subclasses this.
+
+    ``__init__(config)`` takes a :class:`TransportConfig`. :meth:`send` returns every
+    HTTP answer, whatever its status, and raises only :class:`TransportError`
+    subclasses, for requests that got no usable answer, with ``sent`` telling whether
+    the server may have seen them. ``asyncio.CancelledError`` always propagates.
     """
+
+    def __init__(self, config: TransportConfig) -> None:
+        self.config = config
 
     @abstractmethod
     async def send(
@@ -38,12 +279,3 @@ class AsyncTransport(ABC):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-
-def ssl_context(verify: bool | str) -> ssl.SSLContext | bool:
-    """``True``: the system's CAs; ``False``: no verification; a path: that CA bundle."""
-    if verify is True:
-        return True
-    if verify is False:
-        return False
-    return ssl.create_default_context(cafile=verify)

@@ -1,49 +1,63 @@
+"""Engines by name, imported on first use: ``import es_pandas`` loads no HTTP library."""
+
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from collections.abc import Callable
+from typing import Literal
 
 from .._exceptions import ConfigurationError
-from ._base import AsyncTransport
+from ._base import AsyncTransport, TransportConfig
 
-__all__ = ["build_transport", "check_engine", "engine_names"]
+__all__ = ["ENGINES", "Engine", "EngineName", "build_transport", "check_engine"]
 
-_ENGINES = {
+EngineName = Literal["aiohttp", "httpx"]
+#: an engine's name, or anything that makes a transport from a config: an
+#: :class:`AsyncTransport` subclass, or e.g. ``functools.partial(MockTransport, handler)``
+Engine = EngineName | Callable[[TransportConfig], AsyncTransport]
+
+#: name -> (module, class, the distribution to install)
+ENGINES: dict[str, tuple[str, str, str]] = {
     "aiohttp": ("._aiohttp", "AiohttpTransport", "aiohttp"),
     "httpx": ("._httpx", "HttpxTransport", "httpx"),
-    "httptools": ("._httptools", "HttptoolsTransport", "httptools"),
 }
 
 
-def engine_names() -> list[str]:
-    return list(_ENGINES)
-
-
-def check_engine(engine: str | type[AsyncTransport]) -> None:
-    """Refuse an unknown name, a non-transport class or an engine that is not installed."""
+def check_engine(engine: object) -> Engine:
+    """Refuse an unknown name, a class that is not a transport, or an engine whose
+    library is not installed, before anything is sent."""
     if isinstance(engine, type):
         if not issubclass(engine, AsyncTransport):
             raise ConfigurationError(
-                f"engine {engine.__name__} is not an es_pandas AsyncTransport subclass"
+                f"engine: {engine.__name__} is not an es_pandas.transports.AsyncTransport subclass"
             )
-        return
-    if engine not in _ENGINES:
+        return engine
+    if callable(engine):
+        return engine  # type: ignore[return-value]
+    if engine not in ENGINES:
         raise ConfigurationError(
-            f"unknown engine {engine!r}; choose one of {', '.join(_ENGINES)} "
-            "or pass an AsyncTransport subclass"
+            f"engine: unknown engine {engine!r}; choose one of {', '.join(ENGINES)}, "
+            "or pass an es_pandas.transports.AsyncTransport subclass"
         )
-    module, _, package = _ENGINES[engine]
+    _engine_class(str(engine))
+    return engine  # type: ignore[return-value]
+
+
+def _engine_class(name: str) -> type[AsyncTransport]:
+    module, cls, distribution = ENGINES[name]
     try:
-        importlib.import_module(module, __package__)
+        return getattr(importlib.import_module(module, __package__), cls)  # type: ignore[no-any-return]
     except ImportError as exc:
         raise ConfigurationError(
-            f"the {engine} engine needs {package}: pip install {package}"
+            f"engine: the {name} engine needs {distribution}: pip install {distribution}"
         ) from exc
 
 
-def build_transport(engine: str | type[AsyncTransport], **options: Any) -> AsyncTransport:
-    check_engine(engine)
-    if isinstance(engine, type):
-        return engine(**options)
-    module, name, _ = _ENGINES[engine]
-    return getattr(importlib.import_module(module, __package__), name)(**options)
+def build_transport(engine: Engine, config: TransportConfig) -> AsyncTransport:
+    factory = _engine_class(engine) if isinstance(engine, str) else engine
+    transport = factory(config)
+    if not isinstance(transport, AsyncTransport):
+        raise ConfigurationError(
+            f"engine: {engine!r} made a {type(transport).__name__}, not an AsyncTransport"
+        )
+    return transport

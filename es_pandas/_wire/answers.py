@@ -147,10 +147,14 @@ def _message(answer: object) -> str | None:
     if not isinstance(answer, dict):
         return None
     nested = answer.get("error")
+    iam_code = answer.get("errorCode")
     for candidate in (
         nested.get("message") if isinstance(nested, dict) else None,
         answer.get("message"),
-        answer.get("errorMessage"),
+        # IAM's codes (BXNIM0415E) are what IBM's documentation and support go by.
+        f"{iam_code} {answer.get('errorMessage')}"
+        if isinstance(iam_code, str) and isinstance(answer.get("errorMessage"), str)
+        else answer.get("errorMessage"),
     ):
         text = _one_line(candidate) if isinstance(candidate, str) else ""
         if text:

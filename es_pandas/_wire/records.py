@@ -63,9 +63,9 @@ class RecordEncoder:
     header_cols : sequence of hashable or callable, optional
         Columns whose values become headers named ``str(column)`` (nulls omitted), or a
         function from the row as ``{column: value}`` to ``{name: str | bytes | None}``.
-    max_key_bytes, max_value_bytes, max_uri_bytes : int
+    limits : Limits
         Larger keys, values and (v1) request URIs reject their row; by default the
-        API's own (:class:`.limits.Limits`).
+        API's own.
     base_path : str
         The path of the base URL, counted in the v1 URI length.
     """
@@ -81,9 +81,7 @@ class RecordEncoder:
         value_cols: Sequence[Hashable] | None = None,
         value_type: Literal["json", "text", "binary"] | None = None,
         header_cols: _HeaderSource | None = None,
-        max_key_bytes: int = Limits.max_key_bytes,
-        max_value_bytes: int = Limits.max_value_bytes,
-        max_uri_bytes: int = Limits.max_uri_bytes,
+        limits: Limits = Limits(),  # noqa: B008 - frozen, shared safely
         base_path: str = "",
     ) -> None:
         if api_version not in ("v1", "v2"):
@@ -94,13 +92,6 @@ class RecordEncoder:
             raise ConfigurationError(
                 f"value_type must be 'json', 'text', 'binary' or None, not {value_type!r}"
             )
-        for option, limit in (
-            ("max_key_bytes", max_key_bytes),
-            ("max_value_bytes", max_value_bytes),
-            ("max_uri_bytes", max_uri_bytes),
-        ):
-            if not isinstance(limit, int) or limit < 1:
-                raise ConfigurationError(f"{option} must be a positive integer, not {limit!r}")
         if value_col is not None and value_cols is not None:
             raise ConfigurationError(
                 "give value_col (one column is the value) or value_cols, not both"
@@ -111,12 +102,12 @@ class RecordEncoder:
             )
         self._columns = list(columns)
         self._value_type = value_type
-        self._max_key_bytes = max_key_bytes
+        self._max_key_bytes = limits.max_key_bytes
         value_label = "" if value_col is None else f"column {value_col!r}: "
         self._dialect: Dialect = (V1 if api_version == "v1" else V2)(
             topic,
-            max_value_bytes=max_value_bytes,
-            max_uri_bytes=max_uri_bytes,
+            max_value_bytes=limits.max_value_bytes,
+            max_uri_bytes=limits.max_uri_bytes,
             base_path=base_path,
             value_label=value_label,
         )

@@ -1,0 +1,204 @@
+"""How option values are checked and read: from arguments, the environment and the
+command line. Each check takes the option's name (for the message) and a value, and
+returns the value normalised or raises :class:`ConfigurationError` naming the option."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any
+
+from ._exceptions import ConfigurationError
+from ._progress import Progress
+from ._retry import Retry
+from ._transports import Engine, check_engine
+from ._wire.limits import Limits
+
+Credentials = str | os.PathLike[str] | Mapping[str, Any]
+
+# -- validation -------------------------------------------------------------------
+
+
+def fail(name: str, expected: str, value: object) -> ConfigurationError:
+    return ConfigurationError(f"{name} must be {expected}, not {value!r}")
+
+
+def integer(minimum: int) -> Callable[[str, Any], int]:
+    def check(name: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise fail(name, f"an integer of at least {minimum}", value)
+        return value
+
+    return check
+
+
+def positive(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise fail(name, "a positive number", value)
+    return float(value)
+
+
+def boolean(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise fail(name, "True or False", value)
+    return value
+
+
+def text(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise fail(name, "a non-empty string", value)
+    return value
+
+
+def secret(name: str, value: Any) -> str:
+    # Secrets go into request headers: a line break would end the header and start
+    # another (header injection), and HTTP/1.1 headers carry Latin-1 only. The message
+    # names the option, never the value.
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError(f"{name} must be a non-empty string")
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise ConfigurationError(
+            f"{name} contains a line break or another control character "
+            "(a trailing newline from a file?); remove it"
+        )
+    if not value.isascii():
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise ConfigurationError(
+                f"{name} contains characters that cannot be sent in an HTTP header "
+                "(not Latin-1); check that it was copied whole"
+            ) from None
+    return value
+
+
+def url(name: str, value: Any) -> str:
+    address = text(name, value)
+    if not address.startswith(("http://", "https://")):
+        shown = address.rpartition("@")[2]  # no user info: it may hold a password
+        raise ConfigurationError(f"{name} must start with http:// or https://: {shown!r}")
+    return address
+
+
+def path(name: str, value: Any) -> str:
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    return text(name, value)
+
+
+def column(name: str, value: Any) -> Hashable:
+    if not isinstance(value, Hashable):
+        raise fail(name, "a column label", value)
+    return value
+
+
+def columns(name: str, value: Any) -> list[Hashable]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise ConfigurationError(
+            f"{name} must be a list of column names; for one column write [{value!r}]"
+        )
+    return list(value)
+
+
+def header_cols(name: str, value: Any) -> Any:
+    return value if callable(value) else columns(name, value)
+
+
+def choice(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
+    def check(name: str, value: Any) -> str:
+        if value not in choices:
+            raise fail(name, " or ".join(repr(c) for c in choices), value)
+        return str(value)
+
+    return check
+
+
+def max_rate(name: str, value: Any) -> float | None:
+    rate = positive(name, value)
+    return None if math.isinf(rate) else rate
+
+
+def retries(name: str, value: Any) -> Retry:
+    if isinstance(value, Retry):
+        return value
+    return Retry(retries=integer(0)(name, value))
+
+
+def instance(kind: type) -> Callable[[str, Any], Any]:
+    def check(name: str, value: Any) -> Any:
+        if not isinstance(value, kind):
+            raise fail(name, f"an es_pandas.{kind.__name__}", value)
+        return value
+
+    return check
+
+
+def verify(name: str, value: Any) -> bool | str:
+    return value if isinstance(value, bool) else path(name, value)
+
+
+def cert(name: str, value: Any) -> str | tuple[str, str]:
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise fail(name, "a PEM path or a (certificate, key) pair of paths", value)
+        return path(name, value[0]), path(name, value[1])
+    return path(name, value)
+
+
+def progress(name: str, value: Any) -> Progress:
+    if not isinstance(value, bool) and not callable(value):
+        raise fail(name, "True, False or a callable", value)
+    return value  # type: ignore[no-any-return]
+
+
+def credentials(name: str, value: Any) -> Credentials:
+    return value if isinstance(value, Mapping) else path(name, value)
+
+
+def engine(name: str, value: Any) -> Engine:
+    return check_engine(value)
+
+
+# -- reading the environment --------------------------------------------------------
+
+
+def env_text(values: list[str | None]) -> str | None:
+    return values[0].strip() or None if values[0] is not None else None
+
+
+def env_bool(values: list[str | None]) -> bool | None:
+    given = env_text(values)
+    if given is None:
+        return None
+    if given.lower() in ("1", "true", "yes", "on"):
+        return True
+    if given.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"cannot read {given!r} as true or false")
+
+
+def env_cert(values: list[str | None]) -> str | tuple[str, str] | None:
+    certificate, key = (env_text([v]) for v in values)
+    if key is not None and certificate is None:
+        raise ConfigurationError("ES_PANDAS_CLIENT_KEY needs ES_PANDAS_CLIENT_CERT")
+    return (certificate, key) if certificate and key else certificate
+
+
+# -- the CLI's shapes of a few options ------------------------------------------------
+
+
+def limits_from_flags(values: Mapping[str, Any]) -> Limits | None:
+    given = {name: values[name] for name in Limits.__dataclass_fields__ if values[name] is not None}
+    return Limits(**given) if given else None
+
+
+def verify_from_flags(values: Mapping[str, Any]) -> bool | str | None:
+    return False if values["no_verify"] else values["ca_bundle"]
+
+
+def cert_from_flags(values: Mapping[str, Any]) -> str | tuple[str, str] | None:
+    certificate, key = values["client_cert"], values["client_key"]
+    if key is not None and certificate is None:
+        raise ConfigurationError("--client-key needs --client-cert")
+    return (certificate, key) if certificate and key else certificate

@@ -1,0 +1,472 @@
+"""The one declaration of every option of a run.
+
+:class:`ProduceOptions` (and :class:`FileOptions`, its superset for files) is the only
+place that names an option: its type (for editors and type checkers, through
+``**options: Unpack[ProduceOptions]``), and, in the :class:`Option` it is annotated
+with, its default, its help text, its environment variable, its command-line flags and
+its validation. ``df.es.produce``, :class:`~es_pandas.Producer`, ``produce_file``, the
+``es-pandas`` flags, the docstrings' parameter lists and ``ENVIRONMENT_VARIABLES`` are
+all derived from it.
+
+``None`` is the same as leaving an option out everywhere: the next source (a
+``Producer``, the credentials file, the environment, the default) decides.
+"""
+
+from __future__ import annotations
+
+import textwrap
+import typing
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypedDict
+
+from . import _checks as checks
+from ._checks import Credentials
+from ._progress import Progress
+from ._retry import Retry
+from ._transports import Engine
+from ._wire.limits import Limits
+
+__all__ = [
+    "ENVIRONMENT_VARIABLES",
+    "FILE_OPTIONS",
+    "OPTIONS",
+    "PRODUCE_OPTIONS",
+    "FileOptions",
+    "Flag",
+    "Option",
+    "ProduceOptions",
+    "check_options",
+    "help_text",
+    "parameters_doc",
+]
+
+HeaderSource = Sequence[Hashable] | Callable[[dict[Hashable, Any]], Mapping[str, object]]
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One command-line flag of an option whose flags are not simply ``--its-name``."""
+
+    name: str
+    help: str
+    #: "value" takes an argument of ``type``; "switch" is a flag that is on or absent
+    kind: Literal["value", "switch"] = "value"
+    type: type = str
+    metavar: str | None = None
+
+    @property
+    def dest(self) -> str:
+        """The flag's value's name: ``--client-cert`` -> ``client_cert``."""
+        return self.name.lstrip("-").replace("-", "_")
+
+
+@dataclass(frozen=True)
+class Option:
+    """What is known of an option besides its name and type."""
+
+    help: str
+    default: Any = None
+    #: normalises a value from any source, or raises ConfigurationError naming the option
+    check: Callable[[str, Any], Any] | None = None
+    #: environment variables it is read from (several when one option takes several)
+    env: tuple[str, ...] = ()
+    #: turns the environment variables' values (in ``env`` order) into a value
+    from_env: Callable[[list[str | None]], Any] | None = None
+    #: a secret: stripped when read from a file or the environment, checked for header
+    #: safety, never shown
+    secret: bool = False
+    #: the CLI flags when they are not ``--name`` (derived from the type); empty: no flag
+    flags: tuple[Flag, ...] | None = None
+    #: turns the flags' values (by flag name, None when not given) into the option's value
+    from_flags: Callable[[Mapping[str, Any]], Any] | None = None
+    #: other spellings of the derived flag
+    aliases: tuple[str, ...] = ()
+    #: why there is no CLI twin, when there is none
+    no_flag: str = ""
+    #: the default as the docs show it, when ``default`` does not say it
+    shows: str = ""
+    #: what Python callers may also pass (the docstrings say it, the CLI does not)
+    python: str = ""
+
+
+# -- the declaration ------------------------------------------------------------------
+
+
+class ProduceOptions(TypedDict, total=False):
+    """The options of a run, all keyword-only and all optional.
+
+    Used as ``**options: Unpack[ProduceOptions]``, so editors complete them and type
+    checkers check them; each field's :class:`Option` holds the rest.
+    """
+
+    # Rows to records
+    key_col: Annotated[
+        Hashable,
+        Option(
+            "The column whose values are the record keys; a null key rejects its row.",
+            check=checks.column,
+        ),
+    ]
+    value_col: Annotated[
+        Hashable,
+        Option(
+            "One column as the whole value: bytes as binary, str as text, anything else "
+            "as JSON (override with {value_type}).",
+            check=checks.column,
+        ),
+    ]
+    value_cols: Annotated[
+        Sequence[Hashable],
+        Option(
+            "The columns of the JSON object value; default: every column but the key "
+            "and the header columns.",
+            check=checks.columns,
+        ),
+    ]
+    value_type: Annotated[
+        Literal["json", "text", "binary"],
+        Option(
+            "How {value_col} is sent; default: by each value's type.",
+            check=checks.choice(("json", "text", "binary")),
+        ),
+    ]
+    header_cols: Annotated[
+        HeaderSource,
+        Option(
+            "Kafka headers: columns, each sent under its name (nulls omitted).",
+            python="Or a function from the row as {column: value} to {name: str | bytes}.",
+            check=checks.header_cols,
+        ),
+    ]
+    # Where and how to connect
+    url: Annotated[
+        str,
+        Option(
+            "The kafka_http_url of your service credentials. User info in it "
+            "(https://user:password@host) is taken as credentials and never shown.",
+            check=checks.url,
+            env=("ES_PANDAS_URL",),
+        ),
+    ]
+    credentials: Annotated[
+        Credentials,
+        Option(
+            "A service-credentials JSON file: its kafka_http_url, and api_key (or "
+            "apikey) or user and password.",
+            python="Or the same as a dict.",
+            check=checks.credentials,
+            env=("ES_PANDAS_CREDENTIALS",),
+        ),
+    ]
+    api_key: Annotated[
+        str,
+        Option(
+            "An API key: sent as Bearer (v2), Basic token:<key> (v1, or as {auth_style} "
+            "says), or exchanged for IAM tokens ({iam}). On a command line, which other "
+            "users can see, prefer ES_PANDAS_API_KEY or {credentials}.",
+            check=checks.secret,
+            env=("ES_PANDAS_API_KEY",),
+            secret=True,
+        ),
+    ]
+    user: Annotated[
+        str,
+        Option(
+            "A user name for Basic auth (v1; on premises, a SCRAM user).",
+            check=checks.secret,
+            env=("ES_PANDAS_USER",),
+            secret=True,
+        ),
+    ]
+    password: Annotated[
+        str,
+        Option(
+            "The password of {user}.", check=checks.secret, env=("ES_PANDAS_PASSWORD",), secret=True
+        ),
+    ]
+    token: Annotated[
+        str,
+        Option(
+            "A static bearer token.", check=checks.secret, env=("ES_PANDAS_TOKEN",), secret=True
+        ),
+    ]
+    iam: Annotated[
+        bool,
+        Option(
+            "Exchange the API key for IAM access tokens, renewed before they expire.",
+            default=False,
+            check=checks.boolean,
+            env=("ES_PANDAS_IAM",),
+            from_env=checks.env_bool,
+        ),
+    ]
+    iam_url: Annotated[
+        str,
+        Option(
+            "The IAM token endpoint.",
+            default="https://iam.cloud.ibm.com/identity/token",
+            check=checks.url,
+            env=("ES_PANDAS_IAM_URL",),
+        ),
+    ]
+    auth_style: Annotated[
+        Literal["bearer", "basic", "x-auth-token"],
+        Option(
+            "How v1 sends an API key; v2 takes Bearer only.",
+            check=checks.choice(("bearer", "basic", "x-auth-token")),
+            shows="basic on v1, bearer on v2",
+        ),
+    ]
+    api_version: Annotated[
+        Literal["v1", "v2"],
+        Option(
+            "The REST producer API: v2 (JSON envelope, IBM Cloud) or v1 (on premises too).",
+            default="v2",
+            check=checks.choice(("v1", "v2")),
+            env=("ES_PANDAS_API_VERSION",),
+        ),
+    ]
+    verify: Annotated[
+        bool | str,
+        Option(
+            "TLS verification: True (certifi's CA bundle, or SSL_CERT_FILE), False, or "
+            "the path of a CA bundle.",
+            default=True,
+            check=checks.verify,
+            env=("ES_PANDAS_CA_BUNDLE",),
+            flags=(
+                Flag("--ca-bundle", "Verify TLS with this CA bundle.", metavar="PATH"),
+                Flag("--no-verify", "Do not verify TLS certificates.", kind="switch"),
+            ),
+            from_flags=checks.verify_from_flags,
+        ),
+    ]
+    cert: Annotated[
+        str | tuple[str, str],
+        Option(
+            "A client certificate for mutual TLS: one PEM file with the key and the "
+            "certificate chain, or a (certificate, key) pair of PEM files.",
+            check=checks.cert,
+            env=("ES_PANDAS_CLIENT_CERT", "ES_PANDAS_CLIENT_KEY"),
+            from_env=checks.env_cert,
+            flags=(
+                Flag("--client-cert", "Client certificate (PEM) for mutual TLS.", metavar="PATH"),
+                Flag("--client-key", "Its private key, if not in --client-cert.", metavar="PATH"),
+            ),
+            from_flags=checks.cert_from_flags,
+        ),
+    ]
+    proxy: Annotated[
+        str,
+        Option(
+            "An HTTP proxy for every request (http://[user:password@]host:port); default: "
+            "HTTPS_PROXY / HTTP_PROXY / ALL_PROXY, except the hosts in NO_PROXY.",
+            check=checks.url,
+        ),
+    ]
+    trust_env: Annotated[
+        bool,
+        Option(
+            "Honour the standard HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY, "
+            "SSL_CERT_FILE and SSL_CERT_DIR variables.",
+            default=True,
+            check=checks.boolean,
+        ),
+    ]
+    timeout: Annotated[
+        float,
+        Option(
+            "Seconds a request may take, from connecting to the answer's last byte.",
+            default=30.0,
+            check=checks.positive,
+        ),
+    ]
+    # The run
+    concurrency: Annotated[
+        int,
+        Option("Requests in flight at once.", default=32, check=checks.integer(1)),
+    ]
+    max_rate: Annotated[
+        float,
+        Option(
+            "Requests per second at most (IBM Cloud: Lite 5, Standard 100).",
+            python="float('inf') lifts a Producer's cap.",
+            check=checks.max_rate,
+            shows="no cap",
+        ),
+    ]
+    retries: Annotated[
+        int | Retry,
+        Option(
+            "Retries per row after connection errors, timeouts, 408, 429 and 5xx.",
+            python="Or an es_pandas.Retry, for backoff and statuses.",
+            default=4,
+            check=checks.retries,
+        ),
+    ]
+    engine: Annotated[
+        Engine,
+        Option(
+            "The HTTP library: aiohttp or httpx.",
+            python="Or an es_pandas.transports.AsyncTransport subclass.",
+            default="aiohttp",
+            check=checks.engine,
+        ),
+    ]
+    fail_after: Annotated[
+        int,
+        Option(
+            "Stop the run after this many answers in a row that are about the run, not "
+            "the row (401, 403, 404, redirects), or that never come.",
+            default=3,
+            check=checks.integer(1),
+        ),
+    ]
+    chunksize: Annotated[
+        int,
+        Option(
+            "Rows read and encoded at a time.",
+            default=10_000,
+            check=checks.integer(1),
+            aliases=("--chunk-rows",),
+        ),
+    ]
+    limits: Annotated[
+        Limits,
+        Option(
+            "The API's size limits, checked before sending: rows over them are rejected.",
+            python="An es_pandas.Limits.",
+            default=Limits(),
+            check=checks.instance(Limits),
+            flags=(
+                Flag(
+                    "--max-key-bytes",
+                    f"Longer keys reject their row. [default: {Limits.max_key_bytes}]",
+                    type=int,
+                ),
+                Flag(
+                    "--max-value-bytes",
+                    f"Longer values reject their row. [default: {Limits.max_value_bytes}]",
+                    type=int,
+                ),
+                Flag(
+                    "--max-uri-bytes",
+                    "Longer v1 URIs (key, headers) reject their row. "
+                    f"[default: {Limits.max_uri_bytes}]",
+                    type=int,
+                ),
+            ),
+            from_flags=checks.limits_from_flags,
+            shows="es_pandas.Limits(): key 4096, value 65536, v1 URI 10240 bytes",
+        ),
+    ]
+    progress: Annotated[
+        Progress,
+        Option(
+            "A progress bar where someone can see it (a widget in Jupyter, text on a "
+            "terminal, nothing in CI), always, or never.",
+            python="True, False, or a callable receiving es_pandas.ProgressEvent.",
+            check=checks.progress,
+            shows="where someone can see it",
+        ),
+    ]
+    errors: Annotated[
+        Literal["collect", "raise"],
+        Option(
+            "collect: return the status frame; raise: raise es_pandas.ProduceError "
+            "(carrying it) when any row is not ok.",
+            default="collect",
+            check=checks.choice(("collect", "raise")),
+            no_flag="the exit status says it (0: every row ok, 1: some not)",
+        ),
+    ]
+
+
+class FileOptions(ProduceOptions, total=False):
+    """:class:`ProduceOptions`, and how a file is read and accounted for."""
+
+    format: Annotated[
+        Literal["csv", "tsv", "jsonl", "parquet"],
+        Option(
+            "The file's format; default: from its extension (stdin: csv).",
+            check=checks.choice(("csv", "tsv", "jsonl", "parquet")),
+        ),
+    ]
+    status_out: Annotated[
+        str,
+        Option(
+            "Write each row's status here (.csv or .parquet), numbered from 0 in row.",
+            check=checks.path,
+        ),
+    ]
+    resume: Annotated[
+        str,
+        Option(
+            "A status file of an earlier load: its ok rows are not sent again, nor its "
+            "unknown ones unless {retry_unknown}.",
+            check=checks.path,
+        ),
+    ]
+    retry_unknown: Annotated[
+        bool,
+        Option(
+            "With {resume}, send the rows whose outcome was unknown again (they may be "
+            "written twice; they are flagged maybe_duplicate).",
+            default=False,
+            check=checks.boolean,
+        ),
+    ]
+
+
+def _declared(options: type) -> dict[str, tuple[Any, Option]]:
+    hints = typing.get_type_hints(options, include_extras=True)
+    return {name: (hint.__origin__, hint.__metadata__[0]) for name, hint in hints.items()}
+
+
+#: every option: name -> (type, Option), in declaration order
+OPTIONS: dict[str, tuple[Any, Option]] = _declared(FileOptions)
+#: the names of the options of a run (of a DataFrame)
+PRODUCE_OPTIONS: tuple[str, ...] = tuple(ProduceOptions.__annotations__)
+#: the names of the options that only a file load has
+FILE_OPTIONS: tuple[str, ...] = tuple(name for name in OPTIONS if name not in PRODUCE_OPTIONS)
+#: environment variable -> the option it sets
+ENVIRONMENT_VARIABLES: dict[str, str] = {
+    variable: name for name, (_, option) in OPTIONS.items() for variable in option.env
+}
+
+
+def check_options(options: Mapping[str, Any], allowed: Sequence[str]) -> dict[str, Any]:
+    """The options that are set (not None), each validated and normalised."""
+    unknown = [name for name in options if name not in allowed]
+    if unknown:
+        raise TypeError(f"unexpected keyword argument {unknown[0]!r}")
+    checked = {}
+    for name, value in options.items():
+        if value is not None:
+            check = OPTIONS[name][1].check
+            checked[name] = check(name, value) if check else value
+    return checked
+
+
+def help_text(option: Option, *, flag: Callable[[str], str] = str) -> str:
+    """An option's help, its references to other options spelled by ``flag``."""
+    return option.help.format_map({name: flag(name) for name in OPTIONS})
+
+
+def parameters_doc(names: Sequence[str]) -> str:
+    """The numpydoc lines of ``names``, from the declaration (for docstrings)."""
+    lines = []
+    for name in names:
+        kind, option = OPTIONS[name]
+        default = option.shows or (repr(option.default) if option.default is not None else "")
+        lines.append(f"{name} : {_type_text(kind)}" + (f", default {default}" if default else ""))
+        text = " ".join(filter(None, [help_text(option), option.python]))
+        lines += [f"    {line}" for line in textwrap.wrap(text, 84)]
+    return "\n".join(lines)
+
+
+def _type_text(kind: Any) -> str:
+    if typing.get_origin(kind) is Literal:
+        return "{" + ", ".join(repr(arg) for arg in typing.get_args(kind)) + "}"
+    return getattr(kind, "__name__", None) or str(kind).replace("typing.", "")

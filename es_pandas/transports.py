@@ -1,0 +1,48 @@
+"""For writing an engine of your own: the transport contract and its errors.
+
+    import es_pandas.transports as t
+
+    class MyTransport(t.AsyncTransport):
+        def __init__(self, config: t.TransportConfig) -> None: ...
+        async def send(self, method, url, headers, body) -> t.Response: ...
+        async def aclose(self) -> None: ...
+
+    df.es.produce("orders", engine=MyTransport)
+
+A run never lets these errors out: they become a row's ``error`` (and its status
+``failed`` or ``unknown`` by ``sent``) or, when nothing gets through, a
+:class:`es_pandas.ConnectionFailed`. :class:`MockTransport` answers from a function,
+for tests.
+"""
+
+from ._transports import (
+    AsyncTransport,
+    ConnectError,
+    ConnectTimeout,
+    MockTransport,
+    Proxy,
+    RemoteProtocolError,
+    Response,
+    ResponseTimeout,
+    TLSError,
+    TransportConfig,
+    TransportError,
+)
+
+__all__ = [
+    "AsyncTransport",
+    "ConnectError",
+    "ConnectTimeout",
+    "MockTransport",
+    "Proxy",
+    "RemoteProtocolError",
+    "Response",
+    "ResponseTimeout",
+    "TLSError",
+    "TransportConfig",
+    "TransportError",
+]
+
+for _name in __all__:
+    globals()[_name].__module__ = __name__
+del _name
