@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -383,7 +383,7 @@ def main(argv: list[str] | None = None) -> Path:
         args.rows, args.rounds, args.memory_rows, args.rate_seconds = 300, 1, 3000, 1.0
     wanted = args.scenarios.split(",")
     args.out.mkdir(parents=True, exist_ok=True)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     report: dict = {
         "started": started.isoformat(timespec="seconds"),
         "machine": machine(),

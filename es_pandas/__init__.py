@@ -74,7 +74,7 @@ __all__ = [
 for _name in __all__:
     _obj = globals().get(_name)
     if getattr(_obj, "__module__", "").startswith("es_pandas._"):
-        _obj.__module__ = "es_pandas"  # type: ignore[union-attr]
+        _obj.__module__ = "es_pandas"
 del _name, _obj
 
 

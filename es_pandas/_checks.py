@@ -4,7 +4,6 @@ returns the value normalised or raises :class:`ConfigurationError` naming the op
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 from ._exceptions import ConfigurationError
 from ._progress import Progress
 from ._retry import Retry
-from ._transports import Engine, check_engine
+from ._transports import Engine, check_engine, check_proxy_url
 from ._wire.limits import Limits
 
 Credentials = str | os.PathLike[str] | Mapping[str, Any]
@@ -81,6 +80,12 @@ def url(name: str, value: Any) -> str:
     return address
 
 
+def proxy(name: str, value: Any) -> str:
+    address = text(name, value)
+    check_proxy_url(address)
+    return address
+
+
 def path(name: str, value: Any) -> str:
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
@@ -114,9 +119,9 @@ def choice(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
     return check
 
 
-def max_rate(name: str, value: Any) -> float | None:
-    rate = positive(name, value)
-    return None if math.isinf(rate) else rate
+def max_rate(name: str, value: Any) -> float:
+    # float("inf") stays: it is how a call lifts a Producer's cap (None would inherit it).
+    return positive(name, value)
 
 
 def retries(name: str, value: Any) -> Retry:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ _RUN_LEVEL: dict[int, tuple[type[ProduceAborted], str]] = {
     401: (AuthenticationError, "the credentials were refused"),
     403: (PermissionDeniedError, "not allowed to produce to this topic"),
     404: (TopicNotFoundError, "the topic does not exist, or the URL is not Event Streams"),
+    407: (ConnectionFailed, "the proxy wants credentials: proxy=http://user:password@host:port"),
 }
 _NO_CREDENTIALS = (
     "; no credentials were configured: pass api_key= (--api-key), credentials= "
@@ -205,7 +207,7 @@ class Engine:
         self._auth = auth
         self._retry = retry
         self._concurrency = concurrency
-        self._limiter = RateLimiter(max_rate) if max_rate else None
+        self._limiter = RateLimiter(max_rate) if max_rate and math.isfinite(max_rate) else None
         self._fail_after = fail_after
         self._headers = dict(headers)
         # Static credentials make the same headers for every row: build them once.

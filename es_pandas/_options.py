@@ -262,7 +262,7 @@ class ProduceOptions(TypedDict, total=False):
         Option(
             "An HTTP proxy for every request (http://[user:password@]host:port); default: "
             "HTTPS_PROXY / HTTP_PROXY / ALL_PROXY, except the hosts in NO_PROXY.",
-            check=checks.url,
+            check=checks.proxy,
         ),
     ]
     trust_env: Annotated[

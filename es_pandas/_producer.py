@@ -355,8 +355,14 @@ class _Run:
         columns, chunks = load.chunks()
         plans: list[pd.DataFrame] = []
         if self.dry_run:
-            show = self.dry_run if callable(self.dry_run) else plans.append
-            load.emit = lambda chunk: show(self.plan(chunk.book, chunk.index))
+            show: Callable[[pd.DataFrame], object] = (
+                self.dry_run if callable(self.dry_run) else plans.append
+            )
+
+            def emit(chunk: Chunk) -> None:
+                show(self.plan(chunk.book, chunk.index))
+
+            load.emit = emit
         try:
             if columns is not None:
                 await self.send(columns, chunks, load.chunk_done)
@@ -418,7 +424,7 @@ def _new_event_loop() -> asyncio.AbstractEventLoop:
         import uvloop
     except ImportError:
         return asyncio.new_event_loop()
-    return uvloop.new_event_loop()  # type: ignore[no-any-return]
+    return uvloop.new_event_loop()
 
 
 def run_blocking(coro: Coroutine[Any, Any, T], on_interrupt: Callable[[], BaseException]) -> T:
@@ -476,7 +482,8 @@ def produce_file(
     if producer is None:
         given = {k: v for k, v in options.items() if k in PRODUCE_OPTIONS}
         producer = Producer(**given)  # type: ignore[arg-type]
-        options = {k: v for k, v in options.items() if k in FILE_OPTIONS}  # type: ignore[assignment]
+        # the rest, unknown keywords included: produce_file refuses those by name
+        options = {k: v for k, v in options.items() if k not in PRODUCE_OPTIONS}  # type: ignore[assignment]
     return producer.produce_file(path, topic, dry_run=dry_run, **options)
 
 

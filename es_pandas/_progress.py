@@ -71,7 +71,7 @@ class _CallbackReporter(_Reporter):
 
 
 class _TqdmReporter(_Reporter):
-    def __init__(self, total: int, description: str) -> None:
+    def __init__(self, total: int | None, description: str) -> None:
         from tqdm.auto import tqdm
 
         # A terminal that reports no size (some pseudo-terminals) gives tqdm 0 columns
@@ -108,7 +108,7 @@ def _in_jupyter() -> bool:
     shell = sys.modules.get("IPython")
     if shell is None or "ipykernel" not in sys.modules:
         return False
-    ipython = shell.get_ipython()  # type: ignore[attr-defined]
+    ipython = shell.get_ipython()
     return ipython is not None and type(ipython).__name__ == "ZMQInteractiveShell"
 
 

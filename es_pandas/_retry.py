@@ -44,7 +44,7 @@ class Retry:
 
 def backoff_time(attempt: int, retry: Retry, rng: Callable[[], float] = random.random) -> float:
     """Capped exponential backoff with full jitter, before retry number ``attempt`` (1-based)."""
-    return rng() * min(retry.max_backoff, retry.backoff * 2 ** (attempt - 1))
+    return rng() * min(retry.max_backoff, retry.backoff * 2.0 ** (attempt - 1))
 
 
 def parse_retry_after(value: str | None, cap: float) -> float | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import time
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +42,7 @@ STATUS_COLUMNS = (
     "maybe_duplicate",
 )
 OK, FAILED, UNKNOWN, REJECTED, NOT_SENT = range(5)
+_STATUS_DTYPE = pd.CategoricalDtype(list(STATUSES))
 _NO_TIMESTAMP = np.iinfo(np.int64).min
 _ERRORS_SHOWN = 5
 
@@ -116,7 +117,9 @@ class StatusFrame(pd.DataFrame):
 
     @property
     def summary(self) -> Summary:
-        statuses = self["status"].value_counts(sort=False) if "status" in self else {}
+        statuses: Mapping[Hashable, int] = (
+            self["status"].value_counts(sort=False).to_dict() if "status" in self else {}
+        )
         counts = {name: int(statuses.get(name, 0)) for name in STATUSES}
         # The run's time describes the whole frame, not a slice of it.
         whole = self.attrs.get("rows") == len(self)
@@ -124,7 +127,7 @@ class StatusFrame(pd.DataFrame):
 
     def _repr_html_(self) -> str | None:
         """The summary and the first errors above the usual table (Jupyter)."""
-        table = super()._repr_html_()
+        table: str | None = pd.DataFrame._repr_html_(self)  # type: ignore[attr-defined]
         if "status" not in self or table is None:
             return table
         errors = self.loc[self["error"].notna(), ["status", "error"]].head(_ERRORS_SHOWN)
@@ -238,7 +241,7 @@ class StatusBook:
             utc=True,
         )
         columns: dict[Hashable, Any] = {
-            "status": pd.Categorical.from_codes(self.status, categories=list(STATUSES)),
+            "status": pd.Categorical.from_codes(self.status, dtype=_STATUS_DTYPE),
             "http_status": pd.arrays.IntegerArray(self.http_status, ~sent),
             "partition": pd.arrays.IntegerArray(self.partition, self.partition < 0),
             "offset": pd.arrays.IntegerArray(self.offset, self.offset < 0),

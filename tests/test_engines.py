@@ -395,7 +395,7 @@ def test_a_reset_during_the_handshake_was_not_sent(engine: str, pki) -> None:
 class ForwardProxy:
     """proxy.py in its own process; its access log says which requests went through it."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *options: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = folder / "proxy.log"
@@ -414,6 +414,7 @@ class ForwardProxy:
                 "1",
                 "--log-file",
                 str(self.log),
+                *options,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -505,21 +506,17 @@ def test_https_proxy_from_the_environment(engine: str, forward_proxy, pki, monke
     assert forward_proxy.saw(f"CONNECT 127.0.0.1:{port}")
 
 
-def test_no_proxy_and_trust_env(engine: str, forward_proxy, monkeypatch) -> None:
-    monkeypatch.setenv("HTTP_PROXY", forward_proxy.url)
+def test_no_proxy_and_trust_env(engine: str, monkeypatch) -> None:
+    # The environment names a proxy that is not there: a request that used it would fail.
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")
+    answer, _ = proxied(engine, None)
+    assert isinstance(answer, ConnectError)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    before = len(forward_proxy.lines())
     answer, _ = proxied(engine, None)
     assert isinstance(answer, Response) and answer.status == 200
     monkeypatch.delenv("NO_PROXY")
     answer, _ = proxied(engine, None, trust_env=False)
     assert isinstance(answer, Response) and answer.status == 200
-    # A request through the proxy logs a line; give it time to show before saying none did.
-    answer, port = proxied(engine, None, proxy=forward_proxy.url)
-    assert forward_proxy.saw(f"POST 127.0.0.1:{port}/topics/t/records")
-    assert (
-        len([line for line in forward_proxy.lines()[before:] if "/topics/t/records" in line]) == 1
-    )
 
 
 def test_an_unreachable_proxy_was_not_sent(engine: str) -> None:

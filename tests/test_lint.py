@@ -1,4 +1,4 @@
-"""ruff is part of the test suite, so one command checks everything."""
+"""ruff and mypy are part of the test suite, so one command checks everything."""
 
 import subprocess
 import sys
@@ -13,5 +13,14 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_ruff(args: list[str]) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "ruff", *args, "."], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_strict() -> None:
+    pytest.importorskip("mypy")
+    # the files and the strictness are in pyproject.toml ([tool.mypy])
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr

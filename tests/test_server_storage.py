@@ -85,7 +85,7 @@ async def _load_until_killed(url: str, proc, kill_after: int) -> list[tuple[int,
                         if response.status != 200:
                             return
                         metadata = (await response.json())["metadata"]
-                except (aiohttp.ClientError, asyncio.TimeoutError):
+                except (TimeoutError, aiohttp.ClientError):
                     return
                 acked.append((metadata["partition"], metadata["offset"], value))
                 if len(acked) == kill_after:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
 import pandas as pd
@@ -60,7 +60,7 @@ def test_a_naive_iso_timestamp_is_utc() -> None:
 def test_iso_timestamps_keep_their_milliseconds_exactly() -> None:
     # float arithmetic would make some of these one millisecond early
     for ms in (1, 999, 1700000000001, 1700000000999, 4102444800007):
-        stamp = datetime.fromtimestamp(ms // 1000, timezone.utc) + timedelta(milliseconds=ms % 1000)
+        stamp = datetime.fromtimestamp(ms // 1000, UTC) + timedelta(milliseconds=ms % 1000)
         iso = stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         assert success({"timestamp": iso}).timestamp == ms
 
@@ -367,7 +367,7 @@ zones = st.integers(min_value=-(24 * 60 - 1), max_value=24 * 60 - 1).map(
 def test_iso_timestamps_read_as_numpy_does(wall: datetime, zone: timezone, spec: str) -> None:
     stamp = wall.replace(tzinfo=zone)
     result = success({"timestamp": stamp.isoformat(timespec=spec)})
-    utc = stamp.astimezone(timezone.utc).replace(tzinfo=None)
+    utc = stamp.astimezone(UTC).replace(tzinfo=None)
     if spec == "milliseconds":
         utc = utc.replace(microsecond=utc.microsecond // 1000 * 1000)
     expected = int(np.datetime64(utc, "ms").astype(np.int64))

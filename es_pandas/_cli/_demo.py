@@ -37,8 +37,7 @@ def demo(fault_rate: float, **values: Any) -> None:
             sample,
             "orders",
             key_col="order_id",
-            url=es.url,
-            api_key=es.api_key,
+            credentials=es.credentials,
             **to_options(values, ["concurrency", "progress"]),
         )
         assert isinstance(summary, Summary)

@@ -171,6 +171,11 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
     help="The certificate's private key (PEM).",
 )
 @click.option(
+    "--client-ca",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Require a client certificate signed by this CA (mutual TLS; with --ssl-certfile).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     default="info",
@@ -191,6 +196,7 @@ def serve(
     log_level: str,
     ssl_certfile: str | None,
     ssl_keyfile: str | None,
+    client_ca: str | None,
     permissions: dict[str, str],
     no_auth: bool,
     api_keys: tuple[str, ...],
@@ -202,6 +208,8 @@ def serve(
     from ..server import KafkaStore, ServerConfig, SQLiteStore, create_app
     from ..server._run import bind_socket, uvicorn_config
 
+    if client_ca and not ssl_certfile:
+        raise click.UsageError("--client-ca (mutual TLS) needs --ssl-certfile")
     keys = [k for item in api_keys for k in item.split()]
     generated = not no_auth and not keys and not settings["users"]
     if generated:
@@ -248,7 +256,13 @@ def serve(
     if generated:
         click.echo(f"  export ES_PANDAS_API_KEY={keys[0]}  # generated for this run", err=True)
     server = uvicorn.Server(
-        uvicorn_config(app, log_level=log_level, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
+        uvicorn_config(
+            app,
+            log_level=log_level,
+            ssl_certfile=ssl_certfile,
+            ssl_keyfile=ssl_keyfile,
+            client_ca=client_ca,
+        )
     )
     try:
         server.run(sockets=[sock])

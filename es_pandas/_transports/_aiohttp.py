@@ -3,7 +3,6 @@ in flight on this project's benchmark machine."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 
 import aiohttp
@@ -48,16 +47,18 @@ class AiohttpTransport(AsyncTransport):
             # reading of the environment (which also applies ~/.netrc credentials).
             trust_env=False,
         )
-        self._proxies: dict[str, tuple[str | None, Mapping[str, str] | None]] = {}
+        # aiohttp takes proxy credentials from the proxy's URL, for tunnels and plain
+        # requests alike (its proxy_headers only reach a CONNECT).
+        self._proxies: dict[str, str | None] = {}
 
     async def send(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes
     ) -> Response:
         origin = "/".join(url.split("/", 3)[:3])
-        proxy = self._proxies.get(origin)
-        if proxy is None:
+        if origin not in self._proxies:
             chosen = self.config.proxy_for(url)
-            proxy = self._proxies[origin] = (chosen.url, chosen.headers) if chosen else (None, None)
+            self._proxies[origin] = None if chosen is None else chosen.address()
+        proxy = self._proxies[origin]
         try:
             async with self._session.request(
                 method,
@@ -65,8 +66,7 @@ class AiohttpTransport(AsyncTransport):
                 data=body,
                 headers=headers,
                 allow_redirects=False,
-                proxy=proxy[0],
-                proxy_headers=proxy[1],
+                proxy=proxy,
             ) as answer:
                 return Response(
                     answer.status,
@@ -103,7 +103,7 @@ class AiohttpTransport(AsyncTransport):
             raise ConnectError(
                 f"the proxy refused the tunnel: HTTP {exc.status} {exc.message}"
             ) from exc
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise ResponseTimeout(f"no answer within the {self.config.timeout:g}s timeout") from exc
         except _AnswerTooLarge as exc:
             raise RemoteProtocolError(str(exc)) from exc

@@ -12,7 +12,6 @@ its library raises to :class:`TransportError` with a correct ``sent`` flag.
 
 from __future__ import annotations
 
-import base64
 import os
 import ssl
 import urllib.request
@@ -21,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from .._exceptions import ConfigurationError, EventStreamsError
 
@@ -36,6 +35,7 @@ __all__ = [
     "TLSError",
     "TransportConfig",
     "TransportError",
+    "check_proxy_url",
     "describe",
     "host_of",
     "split_userinfo",
@@ -100,14 +100,24 @@ class Response:
 
 @dataclass(frozen=True)
 class Proxy:
-    """Where a request goes through: the proxy's URL without credentials, and the
-    ``Proxy-Authorization`` header its credentials become."""
+    """Where a request goes through: the proxy's URL without credentials (safe to
+    show), and the credentials that were in it."""
 
     url: str
-    headers: Mapping[str, str] = field(default_factory=dict)
+    user: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
 
-    def __repr__(self) -> str:
-        return f"Proxy({self.url!r})"
+    @property
+    def auth(self) -> tuple[str, str] | None:
+        return None if self.user is None else (self.user, self.password or "")
+
+    def address(self) -> str:
+        """The URL with its credentials, for a library that reads them from there."""
+        if self.user is None:
+            return self.url
+        parts = urlsplit(self.url)
+        userinfo = f"{quote(self.user, safe='')}:{quote(self.password or '', safe='')}"
+        return urlunsplit(parts._replace(netloc=f"{userinfo}@{parts.netloc}"))
 
 
 @dataclass(frozen=True)
@@ -169,7 +179,8 @@ class TransportConfig:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         else:
-            context = ssl.create_default_context(**self._trust())
+            cafile, capath = self._trust()
+            context = ssl.create_default_context(cafile=cafile, capath=capath)
         if self.cert is not None:
             certificate, key = (self.cert, None) if isinstance(self.cert, str) else self.cert
             try:
@@ -182,15 +193,16 @@ class TransportConfig:
                 ) from None
         return context
 
-    def _trust(self) -> dict[str, str]:
+    def _trust(self) -> tuple[str | None, str | None]:
+        """The CA bundle file or certificate directory to verify with."""
         location = self.verify if isinstance(self.verify, str) else None
         if location is None and self.trust_env:
             location = os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR")
         if location is None:
             import certifi
 
-            return {"cafile": certifi.where()}
-        return {"capath": location} if os.path.isdir(location) else {"cafile": location}
+            return certifi.where(), None
+        return (None, location) if os.path.isdir(location) else (location, None)
 
     def proxy_for(self, url: str) -> Proxy | None:
         """The proxy ``url`` goes through: :attr:`proxy`, else (with :attr:`trust_env`)
@@ -198,9 +210,9 @@ class TransportConfig:
         host (with :attr:`trust_env`, also for an explicit proxy, as requests does)."""
         parts = urlsplit(url)
         environment = self._environment_proxies
-        if environment is not None and urllib.request.proxy_bypass_environment(
-            parts.netloc, environment
-        ):
+        # proxy_bypass_environment is public, but missing from typeshed's stubs
+        bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+        if environment is not None and bypass(parts.netloc, environment):
             return None
         chosen = self.proxy
         if chosen is None and environment is not None:
@@ -214,14 +226,17 @@ class TransportConfig:
 
 def _parse_proxy(url: str) -> Proxy:
     bare, user, password = split_userinfo(url)
+    check_proxy_url(bare)
+    return Proxy(bare, user, password)
+
+
+def check_proxy_url(url: str) -> None:
+    """Refuse what no engine can use as a proxy, naming it without credentials."""
+    bare = split_userinfo(url)[0]
     if urlsplit(bare).scheme not in ("http", "https") or not urlsplit(bare).hostname:
         raise ConfigurationError(
             f"proxy: {bare!r} is not an http:// or https:// proxy URL (SOCKS is not supported)"
         )
-    if user is None:
-        return Proxy(bare)
-    pair = f"{user}:{password or ''}".encode()
-    return Proxy(bare, {"Proxy-Authorization": "Basic " + base64.b64encode(pair).decode()})
 
 
 def split_userinfo(url: str) -> tuple[str, str | None, str | None]:
@@ -245,8 +260,16 @@ def host_of(url: str) -> str:
 
 def describe(exc: BaseException, headers: Mapping[str, str]) -> str:
     """A library exception as one line for a row's ``error``, credentials scrubbed: a
-    library may echo a header it could not send."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    library may echo a header it could not send. Libraries often wrap the error that
+    says what happened in ones that say nothing (httpx's ``ReadError()``): follow the
+    chain to the first with words."""
+    cause: BaseException | None = exc
+    while cause is not None and not str(cause).strip():
+        cause = cause.__cause__ or cause.__context__
+    text = type(exc).__name__
+    if cause is not None:
+        words = " ".join(str(cause).split())
+        text = words if cause is exc else f"{text} ({type(cause).__name__}: {words})"
     for name, value in headers.items():
         if name.lower() in _SECRET_HEADERS and value:
             text = text.replace(value, "<redacted>")

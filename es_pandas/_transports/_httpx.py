@@ -53,7 +53,7 @@ class HttpxTransport(AsyncTransport):
     def __init__(self, config: TransportConfig) -> None:
         super().__init__(config)
         self._ssl = config.ssl_context()
-        self._clients: dict[tuple[str, tuple[tuple[str, str], ...]] | None, httpx.AsyncClient] = {}
+        self._clients: dict[tuple[str, tuple[str, str] | None] | None, httpx.AsyncClient] = {}
         self._by_origin: dict[str, httpx.AsyncClient] = {}
 
     def _client(self, url: str) -> httpx.AsyncClient:
@@ -62,7 +62,7 @@ class HttpxTransport(AsyncTransport):
         if client is not None:
             return client
         proxy = self.config.proxy_for(url)
-        key = None if proxy is None else (proxy.url, tuple(proxy.headers.items()))
+        key = None if proxy is None else (proxy.url, proxy.auth)
         client = self._clients.get(key)
         if client is None:
             config = self.config
@@ -71,7 +71,7 @@ class HttpxTransport(AsyncTransport):
                 # The pool wait is bounded by the request's own deadline in send().
                 timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout, pool=None),
                 verify=self._ssl,
-                proxy=None if proxy is None else httpx.Proxy(proxy.url, headers=proxy.headers),
+                proxy=None if proxy is None else httpx.Proxy(proxy.url, auth=proxy.auth),
                 # Proxies and CA bundles come from the config, not httpx's environment.
                 trust_env=False,
                 follow_redirects=False,

@@ -33,7 +33,7 @@ def check_engine(engine: object) -> Engine:
             )
         return engine
     if callable(engine):
-        return engine  # type: ignore[return-value]
+        return engine
     if engine not in ENGINES:
         raise ConfigurationError(
             f"engine: unknown engine {engine!r}; choose one of {', '.join(ENGINES)}, "

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 __all__ = ["Metadata", "parse_error", "parse_success"]
@@ -35,7 +35,7 @@ _INT64_MAX = 2**63 - 1
 # The status frame holds timestamps as datetime64[ns]: int64 nanoseconds, so at most
 # 2262-04-11T23:47:16.854Z. Kafka timestamps are never negative (-1 means none).
 _MAX_TIMESTAMP_MS = _INT64_MAX // 10**6
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
 # Enough for a server's sentence, short enough for a log line and a status frame cell.
 _MAX_MESSAGE_CHARS = 300
@@ -117,15 +117,15 @@ def _timestamp(value: object, problems: list[str]) -> int | None:
         # Past 19 digits it is out of range, and int() refuses thousands of digits.
         value = int(value) if len(value) <= 19 else _INT64_MAX
     elif type(value) is str:
-        # Python 3.10's fromisoformat does not take the "Z" that servers write.
-        text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+        # RFC 3339 allows a lower-case "z"; fromisoformat takes only "Z".
+        text = value[:-1] + "Z" if value.endswith("z") else value
         try:
             stamp = datetime.fromisoformat(text)
         except ValueError:
             problems.append("timestamp is neither epoch milliseconds nor ISO 8601")
             return None
         if stamp.tzinfo is None:
-            stamp = stamp.replace(tzinfo=timezone.utc)
+            stamp = stamp.replace(tzinfo=UTC)
         value = (stamp - _EPOCH) // _MILLISECOND
     if type(value) is not int:
         problems.append(f"timestamp is {_kind(value)}")

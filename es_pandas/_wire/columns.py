@@ -86,7 +86,7 @@ def _iso_datetimes(column: pd.Series) -> list[str | None]:
     chars[_divmod(nanos, 1000)[1] == 0, 26:29] = 0
     # Dropping the zero bytes and splitting at the commas makes the strings in C.
     text = chars.tobytes().replace(b"\0", b"").decode("ascii")
-    out: list[str | None] = text.split(",")[:-1]
+    out: list[str | None] = list(text.split(",")[:-1])
     if aware:
         utc = column.dt.tz_convert(None).to_numpy().view("i8")
         offsets, which = np.unique((ticks - utc) // per_second, return_inverse=True)
@@ -152,7 +152,7 @@ def json_column(column: pd.Series) -> tuple[list[str], dict[int, str]]:
 def text_column(column: pd.Series) -> tuple[list[str | bytes | None], dict[int, str]]:
     """Each value as text (see :func:`.values.as_text`), and the problems by row."""
     if _is_datetime(column.dtype):
-        return _iso_datetimes(column), {}
+        return list[str | bytes | None](_iso_datetimes(column)), {}
     if isinstance(column.dtype, np.dtype) and column.dtype.kind in "iu":
         return list(map(int.__repr__, column.to_numpy().tolist())), {}
     texts: list[str | bytes | None] = []

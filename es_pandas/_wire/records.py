@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from json.encoder import encode_basestring
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -27,7 +27,7 @@ from .values import BAD_VALUE, Headers, Unencodable, called_headers, single_valu
 
 __all__ = ["EncodedRecord", "RecordEncoder", "RejectedRow"]
 
-_HeaderSource = Sequence[Hashable] | Callable[[dict], Mapping[str, object]]
+_HeaderSource = Sequence[Hashable] | Callable[[dict[Hashable, Any]], Mapping[str, object]]
 
 
 def _names(option: str, names: object) -> list[Hashable]:
@@ -264,7 +264,7 @@ class RecordEncoder:
 
     def _headers_called(
         self,
-        function: Callable[[dict], Mapping[str, object]],
+        function: Callable[[dict[Hashable, Any]], Mapping[str, object]],
         chunk: pd.DataFrame,
         errors: dict[int, str],
     ) -> list[Headers]:

@@ -100,7 +100,7 @@ def _native(value: object) -> object:
     if isinstance(value, Decimal):
         return None if value.is_nan() else str(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
-        return b64(value)
+        return b64(bytes(value))
     if isinstance(value, (datetime, date, time)):
         return value.isoformat()
     if isinstance(value, timedelta):
@@ -145,16 +145,16 @@ def as_text(value: object) -> str | bytes | None:
 
 def single_value(value: object, value_type: str | None) -> tuple[str, str | bytes]:
     """The kind ("json", "text" or "binary") and data of a ``value_col`` value."""
-    if pd.isna(value) is True:
+    if pd.isna(value) is True:  # type: ignore[call-overload]
         raise Unencodable("null value")
-    binary = isinstance(value, (bytes, bytearray, memoryview))
-    if value_type == "binary" or (value_type is None and binary):
-        if not binary:
+    data = bytes(value) if isinstance(value, (bytes, bytearray, memoryview)) else None
+    if value_type == "binary" or (value_type is None and data is not None):
+        if data is None:
             raise Unencodable(f"value_type='binary' needs bytes, not {type(value).__name__}")
-        return "binary", bytes(value)
+        return "binary", data
     if value_type == "text" or (value_type is None and isinstance(value, str)):
         # Not missing and not bytes, so as_text gives a str.
-        return "text", bytes(value).decode() if binary else cast(str, as_text(value))
+        return "text", data.decode() if data is not None else cast(str, as_text(value))
     return "json", json_text(value)
 
 

@@ -17,7 +17,7 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.applications import Starlette
@@ -226,7 +226,7 @@ class ServerState:
 
     def metadata(self, record: Record) -> dict[str, Any]:
         if self.config.timestamp_format == "iso":
-            stamp = datetime.fromtimestamp(record.timestamp / 1000, timezone.utc)
+            stamp = datetime.fromtimestamp(record.timestamp / 1000, UTC)
             timestamp = stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         else:
             timestamp = str(record.timestamp)

@@ -9,6 +9,7 @@ import hmac
 import json
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ._config import ServerConfig
@@ -92,7 +93,7 @@ class Authenticator:
         api_key = self._by_fingerprint.get(str(claims.get("sub")))
         return api_key if api_key is not None else Denied("invalid bearer token")
 
-    def authenticate(self, headers: dict[str, str], *, bearer_only: bool) -> str | Denied:
+    def authenticate(self, headers: Mapping[str, str], *, bearer_only: bool) -> str | Denied:
         """The principal behind ``headers`` (lower-cased names), or why not."""
         authorization = headers.get("authorization", "")
         scheme, _, credentials = authorization.partition(" ")

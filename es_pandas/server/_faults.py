@@ -64,8 +64,8 @@ OK = Fault()
 
 def _parse_latency(value: float | tuple[float, float] | str) -> tuple[float, float]:
     if isinstance(value, str):
-        low, _, high = value.partition("-")
-        return (float(low), float(high or low))
+        first, _, second = value.partition("-")
+        return (float(first), float(second or first))
     if isinstance(value, (int, float)):
         return (float(value), float(value))
     low, high = value

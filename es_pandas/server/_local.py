@@ -34,7 +34,8 @@ class LocalEventStreams:
     ``api_keys=[...]``, ``faults=FaultConfig(...)``, ...). ``db`` is a SQLite path;
     the default keeps records in memory. ``bootstrap_servers`` (and ``kafka_config``,
     librdkafka settings) store records in a Kafka cluster instead, making the server a
-    REST producer gateway. ``ssl_certfile`` and ``ssl_keyfile`` serve HTTPS.
+    REST producer gateway. ``ssl_certfile`` and ``ssl_keyfile`` serve HTTPS;
+    ``client_ca`` then requires a client certificate signed by that CA (mutual TLS).
     """
 
     def __init__(
@@ -47,6 +48,7 @@ class LocalEventStreams:
         api_key: str | None = None,
         ssl_certfile: str | None = None,
         ssl_keyfile: str | None = None,
+        client_ca: str | None = None,
         bootstrap_servers: str | None = None,
         kafka_config: Mapping[str, str] | None = None,
         **config: Any,
@@ -56,7 +58,9 @@ class LocalEventStreams:
         self.config = ServerConfig(topics=dict(topics or {}), **config)
         self.host = host
         self._port = port
-        self._ssl = (ssl_certfile, ssl_keyfile)
+        if client_ca and not ssl_certfile:
+            raise ValueError("client_ca (mutual TLS) needs ssl_certfile")
+        self._ssl = (ssl_certfile, ssl_keyfile, client_ca)
         self._store: Store = (
             KafkaStore(bootstrap_servers, kafka_config) if bootstrap_servers else SQLiteStore(db)
         )
@@ -77,9 +81,11 @@ class LocalEventStreams:
             return self
         sock = bind_socket(self.host, self._port)
         self._port = sock.getsockname()[1]
-        certfile, keyfile = self._ssl
+        certfile, keyfile, client_ca = self._ssl
         server = uvicorn.Server(
-            uvicorn_config(self.app, ssl_certfile=certfile, ssl_keyfile=keyfile)
+            uvicorn_config(
+                self.app, ssl_certfile=certfile, ssl_keyfile=keyfile, client_ca=client_ca
+            )
         )
         self._server = server
 
@@ -131,8 +137,7 @@ class LocalEventStreams:
 
     @property
     def api_key(self) -> str | None:
-        keys = self.config.api_keys
-        return keys[0] if keys else None
+        return next(iter(self.config.api_keys), None)
 
     @property
     def credentials(self) -> dict[str, Any]:
@@ -171,7 +176,8 @@ class LocalEventStreams:
         self, topic: str, partition: int | None = None, offset: int = 0, limit: int | None = None
     ) -> list[Record]:
         """Stored records of ``topic`` as :class:`Record` objects, by partition and offset."""
-        return self._call(self._store.read(topic, partition, offset, limit))
+        records: list[Record] = self._call(self._store.read(topic, partition, offset, limit))
+        return records
 
     def records(self, topic: str, *, decode: bool = False) -> pd.DataFrame:
         """Stored records of ``topic`` as a DataFrame: partition, offset, timestamp,
@@ -202,7 +208,8 @@ class LocalEventStreams:
         """Replace the fault settings (see :class:`FaultConfig`); ``script`` queues
         actions for the next requests, e.g. ``["503"] * 5``."""
         self._state.faults.configure(
-            FaultConfig(latency, dict(rates or {}), retry_after, quota, seed)
+            # FaultConfig turns a single latency into a (low, high) range itself
+            FaultConfig(latency, dict(rates or {}), retry_after, quota, seed)  # type: ignore[arg-type]
         )
         self._state.faults.script(script)
 

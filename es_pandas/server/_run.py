@@ -4,6 +4,7 @@ background thread (:class:`LocalEventStreams`)."""
 from __future__ import annotations
 
 import socket
+import ssl
 from typing import Any
 
 import uvicorn
@@ -20,7 +21,8 @@ class _AbortableProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self.scope["extensions"] = {ABORT_EXTENSION: self.transport.abort}  # type: ignore[typeddict-unknown-key]
+        # ASGI types extensions as dicts; this one is a callable the app may call.
+        self.scope["extensions"] = {ABORT_EXTENSION: self.transport.abort}  # type: ignore[dict-item]
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -40,11 +42,16 @@ def uvicorn_config(
     log_level: str = "warning",
     ssl_certfile: str | None = None,
     ssl_keyfile: str | None = None,
+    client_ca: str | None = None,
 ) -> uvicorn.Config:
+    """``client_ca`` makes TLS mutual: only clients whose certificate it signed connect,
+    as on-premises Event Streams can be set up."""
     return uvicorn.Config(
         app,
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
+        ssl_ca_certs=client_ca,
+        ssl_cert_reqs=ssl.CERT_REQUIRED if client_ca else ssl.CERT_NONE,
         http=_AbortableProtocol,
         lifespan="on",
         log_level=log_level,

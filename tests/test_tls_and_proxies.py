@@ -1,0 +1,259 @@
+"""Mutual TLS and proxies end to end: the local server requiring a client certificate
+(as on-premises Event Streams can), a real forward proxy process, and every way to
+configure them (arguments, environment, command line)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+
+import es_pandas
+from es_pandas import LocalEventStreams
+
+from .conftest import ENGINES, free_port
+from .test_engines import ForwardProxy
+
+trustme = pytest.importorskip("trustme")
+
+ROWS = pd.DataFrame({"v": range(40)})
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory) -> dict[str, str]:
+    ca = trustme.CA()
+    folder = tmp_path_factory.mktemp("mtls")
+    paths = {
+        "ca": folder / "ca.pem",
+        "server": folder / "server.pem",
+        "client": folder / "client.pem",
+        "client_cert": folder / "client-cert.pem",
+        "client_key": folder / "client-key.pem",
+        "stranger": folder / "stranger.pem",
+    }
+    ca.cert_pem.write_to_path(str(paths["ca"]))
+    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(paths["server"]))
+    client = ca.issue_cert("producer@example.com")
+    client.private_key_and_cert_chain_pem.write_to_path(str(paths["client"]))
+    client.cert_chain_pems[0].write_to_path(str(paths["client_cert"]))
+    client.private_key_pem.write_to_path(str(paths["client_key"]))
+    other = trustme.CA().issue_cert("stranger@example.com")
+    other.private_key_and_cert_chain_pem.write_to_path(str(paths["stranger"]))
+    return {name: str(path) for name, path in paths.items()}
+
+
+@pytest.fixture(scope="module")
+def mtls_server(pki) -> Iterator[LocalEventStreams]:
+    with LocalEventStreams(
+        topics={"t": 1},
+        auth=False,
+        ssl_certfile=pki["server"],
+        ssl_keyfile=pki["server"],
+        client_ca=pki["ca"],
+    ) as es:
+        yield es
+
+
+def ok(status: pd.DataFrame) -> bool:
+    return bool((status["status"] == "ok").all())
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("form", ["one PEM", "certificate and key"])
+def test_mutual_tls(mtls_server, pki, engine: str, form: str) -> None:
+    cert = pki["client"] if form == "one PEM" else (pki["client_cert"], pki["client_key"])
+    status = ROWS.es.produce(
+        "t", url=mtls_server.url, verify=pki["ca"], cert=cert, engine=engine, progress=False
+    )
+    assert ok(status)
+    assert len(mtls_server.read("t")) >= len(ROWS)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("cert", [None, "stranger"])
+def test_a_refused_client_certificate_stops_the_run_at_once(
+    mtls_server, pki, engine: str, cert: str | None
+) -> None:
+    big = pd.DataFrame({"v": range(10_000)})
+    with pytest.raises(es_pandas.ConnectionFailed) as caught:
+        big.es.produce(
+            "t",
+            url=mtls_server.url,
+            verify=pki["ca"],
+            cert=pki[cert] if cert else None,
+            engine=engine,
+            progress=False,
+            retries=es_pandas.Retry(retries=2, backoff=0.01),
+        )
+    message = str(caught.value)
+    assert "client certificate" in message and ("cert=" in message)
+    counts = caught.value.status["status"].value_counts()
+    # one row tried (with its retries), nothing else sent
+    assert counts["not_sent"] == 9_999
+
+
+def test_client_certificate_from_the_environment(mtls_server, pki, monkeypatch) -> None:
+    monkeypatch.setenv("ES_PANDAS_CLIENT_CERT", pki["client_cert"])
+    monkeypatch.setenv("ES_PANDAS_CLIENT_KEY", pki["client_key"])
+    monkeypatch.setenv("ES_PANDAS_CA_BUNDLE", pki["ca"])
+    assert ok(ROWS.es.produce("t", url=mtls_server.url, progress=False))
+
+
+def test_client_certificate_on_the_command_line(mtls_server, pki, tmp_path) -> None:
+    path = tmp_path / "rows.csv"
+    ROWS.to_csv(path, index=False)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "es_pandas",
+            "produce",
+            str(path),
+            "--topic",
+            "t",
+            "--url",
+            mtls_server.url,
+            "--ca-bundle",
+            pki["ca"],
+            "--client-cert",
+            pki["client_cert"],
+            "--client-key",
+            pki["client_key"],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"{len(ROWS)} rows" in result.stderr
+
+
+def test_unusable_client_certificates_are_configuration_errors(mtls_server, pki, tmp_path) -> None:
+    with pytest.raises(es_pandas.ConfigurationError, match="no certificate file"):
+        ROWS.es.produce("t", url=mtls_server.url, cert=str(tmp_path / "none.pem"))
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate")
+    with pytest.raises(es_pandas.ConfigurationError, match="cannot load the client certificate"):
+        ROWS.es.produce("t", url=mtls_server.url, cert=str(garbage), progress=False)
+    with pytest.raises(es_pandas.ConfigurationError, match="cannot load"):
+        # a key that is not the certificate's
+        ROWS.es.produce(
+            "t", url=mtls_server.url, cert=(pki["client_cert"], pki["stranger"]), progress=False
+        )
+
+
+# -- proxies -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def forward_proxy(tmp_path_factory) -> Iterator[ForwardProxy]:
+    pytest.importorskip("proxy")
+    proxy = ForwardProxy(tmp_path_factory.mktemp("proxy"))
+    yield proxy
+    proxy.stop()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_run_through_a_proxy(es, forward_proxy, engine: str) -> None:
+    status = ROWS.es.produce(
+        "single",
+        url=es.url,
+        api_key=es.api_key,
+        proxy=forward_proxy.url,
+        engine=engine,
+        progress=False,
+    )
+    assert ok(status)
+    # proxy.py logs a connection's last request when it closes
+    assert forward_proxy.saw(f"POST 127.0.0.1:{es.port}/v2/topics/single/records")
+
+
+def test_the_iam_exchange_goes_through_the_proxy_too(es, forward_proxy) -> None:
+    status = ROWS.es.produce(
+        "single",
+        url=es.url,
+        api_key=es.api_key,
+        iam=True,
+        iam_url=es.iam_url,
+        proxy=forward_proxy.url,
+        progress=False,
+    )
+    assert ok(status)
+    assert forward_proxy.saw(f"POST 127.0.0.1:{es.port}/identity/token")
+
+
+def test_proxy_flags_and_environment_on_the_command_line(es, forward_proxy, tmp_path) -> None:
+    path = tmp_path / "rows.csv"
+    ROWS.head(5).to_csv(path, index=False)
+    env = {
+        **os.environ,
+        "ES_PANDAS_URL": es.url,
+        "ES_PANDAS_API_KEY": es.api_key or "",
+        # a proxy that is not there: a run that used it would fail
+        "HTTP_PROXY": f"http://127.0.0.1:{free_port()}",
+    }
+    env.pop("NO_PROXY", None)
+    env.pop("no_proxy", None)
+    command = [sys.executable, "-m", "es_pandas", "produce", str(path), "--topic", "single"]
+
+    def run(*flags: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*command, *flags], env=env, capture_output=True, text=True, timeout=120
+        )
+
+    result = run()
+    assert result.returncode == 2 and "proxy" in result.stderr
+    result = run("--no-trust-env")
+    assert result.returncode == 0, result.stderr
+    result = run("--no-trust-env", "--proxy", forward_proxy.url)
+    assert result.returncode == 0, result.stderr
+    assert forward_proxy.saw(f"POST 127.0.0.1:{es.port}/v2/topics/single/records")
+
+
+@pytest.fixture(scope="module")
+def authenticating_proxy(tmp_path_factory) -> Iterator[ForwardProxy]:
+    pytest.importorskip("proxy")
+    proxy = ForwardProxy(
+        tmp_path_factory.mktemp("auth-proxy"), "--basic-auth", "proxy-user:proxy-s3cret"
+    )
+    yield proxy
+    proxy.stop()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_proxy_credentials_are_sent_and_never_shown(
+    es, authenticating_proxy, engine: str, caplog
+) -> None:
+    with pytest.raises(es_pandas.ConnectionFailed, match="407"):
+        ROWS.es.produce(
+            "single", url=es.url, api_key=es.api_key, proxy=authenticating_proxy.url, progress=False
+        )
+    secret_proxy = authenticating_proxy.url.replace("http://", "http://proxy-user:proxy-s3cret@")
+    producer = es_pandas.Producer(
+        es.url, api_key=es.api_key, proxy=secret_proxy, engine=engine, progress=False
+    )
+    status = producer.produce(ROWS.head(3), "single")
+    assert ok(status)
+    shown = [repr(producer), repr(producer.settings), status.to_string(), caplog.text]
+    assert not any("proxy-s3cret" in text for text in shown)
+
+
+def test_a_socks_proxy_is_refused_clearly(es) -> None:
+    with pytest.raises(es_pandas.ConfigurationError, match="SOCKS is not supported"):
+        ROWS.es.produce("single", url=es.url, proxy="socks5://127.0.0.1:1080", progress=False)
+
+
+def test_an_unreachable_proxy_stops_the_run(es) -> None:
+    with pytest.raises(es_pandas.ConnectionFailed, match="proxy"):
+        ROWS.es.produce(
+            "single",
+            url=es.url,
+            api_key=es.api_key,
+            proxy=f"http://127.0.0.1:{free_port()}",
+            retries=0,
+            progress=False,
+        )
