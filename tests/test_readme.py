@@ -11,6 +11,7 @@ Kafka broker for `--bootstrap-servers`), until it answers; then it is stopped.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -129,3 +130,15 @@ def test_readme_lists_every_environment_variable() -> None:
     text = README.read_text()
     for name in es_pandas.ENVIRONMENT_VARIABLES:
         assert name in text, name
+
+
+def test_the_options_table_is_the_declaration() -> None:
+    """The README's option table is what tools/readme_options.py makes of the one
+    declaration of options: a new or changed option shows here or this fails."""
+    spec = importlib.util.spec_from_file_location(
+        "readme_options", README.parent / "tools" / "readme_options.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.block() in README.read_text(), "run: python tools/readme_options.py"

@@ -19,7 +19,8 @@ QUICKSTART = [
         "Send a DataFrame to Event Streams, one record per row, and read what happened to "
         "each row. This notebook runs against es_pandas' local Event Streams server, so it "
         "needs no IBM Cloud account; to use your own instance, replace `url=` and "
-        '`api_key=` with `credentials="service-key.json"`.'
+        '`api_key=` with `credentials="service-key.json"`. The progress bar is an ipywidgets '
+        'widget: `pip install "eventstreams-pandas[notebook]"`.'
     ),
     new_code_cell(
         "import numpy as np\n"
@@ -39,6 +40,16 @@ QUICKSTART = [
         '    "coupon": rng.choice(["WELCOME10", None], 2000, p=[0.1, 0.9]),\n'
         "})\n"
         "orders.head()"
+    ),
+    new_markdown_cell(
+        "## See the requests first\n\n"
+        "`dry_run=True` goes down the same path as a real run, into a transport that records "
+        "instead of sending: these are the exact requests, credentials masked."
+    ),
+    new_code_cell(
+        "orders.head(3).es.produce(\n"
+        '    "orders", key_col="order_id", url=es.url, api_key=es.api_key, dry_run=True\n'
+        ")"
     ),
     new_markdown_cell("## Produce\n\nIn Jupyter the progress bar is a widget."),
     new_code_cell(
@@ -76,6 +87,30 @@ QUICKSTART = [
         'records = es.records("orders", decode=True)\nrecords.groupby("partition").size()'
     ),
     new_code_cell("records.head()"),
+    new_markdown_cell(
+        "## A Producer for many calls\n\n"
+        "Every option of `produce` can be a `Producer`'s default; a call's own options "
+        "come first. The connection settings are checked once, and an IAM token is shared."
+    ),
+    new_code_cell(
+        'producer = es_pandas.Producer(es.url, api_key=es.api_key, key_col="order_id", concurrency=64)\n'
+        'producer.produce(orders.head(500), "orders", max_rate=200).summary'
+    ),
+    new_markdown_cell(
+        "## Connecting to your own Event Streams\n\n"
+        '- **IBM Cloud**: `credentials="service-key.json"` (the service key from the '
+        "console); `max_rate=` keeps under your plan's quota (Lite 5/s, Standard 100/s); "
+        "`iam=True` exchanges the API key for IAM tokens.\n"
+        '- **On premises** (Cloud Pak for Integration): `api_version="v1"`, the cluster\'s '
+        'CA as `verify="es-cert.pem"`, and a SCRAM user as `user=`/`password=`, or the '
+        'KafkaUser\'s certificate for mutual TLS as `cert=("user.crt", "user.key")`.\n'
+        "- **Proxies**: `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` are honoured, or give "
+        '`proxy="http://proxy:3128"`.\n'
+        '- **Engines**: aiohttp by default; `engine="httpx"` uses httpx. Both follow no '
+        "redirects and send credentials nowhere but your URL.\n"
+        '- **Extras**: `pip install "eventstreams-pandas[parquet]"` for Parquet files, '
+        "`[notebook]` for this widget, `[speed]` for uvloop."
+    ),
     new_code_cell("es.stop()"),
 ]
 
@@ -84,7 +119,8 @@ CSV_BATCH_LOAD = [
         "# Loading a CSV in chunks\n\n"
         "`es_pandas.produce_file` (and its command-line twin `es-pandas produce`) streams a "
         "file in chunks, so a file larger than memory loads with flat memory, and writes "
-        "each row's status to a file you can resume from."
+        "each row's status to a file you can resume from. CSV, TSV and JSON Lines need "
+        'nothing more; Parquet needs `pip install "eventstreams-pandas[parquet]"`.'
     ),
     new_code_cell(
         "import tempfile\nfrom pathlib import Path\n\n"

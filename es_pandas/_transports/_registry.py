@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable
 from typing import Literal
 
@@ -39,18 +40,24 @@ def check_engine(engine: object) -> Engine:
             f"engine: unknown engine {engine!r}; choose one of {', '.join(ENGINES)}, "
             "or pass an es_pandas.transports.AsyncTransport subclass"
         )
-    _engine_class(str(engine))
+    # Installed, without importing it: the HTTP library loads when a run starts.
+    distribution = ENGINES[str(engine)][2]
+    if importlib.util.find_spec(distribution) is None:
+        raise ConfigurationError(_missing(str(engine)))
     return engine  # type: ignore[return-value]
 
 
+def _missing(name: str) -> str:
+    distribution = ENGINES[name][2]
+    return f"engine: the {name} engine needs {distribution}: pip install {distribution}"
+
+
 def _engine_class(name: str) -> type[AsyncTransport]:
-    module, cls, distribution = ENGINES[name]
+    module, cls, _ = ENGINES[name]
     try:
         return getattr(importlib.import_module(module, __package__), cls)  # type: ignore[no-any-return]
     except ImportError as exc:
-        raise ConfigurationError(
-            f"engine: the {name} engine needs {distribution}: pip install {distribution}"
-        ) from exc
+        raise ConfigurationError(_missing(name)) from exc
 
 
 def build_transport(engine: Engine, config: TransportConfig) -> AsyncTransport:

@@ -1,0 +1,97 @@
+"""A lean install: what ``import es_pandas`` loads, and the extras named when missing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pandas as pd
+
+
+def python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_import_loads_no_server_cli_or_http_library() -> None:
+    result = python(
+        """
+        import json, sys
+        import pandas
+        before = {name.split(".")[0] for name in sys.modules}
+        import es_pandas
+        after = {name.split(".")[0] for name in sys.modules}
+        print(json.dumps(sorted(after - before)))
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    added = set(json.loads(result.stdout))
+    # pandas loads pyarrow itself when it is installed: es_pandas adds no package of note
+    heavy = {"aiohttp", "httpx", "uvicorn", "starlette", "anyio", "click", "sqlite3", "pyarrow"}
+    assert not added & heavy, added & heavy
+    assert "es_pandas" in added
+
+
+def test_the_local_server_loads_on_first_use() -> None:
+    result = python(
+        """
+        import sys
+        import es_pandas
+        assert "uvicorn" not in sys.modules
+        server = es_pandas.LocalEventStreams
+        from es_pandas import LocalEventStreams
+        assert server is LocalEventStreams and "uvicorn" in sys.modules
+        """
+    )
+    assert result.returncode == 0, result.stderr
+
+
+# pyarrow not installed: the import machinery refuses it, pandas included
+WITHOUT_PYARROW = "import sys; sys.modules['pyarrow'] = None\n"
+
+
+def test_parquet_without_pyarrow_names_the_extra(tmp_path) -> None:
+    path = tmp_path / "rows.parquet"
+    pd.DataFrame({"v": [1, 2]}).to_parquet(path)
+    csv = tmp_path / "rows.csv"
+    csv.write_text("v\n1\n")
+    result = python(
+        WITHOUT_PYARROW
+        + f"""
+import es_pandas
+for call in (
+    lambda: es_pandas.produce_file({str(path)!r}, "t", url="http://127.0.0.1:9"),
+    lambda: es_pandas.produce_file({str(csv)!r}, "t", url="http://127.0.0.1:9",
+                                   status_out="status.parquet"),
+):
+    try:
+        call()
+    except es_pandas.ConfigurationError as exc:
+        print(exc)
+"""
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    assert all('pip install "eventstreams-pandas[parquet]"' in line for line in lines)
+
+
+def test_csv_needs_no_pyarrow(tmp_path) -> None:
+    from es_pandas import LocalEventStreams
+
+    csv = tmp_path / "rows.csv"
+    csv.write_text("k,v\n007,1\n008,2\n")
+    with LocalEventStreams(topics={"t": 1}, auth=False) as es:
+        result = python(
+            WITHOUT_PYARROW
+            + f"""
+import es_pandas
+print(es_pandas.produce_file({str(csv)!r}, "t", url={es.url!r}, key_col="k", progress=False))
+"""
+        )
+        assert result.returncode == 0, result.stderr
+        assert "2 ok" in result.stdout
+        assert len(es.read("t")) == 2
