@@ -10,6 +10,9 @@ all derived from it.
 
 ``None`` is the same as leaving an option out everywhere: the next source (a
 ``Producer``, the credentials file, the environment, the default) decides.
+
+Longer than this project's ~400-line guide on purpose: the declaration is one class, so
+that every option is in one place and read in one go.
 """
 
 from __future__ import annotations

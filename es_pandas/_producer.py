@@ -1,53 +1,29 @@
-"""The one place a run happens.
-
-:class:`Producer` owns ``produce``, ``aproduce``, ``produce_file`` and their dry runs;
-each builds a :class:`_Run` and goes through :meth:`_Run.send`: the encoder, the
-transport (a recording one for a dry run), the engine, the progress bar, then the
-outcome. ``df.es`` and ``es_pandas.produce_file`` are thin fronts over it.
+"""The :class:`Producer`: the one owner of ``produce``, ``aproduce``, ``produce_file`` and
+their dry runs. Each resolves its settings and goes through one :class:`~._run.Run`;
+``df.es`` and ``es_pandas.produce_file`` are thin fronts over it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import logging
 import os
-import threading
-from collections.abc import Callable, Coroutine, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .__version__ import __version__
-from ._auth import StaticAuth
 from ._config import AUTH_OPTIONS, Settings, resolve
-from ._engine import Abort, Batch, Engine
-from ._exceptions import ProduceAborted, ProduceError, ProduceInterrupted
 from ._files import FileLoad
 from ._options import FILE_OPTIONS, PRODUCE_OPTIONS, check_options, parameters_doc
-from ._progress import ProgressEvent, make_reporter
-from ._status import OK, REJECTED, Chunk, StatusBook, StatusFrame, Summary, Tally
-from ._transports import AsyncTransport, MockTransport, Response, build_transport
-from ._wire import RecordEncoder, RejectedRow
+from ._run import Run, run_blocking
+from ._status import StatusFrame, Summary, Tally
 
 if TYPE_CHECKING:
     from typing import Unpack
 
     from ._options import FileOptions, ProduceOptions
 
-__all__ = ["Producer", "produce_file", "run_blocking"]
-
-logger = logging.getLogger("es_pandas")
-T = TypeVar("T")
-_TICK_SECONDS = 0.2
-_HEADERS = {
-    "Accept": "application/json",
-    # Both engines decode these; naming them keeps every engine's requests identical.
-    "Accept-Encoding": "gzip, deflate",
-    "User-Agent": f"eventstreams-pandas/{__version__}",
-}
-_PLAN_COLUMNS = ["method", "url", "headers", "body", "error"]
-_SECRET_HEADERS = ("authorization", "x-auth-token", "proxy-authorization")
+__all__ = ["Producer", "produce_file"]
 
 
 class Producer:
@@ -120,7 +96,7 @@ class Producer:
             tally,
             **{k: v for k, v in checked.items() if k in FILE_OPTIONS},
         )
-        run = _Run(settings, topic, dry_run, load.total, f"{load.name} -> {topic}", tally)
+        run = Run(settings, topic, dry_run, load.total, f"{load.name} -> {topic}", tally)
         try:
             return run_blocking(run.file(load), functools.partial(run.file_interrupted, load))
         finally:
@@ -134,9 +110,9 @@ class Producer:
         reuse = not any(name in overrides for name in AUTH_OPTIONS)
         return resolve([overrides, self._given], auth=self.settings.auth if reuse else None)
 
-    def _run(self, topic: str, options: Mapping[str, Any], dry_run: bool, rows: int) -> _Run:
+    def _run(self, topic: str, options: Mapping[str, Any], dry_run: bool, rows: int) -> Run:
         settings = self._settings(check_options(options, PRODUCE_OPTIONS))
-        return _Run(settings, topic, dry_run, rows, f"{settings.url} topic {topic!r}")
+        return Run(settings, topic, dry_run, rows, f"{settings.url} topic {topic!r}")
 
 
 _OPTIONS_DOC = parameters_doc(PRODUCE_OPTIONS)
@@ -188,287 +164,6 @@ instead (for files too large to hold).
 
 Returns the run's :class:`Summary`.
 """
-
-
-class _Run:
-    """One run's moving parts: settings, the running tally, the progress reporter."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        topic: str,
-        dry_run: bool | Callable[[pd.DataFrame], object],
-        total: int | None,
-        description: str,
-        tally: Tally | None = None,
-    ) -> None:
-        self.settings = settings
-        self.topic = topic
-        self.dry_run = dry_run
-        self.total = total
-        self.description = description
-        self.tally = tally or Tally()
-        #: why the run stopped early, and the exception behind it (set by send)
-        self.abort: Abort | None = None
-        self.cause: BaseException | None = None
-        self._recorded: dict[int, tuple[str, str, dict[str, str], bytes]] = {}
-        self._book: StatusBook | None = None
-        self._index: pd.Index | None = None
-        # Made here, on the caller's thread: Jupyter shows a widget in the cell whose
-        # thread displays it, and the run itself goes on a helper thread.
-        progress = None if dry_run else settings.options.get("progress")
-        self._reporter = make_reporter(False if dry_run else progress, total, self.description)
-
-    # -- the one routine -----------------------------------------------------------
-
-    async def send(
-        self,
-        columns: pd.Index,
-        chunks: Iterator[Chunk],
-        chunk_done: Callable[[Chunk], None] | None = None,
-    ) -> None:
-        """Encode and send every chunk; ``abort`` says why if the run stopped early.
-
-        A problem found before anything is sent (options, columns, the engine) raises
-        as it is; anything that goes wrong later ends the run as an abort, so that the
-        exception the caller raises carries the status of every row."""
-        options = self.settings.options
-        encoder = self._encoder(columns)
-        transport = self._transport()
-        engine = Engine(
-            url=self.settings.url,
-            transport=transport,
-            auth=StaticAuth(self.settings.auth.shown_headers())
-            if self.dry_run and self.settings.auth is not None
-            else self.settings.auth,
-            retry=self.settings.retry,
-            concurrency=options["concurrency"],
-            max_rate=None if self.dry_run else options["max_rate"],
-            fail_after=options["fail_after"],
-            headers=_HEADERS,
-        )
-        ticker = asyncio.ensure_future(self._tick())
-        try:
-            await engine.run(self._batches(chunks, encoder, chunk_done))
-        except Exception as exc:
-            self.cause = exc
-            engine.abort = engine.abort or Abort(
-                ProduceAborted, f"the run failed: {type(exc).__name__}: {exc}"
-            )
-        finally:
-            ticker.cancel()
-            await asyncio.gather(ticker, return_exceptions=True)
-            await transport.aclose()
-            summary = self.tally.summary()
-            self._reporter.close(self._event(finished=True), str(summary))
-            if not self.dry_run:
-                logger.info("produce to %s: %s", self.description, summary)
-        self.abort = engine.abort
-
-    def _encoder(self, columns: pd.Index) -> RecordEncoder:
-        options = self.settings.options
-        base_path = self.settings.url.split("://", 1)[1].partition("/")[2]
-        return RecordEncoder(
-            self.topic,
-            list(columns),
-            api_version=options["api_version"],
-            key_col=options["key_col"],
-            value_col=options["value_col"],
-            value_cols=options["value_cols"],
-            value_type=options["value_type"],
-            header_cols=options["header_cols"],
-            limits=options["limits"],
-            base_path="/" + base_path if base_path else "",
-        )
-
-    def _transport(self) -> AsyncTransport:
-        if self.dry_run:
-            return MockTransport(self._record, self.settings.transport)
-        return build_transport(self.settings.options["engine"], self.settings.transport)
-
-    def _batches(
-        self,
-        chunks: Iterator[Chunk],
-        encoder: RecordEncoder,
-        chunk_done: Callable[[Chunk], None] | None,
-    ) -> Iterator[Batch]:
-        """Each chunk encoded (rejected rows straight into its book) as the engine
-        needs it, so a frame or file is never turned into requests all at once."""
-        for chunk in chunks:
-            assert chunk.frame is not None
-            records = []
-            for item in encoder.encode(chunk.frame, chunk.start):
-                if isinstance(item, RejectedRow):
-                    chunk.book.fail(item.position, REJECTED, item.error)
-                else:
-                    records.append(item)
-            chunk.frame = None
-            done = None if chunk_done is None else functools.partial(chunk_done, chunk)
-            yield Batch(chunk.book, records, done, chunk.resent)
-
-    def _record(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> Response:
-        """The dry run's server: remembers each request, under the offset it answers."""
-        offset = len(self._recorded)
-        self._recorded[offset] = (method, url, dict(headers), body)
-        answer = b'{"metadata":{"partition":0,"offset":%d,"timestamp":"0"}}' % offset
-        return Response(200, {"content-type": "application/json"}, answer)
-
-    # -- a DataFrame -----------------------------------------------------------------
-
-    async def frame(self, frame: pd.DataFrame) -> StatusFrame | pd.DataFrame:
-        size = self.settings.options["chunksize"]
-        book = self._book = StatusBook(len(frame), self.tally)
-        self._index = frame.index
-        chunks = (
-            Chunk(frame.iloc[start : start + size], frame.index[start : start + size], book, start)
-            for start in range(0, len(frame), size)
-        )
-        await self.send(frame.columns, chunks)
-        status = book.to_frame(frame.index, self.tally.summary().elapsed)
-        self.finish(status)
-        return self.plan(book, frame.index) if self.dry_run else status
-
-    def finish(self, status: StatusFrame, summary: Summary | None = None) -> None:
-        """Raise what ended the run, or (with errors="raise") that rows are not ok."""
-        summary = summary or self.tally.summary()
-        if self.abort is not None:
-            done = summary.total - summary.counts["not_sent"]
-            raise self.abort.error(
-                f"{self.abort.message}; stopped after {done:,} of {summary.total:,} rows "
-                "(the rest are not_sent)",
-                status,
-                summary,
-            ) from self.cause
-        not_ok = summary.counts["ok"] != summary.total
-        if not_ok and self.settings.options["errors"] == "raise" and not self.dry_run:
-            raise ProduceError(
-                f"not every row reached {self.description}: {summary}", status, summary
-            )
-
-    def interrupted(self) -> ProduceInterrupted:
-        book = self._book or StatusBook(0)
-        return ProduceInterrupted(book.to_frame(self._index), self.tally.summary())
-
-    # -- a file ------------------------------------------------------------------------
-
-    async def file(self, load: FileLoad) -> Summary | pd.DataFrame:
-        columns, chunks = load.chunks()
-        plans: list[pd.DataFrame] = []
-        if self.dry_run:
-            show: Callable[[pd.DataFrame], object] = (
-                self.dry_run if callable(self.dry_run) else plans.append
-            )
-
-            def emit(chunk: Chunk) -> None:
-                show(self.plan(chunk.book, chunk.index))
-
-            load.emit = emit
-        try:
-            if columns is not None:
-                await self.send(columns, chunks, load.chunk_done)
-        finally:
-            load.flush()
-        summary = self.tally.summary()
-        self.finish(load.unfinished_status(), summary)
-        if self.dry_run:
-            return pd.concat(plans) if plans else pd.DataFrame(columns=_PLAN_COLUMNS)
-        return summary
-
-    def file_interrupted(self, load: FileLoad) -> ProduceInterrupted:
-        return ProduceInterrupted(load.unfinished_status(), self.tally.summary())
-
-    # -- dry runs ------------------------------------------------------------------------
-
-    def plan(self, book: StatusBook, index: pd.Index) -> pd.DataFrame:
-        """The requests of a dry run, one row per input row (secrets masked)."""
-        rows: list[list[Any]] = []
-        for position in range(book.rows):
-            if book.status[position] != OK:
-                rows.append([None, None, None, None, book.errors.get(position)])
-                continue
-            method, url, headers, body = self._recorded.pop(int(book.offset[position]))
-            shown = {
-                name: "<redacted>"
-                if name.lower() in _SECRET_HEADERS and "<" not in value
-                else value
-                for name, value in headers.items()
-            }
-            text: str | bytes
-            try:
-                text = body.decode()
-            except UnicodeDecodeError:
-                text = body
-            rows.append([method, url, shown, text, None])
-        # object columns: None means "no request", whatever pandas would infer
-        plan = pd.DataFrame(rows, index=index, columns=_PLAN_COLUMNS, dtype=object)
-        plan["error"] = plan["error"].astype("string")
-        return plan
-
-    # -- progress ------------------------------------------------------------------------
-
-    def _event(self, *, finished: bool = False) -> ProgressEvent:
-        summary = self.tally.summary()
-        counts = summary.counts
-        done = summary.total - counts["not_sent"]
-        total = self.total if self.total is not None else summary.total
-        return ProgressEvent(done, total, counts, summary.elapsed or 0.0, finished)
-
-    async def _tick(self) -> None:
-        while True:
-            await asyncio.sleep(_TICK_SECONDS)
-            self._reporter.update(self._event())
-
-
-def _new_event_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
-
-
-def run_blocking(coro: Coroutine[Any, Any, T], on_interrupt: Callable[[], BaseException]) -> T:
-    """Run ``coro`` on a private event loop in a helper thread and wait for it.
-
-    The same path serves scripts and Jupyter (where a loop already runs on the main
-    thread, so ``asyncio.run`` is impossible; no nest_asyncio). Ctrl-C or a kernel
-    interrupt reaches the waiting main thread: the run is cancelled, which stops
-    in-flight requests, and ``on_interrupt()`` builds the exception to raise.
-    """
-    loop = _new_event_loop()
-    outcome: dict[str, Any] = {}
-    started = threading.Event()
-    finished = threading.Event()
-
-    def target() -> None:
-        asyncio.set_event_loop(loop)
-        task = loop.create_task(coro)
-        outcome["task"] = task
-        started.set()
-        try:
-            outcome["result"] = loop.run_until_complete(task)
-        except BaseException as exc:
-            outcome["error"] = exc
-        finally:
-            try:
-                loop.run_until_complete(loop.shutdown_asyncgens())
-            finally:
-                loop.close()
-                finished.set()
-
-    thread = threading.Thread(target=target, name="es-pandas-produce", daemon=True)
-    thread.start()
-    try:
-        while not finished.wait(0.1):
-            pass
-    except KeyboardInterrupt:
-        started.wait()
-        loop.call_soon_threadsafe(outcome["task"].cancel)
-        finished.wait()
-        raise on_interrupt() from None
-    if "error" in outcome:
-        raise outcome["error"]
-    return cast(T, outcome["result"])
 
 
 def produce_file(

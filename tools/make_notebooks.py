@@ -93,7 +93,9 @@ QUICKSTART = [
         "come first. The connection settings are checked once, and an IAM token is shared."
     ),
     new_code_cell(
-        'producer = es_pandas.Producer(es.url, api_key=es.api_key, key_col="order_id", concurrency=64)\n'
+        "producer = es_pandas.Producer(\n"
+        '    es.url, api_key=es.api_key, key_col="order_id", concurrency=64\n'
+        ")\n"
         'producer.produce(orders.head(500), "orders", max_rate=200).summary'
     ),
     new_markdown_cell(

@@ -37,9 +37,8 @@ def table() -> str:
         option = OPTIONS[name][1]
         text = " ".join(filter(None, [help_text(option, flag=lambda n: f"`{n}`"), option.python]))
         where = "" if name in PRODUCE_OPTIONS else " (files)"
-        lines.append(
-            f"| `{name}`{where} | {_flags(name)} | {_default(name)} | {text.replace('|', '&#124;')} |"
-        )
+        text = text.replace("|", "&#124;")  # a pipe would end the table cell
+        lines.append(f"| `{name}`{where} | {_flags(name)} | {_default(name)} | {text} |")
     return "\n".join(lines)
 
 

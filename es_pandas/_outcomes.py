@@ -1,0 +1,147 @@
+"""What an attempt's outcome means: the one place a row's fate is decided.
+
+:func:`decide` takes an answer (or a transport error) and the row's history, and says
+whether the row is done (ok, failed or unknown), is tried again (and after how long),
+or says something about the whole run (wrong credentials, no such topic, a redirect).
+It is pure but for the row's :class:`Attempts`, so the whole policy is testable alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from ._exceptions import (
+    AuthenticationError,
+    ConnectionFailed,
+    EndpointError,
+    PermissionDeniedError,
+    ProduceAborted,
+    TopicNotFoundError,
+)
+from ._retry import Retry, parse_retry_after
+from ._status import FAILED, OK, UNKNOWN
+from ._transports import RemoteProtocolError, Response, TLSError, TransportConfig, TransportError
+
+__all__ = ["Abort", "Attempts", "Decision", "decide", "hint"]
+
+# Answers about the run, not the row: repeated fail_after times in a row, they stop it.
+_RUN_LEVEL: dict[int, tuple[type[ProduceAborted], str]] = {
+    401: (AuthenticationError, "the credentials were refused"),
+    403: (PermissionDeniedError, "not allowed to produce to this topic"),
+    404: (TopicNotFoundError, "the topic does not exist, or the URL is not Event Streams"),
+    407: (ConnectionFailed, "the proxy wants credentials: proxy=http://user:password@host:port"),
+}
+_NO_CREDENTIALS = (
+    "; no credentials were configured: pass api_key= (--api-key), credentials= "
+    "(--credentials), or set ES_PANDAS_API_KEY"
+)
+_MAYBE_WRITTEN = "; an attempt may have written the record"
+
+
+@dataclass(frozen=True)
+class Abort:
+    """Why the run stopped: raised as ``error(message, status)`` by the producer."""
+
+    error: type[ProduceAborted]
+    message: str
+
+
+class Decision(NamedTuple):
+    """What one attempt's outcome means for its row."""
+
+    #: "ok", "retry", "final" (the row ends failed or unknown), "refresh" (renew the
+    #: credentials and try again at once), "run" (about the whole run)
+    action: str
+    status: int = OK
+    error: str = ""
+    wait: float | None = None
+    abort: Abort | None = None
+
+
+@dataclass(slots=True)
+class Attempts:
+    """A row's history so far."""
+
+    made: int = 0
+    retries: int = 0
+    #: an attempt may have written the record (a timeout, a broken connection, 408, 5xx)
+    ambiguous: bool = False
+    refreshed: bool = False
+
+
+def decide(
+    outcome: Response | TransportError,
+    attempts: Attempts,
+    retry: Retry,
+    *,
+    describe_error: Callable[[int, bytes], str],
+    can_refresh: bool,
+    has_auth: bool,
+    answered: bool,
+) -> Decision:
+    """What an attempt's answer (or transport error) means; updates ``attempts``.
+
+    Pure but for ``attempts``: the whole retry and status policy, testable alone.
+    ``answered`` says whether the server has answered any request of the run."""
+    if isinstance(outcome, TransportError):
+        attempts.ambiguous = attempts.ambiguous or outcome.sent
+        error = str(outcome)
+        if isinstance(outcome, TLSError) and not answered:
+            return _final(attempts, error)  # a TLS setup that never worked fails every try
+        if attempts.retries < retry.retries:
+            return Decision("retry", wait=None)
+        return _final(attempts, error)
+    status = outcome.status
+    if 200 <= status < 300:
+        return Decision("ok")
+    if status == 401 and can_refresh and not attempts.refreshed:
+        attempts.refreshed = True
+        return Decision("refresh")
+    error = describe_error(status, outcome.body)
+    if 300 <= status < 400:
+        location = outcome.headers.get("location", "no location given")
+        message = (
+            f"HTTP {status} redirect to {location}: es_pandas never follows redirects, so "
+            "credentials stay with the URL you gave; use the URL the server names"
+        )
+        return Decision("run", FAILED, message, abort=Abort(EndpointError, message))
+    if status in _RUN_LEVEL and not attempts.ambiguous:
+        error_class, reason = _RUN_LEVEL[status]
+        hint = _NO_CREDENTIALS if status == 401 and not has_auth else ""
+        message = f"{reason}: {error}{hint}"
+        return Decision("run", FAILED, message, abort=Abort(error_class, message))
+    attempts.ambiguous = attempts.ambiguous or status in retry.ambiguous
+    if status not in retry.statuses:
+        return _final(attempts, error)
+    if attempts.retries < retry.retries:
+        wait = parse_retry_after(outcome.headers.get("retry-after"), retry.max_retry_after)
+        return Decision("retry", wait=wait)
+    return _final(attempts, error)
+
+
+def _final(attempts: Attempts, error: str) -> Decision:
+    if attempts.made > 1:
+        error += f" (after {attempts.made} attempts)"
+    if attempts.ambiguous:
+        return Decision("final", UNKNOWN, error + _MAYBE_WRITTEN)
+    return Decision("final", FAILED, error)
+
+
+def hint(error: TransportError, url: str, config: TransportConfig) -> str:
+    """What to check when a request got no answer at all, for the message users read."""
+    if isinstance(error, TLSError) and error.kind == "verify":
+        return (
+            "; if the server uses a private CA (on premises: the cluster's es-cert.pem), "
+            "pass its certificate as verify= (--ca-bundle)"
+        )
+    broken_off = isinstance(error, RemoteProtocolError) and url.startswith("https:")
+    if not isinstance(error, TLSError) and not broken_off:
+        return ""
+    if config.cert is None:
+        return (
+            "; a server that requires a client certificate (mutual TLS) breaks "
+            "connections off like this: pass cert= (--client-cert)"
+        )
+    return "; check that the server accepts the client certificate given as cert="
