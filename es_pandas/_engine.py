@@ -20,9 +20,10 @@ from dataclasses import dataclass
 
 from ._auth import Auth, IAMError
 from ._exceptions import AuthenticationError, ConnectionFailed, ProduceAborted
+from ._outcomes import MAYBE_WRITTEN as _MAYBE_WRITTEN
 from ._outcomes import Abort, Attempts, Decision, decide, hint
 from ._retry import Retry, backoff_time
-from ._status import FAILED, UNKNOWN, StatusBook
+from ._status import FAILED, NOT_SENT, UNKNOWN, StatusBook
 from ._transports import AsyncTransport, Response, ResponseTimeout, TransportError
 from ._wire import EncodedRecord, parse_error, parse_success
 
@@ -147,7 +148,8 @@ class Engine:
                     self._end_run(book, position, str(exc), attempts, started, AuthenticationError)
                     return
                 except TransportError as exc:
-                    self._end_unreachable(book, position, f"IAM: {exc}", FAILED, attempts, started)
+                    status = UNKNOWN if attempts.ambiguous else FAILED
+                    self._end_unreachable(book, position, f"IAM: {exc}", status, attempts, started)
                     return
                 attempts.made += 1
                 in_flight = True
@@ -161,7 +163,6 @@ class Engine:
                     # A transport outside the contract: the request's fate is unknown.
                     self._broken_transport(book, position, exc, attempts, started)
                     return
-                in_flight = False
                 decision = decide(
                     outcome,
                     attempts,
@@ -189,9 +190,15 @@ class Engine:
                         return
                     continue
                 if decision.action == "run":
-                    assert decision.abort is not None
+                    assert decision.abort is not None and isinstance(outcome, Response)
                     self._end_run(
-                        book, position, decision.error, attempts, started, decision.abort.error
+                        book,
+                        position,
+                        decision.error,
+                        attempts,
+                        started,
+                        decision.abort.error,
+                        outcome.status,
                     )
                     return
                 if decision.action == "final":
@@ -206,6 +213,8 @@ class Engine:
                         return
                     self._record(book, position, decision, outcome, attempts, started)
                     return
+                # This attempt is settled: if it may have written, attempts says so now.
+                in_flight = False
                 attempts.retries += 1
                 wait = decision.wait
                 await asyncio.sleep(
@@ -214,11 +223,23 @@ class Engine:
         except asyncio.CancelledError:
             # Ctrl-C: a request in flight, or an earlier ambiguous try, may have
             # written the record; anything else was never written.
-            if in_flight or attempts.ambiguous:
+            if (in_flight or attempts.ambiguous) and book.status[position] == NOT_SENT:
                 book.fail(
                     position,
                     UNKNOWN,
                     "interrupted while in flight: the record may have been written",
+                    attempts=attempts.made,
+                )
+            raise
+        except Exception as exc:
+            # A fault of es_pandas' own: the run ends, but a row that may have been
+            # written must not read as never sent.
+            if (in_flight or attempts.ambiguous) and book.status[position] == NOT_SENT:
+                book.fail(
+                    position,
+                    UNKNOWN,
+                    f"es_pandas failed on this row ({type(exc).__name__}: {exc}); "
+                    "the record may have been written",
                     attempts=attempts.made,
                 )
             raise
@@ -299,10 +320,12 @@ class Engine:
         error: type[ProduceAborted],
         http_status: int = 0,
     ) -> None:
+        """A row that ends on a problem of the whole run (credentials, topic, a
+        redirect): fail_after of them in a row stop it."""
         book.fail(
             position,
-            FAILED,
-            message,
+            UNKNOWN if attempts.ambiguous else FAILED,
+            message + (_MAYBE_WRITTEN if attempts.ambiguous else ""),
             http_status=http_status,
             attempts=attempts.made,
             latency=time.monotonic() - started,

@@ -24,7 +24,7 @@ from ._retry import Retry, parse_retry_after
 from ._status import FAILED, OK, UNKNOWN
 from ._transports import RemoteProtocolError, Response, TLSError, TransportConfig, TransportError
 
-__all__ = ["Abort", "Attempts", "Decision", "decide", "hint"]
+__all__ = ["MAYBE_WRITTEN", "Abort", "Attempts", "Decision", "decide", "hint"]
 
 # Answers about the run, not the row: repeated fail_after times in a row, they stop it.
 _RUN_LEVEL: dict[int, tuple[type[ProduceAborted], str]] = {
@@ -37,7 +37,7 @@ _NO_CREDENTIALS = (
     "; no credentials were configured: pass api_key= (--api-key), credentials= "
     "(--credentials), or set ES_PANDAS_API_KEY"
 )
-_MAYBE_WRITTEN = "; an attempt may have written the record"
+MAYBE_WRITTEN = "; an attempt may have written the record"
 
 
 @dataclass(frozen=True)
@@ -100,18 +100,21 @@ def decide(
         attempts.refreshed = True
         return Decision("refresh")
     error = describe_error(status, outcome.body)
+    # About the run, not the row; the row still ends unknown if an earlier try of it
+    # may have written it.
+    run_status = UNKNOWN if attempts.ambiguous else FAILED
     if 300 <= status < 400:
         location = outcome.headers.get("location", "no location given")
         message = (
             f"HTTP {status} redirect to {location}: es_pandas never follows redirects, so "
             "credentials stay with the URL you gave; use the URL the server names"
         )
-        return Decision("run", FAILED, message, abort=Abort(EndpointError, message))
-    if status in _RUN_LEVEL and not attempts.ambiguous:
+        return Decision("run", run_status, message, abort=Abort(EndpointError, message))
+    if status in _RUN_LEVEL:
         error_class, reason = _RUN_LEVEL[status]
         hint = _NO_CREDENTIALS if status == 401 and not has_auth else ""
         message = f"{reason}: {error}{hint}"
-        return Decision("run", FAILED, message, abort=Abort(error_class, message))
+        return Decision("run", run_status, message, abort=Abort(error_class, message))
     attempts.ambiguous = attempts.ambiguous or status in retry.ambiguous
     if status not in retry.statuses:
         return _final(attempts, error)
@@ -125,7 +128,7 @@ def _final(attempts: Attempts, error: str) -> Decision:
     if attempts.made > 1:
         error += f" (after {attempts.made} attempts)"
     if attempts.ambiguous:
-        return Decision("final", UNKNOWN, error + _MAYBE_WRITTEN)
+        return Decision("final", UNKNOWN, error + MAYBE_WRITTEN)
     return Decision("final", FAILED, error)
 
 
