@@ -17,7 +17,7 @@ from typing import Literal
 from urllib.parse import urlencode
 
 from ._exceptions import ConfigurationError, EventStreamsError
-from ._transports import Response
+from ._transports import Response, redact, split_userinfo
 from ._wire import parse_error
 
 __all__ = [
@@ -63,6 +63,11 @@ class Auth(ABC):
         """What the headers look like with the secrets masked, for dry runs."""
         return {"Authorization": f"<set by {type(self).__name__}>"}
 
+    def secrets(self) -> list[str]:
+        """The secret strings it holds now, to take out of any text shown to a user
+        (a server may echo a credential back in its error message)."""
+        return []
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
 
@@ -70,8 +75,12 @@ class Auth(ABC):
 class StaticAuth(Auth):
     """The same headers on every request."""
 
-    def __init__(self, headers: dict[str, str]) -> None:
+    def __init__(self, headers: dict[str, str], secrets: list[str] | None = None) -> None:
         self._headers = headers
+        self._secrets = [*(secrets or ()), *headers.values()]
+
+    def secrets(self) -> list[str]:
+        return self._secrets
 
     async def headers(self, send: Send) -> Mapping[str, str]:
         return self._headers
@@ -93,7 +102,7 @@ class BasicAuth(StaticAuth):
 
     def __init__(self, user: str, password: str) -> None:
         encoded = base64.b64encode(f"{user}:{password}".encode()).decode()
-        super().__init__({"Authorization": f"Basic {encoded}"})
+        super().__init__({"Authorization": f"Basic {encoded}"}, [password, encoded])
         self.user = user
 
     def __repr__(self) -> str:
@@ -106,14 +115,14 @@ class BearerAuth(StaticAuth):
     bearer = True
 
     def __init__(self, token: str) -> None:
-        super().__init__({"Authorization": f"Bearer {token}"})
+        super().__init__({"Authorization": f"Bearer {token}"}, [token])
 
 
 class XAuthTokenAuth(StaticAuth):
     """``X-Auth-Token: <api key>`` (v1 only)."""
 
     def __init__(self, api_key: str) -> None:
-        super().__init__({"X-Auth-Token": api_key})
+        super().__init__({"X-Auth-Token": api_key}, [api_key])
 
 
 def APIKeyAuth(api_key: str, style: Literal["bearer", "basic", "x-auth-token"] = "bearer") -> Auth:
@@ -149,10 +158,13 @@ class IAMAuth(Auth):
         self.exchanges = 0
 
     def __repr__(self) -> str:
-        return f"<IAMAuth url={self.url!r}>"
+        return f"<IAMAuth url={split_userinfo(self.url)[0]!r}>"
 
     def shown_headers(self) -> dict[str, str]:
         return {"Authorization": "Bearer <IAM token>"}
+
+    def secrets(self) -> list[str]:
+        return [self._api_key, *([self._token] if self._token else [])]
 
     def _lock(self) -> asyncio.Lock:
         # One lock per event loop: each run may have its own loop.
@@ -190,9 +202,8 @@ class IAMAuth(Auth):
                 body,
             )
             if answer.status != 200:
-                raise IAMError(
-                    f"IAM token exchange failed: {parse_error(answer.status, answer.body)}"
-                )
+                reason = redact(parse_error(answer.status, answer.body), [self._api_key])
+                raise IAMError(f"IAM token exchange failed: {reason}")
             token, grant = _access_token(answer.body)
             # As IBM's SDK does, go by the token's own exp/iat claims: they do not
             # drift with the time the answer took to arrive.
@@ -201,8 +212,13 @@ class IAMAuth(Auth):
             lifetime = _seconds(grant.get("expires_in")) or 3600.0
             expires = claims.get("exp") or _seconds(grant.get("expiration")) or now + lifetime
             issued = claims.get("iat") or now
+            refresh_at = expires - (1 - self._refresh_fraction) * (expires - issued)
+            if refresh_at <= now:
+                # Claims that say the token is already old (a skewed clock on either
+                # side): go by its lifetime from now, or every request would exchange.
+                refresh_at = now + self._refresh_fraction * lifetime
             self._token = token
-            self._refresh_at = expires - (1 - self._refresh_fraction) * (expires - issued)
+            self._refresh_at = refresh_at
             self.exchanges += 1
             return token
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from ._exceptions import ConfigurationError
 from ._progress import Progress
@@ -52,31 +53,42 @@ def text(name: str, value: Any) -> str:
 
 def secret(name: str, value: Any) -> str:
     # Secrets go into request headers: a line break would end the header and start
-    # another (header injection), and HTTP/1.1 headers carry Latin-1 only. The message
-    # names the option, never the value.
+    # another (header injection). HTTP allows Latin-1 there in theory, but the engines
+    # disagree on sending it (aiohttp as UTF-8, httpx not at all), and no API key or
+    # generated password is anything but printable ASCII. The message names the
+    # option, never the value.
     if not isinstance(value, str) or not value:
         raise ConfigurationError(f"{name} must be a non-empty string")
-    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+    if any(char in "\r\n" for char in value):
         raise ConfigurationError(
-            f"{name} contains a line break or another control character "
-            "(a trailing newline from a file?); remove it"
+            f"{name} contains a line break (a trailing newline from a file?); remove it"
         )
-    if not value.isascii():
-        try:
-            value.encode("latin-1")
-        except UnicodeEncodeError:
-            raise ConfigurationError(
-                f"{name} contains characters that cannot be sent in an HTTP header "
-                "(not Latin-1); check that it was copied whole"
-            ) from None
+    if not (value.isascii() and value.isprintable()):
+        raise ConfigurationError(
+            f"{name} contains characters that cannot go into an HTTP header (control "
+            "characters or anything but ASCII); check that it was copied whole"
+        )
     return value
 
 
 def url(name: str, value: Any) -> str:
     address = text(name, value)
+    # No message shows the URL whole: user info in it may hold a password.
     if not address.startswith(("http://", "https://")):
-        shown = address.rpartition("@")[2]  # no user info: it may hold a password
+        shown = address.rpartition("@")[2]
         raise ConfigurationError(f"{name} must start with http:// or https://: {shown!r}")
+    parts = urlsplit(address)
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        valid = False
+    else:
+        valid = bool(parts.hostname)
+    if not valid or "@" in address[len(parts.scheme) + 3 + len(parts.netloc) :]:
+        raise ConfigurationError(
+            f"{name} is not a valid URL; if it holds user info (user:password@), "
+            "percent-encode any '/', '?', '#' or '@' in it (%2F, %3F, %23, %40)"
+        )
     return address
 
 

@@ -24,7 +24,7 @@ from ._outcomes import MAYBE_WRITTEN as _MAYBE_WRITTEN
 from ._outcomes import Abort, Attempts, Decision, decide, hint
 from ._retry import Retry, backoff_time
 from ._status import FAILED, NOT_SENT, UNKNOWN, StatusBook
-from ._transports import AsyncTransport, Response, ResponseTimeout, TransportError
+from ._transports import AsyncTransport, Response, TransportError, redact
 from ._wire import EncodedRecord, parse_error, parse_success
 
 __all__ = ["Batch", "Engine", "RateLimiter"]
@@ -161,13 +161,22 @@ class Engine:
                     outcome = exc
                 except Exception as exc:
                     # A transport outside the contract: the request's fate is unknown.
-                    self._broken_transport(book, position, exc, attempts, started)
+                    self._broken_transport(book, position, repr(exc), attempts, started)
+                    return
+                lost = None
+                if isinstance(outcome, TransportError) and outcome.answer is not None:
+                    # The server answered; only its body was lost: its status decides.
+                    lost, outcome = str(outcome), outcome.answer
+                elif not isinstance(outcome, (Response, TransportError)):
+                    self._broken_transport(
+                        book, position, f"returned {type(outcome).__name__}", attempts, started
+                    )
                     return
                 decision = decide(
                     outcome,
                     attempts,
                     self._retry,
-                    describe_error=parse_error,
+                    describe_error=self._describer(lost),
                     can_refresh=self._auth is not None and self._auth.renewable,
                     has_auth=self._auth is not None,
                     answered=self._answered,
@@ -177,7 +186,7 @@ class Engine:
                     self._unreachable_streak = 0
                 if decision.action == "ok":
                     assert isinstance(outcome, Response)
-                    self._ok(book, position, outcome, attempts, started)
+                    self._ok(book, position, outcome, attempts, started, lost)
                     return
                 if decision.action == "refresh":
                     assert self._auth is not None
@@ -186,6 +195,12 @@ class Engine:
                     except IAMError as exc:
                         self._end_run(
                             book, position, str(exc), attempts, started, AuthenticationError
+                        )
+                        return
+                    except TransportError as exc:
+                        status = UNKNOWN if attempts.ambiguous else FAILED
+                        self._end_unreachable(
+                            book, position, f"IAM: {exc}", status, attempts, started, 401
                         )
                         return
                     continue
@@ -202,10 +217,8 @@ class Engine:
                     )
                     return
                 if decision.action == "final":
-                    if isinstance(outcome, TransportError) and not isinstance(
-                        outcome, ResponseTimeout
-                    ):
-                        # No answer at all (a timeout is a slow server, not a gone one).
+                    if isinstance(outcome, TransportError):
+                        # No answer at all: counted, as the server may be gone.
                         error = decision.error + hint(outcome, url, self._transport.config)
                         self._end_unreachable(
                             book, position, error, decision.status, attempts, started
@@ -265,16 +278,35 @@ class Engine:
 
     # -- outcomes ------------------------------------------------------------------
 
+    def _describer(self, lost: str | None) -> Callable[[int, bytes], str]:
+        """How an answer's error reads in a row: the server's words, any secret the
+        server echoed back removed, and why the body is missing if it is."""
+
+        def describe(status: int, body: bytes) -> str:
+            return parse_error(status, body) + (f" ({lost})" if lost else "")
+
+        return describe
+
+    def _scrub(self, text: str) -> str:
+        return text if self._auth is None else redact(text, self._auth.secrets())
+
     def _ok(
-        self, book: StatusBook, position: int, answer: Response, attempts: Attempts, started: float
+        self,
+        book: StatusBook,
+        position: int,
+        answer: Response,
+        attempts: Attempts,
+        started: float,
+        lost: str | None,
     ) -> None:
         metadata = parse_success(answer.body)
-        if metadata.reason is not None and not self._warned:
+        reason = lost or metadata.reason
+        if reason is not None and not self._warned:
             self._warned = True
             logger.warning(
                 "a success answer did not say where its record went (%s): such rows are "
                 "ok with partition, offset or timestamp left empty",
-                metadata.reason,
+                self._scrub(reason),
             )
         book.ok(
             position,
@@ -302,7 +334,7 @@ class Engine:
         book.fail(
             position,
             decision.status,
-            decision.error,
+            self._scrub(decision.error),
             http_status=outcome.status if isinstance(outcome, Response) else 0,
             attempts=attempts.made,
             latency=time.monotonic() - started,
@@ -322,6 +354,7 @@ class Engine:
     ) -> None:
         """A row that ends on a problem of the whole run (credentials, topic, a
         redirect): fail_after of them in a row stop it."""
+        message = self._scrub(message)
         book.fail(
             position,
             UNKNOWN if attempts.ambiguous else FAILED,
@@ -342,13 +375,16 @@ class Engine:
         status: int,
         attempts: Attempts,
         started: float,
+        http_status: int = 0,
     ) -> None:
-        """A row that got no HTTP answer at all (not sent, or the connection broke):
-        the first, or fail_after in a row, stop the run."""
+        """A row that got no HTTP answer at all (not sent, the connection broke, or
+        the answer never came): the first, or fail_after in a row, stop the run."""
+        message = self._scrub(message)
         book.fail(
             position,
             status,
             message,
+            http_status=http_status,
             attempts=attempts.made,
             latency=time.monotonic() - started,
         )
@@ -359,11 +395,13 @@ class Engine:
             self.abort = Abort(ConnectionFailed, f"cannot reach {self._url}: {message}")
 
     def _broken_transport(
-        self, book: StatusBook, position: int, exc: Exception, attempts: Attempts, started: float
+        self, book: StatusBook, position: int, what: str, attempts: Attempts, started: float
     ) -> None:
-        message = (
-            f"the {type(self._transport).__name__} engine raised {type(exc).__name__}: {exc}"
-            " (not an es_pandas.transports.TransportError); the record may have been written"
+        """An engine outside the contract (it raised something else, or returned
+        something else): the request's fate is unknown, and the run cannot go on."""
+        message = self._scrub(
+            f"the {type(self._transport).__name__} engine {what}, outside the "
+            "es_pandas.transports contract; the record may have been written"
         )
         book.fail(
             position, UNKNOWN, message, attempts=attempts.made, latency=time.monotonic() - started

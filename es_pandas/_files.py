@@ -140,7 +140,7 @@ def _read_status(path: str) -> pd.DataFrame:
             f"the status file {path!r} has rows whose status is not one of {', '.join(STATUSES)}"
         )
     frame = frame.reindex(columns=STATUS_COLUMNS)
-    numbers = {"http_status": "Int16", "partition": "Int32", "offset": "Int64", "attempts": "Int16"}
+    numbers = {"http_status": "Int16", "partition": "Int32", "offset": "Int64", "attempts": "Int32"}
     return pd.DataFrame(
         {
             "status": pd.Categorical(status, categories=list(STATUSES)),

@@ -23,6 +23,7 @@ from ._exceptions import (
 from ._retry import Retry, parse_retry_after
 from ._status import FAILED, OK, UNKNOWN
 from ._transports import RemoteProtocolError, Response, TLSError, TransportConfig, TransportError
+from ._wire import one_line
 
 __all__ = ["MAYBE_WRITTEN", "Abort", "Attempts", "Decision", "decide", "hint"]
 
@@ -104,7 +105,8 @@ def decide(
     # may have written it.
     run_status = UNKNOWN if attempts.ambiguous else FAILED
     if 300 <= status < 400:
-        location = outcome.headers.get("location", "no location given")
+        # a server's header, so one short line of text whatever it holds
+        location = one_line(outcome.headers.get("location") or "") or "no location given"
         message = (
             f"HTTP {status} redirect to {location}: es_pandas never follows redirects, so "
             "credentials stay with the URL you gave; use the URL the server names"

@@ -112,7 +112,13 @@ class Run:
         finally:
             ticker.cancel()
             await asyncio.gather(ticker, return_exceptions=True)
-            await transport.aclose()
+            try:
+                await transport.aclose()
+            except Exception:
+                # Every row's outcome is known by now: a failing close costs nothing more.
+                logger.warning(
+                    "closing the %s engine failed", type(transport).__name__, exc_info=True
+                )
             summary = self.tally.summary()
             self._reporter.close(self._event(finished=True), str(summary))
             if not self.dry_run:

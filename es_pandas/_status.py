@@ -169,7 +169,7 @@ class StatusBook:
         self.partition = np.full(rows, -1, np.int32)
         self.offset = np.full(rows, -1, np.int64)
         self.timestamp = np.full(rows, _NO_TIMESTAMP, np.int64)
-        self.attempts = np.zeros(rows, np.int16)
+        self.attempts = np.zeros(rows, np.int32)
         self.latency = np.full(rows, np.nan)
         self.maybe_duplicate = np.zeros(rows, bool)
         self.errors: dict[int, str] = {}

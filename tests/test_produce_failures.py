@@ -174,8 +174,12 @@ def test_unreachable_server_fails_fast() -> None:
     assert "cannot" in str(caught.value)
 
 
-def test_timeouts_are_ambiguous(es) -> None:
+def test_a_server_that_never_answers_stops_the_run_after_one_row(es) -> None:
     es.set_faults(latency=0.5)
-    row = produce(es, one_row(), timeout=0.1, retries=Retry(retries=1, backoff=0)).iloc[0]
-    assert row["status"] == "unknown"
-    assert "timeout" in row["error"]
+    with pytest.raises(es_pandas.ConnectionFailed, match="timeout") as caught:
+        produce(es, BIG, timeout=0.1, retries=Retry(retries=1, backoff=0), concurrency=64)
+    status = caught.value.status
+    counts = status["status"].value_counts()
+    # a timeout is ambiguous: the slow server may have written the row
+    assert counts["unknown"] == 1 and counts["not_sent"] == len(BIG) - 1
+    assert "timeout" in status.loc[status["status"] == "unknown", "error"].iloc[0]

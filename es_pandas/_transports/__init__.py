@@ -7,6 +7,7 @@ from ._base import (
     AsyncTransport,
     ConnectError,
     ConnectTimeout,
+    Decoder,
     Proxy,
     RemoteProtocolError,
     Response,
@@ -17,6 +18,7 @@ from ._base import (
     check_proxy_url,
     describe,
     host_of,
+    redact,
     split_userinfo,
 )
 from ._mock import Handler, MockTransport
@@ -27,6 +29,7 @@ __all__ = [
     "AsyncTransport",
     "ConnectError",
     "ConnectTimeout",
+    "Decoder",
     "Engine",
     "EngineName",
     "Handler",
@@ -43,5 +46,6 @@ __all__ = [
     "check_proxy_url",
     "describe",
     "host_of",
+    "redact",
     "split_userinfo",
 ]

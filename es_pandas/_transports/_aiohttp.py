@@ -11,11 +11,14 @@ from ._base import (
     AsyncTransport,
     ConnectError,
     ConnectTimeout,
+    Decoder,
     RemoteProtocolError,
     Response,
     ResponseTimeout,
     TLSError,
     TransportConfig,
+    TransportError,
+    body_error,
     describe,
     host_of,
 )
@@ -26,10 +29,6 @@ __all__ = ["AiohttpTransport"]
 # renewal never waits behind a full pool.
 _SPARE_CONNECTIONS = 2
 _CUT_OFF = (ConnectionResetError, ConnectionAbortedError, EOFError)
-
-
-class _AnswerTooLarge(Exception):
-    pass
 
 
 class AiohttpTransport(AsyncTransport):
@@ -43,6 +42,9 @@ class AiohttpTransport(AsyncTransport):
             ),
             timeout=aiohttp.ClientTimeout(total=config.timeout, connect=config.connect_timeout),
             cookie_jar=aiohttp.DummyCookieJar(),
+            # Decoded here (Decoder), under the answer-size cap and for every coding the
+            # same way: aiohttp refuses some codings before the answer's status is known.
+            auto_decompress=False,
             # Proxies and CA bundles come from the config, never from aiohttp's own
             # reading of the environment (which also applies ~/.netrc credentials).
             trust_env=False,
@@ -68,11 +70,21 @@ class AiohttpTransport(AsyncTransport):
                 allow_redirects=False,
                 proxy=proxy,
             ) as answer:
-                return Response(
-                    answer.status,
-                    {name.lower(): value for name, value in answer.headers.items()},
-                    await self._read(answer),
-                )
+                # later duplicates win, as in the httpx engine
+                names = {name.lower(): value for name, value in answer.headers.items()}
+                try:
+                    return Response(answer.status, names, await self._read(answer))
+                except Exception as exc:
+                    head = Response(answer.status, names, getattr(exc, "head", b""))
+                    raise body_error(
+                        exc,
+                        head,
+                        timed_out=isinstance(exc, TimeoutError),
+                        timeout=self.config.timeout,
+                        headers=headers,
+                    ) from exc
+        except TransportError:
+            raise
         except aiohttp.ClientConnectorCertificateError as exc:
             raise TLSError(
                 f"the certificate of {host_of(url)} is not trusted: "
@@ -105,27 +117,24 @@ class AiohttpTransport(AsyncTransport):
             ) from exc
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise ResponseTimeout(f"no answer within the {self.config.timeout:g}s timeout") from exc
-        except _AnswerTooLarge as exc:
-            raise RemoteProtocolError(str(exc)) from exc
         except aiohttp.ServerDisconnectedError as exc:
             raise RemoteProtocolError("the server closed the connection before answering") from exc
+        except aiohttp.ClientResponseError as exc:
+            raise RemoteProtocolError(f"a malformed answer: {exc.message}") from exc
         except Exception as exc:
             raise RemoteProtocolError(describe(exc, headers)) from exc
 
     async def _read(self, answer: aiohttp.ClientResponse) -> bytes:
         cap = self.config.max_answer_bytes
+        coding = answer.headers.get("content-encoding")
         length = answer.content_length
-        if length is not None and length <= cap and "content-encoding" not in answer.headers:
+        if length is not None and length <= cap and coding is None:
             return await answer.read()
         # Unknown length or a compressed answer: count what decoding produces.
-        chunks = []
-        size = 0
+        decoder = Decoder(coding, cap)
         async for chunk in answer.content.iter_any():
-            size += len(chunk)
-            if size > cap:
-                raise _AnswerTooLarge(f"the answer is larger than {cap:,} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
+            decoder.feed(chunk)
+        return decoder.body()
 
     async def aclose(self) -> None:
         await self._session.close()

@@ -15,8 +15,9 @@ from __future__ import annotations
 import os
 import ssl
 import urllib.request
+import zlib
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
@@ -25,9 +26,11 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 from .._exceptions import ConfigurationError, EventStreamsError
 
 __all__ = [
+    "AnswerTooLarge",
     "AsyncTransport",
     "ConnectError",
     "ConnectTimeout",
+    "Decoder",
     "Proxy",
     "RemoteProtocolError",
     "Response",
@@ -35,9 +38,11 @@ __all__ = [
     "TLSError",
     "TransportConfig",
     "TransportError",
+    "body_error",
     "check_proxy_url",
     "describe",
     "host_of",
+    "redact",
     "split_userinfo",
 ]
 
@@ -46,6 +51,7 @@ __all__ = [
 # would be reported as possibly sent.
 _CONNECT_SHARE = 0.8
 _SECRET_HEADERS = ("authorization", "x-auth-token", "proxy-authorization")
+_SHORTEST_SECRET = 4
 
 
 class TransportError(EventStreamsError):
@@ -53,9 +59,15 @@ class TransportError(EventStreamsError):
 
     ``sent`` is False only when the engine knows the request never reached the server
     (connecting, the TLS handshake or the proxy failed): only then is a retry sure not
-    to duplicate the record."""
+    to duplicate the record. ``answer`` holds the status and headers (and what was read
+    of the body) when they arrived before the failure: the server has answered, and its
+    status, not the failure, says what became of the record."""
 
     sent = True
+
+    def __init__(self, message: str, *, answer: Response | None = None) -> None:
+        super().__init__(message)
+        self.answer = answer
 
 
 class ConnectError(TransportError):
@@ -253,6 +265,77 @@ def split_userinfo(url: str) -> tuple[str, str | None, str | None]:
     )
 
 
+class AnswerTooLarge(Exception):
+    """The answer's body passed ``max_answer_bytes``; ``head`` is what was read of it."""
+
+    def __init__(self, cap: int, head: bytes) -> None:
+        super().__init__(f"the answer is larger than {cap:,} bytes")
+        self.head = head
+
+
+class Decoder:
+    """Decodes a gzip or deflate body as it arrives, never past ``cap`` bytes (a few KB
+    of gzip can expand to gigabytes). Other codings pass through as they are, as httpx
+    does without its optional decoders: the status still decides the row."""
+
+    def __init__(self, coding: str | None, cap: int) -> None:
+        coding = (coding or "").strip().lower()
+        self._cap = cap
+        self._size = 0
+        self._first = True
+        # wbits 32+: zlib detects gzip or zlib framing; deflate may also be raw (negative)
+        wbits = {"gzip": 31, "x-gzip": 31, "deflate": 15}.get(coding)
+        self._zlib = None if wbits is None else zlib.decompressobj(wbits)
+        self._raw_fallback = coding == "deflate"
+        self._parts: list[bytes] = []
+
+    def feed(self, data: bytes) -> None:
+        if self._zlib is None:
+            self._keep(data)
+            return
+        while data:
+            try:
+                out = self._zlib.decompress(data, self._cap + 1 - self._size)
+            except zlib.error:
+                if not (self._first and self._raw_fallback):
+                    raise
+                # "deflate" is often sent without its zlib header
+                self._zlib, self._raw_fallback = zlib.decompressobj(-zlib.MAX_WBITS), False
+                continue
+            self._first = False
+            self._keep(out)
+            data = self._zlib.unconsumed_tail
+
+    def _keep(self, data: bytes) -> None:
+        self._size += len(data)
+        self._parts.append(data)
+        if self._size > self._cap:
+            raise AnswerTooLarge(self._cap, b"".join(self._parts)[: self._cap])
+
+    def body(self) -> bytes:
+        if self._zlib is not None:
+            self._keep(self._zlib.flush())
+        return b"".join(self._parts)
+
+
+def body_error(
+    exc: BaseException,
+    head: Response,
+    *,
+    timed_out: bool,
+    timeout: float,
+    headers: Mapping[str, str],
+) -> TransportError:
+    """A failure reading the body of an answer whose head arrived: it carries the head,
+    so the status still says what became of the record."""
+    if timed_out:
+        return ResponseTimeout(
+            f"the answer's body did not come within the {timeout:g}s timeout", answer=head
+        )
+    reason = str(exc) if isinstance(exc, AnswerTooLarge) else describe(exc, headers)
+    return RemoteProtocolError(f"the answer's body could not be read: {reason}", answer=head)
+
+
 def host_of(url: str) -> str:
     """``host:port`` of ``url``, for messages."""
     return urlsplit(url).netloc.rpartition("@")[2]
@@ -270,11 +353,16 @@ def describe(exc: BaseException, headers: Mapping[str, str]) -> str:
     if cause is not None:
         words = " ".join(str(cause).split())
         text = words if cause is exc else f"{text} ({type(cause).__name__}: {words})"
-    for name, value in headers.items():
-        if name.lower() in _SECRET_HEADERS and value:
-            text = text.replace(value, "<redacted>")
-            text = text.replace(value.partition(" ")[2] or value, "<redacted>")
-    return text[:500]
+    secrets = [v for k, v in headers.items() if k.lower() in _SECRET_HEADERS]
+    return redact(text, [part for v in secrets for part in (v, v.partition(" ")[2])])[:500]
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret in it replaced. Secrets of a few characters are left:
+    no real key is that short, and replacing them would mangle the message."""
+    for secret in sorted({s for s in secrets if len(s) >= _SHORTEST_SECRET}, key=len, reverse=True):
+        text = text.replace(secret, "<redacted>")
+    return text
 
 
 class AsyncTransport(ABC):

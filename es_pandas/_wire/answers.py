@@ -28,7 +28,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-__all__ = ["Metadata", "parse_error", "parse_success"]
+__all__ = ["Metadata", "one_line", "parse_error", "parse_success"]
 
 _INT32_MAX = 2**31 - 1
 _INT64_MAX = 2**63 - 1
@@ -84,7 +84,7 @@ def parse_error(status: int, body: bytes) -> str:
     message = _message(_json(body))
     if message is None:
         # Not JSON, or JSON without a known message: the text says what it can.
-        message = _one_line(body[: _MAX_MESSAGE_CHARS * 4].decode("utf-8", "replace"))
+        message = one_line(body[: _MAX_MESSAGE_CHARS * 4].decode("utf-8", "replace"))
     return f"HTTP {status}: {message}" if message else f"HTTP {status}"
 
 
@@ -156,13 +156,13 @@ def _message(answer: object) -> str | None:
         if isinstance(iam_code, str) and isinstance(answer.get("errorMessage"), str)
         else answer.get("errorMessage"),
     ):
-        text = _one_line(candidate) if isinstance(candidate, str) else ""
+        text = one_line(candidate) if isinstance(candidate, str) else ""
         if text:
             return text
     return None
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     text = _SURROGATES.sub("\ufffd", _BREAKS.sub(" ", text)).strip()
     if len(text) > _MAX_MESSAGE_CHARS:
         return text[: _MAX_MESSAGE_CHARS - 1] + "…"
