@@ -241,3 +241,34 @@ def test_tls_verification_is_on_by_default(tls_server, engine: str) -> None:
     es, _ = tls_server
     with pytest.raises(es_pandas.ConnectionFailed, match=r"(?i)certificate"):
         ROWS.es.produce("t", url=es.url, engine=engine, progress=False)
+
+
+def test_secrets_from_files_and_the_environment_are_stripped(es, tmp_path, monkeypatch) -> None:
+    for name in es_pandas.ENVIRONMENT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ES_PANDAS_URL", f" {es.url}\n")
+    monkeypatch.setenv("ES_PANDAS_API_KEY", f"{API_KEY}\n")  # as `export KEY=$(cat key)` leaves it
+    assert ok(ROWS.es.produce("single", progress=False))
+    monkeypatch.delenv("ES_PANDAS_API_KEY")
+    key_file = tmp_path / "key.json"
+    key_file.write_text(json.dumps({"kafka_http_url": es.url, "apikey": f"  {API_KEY}\r\n"}))
+    assert ok(ROWS.es.produce("single", credentials=str(key_file), progress=False))
+    # an argument is taken as given: a line break in it is refused, not silently cut
+    with pytest.raises(ConfigurationError, match="api_key contains a line break") as caught:
+        ROWS.es.produce("single", url=es.url, api_key=f"{API_KEY}\n")
+    assert API_KEY not in str(caught.value)
+
+
+@pytest.mark.parametrize("api_version", ["v1", "v2"])
+def test_user_info_in_the_url_is_credentials_and_never_shown(es, caplog, api_version) -> None:
+    caplog.set_level(logging.DEBUG)
+    host = es.url.split("://")[1]
+    url = f"http://token:{API_KEY}@{host}"  # IBM's convention: user "token", the key
+    producer = Producer(url, api_version=api_version, progress=False)
+    status = producer.produce(ROWS, "single")
+    assert ok(status)
+    assert producer.settings.url == es.url
+    with pytest.raises(es_pandas.AuthenticationError) as caught:
+        ROWS.es.produce("single", url=f"http://alice:wrong-pass@{host}", api_version="v1")
+    shown = [repr(producer), repr(producer.settings), str(caught.value), caplog.text]
+    assert not any(API_KEY in text or "wrong-pass" in text for text in shown)

@@ -40,8 +40,9 @@ def produce(file: str, topic: str, dry_run: bool, **values: Any) -> None:
     --topic as one record each, streaming it in chunks.
 
     Connection settings come from the options, --credentials, or the ES_PANDAS_*
-    environment variables. Exit status: 0 every row ok, 1 some rows not ok,
-    2 usage or configuration error, 130 interrupted (the status so far is written).
+    environment variables. Exit status: 0 every row ok, 1 some rows not ok, 2 usage
+    or configuration error, or the run stopped early (credentials refused, no such
+    topic, server unreachable), 130 interrupted (the status so far is written).
     """
     options = to_options(values, [*FILE_OPTIONS, *PRODUCE_OPTIONS])
     status_out = options.get("status_out")
