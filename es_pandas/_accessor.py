@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ._producer import Producer
+from ._producer import Producer, produce_doc
 
 if TYPE_CHECKING:
     from typing import Unpack
@@ -52,12 +52,8 @@ class EventStreamsAccessor:
         return await producer.aproduce(self._frame, topic, dry_run=dry_run, **options)
 
 
-_PRODUCER_DOC = """
-producer : Producer, optional
-    A reusable connection and default options; the options given here come first."""
-EventStreamsAccessor.produce.__doc__ = (
-    (Producer.produce.__doc__ or "")
-    .replace("frame : DataFrame\n", "")
-    .replace("Parameters\n----------", "Parameters\n----------" + _PRODUCER_DOC, 1)
+EventStreamsAccessor.produce.__doc__ = produce_doc(
+    after="producer : Producer, optional\n"
+    "    A reusable connection and default options; the options given here come first.\n"
 )
 EventStreamsAccessor.aproduce.__doc__ = Producer.aproduce.__doc__

@@ -17,6 +17,7 @@ that every option is in one place and read in one go.
 
 from __future__ import annotations
 
+import re
 import textwrap
 import typing
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -472,4 +473,8 @@ def parameters_doc(names: Sequence[str]) -> str:
 def _type_text(kind: Any) -> str:
     if typing.get_origin(kind) is Literal:
         return "{" + ", ".join(repr(arg) for arg in typing.get_args(kind)) + "}"
-    return getattr(kind, "__name__", None) or str(kind).replace("typing.", "")
+    if typing.get_origin(kind) is typing.Union:
+        return " | ".join(_type_text(member) for member in typing.get_args(kind))
+    text = getattr(kind, "__name__", None) if not typing.get_args(kind) else None
+    # module paths say nothing to a reader of the docs
+    return text or re.sub(r"\b(?:collections\.abc|typing|os|es_pandas\.[\w.]+)\.", "", str(kind))

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from ._options import FileOptions, ProduceOptions
 
-__all__ = ["Producer", "produce_file"]
+__all__ = ["Producer", "produce_doc", "produce_file"]
 
 
 class Producer:
@@ -115,18 +115,19 @@ class Producer:
         return Run(settings, topic, dry_run, rows, f"{settings.url} topic {topic!r}")
 
 
-_OPTIONS_DOC = parameters_doc(PRODUCE_OPTIONS)
-Producer.produce.__doc__ = f"""Send each row of ``frame`` as one record to ``topic``.
+def produce_doc(before: str = "", after: str = "") -> str:
+    """The docstring of a produce front; ``before`` and ``after`` document its own
+    parameters around the topic and the options."""
+    return f"""Send each row as one record to ``topic``; one status row per input row.
 
 Parameters
 ----------
-frame : DataFrame
-topic : str
+{before}topic : str
     The Event Streams (Kafka) topic.
-dry_run : bool, default False
+{after}dry_run : bool, default False
     Return the requests that would be sent (secrets masked), one row per input row,
     instead of sending them.
-{_OPTIONS_DOC}
+{parameters_doc(PRODUCE_OPTIONS)}
 
 Returns
 -------
@@ -147,6 +148,9 @@ ProduceError
 ProduceInterrupted
     Ctrl-C; ``.status`` holds the partial frame.
 """
+
+
+Producer.produce.__doc__ = produce_doc(before="frame : DataFrame\n")
 Producer.aproduce.__doc__ = """:meth:`produce` on the running event loop; the same options.
 
 Cancelling the awaiting task cancels the requests in flight and propagates
