@@ -17,7 +17,7 @@ from typing import Literal
 from urllib.parse import urlencode
 
 from ._exceptions import ConfigurationError, EventStreamsError
-from ._transports import Response, redact, split_userinfo
+from ._transports import DEFAULT_HEADERS, Response, redact, split_userinfo
 from ._wire import parse_error
 
 __all__ = [
@@ -198,6 +198,7 @@ class IAMAuth(Auth):
                 {
                     "Content-Type": "application/x-www-form-urlencoded",
                     "Accept": "application/json",
+                    **DEFAULT_HEADERS,
                 },
                 body,
             )

@@ -5,14 +5,15 @@ returns the value normalised or raises :class:`ConfigurationError` naming the op
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from numbers import Integral, Real
 from typing import Any
 from urllib.parse import urlsplit
 
 from ._exceptions import ConfigurationError
 from ._progress import Progress
 from ._retry import Retry
-from ._transports import Engine, check_engine, check_proxy_url
+from ._transports import Engine, check_engine, check_proxy_url, split_userinfo
 from ._wire.limits import Limits
 
 Credentials = str | os.PathLike[str] | Mapping[str, Any]
@@ -26,15 +27,16 @@ def fail(name: str, expected: str, value: object) -> ConfigurationError:
 
 def integer(minimum: int) -> Callable[[str, Any], int]:
     def check(name: str, value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        # numbers.Integral takes numpy's integers too (a value from a frame or config)
+        if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
             raise fail(name, f"an integer of at least {minimum}", value)
-        return value
+        return int(value)
 
     return check
 
 
 def positive(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+    if isinstance(value, bool) or not isinstance(value, Real) or not float(value) > 0:
         raise fail(name, "a positive number", value)
     return float(value)
 
@@ -77,7 +79,17 @@ def url(name: str, value: Any) -> str:
     if not address.startswith(("http://", "https://")):
         shown = address.rpartition("@")[2]
         raise ConfigurationError(f"{name} must start with http:// or https://: {shown!r}")
+    if not (address.isascii() and address.isprintable()) or " " in address:
+        # An engine may drop a line break silently and send to another path.
+        raise ConfigurationError(
+            f"{name} holds spaces, line breaks or other characters a URL cannot carry "
+            "unencoded; percent-encode them"
+        )
     parts = urlsplit(address)
+    if parts.query or parts.fragment or address.endswith(("?", "#")):
+        raise ConfigurationError(
+            f"{name} must be the service's base URL, without a query or fragment"
+        )
     try:
         parts.port  # noqa: B018 - raises on a port that is not a number
     except ValueError:
@@ -98,6 +110,14 @@ def proxy(name: str, value: Any) -> str:
     return address
 
 
+def endpoint(name: str, value: Any) -> str:
+    """A URL that takes no credentials of its own (the IAM token endpoint)."""
+    address = url(name, value)
+    if split_userinfo(address)[1] is not None:
+        raise ConfigurationError(f"{name} takes no user info (user:password@)")
+    return address
+
+
 def path(name: str, value: Any) -> str:
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
@@ -111,7 +131,8 @@ def column(name: str, value: Any) -> Hashable:
 
 
 def columns(name: str, value: Any) -> list[Hashable]:
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+    # any collection of labels: a list, a tuple, df.columns.drop("k"), a numpy array
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         raise ConfigurationError(
             f"{name} must be a list of column names; for one column write [{value!r}]"
         )

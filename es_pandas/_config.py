@@ -9,9 +9,10 @@ an API key from an argument).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -26,6 +27,8 @@ from ._transports import TransportConfig, split_userinfo
 __all__ = ["AUTH_OPTIONS", "Settings", "resolve"]
 
 _CREDENTIALS = ("api_key", "user", "password", "token")
+# the options a service-credentials JSON gives (kafka_http_url, api_key, user, password)
+_KEY_FIELDS = ("url", "api_key", "user", "password")
 # The defaults, normalised as a value from any other source would be (4 -> Retry(4)).
 _DEFAULTS = {
     name: option.default
@@ -34,7 +37,7 @@ _DEFAULTS = {
     for name, (_, option) in OPTIONS.items()
 }
 #: options that change which credentials a run uses, and how they are sent
-AUTH_OPTIONS = ("url", "credentials", *_CREDENTIALS, "iam", "iam_url", "auth_style", "api_version")
+AUTH_OPTIONS = tuple(name for name, (_, option) in OPTIONS.items() if option.auth)
 
 
 @dataclass(frozen=True)
@@ -71,18 +74,27 @@ def resolve(
     ``auth`` is reused instead of building credentials again when the winning
     credentials are the ones it was built from (a Producer's: its IAM token cache
     survives from call to call)."""
-    environment = _environment(os.environ if environ is None else environ)
-    layers = [dict(source) for source in sources]
-    for source in [*sources, environment]:
-        if source.get("credentials") is not None:
-            layers.append(_credentials_file(source["credentials"]))
-    layers.append(environment)
+    environment = _Layer(
+        functools.partial(_from_environment, os.environ if environ is None else environ)
+    )
+    layers = [_Layer(dict(source).get) for source in sources]
+    # Credentials files (the sources', then ES_PANDAS_CREDENTIALS), read only if an
+    # option falls through to them; then the environment, one variable at a time, so a
+    # stale variable the call does not need cannot break it.
+    layers += [
+        _credentials_layer(functools.partial(dict(source).get, "credentials")) for source in sources
+    ]
+    layers += [_credentials_layer(functools.partial(environment.get, "credentials")), environment]
 
     def first(name: str) -> Any:
-        found = next((layer[name] for layer in layers if layer.get(name) is not None), None)
+        found = next((value for layer in layers if (value := layer.get(name)) is not None), None)
         return _DEFAULTS[name] if found is None else found
 
-    options = {name: first(name) for name in PRODUCE_OPTIONS}
+    # Credentials go into the Auth alone: not kept as options, and not looked up past
+    # the source that has them.
+    options: dict[str, Any] = {
+        name: None if name in _CREDENTIALS else first(name) for name in PRODUCE_OPTIONS
+    }
     if options["url"] is None:
         raise ConfigurationError(
             "no Event Streams URL: pass url=... (the kafka_http_url of your service "
@@ -94,8 +106,8 @@ def resolve(
         auth = _auth(layers, options)
     if options["api_version"] == "v2" and auth is not None and not auth.bearer:
         raise ConfigurationError(
-            "the v2 API accepts only Bearer credentials: pass api_key (sent as Bearer), "
-            "token, or iam=True; or use api_version='v1' for Basic or X-Auth-Token"
+            "the v2 API accepts only Bearer credentials: pass api_key=... (sent as Bearer), "
+            "token=..., or iam=True; or use api_version='v1' for Basic or X-Auth-Token"
         )
     transport = TransportConfig(
         timeout=options["timeout"],
@@ -105,14 +117,45 @@ def resolve(
         proxy=options["proxy"],
         trust_env=options["trust_env"],
     )
+    # What the environment adds (proxies, CA bundles) is checked now, not mid-run.
+    transport.ssl_context()
+    for endpoint in [options["url"], *([options["iam_url"]] if isinstance(auth, IAMAuth) else [])]:
+        transport.proxy_for(endpoint)
     return Settings(cast(ProduceOptions, options), options["url"], auth, transport)
 
 
-def _auth(layers: Sequence[Mapping[str, Any]], options: Mapping[str, Any]) -> Auth | None:
+class _Layer:
+    """One source of options, each read (and checked) only when a run asks for it."""
+
+    def __init__(self, read: Callable[[str], Any]) -> None:
+        self._read = read
+        self._values: dict[str, Any] = {}
+
+    def get(self, name: str) -> Any:
+        if name not in self._values:
+            self._values[name] = self._read(name)
+        return self._values[name]
+
+
+def _credentials_layer(source: Callable[[], Any]) -> _Layer:
+    """The options in the credentials JSON that ``source()`` names, read on first use."""
+
+    @functools.cache
+    def fields() -> dict[str, Any]:
+        where = source()
+        return {} if where is None else _credentials_file(where)
+
+    # Only what a service key holds: other options never open the file.
+    return _Layer(lambda name: fields().get(name) if name in _KEY_FIELDS else None)
+
+
+def _auth(layers: Sequence[_Layer], options: Mapping[str, Any]) -> Auth | None:
     for layer in layers:
-        credentials = {name: layer[name] for name in _CREDENTIALS if layer.get(name) is not None}
+        credentials = {
+            name: layer.get(name) for name in _CREDENTIALS if layer.get(name) is not None
+        }
         if layer.get("url") is not None:
-            _, user, password = split_userinfo(layer["url"])
+            _, user, password = split_userinfo(layer.get("url"))
             if user is not None:
                 if credentials:
                     raise ConfigurationError(
@@ -145,18 +188,17 @@ def _build_auth(credentials: Mapping[str, str], options: Mapping[str, Any]) -> A
     raise ConfigurationError("a user name needs a password (and a password a user name)")
 
 
-def _environment(environ: Mapping[str, str]) -> dict[str, Any]:
-    values = {}
-    for name, (_, option) in OPTIONS.items():
-        if not option.env:
-            continue
-        raw = [environ.get(variable) or None for variable in option.env]
-        try:
-            value = (option.from_env or env_text)(raw)
-            values.update(check_options({name: value}, [name]))
-        except ConfigurationError as exc:
-            raise ConfigurationError(f"{' / '.join(option.env)}: {exc}") from None
-    return values
+def _from_environment(environ: Mapping[str, str], name: str) -> Any:
+    """Option ``name`` from its environment variables (None when they are not set)."""
+    option = OPTIONS[name][1]
+    if not option.env:
+        return None
+    raw = [environ.get(variable) or None for variable in option.env]
+    try:
+        value = (option.from_env or env_text)(raw)
+        return check_options({name: value}, [name]).get(name)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{' / '.join(option.env)}: {exc}") from None
 
 
 def _credentials_file(source: str | os.PathLike[str] | Mapping[str, Any]) -> dict[str, Any]:
@@ -165,10 +207,12 @@ def _credentials_file(source: str | os.PathLike[str] | Mapping[str, Any]) -> dic
     if isinstance(source, Mapping):
         fields, where = dict(source), "credentials"
     else:
-        path = Path(source)
-        where = f"credentials file {str(path)!r}"
+        given = os.fspath(source)
+        # The JSON itself (as CI secrets hold it): never shown, it holds the key.
+        inline = given.lstrip().startswith("{")
+        where = "credentials (the JSON given)" if inline else f"credentials file {given!r}"
         try:
-            fields = json.loads(path.read_text(encoding="utf-8"))
+            fields = json.loads(given if inline else Path(given).read_text(encoding="utf-8"))
         except OSError as exc:
             raise ConfigurationError(f"cannot read {where}: {exc.strerror}") from None
         except ValueError:

@@ -12,6 +12,7 @@ so a wrong URL, credential or topic costs a handful of requests at any concurren
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import time
@@ -94,17 +95,19 @@ class Engine:
         self._limiter = RateLimiter(max_rate) if max_rate and math.isfinite(max_rate) else None
         self._fail_after = fail_after
         self._headers = dict(headers)
-        # Static credentials make the same headers for every row: build them once.
-        static = None if auth is None else auth.static_headers()
-        self._static: dict[str, dict[str, str]] | None = (
-            {} if auth is None or static is not None else None
-        )
-        self._static_auth = static or {}
+        # Without credentials, or with static ones, every row of a content type has
+        # the same headers: built once. IAM's change as its token is renewed.
+        static = {} if auth is None else auth.static_headers()
+        self._static_auth = None if static is None else dict(static)
+        self._by_content_type: dict[str, dict[str, str]] = {}
+        self._can_refresh = auth is not None and auth.renewable
+        self._describe = functools.partial(self._describe_error, None)
         self._run_level_streak = 0
         self._unreachable_streak = 0
         self._answered = False  # whether any request got an HTTP answer
         self._probed = False  # whether a row got an answer about itself
         self._warned = False
+        self._last_stop: Abort | None = None
         self.abort: Abort | None = None
 
     async def run(self, batches: Iterator[Batch]) -> None:
@@ -113,6 +116,9 @@ class Engine:
         while not self._probed:
             row = next(rows, None)
             if row is None:
+                # Fewer rows than fail_after, all ended by answers about the run: it
+                # still ends with the one clear error.
+                self.abort = self.abort or self._last_stop
                 return
             await self._send(*row)
             if self.abort is not None:
@@ -176,8 +182,10 @@ class Engine:
                     outcome,
                     attempts,
                     self._retry,
-                    describe_error=self._describer(lost),
-                    can_refresh=self._auth is not None and self._auth.renewable,
+                    describe_error=self._describe
+                    if lost is None
+                    else functools.partial(self._describe_error, lost),
+                    can_refresh=self._can_refresh,
                     has_auth=self._auth is not None,
                     answered=self._answered,
                 )
@@ -205,21 +213,22 @@ class Engine:
                         return
                     continue
                 if decision.action == "run":
-                    assert decision.abort is not None and isinstance(outcome, Response)
+                    assert decision.stops is not None and isinstance(outcome, Response)
                     self._end_run(
                         book,
                         position,
                         decision.error,
                         attempts,
                         started,
-                        decision.abort.error,
+                        decision.stops,
                         outcome.status,
                     )
                     return
                 if decision.action == "final":
                     if isinstance(outcome, TransportError):
                         # No answer at all: counted, as the server may be gone.
-                        error = decision.error + hint(outcome, url, self._transport.config)
+                        config = self._transport.config
+                        error = decision.error + hint(outcome, url, config, self._answered)
                         self._end_unreachable(
                             book, position, error, decision.status, attempts, started
                         )
@@ -228,7 +237,6 @@ class Engine:
                     return
                 # This attempt is settled: if it may have written, attempts says so now.
                 in_flight = False
-                attempts.retries += 1
                 wait = decision.wait
                 await asyncio.sleep(
                     wait if wait is not None else backoff_time(attempts.retries, self._retry)
@@ -260,10 +268,10 @@ class Engine:
             batch.row_done()
 
     async def _headers_for(self, content_type: str) -> dict[str, str]:
-        if self._static is not None:
-            headers = self._static.get(content_type)
+        if self._static_auth is not None:
+            headers = self._by_content_type.get(content_type)
             if headers is None:
-                headers = self._static[content_type] = {
+                headers = self._by_content_type[content_type] = {
                     "Content-Type": content_type,
                     **self._headers,
                     **self._static_auth,
@@ -278,14 +286,11 @@ class Engine:
 
     # -- outcomes ------------------------------------------------------------------
 
-    def _describer(self, lost: str | None) -> Callable[[int, bytes], str]:
-        """How an answer's error reads in a row: the server's words, any secret the
-        server echoed back removed, and why the body is missing if it is."""
-
-        def describe(status: int, body: bytes) -> str:
-            return parse_error(status, body) + (f" ({lost})" if lost else "")
-
-        return describe
+    @staticmethod
+    def _describe_error(lost: str | None, status: int, body: bytes) -> str:
+        """How an answer's error reads in a row: the server's words, and why the body
+        is missing if it is (secrets are taken out where rows are recorded)."""
+        return parse_error(status, body) + (f" ({lost})" if lost else "")
 
     def _scrub(self, text: str) -> str:
         return text if self._auth is None else redact(text, self._auth.secrets())
@@ -364,8 +369,9 @@ class Engine:
             latency=time.monotonic() - started,
         )
         self._run_level_streak += 1
+        self._last_stop = Abort(error, message)
         if self._run_level_streak >= self._fail_after and self.abort is None:
-            self.abort = Abort(error, message)
+            self.abort = self._last_stop
 
     def _end_unreachable(
         self,
@@ -389,10 +395,14 @@ class Engine:
             latency=time.monotonic() - started,
         )
         self._unreachable_streak += 1
-        if self.abort is None and (
-            not self._answered or self._unreachable_streak >= self._fail_after
-        ):
+        if self.abort is None and not self._answered:
             self.abort = Abort(ConnectionFailed, f"cannot reach {self._url}: {message}")
+        elif self.abort is None and self._unreachable_streak >= self._fail_after:
+            self.abort = Abort(
+                ConnectionFailed,
+                f"{self._url} stopped answering ({self._unreachable_streak} rows in a row got "
+                f"no answer): {message}",
+            )
 
     def _broken_transport(
         self, book: StatusBook, position: int, what: str, attempts: Attempts, started: float

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import logging
 import os
 import sys
 from collections import deque
@@ -39,6 +40,7 @@ _SUFFIXES = {
 _COMPRESSED = (".gz", ".bz2", ".zst", ".xz")
 # a status file is a status frame with each row's number in the file first
 _STATUS_COLUMNS = ["row", *STATUS_COLUMNS]
+logger = logging.getLogger("es_pandas")
 _PARQUET_EXTRA = (
     'reading and writing Parquet needs pyarrow: pip install "eventstreams-pandas[parquet]"'
 )
@@ -217,8 +219,8 @@ class FileLoad:
         self._chunksize = chunksize
         self._tally = tally
         self._writer = StatusWriter(status_out) if status_out else None
-        #: called with each chunk, in file order, once its rows have all ended
-        self.emit: Callable[[Chunk], None] = self._write
+        #: called with each chunk and its status, in file order, once its rows have ended
+        self.emit: Callable[[Chunk, StatusFrame], None] = self._write
         self._earlier = _read_status(resume) if resume else None
         earlier = (
             pd.Series([], dtype="string") if self._earlier is None else self._earlier["status"]
@@ -231,7 +233,8 @@ class FileLoad:
         total = count_rows(path, self.format)
         self.total = None if total is None else total - int(np.count_nonzero(self._skip < total))
         self._pending: deque[Chunk] = deque()
-        self._unfinished: list[Chunk] = []
+        self._not_ok: list[pd.DataFrame] = []
+        self._broken = False
 
     def chunks(self) -> tuple[pd.Index | None, Iterator[Chunk]]:
         """The file's columns (None for an empty file) and its chunks, read lazily."""
@@ -268,26 +271,45 @@ class FileLoad:
 
     def chunk_done(self, chunk: Chunk) -> None:
         chunk.done = True
-        while self._pending and self._pending[0].done:
-            self.emit(self._pending.popleft())
+        self._emit_ready()
+
+    def _emit_ready(self) -> None:
+        # A chunk leaves the queue only once emitted: if writing fails (a full disk),
+        # its rows are still accounted for, in problem_status.
+        while self._pending and self._pending[0].done and not self._broken:
+            chunk = self._pending[0]
+            status = chunk.status()
+            try:
+                self.emit(chunk, status)
+            except BaseException:
+                self._broken = True  # the same write would fail again at the end
+                raise
+            self._pending.popleft()
+            not_ok = status[status["status"] != "ok"]
+            if len(not_ok):
+                self._not_ok.append(not_ok)
 
     def flush(self) -> None:
-        """Emit every chunk not emitted yet (the run stopped): ``not_sent`` rows and
-        all, so the status file accounts for every row read."""
-        self._unfinished = list(self._pending)
-        while self._pending:
-            self.emit(self._pending.popleft())
+        """The run stopped: emit every chunk not emitted yet, ``not_sent`` rows and all,
+        so the status file accounts for every row read."""
+        for chunk in self._pending:
+            chunk.done = True
+        try:
+            self._emit_ready()
+        except Exception:
+            # The run already ends with an error; these rows stay in problem_status.
+            logger.exception("cannot write the status of %s", self.name)
 
-    def unfinished_status(self) -> StatusFrame:
-        """The status of the chunks that had not ended when the run stopped."""
-        if not self._unfinished:
-            return StatusBook(0).to_frame()
-        return StatusFrame(pd.concat([chunk.status() for chunk in self._unfinished]))
+    def problem_status(self) -> StatusFrame:
+        """Every row read that is not ``ok`` (and every row whose status could not be
+        written): what an exception ending the load is about."""
+        frames = [*self._not_ok, *(chunk.status() for chunk in self._pending)]
+        return StatusFrame(pd.concat(frames)) if frames else StatusBook(0).to_frame()
 
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
 
-    def _write(self, chunk: Chunk) -> None:
+    def _write(self, chunk: Chunk, status: StatusFrame) -> None:
         if self._writer is not None:
-            self._writer.write(chunk.status())
+            self._writer.write(status)

@@ -17,6 +17,7 @@ that every option is in one place and read in one go.
 
 from __future__ import annotations
 
+import difflib
 import re
 import textwrap
 import typing
@@ -77,9 +78,9 @@ class Option:
     env: tuple[str, ...] = ()
     #: turns the environment variables' values (in ``env`` order) into a value
     from_env: Callable[[list[str | None]], Any] | None = None
-    #: a secret: stripped when read from a file or the environment, checked for header
-    #: safety, never shown
-    secret: bool = False
+    #: it changes which credentials a run uses or how they are sent: a Producer's
+    #: credentials (and IAM token) are built again when a call gives it
+    auth: bool = False
     #: the CLI flags when they are not ``--name`` (derived from the type); empty: no flag
     flags: tuple[Flag, ...] | None = None
     #: turns the flags' values (by flag name, None when not given) into the option's value
@@ -151,6 +152,7 @@ class ProduceOptions(TypedDict, total=False):
             "(https://user:password@host) is taken as credentials and never shown.",
             check=checks.url,
             env=("ES_PANDAS_URL",),
+            auth=True,
         ),
     ]
     credentials: Annotated[
@@ -161,6 +163,7 @@ class ProduceOptions(TypedDict, total=False):
             python="Or the same as a dict.",
             check=checks.credentials,
             env=("ES_PANDAS_CREDENTIALS",),
+            auth=True,
         ),
     ]
     api_key: Annotated[
@@ -171,7 +174,7 @@ class ProduceOptions(TypedDict, total=False):
             "users can see, prefer ES_PANDAS_API_KEY or {credentials}.",
             check=checks.secret,
             env=("ES_PANDAS_API_KEY",),
-            secret=True,
+            auth=True,
         ),
     ]
     user: Annotated[
@@ -180,20 +183,18 @@ class ProduceOptions(TypedDict, total=False):
             "A user name for Basic auth (v1; on premises, a SCRAM user).",
             check=checks.secret,
             env=("ES_PANDAS_USER",),
-            secret=True,
+            auth=True,
         ),
     ]
     password: Annotated[
         str,
         Option(
-            "The password of {user}.", check=checks.secret, env=("ES_PANDAS_PASSWORD",), secret=True
+            "The password of {user}.", check=checks.secret, env=("ES_PANDAS_PASSWORD",), auth=True
         ),
     ]
     token: Annotated[
         str,
-        Option(
-            "A static bearer token.", check=checks.secret, env=("ES_PANDAS_TOKEN",), secret=True
-        ),
+        Option("A static bearer token.", check=checks.secret, env=("ES_PANDAS_TOKEN",), auth=True),
     ]
     iam: Annotated[
         bool,
@@ -203,6 +204,7 @@ class ProduceOptions(TypedDict, total=False):
             check=checks.boolean,
             env=("ES_PANDAS_IAM",),
             from_env=checks.env_bool,
+            auth=True,
         ),
     ]
     iam_url: Annotated[
@@ -210,8 +212,9 @@ class ProduceOptions(TypedDict, total=False):
         Option(
             "The IAM token endpoint.",
             default="https://iam.cloud.ibm.com/identity/token",
-            check=checks.url,
+            check=checks.endpoint,
             env=("ES_PANDAS_IAM_URL",),
+            auth=True,
         ),
     ]
     auth_style: Annotated[
@@ -220,6 +223,7 @@ class ProduceOptions(TypedDict, total=False):
             "How v1 sends an API key; v2 takes Bearer only.",
             check=checks.choice(("bearer", "basic", "x-auth-token")),
             shows="basic on v1, bearer on v2",
+            auth=True,
         ),
     ]
     api_version: Annotated[
@@ -229,6 +233,7 @@ class ProduceOptions(TypedDict, total=False):
             default="v2",
             check=checks.choice(("v1", "v2")),
             env=("ES_PANDAS_API_VERSION",),
+            auth=True,
         ),
     ]
     verify: Annotated[
@@ -442,15 +447,22 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
 
 def check_options(options: Mapping[str, Any], allowed: Sequence[str]) -> dict[str, Any]:
     """The options that are set (not None), each validated and normalised."""
-    unknown = [name for name in options if name not in allowed]
-    if unknown:
-        raise TypeError(f"unexpected keyword argument {unknown[0]!r}")
+    for name in options:
+        if name not in allowed:
+            raise TypeError(f"unexpected keyword argument {name!r}{_suggestion(name, allowed)}")
     checked = {}
     for name, value in options.items():
         if value is not None:
             check = OPTIONS[name][1].check
             checked[name] = check(name, value) if check else value
     return checked
+
+
+def _suggestion(name: str, allowed: Sequence[str]) -> str:
+    if name in OPTIONS:
+        return " (an option of loading files: es_pandas.produce_file, es-pandas produce)"
+    close = difflib.get_close_matches(name, allowed, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def help_text(option: Option, *, flag: Callable[[str], str] = str) -> str:

@@ -22,7 +22,14 @@ from ._exceptions import (
 )
 from ._retry import Retry, parse_retry_after
 from ._status import FAILED, OK, UNKNOWN
-from ._transports import RemoteProtocolError, Response, TLSError, TransportConfig, TransportError
+from ._transports import (
+    ProxyError,
+    RemoteProtocolError,
+    Response,
+    TLSError,
+    TransportConfig,
+    TransportError,
+)
 from ._wire import one_line
 
 __all__ = ["MAYBE_WRITTEN", "Abort", "Attempts", "Decision", "decide", "hint"]
@@ -58,7 +65,8 @@ class Decision(NamedTuple):
     status: int = OK
     error: str = ""
     wait: float | None = None
-    abort: Abort | None = None
+    #: for "run": the exception that stops the run when such answers repeat
+    stops: type[ProduceAborted] | None = None
 
 
 @dataclass(slots=True)
@@ -82,21 +90,36 @@ def decide(
     has_auth: bool,
     answered: bool,
 ) -> Decision:
-    """What an attempt's answer (or transport error) means; updates ``attempts``.
+    """What an attempt's answer (or transport error) means; updates ``attempts`` (its
+    ambiguity, and the retries used when it says to retry).
 
     Pure but for ``attempts``: the whole retry and status policy, testable alone.
     ``answered`` says whether the server has answered any request of the run."""
     if isinstance(outcome, TransportError):
         attempts.ambiguous = attempts.ambiguous or outcome.sent
         error = str(outcome)
-        if isinstance(outcome, TLSError) and not answered:
-            return _final(attempts, error)  # a TLS setup that never worked fails every try
+        if isinstance(outcome, (TLSError, ProxyError)) and not answered:
+            # a TLS or proxy setup that never worked fails every try the same way
+            return _final(attempts, error)
         if attempts.retries < retry.retries:
+            attempts.retries += 1
             return Decision("retry", wait=None)
         return _final(attempts, error)
     status = outcome.status
     if 200 <= status < 300:
         return Decision("ok")
+    if status < 200:
+        # An interim answer where the final one belongs: the server did not finish.
+        bogus = RemoteProtocolError(f"HTTP {status} where a final answer belongs")
+        return decide(
+            bogus,
+            attempts,
+            retry,
+            describe_error=describe_error,
+            can_refresh=can_refresh,
+            has_auth=has_auth,
+            answered=answered,
+        )
     if status == 401 and can_refresh and not attempts.refreshed:
         attempts.refreshed = True
         return Decision("refresh")
@@ -111,16 +134,17 @@ def decide(
             f"HTTP {status} redirect to {location}: es_pandas never follows redirects, so "
             "credentials stay with the URL you gave; use the URL the server names"
         )
-        return Decision("run", run_status, message, abort=Abort(EndpointError, message))
+        return Decision("run", run_status, message, stops=EndpointError)
     if status in _RUN_LEVEL:
         error_class, reason = _RUN_LEVEL[status]
         hint = _NO_CREDENTIALS if status == 401 and not has_auth else ""
         message = f"{reason}: {error}{hint}"
-        return Decision("run", run_status, message, abort=Abort(error_class, message))
+        return Decision("run", run_status, message, stops=error_class)
     attempts.ambiguous = attempts.ambiguous or status in retry.ambiguous
     if status not in retry.statuses:
         return _final(attempts, error)
     if attempts.retries < retry.retries:
+        attempts.retries += 1
         wait = parse_retry_after(outcome.headers.get("retry-after"), retry.max_retry_after)
         return Decision("retry", wait=wait)
     return _final(attempts, error)
@@ -134,15 +158,20 @@ def _final(attempts: Attempts, error: str) -> Decision:
     return Decision("final", FAILED, error)
 
 
-def hint(error: TransportError, url: str, config: TransportConfig) -> str:
-    """What to check when a request got no answer at all, for the message users read."""
+def hint(error: TransportError, url: str, config: TransportConfig, answered: bool) -> str:
+    """What to check when a request got no answer at all, for the message users read:
+    only while nothing has answered (once something has, the setup is not the cause)."""
+    if answered:
+        return ""
     if isinstance(error, TLSError) and error.kind == "verify":
         return (
             "; if the server uses a private CA (on premises: the cluster's es-cert.pem), "
             "pass its certificate as verify= (--ca-bundle)"
         )
     broken_off = isinstance(error, RemoteProtocolError) and url.startswith("https:")
-    if not isinstance(error, TLSError) and not broken_off:
+    if (isinstance(error, TLSError) and error.kind == "plain") or not (
+        isinstance(error, TLSError) or broken_off
+    ):
         return ""
     if config.cert is None:
         return (

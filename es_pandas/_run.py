@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import logging
 import threading
 from collections.abc import Callable, Coroutine, Iterator, Mapping
@@ -17,7 +18,6 @@ from typing import Any, TypeVar, cast
 
 import pandas as pd
 
-from .__version__ import __version__
 from ._auth import StaticAuth
 from ._config import Settings
 from ._engine import Batch, Engine
@@ -26,7 +26,13 @@ from ._files import FileLoad
 from ._outcomes import Abort
 from ._progress import ProgressEvent, make_reporter
 from ._status import OK, REJECTED, Chunk, StatusBook, StatusFrame, Summary, Tally
-from ._transports import AsyncTransport, MockTransport, Response, build_transport
+from ._transports import (
+    DEFAULT_HEADERS,
+    AsyncTransport,
+    MockTransport,
+    Response,
+    build_transport,
+)
 from ._wire import RecordEncoder, RejectedRow
 
 __all__ = ["Run", "run_blocking"]
@@ -34,12 +40,7 @@ __all__ = ["Run", "run_blocking"]
 logger = logging.getLogger("es_pandas")
 T = TypeVar("T")
 _TICK_SECONDS = 0.2
-_HEADERS = {
-    "Accept": "application/json",
-    # Both engines decode these; naming them keeps every engine's requests identical.
-    "Accept-Encoding": "gzip, deflate",
-    "User-Agent": f"eventstreams-pandas/{__version__}",
-}
+_HEADERS = {"Accept": "application/json", **DEFAULT_HEADERS}
 _PLAN_COLUMNS = ["method", "url", "headers", "body", "error"]
 _SECRET_HEADERS = ("authorization", "x-auth-token", "proxy-authorization")
 
@@ -66,6 +67,7 @@ class Run:
         self.abort: Abort | None = None
         self.cause: BaseException | None = None
         self._recorded: dict[int, tuple[str, str, dict[str, str], bytes]] = {}
+        self._offsets = itertools.count()
         self._book: StatusBook | None = None
         self._index: pd.Index | None = None
         # Made here, on the caller's thread: Jupyter shows a widget in the cell whose
@@ -168,7 +170,7 @@ class Run:
 
     def _record(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> Response:
         """The dry run's server: remembers each request, under the offset it answers."""
-        offset = len(self._recorded)
+        offset = next(self._offsets)
         self._recorded[offset] = (method, url, dict(headers), body)
         answer = b'{"metadata":{"partition":0,"offset":%d,"timestamp":"0"}}' % offset
         return Response(200, {"content-type": "application/json"}, answer)
@@ -193,9 +195,9 @@ class Run:
         summary = summary or self.tally.summary()
         if self.abort is not None:
             done = summary.total - summary.counts["not_sent"]
+            rest = "" if done == summary.total else " (the rest are not_sent)"
             raise self.abort.error(
-                f"{self.abort.message}; stopped after {done:,} of {summary.total:,} rows "
-                "(the rest are not_sent)",
+                f"{self.abort.message}; stopped after {done:,} of {summary.total:,} rows{rest}",
                 status,
                 summary,
             ) from self.cause
@@ -219,7 +221,7 @@ class Run:
                 self.dry_run if callable(self.dry_run) else plans.append
             )
 
-            def emit(chunk: Chunk) -> None:
+            def emit(chunk: Chunk, status: StatusFrame) -> None:
                 show(self.plan(chunk.book, chunk.index))
 
             load.emit = emit
@@ -229,13 +231,13 @@ class Run:
         finally:
             load.flush()
         summary = self.tally.summary()
-        self.finish(load.unfinished_status(), summary)
-        if self.dry_run:
+        self.finish(load.problem_status(), summary)
+        if self.dry_run is True:
             return pd.concat(plans) if plans else pd.DataFrame(columns=_PLAN_COLUMNS)
         return summary
 
     def file_interrupted(self, load: FileLoad) -> ProduceInterrupted:
-        return ProduceInterrupted(load.unfinished_status(), self.tally.summary())
+        return ProduceInterrupted(load.problem_status(), self.tally.summary())
 
     # -- dry runs ------------------------------------------------------------------------
 

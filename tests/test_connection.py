@@ -169,14 +169,44 @@ def test_option_errors_are_clear(options: dict, message: str) -> None:
         ROWS.es.produce("t", url="https://x", api_key="k", progress=False, **options)
 
 
-def test_tls_is_verified_by_default(tmp_path) -> None:
+def test_tls_is_verified_by_default(tmp_path, monkeypatch) -> None:
+    trustme = pytest.importorskip("trustme")
     assert resolve_connection({"url": "https://x"}).transport.verify is True
     bundle = tmp_path / "ca.pem"
-    bundle.write_text("")
+    trustme.CA().cert_pem.write_to_path(str(bundle))
     settings = resolve_connection({"url": "https://x", "verify": str(bundle)})
     assert settings.transport.verify == str(bundle)
+    # a bundle that cannot be used fails before anything is sent, naming where it came from
     with pytest.raises(ConfigurationError, match="no CA bundle"):
         resolve_connection({"url": "https://x", "verify": str(tmp_path / "missing.pem")})
+    empty = tmp_path / "empty.pem"
+    empty.write_text("")
+    with pytest.raises(ConfigurationError, match="verify: cannot use"):
+        resolve_connection({"url": "https://x", "verify": str(empty)})
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "gone.pem"))
+    with pytest.raises(ConfigurationError, match="SSL_CERT_FILE: cannot use"):
+        resolve_connection({"url": "http://x"})
+
+
+def test_the_environment_is_read_only_as_far_as_needed(tmp_path, monkeypatch) -> None:
+    # stale variables for what a call gives itself cannot break it
+    monkeypatch.setenv("ES_PANDAS_API_VERSION", "v3")
+    monkeypatch.setenv("ES_PANDAS_CREDENTIALS", str(tmp_path / "gone.json"))
+    settings = resolve_connection({"url": "https://x", "api_key": "a-key", "api_version": "v1"})
+    assert settings.options["api_version"] == "v1"
+    with pytest.raises(ConfigurationError, match="ES_PANDAS_API_VERSION"):
+        resolve_connection({"url": "https://x", "api_key": "a-key"})
+    with pytest.raises(ConfigurationError, match="cannot read credentials file"):
+        resolve_connection({"api_version": "v1"})  # the URL falls through to the file
+
+
+def test_credentials_may_be_the_json_itself_and_it_is_never_shown(es, monkeypatch) -> None:
+    monkeypatch.setenv("ES_PANDAS_CREDENTIALS", json.dumps(es.credentials))
+    assert ok(ROWS.es.produce("single", progress=False))
+    broken = '{"kafka_http_url": "' + es.url + '", "apikey": "' + API_KEY + '"'  # no brace
+    with pytest.raises(ConfigurationError, match="not valid JSON") as caught:
+        ROWS.es.produce("single", credentials=broken)
+    assert API_KEY not in str(caught.value)
 
 
 def test_secrets_never_appear_in_reprs_logs_errors_or_frames(es, caplog) -> None:

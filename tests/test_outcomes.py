@@ -44,8 +44,6 @@ def run(
             answered=answered,
         )
         decisions.append(decision)
-        if decision.action == "retry":
-            attempts.retries += 1
     return decisions, attempts
 
 
@@ -78,8 +76,7 @@ def test_ambiguous_statuses_end_unknown(status: int) -> None:
 def test_a_401_renews_renewable_credentials_once_then_stops_the_run() -> None:
     decisions, _ = run(answer(401), answer(401), renewable=True)
     assert [d.action for d in decisions] == ["refresh", "run"]
-    assert decisions[1].abort is not None
-    assert decisions[1].abort.error is es_pandas.AuthenticationError
+    assert decisions[1].stops is es_pandas.AuthenticationError
 
 
 @pytest.mark.parametrize(
@@ -94,8 +91,7 @@ def test_a_401_renews_renewable_credentials_once_then_stops_the_run() -> None:
 )
 def test_answers_about_the_run(status: int, error: type) -> None:
     (decision,), _ = run(answer(status, location="https://sso.example/login"))
-    assert decision.action == "run" and decision.abort is not None
-    assert decision.abort.error is error and decision.status == FAILED
+    assert decision.action == "run" and decision.stops is error and decision.status == FAILED
     if status < 400:
         assert "https://sso.example/login" in decision.error and "never follows" in decision.error
 

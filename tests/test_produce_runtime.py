@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import es_pandas
 from es_pandas import Retry
 from es_pandas._retry import backoff_time, parse_retry_after
 from es_pandas._wire import parse_error
@@ -179,7 +180,7 @@ FILE_CTRL_C_SCRIPT = textwrap.dedent(
 )
 
 
-def test_ctrl_c_during_a_file_load_reports_the_chunk_and_the_whole(tmp_path) -> None:
+def test_ctrl_c_during_a_file_load_reports_the_rows_not_ok_and_the_whole(tmp_path) -> None:
     script = tmp_path / "interrupt_file.py"
     script.write_text(FILE_CTRL_C_SCRIPT)
     proc = subprocess.Popen(
@@ -193,6 +194,46 @@ def test_ctrl_c_during_a_file_load_reports_the_chunk_and_the_whole(tmp_path) -> 
         assert proc.wait(30) == 0
     finally:
         proc.kill()
-    assert sum(report["chunk"].values()) == 1000  # the chunk in flight, row by row
-    assert report["chunk"].get("not_sent", 0) > 0
+    # .status: every row read that is not ok (the rest of the chunks read are written
+    # to status_out); with the ok rows, that is every row read, each once
+    assert report["chunk"].get("ok", 0) == 0 and report["chunk"].get("not_sent", 0) > 0
     assert report["whole"]["ok"] > 0
+    assert sum(report["chunk"].values()) + report["whole"]["ok"] == sum(report["whole"].values())
+
+
+def test_a_status_file_that_cannot_be_written_loses_no_row(es, tmp_path, monkeypatch) -> None:
+    """A full disk mid-load: the rows whose status was not written are in the
+    exception's status, with what became of them (ok: they are in Kafka)."""
+    from es_pandas import _files
+
+    path = tmp_path / "rows.csv"
+    pd.DataFrame({"v": range(9)}).to_csv(path, index=False)
+    writes = []
+    real_write = _files.StatusWriter.write
+
+    def write_then_fail(self, status):
+        writes.append(len(status))
+        if len(writes) > 1:
+            raise OSError(28, "No space left on device")
+        real_write(self, status)
+
+    monkeypatch.setattr(_files.StatusWriter, "write", write_then_fail)
+    with pytest.raises(es_pandas.ProduceAborted, match="No space left") as caught:
+        es_pandas.produce_file(
+            path,
+            "single",
+            url=es.url,
+            api_key=es.api_key,
+            chunksize=3,
+            concurrency=1,
+            status_out=str(tmp_path / "status.csv"),
+            progress=False,
+        )
+    written = pd.read_csv(tmp_path / "status.csv")
+    unwritten = caught.value.status
+    assert written["row"].tolist() == [0, 1, 2]
+    # the second chunk went out, but its status could not be written; the run stopped
+    # there, so the third chunk was never read (and is counted nowhere)
+    assert sorted(unwritten.index) == [3, 4, 5]
+    assert (unwritten["status"] == "ok").all()
+    assert caught.value.summary.total == 6

@@ -115,15 +115,23 @@ def to_options(values: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any
     return options
 
 
+def _cli_name(name: str) -> str:
+    """How the command line spells an option: its first flag."""
+    option = OPTIONS[name][1]
+    return option.flags[0].name if option.flags else _flag(name)
+
+
 # Option names in library messages -> the flags a CLI user types: ``key_col=...`` and
-# ``iam=True`` anywhere, and a snake_case name at the start of a message (``key_col:``).
-_ASSIGNED = re.compile(
-    r"\b(" + "|".join(sorted(OPTIONS, key=len, reverse=True)) + r")=(True\b|\.\.\.)?"
-)
+# ``iam=True`` anywhere, a snake_case name anywhere, and any name opening a message
+# (``verify: no CA bundle``).
+_NAMES = "|".join(sorted(OPTIONS, key=len, reverse=True))
+_ASSIGNED = re.compile(rf"\b({_NAMES})=(True\b|\.\.\.)?")
 _NAMED = re.compile(r"\b(" + "|".join(n for n in OPTIONS if "_" in n) + r")\b")
+_OPENING = re.compile(rf"^({_NAMES})\b")
 
 
 def cli_words(message: str) -> str:
     """A library message in the command line's words: ``key_col=`` -> ``--key-col``."""
-    message = _ASSIGNED.sub(lambda m: _flag(m.group(1)) + ("" if m.group(2) else " "), message)
-    return _NAMED.sub(lambda m: _flag(m.group(1)), message)
+    message = _OPENING.sub(lambda m: _cli_name(m.group(1)), message)
+    message = _ASSIGNED.sub(lambda m: _cli_name(m.group(1)) + ("" if m.group(2) else " "), message)
+    return _NAMED.sub(lambda m: _cli_name(m.group(1)), message)

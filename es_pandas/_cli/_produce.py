@@ -44,9 +44,11 @@ def produce(file: str, topic: str, dry_run: bool, **values: Any) -> None:
     or configuration error, or the run stopped early (credentials refused, no such
     topic, server unreachable), 130 interrupted (the status so far is written).
     """
-    options = to_options(values, [*FILE_OPTIONS, *PRODUCE_OPTIONS])
-    status_out = options.get("status_out")
+    status_out = values.get("status_out")
+    if dry_run and status_out:
+        raise click.UsageError("a --dry-run sends nothing, so it writes no --status-out")
     try:
+        options = to_options(values, [*FILE_OPTIONS, *PRODUCE_OPTIONS])
         summary = produce_file(
             file, topic, dry_run=_print_requests if dry_run else False, **options
         )
@@ -64,10 +66,12 @@ def produce(file: str, topic: str, dry_run: bool, **values: Any) -> None:
         _fail(f"interrupted{where}", EXIT_INTERRUPTED)
     except (OSError, ValueError) as exc:
         _fail(str(exc), EXIT_CONFIG)
-    if dry_run:
-        return
     assert isinstance(summary, Summary)
-    click.echo(summary.table(), err=True)
+    if dry_run:
+        planned, rejected = summary.counts["ok"], summary.counts["rejected"]
+        click.echo(f"dry run: {planned:,} requests, {rejected:,} rows rejected", err=True)
+    else:
+        click.echo(summary.table(), err=True)
     if summary.counts["ok"] != summary.total:
         sys.exit(EXIT_NOT_ALL_OK)
 
@@ -79,7 +83,9 @@ def _reader_gone() -> None:
 
 
 def _print_requests(plan: pd.DataFrame) -> None:
-    for row, request in plan.iterrows():
+    """Each row's request as a JSON line; a rejected row's line has its error instead."""
+    for row, request in zip(plan.index, plan.to_dict("records"), strict=True):
+        # object columns keep None, the error column pd.NA: neither is a field
         record = {
             "row": row,
             **{k: v for k, v in request.items() if v is not None and v is not pd.NA},

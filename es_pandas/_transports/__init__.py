@@ -4,11 +4,13 @@ aiohttp or httpx, and they are imported only when a run starts."""
 from __future__ import annotations
 
 from ._base import (
+    DEFAULT_HEADERS,
     AsyncTransport,
     ConnectError,
     ConnectTimeout,
     Decoder,
     Proxy,
+    ProxyError,
     RemoteProtocolError,
     Response,
     ResponseTimeout,
@@ -20,11 +22,13 @@ from ._base import (
     host_of,
     redact,
     split_userinfo,
+    tls_error,
 )
 from ._mock import Handler, MockTransport
 from ._registry import ENGINES, Engine, EngineName, build_transport, check_engine
 
 __all__ = [
+    "DEFAULT_HEADERS",
     "ENGINES",
     "AsyncTransport",
     "ConnectError",
@@ -35,6 +39,7 @@ __all__ = [
     "Handler",
     "MockTransport",
     "Proxy",
+    "ProxyError",
     "RemoteProtocolError",
     "Response",
     "ResponseTimeout",
@@ -48,4 +53,5 @@ __all__ = [
     "host_of",
     "redact",
     "split_userinfo",
+    "tls_error",
 ]

@@ -12,22 +12,20 @@ from ._base import (
     ConnectError,
     ConnectTimeout,
     Decoder,
+    ProxyError,
     RemoteProtocolError,
     Response,
     ResponseTimeout,
-    TLSError,
     TransportConfig,
     TransportError,
     body_error,
     describe,
     host_of,
+    tls_error,
 )
 
 __all__ = ["AiohttpTransport"]
 
-# The IAM token exchange shares the pool with the rows' requests: room for it, so a
-# renewal never waits behind a full pool.
-_SPARE_CONNECTIONS = 2
 _CUT_OFF = (ConnectionResetError, ConnectionAbortedError, EOFError)
 
 
@@ -37,9 +35,7 @@ class AiohttpTransport(AsyncTransport):
     def __init__(self, config: TransportConfig) -> None:
         super().__init__(config)
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(
-                limit=config.connections + _SPARE_CONNECTIONS, ssl=config.ssl_context()
-            ),
+            connector=aiohttp.TCPConnector(limit=config.pool_size, ssl=config.ssl_context()),
             timeout=aiohttp.ClientTimeout(total=config.timeout, connect=config.connect_timeout),
             cookie_jar=aiohttp.DummyCookieJar(),
             # Decoded here (Decoder), under the answer-size cap and for every coding the
@@ -49,18 +45,14 @@ class AiohttpTransport(AsyncTransport):
             # reading of the environment (which also applies ~/.netrc credentials).
             trust_env=False,
         )
-        # aiohttp takes proxy credentials from the proxy's URL, for tunnels and plain
-        # requests alike (its proxy_headers only reach a CONNECT).
-        self._proxies: dict[str, str | None] = {}
 
     async def send(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes
     ) -> Response:
-        origin = "/".join(url.split("/", 3)[:3])
-        if origin not in self._proxies:
-            chosen = self.config.proxy_for(url)
-            self._proxies[origin] = None if chosen is None else chosen.address()
-        proxy = self._proxies[origin]
+        chosen = self.config.proxy_for(url)
+        # aiohttp takes proxy credentials from the proxy's URL, for tunnels and plain
+        # requests alike (its proxy_headers only reach a CONNECT).
+        proxy = None if chosen is None else chosen.address()
         try:
             async with self._session.request(
                 method,
@@ -86,16 +78,9 @@ class AiohttpTransport(AsyncTransport):
         except TransportError:
             raise
         except aiohttp.ClientConnectorCertificateError as exc:
-            raise TLSError(
-                f"the certificate of {host_of(url)} is not trusted: "
-                f"{getattr(exc.certificate_error, 'verify_message', exc.certificate_error)}",
-                "verify",
-            ) from exc
+            raise tls_error(url, exc.certificate_error) from exc
         except aiohttp.ClientConnectorSSLError as exc:
-            raise TLSError(
-                f"the TLS handshake with {host_of(url)} failed: {describe(exc.os_error, headers)}",
-                "handshake",
-            ) from exc
+            raise tls_error(url, exc.os_error) from exc
         except aiohttp.ConnectionTimeoutError as exc:
             raise ConnectTimeout(f"timed out connecting to {host_of(url)}") from exc
         except aiohttp.ClientProxyConnectionError as exc:
@@ -105,14 +90,12 @@ class AiohttpTransport(AsyncTransport):
         except aiohttp.ClientConnectorError as exc:
             if url.startswith("https:") and isinstance(exc.os_error, _CUT_OFF):
                 # TCP connected, so the TLS handshake is what the server broke off.
-                raise TLSError(
-                    f"the TLS handshake with {host_of(url)} was cut off", "handshake"
-                ) from exc
+                raise tls_error(url, None) from exc
             raise ConnectError(
                 f"cannot connect to {host_of(url)}: {describe(exc.os_error, headers)}"
             ) from exc
         except aiohttp.ClientHttpProxyError as exc:
-            raise ConnectError(
+            raise ProxyError(
                 f"the proxy refused the tunnel: HTTP {exc.status} {exc.message}"
             ) from exc
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:

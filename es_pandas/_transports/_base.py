@@ -23,6 +23,7 @@ from functools import cached_property
 from typing import Literal
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
+from ..__version__ import __version__
 from .._exceptions import ConfigurationError, EventStreamsError
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "ConnectTimeout",
     "Decoder",
     "Proxy",
+    "ProxyError",
     "RemoteProtocolError",
     "Response",
     "ResponseTimeout",
@@ -44,6 +46,7 @@ __all__ = [
     "host_of",
     "redact",
     "split_userinfo",
+    "tls_error",
 ]
 
 # The connection gets a budget strictly inside the request's: with equal deadlines the
@@ -51,6 +54,15 @@ __all__ = [
 # would be reported as possibly sent.
 _CONNECT_SHARE = 0.8
 _SECRET_HEADERS = ("authorization", "x-auth-token", "proxy-authorization")
+#: on every request es_pandas makes, the IAM exchange's too, so that no engine's own
+#: defaults show (aiohttp would also offer br and zstd when their libraries are there)
+DEFAULT_HEADERS = {
+    "Accept-Encoding": "gzip, deflate",
+    "User-Agent": f"eventstreams-pandas/{__version__}",
+}
+# The IAM token exchange shares the pool with the rows' requests: room for it, so a
+# renewal never waits behind a full pool.
+_SPARE_CONNECTIONS = 2
 _SHORTEST_SECRET = 4
 
 
@@ -83,13 +95,19 @@ class ConnectTimeout(ConnectError):
 class TLSError(ConnectError):
     """The TLS handshake failed: an untrusted or wrong certificate on either side.
 
-    ``kind`` is ``"verify"`` when the server's certificate was not trusted, and
-    ``"handshake"`` when the server broke the handshake off (for example because it
-    requires a client certificate that was not given or not accepted)."""
+    ``kind`` is ``"verify"`` when the server's certificate was not trusted,
+    ``"plain"`` when the server does not speak TLS at all, and ``"handshake"`` when the
+    server broke the handshake off (for example because it requires a client
+    certificate that was not given or not accepted)."""
 
-    def __init__(self, message: str, kind: Literal["verify", "handshake"]) -> None:
+    def __init__(self, message: str, kind: Literal["verify", "plain", "handshake"]) -> None:
         super().__init__(message)
         self.kind = kind
+
+
+class ProxyError(ConnectError):
+    """The proxy would not open a tunnel to the server (it answered its CONNECT with an
+    error, such as 407 for credentials); the request was not sent."""
 
 
 class ResponseTimeout(TransportError):
@@ -179,20 +197,36 @@ class TransportConfig:
         )
 
     @property
+    def pool_size(self) -> int:
+        """Connections an engine may open: :attr:`connections`, and room for IAM."""
+        return self.connections + _SPARE_CONNECTIONS
+
+    @property
     def connect_timeout(self) -> float:
         """Seconds to connect (TCP, proxy tunnel and TLS), inside :attr:`timeout`."""
         return self.timeout * _CONNECT_SHARE
 
     def ssl_context(self) -> ssl.SSLContext:
         """The TLS settings of every engine: trust as :attr:`verify` says, and
-        :attr:`cert` presented when the server asks for a client certificate."""
+        :attr:`cert` presented when the server asks for a client certificate. Built
+        once: a bundle that cannot be read fails before anything is sent."""
+        return self._ssl_context
+
+    @cached_property
+    def _ssl_context(self) -> ssl.SSLContext:
         if self.verify is False:
             context = ssl.create_default_context()
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         else:
-            cafile, capath = self._trust()
-            context = ssl.create_default_context(cafile=cafile, capath=capath)
+            source, cafile, capath = self._trust()
+            try:
+                context = ssl.create_default_context(cafile=cafile, capath=capath)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigurationError(
+                    f"{source}: cannot use {cafile or capath!r} as CA certificates: "
+                    f"{getattr(exc, 'reason', None) or exc.strerror or exc}"
+                ) from None
         if self.cert is not None:
             certificate, key = (self.cert, None) if isinstance(self.cert, str) else self.cert
             try:
@@ -205,31 +239,60 @@ class TransportConfig:
                 ) from None
         return context
 
-    def _trust(self) -> tuple[str | None, str | None]:
-        """The CA bundle file or certificate directory to verify with."""
-        location = self.verify if isinstance(self.verify, str) else None
+    def _trust(self) -> tuple[str, str | None, str | None]:
+        """Where the CA certificates come from (for messages), and the bundle file or
+        certificate directory to verify with."""
+        source, location = "verify", self.verify if isinstance(self.verify, str) else None
         if location is None and self.trust_env:
-            location = os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR")
+            for variable in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+                source, location = variable, os.environ.get(variable) or None
+                if location is not None:
+                    break
         if location is None:
             import certifi
 
-            return certifi.where(), None
-        return (None, location) if os.path.isdir(location) else (location, None)
+            return "certifi", certifi.where(), None
+        return (source, None, location) if os.path.isdir(location) else (source, location, None)
 
     def proxy_for(self, url: str) -> Proxy | None:
         """The proxy ``url`` goes through: :attr:`proxy`, else (with :attr:`trust_env`)
         the scheme's or ALL_PROXY from the environment; none when NO_PROXY names the
-        host (with :attr:`trust_env`, also for an explicit proxy, as requests does)."""
+        host (with :attr:`trust_env`, also for an explicit proxy, as requests does).
+        Worked out once per origin: engines ask for every request."""
+        origin = "/".join(url.split("/", 3)[:3])
+        if origin not in self._proxies:
+            self._proxies[origin] = self._choose_proxy(url)
+        return self._proxies[origin]
+
+    @cached_property
+    def _proxies(self) -> dict[str, Proxy | None]:
+        return {}
+
+    def _choose_proxy(self, url: str) -> Proxy | None:
         parts = urlsplit(url)
         environment = self._environment_proxies
         # proxy_bypass_environment is public, but missing from typeshed's stubs
         bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
         if environment is not None and bypass(parts.netloc, environment):
             return None
-        chosen = self.proxy
+        chosen, source = self.proxy, "proxy"
         if chosen is None and environment is not None:
-            chosen = environment.get(parts.scheme) or environment.get("all")
-        return None if not chosen else _parse_proxy(chosen)
+            source = f"{parts.scheme.upper()}_PROXY"
+            chosen = environment.get(parts.scheme)
+            if not chosen:
+                source, chosen = "ALL_PROXY", environment.get("all")
+        if not chosen:
+            return None
+        try:
+            return _parse_proxy(chosen)
+        except ConfigurationError as exc:
+            if source == "proxy":
+                raise
+            reason = str(exc).removeprefix("proxy: ")
+            raise ConfigurationError(
+                f"the {source} environment variable: {reason}; exempt the host with NO_PROXY, "
+                "or leave the environment's proxies out with trust_env=False"
+            ) from None
 
     @cached_property
     def _environment_proxies(self) -> dict[str, str] | None:
@@ -244,11 +307,18 @@ def _parse_proxy(url: str) -> Proxy:
 
 def check_proxy_url(url: str) -> None:
     """Refuse what no engine can use as a proxy, naming it without credentials."""
-    bare = split_userinfo(url)[0]
-    if urlsplit(bare).scheme not in ("http", "https") or not urlsplit(bare).hostname:
-        raise ConfigurationError(
-            f"proxy: {bare!r} is not an http:// or https:// proxy URL (SOCKS is not supported)"
-        )
+    bare, user, password = split_userinfo(url)
+    scheme = urlsplit(bare).scheme
+    if scheme not in ("http", "https") or not urlsplit(bare).hostname:
+        socks = " (SOCKS is not supported)" if scheme.startswith("socks") else ""
+        raise ConfigurationError(f"proxy: {bare!r} is not an http:// or https:// proxy URL{socks}")
+    # Proxy credentials become a header too, and the engines encode anything but
+    # printable ASCII differently.
+    for part in (user or "", password or ""):
+        if not (part.isascii() and part.isprintable()):
+            raise ConfigurationError(
+                f"proxy: the credentials in {bare!r} hold characters a header cannot carry"
+            )
 
 
 def split_userinfo(url: str) -> tuple[str, str | None, str | None]:
@@ -334,6 +404,22 @@ def body_error(
         )
     reason = str(exc) if isinstance(exc, AnswerTooLarge) else describe(exc, headers)
     return RemoteProtocolError(f"the answer's body could not be read: {reason}", answer=head)
+
+
+def tls_error(url: str, cause: BaseException | None) -> TLSError:
+    """A failed TLS handshake with ``url``'s host, from the SSL error under it (if any),
+    in the same words whichever engine saw it."""
+    host = host_of(url)
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return TLSError(
+            f"the certificate of {host} is not trusted: {cause.verify_message}", "verify"
+        )
+    if getattr(cause, "reason", None) == "WRONG_VERSION_NUMBER":
+        return TLSError(
+            f"{host} does not speak TLS: is the URL http:// rather than https://?", "plain"
+        )
+    reason = f": {getattr(cause, 'reason', None) or cause}" if cause is not None else " (cut off)"
+    return TLSError(f"the TLS handshake with {host} failed{reason}", "handshake")
 
 
 def host_of(url: str) -> str:

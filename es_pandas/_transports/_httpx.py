@@ -22,20 +22,21 @@ from ._base import (
     AsyncTransport,
     ConnectError,
     ConnectTimeout,
+    Proxy,
+    ProxyError,
     RemoteProtocolError,
     Response,
     ResponseTimeout,
-    TLSError,
     TransportConfig,
     TransportError,
     body_error,
     describe,
     host_of,
+    tls_error,
 )
 
 __all__ = ["HttpxTransport"]
 
-_SPARE_CONNECTIONS = 2  # as in the aiohttp engine: room for the IAM token exchange
 _CUT_OFF = (ConnectionResetError, ConnectionAbortedError, EOFError, ssl.SSLEOFError)
 
 
@@ -49,7 +50,12 @@ class _Progress:
         self.sent = False
 
     async def __call__(self, event: str, info: Mapping[str, Any]) -> None:
-        if event.endswith("send_request_headers.started"):
+        # httpcore traces a proxy's CONNECT with the request's own callback: a tunnel
+        # being opened is not the request going out.
+        request = info.get("request")
+        if event.endswith("send_request_headers.started") and (
+            request is None or request.method != b"CONNECT"
+        ):
             self.sent = True
 
 
@@ -76,27 +82,33 @@ class HttpxTransport(AsyncTransport):
         if pool is None:
             pool = self._pools[key] = httpx.AsyncHTTPTransport(
                 verify=self._ssl,
-                proxy=None if proxy is None else httpx.Proxy(proxy.url, auth=proxy.auth),
-                limits=httpx.Limits(max_connections=self.config.connections + _SPARE_CONNECTIONS),
+                proxy=None if proxy is None else self._proxy(proxy),
+                limits=httpx.Limits(max_connections=self.config.pool_size),
                 # Proxies and CA bundles come from the config, not httpx's environment.
                 trust_env=False,
             )
         self._by_origin[origin] = pool
         return pool
 
+    def _proxy(self, proxy: Proxy) -> httpx.Proxy:
+        # An https:// proxy is verified like the server (httpx refuses a context for
+        # an http:// one).
+        secure = proxy.url.startswith("https:")
+        return httpx.Proxy(proxy.url, auth=proxy.auth, ssl_context=self._ssl if secure else None)
+
     async def send(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes
     ) -> Response:
         progress = _Progress()
-        request = httpx.Request(
-            method,
-            url,
-            headers=headers,
-            content=body,
-            extensions={"timeout": self._timeout, "trace": progress},
-        )
         head: Response | None = None
         try:
+            request = httpx.Request(
+                method,
+                url,
+                headers=headers,
+                content=body,
+                extensions={"timeout": self._timeout, "trace": progress},
+            )
             # httpx's timeouts bound each read; the request as a whole needs its own.
             async with asyncio.timeout(self.config.timeout):
                 answer = await self._pool(url).handle_async_request(request)
@@ -135,7 +147,7 @@ class HttpxTransport(AsyncTransport):
         if isinstance(exc, httpx.ConnectTimeout):
             return ConnectTimeout(f"timed out connecting to {host_of(url)}")
         if isinstance(exc, httpx.ProxyError):
-            return ConnectError(f"the proxy refused the tunnel: {describe(exc, headers)}")
+            return ProxyError(f"the proxy refused the tunnel: {describe(exc, headers)}")
         if isinstance(exc, httpx.ConnectError):
             return _connect_error(exc, url, headers)
         if isinstance(exc, httpx.TimeoutException):
@@ -164,11 +176,7 @@ def _connect_error(exc: httpx.ConnectError, url: str, headers: Mapping[str, str]
     cause: BaseException | None = exc
     while cause is not None and not isinstance(cause, (ssl.SSLError, *_CUT_OFF)):
         cause = cause.__cause__ or cause.__context__
-    if isinstance(cause, ssl.SSLCertVerificationError):
-        return TLSError(
-            f"the certificate of {host_of(url)} is not trusted: {cause.verify_message}", "verify"
-        )
     if url.startswith("https:") and cause is not None:
         # TCP connected, so the TLS handshake is what failed or was broken off.
-        return TLSError(f"the TLS handshake with {host_of(url)} failed: {cause}", "handshake")
+        return tls_error(url, cause if isinstance(cause, ssl.SSLError) else None)
     return ConnectError(f"cannot connect to {host_of(url)}: {describe(exc, headers)}")
