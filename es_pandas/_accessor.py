@@ -5,7 +5,7 @@ It holds the frame and nothing else: pandas 3 builds a new accessor on every ``d
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, overload
 
 import pandas as pd
 
@@ -27,6 +27,36 @@ class EventStreamsAccessor:
     def __init__(self, frame: pd.DataFrame) -> None:
         self._frame = frame
 
+    @overload
+    def produce(
+        self,
+        topic: str,
+        *,
+        producer: Producer | None = None,
+        dry_run: Literal[False] = False,
+        **options: Unpack[ProduceOptions],
+    ) -> StatusFrame: ...
+
+    @overload
+    def produce(
+        self,
+        topic: str,
+        *,
+        producer: Producer | None = None,
+        dry_run: Literal[True],
+        **options: Unpack[ProduceOptions],
+    ) -> pd.DataFrame: ...
+
+    @overload
+    def produce(
+        self,
+        topic: str,
+        *,
+        producer: Producer | None = None,
+        dry_run: bool,
+        **options: Unpack[ProduceOptions],
+    ) -> StatusFrame | pd.DataFrame: ...
+
     def produce(
         self,
         topic: str,
@@ -38,6 +68,36 @@ class EventStreamsAccessor:
         if producer is None:
             return Producer(**options).produce(self._frame, topic, dry_run=dry_run)
         return producer.produce(self._frame, topic, dry_run=dry_run, **options)
+
+    @overload
+    async def aproduce(
+        self,
+        topic: str,
+        *,
+        producer: Producer | None = None,
+        dry_run: Literal[False] = False,
+        **options: Unpack[ProduceOptions],
+    ) -> StatusFrame: ...
+
+    @overload
+    async def aproduce(
+        self,
+        topic: str,
+        *,
+        producer: Producer | None = None,
+        dry_run: Literal[True],
+        **options: Unpack[ProduceOptions],
+    ) -> pd.DataFrame: ...
+
+    @overload
+    async def aproduce(
+        self,
+        topic: str,
+        *,
+        producer: Producer | None = None,
+        dry_run: bool,
+        **options: Unpack[ProduceOptions],
+    ) -> StatusFrame | pd.DataFrame: ...
 
     async def aproduce(
         self,
@@ -54,6 +114,6 @@ class EventStreamsAccessor:
 
 EventStreamsAccessor.produce.__doc__ = produce_doc(
     after="producer : Producer, optional\n"
-    "    A reusable connection and default options; the options given here come first.\n"
+    "    Reusable settings, credentials and defaults; the options given here come first.\n"
 )
 EventStreamsAccessor.aproduce.__doc__ = Producer.aproduce.__doc__

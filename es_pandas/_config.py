@@ -20,7 +20,7 @@ from typing import Any, Literal, cast
 from ._auth import APIKeyAuth, Auth, BasicAuth, BearerAuth, IAMAuth
 from ._checks import env_text
 from ._exceptions import ConfigurationError
-from ._options import OPTIONS, PRODUCE_OPTIONS, ProduceOptions, check_options
+from ._options import OPTIONS, PRODUCE_OPTIONS, check_options
 from ._retry import Retry
 from ._transports import TransportConfig, split_userinfo
 
@@ -44,8 +44,9 @@ AUTH_OPTIONS = tuple(name for name, (_, option) in OPTIONS.items() if option.aut
 class Settings:
     """A run's resolved options: every option set, plus what they make."""
 
-    #: every option of a run, from its source or its default, checked
-    options: ProduceOptions
+    #: every option of a run, from its source or its default, checked (credentials
+    #: excepted: they are in ``auth``)
+    options: Mapping[str, Any]
     #: the kafka_http_url, without user info: safe to show
     url: str
     auth: Auth | None
@@ -121,7 +122,7 @@ def resolve(
     transport.ssl_context()
     for endpoint in [options["url"], *([options["iam_url"]] if isinstance(auth, IAMAuth) else [])]:
         transport.proxy_for(endpoint)
-    return Settings(cast(ProduceOptions, options), options["url"], auth, transport)
+    return Settings(options, options["url"], auth, transport)
 
 
 class _Layer:

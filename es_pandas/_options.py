@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 import re
 import textwrap
+import types
 import typing
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -99,7 +100,8 @@ class Option:
 
 
 class ProduceOptions(TypedDict, total=False):
-    """The options of a run, all keyword-only and all optional.
+    """The options of a run, all keyword-only and all optional; ``None`` is the same as
+    leaving one out.
 
     Used as ``**options: Unpack[ProduceOptions]``, so editors complete them and type
     checkers check them; each field's :class:`Option` holds the rest.
@@ -107,14 +109,14 @@ class ProduceOptions(TypedDict, total=False):
 
     # Rows to records
     key_col: Annotated[
-        Hashable,
+        Hashable | None,
         Option(
             "The column whose values are the record keys; a null key rejects its row.",
             check=checks.column,
         ),
     ]
     value_col: Annotated[
-        Hashable,
+        Hashable | None,
         Option(
             "One column as the whole value: bytes as binary, str as text, anything else "
             "as JSON (override with {value_type}).",
@@ -122,7 +124,7 @@ class ProduceOptions(TypedDict, total=False):
         ),
     ]
     value_cols: Annotated[
-        Sequence[Hashable],
+        Sequence[Hashable] | None,
         Option(
             "The columns of the JSON object value; default: every column but the key "
             "and the header columns.",
@@ -130,14 +132,14 @@ class ProduceOptions(TypedDict, total=False):
         ),
     ]
     value_type: Annotated[
-        Literal["json", "text", "binary"],
+        Literal["json", "text", "binary"] | None,
         Option(
             "How {value_col} is sent; default: by each value's type.",
             check=checks.choice(("json", "text", "binary")),
         ),
     ]
     header_cols: Annotated[
-        HeaderSource,
+        HeaderSource | None,
         Option(
             "Kafka headers: columns, each sent under its name (nulls omitted).",
             python="Or a function from the row as {column: value} to {name: str | bytes}.",
@@ -146,7 +148,7 @@ class ProduceOptions(TypedDict, total=False):
     ]
     # Where and how to connect
     url: Annotated[
-        str,
+        str | None,
         Option(
             "The kafka_http_url of your service credentials. User info in it "
             "(https://user:password@host) is taken as credentials and never shown.",
@@ -156,7 +158,7 @@ class ProduceOptions(TypedDict, total=False):
         ),
     ]
     credentials: Annotated[
-        Credentials,
+        Credentials | None,
         Option(
             "A service-credentials JSON file: its kafka_http_url, and api_key (or "
             "apikey) or user and password.",
@@ -167,7 +169,7 @@ class ProduceOptions(TypedDict, total=False):
         ),
     ]
     api_key: Annotated[
-        str,
+        str | None,
         Option(
             "An API key: sent as Bearer (v2), Basic token:<key> (v1, or as {auth_style} "
             "says), or exchanged for IAM tokens ({iam}). On a command line, which other "
@@ -178,7 +180,7 @@ class ProduceOptions(TypedDict, total=False):
         ),
     ]
     user: Annotated[
-        str,
+        str | None,
         Option(
             "A user name for Basic auth (v1; on premises, a SCRAM user).",
             check=checks.secret,
@@ -187,17 +189,17 @@ class ProduceOptions(TypedDict, total=False):
         ),
     ]
     password: Annotated[
-        str,
+        str | None,
         Option(
             "The password of {user}.", check=checks.secret, env=("ES_PANDAS_PASSWORD",), auth=True
         ),
     ]
     token: Annotated[
-        str,
+        str | None,
         Option("A static bearer token.", check=checks.secret, env=("ES_PANDAS_TOKEN",), auth=True),
     ]
     iam: Annotated[
-        bool,
+        bool | None,
         Option(
             "Exchange the API key for IAM access tokens, renewed before they expire.",
             default=False,
@@ -208,7 +210,7 @@ class ProduceOptions(TypedDict, total=False):
         ),
     ]
     iam_url: Annotated[
-        str,
+        str | None,
         Option(
             "The IAM token endpoint.",
             default="https://iam.cloud.ibm.com/identity/token",
@@ -218,7 +220,7 @@ class ProduceOptions(TypedDict, total=False):
         ),
     ]
     auth_style: Annotated[
-        Literal["bearer", "basic", "x-auth-token"],
+        Literal["bearer", "basic", "x-auth-token"] | None,
         Option(
             "How v1 sends an API key; v2 takes Bearer only.",
             check=checks.choice(("bearer", "basic", "x-auth-token")),
@@ -227,7 +229,7 @@ class ProduceOptions(TypedDict, total=False):
         ),
     ]
     api_version: Annotated[
-        Literal["v1", "v2"],
+        Literal["v1", "v2"] | None,
         Option(
             "The REST producer API: v2 (JSON envelope, IBM Cloud) or v1 (on premises too).",
             default="v2",
@@ -237,7 +239,7 @@ class ProduceOptions(TypedDict, total=False):
         ),
     ]
     verify: Annotated[
-        bool | str,
+        bool | str | None,
         Option(
             "TLS verification: True (certifi's CA bundle, or SSL_CERT_FILE), False, or "
             "the path of a CA bundle.",
@@ -252,7 +254,7 @@ class ProduceOptions(TypedDict, total=False):
         ),
     ]
     cert: Annotated[
-        str | tuple[str, str],
+        str | tuple[str, str] | None,
         Option(
             "A client certificate for mutual TLS: one PEM file with the key and the "
             "certificate chain, or a (certificate, key) pair of PEM files.",
@@ -267,7 +269,7 @@ class ProduceOptions(TypedDict, total=False):
         ),
     ]
     proxy: Annotated[
-        str,
+        str | None,
         Option(
             "An HTTP proxy for every request (http://[user:password@]host:port); default: "
             "HTTPS_PROXY / HTTP_PROXY / ALL_PROXY, except the hosts in NO_PROXY.",
@@ -275,7 +277,7 @@ class ProduceOptions(TypedDict, total=False):
         ),
     ]
     trust_env: Annotated[
-        bool,
+        bool | None,
         Option(
             "Honour the standard HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY, "
             "SSL_CERT_FILE and SSL_CERT_DIR variables.",
@@ -284,7 +286,7 @@ class ProduceOptions(TypedDict, total=False):
         ),
     ]
     timeout: Annotated[
-        float,
+        float | None,
         Option(
             "Seconds a request may take, from connecting to the answer's last byte.",
             default=30.0,
@@ -293,11 +295,11 @@ class ProduceOptions(TypedDict, total=False):
     ]
     # The run
     concurrency: Annotated[
-        int,
+        int | None,
         Option("Requests in flight at once.", default=32, check=checks.integer(1)),
     ]
     max_rate: Annotated[
-        float,
+        float | None,
         Option(
             "Requests per second at most (IBM Cloud: Lite 5, Standard 100).",
             python="float('inf') lifts a Producer's cap.",
@@ -306,7 +308,7 @@ class ProduceOptions(TypedDict, total=False):
         ),
     ]
     retries: Annotated[
-        int | Retry,
+        int | Retry | None,
         Option(
             "Retries per row after connection errors, timeouts, 408, 429 and 5xx.",
             python="Or an es_pandas.Retry, for backoff and statuses.",
@@ -315,7 +317,7 @@ class ProduceOptions(TypedDict, total=False):
         ),
     ]
     engine: Annotated[
-        Engine,
+        Engine | None,
         Option(
             "The HTTP library: aiohttp or httpx.",
             python="Or an es_pandas.transports.AsyncTransport subclass.",
@@ -324,7 +326,7 @@ class ProduceOptions(TypedDict, total=False):
         ),
     ]
     fail_after: Annotated[
-        int,
+        int | None,
         Option(
             "Stop the run after this many answers in a row that are about the run, not "
             "the row (401, 403, 404, redirects), or that never come.",
@@ -333,7 +335,7 @@ class ProduceOptions(TypedDict, total=False):
         ),
     ]
     chunksize: Annotated[
-        int,
+        int | None,
         Option(
             "Rows read and encoded at a time.",
             default=10_000,
@@ -342,7 +344,7 @@ class ProduceOptions(TypedDict, total=False):
         ),
     ]
     limits: Annotated[
-        Limits,
+        Limits | None,
         Option(
             "The API's size limits, checked before sending: rows over them are rejected.",
             python="An es_pandas.Limits.",
@@ -371,7 +373,7 @@ class ProduceOptions(TypedDict, total=False):
         ),
     ]
     progress: Annotated[
-        Progress,
+        Progress | None,
         Option(
             "A progress bar where someone can see it (a widget in Jupyter, text on a "
             "terminal, nothing in CI), always, or never.",
@@ -381,7 +383,7 @@ class ProduceOptions(TypedDict, total=False):
         ),
     ]
     errors: Annotated[
-        Literal["collect", "raise"],
+        Literal["collect", "raise"] | None,
         Option(
             "collect: return the status frame; raise: raise es_pandas.ProduceError "
             "(carrying it) when any row is not ok.",
@@ -396,21 +398,21 @@ class FileOptions(ProduceOptions, total=False):
     """:class:`ProduceOptions`, and how a file is read and accounted for."""
 
     format: Annotated[
-        Literal["csv", "tsv", "jsonl", "parquet"],
+        Literal["csv", "tsv", "jsonl", "parquet"] | None,
         Option(
             "The file's format; default: from its extension (stdin: csv).",
             check=checks.choice(("csv", "tsv", "jsonl", "parquet")),
         ),
     ]
     status_out: Annotated[
-        str,
+        str | None,
         Option(
             "Write each row's status here (.csv or .parquet), numbered from 0 in row.",
             check=checks.path,
         ),
     ]
     resume: Annotated[
-        str,
+        str | None,
         Option(
             "A status file of an earlier load: its ok rows are not sent again, nor its "
             "unknown ones unless {retry_unknown}.",
@@ -418,7 +420,7 @@ class FileOptions(ProduceOptions, total=False):
         ),
     ]
     retry_unknown: Annotated[
-        bool,
+        bool | None,
         Option(
             "With {resume}, send the rows whose outcome was unknown again (they may be "
             "written twice; they are flagged maybe_duplicate).",
@@ -485,8 +487,9 @@ def parameters_doc(names: Sequence[str]) -> str:
 def _type_text(kind: Any) -> str:
     if typing.get_origin(kind) is Literal:
         return "{" + ", ".join(repr(arg) for arg in typing.get_args(kind)) + "}"
-    if typing.get_origin(kind) is typing.Union:
-        return " | ".join(_type_text(member) for member in typing.get_args(kind))
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        members = [m for m in typing.get_args(kind) if m is not type(None)]
+        return " | ".join(_type_text(member) for member in members)
     text = getattr(kind, "__name__", None) if not typing.get_args(kind) else None
     # module paths say nothing to a reader of the docs
     return text or re.sub(r"\b(?:collections\.abc|typing|os|es_pandas\.[\w.]+)\.", "", str(kind))

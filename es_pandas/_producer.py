@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import pandas as pd
 
@@ -27,7 +27,8 @@ __all__ = ["Producer", "produce_doc", "produce_file"]
 
 
 class Producer:
-    """A reusable connection and default options, for many runs.
+    """Reusable settings, credentials (an IAM token is shared) and default options, for
+    many runs; each run opens and closes its own connections.
 
         >>> producer = Producer(credentials="service-key.json", max_rate=100)
         >>> status = producer.produce(df, "orders", key_col="order_id")
@@ -54,6 +55,39 @@ class Producer:
             f"auth={settings.auth!r}>"
         )
 
+    @overload
+    def produce(
+        self,
+        frame: pd.DataFrame,
+        topic: str,
+        /,
+        *,
+        dry_run: Literal[False] = False,
+        **options: Unpack[ProduceOptions],
+    ) -> StatusFrame: ...
+
+    @overload
+    def produce(
+        self,
+        frame: pd.DataFrame,
+        topic: str,
+        /,
+        *,
+        dry_run: Literal[True],
+        **options: Unpack[ProduceOptions],
+    ) -> pd.DataFrame: ...
+
+    @overload
+    def produce(
+        self,
+        frame: pd.DataFrame,
+        topic: str,
+        /,
+        *,
+        dry_run: bool,
+        **options: Unpack[ProduceOptions],
+    ) -> StatusFrame | pd.DataFrame: ...
+
     def produce(
         self,
         frame: pd.DataFrame,
@@ -65,6 +99,39 @@ class Producer:
     ) -> StatusFrame | pd.DataFrame:
         run = self._run(topic, options, dry_run, len(frame))
         return run_blocking(run.frame(frame), run.interrupted)
+
+    @overload
+    async def aproduce(
+        self,
+        frame: pd.DataFrame,
+        topic: str,
+        /,
+        *,
+        dry_run: Literal[False] = False,
+        **options: Unpack[ProduceOptions],
+    ) -> StatusFrame: ...
+
+    @overload
+    async def aproduce(
+        self,
+        frame: pd.DataFrame,
+        topic: str,
+        /,
+        *,
+        dry_run: Literal[True],
+        **options: Unpack[ProduceOptions],
+    ) -> pd.DataFrame: ...
+
+    @overload
+    async def aproduce(
+        self,
+        frame: pd.DataFrame,
+        topic: str,
+        /,
+        *,
+        dry_run: bool,
+        **options: Unpack[ProduceOptions],
+    ) -> StatusFrame | pd.DataFrame: ...
 
     async def aproduce(
         self,
@@ -190,7 +257,7 @@ def produce_file(
 produce_file.__doc__ = (
     (Producer.produce_file.__doc__ or "")
     + """
-``producer`` (a :class:`Producer`) gives a reusable connection and default options.
+``producer`` (a :class:`Producer`) gives reusable settings, credentials and defaults.
 This is the Python twin of ``es-pandas produce``.
 """
 )

@@ -90,6 +90,11 @@ class Summary:
         lines.append(f"  {self.total - self.carried:,} rows in {self.elapsed or 0.0:.1f}s{rate}")
         if self.carried:
             lines.append(f"  {self.carried:,} rows carried from --resume (not sent again)")
+        if self.carried and self.counts["unknown"]:
+            lines.append(
+                "  unknown rows may or may not be in Kafka: --retry-unknown sends them again "
+                "(they may then be written twice, and are flagged maybe_duplicate)"
+            )
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:

@@ -302,3 +302,59 @@ def test_user_info_in_the_url_is_credentials_and_never_shown(es, caplog, api_ver
         ROWS.es.produce("single", url=f"http://alice:wrong-pass@{host}", api_version="v1")
     shown = [repr(producer), repr(producer.settings), str(caught.value), caplog.text]
     assert not any(API_KEY in text or "wrong-pass" in text for text in shown)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://es.example/base\r\nX-Evil: 1",
+        "https://es.example/ base",
+        "https://es.example/?tenant=1",
+        "https://es.example/#top",
+        "https://user:pa/ss@es.example",
+        "https://user:pa?ss@es.example",
+    ],
+)
+def test_urls_that_are_not_one_base_url_are_refused(url: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        ROWS.es.produce("t", url=url, api_key="a-key")
+    assert "pa/ss" not in str(caught.value) and "pa?ss" not in str(caught.value)
+
+
+def test_proxy_credentials_must_be_header_safe() -> None:
+    with pytest.raises(ConfigurationError, match="credentials in 'http://proxy:3128'"):
+        ROWS.es.produce("t", url="https://es.example", proxy="http://u:p%C3%A9ss@proxy:3128")
+
+
+def test_a_wrong_key_on_a_small_frame_still_raises(es) -> None:
+    with pytest.raises(es_pandas.AuthenticationError):
+        ROWS.head(2).es.produce("single", url=es.url, api_key="wrong-key", progress=False)
+
+
+def test_the_iam_exchange_sends_the_rows_headers() -> None:
+    # es_pandas names them, so no engine's own defaults (aiohttp's br/zstd) show
+    from es_pandas.transports import MockTransport, Response
+
+    seen: list[dict[str, str]] = []
+
+    def iam(method, url, headers, body):  # records what each request carried
+        seen.append(dict(headers))
+        if url.endswith("/identity/token"):
+            token = {"access_token": "a.b.c", "expires_in": 3600}
+            return Response(200, {}, json.dumps(token).encode())
+        return Response(200, {}, b'{"metadata":{"partition":0,"offset":0}}')
+
+    import functools
+
+    ROWS.head(1).es.produce(
+        "t",
+        url="https://es.example",
+        api_key="a-key",
+        iam=True,
+        iam_url="https://iam.example/identity/token",
+        engine=functools.partial(MockTransport, iam),
+        progress=False,
+    )
+    exchange, row = seen
+    for name in ("User-Agent", "Accept-Encoding", "Accept"):
+        assert exchange[name] == row[name], name

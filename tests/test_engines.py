@@ -22,7 +22,11 @@ from pathlib import Path
 
 import pytest
 
+from es_pandas._outcomes import Attempts, decide
+from es_pandas._retry import Retry
+from es_pandas._status import UNKNOWN
 from es_pandas._transports import build_transport
+from es_pandas._wire import parse_error
 from es_pandas.transports import (
     ConnectError,
     ConnectTimeout,
@@ -521,4 +525,50 @@ def test_no_proxy_and_trust_env(engine: str, monkeypatch) -> None:
 
 def test_an_unreachable_proxy_was_not_sent(engine: str) -> None:
     answer, _ = proxied(engine, None, proxy=f"http://127.0.0.1:{free_port()}")
+    assert isinstance(answer, ConnectError) and not answer.sent
+
+
+# -- what the reviews found ------------------------------------------------------------
+
+
+def test_a_101_is_no_final_answer(engine: str) -> None:
+    switching = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n"
+    answer = run(engine, answering(switching))
+    # each engine says it its own way; what counts is that decide() never takes it as final
+    decision = decide(
+        answer,
+        Attempts(made=1),
+        Retry(retries=0),
+        describe_error=parse_error,
+        can_refresh=False,
+        has_auth=False,
+        answered=True,
+    )
+    assert (decision.action, decision.status) == ("final", UNKNOWN)  # never "failed"
+
+
+def test_a_hung_proxy_tunnel_was_not_sent(engine: str) -> None:
+    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # reads the CONNECT, never answers it
+
+    async def main() -> Response | TransportError:
+        async with serving(hang) as proxy_url:
+            target = f"https://127.0.0.1:{free_port()}"
+            config = TransportConfig(timeout=0.5, proxy=proxy_url)
+            (result,) = await exchange(engine, target, config)
+            return result
+
+    error = asyncio.run(main())
+    assert isinstance(error, ConnectError) and not error.sent
+
+
+def test_an_https_proxy_is_verified_like_the_server(engine: str, forward_proxy, pki) -> None:
+    # proxy.py speaks plain HTTP: an https:// proxy URL to it fails the TLS check
+    # (not trusted, or not TLS at all) the same way on every engine, and sends nothing
+    answer, _ = proxied(
+        engine,
+        server_tls(pki),
+        proxy=forward_proxy.url.replace("http:", "https:"),
+        verify=pki["ca"],
+    )
     assert isinstance(answer, ConnectError) and not answer.sent

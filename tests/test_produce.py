@@ -155,8 +155,10 @@ def test_retry_recipe_sends_only_the_failed_slice(es) -> None:
     assert (retry["status"] == "ok").all()
     assert retry.index.tolist() == first.index[first["status"] != "ok"].tolist()
     combined = first.copy()
-    combined.update(retry)
+    combined.loc[retry.index] = retry  # the README's recipe
     assert (combined["status"] == "ok").all()
+    assert combined["error"].isna().all()  # no old error stays on a retried row
+    assert combined.dtypes.equals(first.dtypes)
 
 
 def test_producer_object_is_reusable(es, orders) -> None:

@@ -172,7 +172,8 @@ def test_a_run_through_a_proxy(es, forward_proxy, engine: str) -> None:
     assert forward_proxy.saw(f"POST 127.0.0.1:{es.port}/v2/topics/single/records")
 
 
-def test_the_iam_exchange_goes_through_the_proxy_too(es, forward_proxy) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_iam_exchange_goes_through_the_proxy_too(es, forward_proxy, engine: str) -> None:
     status = ROWS.es.produce(
         "single",
         url=es.url,
@@ -180,6 +181,7 @@ def test_the_iam_exchange_goes_through_the_proxy_too(es, forward_proxy) -> None:
         iam=True,
         iam_url=es.iam_url,
         proxy=forward_proxy.url,
+        engine=engine,
         progress=False,
     )
     assert ok(status)
@@ -230,7 +232,12 @@ def test_proxy_credentials_are_sent_and_never_shown(
 ) -> None:
     with pytest.raises(es_pandas.ConnectionFailed, match="407"):
         ROWS.es.produce(
-            "single", url=es.url, api_key=es.api_key, proxy=authenticating_proxy.url, progress=False
+            "single",
+            url=es.url,
+            api_key=es.api_key,
+            proxy=authenticating_proxy.url,
+            engine=engine,
+            progress=False,
         )
     secret_proxy = authenticating_proxy.url.replace("http://", "http://proxy-user:proxy-s3cret@")
     producer = es_pandas.Producer(

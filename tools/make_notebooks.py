@@ -79,7 +79,7 @@ QUICKSTART = [
         'retry = orders.loc[status["status"] != "ok"].es.produce(\n'
         '    "orders", key_col="order_id", url=es.url, api_key=es.api_key\n'
         ")\n"
-        "status.update(retry)\n"
+        "status.loc[retry.index] = retry  # whole rows: no old error stays behind\n"
         'status["status"].value_counts()'
     ),
     new_markdown_cell("## What landed in the topic"),

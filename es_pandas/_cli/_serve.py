@@ -231,7 +231,7 @@ def serve(
         )
         store = KafkaStore(bootstrap_servers, kafka_config) if bootstrap_servers else None
         app = create_app(config, store=store or SQLiteStore(db))
-        app.state.es.faults.script(_expand_script(fault_script))
+        app.state.es.faults.script(filter(None, fault_script.split(",")))
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     try:
@@ -281,11 +281,3 @@ def _describe_faults(faults: FaultConfig, script: str) -> str:
     if script:
         parts.append(f"script {script}")
     return ", ".join(parts)
-
-
-def _expand_script(text: str) -> list[str]:
-    actions = []
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        action, _, times = item.partition("x")
-        actions += [action] * (int(times) if times else 1)
-    return actions

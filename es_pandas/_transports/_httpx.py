@@ -1,7 +1,7 @@
 """httpx, the design card's library, one level down: its transport (httpcore's connection
 pool) without the client, whose redirect handling reads a ``Location`` even when told
-not to follow it. At 64 requests in flight it is about a tenth of aiohttp's rate here
-(its pool scans every connection per request).
+not to follow it. Slower than aiohttp at high concurrency (its pool scans every
+connection per request): the benchmark's report has the figures.
 
 A limitation that is httpcore's: bytes a server sends after a complete answer, on a
 kept-alive connection, are read as the answer to the next request (httpcore has no

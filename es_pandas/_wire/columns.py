@@ -43,7 +43,7 @@ def _civil_date(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _divmod(values: np.ndarray, divisor: int) -> tuple[np.ndarray, np.ndarray]:
-    # numpy's int64 % and divmod are ~10x slower than // by a scalar
+    # numpy's int64 % and divmod are much slower than // by a scalar
     quotient = values // divisor
     return quotient, values - quotient * divisor
 

@@ -137,8 +137,13 @@ class FaultInjector:
             self._refilled = time.monotonic()
 
     def script(self, actions: Iterable[str]) -> None:
-        """Queue actions for the next requests, one each."""
-        faults = [Fault.parse(a) for a in actions]
+        """Queue actions for the next requests, one each; ``"503x5"`` is five 503s."""
+        faults = []
+        for item in actions:
+            action, _, times = item.strip().partition("x")
+            if times and not times.isdigit():
+                raise ValueError(f"unknown fault action {item!r}: repeat as ACTIONxN, e.g. 503x5")
+            faults += [Fault.parse(action)] * (int(times) if times else 1)
         with self._lock:
             self._script.extend(faults)
 
