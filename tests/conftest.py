@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -102,3 +104,41 @@ def kafka(tmp_path_factory):
 
 #: every HTTP engine; the engine tests run on each
 ENGINES = ["aiohttp", "httpx"]
+
+
+@dataclass(frozen=True)
+class PKI:
+    """A test CA, a server certificate for 127.0.0.1, a client certificate it signed and
+    one it did not, as trustme objects and PEM files."""
+
+    ca: Any
+    server: Any
+    ca_pem: str
+    server_pem: str
+    client_pem: str  # key and chain in one file
+    client_cert: str
+    client_key: str
+    stranger_pem: str  # a client certificate from another CA
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory) -> PKI:
+    trustme = pytest.importorskip("trustme")
+    folder = tmp_path_factory.mktemp("pki")
+    ca = trustme.CA()
+    server = ca.issue_cert("127.0.0.1")
+    client = ca.issue_cert("producer@example.com")
+    stranger = trustme.CA().issue_cert("stranger@example.com")
+    files = {
+        "ca_pem": ca.cert_pem,
+        "server_pem": server.private_key_and_cert_chain_pem,
+        "client_pem": client.private_key_and_cert_chain_pem,
+        "client_cert": client.cert_chain_pems[0],
+        "client_key": client.private_key_pem,
+        "stranger_pem": stranger.private_key_and_cert_chain_pem,
+    }
+    paths = {}
+    for name, blob in files.items():
+        paths[name] = str(folder / f"{name}.pem")
+        blob.write_to_path(paths[name])
+    return PKI(ca=ca, server=server, **paths)

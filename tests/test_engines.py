@@ -38,9 +38,7 @@ from es_pandas.transports import (
     TransportError,
 )
 
-from .conftest import ENGINES, free_port
-
-trustme = pytest.importorskip("trustme")
+from .conftest import ENGINES, PKI, free_port
 
 pytestmark = pytest.mark.parametrize("engine", ENGINES)
 
@@ -289,33 +287,11 @@ def test_a_closed_connection_is_not_reused(engine: str) -> None:
 # -- TLS ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory) -> dict[str, object]:
-    """A CA, a server certificate for 127.0.0.1, and a client certificate, as PEM files."""
-    ca = trustme.CA()
-    folder = tmp_path_factory.mktemp("pki")
-    server = ca.issue_cert("127.0.0.1")
-    client = ca.issue_cert("producer@example.com")
-    paths = {
-        "ca": folder / "ca.pem",
-        "client_both": folder / "client.pem",
-        "client_cert": folder / "client-cert.pem",
-        "client_key": folder / "client-key.pem",
-    }
-    ca.cert_pem.write_to_path(str(paths["ca"]))
-    client.private_key_and_cert_chain_pem.write_to_path(str(paths["client_both"]))
-    client.cert_chain_pems[0].write_to_path(str(paths["client_cert"]))
-    client.private_key_pem.write_to_path(str(paths["client_key"]))
-    return {"ca_object": ca, "server": server, **{k: str(v) for k, v in paths.items()}}
-
-
-def server_tls(
-    pki: dict[str, object], *, client_cert: bool = False, tls12: bool = False
-) -> ssl.SSLContext:
+def server_tls(pki: PKI, *, client_cert: bool = False, tls12: bool = False) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    pki["server"].configure_cert(context)  # type: ignore[attr-defined]
+    pki.server.configure_cert(context)
     if client_cert:
-        pki["ca_object"].configure_trust(context)  # type: ignore[attr-defined]
+        pki.ca.configure_trust(context)
         context.verify_mode = ssl.CERT_REQUIRED
     if tls12:
         context.maximum_version = ssl.TLSVersion.TLSv1_2
@@ -334,7 +310,7 @@ def run_tls(
 
 
 def test_tls_with_a_ca_bundle(engine: str, pki) -> None:
-    answer = run_tls(engine, answering(OK), server_tls(pki), verify=pki["ca"])
+    answer = run_tls(engine, answering(OK), server_tls(pki), verify=pki.ca_pem)
     assert isinstance(answer, Response) and answer.status == 200
 
 
@@ -344,7 +320,7 @@ def test_an_untrusted_certificate_is_a_tls_error_not_sent(engine: str, pki) -> N
 
 
 def test_ssl_cert_file_is_honoured(engine: str, pki, monkeypatch) -> None:
-    monkeypatch.setenv("SSL_CERT_FILE", pki["ca"])
+    monkeypatch.setenv("SSL_CERT_FILE", pki.ca_pem)
     answer = run_tls(engine, answering(OK), server_tls(pki))
     assert isinstance(answer, Response) and answer.status == 200
     error = run_tls(engine, answering(OK), server_tls(pki), trust_env=False)
@@ -353,14 +329,16 @@ def test_ssl_cert_file_is_honoured(engine: str, pki, monkeypatch) -> None:
 
 @pytest.mark.parametrize("form", ["one PEM", "certificate and key"])
 def test_mutual_tls(engine: str, pki, form: str) -> None:
-    cert = pki["client_both"] if form == "one PEM" else (pki["client_cert"], pki["client_key"])
+    cert = pki.client_pem if form == "one PEM" else (pki.client_cert, pki.client_key)
     seen = []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         seen.append(writer.get_extra_info("peercert"))
         await answering(OK)(reader, writer)
 
-    answer = run_tls(engine, handle, server_tls(pki, client_cert=True), verify=pki["ca"], cert=cert)
+    answer = run_tls(
+        engine, handle, server_tls(pki, client_cert=True), verify=pki.ca_pem, cert=cert
+    )
     assert isinstance(answer, Response) and answer.status == 200
     assert "producer@example.com" in str(seen)
 
@@ -368,7 +346,7 @@ def test_mutual_tls(engine: str, pki, form: str) -> None:
 def test_a_handshake_refused_for_a_missing_client_certificate(engine: str, pki) -> None:
     # TLS 1.2 settles the client certificate inside the handshake: the request never left.
     error = run_tls(
-        engine, answering(OK), server_tls(pki, client_cert=True, tls12=True), verify=pki["ca"]
+        engine, answering(OK), server_tls(pki, client_cert=True, tls12=True), verify=pki.ca_pem
     )
     assert isinstance(error, TLSError) and error.kind == "handshake" and not error.sent
 
@@ -383,7 +361,7 @@ def test_a_reset_during_the_handshake_was_not_sent(engine: str, pki) -> None:
         port = server.sockets[0].getsockname()[1]
         try:
             (result,) = await exchange(
-                engine, f"https://127.0.0.1:{port}", TransportConfig(timeout=5, verify=pki["ca"])
+                engine, f"https://127.0.0.1:{port}", TransportConfig(timeout=5, verify=pki.ca_pem)
             )
             return result
         finally:
@@ -477,7 +455,7 @@ def test_an_explicit_proxy_for_http_uses_absolute_form(engine: str, forward_prox
 
 
 def test_an_explicit_proxy_for_https_uses_a_connect_tunnel(engine: str, forward_proxy, pki) -> None:
-    answer, port = proxied(engine, server_tls(pki), proxy=forward_proxy.url, verify=pki["ca"])
+    answer, port = proxied(engine, server_tls(pki), proxy=forward_proxy.url, verify=pki.ca_pem)
     assert isinstance(answer, Response) and answer.status == 200
     assert forward_proxy.saw(f"CONNECT 127.0.0.1:{port}")
 
@@ -505,7 +483,7 @@ def test_https_proxy_from_the_environment(engine: str, forward_proxy, pki, monke
     monkeypatch.setenv("HTTPS_PROXY", forward_proxy.url)
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
-    answer, port = proxied(engine, server_tls(pki), verify=pki["ca"])
+    answer, port = proxied(engine, server_tls(pki), verify=pki.ca_pem)
     assert isinstance(answer, Response) and answer.status == 200
     assert forward_proxy.saw(f"CONNECT 127.0.0.1:{port}")
 
@@ -569,6 +547,6 @@ def test_an_https_proxy_is_verified_like_the_server(engine: str, forward_proxy, 
         engine,
         server_tls(pki),
         proxy=forward_proxy.url.replace("http:", "https:"),
-        verify=pki["ca"],
+        verify=pki.ca_pem,
     )
     assert isinstance(answer, ConnectError) and not answer.sent

@@ -18,32 +18,7 @@ from es_pandas import LocalEventStreams
 from .conftest import ENGINES, free_port
 from .test_engines import ForwardProxy
 
-trustme = pytest.importorskip("trustme")
-
 ROWS = pd.DataFrame({"v": range(40)})
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory) -> dict[str, str]:
-    ca = trustme.CA()
-    folder = tmp_path_factory.mktemp("mtls")
-    paths = {
-        "ca": folder / "ca.pem",
-        "server": folder / "server.pem",
-        "client": folder / "client.pem",
-        "client_cert": folder / "client-cert.pem",
-        "client_key": folder / "client-key.pem",
-        "stranger": folder / "stranger.pem",
-    }
-    ca.cert_pem.write_to_path(str(paths["ca"]))
-    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(paths["server"]))
-    client = ca.issue_cert("producer@example.com")
-    client.private_key_and_cert_chain_pem.write_to_path(str(paths["client"]))
-    client.cert_chain_pems[0].write_to_path(str(paths["client_cert"]))
-    client.private_key_pem.write_to_path(str(paths["client_key"]))
-    other = trustme.CA().issue_cert("stranger@example.com")
-    other.private_key_and_cert_chain_pem.write_to_path(str(paths["stranger"]))
-    return {name: str(path) for name, path in paths.items()}
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +26,9 @@ def mtls_server(pki) -> Iterator[LocalEventStreams]:
     with LocalEventStreams(
         topics={"t": 1},
         auth=False,
-        ssl_certfile=pki["server"],
-        ssl_keyfile=pki["server"],
-        client_ca=pki["ca"],
+        ssl_certfile=pki.server_pem,
+        ssl_keyfile=pki.server_pem,
+        client_ca=pki.ca_pem,
     ) as es:
         yield es
 
@@ -65,9 +40,9 @@ def ok(status: pd.DataFrame) -> bool:
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("form", ["one PEM", "certificate and key"])
 def test_mutual_tls(mtls_server, pki, engine: str, form: str) -> None:
-    cert = pki["client"] if form == "one PEM" else (pki["client_cert"], pki["client_key"])
+    cert = pki.client_pem if form == "one PEM" else (pki.client_cert, pki.client_key)
     status = ROWS.es.produce(
-        "t", url=mtls_server.url, verify=pki["ca"], cert=cert, engine=engine, progress=False
+        "t", url=mtls_server.url, verify=pki.ca_pem, cert=cert, engine=engine, progress=False
     )
     assert ok(status)
     assert len(mtls_server.read("t")) >= len(ROWS)
@@ -83,8 +58,8 @@ def test_a_refused_client_certificate_stops_the_run_at_once(
         big.es.produce(
             "t",
             url=mtls_server.url,
-            verify=pki["ca"],
-            cert=pki[cert] if cert else None,
+            verify=pki.ca_pem,
+            cert=pki.stranger_pem if cert else None,
             engine=engine,
             progress=False,
             retries=es_pandas.Retry(retries=2, backoff=0.01),
@@ -97,9 +72,9 @@ def test_a_refused_client_certificate_stops_the_run_at_once(
 
 
 def test_client_certificate_from_the_environment(mtls_server, pki, monkeypatch) -> None:
-    monkeypatch.setenv("ES_PANDAS_CLIENT_CERT", pki["client_cert"])
-    monkeypatch.setenv("ES_PANDAS_CLIENT_KEY", pki["client_key"])
-    monkeypatch.setenv("ES_PANDAS_CA_BUNDLE", pki["ca"])
+    monkeypatch.setenv("ES_PANDAS_CLIENT_CERT", pki.client_cert)
+    monkeypatch.setenv("ES_PANDAS_CLIENT_KEY", pki.client_key)
+    monkeypatch.setenv("ES_PANDAS_CA_BUNDLE", pki.ca_pem)
     assert ok(ROWS.es.produce("t", url=mtls_server.url, progress=False))
 
 
@@ -118,11 +93,11 @@ def test_client_certificate_on_the_command_line(mtls_server, pki, tmp_path) -> N
             "--url",
             mtls_server.url,
             "--ca-bundle",
-            pki["ca"],
+            pki.ca_pem,
             "--client-cert",
-            pki["client_cert"],
+            pki.client_cert,
             "--client-key",
-            pki["client_key"],
+            pki.client_key,
         ],
         capture_output=True,
         text=True,
@@ -142,7 +117,7 @@ def test_unusable_client_certificates_are_configuration_errors(mtls_server, pki,
     with pytest.raises(es_pandas.ConfigurationError, match="cannot load"):
         # a key that is not the certificate's
         ROWS.es.produce(
-            "t", url=mtls_server.url, cert=(pki["client_cert"], pki["stranger"]), progress=False
+            "t", url=mtls_server.url, cert=(pki.client_cert, pki.stranger_pem), progress=False
         )
 
 
