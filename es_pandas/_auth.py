@@ -46,6 +46,8 @@ class Auth(ABC):
     bearer = False
     #: whether :meth:`refresh` can renew the credentials after a 401
     renewable = False
+    #: where the credentials came from, for messages ("ES_PANDAS_API_KEY", ...)
+    origin = ""
 
     @abstractmethod
     async def headers(self, send: Send) -> Mapping[str, str]:

@@ -76,9 +76,14 @@ def resolve(
     credentials are the ones it was built from (a Producer's: its IAM token cache
     survives from call to call)."""
     environment = _Layer(
-        functools.partial(_from_environment, os.environ if environ is None else environ)
+        functools.partial(_from_environment, os.environ if environ is None else environ),
+        lambda names: " and ".join(OPTIONS[name][1].env[0] for name in names),
     )
-    layers = [_Layer(dict(source).get) for source in sources]
+    origins = ("the arguments", "the Producer's options")
+    layers = [
+        _Layer(dict(source).get, functools.partial(_named, origin))
+        for source, origin in zip(sources, origins, strict=False)
+    ]
     # Credentials files (the sources', then ES_PANDAS_CREDENTIALS), read only if an
     # option falls through to them; then the environment, one variable at a time, so a
     # stale variable the call does not need cannot break it.
@@ -126,16 +131,22 @@ def resolve(
 
 
 class _Layer:
-    """One source of options, each read (and checked) only when a run asks for it."""
+    """One source of options, each read (and checked) only when a run asks for it, and
+    able to say where the options it gave came from (a refused credential says so)."""
 
-    def __init__(self, read: Callable[[str], Any]) -> None:
+    def __init__(self, read: Callable[[str], Any], origin: Callable[[list[str]], str]) -> None:
         self._read = read
+        self.origin = origin
         self._values: dict[str, Any] = {}
 
     def get(self, name: str) -> Any:
         if name not in self._values:
             self._values[name] = self._read(name)
         return self._values[name]
+
+
+def _named(origin: str, names: list[str]) -> str:
+    return origin
 
 
 def _credentials_layer(source: Callable[[], Any]) -> _Layer:
@@ -146,8 +157,12 @@ def _credentials_layer(source: Callable[[], Any]) -> _Layer:
         where = source()
         return {} if where is None else _credentials_file(where)
 
+    def origin(names: list[str]) -> str:
+        where = source()
+        return "the credentials given" if isinstance(where, Mapping) else _where(where)
+
     # Only what a service key holds: other options never open the file.
-    return _Layer(lambda name: fields().get(name) if name in _KEY_FIELDS else None)
+    return _Layer(lambda name: fields().get(name) if name in _KEY_FIELDS else None, origin)
 
 
 def _auth(layers: Sequence[_Layer], options: Mapping[str, Any]) -> Auth | None:
@@ -165,7 +180,9 @@ def _auth(layers: Sequence[_Layer], options: Mapping[str, Any]) -> Auth | None:
                     )
                 credentials = check_options({"user": user, "password": password}, _CREDENTIALS)
         if credentials:
-            return _build_auth(credentials, options)
+            auth = _build_auth(credentials, options)
+            auth.origin = layer.origin(list(credentials))
+            return auth
     if options["iam"]:
         raise ConfigurationError("iam=True needs an API key (api_key=... or ES_PANDAS_API_KEY)")
     return None
@@ -202,6 +219,16 @@ def _from_environment(environ: Mapping[str, str], name: str) -> Any:
         raise ConfigurationError(f"{' / '.join(option.env)}: {exc}") from None
 
 
+def _where(source: str | os.PathLike[str]) -> str:
+    """A credentials source as messages name it (never the JSON itself: it holds a key)."""
+    given = os.fspath(source)
+    return (
+        "the credentials JSON given"
+        if given.lstrip().startswith("{")
+        else f"credentials file {given!r}"
+    )
+
+
 def _credentials_file(source: str | os.PathLike[str] | Mapping[str, Any]) -> dict[str, Any]:
     """A service-credentials JSON as options. IBM's keys carry the API key as api_key
     and apikey, and again as password with the user "token"."""
@@ -209,9 +236,9 @@ def _credentials_file(source: str | os.PathLike[str] | Mapping[str, Any]) -> dic
         fields, where = dict(source), "credentials"
     else:
         given = os.fspath(source)
+        where = _where(given)
         # The JSON itself (as CI secrets hold it): never shown, it holds the key.
         inline = given.lstrip().startswith("{")
-        where = "credentials (the JSON given)" if inline else f"credentials file {given!r}"
         try:
             fields = json.loads(given if inline else Path(given).read_text(encoding="utf-8"))
         except OSError as exc:

@@ -186,7 +186,7 @@ class Engine:
                     if lost is None
                     else functools.partial(self._describe_error, lost),
                     can_refresh=self._can_refresh,
-                    has_auth=self._auth is not None,
+                    credentials=None if self._auth is None else self._auth.origin,
                     answered=self._answered,
                 )
                 if isinstance(outcome, Response):

@@ -87,14 +87,15 @@ def decide(
     *,
     describe_error: Callable[[int, bytes], str],
     can_refresh: bool,
-    has_auth: bool,
+    credentials: str | None,
     answered: bool,
 ) -> Decision:
     """What an attempt's answer (or transport error) means; updates ``attempts`` (its
     ambiguity, and the retries used when it says to retry).
 
     Pure but for ``attempts``: the whole retry and status policy, testable alone.
-    ``answered`` says whether the server has answered any request of the run."""
+    ``answered`` says whether the server has answered any request of the run;
+    ``credentials`` where the run's credentials came from (None: there are none)."""
     if isinstance(outcome, TransportError):
         attempts.ambiguous = attempts.ambiguous or outcome.sent
         error = str(outcome)
@@ -117,7 +118,7 @@ def decide(
             retry,
             describe_error=describe_error,
             can_refresh=can_refresh,
-            has_auth=has_auth,
+            credentials=credentials,
             answered=answered,
         )
     if status == 401 and can_refresh and not attempts.refreshed:
@@ -137,7 +138,11 @@ def decide(
         return Decision("run", run_status, message, stops=EndpointError)
     if status in _RUN_LEVEL:
         error_class, reason = _RUN_LEVEL[status]
-        hint = _NO_CREDENTIALS if status == 401 and not has_auth else ""
+        hint = _NO_CREDENTIALS if status == 401 and credentials is None else ""
+        if credentials and status == 401:
+            reason = f"the credentials from {credentials} were refused"
+        elif credentials and status == 403:
+            reason = f"{reason} (credentials from {credentials})"
         message = f"{reason}: {error}{hint}"
         return Decision("run", run_status, message, stops=error_class)
     attempts.ambiguous = attempts.ambiguous or status in retry.ambiguous

@@ -290,7 +290,9 @@ def test_every_option_has_a_cli_twin_generated_from_its_declaration() -> None:
             assert flag in params, name
             assert params[flag].default in (None, False), (name, "a flag left out is not set")
         if option.flags is None and option.default is not None:
-            assert f"[default: {option.shows or option.default}]" in params[name].help, name
+            assert f"default: {option.shows or option.default}]" in params[name].help, name
+        if option.flags is None and option.env:
+            assert f"[env: {', '.join(option.env)}" in params[name].help, name
     assert set(params) == twins
 
 

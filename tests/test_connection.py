@@ -358,3 +358,26 @@ def test_the_iam_exchange_sends_the_rows_headers() -> None:
     exchange, row = seen
     for name in ("User-Agent", "Accept-Encoding", "Accept"):
         assert exchange[name] == row[name], name
+
+
+def test_refused_credentials_say_where_they_came_from(es, tmp_path, monkeypatch) -> None:
+    """A wrong key set long ago in a shell profile is found from the message alone."""
+    creds = tmp_path / "old-key.json"
+    creds.write_text(json.dumps({"kafka_http_url": es.url, "api_key": "stale-file-key"}))
+    monkeypatch.setenv("ES_PANDAS_API_KEY", "stale-env-key")
+    cases = [
+        ({}, "ES_PANDAS_API_KEY"),
+        ({"api_key": "typed-key"}, "the arguments"),
+        ({"credentials": str(creds)}, f"credentials file {str(creds)!r}"),
+        ({"credentials": creds.read_text()}, "the credentials JSON given"),
+    ]
+    for options, origin in cases:
+        with pytest.raises(es_pandas.AuthenticationError) as caught:
+            ROWS.es.produce("single", url=es.url, progress=False, **options)
+        message = str(caught.value)
+        assert message.startswith(f"the credentials from {origin} were refused: "), message
+        assert not any(secret in message for secret in ("stale-", "typed-key")), message
+    # A call that changes how the Producer's key is used: the key is still the Producer's.
+    producer = Producer(es.url, api_key="stale-producer-key", progress=False)
+    with pytest.raises(es_pandas.AuthenticationError, match="from the Producer's options"):
+        producer.produce(ROWS, "single", auth_style="bearer")

@@ -519,7 +519,7 @@ def test_a_101_is_no_final_answer(engine: str) -> None:
         Retry(retries=0),
         describe_error=parse_error,
         can_refresh=False,
-        has_auth=False,
+        credentials=None,
         answered=True,
     )
     assert (decision.action, decision.status) == ("final", UNKNOWN)  # never "failed"

@@ -1105,14 +1105,13 @@ def test_iam_unreachable_when_renewing_after_a_401(engine: str) -> None:
 
 _IAM_BLIP = (
     "Left for issue 11, which asks for exactly this (IAM answers 429/5xx like any service). "
-    "The IAM exchange bypasses the retry policy: IAMAuth._exchange makes one attempt "
-    "(es_pandas/_auth.py:183-195) and Engine._send ends the row at once, an IAM 503 via "
-    "_end_run as an authentication failure (_engine.py:261-263) and a dropped IAM "
-    "connection via _end_unreachable (_engine.py:264-266), which aborts the whole run "
-    "with ConnectionFailed when nothing has been answered yet (_engine.py:448-451), with "
-    "a message naming the Event Streams URL, not IAM's. Fix: retry the token exchange as "
-    "the run's Retry says (transport errors, 429, 5xx, Retry-After) before failing the "
-    "row, and say 'cannot reach IAM at <iam_url>'."
+    "The IAM exchange bypasses the retry policy: IAMAuth._exchange makes one attempt and "
+    "Engine._send ends the row at once, an IAM 503 via _end_run as an authentication "
+    "failure and a dropped IAM connection via _end_unreachable, which aborts the whole run "
+    "with ConnectionFailed when nothing has been answered yet, with a message naming the "
+    "Event Streams URL, not IAM's. Fix: retry the token exchange as the run's Retry says "
+    "(transport errors, 429, 5xx, Retry-After) before failing the row, and say 'cannot "
+    "reach IAM at <iam_url>'."
 )
 
 

@@ -40,7 +40,7 @@ def run(
             RETRY,
             describe_error=parse_error,
             can_refresh=renewable,
-            has_auth=True,
+            credentials="the arguments",
             answered=answered,
         )
         decisions.append(decision)

@@ -38,7 +38,9 @@ def _flag(name: str) -> str:
 def _help(option: Option) -> str:
     text = help_text(option, flag=_flag)
     default = option.shows or ("" if option.default is None else str(option.default))
-    return f"{text} [default: {default}]" if default else text
+    notes = [f"env: {', '.join(option.env)}"] if option.env else []
+    notes += [f"default: {default}"] if default else []
+    return f"{text} [{'; '.join(notes)}]" if notes else text
 
 
 def _derived(name: str, kind: Any, option: Option) -> click.Option:
