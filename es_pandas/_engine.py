@@ -99,7 +99,7 @@ class Engine:
         # the same headers: built once. IAM's change as its token is renewed.
         static = {} if auth is None else auth.static_headers()
         self._static_auth = None if static is None else dict(static)
-        self._by_content_type: dict[str, dict[str, str]] = {}
+        self._static_headers: dict[str, dict[str, str]] = {}
         self._can_refresh = auth is not None and auth.renewable
         self._describe = functools.partial(self._describe_error, None)
         self._run_level_streak = 0
@@ -149,7 +149,9 @@ class Engine:
                 if self._limiter is not None:
                     await self._limiter.wait()
                 try:
-                    headers = await self._headers_for(record.content_type)
+                    headers = self._static_headers.get(
+                        record.content_type
+                    ) or await self._headers_for(record.content_type)
                 except IAMError as exc:
                     self._end_run(book, position, str(exc), attempts, started, AuthenticationError)
                     return
@@ -269,13 +271,11 @@ class Engine:
 
     async def _headers_for(self, content_type: str) -> dict[str, str]:
         if self._static_auth is not None:
-            headers = self._by_content_type.get(content_type)
-            if headers is None:
-                headers = self._by_content_type[content_type] = {
-                    "Content-Type": content_type,
-                    **self._headers,
-                    **self._static_auth,
-                }
+            headers = self._static_headers[content_type] = {
+                "Content-Type": content_type,
+                **self._headers,
+                **self._static_auth,
+            }
             return headers
         assert self._auth is not None
         return {

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from es_pandas._wire import Metadata, parse_error, parse_success
@@ -352,6 +352,25 @@ def test_valid_values_read_back_exactly(
     }
     body = {"metadata": meta} if nested else meta
     assert success(body) == Metadata(partition, offset, timestamp, None)
+
+
+@given(
+    st.integers(min_value=0, max_value=2**64),
+    st.integers(min_value=0, max_value=2**64),
+    st.one_of(st.integers(min_value=0, max_value=2**64), st.from_regex(r"\A[0-9]{1,21}\Z")),
+    st.from_regex(r"\A[A-Za-z0-9._-]{0,12}\Z"),
+)
+@example(INT32_MAX, INT64_MAX, MAX_MS, "t")
+@example(INT32_MAX + 1, INT64_MAX + 1, str(MAX_MS + 1), "t")
+@example(0, 0, "000123", "orders.v1")
+def test_event_streams_compact_answer_reads_as_any_other_spelling(
+    partition: int, offset: int, timestamp: int | str, topic: str
+) -> None:
+    # Event Streams writes no spaces, and that form has a reader of its own (it is on
+    # every row's path); spaced, the same answer goes the general way.
+    meta = {"topic": topic, "timestamp": timestamp, "partition": partition, "offset": offset}
+    compact = json.dumps({"metadata": meta}, separators=(",", ":")).encode()
+    assert parse_success(compact) == success({"metadata": meta})
 
 
 zones = st.integers(min_value=-(24 * 60 - 1), max_value=24 * 60 - 1).map(
