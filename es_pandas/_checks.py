@@ -4,10 +4,12 @@ returns the value normalised or raises :class:`ConfigurationError` naming the op
 
 from __future__ import annotations
 
+import codecs
 import os
+import typing
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from ._exceptions import ConfigurationError
@@ -17,6 +19,9 @@ from ._transports import Engine, check_engine, check_proxy_url, split_userinfo
 from ._wire.limits import Limits
 
 Credentials = str | os.PathLike[str] | Mapping[str, Any]
+#: a type ``dtype`` may give a column of a CSV or TSV file
+ColumnType = Literal["str", "int", "float", "bool", "json"]
+TYPES: tuple[str, ...] = typing.get_args(ColumnType)
 
 # -- validation -------------------------------------------------------------------
 
@@ -201,6 +206,47 @@ def engine(name: str, value: Any) -> Engine:
 # -- reading the environment --------------------------------------------------------
 
 
+def encoding(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise fail(name, "the name of a text encoding", value)
+    try:
+        return codecs.lookup(value).name
+    except LookupError:
+        raise ConfigurationError(f"{name}: {value!r} is not a text encoding Python knows") from None
+
+
+def separator(name: str, value: Any) -> str:
+    if not isinstance(value, str) or len(value) != 1 or value in '\r\n"':
+        raise fail(name, "one character (not a quote or a line break)", value)
+    return value
+
+
+def strings(name: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise fail(name, "a list of strings", value)
+    values = tuple(value)
+    if not all(isinstance(v, str) for v in values):
+        raise fail(name, "a list of strings", value)
+    return values
+
+
+def dtype(name: str, value: Any) -> dict[str, str]:
+    """``{"zip": "str"}``, or ``["zip=str", ...]`` as the command line gives it."""
+    pairs: list[tuple[str, object]]
+    if isinstance(value, Mapping):
+        pairs = [(str(column), kind) for column, kind in value.items()]
+    elif not isinstance(value, str) and isinstance(value, Iterable):
+        pairs = [(column, kind) for column, _, kind in (str(v).partition("=") for v in value)]
+    else:
+        raise fail(name, "a mapping of column names to types", value)
+    for column, kind in pairs:
+        if kind not in TYPES:
+            raise ConfigurationError(
+                f"{name}: {column}={kind!r}: a column's type is one of {', '.join(TYPES)}"
+            )
+    return {column: str(kind) for column, kind in pairs}
+
+
 def env_text(values: list[str | None]) -> str | None:
     return values[0].strip() or None if values[0] is not None else None
 
@@ -229,6 +275,15 @@ def env_cert(values: list[str | None]) -> str | tuple[str, str] | None:
 def limits_from_flags(values: Mapping[str, Any]) -> Limits | None:
     given = {name: values[name] for name in Limits.__dataclass_fields__ if values[name] is not None}
     return Limits(**given) if given else None
+
+
+def multiple(dest: str) -> Callable[[Mapping[str, Any]], tuple[str, ...] | None]:
+    """A repeatable flag's values; None when it was not given."""
+
+    def from_flags(values: Mapping[str, Any]) -> tuple[str, ...] | None:
+        return tuple(values[dest]) or None
+
+    return from_flags
 
 
 def verify_from_flags(values: Mapping[str, Any]) -> bool | str | None:

@@ -108,11 +108,28 @@ class Engine:
         self._probed = False  # whether a row got an answer about itself
         self._warned = False
         self._last_stop: Abort | None = None
+        self._unreadable: Exception | None = None
         self.abort: Abort | None = None
 
     async def run(self, batches: Iterator[Batch]) -> None:
-        """Send every row of every batch, each outcome into its batch's book."""
-        rows = _rows(batches)
+        """Send every row of every batch, each outcome into its batch's book.
+
+        If the batches cannot be read on (a malformed line of a file), the rows in
+        flight still end as answered, and then the reading error is raised."""
+        rows = self._readable(_rows(batches))
+        await self._run(rows)
+        if self._unreadable is not None:
+            raise self._unreadable
+
+    def _readable(
+        self, rows: Iterator[tuple[Batch, EncodedRecord]]
+    ) -> Iterator[tuple[Batch, EncodedRecord]]:
+        try:
+            yield from rows
+        except Exception as exc:
+            self._unreadable = exc
+
+    async def _run(self, rows: Iterator[tuple[Batch, EncodedRecord]]) -> None:
         while not self._probed:
             row = next(rows, None)
             if row is None:

@@ -12,116 +12,35 @@ import csv
 import itertools
 import logging
 import os
-import sys
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any, Literal, cast
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
 
 from ._exceptions import ConfigurationError
+from ._reading import (
+    ColumnTypes,
+    FileReadError,
+    ReadOptions,
+    count_rows,
+    file_format,
+    parquet,
+    read_frames,
+)
 from ._status import STATUS_COLUMNS, STATUSES, Chunk, StatusBook, StatusFrame, Tally
 
-__all__ = ["FORMATS", "FileLoad", "file_format", "read_chunks"]
+__all__ = ["FileLoad"]
 
-FORMATS = ("csv", "tsv", "jsonl", "parquet")
-Format = Literal["csv", "tsv", "jsonl", "parquet"]
-_SUFFIXES = {
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".tab": "tsv",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-}
-_COMPRESSED = (".gz", ".bz2", ".zst", ".xz")
 # a status file is a status frame with each row's number in the file first
 _STATUS_COLUMNS = ["row", *STATUS_COLUMNS]
 logger = logging.getLogger("es_pandas")
-_PARQUET_EXTRA = (
-    'reading and writing Parquet needs pyarrow: pip install "eventstreams-pandas[parquet]"'
-)
-
-
-def _parquet() -> Any:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise ConfigurationError(_PARQUET_EXTRA) from None
-    return pq
 
 
 def _is_parquet(path: str) -> bool:
     return path.endswith((".parquet", ".pq"))
-
-
-def file_format(path: str, format: str | None) -> Format:
-    if format is not None:
-        if format not in FORMATS:
-            raise ConfigurationError(f"unknown format {format!r}: use one of {', '.join(FORMATS)}")
-        return cast(Format, format)
-    if path == "-":
-        return "csv"
-    suffixes = Path(path).suffixes
-    if suffixes and suffixes[-1] in _COMPRESSED:
-        suffixes = suffixes[:-1]
-    try:
-        return cast(Format, _SUFFIXES[suffixes[-1].lower()])
-    except (KeyError, IndexError):
-        raise ConfigurationError(
-            f"cannot tell the format of {path!r} from its name: pass format= (--format) "
-            f"as one of {', '.join(FORMATS)}"
-        ) from None
-
-
-def count_rows(path: str, format: Format) -> int | None:
-    """Rows in the file, for the progress bar's ETA; None when it cannot be known cheaply."""
-    if path == "-":
-        return None
-    if format == "parquet":
-        return int(_parquet().ParquetFile(path).metadata.num_rows)
-    if Path(path).suffix in _COMPRESSED:
-        return None
-    # Counting newlines is an estimate when quoted fields span lines; it only feeds the ETA.
-    lines = 0
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            lines += block.count(b"\n")
-        handle.seek(max(0, handle.tell() - 1))
-        if handle.tell() and handle.read(1) != b"\n":
-            lines += 1
-    return max(lines - (format in ("csv", "tsv")), 0)
-
-
-def read_chunks(path: str, format: Format, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    """The file as DataFrames of at most ``chunk_rows`` rows; never the whole file at once.
-
-    Integer columns with gaps stay integers (nullable dtypes), so a value is written
-    the same whatever chunk it falls in."""
-    source: str | IO[bytes] = sys.stdin.buffer if path == "-" else path
-    if format in ("csv", "tsv"):
-        yield from pd.read_csv(
-            source,
-            sep="\t" if format == "tsv" else ",",
-            chunksize=chunk_rows,
-            dtype_backend="numpy_nullable",
-        )
-    elif format == "jsonl":
-        yield from pd.read_json(
-            source,
-            lines=True,
-            chunksize=chunk_rows,
-            dtype_backend="numpy_nullable",
-            precise_float=True,
-        )
-    else:
-        for batch in _parquet().ParquetFile(source).iter_batches(batch_size=chunk_rows):
-            yield batch.to_pandas(types_mapper=pd.ArrowDtype).convert_dtypes(
-                dtype_backend="numpy_nullable"
-            )
 
 
 def _read_status(path: str) -> pd.DataFrame:
@@ -129,7 +48,7 @@ def _read_status(path: str) -> pd.DataFrame:
     one may hold only row and status)."""
     try:
         if _is_parquet(path):
-            frame = _parquet().read_table(path).to_pandas()
+            frame = parquet().read_table(path).to_pandas()
         else:
             frame = pd.read_csv(path, dtype={"status": "string", "error": "string"})
         frame = frame.set_index(frame["row"].astype("int64"))
@@ -176,7 +95,7 @@ class StatusWriter:
 
             table = pa.Table.from_pandas(frame.astype({"status": "string"}), preserve_index=False)
             if self._writer is None:
-                self._writer = _parquet().ParquetWriter(self._temp, table.schema)
+                self._writer = parquet().ParquetWriter(self._temp, table.schema)
             self._writer.write_table(table.cast(self._writer.schema))
         else:
             if self._handle is None:
@@ -206,7 +125,13 @@ class FileLoad:
         chunksize: int,
         tally: Tally,
         *,
+        key_col: Hashable | None = None,
         format: str | None = None,
+        encoding: str = "utf-8",
+        sep: str | None = None,
+        na_values: tuple[str, ...] = (),
+        dtype: Mapping[str, str] | None = None,
+        infer_types: bool = False,
         status_out: str | None = None,
         resume: str | None = None,
         retry_unknown: bool = False,
@@ -214,7 +139,12 @@ class FileLoad:
         self.path = path
         self.format = file_format(path, format)
         if self.format == "parquet" or (status_out and _is_parquet(status_out)):
-            _parquet()
+            parquet()
+        self._read = ReadOptions(
+            self.format, encoding, sep, na_values, dtype or {}, infer_types, key_col
+        )
+        # Only text files have their columns' types decided here.
+        self._types = ColumnTypes(self._read) if self.format in ("csv", "tsv") else None
         self.name = "stdin" if path == "-" else Path(path).name
         self._chunksize = chunksize
         self._tally = tally
@@ -238,11 +168,32 @@ class FileLoad:
 
     def chunks(self) -> tuple[pd.Index | None, Iterator[Chunk]]:
         """The file's columns (None for an empty file) and its chunks, read lazily."""
-        frames = read_chunks(self.path, self.format, self._chunksize)
+        frames = read_frames(self.path, self._read, self._chunksize, self.name)
         first = next(frames, None)
         if first is None:
             return None, iter(())
-        return first.columns, self._chunks(first, frames)
+        if self._types is not None:
+            # from the whole first chunk, rows carried from resume included, so that a
+            # resumed load reads the file as the first one did
+            self._types.decide(first)
+        return first.columns, self._chunks(first, self._hinted(frames))
+
+    def _hinted(self, frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        """``frames``, a read error saying how to go on from it."""
+        try:
+            yield from frames
+        except FileReadError as exc:
+            if self._writer is not None:
+                hint = (
+                    f"the status of every row before it is in {self._writer.path}: fix "
+                    "the file, then load it again with resume= (--resume) that file"
+                )
+            else:
+                hint = (
+                    "with status_out= (--status-out) the rows before it are recorded, "
+                    "and resume= (--resume) sends only the rest"
+                )
+            raise FileReadError(f"{exc}; {hint}") from None
 
     def _chunks(self, first: pd.DataFrame, rest: Iterator[pd.DataFrame]) -> Iterator[Chunk]:
         offset = 0
@@ -258,6 +209,7 @@ class FileLoad:
                     self._tally.add(str(status), int(count))
                 self._tally.carried += len(carried)
             frame = frame.loc[sending]
+            problems = {} if self._types is None else self._types.apply(frame)
             resent = np.flatnonzero(np.isin(frame.index.to_numpy(), self._unknown))
             chunk = Chunk(
                 frame,
@@ -265,6 +217,7 @@ class FileLoad:
                 StatusBook(len(frame), self._tally),
                 resent=frozenset(resent.tolist()),
                 carried=carried,
+                problems=problems,
             )
             self._pending.append(chunk)
             yield chunk

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypedDict
 
 from . import _checks as checks
-from ._checks import Credentials
+from ._checks import ColumnType, Credentials
 from ._progress import Progress
 from ._retry import Retry
 from ._transports import Engine
@@ -56,8 +56,9 @@ class Flag:
 
     name: str
     help: str
-    #: "value" takes an argument of ``type``; "switch" is a flag that is on or absent
-    kind: Literal["value", "switch"] = "value"
+    #: "value" takes an argument of ``type``; "switch" is a flag that is on or absent;
+    #: "multiple" takes an argument each time it is given
+    kind: Literal["value", "switch", "multiple"] = "value"
     type: type = str
     metavar: str | None = None
 
@@ -329,7 +330,7 @@ class ProduceOptions(TypedDict, total=False):
         int | None,
         Option(
             "Stop the run after this many answers in a row that are about the run, not "
-            "the row (401, 403, 404, redirects), or that never come.",
+            "the row (401, 403, 404, 405, 501, redirects, web pages), or that never come.",
             default=3,
             check=checks.integer(1),
         ),
@@ -402,6 +403,68 @@ class FileOptions(ProduceOptions, total=False):
         Option(
             "The file's format; default: from its extension (stdin: csv).",
             check=checks.choice(("csv", "tsv", "jsonl", "parquet")),
+        ),
+    ]
+    encoding: Annotated[
+        str | None,
+        Option(
+            "The text encoding of a CSV, TSV or JSON Lines file.",
+            default="utf-8",
+            check=checks.encoding,
+        ),
+    ]
+    sep: Annotated[
+        str | None,
+        Option(
+            "The field separator of a CSV or TSV file.",
+            check=checks.separator,
+            shows="',' (csv), tab (tsv)",
+        ),
+    ]
+    na_values: Annotated[
+        Sequence[str] | None,
+        Option(
+            "Strings of a CSV or TSV file that are null; by default none is, and NA, "
+            "None, null and the empty string are sent as they are.",
+            check=checks.strings,
+            flags=(
+                Flag(
+                    "--na-values",
+                    "A string that is null (repeat for several; '' for empty fields).",
+                    kind="multiple",
+                    metavar="TEXT",
+                ),
+            ),
+            from_flags=checks.multiple("na_values"),
+        ),
+    ]
+    dtype: Annotated[
+        Mapping[str, ColumnType] | None,
+        Option(
+            "Types of columns of a CSV or TSV file (str, int, float, bool, json); a "
+            "value that is not of its column's type rejects its row. Other columns are "
+            "text, as in the file, unless {infer_types}.",
+            check=checks.dtype,
+            flags=(
+                Flag(
+                    "--dtype",
+                    "A column's type, as COLUMN=TYPE with TYPE one of str, int, float, "
+                    "bool, json (repeat for several).",
+                    kind="multiple",
+                    metavar="COL=TYPE",
+                ),
+            ),
+            from_flags=checks.multiple("dtype"),
+        ),
+    ]
+    infer_types: Annotated[
+        bool | None,
+        Option(
+            "Infer the types of a CSV or TSV file's columns (but the key's) from its "
+            "first chunk: int, float or bool where every value reads back exactly as "
+            "one; later rows whose value does not fit are rejected.",
+            default=False,
+            check=checks.boolean,
         ),
     ]
     status_out: Annotated[

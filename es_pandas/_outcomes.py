@@ -34,12 +34,17 @@ from ._wire import one_line
 
 __all__ = ["MAYBE_WRITTEN", "Abort", "Attempts", "Decision", "decide", "hint"]
 
+_NOT_EVENT_STREAMS = (
+    "it is not an Event Streams REST producer (use the kafka_http_url of the service credentials)"
+)
 # Answers about the run, not the row: repeated fail_after times in a row, they stop it.
 _RUN_LEVEL: dict[int, tuple[type[ProduceAborted], str]] = {
     401: (AuthenticationError, "the credentials were refused"),
     403: (PermissionDeniedError, "not allowed to produce to this topic"),
     404: (TopicNotFoundError, "the topic does not exist, or the URL is not Event Streams"),
     407: (ConnectionFailed, "the proxy wants credentials: proxy=http://user:password@host:port"),
+    405: (EndpointError, f"the URL does not take records by POST: {_NOT_EVENT_STREAMS}"),
+    501: (EndpointError, f"the URL does not take records by POST: {_NOT_EVENT_STREAMS}"),
 }
 _NO_CREDENTIALS = (
     "; no credentials were configured: pass api_key= (--api-key), credentials= "
@@ -107,6 +112,13 @@ def decide(
             return Decision("retry", wait=None)
         return _final(attempts, error)
     status = outcome.status
+    if 200 <= status < 300 and outcome.headers.get("content-type", "").startswith("text/html"):
+        # A web page (a login or a portal): whatever took the request, Kafka did not.
+        page = describe_error(status, outcome.body)
+        message = f"answered with a web page, not as Event Streams does ({page}): " + (
+            _NOT_EVENT_STREAMS
+        )
+        return Decision("run", FAILED, message, stops=EndpointError)
     if 200 <= status < 300:
         return Decision("ok")
     if status < 200:

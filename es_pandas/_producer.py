@@ -161,6 +161,7 @@ class Producer:
             os.fspath(path),
             settings.options["chunksize"],
             tally,
+            key_col=settings.options["key_col"],
             **{k: v for k, v in checked.items() if k in FILE_OPTIONS},
         )
         run = Run(settings, topic, dry_run, load.total, f"{load.name} -> {topic}", tally)

@@ -99,6 +99,9 @@ class _TqdmReporter(_Reporter):
         self._bar.update(event.done - self._bar.n)
 
     def close(self, event: ProgressEvent, summary: str) -> None:
+        if any(n for name, n in event.counts.items() if name != "ok"):
+            # a bar that ends full reads as success (the widget turns green) unless told
+            self._bar.colour = "red"
         self._bar.set_postfix_str(self._postfix(event), refresh=False)
         self._bar.update(event.done - self._bar.n)
         self._bar.close()

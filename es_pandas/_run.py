@@ -21,7 +21,7 @@ import pandas as pd
 from ._auth import StaticAuth
 from ._config import Settings
 from ._engine import Batch, Engine
-from ._exceptions import ProduceAborted, ProduceError, ProduceInterrupted
+from ._exceptions import EventStreamsError, ProduceAborted, ProduceError, ProduceInterrupted
 from ._files import FileLoad
 from ._outcomes import Abort
 from ._progress import ProgressEvent, make_reporter
@@ -108,8 +108,10 @@ class Run:
             await engine.run(self._batches(chunks, encoder, chunk_done))
         except Exception as exc:
             self.cause = exc
+            # es_pandas' own errors (a file that cannot be read on) say what happened
+            said = isinstance(exc, EventStreamsError)
             engine.abort = engine.abort or Abort(
-                ProduceAborted, f"the run failed: {type(exc).__name__}: {exc}"
+                ProduceAborted, str(exc) if said else f"the run failed: {type(exc).__name__}: {exc}"
             )
         finally:
             ticker.cancel()
@@ -159,7 +161,7 @@ class Run:
         for chunk in chunks:
             assert chunk.frame is not None
             records = []
-            for item in encoder.encode(chunk.frame, chunk.start):
+            for item in encoder.encode(chunk.frame, chunk.start, chunk.problems):
                 if isinstance(item, RejectedRow):
                     chunk.book.fail(item.position, REJECTED, item.error)
                 else:
@@ -204,7 +206,9 @@ class Run:
         not_ok = summary.counts["ok"] != summary.total
         if not_ok and self.settings.options["errors"] == "raise" and not self.dry_run:
             raise ProduceError(
-                f"not every row reached {self.description}: {summary}", status, summary
+                f"not every row reached {self.description}: {summary}\n{summary.why()}",
+                status,
+                summary,
             )
 
     def interrupted(self) -> ProduceInterrupted:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import html
 import time
+from collections import Counter
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,7 @@ __all__ = [
     "STATUS_COLUMNS",
     "UNKNOWN",
     "Chunk",
+    "Reasons",
     "StatusBook",
     "StatusFrame",
     "Summary",
@@ -45,18 +47,46 @@ OK, FAILED, UNKNOWN, REJECTED, NOT_SENT = range(5)
 _STATUS_DTYPE = pd.CategoricalDtype(list(STATUSES))
 _NO_TIMESTAMP = np.iinfo(np.int64).min
 _ERRORS_SHOWN = 5
+# Distinct errors counted per run: past that, rows are counted under those seen (a
+# million rows rejected each for its own value must not cost a million entries).
+_REASONS_KEPT = 1000
+
+#: (status, error) -> rows
+Reasons = Counter[tuple[str, str]]
 
 
 class Summary:
-    """Counts per status, rows/s and time of a run (or of any status frame slice).
+    """Counts per status, rows/s and time of a run (or of any status frame slice), and
+    the most frequent reasons rows are not ok.
 
     ``carried`` counts rows whose status came from an earlier load's status file
     (resuming a file load); they are in ``counts`` but were not sent by this run."""
 
-    def __init__(self, counts: dict[str, int], elapsed: float | None, carried: int = 0) -> None:
+    def __init__(
+        self,
+        counts: dict[str, int],
+        elapsed: float | None,
+        carried: int = 0,
+        reasons: Reasons | None = None,
+    ) -> None:
         self.counts = counts
         self.elapsed = elapsed
         self.carried = carried
+        self.reasons: Reasons = reasons if reasons is not None else Counter()
+
+    def why(self, top: int = _ERRORS_SHOWN) -> str:
+        """The most frequent errors of rows not ok, with how many rows each; empty
+        when every row is ok."""
+        if not self.reasons:
+            return ""
+        common = self.reasons.most_common(top)
+        width = max(len(f"{n:,}") for _, n in common)
+        lines = ["most frequent errors:"]
+        lines += [f"  {n:>{width},} {status}: {error}" for (status, error), n in common]
+        rest = sum(self.reasons.values()) - sum(n for _, n in common)
+        if rest:
+            lines.append(f"  and {rest:,} more rows with other errors")
+        return "\n".join(lines)
 
     @property
     def total(self) -> int:
@@ -128,7 +158,13 @@ class StatusFrame(pd.DataFrame):
         counts = {name: int(statuses.get(name, 0)) for name in STATUSES}
         # The run's time describes the whole frame, not a slice of it.
         whole = self.attrs.get("rows") == len(self)
-        return Summary(counts, self.attrs.get("elapsed") if whole else None)
+        reasons: Reasons = Counter()
+        if "error" in self:
+            errors = self.loc[self["error"].notna(), ["status", "error"]]
+            for pair, n in errors.value_counts(sort=False).items():
+                status, error = cast(tuple[str, str], pair)
+                reasons[str(status), str(error)] = int(n)
+        return Summary(counts, self.attrs.get("elapsed") if whole else None, reasons=reasons)
 
     def _repr_html_(self) -> str | None:
         """The summary and the first errors above the usual table (Jupyter)."""
@@ -153,14 +189,23 @@ class Tally:
         self.counts = [0] * len(STATUSES)
         self.carried = 0
         self.started = time.monotonic()
+        self.reasons: Reasons = Counter()
 
     def add(self, status: str, rows: int = 1) -> None:
         self.counts[STATUSES.index(status)] += rows
 
+    def note(self, status: int, error: str) -> None:
+        """A row ended not ok for ``error``."""
+        reason = (STATUSES[status], error)
+        if reason in self.reasons or len(self.reasons) < _REASONS_KEPT:
+            self.reasons[reason] += 1
+        else:
+            self.reasons[STATUSES[status], "(other errors)"] += 1
+
     def summary(self, elapsed: float | None = None) -> Summary:
         counts = dict(zip(STATUSES, self.counts, strict=True))
         seconds = time.monotonic() - self.started if elapsed is None else elapsed
-        return Summary(counts, seconds, carried=self.carried)
+        return Summary(counts, seconds, carried=self.carried, reasons=self.reasons.copy())
 
 
 class StatusBook:
@@ -229,6 +274,7 @@ class StatusBook:
         self.attempts[position] = attempts
         self.latency[position] = latency
         self.errors[position] = error
+        self.tally.note(status, error)
 
     @property
     def done(self) -> int:
@@ -277,6 +323,8 @@ class Chunk:
     resent: frozenset[int] = frozenset()
     #: the earlier status rows of rows not sent again (resuming a file load)
     carried: pd.DataFrame | None = None
+    #: positions of rows that cannot be sent as they are (read from a file), with why
+    problems: Mapping[int, str] = field(default_factory=dict)
     #: every row of it has its final status
     done: bool = False
 

@@ -45,6 +45,26 @@ def client(server: LocalEventStreams) -> Iterator[httpx.Client]:
         yield c
 
 
+def run(
+    *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``es-pandas ARGS`` in a subprocess, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "es_pandas", *args],
+        input=stdin.decode() if stdin is not None else None,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.fixture
+def env(es: LocalEventStreams) -> dict[str, str]:
+    # Secrets through the environment, never on the command line.
+    return {"ES_PANDAS_URL": es.url, "ES_PANDAS_API_KEY": API_KEY}
+
+
 def basic(user: str, password: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 

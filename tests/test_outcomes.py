@@ -52,6 +52,22 @@ def test_success_is_ok_whatever_the_body() -> None:
     assert decision.action == "ok"
 
 
+def test_a_web_page_for_an_answer_is_not_a_success() -> None:
+    page = b"<html><head><title>Sign in</title></head><body>Welcome</body></html>"
+    (decision,), _ = run(answer(200, page, content_type="text/html; charset=utf-8"))
+    assert (decision.action, decision.status) == ("run", FAILED)
+    assert decision.stops is es_pandas.EndpointError
+    assert "web page" in decision.error and "Sign in" in decision.error
+    assert "kafka_http_url" in decision.error
+
+
+@pytest.mark.parametrize("status", [405, 501])
+def test_a_url_that_takes_no_post_is_about_the_run(status: int) -> None:
+    (decision,), _ = run(answer(status, b"<h1>Method Not Allowed</h1>"))
+    assert decision.action == "run" and decision.stops is es_pandas.EndpointError
+    assert f"HTTP {status}" in decision.error and "not an Event Streams" in decision.error
+
+
 def test_a_503_is_retried_after_retry_after_and_fails_when_tries_run_out() -> None:
     decisions, attempts = run(answer(503, retry_after="3"), answer(503), answer(503))
     assert [d.action for d in decisions] == ["retry", "retry", "final"]

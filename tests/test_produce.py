@@ -242,6 +242,16 @@ def test_progress_bar_on_request(es, orders, capsys) -> None:
     assert API_KEY not in err
 
 
+def test_progress_bar_ends_red_when_rows_are_not_ok(es, orders, capsys) -> None:
+    red = "\x1b[31m"
+    orders.es.produce("orders", url=es.url, api_key=API_KEY, progress=True)
+    assert red not in capsys.readouterr().err
+    broken = orders.assign(k=None)
+    broken.es.produce("orders", key_col="k", url=es.url, api_key=API_KEY, progress=True)
+    err = capsys.readouterr().err
+    assert red in err and "rejected=60" in err
+
+
 def test_progress_is_silent_in_ci(es, orders, capsys, monkeypatch) -> None:
     monkeypatch.setenv("CI", "true")
     orders.es.produce("orders", url=es.url, api_key=API_KEY)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+import time
+
 import pandas as pd
 import pytest
 
@@ -183,3 +188,35 @@ def test_a_server_that_never_answers_stops_the_run_after_one_row(es) -> None:
     # a timeout is ambiguous: the slow server may have written the row
     assert counts["unknown"] == 1 and counts["not_sent"] == len(BIG) - 1
     assert "timeout" in status.loc[status["status"] == "unknown", "error"].iloc[0]
+
+
+def test_a_web_server_that_is_not_event_streams_gets_a_few_requests_not_all(tmp_path) -> None:
+    """Python's own web server answers POST with 501: the run stops after fail_after rows
+    with one message, instead of sending 5,000 requests."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_listening(port)
+        with pytest.raises(es_pandas.EndpointError, match="not an Event Streams") as caught:
+            BIG.es.produce("t", url=url, api_key=API_KEY, progress=False, retries=FAST)
+    finally:
+        server.terminate()
+        log = server.communicate(timeout=10)[1]
+    assert log.count('"POST /v2/topics/t/records') == 3
+    counts = caught.value.status["status"].value_counts()
+    assert counts["failed"] == 3 and counts["not_sent"] == len(BIG) - 3
+
+
+def wait_until_listening(port: int) -> None:
+    for _ in range(200):
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on {port}")

@@ -80,6 +80,7 @@ def _params(name: str) -> list[click.Option]:
             [flag.name, flag.dest],
             type=flag.type,
             default=None,
+            multiple=flag.kind == "multiple",
             metavar=flag.metavar,
             help=cli_words(flag.help),
         )

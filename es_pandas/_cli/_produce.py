@@ -73,6 +73,9 @@ def produce(file: str, topic: str, dry_run: bool, **values: Any) -> None:
     else:
         click.echo(summary.table(), err=True)
     if summary.counts["ok"] != summary.total:
+        click.echo(summary.why(), err=True)
+        if not status_out and not dry_run:
+            click.echo("every row's status and error: --status-out FILE", err=True)
         sys.exit(EXIT_NOT_ALL_OK)
 
 

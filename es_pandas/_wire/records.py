@@ -166,16 +166,19 @@ class RecordEncoder:
         members = (encode_basestring(name).replace("%", "%%") + ":%s" for name in seen)
         self._template = "{" + ",".join(members) + "}"
 
-    def encode(self, chunk: pd.DataFrame, start: int) -> list[EncodedRecord | RejectedRow]:
+    def encode(
+        self, chunk: pd.DataFrame, start: int, problems: Mapping[int, str] | None = None
+    ) -> list[EncodedRecord | RejectedRow]:
         """One :class:`EncodedRecord` or :class:`RejectedRow` per row of ``chunk``, in order.
 
         ``start`` is the position of the chunk's first row in the whole frame. A bad
-        value never raises: its row becomes a :class:`RejectedRow`.
+        value never raises: its row becomes a :class:`RejectedRow`; so does a row that
+        ``problems`` names (by position in ``chunk``), with its reason.
         """
         if chunk.columns.tolist() != self._columns:
             raise ValueError("the chunk's columns differ from those the encoder was made for")
         # Work is done column by column; the row loops only assemble and check sizes.
-        errors: dict[int, str] = {}
+        errors: dict[int, str] = dict(problems or {})
         keys = self._keys(chunk, errors)
         kinds, values = self._values(chunk, errors)
         headers = self._headers(chunk, errors)

@@ -1,0 +1,350 @@
+"""How a file's rows become frames: what is in the file is what is sent.
+
+A CSV or TSV file holds text, so every column is read as text, exactly as it is in
+the file, unless ``dtype`` gives a column a type, or ``infer_types`` has types inferred
+once for the whole file (from its first chunk) and holds every later chunk to them.
+Either way a value that does not fit its column's type rejects its row, naming the
+column and the value; a value never changes type with the chunk it is in. The key
+column is always text. No string is null unless ``na_values`` names it: ``NA``,
+``None``, ``null`` and the empty string are values.
+
+JSON Lines keep each value's JSON type (an int stays an int even beside a null), and
+Parquet keeps its schema.
+"""
+
+from __future__ import annotations
+
+import bz2
+import codecs
+import gzip
+import itertools
+import json
+import lzma
+import re
+import sys
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal, cast
+
+import pandas as pd
+
+from ._exceptions import ConfigurationError
+
+__all__ = [
+    "FORMATS",
+    "ColumnTypes",
+    "FileReadError",
+    "ReadOptions",
+    "count_rows",
+    "file_format",
+    "parquet",
+    "read_frames",
+]
+
+FORMATS = ("csv", "tsv", "jsonl", "parquet")
+Format = Literal["csv", "tsv", "jsonl", "parquet"]
+_SUFFIXES = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+_OPENERS: dict[str, Callable[..., Any]] = {
+    ".gz": gzip.open,
+    ".bz2": bz2.open,
+    ".xz": lzma.open,
+}
+_PARQUET_EXTRA = (
+    'reading and writing Parquet needs pyarrow: pip install "eventstreams-pandas[parquet]"'
+)
+
+
+def parquet() -> Any:
+    """pyarrow.parquet, or the message naming the extra that installs it."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ConfigurationError(_PARQUET_EXTRA) from None
+    return pq
+
+
+def file_format(path: str, format: str | None) -> Format:
+    if format is not None:
+        if format not in FORMATS:
+            raise ConfigurationError(f"unknown format {format!r}: use one of {', '.join(FORMATS)}")
+        return cast(Format, format)
+    if path == "-":
+        return "csv"
+    suffixes = Path(path).suffixes
+    if suffixes and suffixes[-1] in _OPENERS:
+        suffixes = suffixes[:-1]
+    try:
+        return cast(Format, _SUFFIXES[suffixes[-1].lower()])
+    except (KeyError, IndexError):
+        raise ConfigurationError(
+            f"cannot tell the format of {path!r} from its name: pass format= (--format) "
+            f"as one of {', '.join(FORMATS)}"
+        ) from None
+
+
+def count_rows(path: str, format: Format) -> int | None:
+    """Rows in the file, for the progress bar's ETA; None when it cannot be known cheaply."""
+    if path == "-":
+        return None
+    if format == "parquet":
+        return int(parquet().ParquetFile(path).metadata.num_rows)
+    if Path(path).suffix in _OPENERS:
+        return None
+    # Counting newlines is an estimate when quoted fields span lines; it only feeds the ETA.
+    lines = 0
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            lines += block.count(b"\n")
+        handle.seek(max(0, handle.tell() - 1))
+        if handle.tell() and handle.read(1) != b"\n":
+            lines += 1
+    return max(lines - (format in ("csv", "tsv")), 0)
+
+
+# What each type takes. Inferred types take only what reads back the same: "007" is
+# not inferred as an int, so a column of zip codes stays text.
+_INT = re.compile(r"[+-]?[0-9]+")
+_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_CANONICAL_INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
+_CANONICAL_FLOAT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_BOOLS = {"true": True, "false": False}
+_INT64 = range(-(2**63), 2**63)
+_DOES_NOT_FIT = (ValueError, KeyError, OverflowError, RecursionError)
+
+
+class FileReadError(ConfigurationError):
+    """The file cannot be read on (undecodable bytes, a malformed line)."""
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read a file (the file options of a load)."""
+
+    format: Format
+    encoding: str = "utf-8"
+    sep: str | None = None
+    na_values: tuple[str, ...] = ()
+    dtype: Mapping[str, str] = field(default_factory=dict)
+    infer_types: bool = False
+    #: always read as text
+    key_col: Hashable | None = None
+
+
+def _to_int(text: str) -> int:
+    if not _INT.fullmatch(text):
+        raise ValueError
+    value = int(text)
+    if value not in _INT64:
+        raise OverflowError
+    return value
+
+
+def _to_float(text: str) -> float:
+    if not _FLOAT.fullmatch(text):
+        raise ValueError
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise OverflowError
+    return value
+
+
+def _to_bool(text: str) -> bool:
+    return _BOOLS[text.lower()]
+
+
+_CONVERTERS: dict[str, Callable[[str], object]] = {
+    "int": _to_int,
+    "float": _to_float,
+    "bool": _to_bool,
+    "json": json.loads,
+}
+_DTYPES = {"int": "Int64", "float": "Float64", "bool": "boolean", "json": "object"}
+_INFERRED: dict[str, Callable[[str], bool]] = {
+    "int": lambda text: bool(_CANONICAL_INT.fullmatch(text)) and int(text) in _INT64,
+    "float": lambda text: bool(_CANONICAL_FLOAT.fullmatch(text)) and abs(float(text)) < 1e308,
+    "bool": lambda text: text.lower() in _BOOLS,
+}
+
+
+class ColumnTypes:
+    """The type of each column of a CSV or TSV file, decided once for the whole file."""
+
+    def __init__(self, options: ReadOptions) -> None:
+        self._options = options
+        self._types: dict[Hashable, str] | None = None
+        self._why: dict[Hashable, str] = {}
+
+    def decide(self, frame: pd.DataFrame) -> None:
+        """Decide the types from the file's first chunk (later calls do nothing)."""
+        if self._types is None:
+            self._types = self._decided(frame)
+
+    def apply(self, frame: pd.DataFrame) -> dict[int, str]:
+        """Give ``frame``'s columns (all text) their types, in place; the positions of
+        the rows holding a value that does not fit, with why."""
+        assert self._types is not None, "decide() first"
+        problems: dict[int, str] = {}
+        for name, kind in self._types.items():
+            frame[name] = self._convert(frame[name], name, kind, problems)
+        return problems
+
+    def _decided(self, frame: pd.DataFrame) -> dict[Hashable, str]:
+        options = self._options
+        unknown = [name for name in options.dtype if name not in frame.columns]
+        if unknown:
+            raise ConfigurationError(
+                f"dtype: the file has no column {unknown[0]!r}; its columns are "
+                f"{', '.join(map(str, frame.columns))}"
+            )
+        types: dict[Hashable, str] = {}
+        for name in frame.columns:
+            if name in options.dtype:
+                kind = options.dtype[str(name)]
+                self._why[name] = f"dtype={name}={kind}"
+            elif options.infer_types and name != options.key_col:
+                kind = _infer(frame[name])
+                self._why[name] = "inferred from the file's first rows"
+            else:
+                continue
+            if kind != "str":
+                types[name] = kind
+        return types
+
+    def _convert(
+        self, column: pd.Series, name: Hashable, kind: str, problems: dict[int, str]
+    ) -> pd.Series:
+        convert = _CONVERTERS[kind]
+        fits = _INFERRED.get(kind) if self._why[name].startswith("inferred") else None
+        values: list[object] = []
+        for position, text in enumerate(column.tolist()):
+            if not isinstance(text, str):
+                values.append(None)  # named by na_values
+                continue
+            try:
+                if fits is not None and not fits(text):
+                    raise ValueError
+                values.append(convert(text))
+            except _DOES_NOT_FIT:
+                values.append(None)
+                problems.setdefault(
+                    position,
+                    f"column {name!r}: {_shown(text)} is not {_ARTICLES[kind]} "
+                    f"({self._why[name]}; dtype={name}=str sends it as text)",
+                )
+        typed: pd.Series = pd.Series(values, index=column.index, dtype=_DTYPES[kind])
+        return typed
+
+
+_ARTICLES = {"int": "an int", "float": "a float", "bool": "a bool", "json": "JSON"}
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:39] + "…")
+
+
+def _infer(column: pd.Series) -> str:
+    """The narrowest type every value of ``column`` reads back exactly as; else text."""
+    values = [text for text in column.tolist() if isinstance(text, str)]
+    if not values:
+        return "str"
+    for kind, fits in _INFERRED.items():
+        if all(fits(text) for text in values):
+            return kind
+    return "str"
+
+
+def read_frames(
+    path: str, options: ReadOptions, chunk_rows: int, name: str
+) -> Iterator[pd.DataFrame]:
+    """The file as DataFrames of at most ``chunk_rows`` rows; never the whole file at
+    once. A file that cannot be read on raises :class:`FileReadError` naming the line."""
+    source: str | IO[bytes] = sys.stdin.buffer if path == "-" else path
+    if options.format == "parquet":
+        for batch in parquet().ParquetFile(source).iter_batches(batch_size=chunk_rows):
+            yield batch.to_pandas(types_mapper=pd.ArrowDtype).convert_dtypes(
+                dtype_backend="numpy_nullable"
+            )
+        return
+    frames = (
+        _json_lines(source, options, chunk_rows, name)
+        if options.format == "jsonl"
+        else pd.read_csv(
+            source,
+            sep=options.sep or ("\t" if options.format == "tsv" else ","),
+            dtype=str,
+            keep_default_na=False,
+            na_values=list(options.na_values),
+            encoding=options.encoding,
+            chunksize=chunk_rows,
+        )
+    )
+    while True:
+        try:
+            frame = next(frames, None)
+        except UnicodeDecodeError as exc:
+            raise FileReadError(
+                f"{name}: cannot read {_undecodable_line(path, options.encoding)} as "
+                f"{options.encoding} ({exc.reason}); pass encoding= the file's "
+                "(latin-1, cp1252, ...)"
+            ) from None
+        except (pd.errors.ParserError, ValueError) as exc:
+            # pandas' message names the line
+            raise FileReadError(f"{name}: {_first_line(exc)}") from None
+        if frame is None:
+            return
+        yield frame
+
+
+def _json_lines(
+    source: str | IO[bytes], options: ReadOptions, chunk_rows: int, name: str
+) -> Iterator[pd.DataFrame]:
+    # Each value as json.loads gives it, in object columns: pandas' own reader infers
+    # a dtype per chunk (an int column with a null becomes float in that chunk only).
+    handle: IO[bytes] = (
+        _OPENERS.get(Path(source).suffix, open)(source, "rb") if isinstance(source, str) else source
+    )
+    try:
+        numbered = enumerate(handle, start=1)
+        while batch := list(itertools.islice(numbered, chunk_rows)):
+            rows = []
+            for number, line in batch:
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line.decode(options.encoding))
+                except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+                    raise FileReadError(f"{name} line {number:,}: {_first_line(exc)}") from None
+                if not isinstance(row, dict):
+                    raise FileReadError(f"{name} line {number:,}: not a JSON object")
+                rows.append(row)
+            yield pd.DataFrame(rows, dtype=object) if rows else pd.DataFrame()
+    finally:
+        if isinstance(source, str):
+            handle.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _undecodable_line(path: str, encoding: str) -> str:
+    """Which line of ``path`` does not decode (read again, on this error path only)."""
+    if path == "-":
+        return "stdin"
+    decoder = codecs.getincrementaldecoder(encoding)()
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                decoder.decode(line)
+            except UnicodeDecodeError as exc:
+                return f"line {number:,} (byte {exc.start + 1} of it)"
+    return "the end of the file"

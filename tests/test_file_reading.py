@@ -1,0 +1,253 @@
+"""What is in a file is what lands: ``es-pandas produce`` in a subprocess against the
+local server, the bytes the server stores compared with what the file holds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import es_pandas
+from es_pandas import LocalEventStreams
+
+from .conftest import API_KEY, run
+
+TRICKY = [
+    # leading zeros, a card number, a 20-digit id, strings that readers take for null
+    ("00042", "01234", "4111111111111111", "12345678901234567890", "NA"),
+    ("00043", "00000", "5500005555555559", "00000000000000000001", "None"),
+    ("00044", "007", "340000000000009", "99999999999999999999", "null"),
+    ("00045", "1e5", "0", "-0", ""),
+]
+HEADER = ("id", "zip", "card", "big_id", "country")
+
+
+def load(es: LocalEventStreams, topic: str) -> dict[str, dict]:
+    """The stored records of ``topic`` by key, each value as its JSON."""
+    return {r.key.decode(): json.loads(r.value) for r in es.read(topic)}
+
+
+def write_csv(path: Path, rows: list[tuple[str, ...]], sep: str = ",", encoding="utf-8") -> Path:
+    path.write_bytes("".join(sep.join(row) + "\n" for row in [HEADER, *rows]).encode(encoding))
+    return path
+
+
+def test_csv_text_lands_exactly_as_in_the_file(es, env, tmp_path) -> None:
+    path = write_csv(tmp_path / "tricky.csv", TRICKY)
+    es.create_topic("tricky", 1)
+    result = run("produce", str(path), "--topic", "tricky", "--key-col", "id", env=env)
+    assert result.returncode == 0, result.stderr
+    stored = load(es, "tricky")
+    for row in TRICKY:
+        assert stored[row[0]] == dict(zip(HEADER[1:], row[1:], strict=True))
+
+
+def test_tsv_and_a_separator_of_ones_own(es, env, tmp_path) -> None:
+    es.create_topic("separated", 1)
+    tsv = write_csv(tmp_path / "tricky.tsv", TRICKY, sep="\t")
+    semicolons = write_csv(tmp_path / "semi.csv", TRICKY[:1], sep=";")
+    for path, extra in ((tsv, []), (semicolons, ["--sep", ";"])):
+        result = run(
+            "produce", str(path), "--topic", "separated", "--key-col", "id", *extra, env=env
+        )
+        assert result.returncode == 0, result.stderr
+    assert load(es, "separated")["00042"]["big_id"] == "12345678901234567890"
+
+
+def test_na_values_are_the_only_nulls(es, env, tmp_path) -> None:
+    path = write_csv(tmp_path / "nulls.csv", TRICKY)
+    es.create_topic("nulls", 1)
+    args = ["--na-values", "NA", "--na-values", ""]
+    result = run("produce", str(path), "--topic", "nulls", "--key-col", "id", *args, env=env)
+    assert result.returncode == 0, result.stderr
+    country = {key: value["country"] for key, value in load(es, "nulls").items()}
+    assert country == {"00042": None, "00043": "None", "00044": "null", "00045": None}
+
+
+def mixed_file(path: Path, rows: int, odd_row: int) -> Path:
+    """A zip column of numbers, one of them not a number, past the first chunk."""
+    lines = ["id,zip,amount,express"]
+    for i in range(rows):
+        zip_code = "12AB3" if i == odd_row else str(10000 + i)
+        lines.append(f"k{i},{zip_code},{i / 4},{'true' if i % 2 else 'false'}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_type_never_depends_on_the_chunk(es, env, tmp_path) -> None:
+    path = mixed_file(tmp_path / "mixed.csv", 300, odd_row=250)
+    es.create_topic("mixed-text", 1)
+    args = ["--key-col", "id", "--chunksize", "100"]
+    result = run("produce", str(path), "--topic", "mixed-text", *args, env=env)
+    assert result.returncode == 0, result.stderr
+    stored = load(es, "mixed-text")
+    assert {type(value["zip"]) for value in stored.values()} == {str}
+    assert stored["k5"] == {"zip": "10005", "amount": "1.25", "express": "true"}
+
+
+def test_inferred_types_hold_for_the_whole_file(es, env, tmp_path) -> None:
+    path = mixed_file(tmp_path / "mixed.csv", 300, odd_row=250)
+    es.create_topic("mixed-inferred", 1)
+    status_out = tmp_path / "status.csv"
+    args = ["--key-col", "id", "--chunksize", "100", "--infer-types"]
+    result = run(
+        "produce",
+        str(path),
+        "--topic",
+        "mixed-inferred",
+        *args,
+        "--status-out",
+        str(status_out),
+        env=env,
+    )
+    assert result.returncode == 1, result.stderr
+    stored = load(es, "mixed-inferred")
+    assert len(stored) == 299 and "k250" not in stored
+    assert {type(value["zip"]) for value in stored.values()} == {int}
+    assert stored["k5"] == {"zip": 10005, "amount": 1.25, "express": True}
+    status = pd.read_csv(status_out).set_index("row")
+    assert status.loc[250, "status"] == "rejected"
+    error = status.loc[250, "error"]
+    assert "'zip'" in error and "'12AB3'" in error and "zip=str" in error
+
+
+def test_inference_keeps_leading_zeros(es, env, tmp_path) -> None:
+    path = write_csv(tmp_path / "zeros.csv", TRICKY[:2])
+    es.create_topic("zeros", 1)
+    args = ["--key-col", "id", "--infer-types"]
+    result = run("produce", str(path), "--topic", "zeros", *args, env=env)
+    assert result.returncode == 0, result.stderr
+    assert load(es, "zeros")["00042"]["zip"] == "01234"
+
+
+def test_dtype_gives_a_column_its_type(es, env, tmp_path) -> None:
+    path = mixed_file(tmp_path / "typed.csv", 20, odd_row=7)
+    es.create_topic("typed", 1)
+    args = ["--key-col", "id", "--dtype", "zip=int", "--dtype", "express=bool"]
+    result = run("produce", str(path), "--topic", "typed", *args, env=env)
+    assert result.returncode == 1
+    assert "'12AB3' is not an int" in result.stderr + result.stdout
+    stored = load(es, "typed")
+    assert stored["k3"] == {"zip": 10003, "amount": "0.75", "express": True}
+    assert "k7" not in stored
+
+
+def test_json_typed_column(es, env, tmp_path) -> None:
+    path = tmp_path / "nested.csv"
+    pd.DataFrame({"id": ["a"], "doc": ['{"x": [1, 2.5, null]}']}).to_csv(path, index=False)
+    status = es_pandas.produce_file(
+        path, "single", url=es.url, api_key=API_KEY, key_col="id", dtype={"doc": "json"}
+    )
+    assert status.counts["ok"] == 1
+    assert json.loads(es.read("single")[-1].value) == {"doc": {"x": [1, 2.5, None]}}
+
+
+def test_a_latin_1_file_with_encoding(es, env, tmp_path) -> None:
+    rows = [("k1", "Köln", "José", "Ærø", "ES")]
+    path = write_csv(tmp_path / "latin.csv", rows, encoding="latin-1")
+    es.create_topic("latin", 1)
+    args = ["--key-col", "id"]
+    refused = run("produce", str(path), "--topic", "latin", *args, env=env)
+    assert refused.returncode == 2
+    assert "latin.csv: cannot read line 2" in refused.stderr
+    assert "--encoding" in refused.stderr
+    result = run("produce", str(path), "--topic", "latin", *args, "--encoding", "latin-1", env=env)
+    assert result.returncode == 0, result.stderr
+    assert load(es, "latin")["k1"] == {
+        "zip": "Köln",
+        "card": "José",
+        "big_id": "Ærø",
+        "country": "ES",
+    }
+
+
+def test_a_malformed_line_names_the_file_and_line_and_how_to_go_on(es, env, tmp_path) -> None:
+    lines = ["id,n"] + [f"k{i},{i}" for i in range(150)]
+    lines[121] = "k120,1,surplus"
+    path = tmp_path / "broken.csv"
+    path.write_text("\n".join(lines) + "\n")
+    status_out = tmp_path / "status.csv"
+    es.create_topic("broken", 1)
+    args = ["--key-col", "id", "--chunksize", "50", "--status-out", str(status_out)]
+    result = run("produce", str(path), "--topic", "broken", *args, env=env)
+    assert result.returncode == 2, result.stderr
+    assert "broken.csv: " in result.stderr and "line 122" in result.stderr
+    assert f"{status_out}" in result.stderr and "--resume" in result.stderr
+    status = pd.read_csv(status_out)
+    assert (status["status"] == "ok").sum() == 100
+
+
+def test_json_lines_keep_their_types_across_chunks(es, env, tmp_path) -> None:
+    rows = [{"id": f"j{i}", "n": None if i == 150 else i, "code": "00042"} for i in range(200)]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    es.create_topic("jsonl-types", 1)
+    args = ["--key-col", "id", "--chunksize", "100"]
+    result = run("produce", str(path), "--topic", "jsonl-types", *args, env=env)
+    assert result.returncode == 0, result.stderr
+    stored = load(es, "jsonl-types")
+    assert stored["j101"] == {"n": 101, "code": "00042"}
+    assert stored["j150"] == {"n": None, "code": "00042"}
+
+
+def test_a_dtype_for_a_column_the_file_lacks_is_a_usage_error(es, env, tmp_path) -> None:
+    path = write_csv(tmp_path / "tricky.csv", TRICKY)
+    result = run("produce", str(path), "--topic", "single", "--dtype", "zipp=int", env=env)
+    assert result.returncode == 2
+    assert "no column 'zipp'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"dtype": {"zip": "integer"}}, "a column's type is one of str, int, float, bool, json"),
+        ({"encoding": "klingon"}, "not a text encoding"),
+        ({"sep": ";;"}, "one character"),
+        ({"na_values": "NA"}, "a list of strings"),
+    ],
+)
+def test_bad_reading_options(tmp_path, options: dict, message: str) -> None:
+    path = write_csv(tmp_path / "tricky.csv", TRICKY)
+    with pytest.raises(es_pandas.ConfigurationError, match=message):
+        es_pandas.produce_file(path, "t", url="http://127.0.0.1:9", **options)
+
+
+# -- reasons, wherever a user looks ---------------------------------------------------
+
+
+def rejecting_frame() -> pd.DataFrame:
+    # two rows with a null key, one whose value cannot be JSON
+    return pd.DataFrame({"k": ["a", None, "c", None], "v": [1.0, 2.0, float("inf"), 4.0]})
+
+
+def test_produce_error_says_why_on_every_surface(es, tmp_path) -> None:
+    options = {"url": es.url, "api_key": API_KEY, "key_col": "k", "errors": "raise"}
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"k": "a", "v": 1}\n{"k": null, "v": 2}\n{"k": "c", "v": 3}\n{"v": 4}\n')
+    producer = es_pandas.Producer(**options)
+    fronts = {
+        "accessor": lambda: rejecting_frame().es.produce("single", **options),
+        "Producer.produce": lambda: producer.produce(rejecting_frame(), "single"),
+        "produce_file": lambda: es_pandas.produce_file(path, "single", **options),
+        "Producer.produce_file": lambda: producer.produce_file(path, "single"),
+    }
+    for front, call in fronts.items():
+        with pytest.raises(es_pandas.ProduceError) as raised:
+            call()
+        message = str(raised.value)
+        assert "2 rejected" in message, front
+        assert "2 rejected: column 'k': null key" in message, (front, message)
+
+
+def test_the_cli_lists_the_most_frequent_errors(es, env, tmp_path) -> None:
+    path = tmp_path / "rows.csv"
+    lines = ["k,v"] + [f"k{i},{i}" for i in range(30)] + [f",{i}" for i in range(3)]
+    path.write_text("\n".join(lines) + "\n")
+    args = ["--key-col", "k", "--na-values", ""]
+    result = run("produce", str(path), "--topic", "single", *args, env=env)
+    assert result.returncode == 1
+    assert "most frequent errors:" in result.stderr
+    assert "3 rejected: column 'k': null key" in result.stderr
+    assert "--status-out FILE" in result.stderr
