@@ -201,7 +201,11 @@ def test_resume_after_an_interrupted_load_sends_each_row_once(es, env, tmp_path)
         text=True,
         env={**os.environ, **env},
     )
-    time.sleep(3)
+    # Interrupt mid-load, on an event (the server has answered 500 rows), not a clock.
+    deadline = time.monotonic() + 60
+    while es.stats().get("200", 0) < 500:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
+        time.sleep(0.01)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
