@@ -200,6 +200,9 @@ def test_resume_after_an_interrupted_load_sends_each_row_once(es, env, tmp_path)
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, **env},
+        # a shell's Ctrl-C: whatever an earlier test left SIGINT as in this process, a
+        # child inheriting SIGINT ignored would never see it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     # Interrupt mid-load, on an event (the server has answered 500 rows), not a clock.
     deadline = time.monotonic() + 60
