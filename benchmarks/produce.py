@@ -30,6 +30,7 @@ import httpx
 RESULTS = Path(__file__).resolve().parent / "results"
 AIOHTTP, HTTPX, BARE = "es_pandas (aiohttp)", "es_pandas (httpx)", "bare aiohttp script"
 LOOP, THREADS = "requests.Session loop", "requests + 32 threads"
+FILE, JOURNAL = "produce_file", "produce_file --status-out"
 CONCURRENCY = 64
 IMPORTS = {"import pandas": "import pandas", "import es_pandas": "import pandas, es_pandas"}
 
@@ -78,6 +79,12 @@ def scenarios(rows: int, rounds: int, memory_rows: int, rate_seconds: float) -> 
             quota=100,
             max_rate=100,
             rows={AIOHTTP: int(100 * rate_seconds)},
+        ),
+        Scenario(
+            "journal",
+            "a CSV file, without and with --status-out (its crash journal)",
+            rounds=rounds,
+            rows={FILE: rows, JOURNAL: rows},
         ),
         Scenario("memory", f"{memory_rows:,} rows, memory", rows={AIOHTTP: memory_rows}),
     ]
@@ -242,6 +249,10 @@ def targets(summary: dict[str, dict[str, dict]], imports: dict[str, dict] | None
         lat = summary["latency"]
         ratio = lat[AIOHTTP]["rows_per_s"] / lat[BARE]["rows_per_s"]
         check("rows/s vs the bare aiohttp script (20 ms)", ratio, ">= 1.0x", ratio >= 1.0)
+    if "journal" in summary:
+        files = summary["journal"]
+        ratio = files[JOURNAL]["rows_per_s"] / files[FILE]["rows_per_s"]
+        check("file rows/s with --status-out vs without", ratio, ">= 0.95x", ratio >= 0.95)
     if imports:
         extra = imports["import es_pandas"]["seconds"] - imports["import pandas"]["seconds"]
         check(
@@ -375,7 +386,7 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--memory-rows", type=int, default=1_000_000)
     parser.add_argument("--rate-seconds", type=float, default=30.0)
-    parser.add_argument("--scenarios", default="import,cpu,latency,max_rate,memory")
+    parser.add_argument("--scenarios", default="import,cpu,latency,max_rate,journal,memory")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--quick", action="store_true", help="a smoke run with tiny sizes")
     args = parser.parse_args(argv)

@@ -18,6 +18,9 @@ import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from ._auth import Auth, IAMError
 from ._exceptions import AuthenticationError, ConnectionFailed, ProduceAborted
@@ -27,6 +30,9 @@ from ._retry import Retry, backoff_time
 from ._status import FAILED, NOT_SENT, UNKNOWN, StatusBook
 from ._transports import AsyncTransport, Response, TransportError, redact
 from ._wire import EncodedRecord, parse_error, parse_success
+
+if TYPE_CHECKING:
+    from ._journal import Journal
 
 __all__ = ["Batch", "Engine", "RateLimiter"]
 
@@ -61,10 +67,22 @@ class Batch:
     finished: Callable[[], None] | None = None
     #: positions whose record may already be in Kafka (an earlier load's unknown rows)
     resent: frozenset[int] = frozenset()
+    #: the load's journal, and each position's row in the file
+    journal: Journal | None = None
+    rows: np.ndarray | None = None
     #: rows of this batch still being sent
     pending: int = 0
 
-    def row_done(self) -> None:
+    def sending(self, position: int) -> None:
+        """The row at ``position`` is about to go out for the first time."""
+        if self.journal is not None:
+            assert self.rows is not None
+            self.journal.sending(int(self.rows[position]))
+
+    def row_done(self, position: int) -> None:
+        if self.journal is not None:
+            assert self.rows is not None
+            self.journal.ended(int(self.rows[position]), self.book, position)
         self.pending -= 1
         if self.pending == 0 and self.finished is not None:
             self.finished()
@@ -176,6 +194,8 @@ class Engine:
                     status = UNKNOWN if attempts.ambiguous else FAILED
                     self._end_unreachable(book, position, f"IAM: {exc}", status, attempts, started)
                     return
+                if not attempts.made:
+                    batch.sending(position)
                 attempts.made += 1
                 in_flight = True
                 try:
@@ -284,7 +304,7 @@ class Engine:
                 )
             raise
         finally:
-            batch.row_done()
+            batch.row_done(position)
 
     async def _headers_for(self, content_type: str) -> dict[str, str]:
         if self._static_auth is not None:

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ._exceptions import ConfigurationError
+from ._journal import Journal, check_no_journal, journal_path, read_journal
 from ._reading import (
     ColumnTypes,
     FileReadError,
@@ -45,9 +46,12 @@ def _is_parquet(path: str) -> bool:
 
 def _read_status(path: str) -> pd.DataFrame:
     """An earlier load's status file, by row, in a status frame's dtypes (a hand-made
-    one may hold only row and status)."""
+    one may hold only row and status); its journal instead if the load died."""
     try:
-        if _is_parquet(path):
+        if os.path.exists(journal_path(path)):
+            logger.warning("the load that wrote %s did not finish: resuming from its journal", path)
+            frame = read_journal(journal_path(path))
+        elif _is_parquet(path):
             frame = parquet().read_table(path).to_pandas()
         else:
             frame = pd.read_csv(path, dtype={"status": "string", "error": "string"})
@@ -61,7 +65,12 @@ def _read_status(path: str) -> pd.DataFrame:
             f"the status file {path!r} has rows whose status is not one of {', '.join(STATUSES)}"
         )
     frame = frame.reindex(columns=STATUS_COLUMNS)
-    numbers = {"http_status": "Int16", "partition": "Int32", "offset": "Int64", "attempts": "Int32"}
+    numbers: dict[str, Any] = {
+        "http_status": "Int16",
+        "partition": "Int32",
+        "offset": "Int64",
+        "attempts": "Int32",
+    }
     return pd.DataFrame(
         {
             "status": pd.Categorical(status, categories=list(STATUSES)),
@@ -110,6 +119,8 @@ class StatusWriter:
         if self._writer is not None:
             self._writer.close()
         if self._handle is not None:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
             self._handle.close()
         if self._writer is not None or self._handle is not None:
             os.replace(self._temp, self.path)
@@ -135,6 +146,7 @@ class FileLoad:
         status_out: str | None = None,
         resume: str | None = None,
         retry_unknown: bool = False,
+        in_flight: int = 32,
     ) -> None:
         self.path = path
         self.format = file_format(path, format)
@@ -148,10 +160,19 @@ class FileLoad:
         self.name = "stdin" if path == "-" else Path(path).name
         self._chunksize = chunksize
         self._tally = tally
+        if status_out:
+            check_no_journal(status_out, resume)
         self._writer = StatusWriter(status_out) if status_out else None
         #: called with each chunk and its status, in file order, once its rows have ended
         self.emit: Callable[[Chunk, StatusFrame], None] = self._write
         self._earlier = _read_status(resume) if resume else None
+        #: what a crash cannot take back (with a status file only)
+        self.journal = (
+            # a few times the requests in flight between two disk flushes
+            Journal(journal_path(status_out), self._earlier, ahead=4 * in_flight)
+            if status_out
+            else None
+        )
         earlier = (
             pd.Series([], dtype="string") if self._earlier is None else self._earlier["status"]
         )
@@ -218,12 +239,16 @@ class FileLoad:
                 resent=frozenset(resent.tolist()),
                 carried=carried,
                 problems=problems,
+                journal=self.journal,
             )
             self._pending.append(chunk)
             yield chunk
 
     def chunk_done(self, chunk: Chunk) -> None:
         chunk.done = True
+        if self.journal is not None:
+            # the load's last rows have no later send to carry their outcomes out
+            self.journal.flush()
         self._emit_ready()
 
     def _emit_ready(self) -> None:
@@ -260,8 +285,14 @@ class FileLoad:
         return StatusFrame(pd.concat(frames)) if frames else StatusBook(0).to_frame()
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
+        finished = False
+        try:
+            if self._writer is not None:
+                self._writer.close()
+                finished = not self._pending
+        finally:
+            if self.journal is not None:
+                self.journal.close(finished=finished)
 
     def _write(self, chunk: Chunk, status: StatusFrame) -> None:
         if self._writer is not None:

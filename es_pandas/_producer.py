@@ -162,6 +162,7 @@ class Producer:
             settings.options["chunksize"],
             tally,
             key_col=settings.options["key_col"],
+            in_flight=settings.options["concurrency"],
             **{k: v for k, v in checked.items() if k in FILE_OPTIONS},
         )
         run = Run(settings, topic, dry_run, load.total, f"{load.name} -> {topic}", tally)

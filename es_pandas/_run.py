@@ -161,14 +161,19 @@ class Run:
         for chunk in chunks:
             assert chunk.frame is not None
             records = []
+            rows = chunk.index.to_numpy() if chunk.journal is not None else None
             for item in encoder.encode(chunk.frame, chunk.start, chunk.problems):
                 if isinstance(item, RejectedRow):
                     chunk.book.fail(item.position, REJECTED, item.error)
+                    if chunk.journal is not None:
+                        # else, within the in-flight mark, it would read as maybe sent
+                        assert rows is not None
+                        chunk.journal.ended(int(rows[item.position]), chunk.book, item.position)
                 else:
                     records.append(item)
             chunk.frame = None
             done = None if chunk_done is None else functools.partial(chunk_done, chunk)
-            yield Batch(chunk.book, records, done, chunk.resent)
+            yield Batch(chunk.book, records, done, chunk.resent, chunk.journal, rows)
 
     def _record(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> Response:
         """The dry run's server: remembers each request, under the offset it answers."""

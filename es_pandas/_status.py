@@ -8,10 +8,13 @@ import time
 from collections import Counter
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from ._journal import Journal
 
 __all__ = [
     "FAILED",
@@ -325,6 +328,8 @@ class Chunk:
     carried: pd.DataFrame | None = None
     #: positions of rows that cannot be sent as they are (read from a file), with why
     problems: Mapping[int, str] = field(default_factory=dict)
+    #: the load's journal, where each row is recorded as it goes out and as it ends
+    journal: Journal | None = None
     #: every row of it has its final status
     done: bool = False
 

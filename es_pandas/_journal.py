@@ -1,0 +1,214 @@
+"""A file load's journal: what a crash (``kill -9``, the OOM killer, a power cut)
+cannot take back.
+
+While a load writes ``--status-out s.csv`` it also appends to ``s.csv.journal``: the
+status of every row carried from an earlier load, then, as the load goes, each row's
+outcome as it ends, and, before any row is sent, a line saying how far into the file
+rows may be in flight. The line that covers the rows about to go out reaches the disk
+(``fdatasync``) before the first of them is sent, so whatever stops the process, a
+row sent is on disk as in flight or as its outcome. It is written once every
+``ahead`` rows, so the cost is one disk flush per ``ahead`` rows, not one per row.
+
+Read for ``--resume``, a row with an outcome has it; a row without one that is
+covered by the in-flight line is ``unknown`` (it may have been written); a row past it
+was never sent. A load that ends (even stopped, interrupted or failing) writes its
+status file and removes the journal; a journal that is still there is the truth about
+a load that died.
+
+Lines, one per event (CSV, so an error text is quoted as in a status file)::
+
+    es_pandas journal 1
+    through,<row>                      rows up to <row> may have been sent
+    <row>,<status>,<http_status>,<partition>,<offset>,<timestamp ms>,<attempts>,
+        <latency_ms>,<maybe_duplicate 0|1>,<error>
+"""
+
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+import pandas as pd
+
+from ._exceptions import ConfigurationError
+from ._status import NOT_SENT, STATUSES, UNKNOWN, StatusBook
+
+__all__ = ["IN_FLIGHT", "Journal", "check_no_journal", "journal_path", "read_journal"]
+
+_MAGIC = b"es_pandas journal 1\n"
+_THROUGH = "through"
+_FIELDS = [
+    "row",
+    "status",
+    "http_status",
+    "partition",
+    "offset",
+    "timestamp",
+    "attempts",
+    "latency_ms",
+    "maybe_duplicate",
+    "error",
+]
+IN_FLIGHT = (
+    "in flight when the load stopped without a word (killed, or the machine went "
+    "down): the record may have been written"
+)
+_NEEDS_QUOTES = frozenset(',"\r\n')
+
+
+def journal_path(status_path: str) -> str:
+    return f"{status_path}.journal"
+
+
+def _quoted(text: str) -> str:
+    if _NEEDS_QUOTES.isdisjoint(text):
+        return text
+    return '"' + text.replace('"', '""') + '"'
+
+
+class Journal:
+    """Appends a load's row outcomes and in-flight marks to ``path``."""
+
+    def __init__(self, path: str, earlier: pd.DataFrame | None, ahead: int) -> None:
+        self.path = path
+        self._ahead = ahead
+        # rows up to this one may be in flight: the last line that reached the disk
+        self._through = -1
+        self._lines: list[str] = []
+        # Written whole under another name, then moved: a journal being resumed stays
+        # intact until this one holds everything it said.
+        temp = f"{path}.new"
+        with open(temp, "wb") as handle:
+            handle.write(_MAGIC)
+            if earlier is not None and len(earlier):
+                handle.write(_earlier_lines(earlier).encode())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+
+    def sending(self, row: int) -> None:
+        """``row`` is about to be sent: on disk as possibly in flight before it goes."""
+        if row > self._through:
+            self._through = row + self._ahead
+            self._lines.append(f"{_THROUGH},{self._through}\n")
+            self.flush()
+            os.fdatasync(self._fd)
+        elif self._lines:
+            self.flush()
+
+    def ended(self, row: int, book: StatusBook, position: int) -> None:
+        """``row`` ended, as ``book`` says at ``position``; on disk with the next flush."""
+        status = int(book.status[position])
+        if status == NOT_SENT:
+            return
+        partition = int(book.partition[position])
+        offset = int(book.offset[position])
+        timestamp = int(book.timestamp[position])
+        latency = float(book.latency[position])
+        http = int(book.http_status[position])
+        error = book.errors.get(position)
+        self._lines.append(
+            f"{row},{STATUSES[status]},{http or ''},"
+            f"{partition if partition >= 0 else ''},{offset if offset >= 0 else ''},"
+            f"{timestamp if timestamp != np.iinfo(np.int64).min else ''},"
+            f"{int(book.attempts[position])},"
+            f"{'' if latency != latency else round(latency * 1000, 3)},"
+            f"{int(book.maybe_duplicate[position])},"
+            f"{'' if error is None else _quoted(error)}\n"
+        )
+
+    def flush(self) -> None:
+        if self._lines:
+            data = "".join(self._lines).encode()
+            self._lines.clear()
+            while data:
+                data = data[os.write(self._fd, data) :]
+
+    def close(self, *, finished: bool) -> None:
+        """Stop writing; a ``finished`` load's status file says it all, so the journal
+        goes."""
+        if self._fd < 0:
+            return
+        try:
+            self.flush()
+        finally:
+            os.close(self._fd)
+            self._fd = -1
+        if finished:
+            os.remove(self.path)
+
+
+def _earlier_lines(earlier: pd.DataFrame) -> str:
+    """An earlier load's status rows as journal lines."""
+    stamps = earlier["timestamp"]
+    milliseconds = stamps.to_numpy(dtype="datetime64[ms]").astype(np.int64)
+    frame = pd.DataFrame(
+        {
+            "row": earlier.index,
+            "status": earlier["status"].astype("string"),
+            "http_status": earlier["http_status"],
+            "partition": earlier["partition"],
+            "offset": earlier["offset"],
+            "timestamp": pd.arrays.IntegerArray(milliseconds, stamps.isna().to_numpy()),
+            "attempts": earlier["attempts"],
+            "latency_ms": earlier["latency_ms"],
+            "maybe_duplicate": earlier["maybe_duplicate"].astype(int),
+            "error": earlier["error"],
+        }
+    )
+    out = io.StringIO()
+    frame.to_csv(out, index=False, header=False, lineterminator="\n")
+    return out.getvalue()
+
+
+def read_journal(path: str) -> pd.DataFrame:
+    """A dead load's journal as a status file reads (columns ``row`` and the status
+    columns): the rows it recorded, and ``unknown`` for those it may have sent."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read the journal {path!r}: {exc}") from None
+    if not data.startswith(_MAGIC):
+        raise ConfigurationError(f"{path!r} is not an es_pandas journal")
+    # A line cut short by the crash was never acted on: only whole lines count.
+    body = data[len(_MAGIC) : data.rfind(b"\n") + 1]
+    lines = pd.read_csv(
+        io.BytesIO(body),
+        header=None,
+        names=_FIELDS,
+        dtype={"row": "string", "status": "string", "error": "string"},
+        keep_default_na=False,
+        na_values={name: [""] for name in _FIELDS if name != "error"},
+    )
+    marks = lines["row"] == _THROUGH
+    through = int(pd.to_numeric(lines.loc[marks, "status"]).max()) if marks.any() else -1
+    rows = lines.loc[~marks].copy()
+    rows["row"] = rows["row"].astype("int64")
+    # a row's last line is its outcome (an earlier load's line, then this one's)
+    rows = rows.drop_duplicates("row", keep="last").set_index("row")
+    unseen = np.setdiff1d(np.arange(through + 1, dtype=np.int64), rows.index.to_numpy())
+    in_flight = pd.DataFrame(
+        {"status": STATUSES[UNKNOWN], "error": IN_FLIGHT},
+        index=pd.Index(unseen, name="row"),
+    )
+    frame = pd.concat([rows, in_flight]).sort_index()
+    frame["error"] = frame["error"].replace("", pd.NA)
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="ms", utc=True)
+    frame["maybe_duplicate"] = frame["maybe_duplicate"].fillna(0).astype(bool)
+    return frame.reset_index()
+
+
+def check_no_journal(status_out: str, resume: str | None) -> None:
+    """Refuse to start a load over the journal of one that died, unless resuming it."""
+    path = journal_path(status_out)
+    resuming = resume is not None and os.path.abspath(resume) == os.path.abspath(status_out)
+    if os.path.exists(path) and not resuming:
+        raise ConfigurationError(
+            f"{path} is the journal of an earlier load into {status_out} that stopped "
+            f"without finishing (killed, or the machine went down): resume it with "
+            f"resume={status_out!r} (--resume {status_out}), or remove the journal to "
+            "start over"
+        )
