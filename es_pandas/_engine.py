@@ -127,7 +127,12 @@ class Engine:
         self._warned = False
         self._last_stop: Abort | None = None
         self._unreadable: Exception | None = None
+        self._stopping = False
         self.abort: Abort | None = None
+
+    def stop(self) -> None:
+        """Send no more rows (nor retries); the requests in flight go on to their answers."""
+        self._stopping = True
 
     async def run(self, batches: Iterator[Batch]) -> None:
         """Send every row of every batch, each outcome into its batch's book.
@@ -148,7 +153,7 @@ class Engine:
             self._unreadable = exc
 
     async def _run(self, rows: Iterator[tuple[Batch, EncodedRecord]]) -> None:
-        while not self._probed:
+        while not self._probed and not self._stopping:
             row = next(rows, None)
             if row is None:
                 # Fewer rows than fail_after, all ended by answers about the run: it
@@ -167,8 +172,11 @@ class Engine:
             await asyncio.gather(*workers, return_exceptions=True)
 
     async def _worker(self, rows: Iterator[tuple[Batch, EncodedRecord]]) -> None:
-        for batch, record in rows:
-            await self._send(batch, record)
+        while not self._stopping:
+            row = next(rows, None)
+            if row is None:
+                return
+            await self._send(*row)
             if self.abort is not None:
                 return
 
@@ -183,6 +191,9 @@ class Engine:
             while True:
                 if self._limiter is not None:
                     await self._limiter.wait()
+                if self._stopping:
+                    self._interrupted(book, position, attempts, in_flight=False)
+                    return
                 try:
                     headers = self._static_headers.get(
                         record.content_type
@@ -281,15 +292,7 @@ class Engine:
                     wait if wait is not None else backoff_time(attempts.retries, self._retry)
                 )
         except asyncio.CancelledError:
-            # Ctrl-C: a request in flight, or an earlier ambiguous try, may have
-            # written the record; anything else was never written.
-            if (in_flight or attempts.ambiguous) and book.status[position] == NOT_SENT:
-                book.fail(
-                    position,
-                    UNKNOWN,
-                    "interrupted while in flight: the record may have been written",
-                    attempts=attempts.made,
-                )
+            self._interrupted(book, position, attempts, in_flight)
             raise
         except Exception as exc:
             # A fault of es_pandas' own: the run ends, but a row that may have been
@@ -305,6 +308,18 @@ class Engine:
             raise
         finally:
             batch.row_done(position)
+
+    @staticmethod
+    def _interrupted(book: StatusBook, position: int, attempts: Attempts, in_flight: bool) -> None:
+        """Ctrl-C stopped this row: a request in flight, or an earlier ambiguous try,
+        may have written the record; anything else was never written."""
+        if (in_flight or attempts.ambiguous) and book.status[position] == NOT_SENT:
+            book.fail(
+                position,
+                UNKNOWN,
+                "interrupted while in flight: the record may have been written",
+                attempts=attempts.made,
+            )
 
     async def _headers_for(self, content_type: str) -> dict[str, str]:
         if self._static_auth is not None:

@@ -98,7 +98,7 @@ class Producer:
         **options: Unpack[ProduceOptions],
     ) -> StatusFrame | pd.DataFrame:
         run = self._run(topic, options, dry_run, len(frame))
-        return run_blocking(run.frame(frame), run.interrupted)
+        return run_blocking(run.frame(frame), run.interrupted, run.stop)
 
     @overload
     async def aproduce(
@@ -167,7 +167,9 @@ class Producer:
         )
         run = Run(settings, topic, dry_run, load.total, f"{load.name} -> {topic}", tally)
         try:
-            return run_blocking(run.file(load), functools.partial(run.file_interrupted, load))
+            return run_blocking(
+                run.file(load), functools.partial(run.file_interrupted, load), run.stop
+            )
         finally:
             load.close()
 

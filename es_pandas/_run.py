@@ -9,6 +9,7 @@ and Jupyter alike, with Ctrl-C.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import itertools
 import logging
@@ -40,6 +41,8 @@ __all__ = ["Run", "run_blocking"]
 logger = logging.getLogger("es_pandas")
 T = TypeVar("T")
 _TICK_SECONDS = 0.2
+#: how long the first Ctrl-C waits for the answers to the requests in flight
+GRACE_SECONDS = 1.0
 _HEADERS = {"Accept": "application/json", **DEFAULT_HEADERS}
 _PLAN_COLUMNS = ["method", "url", "headers", "body", "error"]
 _SECRET_HEADERS = ("authorization", "x-auth-token", "proxy-authorization")
@@ -66,6 +69,8 @@ class Run:
         #: why the run stopped early, and the exception behind it (set by send)
         self.abort: Abort | None = None
         self.cause: BaseException | None = None
+        self._engine: Engine | None = None
+        self._stopping = False
         self._recorded: dict[int, tuple[str, str, dict[str, str], bytes]] = {}
         self._offsets = itertools.count()
         self._book: StatusBook | None = None
@@ -103,6 +108,9 @@ class Run:
             fail_after=options["fail_after"],
             headers=_HEADERS,
         )
+        if self._stopping:
+            engine.stop()
+        self._engine = engine
         ticker = asyncio.ensure_future(self._tick())
         try:
             await engine.run(self._batches(chunks, encoder, chunk_done))
@@ -128,6 +136,12 @@ class Run:
             if not self.dry_run:
                 logger.info("produce to %s: %s", self.description, summary)
         self.abort = engine.abort
+
+    def stop(self) -> None:
+        """The first Ctrl-C: no more rows go out; those in flight end as answered."""
+        self._stopping = True
+        if self._engine is not None:
+            self._engine.stop()
 
     def _encoder(self, columns: pd.Index) -> RecordEncoder:
         options = self.settings.options
@@ -298,13 +312,25 @@ def _new_event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-def run_blocking(coro: Coroutine[Any, Any, T], on_interrupt: Callable[[], BaseException]) -> T:
+def _call_on(loop: asyncio.AbstractEventLoop, function: Callable[[], object]) -> None:
+    # the loop may have closed as the interrupt came: the run is over anyway then
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(function)
+
+
+def run_blocking(
+    coro: Coroutine[Any, Any, T],
+    on_interrupt: Callable[[], BaseException],
+    stop: Callable[[], None],
+) -> T:
     """Run ``coro`` on a private event loop in a helper thread and wait for it.
 
     The same path serves scripts and Jupyter (where a loop already runs on the main
     thread, so ``asyncio.run`` is impossible; no nest_asyncio). Ctrl-C or a kernel
-    interrupt reaches the waiting main thread: the run is cancelled, which stops
-    in-flight requests, and ``on_interrupt()`` builds the exception to raise.
+    interrupt reaches the waiting main thread. The first calls ``stop()`` on the loop
+    (no more rows go out) and waits up to :data:`GRACE_SECONDS` for the answers in
+    flight; after that, or at a second Ctrl-C, the run is cancelled, which drops the
+    requests still in flight. Either way ``on_interrupt()`` builds the exception.
     """
     loop = _new_event_loop()
     outcome: dict[str, Any] = {}
@@ -329,13 +355,30 @@ def run_blocking(coro: Coroutine[Any, Any, T], on_interrupt: Callable[[], BaseEx
 
     thread = threading.Thread(target=target, name="es-pandas-produce", daemon=True)
     thread.start()
-    try:
-        while not finished.wait(0.1):
-            pass
-    except KeyboardInterrupt:
-        started.wait()
-        loop.call_soon_threadsafe(outcome["task"].cancel)
-        finished.wait()
+    # Each Ctrl-C moves one stage on, wherever it lands (even in the middle of the
+    # previous one's handling): running -> stopping -> cancelled.
+    stage = "running"
+    while not finished.is_set():
+        try:
+            if stage == "running":
+                finished.wait(0.1)
+            elif stage == "stopping":
+                started.wait()
+                _call_on(loop, stop)
+                logger.warning(
+                    "interrupted: waiting up to %.0f s for the rows in flight (Ctrl-C again "
+                    "to stop at once)",
+                    GRACE_SECONDS,
+                )
+                finished.wait(GRACE_SECONDS)
+                stage = "cancelled"
+            else:
+                started.wait()
+                _call_on(loop, outcome["task"].cancel)
+                finished.wait()
+        except KeyboardInterrupt:
+            stage = "stopping" if stage == "running" else "cancelled"
+    if stage != "running":
         raise on_interrupt() from None
     if "error" in outcome:
         raise outcome["error"]

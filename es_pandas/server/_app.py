@@ -244,6 +244,8 @@ Handler = Callable[[Request, ServerState], Awaitable[Response]]
 
 def _counted(handler: Handler) -> Handler:
     async def counted(request: Request, state: ServerState) -> Response:
+        # "received" less "requests" is how many are being answered now
+        state.stats["received"] += 1
         response = await handler(request, state)
         state.stats["requests"] += 1
         state.stats[

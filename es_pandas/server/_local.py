@@ -221,7 +221,8 @@ class LocalEventStreams:
         self._state.faults.reset()
 
     def stats(self) -> dict[str, int]:
-        """Counts of produce requests answered, by status (plus ``requests``, ``dropped``)."""
+        """Counts of produce requests answered, by status (plus ``requests``, ``dropped``,
+        and ``received``, which counts them as they arrive)."""
         return dict(self._state.stats)
 
     def reset_stats(self) -> None:
