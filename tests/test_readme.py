@@ -1,8 +1,10 @@
 """Every code block in the README runs, so the README cannot rot.
 
-Python blocks run in order in one namespace; shell blocks run line by line. They run in a
-scratch folder holding what the README assumes the reader has: `service-key.json` (IBM's
-service-credentials shape, pointing at a local server) and `orders.csv` (the bundled sample).
+The first Python block runs alone, as a newcomer runs it: in an empty folder with no
+credentials. Then Python blocks run in order in one namespace; shell blocks run line by line.
+They run in a scratch folder holding what the README assumes the reader has from then on:
+`service-key.json` (IBM's service-credentials shape, pointing at a local server) and
+`orders.csv` (the bundled sample).
 Two kinds of shell line are not run here: `pip install ...` (the test environment is the
 installed project) and the test command itself (it is what runs this test). `es-pandas
 serve` runs in the background on a free port instead of the README's (and with the tests'
@@ -57,6 +59,25 @@ def scratch(tmp_path_factory):
         (folder / "service-key.json").write_text(json.dumps(es.credentials))
         shutil.copy(SAMPLE, folder / "orders.csv")
         yield folder, es
+
+
+def test_the_first_python_block_runs_on_a_fresh_machine(tmp_path) -> None:
+    """The first example is copied and pasted before anything else is set up: a fresh
+    interpreter in an empty folder, no ES_PANDAS_* variables, no credentials file."""
+    (tmp_path / "first.py").write_text(blocks("python")[0])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ES_PANDAS_")}
+    result = subprocess.run(
+        [sys.executable, "first.py"],
+        cwd=tmp_path,
+        env={**env, "CI": "true"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("3 ok in "), result.stdout
+    assert "A-1" in result.stdout  # what the local server stored
+    assert [p.name for p in tmp_path.iterdir()] == ["first.py"]
 
 
 def test_python_blocks(scratch, monkeypatch) -> None:
