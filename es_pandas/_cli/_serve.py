@@ -6,6 +6,7 @@ import secrets
 import sys
 
 import click
+from click.core import ParameterSource
 
 from .._wire.limits import Limits
 from ..server import FaultConfig
@@ -253,8 +254,8 @@ def serve(
     if no_auth:
         click.echo("  authentication: off", err=True)
     click.echo(f"Use it with:\n  export ES_PANDAS_URL={url}", err=True)
-    if generated:
-        click.echo(f"  export ES_PANDAS_API_KEY={keys[0]}  # generated for this run", err=True)
+    if not no_auth:
+        click.echo(f"  {_credentials_export(keys, generated)}", err=True)
     server = uvicorn.Server(
         uvicorn_config(
             app,
@@ -268,6 +269,27 @@ def serve(
         server.run(sockets=[sock])
     except KeyboardInterrupt:
         sys.exit(130)  # uvicorn has shut down cleanly; no "Aborted!"
+
+
+def _credentials_export(keys: list[str], generated: bool) -> str:
+    """The line that gives a client credentials this server accepts. A key or password
+    the user chose is a credential, and credentials never appear in output: the line
+    names where the user gave it instead."""
+    if generated:
+        return f"export ES_PANDAS_API_KEY={keys[0]}  # generated for this run"
+    if keys:
+        source = click.get_current_context().get_parameter_source("api_keys")
+        where = (
+            "a key from ES_PANDAS_SERVER_API_KEYS"
+            if source is ParameterSource.ENVIRONMENT
+            else "the key you gave --api-key"
+        )
+        return f"export ES_PANDAS_API_KEY='<{where}>'"
+    # Basic credentials are v1 only; the client speaks v2 unless told
+    return (
+        "export ES_PANDAS_API_VERSION=v1 ES_PANDAS_USER='<NAME of --user>' "
+        "ES_PANDAS_PASSWORD='<PASSWORD of --user>'"
+    )
 
 
 def _describe_faults(faults: FaultConfig, script: str) -> str:
