@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import sys
 
@@ -14,6 +15,12 @@ from ..server import FaultConfig
 __all__ = ["serve"]
 
 _API_LIMITS = Limits()
+
+
+class _ConfigurationError(click.ClickException):
+    """One line, and status 2 as for the other configuration errors of the command line."""
+
+    exit_code = 2
 
 
 def _topics(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, int]:
@@ -181,6 +188,7 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     default="info",
     show_default=True,
+    help="How much the server logs; debug adds librdkafka's log (--bootstrap-servers).",
 )
 def serve(
     host: str,
@@ -207,6 +215,7 @@ def serve(
     import uvicorn
 
     from ..server import KafkaStore, ServerConfig, SQLiteStore, create_app
+    from ..server._kafka import LIBRDKAFKA_LOG
     from ..server._run import bind_socket, uvicorn_config
 
     if client_ca and not ssl_certfile:
@@ -235,6 +244,17 @@ def serve(
         app.state.es.faults.script(filter(None, fault_script.split(",")))
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    if log_level == "debug":
+        LIBRDKAFKA_LOG.addHandler(logging.StreamHandler())
+        LIBRDKAFKA_LOG.setLevel(logging.DEBUG)
+    if store is not None:
+        try:
+            store.check()
+        except ConnectionError as exc:
+            raise _ConfigurationError(
+                f"{exc}: is a broker running there? (--kafka-config for TLS and SASL; "
+                "--log-level debug shows librdkafka's log)"
+            ) from None
     try:
         sock = bind_socket(host, port)
     except OSError as exc:
