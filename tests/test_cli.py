@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 
 import es_pandas
+from _es_pandas_cli import main
 from es_pandas._accessor import EventStreamsAccessor
-from es_pandas._cli import main
 from es_pandas._cli._produce import produce
 from es_pandas._options import OPTIONS
 
@@ -307,7 +307,10 @@ def test_every_front_takes_the_declared_options() -> None:
 
 
 def test_every_command_has_help() -> None:
-    for name, command in main.commands.items():
+    context = click.Context(main)
+    for name in main.list_commands(context):
+        command = main.get_command(context, name)
+        assert command is not None, name
         assert command.help, name
         for param in command.params:
             if isinstance(param, click.Option) and not param.is_flag:
