@@ -50,4 +50,13 @@ class _LazyGroup(click.Group):
 @click.version_option(package_name="eventstreams-pandas", prog_name="es-pandas")
 def main() -> None:
     """Send pandas DataFrames and data files to IBM Event Streams, one record per row,
-    and run a local Event Streams server."""
+    and run a local Event Streams server.
+
+    \b
+    Examples:
+      es-pandas demo
+      es-pandas produce orders.csv --topic orders --key-col order_id --credentials service-key.json
+      es-pandas serve --port 8080 --topic orders:3
+
+    Each command's --help has more.
+    """

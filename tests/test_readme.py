@@ -1,4 +1,5 @@
-"""Every code block in the README runs, so the README cannot rot.
+"""Every code block in the README runs, so the README cannot rot; so does every example
+in the command line's --help.
 
 The first Python block runs alone, as a newcomer runs it: in an empty folder with no
 credentials. Then Python blocks run in order in one namespace; shell blocks run line by line.
@@ -8,7 +9,9 @@ They run in a scratch folder holding what the README assumes the reader has from
 Two kinds of shell line are not run here: `pip install ...` (the test environment is the
 installed project) and the test command itself (it is what runs this test). `es-pandas
 serve` runs in the background on a free port instead of the README's (and with the tests'
-Kafka broker for `--bootstrap-servers`), until it answers; then it is stopped.
+Kafka broker for `--bootstrap-servers`), until it answers; then it is stopped. The --help
+examples after the first `es-pandas produce` assume connection settings in the environment:
+there `ES_PANDAS_CREDENTIALS=service-key.json`.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import pytest
 from es_pandas import LocalEventStreams
 from es_pandas._sample import SAMPLE
 
-from .conftest import free_port
+from .conftest import cli_commands, free_port, help_examples
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.S)
@@ -101,25 +104,43 @@ def _shell_lines(block: str) -> list[str]:
     return lines
 
 
-def test_shell_blocks(scratch, kafka) -> None:
-    folder, _ = scratch
+def _shell_env(**variables: str) -> dict[str, str]:
     # the console scripts of the Python running the tests, as an activated venv has them
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    env = {**os.environ, "CI": "true", "PATH": path}
+    return {**os.environ, "CI": "true", "PATH": path, **variables}
+
+
+def _run_line(line: str, folder: Path, env: dict[str, str], kafka) -> None:
+    if line.startswith("es-pandas serve"):
+        _serve(line.replace("127.0.0.1:9092", kafka.bootstrap), folder, env)
+        return
+    result = subprocess.run(
+        line, shell=True, cwd=folder, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, f"{line}\n{result.stderr}"
+
+
+def test_shell_blocks(scratch, kafka) -> None:
+    folder, _ = scratch
+    env = _shell_env()
     for block in blocks("bash"):
         for line in _shell_lines(block):
-            if line.startswith("es-pandas serve"):
-                _serve(line.replace("127.0.0.1:9092", kafka.bootstrap), folder, env)
-                continue
-            result = subprocess.run(
-                line, shell=True, cwd=folder, env=env, capture_output=True, text=True, timeout=300
-            )
-            assert result.returncode == 0, f"{line}\n{result.stderr}"
+            _run_line(line, folder, env, kafka)
+
+
+def test_help_examples(scratch, kafka) -> None:
+    folder, _ = scratch
+    env = _shell_env(ES_PANDAS_CREDENTIALS="service-key.json")
+    examples = [line for _, command in cli_commands() for line in help_examples(command)]
+    for line in dict.fromkeys(examples):  # once each, in order
+        _run_line(line, folder, env, kafka)
 
 
 def _serve(line: str, folder: Path, env: dict[str, str]) -> None:
     port = free_port()
     command = re.sub(r"--port \d+", f"--port {port}", line)
+    if command == line:
+        command += f" --port {port}"
     proc = subprocess.Popen(
         command,
         shell=True,

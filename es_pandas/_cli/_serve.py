@@ -136,12 +136,15 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
     type=click.Choice(["v1.1", "v1.0"]),
     default="v1.1",
     show_default=True,
+    help="v1 error bodies: error_code and message at the top level and nested (v1.1), "
+    "or nested only (v1.0).",
 )
 @click.option(
     "--timestamp-format",
     type=click.Choice(["epoch_ms", "iso"]),
     default="epoch_ms",
     show_default=True,
+    help="How answers give a record's timestamp (not documented by IBM).",
 )
 @click.option("--token-ttl", default=3600.0, show_default=True, help="IAM token lifetime (s).")
 @click.option(
@@ -211,7 +214,15 @@ def serve(
     api_keys: tuple[str, ...],
     **settings: object,
 ) -> None:
-    """Run a local Event Streams REST producer (v1 and v2 API, IAM tokens)."""
+    """Run a local Event Streams REST producer (v1 and v2 API, IAM tokens).
+
+    \b
+    Examples:
+      es-pandas serve --topic orders:3
+      es-pandas serve --port 8080 --topic orders:3 --api-key KEY --db records.sqlite3
+      es-pandas serve --topic orders:3 --latency 0.01-0.05 --fault-rate 503=0.05 --quota 100
+      es-pandas serve --topic orders:3 --no-auth --bootstrap-servers 127.0.0.1:9092
+    """
     import uvicorn
 
     from ..server import KafkaStore, ServerConfig, SQLiteStore, create_app
