@@ -1,3 +1,3 @@
-from ._cli import main
+from _es_pandas_cli import main
 
 main()

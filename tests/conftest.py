@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import base64
+import inspect
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -10,9 +12,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import click
 import httpx
 import pytest
 
+from _es_pandas_cli import main
 from es_pandas import LocalEventStreams
 
 API_KEY = "test-api-key-0123456789"
@@ -71,6 +75,25 @@ def basic(user: str, password: str) -> dict[str, str]:
 
 def bearer(token: str = API_KEY) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def cli_commands(
+    command: click.Command = main, path: str = "es-pandas"
+) -> Iterator[tuple[str, click.Command]]:
+    """Every command of the command line, as typed (``es-pandas produce``), group or not."""
+    yield path, command
+    if isinstance(command, click.Group):
+        context = click.Context(command, info_name=path)
+        for name in command.list_commands(context):
+            subcommand = command.get_command(context, name)
+            assert subcommand is not None, name
+            yield from cli_commands(subcommand, f"{path} {name}")
+
+
+def help_examples(command: click.Command) -> list[str]:
+    """The example command lines of a command's help: its indented lines naming es-pandas."""
+    indented = re.findall(r"^ {2,}(\S.*)$", inspect.cleandoc(command.help or ""), re.M)
+    return [line for line in indented if re.search(r"\bes-pandas\b", line)]
 
 
 def free_port() -> int:

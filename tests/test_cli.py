@@ -18,11 +18,10 @@ import pytest
 
 import es_pandas
 from es_pandas._accessor import EventStreamsAccessor
-from es_pandas._cli import main
 from es_pandas._cli._produce import produce
 from es_pandas._options import OPTIONS
 
-from .conftest import API_KEY, run
+from .conftest import API_KEY, cli_commands, help_examples, run
 
 
 def frame(rows: int) -> pd.DataFrame:
@@ -306,12 +305,14 @@ def test_every_front_takes_the_declared_options() -> None:
         assert inspect.signature(front).parameters["options"].annotation == "Unpack[FileOptions]"
 
 
-def test_every_command_has_help() -> None:
-    for name, command in main.commands.items():
-        assert command.help, name
-        for param in command.params:
-            if isinstance(param, click.Option) and not param.is_flag:
-                assert param.help or param.show_default, (name, param.name)
+def test_every_command_has_an_example_and_every_option_a_description() -> None:
+    commands = dict(cli_commands())
+    assert set(commands) >= {"es-pandas", "es-pandas demo", "es-pandas produce", "es-pandas serve"}
+    for path, command in commands.items():
+        assert any(f"{path} " in line for line in help_examples(command)), path
+        for param in command.get_params(click.Context(command)):
+            if isinstance(param, click.Option):
+                assert param.help and param.help.strip(), (path, param.opts)
 
 
 def test_resume_counts_carried_rows_and_exits_1_while_rows_are_unknown(es, env, tmp_path):

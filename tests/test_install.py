@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
+import tomllib
+from pathlib import Path
 
 import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def python(code: str) -> subprocess.CompletedProcess[str]:
@@ -34,6 +40,31 @@ def test_import_loads_no_server_cli_or_http_library() -> None:
     heavy = {"aiohttp", "httpx", "uvicorn", "starlette", "anyio", "click", "sqlite3", "pyarrow"}
     assert not added & heavy, added & heavy
     assert "es_pandas" in added
+
+
+@pytest.mark.parametrize("args", [["--help"], ["-h"], ["--version"]], ids=" ".join)
+def test_the_command_line_answers_without_importing_pandas(args: list[str]) -> None:
+    # the console script as pyproject.toml declares it (an editable install's copy may lag)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    module, _, name = project["scripts"]["es-pandas"].partition(":")
+    result = python(
+        f"""
+        import importlib, json, sys
+        sys.argv = ["es-pandas", *{args!r}]
+        main = getattr(importlib.import_module({module!r}), {name!r})
+        try:
+            main()
+        except SystemExit as exit:
+            loaded = {{name.split(".")[0] for name in sys.modules}}
+            print(json.dumps([exit.code, sorted(loaded & {{"pandas", "numpy", "es_pandas"}})]))
+        """
+    )
+    *output, last = result.stdout.splitlines()
+    assert json.loads(last) == [0, []], result.stderr
+    assert "es-pandas" in "\n".join(output)
+    if args != ["--version"]:
+        for command in ("demo", "produce", "serve"):
+            assert re.search(rf"^  {command} +\S", "\n".join(output), re.M), command
 
 
 def test_the_local_server_loads_on_first_use() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
@@ -19,7 +21,7 @@ from es_pandas import LocalEventStreams, Retry
 from es_pandas.server import partition_for_key
 from es_pandas.server._kafka import read_topic
 
-from .conftest import start_server_process
+from .conftest import free_port, start_server_process
 
 
 def topic_name() -> str:
@@ -198,3 +200,36 @@ def test_faults_and_a_stopped_broker_leave_every_row_accounted_for(kafka, gatewa
     flagged = int(status["maybe_duplicate"].sum()) + int(counts.get("unknown", 0))
     assert extra <= 4 * flagged  # every extra copy belongs to a row that reports ambiguity
     assert extra > 0  # the written faults did make duplicates, and they were flagged
+
+
+def serve_without_kafka(*args: str) -> tuple[subprocess.CompletedProcess[str], str]:
+    address = f"127.0.0.1:{free_port()}"  # bound and closed: nothing listens there
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "es_pandas", "serve", "--port", "0", "--no-auth"),
+            *("--bootstrap-servers", address, *args),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=20,  # librdkafka reports a refused connection at once; no wait for a timeout
+    )
+    return result, address
+
+
+def test_serve_without_a_reachable_kafka_says_so_in_one_line() -> None:
+    pytest.importorskip("confluent_kafka")
+    result, address = serve_without_kafka()
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()  # no banner, no librdkafka log, no traceback
+    assert line.startswith(f"Error: cannot reach Kafka at {address} ("), line
+    assert "Connection refused" in line and "--kafka-config" in line
+
+
+def test_librdkafkas_log_is_shown_when_asked_for() -> None:
+    pytest.importorskip("confluent_kafka")
+    result, address = serve_without_kafka("--log-level", "debug")
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert any("rdkafka" in line and address in line for line in lines[:-1])
+    assert lines[-1].startswith(f"Error: cannot reach Kafka at {address} (")

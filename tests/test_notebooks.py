@@ -1,16 +1,78 @@
-"""The notebooks run top to bottom against the local server, with the widget progress bar."""
+"""The notebooks run top to bottom against the local server, with the widget progress bar,
+in a kernel that can import only what ``pip install ".[notebook]"`` installs."""
 
 from __future__ import annotations
 
+import re
+import tomllib
+from importlib import metadata
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def _name(distribution: str) -> str:
+    return re.sub(r"[-_.]+", "-", distribution).lower()
+
+
+def installed_by(extra: str) -> set[str]:
+    """The distributions ``pip install ".[extra]"`` brings: the project's requirements
+    (from pyproject.toml, which an editable install's metadata may lag behind) and,
+    through the installed metadata, theirs."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pending = [
+        Requirement(text)
+        for text in project["dependencies"] + project["optional-dependencies"][extra]
+    ]
+    seen: set[str] = set()
+    while pending:
+        requirement = pending.pop()
+        key = f"{_name(requirement.name)}[{','.join(sorted(requirement.extras))}]"
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            texts = metadata.requires(requirement.name) or []
+        except metadata.PackageNotFoundError:
+            continue  # not for this platform
+        for text in texts:
+            nested = Requirement(text)
+            extras = {"", *requirement.extras}
+            if nested.marker is None or any(nested.marker.evaluate({"extra": e}) for e in extras):
+                pending.append(nested)
+    return {key.partition("[")[0] for key in seen}
+
+
+# Run first in the kernel: what the extra does not install (pyarrow, nbclient, ...) is
+# present in the test environment, so it is refused as if it were not.
+ONLY_INSTALLED = """
+import importlib.abc, importlib.metadata, re, sys
+
+_allowed = set({allowed!r})
+_missing = {{
+    module
+    for module, distributions in importlib.metadata.packages_distributions().items()
+    if not {{re.sub(r"[-_.]+", "-", d).lower() for d in distributions}} & _allowed
+}}
+
+
+class _NotInstalled(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in _missing:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, _NotInstalled())
+"""
 
 
 def test_notebooks_are_committed_without_outputs() -> None:
@@ -27,6 +89,8 @@ def test_notebook_runs(path: Path, monkeypatch) -> None:
     monkeypatch.delenv("CI", raising=False)  # CI silences bars; a notebook user sees them
     monkeypatch.setenv("MPLBACKEND", "Agg")
     notebook = nbformat.read(path, as_version=4)
+    allowed = sorted(installed_by("notebook"))
+    notebook.cells.insert(0, nbformat.v4.new_code_cell(ONLY_INSTALLED.format(allowed=allowed)))
     client = nbclient.NotebookClient(
         notebook,
         timeout=300,

@@ -1,12 +1,17 @@
-"""Every code block in the README runs, so the README cannot rot.
+"""Every code block in the README runs, so the README cannot rot; so does every example
+in the command line's --help.
 
-Python blocks run in order in one namespace; shell blocks run line by line. They run in a
-scratch folder holding what the README assumes the reader has: `service-key.json` (IBM's
-service-credentials shape, pointing at a local server) and `orders.csv` (the bundled sample).
+The first Python block runs alone, as a newcomer runs it: in an empty folder with no
+credentials. Then Python blocks run in order in one namespace; shell blocks run line by line.
+They run in a scratch folder holding what the README assumes the reader has from then on:
+`service-key.json` (IBM's service-credentials shape, pointing at a local server) and
+`orders.csv` (the bundled sample).
 Two kinds of shell line are not run here: `pip install ...` (the test environment is the
 installed project) and the test command itself (it is what runs this test). `es-pandas
 serve` runs in the background on a free port instead of the README's (and with the tests'
-Kafka broker for `--bootstrap-servers`), until it answers; then it is stopped.
+Kafka broker for `--bootstrap-servers`), until it answers; then it is stopped. The --help
+examples after the first `es-pandas produce` assume connection settings in the environment:
+there `ES_PANDAS_CREDENTIALS=service-key.json`.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import pytest
 from es_pandas import LocalEventStreams
 from es_pandas._sample import SAMPLE
 
-from .conftest import free_port
+from .conftest import cli_commands, free_port, help_examples
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.S)
@@ -59,6 +64,25 @@ def scratch(tmp_path_factory):
         yield folder, es
 
 
+def test_the_first_python_block_runs_on_a_fresh_machine(tmp_path) -> None:
+    """The first example is copied and pasted before anything else is set up: a fresh
+    interpreter in an empty folder, no ES_PANDAS_* variables, no credentials file."""
+    (tmp_path / "first.py").write_text(blocks("python")[0])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ES_PANDAS_")}
+    result = subprocess.run(
+        [sys.executable, "first.py"],
+        cwd=tmp_path,
+        env={**env, "CI": "true"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("3 ok in "), result.stdout
+    assert "A-1" in result.stdout  # what the local server stored
+    assert [p.name for p in tmp_path.iterdir()] == ["first.py"]
+
+
 def test_python_blocks(scratch, monkeypatch) -> None:
     folder, es = scratch
     monkeypatch.chdir(folder)
@@ -80,25 +104,43 @@ def _shell_lines(block: str) -> list[str]:
     return lines
 
 
-def test_shell_blocks(scratch, kafka) -> None:
-    folder, _ = scratch
+def _shell_env(**variables: str) -> dict[str, str]:
     # the console scripts of the Python running the tests, as an activated venv has them
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    env = {**os.environ, "CI": "true", "PATH": path}
+    return {**os.environ, "CI": "true", "PATH": path, **variables}
+
+
+def _run_line(line: str, folder: Path, env: dict[str, str], kafka) -> None:
+    if line.startswith("es-pandas serve"):
+        _serve(line.replace("127.0.0.1:9092", kafka.bootstrap), folder, env)
+        return
+    result = subprocess.run(
+        line, shell=True, cwd=folder, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, f"{line}\n{result.stderr}"
+
+
+def test_shell_blocks(scratch, kafka) -> None:
+    folder, _ = scratch
+    env = _shell_env()
     for block in blocks("bash"):
         for line in _shell_lines(block):
-            if line.startswith("es-pandas serve"):
-                _serve(line.replace("127.0.0.1:9092", kafka.bootstrap), folder, env)
-                continue
-            result = subprocess.run(
-                line, shell=True, cwd=folder, env=env, capture_output=True, text=True, timeout=300
-            )
-            assert result.returncode == 0, f"{line}\n{result.stderr}"
+            _run_line(line, folder, env, kafka)
+
+
+def test_help_examples(scratch, kafka) -> None:
+    folder, _ = scratch
+    env = _shell_env(ES_PANDAS_CREDENTIALS="service-key.json")
+    examples = [line for _, command in cli_commands() for line in help_examples(command)]
+    for line in dict.fromkeys(examples):  # once each, in order
+        _run_line(line, folder, env, kafka)
 
 
 def _serve(line: str, folder: Path, env: dict[str, str]) -> None:
     port = free_port()
     command = re.sub(r"--port \d+", f"--port {port}", line)
+    if command == line:
+        command += f" --port {port}"
     proc = subprocess.Popen(
         command,
         shell=True,

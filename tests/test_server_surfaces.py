@@ -8,6 +8,7 @@ import sys
 
 import httpx
 import pandas as pd
+import pytest
 from starlette.testclient import TestClient
 
 from es_pandas import LocalEventStreams
@@ -51,6 +52,48 @@ def test_serve_prints_a_generated_key() -> None:
     proc.terminate()
     _, err = proc.communicate(timeout=10)
     assert b"export ES_PANDAS_API_KEY=" in err and b"generated" in err
+
+
+SECRET = "chosen-secret-0123456789"
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "line"),
+    [
+        (["--api-key", SECRET], {}, "export ES_PANDAS_API_KEY='<the key you gave --api-key>'"),
+        (
+            [],
+            {"ES_PANDAS_SERVER_API_KEYS": f"other-key {SECRET}"},
+            "export ES_PANDAS_API_KEY='<a key from ES_PANDAS_SERVER_API_KEYS>'",
+        ),
+        (
+            ["--user", f"alice:{SECRET}"],
+            {},
+            "export ES_PANDAS_API_VERSION=v1 ES_PANDAS_USER='<NAME of --user>' "
+            "ES_PANDAS_PASSWORD='<PASSWORD of --user>'",
+        ),
+    ],
+    ids=["api-key", "env", "user"],
+)
+def test_serve_says_how_to_connect_without_showing_the_credentials(
+    monkeypatch, args: list[str], env: dict[str, str], line: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    proc, url = start_server_process("--topic", "t", "--log-level", "info", *args)
+    proc.terminate()
+    _, err = proc.communicate(timeout=10)
+    lines = err.decode().splitlines()
+    assert f"  export ES_PANDAS_URL={url}" in lines
+    assert f"  {line}" in lines
+    assert SECRET not in err.decode() and "alice" not in err.decode()
+
+
+def test_serve_without_auth_has_no_credentials_to_export() -> None:
+    proc, _url = start_server_process("--topic", "t", "--no-auth")
+    proc.terminate()
+    _, err = proc.communicate(timeout=10)
+    assert b"export ES_PANDAS_URL=" in err and b"ES_PANDAS_API_KEY" not in err
 
 
 def test_serve_rejects_bad_options() -> None:

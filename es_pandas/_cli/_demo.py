@@ -24,7 +24,13 @@ __all__ = ["demo"]
 )
 @flags(["concurrency", "progress"])
 def demo(fault_rate: float, **values: Any) -> None:
-    """Load a sample orders CSV into a local Event Streams and explain what happened."""
+    """Load a sample orders CSV into a local Event Streams and explain what happened.
+
+    \b
+    Examples:
+      es-pandas demo
+      es-pandas demo --fault-rate 0.2 --concurrency 8
+    """
     sample = str(SAMPLE)
     with LocalEventStreams(topics={"orders": 3}) as es:
         es.set_faults(rates={"503": fault_rate} if fault_rate else {}, retry_after=0, seed=1)

@@ -43,6 +43,15 @@ def produce(file: str, topic: str, dry_run: bool, **values: Any) -> None:
     environment variables. Exit status: 0 every row ok, 1 some rows not ok, 2 usage
     or configuration error, or the run stopped early (credentials refused, no such
     topic, server unreachable), 130 interrupted (the status so far is written).
+
+    \b
+    Examples (the first with a service-credentials file, the others with
+    ES_PANDAS_CREDENTIALS, or ES_PANDAS_URL and ES_PANDAS_API_KEY, set):
+      es-pandas produce orders.csv --topic orders --key-col order_id --credentials service-key.json
+      es-pandas produce orders.csv -t orders --key-col order_id --status-out status.csv
+      es-pandas produce orders.csv -t orders --resume status.csv --status-out status.csv
+      es-pandas produce orders.csv -t orders --dtype items=int --na-values "" --dry-run
+      head -100 orders.csv | es-pandas produce - -t orders --max-rate 50
     """
     status_out = values.get("status_out")
     if dry_run and status_out:

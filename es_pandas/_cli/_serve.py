@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import sys
 
 import click
+from click.core import ParameterSource
 
 from .._wire.limits import Limits
 from ..server import FaultConfig
@@ -13,6 +15,12 @@ from ..server import FaultConfig
 __all__ = ["serve"]
 
 _API_LIMITS = Limits()
+
+
+class _ConfigurationError(click.ClickException):
+    """One line, and status 2 as for the other configuration errors of the command line."""
+
+    exit_code = 2
 
 
 def _topics(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, int]:
@@ -128,12 +136,15 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
     type=click.Choice(["v1.1", "v1.0"]),
     default="v1.1",
     show_default=True,
+    help="v1 error bodies: error_code and message at the top level and nested (v1.1), "
+    "or nested only (v1.0).",
 )
 @click.option(
     "--timestamp-format",
     type=click.Choice(["epoch_ms", "iso"]),
     default="epoch_ms",
     show_default=True,
+    help="How answers give a record's timestamp (not documented by IBM).",
 )
 @click.option("--token-ttl", default=3600.0, show_default=True, help="IAM token lifetime (s).")
 @click.option(
@@ -180,6 +191,7 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     default="info",
     show_default=True,
+    help="How much the server logs; debug adds librdkafka's log (--bootstrap-servers).",
 )
 def serve(
     host: str,
@@ -202,10 +214,19 @@ def serve(
     api_keys: tuple[str, ...],
     **settings: object,
 ) -> None:
-    """Run a local Event Streams REST producer (v1 and v2 API, IAM tokens)."""
+    """Run a local Event Streams REST producer (v1 and v2 API, IAM tokens).
+
+    \b
+    Examples:
+      es-pandas serve --topic orders:3
+      es-pandas serve --port 8080 --topic orders:3 --api-key KEY --db records.sqlite3
+      es-pandas serve --topic orders:3 --latency 0.01-0.05 --fault-rate 503=0.05 --quota 100
+      es-pandas serve --topic orders:3 --no-auth --bootstrap-servers 127.0.0.1:9092
+    """
     import uvicorn
 
     from ..server import KafkaStore, ServerConfig, SQLiteStore, create_app
+    from ..server._kafka import LIBRDKAFKA_LOG
     from ..server._run import bind_socket, uvicorn_config
 
     if client_ca and not ssl_certfile:
@@ -234,6 +255,17 @@ def serve(
         app.state.es.faults.script(filter(None, fault_script.split(",")))
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    if log_level == "debug":
+        LIBRDKAFKA_LOG.addHandler(logging.StreamHandler())
+        LIBRDKAFKA_LOG.setLevel(logging.DEBUG)
+    if store is not None:
+        try:
+            store.check()
+        except ConnectionError as exc:
+            raise _ConfigurationError(
+                f"{exc}: is a broker running there? (--kafka-config for TLS and SASL; "
+                "--log-level debug shows librdkafka's log)"
+            ) from None
     try:
         sock = bind_socket(host, port)
     except OSError as exc:
@@ -253,8 +285,8 @@ def serve(
     if no_auth:
         click.echo("  authentication: off", err=True)
     click.echo(f"Use it with:\n  export ES_PANDAS_URL={url}", err=True)
-    if generated:
-        click.echo(f"  export ES_PANDAS_API_KEY={keys[0]}  # generated for this run", err=True)
+    if not no_auth:
+        click.echo(f"  {_credentials_export(keys, generated)}", err=True)
     server = uvicorn.Server(
         uvicorn_config(
             app,
@@ -268,6 +300,27 @@ def serve(
         server.run(sockets=[sock])
     except KeyboardInterrupt:
         sys.exit(130)  # uvicorn has shut down cleanly; no "Aborted!"
+
+
+def _credentials_export(keys: list[str], generated: bool) -> str:
+    """The line that gives a client credentials this server accepts. A key or password
+    the user chose is a credential, and credentials never appear in output: the line
+    names where the user gave it instead."""
+    if generated:
+        return f"export ES_PANDAS_API_KEY={keys[0]}  # generated for this run"
+    if keys:
+        source = click.get_current_context().get_parameter_source("api_keys")
+        where = (
+            "a key from ES_PANDAS_SERVER_API_KEYS"
+            if source is ParameterSource.ENVIRONMENT
+            else "the key you gave --api-key"
+        )
+        return f"export ES_PANDAS_API_KEY='<{where}>'"
+    # Basic credentials are v1 only; the client speaks v2 unless told
+    return (
+        "export ES_PANDAS_API_VERSION=v1 ES_PANDAS_USER='<NAME of --user>' "
+        "ES_PANDAS_PASSWORD='<PASSWORD of --user>'"
+    )
 
 
 def _describe_faults(faults: FaultConfig, script: str) -> str:

@@ -5,11 +5,18 @@ Records are produced with confluent-kafka (librdkafka), ``acks=all``; each HTTP 
 waits for its record's delivery report, resolved into the event loop from a poll
 thread, so many requests share librdkafka's batching and none blocks on a flush.
 Partition, offset and timestamp in the answers are Kafka's own.
+
+librdkafka logs to stderr by default: a line per reconnect attempt per client, hundreds
+a minute while a broker is down. Its log goes to the ``es_pandas.server.kafka`` logger
+instead, which is silent unless the application configures logging (``es-pandas serve
+--log-level debug`` does).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import threading
 import time
 import uuid
@@ -18,9 +25,15 @@ from typing import Any
 
 from ._storage import Headers, Record, StoreError, TopicExistsError
 
-__all__ = ["KafkaStore"]
+__all__ = ["LIBRDKAFKA_LOG", "KafkaStore"]
 
 _METADATA_REFRESH_SECONDS = 1.0
+
+LIBRDKAFKA_LOG = logging.getLogger("es_pandas.server.kafka")
+LIBRDKAFKA_LOG.addHandler(logging.NullHandler())
+
+# librdkafka's "host:port/bootstrap: <what happened> (after 0ms in state CONNECT)"
+_AROUND_REASON = re.compile(r"^\S+/\S+: | \(after \d+ms in state \w+\)$")
 
 
 def _kafka() -> Any:
@@ -66,7 +79,11 @@ class KafkaStore:
 
     def __init__(self, bootstrap_servers: str, config: Mapping[str, str] | None = None) -> None:
         self.bootstrap_servers = bootstrap_servers
-        self._config = {"bootstrap.servers": bootstrap_servers, **dict(config or {})}
+        self._config: dict[str, Any] = {
+            "bootstrap.servers": bootstrap_servers,
+            "logger": LIBRDKAFKA_LOG,
+            **dict(config or {}),
+        }
         self._producer: Any = None
         self._admin: Any = None
         self._topics: dict[str, int] = {}
@@ -99,7 +116,28 @@ class KafkaStore:
         self._poller.start()
         await self._refresh_topics(force=True)
 
-    def _admin_config(self) -> dict[str, str]:
+    def check(self, timeout: float = 5.0) -> None:
+        """Raise ConnectionError unless the cluster answers a metadata request within
+        ``timeout`` seconds; as soon as librdkafka finds every bootstrap server down
+        (a refused connection takes milliseconds, not the whole timeout)."""
+        kafka = _kafka()
+        all_down = kafka.KafkaError._ALL_BROKERS_DOWN
+        errors: list[Any] = []
+        admin = kafka.admin.AdminClient({**self._admin_config(), "error_cb": errors.append})
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                admin.list_topics(timeout=max(0.01, min(0.5, deadline - time.monotonic())))
+                return
+            except kafka.KafkaException:
+                admin.poll(0)  # runs error_cb
+            if time.monotonic() >= deadline or any(e.code() == all_down for e in errors):
+                break
+        reasons = [_AROUND_REASON.sub("", e.str()) for e in errors if e.code() != all_down]
+        reason = reasons[-1] if reasons else f"no answer in {timeout:g} s"
+        raise ConnectionError(f"cannot reach Kafka at {self.bootstrap_servers} ({reason})")
+
+    def _admin_config(self) -> dict[str, Any]:
         # Producer-only settings make the admin client warn; keep the connection ones.
         skip = (
             "acks",
@@ -225,7 +263,7 @@ def _settle(future: asyncio.Future[Record], outcome: Record | StoreError) -> Non
 
 
 def read_topic(
-    config: Mapping[str, str],
+    config: Mapping[str, Any],
     topic: str,
     partition: int | None = None,
     offset: int = 0,
@@ -245,6 +283,7 @@ def read_topic(
                 for k, v in config.items()
                 if k.startswith(("bootstrap", "security", "sasl", "ssl"))
             },
+            "logger": LIBRDKAFKA_LOG,
             "group.id": f"es-pandas-read-{uuid.uuid4().hex}",
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
