@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -159,6 +160,14 @@ def test_retry_recipe_sends_only_the_failed_slice(es) -> None:
     assert (combined["status"] == "ok").all()
     assert combined["error"].isna().all()  # no old error stays on a retried row
     assert combined.dtypes.equals(first.dtypes)
+
+
+@pytest.mark.parametrize("topic", [".", ".."])
+def test_dot_topics_are_refused_up_front(es, topic: str) -> None:
+    # Quoted into the URL, they are dot segments: the request would go to /v2/records.
+    message = re.escape(f"topic {topic!r} cannot exist: Kafka forbids")
+    with pytest.raises(es_pandas.ConfigurationError, match=message):
+        pd.DataFrame({"v": [1]}).es.produce(topic, url=es.url, api_key=API_KEY, progress=False)
 
 
 def test_producer_object_is_reusable(es, orders) -> None:

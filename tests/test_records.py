@@ -611,6 +611,9 @@ def test_more_configuration_errors() -> None:
         RecordEncoder("t", [1, "1"])
     with pytest.raises(ValueError, match="topic must be a non-empty string"):
         RecordEncoder("", ["a"])
+    for topic in (".", ".."):
+        with pytest.raises(ValueError, match=r"Kafka forbids the topic names '\.' and '\.\.'"):
+            RecordEncoder(topic, ["a"])
     with pytest.raises(ValueError, match="max_key_bytes must be a positive integer"):
         Limits(max_key_bytes=0)
 

@@ -44,7 +44,7 @@ class RecordEncoder:
     Parameters
     ----------
     topic : str
-        The topic; URL-quoted into each target.
+        The topic; URL-quoted into each target. Kafka forbids "." and "..", so they are refused.
     columns : sequence of hashable
         The frame's columns, as every chunk passed to :meth:`encode` has them.
     api_version : {"v2", "v1"}
@@ -88,6 +88,12 @@ class RecordEncoder:
             raise ConfigurationError(f"api_version must be 'v1' or 'v2', not {api_version!r}")
         if not isinstance(topic, str) or not topic:
             raise ConfigurationError(f"topic must be a non-empty string, not {topic!r}")
+        if topic in (".", ".."):
+            # Kafka forbids them, and quoted into a URL path they are dot segments, which
+            # HTTP libraries resolve: the request would go to another path altogether.
+            raise ConfigurationError(
+                f"topic {topic!r} cannot exist: Kafka forbids the topic names '.' and '..'"
+            )
         if value_type not in (None, "json", "text", "binary"):
             raise ConfigurationError(
                 f"value_type must be 'json', 'text', 'binary' or None, not {value_type!r}"
