@@ -136,6 +136,24 @@ def test_rejected_rows_never_stop_the_others(es) -> None:
     assert status.loc[1, "attempts"] == 0
 
 
+def test_infinite_keys_are_rejected_as_infinite_values_are(es) -> None:
+    inf = float("inf")
+    frame = pd.DataFrame(
+        {"k": [1.5, inf, 2.5, -inf], "x": [1.0, 2.0, inf, 4.0]}, index=["a", "b", "c", "d"]
+    )
+    es.reset_stats()
+    status = frame.es.produce("single", key_col="k", url=es.url, api_key=API_KEY, progress=False)
+    assert status["status"].tolist() == ["ok", "rejected", "rejected", "rejected"]
+    assert status["error"].tolist()[1:] == [
+        "column 'k': inf is not a finite number",
+        "column 'x': inf is not valid JSON",
+        "column 'k': -inf is not a finite number",
+    ]
+    assert es.stats()["requests"] == 1
+    [record] = stored_values(es, status.loc[["a"]], "single")
+    assert record.key == b"1.5"
+
+
 def test_oversize_rows_are_rejected_locally(es) -> None:
     frame = pd.DataFrame({"k": ["a", "b" * 5000], "v": ["x", "y"]})
     frame.loc[2] = ["c", "z" * 70000]

@@ -348,6 +348,28 @@ def test_int_columns_with_nan_give_keys_without_point_zero() -> None:
     rejected(out[1], "column 'k': null key")
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32", "Float64", object])
+def test_infinite_keys_headers_and_text_values_are_rejected_as_values_are(dtype: Any) -> None:
+    cells = pd.Series([1.5, np.inf, -np.inf, np.nan], dtype=dtype)
+    frame = pd.DataFrame({"k": cells, "v": range(4)})
+    ok, inf, minus_inf, nan = encode(frame, key_col="k", api_version="v1")
+    assert query(ok)["key"] == ["1.5"]
+    assert inf == RejectedRow(1, "column 'k': inf is not a finite number")
+    assert minus_inf == RejectedRow(2, "column 'k': -inf is not a finite number")
+    assert nan == RejectedRow(3, "column 'k': null key")
+    header = encode(frame, header_cols=["k"])
+    rejected(header[1], "column 'k': inf is not a finite number")
+    assert envelope(header[3]).get("headers") is None
+    text = encode(frame, value_col="k", value_type="text")
+    rejected(text[2], "column 'k': -inf is not a finite number")
+    assert [type(item) for item in encode(frame)] == [
+        EncodedRecord,
+        RejectedRow,
+        RejectedRow,
+        EncodedRecord,
+    ]
+
+
 @pytest.mark.parametrize("missing", [None, np.nan, pd.NaT, pd.NA])
 def test_null_keys_are_rejected(missing: Any) -> None:
     frame = pd.DataFrame({"order_id": pd.Series(["a", missing], dtype=object), "v": [1, 2]})

@@ -22,8 +22,9 @@ policy, so a cell always reads back the same:
 
 Output is compact (no spaces). Keys, header values and ``value_type="text"`` values are
 text: str as is, bytes as binary, ints and integral floats as digits (``3``, not
-``3.0``: pandas makes int columns with NaN float), other floats by ``repr``, bool as
-``true``/``false``, and the rest as in the JSON policy (ISO 8601 timestamps, ...).
+``3.0``: pandas makes int columns with NaN float), other floats by ``repr`` (+inf and
+-inf reject the row, as in JSON), bool as ``true``/``false``, and the rest as in the
+JSON policy (ISO 8601 timestamps, ...).
 """
 
 from __future__ import annotations
@@ -132,6 +133,10 @@ def as_text(value: object) -> str | bytes | None:
         number = float(value)
         if math.isnan(number):
             return None
+        if math.isinf(number):
+            # One rule with JSON values, which cannot hold them: as text, "inf" would
+            # reach consumers as a string, no longer the bad number it was.
+            raise Unencodable(f"{number!r} is not a finite number")
         return str(int(number)) if number.is_integer() else repr(number)
     native = _native(value)
     if isinstance(native, bool):
