@@ -23,10 +23,12 @@ import time
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 
 from es_pandas import LocalEventStreams
 from es_pandas._sample import SAMPLE
+from es_pandas._wire import EncodedRecord, RecordEncoder
 
 from .conftest import free_port
 
@@ -122,6 +124,18 @@ def _serve(line: str, folder: Path, env: dict[str, str]) -> None:
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(10)
+
+
+def test_the_value_policy_shows_how_timedeltas_are_sent() -> None:
+    """The README's value policy gives the exact wire form of timedeltas, negative and
+    nanosecond ones included: each example is what the encoder sends."""
+    policy = README.read_text().partition("### Value policy")[2].partition("\n## ")[0]
+    spans = pd.to_timedelta(["1 days 2 hours 3 min 4.5 s", "1 ns", "-1 ns", "-1.5 s"])
+    frame = pd.DataFrame({"span": spans})
+    for record in RecordEncoder("t", ["span"], api_version="v1").encode(frame, 0):
+        assert isinstance(record, EncodedRecord)
+        text = json.loads(record.body)["span"]
+        assert f"`{text}`" in policy, text
 
 
 def test_readme_lists_every_environment_variable() -> None:

@@ -722,6 +722,44 @@ def test_round_trip_typed_values(
     assert all(s.key is None and s.headers == () for s in stored)
 
 
+#: timedeltas and the exact text the README's value policy says they are sent as
+DURATIONS = [
+    (pd.Timedelta("1 days 2 hours 3 min 4.5 s"), "P1DT2H3M4.5S"),
+    (pd.Timedelta(0), "P0DT0H0M0S"),
+    (pd.Timedelta(1, "ns"), "P0DT0H0M0.000000001S"),
+    (pd.Timedelta(1, "us"), "P0DT0H0M0.000001S"),
+    (pd.Timedelta(-1, "ns"), "P-1DT23H59M59.999999999S"),
+    (-pd.Timedelta("1.5 s"), "P-1DT23H59M58.5S"),
+    (-pd.Timedelta("2 days 3 hours"), "P-3DT21H0M0S"),
+    (dt.timedelta(microseconds=-1), "P-1DT23H59M59.999999S"),
+    (np.timedelta64(3, "D"), "P3DT0H0M0S"),
+    (np.timedelta64(-5, "ns"), "P-1DT23H59M59.999999995S"),
+]
+
+
+@BOTH
+def test_timedeltas_on_the_wire(
+    local: LocalEventStreams, http: httpx.Client, api_version: str
+) -> None:
+    cells = [cell for cell, _ in DURATIONS]
+    texts = [text for _, text in DURATIONS]
+    frame = pd.DataFrame(
+        {
+            "key": pd.Series(cells, dtype=object),
+            "span": pd.to_timedelta(pd.Series(cells, dtype=object)),
+            "any": pd.Series(cells, dtype=object),
+        }
+    )
+    assert frame["span"].dtype.kind == "m"
+    records = encode(frame, key_col="key", api_version=api_version)
+    stored = [send(local, http, r) for r in records]
+    assert [s.key for s in stored] == [text.encode() for text in texts]
+    assert [s.value for s in stored] == [
+        f'{{"span":"{text}","any":"{text}"}}'.encode() for text in texts
+    ]
+    assert [pd.Timedelta(text) for text in texts] == [pd.Timedelta(cell) for cell in cells]
+
+
 # -- property: what the server stores reads back as the policy says ------------------------
 
 _ZONES = ["UTC", "Asia/Kolkata", "America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu"]

@@ -12,8 +12,11 @@ policy, so a cell always reads back the same:
 - Timestamp and datetime -> ISO 8601 as ``Timestamp.isoformat`` writes it: naive stays
   naive with no offset, tz-aware keeps its own offset (``+05:30``) and is never
   converted to UTC, nanoseconds are kept when present;
-- date and time -> ``isoformat()``; Timedelta and timedelta -> ISO 8601 durations
-  (``P0DT0H0M1.5S``);
+- date and time -> ``isoformat()``; Timedelta and timedelta -> ISO 8601 durations as
+  ``Timedelta.isoformat`` writes them, nanoseconds kept (``P0DT0H0M1.5S``,
+  ``P0DT0H0M0.000000001S``); a negative one has negative days and the rest positive, as
+  pandas shows it (-1 ns -> ``P-1DT23H59M59.999999999S``), and ``pd.Timedelta(text)``
+  reads it back;
 - Decimal -> string (``"1.10"``), a NaN Decimal -> ``null``; UUID -> string;
   bytes -> base64 string;
 - dict, list, tuple and ndarray -> JSON with the same policy inside;
