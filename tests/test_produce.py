@@ -154,6 +154,28 @@ def test_infinite_keys_are_rejected_as_infinite_values_are(es) -> None:
     assert record.key == b"1.5"
 
 
+@pytest.mark.parametrize(
+    ("column", "dtype"),
+    [
+        (pd.period_range("2024-01", periods=3, freq="M"), "period[M]"),
+        (pd.interval_range(0, 3), "interval[int64, right]"),
+        (np.array([1j, 2j, 3j]), "complex128"),
+    ],
+)
+def test_a_column_no_row_of_which_can_be_sent_stops_the_run_before_it_starts(
+    es, column, dtype: str
+) -> None:
+    frame = pd.DataFrame({"k": ["a", "b", "c"], "when": column})
+    with pytest.raises(es_pandas.ConfigurationError, match=f"column 'when' is {re.escape(dtype)}"):
+        frame.es.produce("single", key_col="k", url=es.url, api_key=API_KEY, progress=False)
+    assert es.stats() == {}
+    converted = frame.assign(when=frame["when"].astype(str))
+    status = converted.es.produce(
+        "single", key_col="k", url=es.url, api_key=API_KEY, progress=False
+    )
+    assert (status["status"] == "ok").all()
+
+
 def test_oversize_rows_are_rejected_locally(es) -> None:
     frame = pd.DataFrame({"k": ["a", "b" * 5000], "v": ["x", "y"]})
     frame.loc[2] = ["c", "z" * 70000]

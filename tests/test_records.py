@@ -7,6 +7,7 @@ import base64
 import datetime as dt
 import json
 import math
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -29,7 +30,8 @@ from es_pandas.server import Record
 
 
 def encode(frame: pd.DataFrame, start: int = 0, **options: Any) -> list[Any]:
-    return RecordEncoder("t", list(frame.columns), **options).encode(frame, start)
+    encoder = RecordEncoder("t", list(frame.columns), dtypes=list(frame.dtypes), **options)
+    return encoder.encode(frame, start)
 
 
 def one(frame: pd.DataFrame, **options: Any) -> EncodedRecord | RejectedRow:
@@ -306,6 +308,47 @@ def test_inf_category_is_rejected() -> None:
     out = encode(frame)
     rejected(out[1], "column 'c': inf is not valid JSON")
     assert [type(item) for item in out] == [EncodedRecord, RejectedRow, EncodedRecord]
+
+
+_MONTHS = pd.period_range("2024-01", periods=2, freq="M")
+
+#: columns no value of which can be sent, and what the refusal says of them
+UNSENDABLE = [
+    (pd.Series(_MONTHS), "is period[M]: periods have no JSON or text form"),
+    (pd.Series(pd.Categorical(_MONTHS)), "is category: periods have no JSON or text form"),
+    (pd.Series(pd.interval_range(0, 2)), "is interval[int64, right]: intervals have no"),
+    (pd.Series([1 + 2j, 3j]), "is complex128: complex numbers have no JSON or text form"),
+    (pd.Series(np.array([1 + 2j, 0j], "complex64")), "is complex64: complex numbers have no"),
+    (pd.Series(pd.Categorical([1 + 2j, None])), "is category: complex numbers have no"),
+    (pd.Series(pd.arrays.SparseArray([1 + 2j, 0j])), "is Sparse[complex128, nan]: complex numbers"),
+]
+
+
+@pytest.mark.parametrize(("cells", "message"), UNSENDABLE)
+@pytest.mark.parametrize("role", ["value_cols", "key_col", "value_col", "header_cols"])
+def test_columns_no_value_of_which_can_be_sent_are_refused_up_front(
+    cells: pd.Series, message: str, role: str
+) -> None:
+    frame = pd.DataFrame({"c": cells, "v": [1, 2]})
+    option = {"value_cols": ["c"], "key_col": "c", "value_col": "c", "header_cols": ["c"]}[role]
+    with pytest.raises(ValueError, match=re.escape(f"column 'c' {message}")) as refused:
+        encode(frame, **{role: option})
+    # the advice holds: .astype(str) gives what it says
+    assert f".astype(str) gives {cells.astype(str)[0]!r}" in str(refused.value)
+
+
+def test_such_columns_are_fine_when_not_sent() -> None:
+    frame = pd.DataFrame({"c": pd.Series(_MONTHS), "v": [1, 2]})
+    assert values(frame, value_cols=["v"]) == [{"v": 1}, {"v": 2}]
+    [called] = encode(
+        frame.iloc[:1], value_cols=["v"], header_cols=lambda row: {"month": str(row["c"])}
+    )
+    assert envelope(called)["headers"] == [{"name": "month", "value": "MjAyNC0wMQ=="}]
+    # A value of an object column is judged alone: only its own row is rejected.
+    mixed = pd.DataFrame({"c": pd.Series([_MONTHS[0], "2024-02"], dtype=object)})
+    bad, good = encode(mixed)
+    rejected(bad, "column 'c': Period is not JSON serializable")
+    assert json.loads(value_bytes(good)) == {"c": "2024-02"}
 
 
 def test_value_cols_choose_and_order_the_fields() -> None:

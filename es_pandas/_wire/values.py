@@ -21,7 +21,9 @@ policy, so a cell always reads back the same:
   bytes -> base64 string;
 - dict, list, tuple and ndarray -> JSON with the same policy inside;
 - categoricals -> their values; strings escaped as JSON needs, non-ASCII kept as UTF-8;
-- anything else (arbitrary objects, complex numbers, sets, ...) rejects the row.
+- anything else (arbitrary objects, complex numbers, sets, ...) rejects the row; a
+  column of a dtype none of whose values can be sent (period, interval, complex) is
+  refused before a run instead (:func:`.columns.unsendable`).
 
 Output is compact (no spaces). Keys, header values and ``value_type="text"`` values are
 text: str as is, bytes as binary, ints and integral floats as digits (``3``, not
