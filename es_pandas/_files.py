@@ -187,8 +187,9 @@ class FileLoad:
         self._not_ok: list[pd.DataFrame] = []
         self._broken = False
 
-    def chunks(self) -> tuple[pd.Index | None, Iterator[Chunk]]:
-        """The file's columns (None for an empty file) and its chunks, read lazily."""
+    def chunks(self) -> tuple[pd.Series | None, Iterator[Chunk]]:
+        """The dtypes of the file's columns as its first chunk has them (None for an
+        empty file), and its chunks, read lazily."""
         frames = read_frames(self.path, self._read, self._chunksize, self.name)
         first = next(frames, None)
         if first is None:
@@ -197,7 +198,7 @@ class FileLoad:
             # from the whole first chunk, rows carried from resume included, so that a
             # resumed load reads the file as the first one did
             self._types.decide(first)
-        return first.columns, self._chunks(first, self._hinted(frames))
+        return first.dtypes, self._chunks(first, self._hinted(frames))
 
     def _hinted(self, frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         """``frames``, a read error saying how to go on from it."""

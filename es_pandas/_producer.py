@@ -210,8 +210,8 @@ StatusFrame
 Raises
 ------
 ConfigurationError
-    Unusable options, no URL, unusable credentials, unknown columns: before anything
-    is sent.
+    Unusable options, no URL, unusable credentials, unknown columns, columns that
+    cannot be sent (period, interval, complex): before anything is sent.
 AuthenticationError, PermissionDeniedError, TopicNotFoundError, EndpointError, ConnectionFailed
     The run stopped early; ``.status`` holds the frame (the rest ``not_sent``).
 ProduceError

@@ -84,7 +84,7 @@ class Run:
 
     async def send(
         self,
-        columns: pd.Index,
+        dtypes: pd.Series,
         chunks: Iterator[Chunk],
         chunk_done: Callable[[Chunk], None] | None = None,
     ) -> None:
@@ -94,7 +94,7 @@ class Run:
         as it is; anything that goes wrong later ends the run as an abort, so that the
         exception the caller raises carries the status of every row."""
         options = self.settings.options
-        encoder = self._encoder(columns)
+        encoder = self._encoder(dtypes)
         transport = self._transport()
         engine = Engine(
             url=self.settings.url,
@@ -143,12 +143,14 @@ class Run:
         if self._engine is not None:
             self._engine.stop()
 
-    def _encoder(self, columns: pd.Index) -> RecordEncoder:
+    def _encoder(self, dtypes: pd.Series) -> RecordEncoder:
+        """The encoder of rows whose columns and their dtypes are ``dtypes``."""
         options = self.settings.options
         base_path = self.settings.url.split("://", 1)[1].partition("/")[2]
         return RecordEncoder(
             self.topic,
-            list(columns),
+            dtypes.index.tolist(),
+            dtypes=dtypes.tolist(),
             api_version=options["api_version"],
             key_col=options["key_col"],
             value_col=options["value_col"],
@@ -206,7 +208,7 @@ class Run:
             Chunk(frame.iloc[start : start + size], frame.index[start : start + size], book, start)
             for start in range(0, len(frame), size)
         )
-        await self.send(frame.columns, chunks)
+        await self.send(frame.dtypes, chunks)
         status = book.to_frame(frame.index, self.tally.summary().elapsed)
         self.finish(status)
         return self.plan(book, frame.index) if self.dry_run else status
@@ -237,7 +239,7 @@ class Run:
     # -- a file ------------------------------------------------------------------------
 
     async def file(self, load: FileLoad) -> Summary | pd.DataFrame:
-        columns, chunks = load.chunks()
+        dtypes, chunks = load.chunks()
         plans: list[pd.DataFrame] = []
         if self.dry_run:
             show: Callable[[pd.DataFrame], object] = (
@@ -249,8 +251,8 @@ class Run:
 
             load.emit = emit
         try:
-            if columns is not None:
-                await self.send(columns, chunks, load.chunk_done)
+            if dtypes is not None:
+                await self.send(dtypes, chunks, load.chunk_done)
         finally:
             load.flush()
         summary = self.tally.summary()

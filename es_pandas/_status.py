@@ -54,6 +54,10 @@ _ERRORS_SHOWN = 5
 # million rows rejected each for its own value must not cost a million entries).
 _REASONS_KEPT = 1000
 
+_MAYBE_IN_KAFKA = ["ok", "unknown"]
+# Why a row stays unknown when a later run fails it: an earlier one may have written it.
+_EARLIER_RUN = "; an earlier run may have written the record"
+
 #: (status, error) -> rows
 Reasons = Counter[tuple[str, str]]
 
@@ -146,7 +150,8 @@ class StatusFrame(pd.DataFrame):
     Columns: ``status`` (categorical: ok, failed, unknown, rejected, not_sent),
     ``http_status``, ``partition``, ``offset``, ``timestamp``, ``error``,
     ``attempts``, ``latency_ms`` and ``maybe_duplicate`` (an earlier attempt may
-    have written the record before a later one succeeded).
+    have written the record before a later one succeeded). :meth:`update` takes in
+    the status of rows sent again.
     """
 
     @property
@@ -168,6 +173,54 @@ class StatusFrame(pd.DataFrame):
                 status, error = cast(tuple[str, str], pair)
                 reasons[str(status), str(error)] = int(n)
         return Summary(counts, self.attrs.get("elapsed") if whole else None, reasons=reasons)
+
+    def update(self, other: pd.DataFrame) -> None:  # type: ignore[override]
+        """Take in the status of some of these rows sent again: ``status.update(retry)``.
+
+        Each row of ``other`` (a status frame) replaces this frame's row of the same
+        label whole, nulls included, so a row now ok keeps no old error (pandas' own
+        ``update`` skips nulls, and its ``join``, ``overwrite``, ``filter_func`` and
+        ``errors`` do not apply to whole rows). What an earlier run may have written
+        stays said: a row that was ``ok`` stays ok, its record is in Kafka; one that was
+        ``unknown`` and is not ok now stays ``unknown``; one ok in a run and ok or unknown
+        in the other is flagged ``maybe_duplicate``.
+
+        The frame then holds rows of more than one run, which have no single time: its
+        :attr:`summary` counts them but gives no time or rate.
+        """
+        if not (self.index.is_unique and other.index.is_unique):
+            raise ValueError("update matches rows by label: both indexes must be unique")
+        if list(other.columns) != list(self.columns):
+            raise ValueError("update takes a status frame, with the columns of this one")
+        strangers = other.index.difference(self.index)
+        if len(strangers):
+            raise KeyError(f"{len(strangers)} rows are not in this frame: {strangers[:5].tolist()}")
+        positions = self.index.get_indexer(other.index)
+        was = self["status"].to_numpy(dtype=object)[positions]
+        now = other["status"].to_numpy(dtype=object)
+        rows = other.copy()
+        still_unknown = (was == "unknown") & (now != "ok")
+        noted = still_unknown & (now != "unknown")
+        rows.loc[noted, "error"] = rows.loc[noted, "error"].fillna("not sent") + _EARLIER_RUN
+        rows.loc[still_unknown, "status"] = "unknown"
+        # a row ok before and not now is in Kafka all the same: it stays as it was
+        replaced = ~((was == "ok") & (now != "ok"))
+        # Column by column, array into array: pandas 3.1 fails to set a frame into rows
+        # of a frame when a nullable integer column of it holds NA.
+        for name in self.columns:
+            column = self[name].array.copy()
+            column[positions[replaced]] = rows[name].array[replaced]
+            self[name] = column
+        # ok in the end, and each run may have written it
+        twice = (
+            np.isin(was, _MAYBE_IN_KAFKA)
+            & np.isin(now, _MAYBE_IN_KAFKA)
+            & ((was == "ok") | (now == "ok"))
+        )
+        flags = self["maybe_duplicate"].to_numpy(copy=True)
+        flags[positions[twice]] = True
+        self["maybe_duplicate"] = flags
+        self.attrs["elapsed"] = None
 
     def _repr_html_(self) -> str | None:
         """The summary and the first errors above the usual table (Jupyter)."""

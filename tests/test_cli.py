@@ -154,6 +154,15 @@ def test_configuration_errors_exit_2(es, env, tmp_path, args, extra_env, message
     assert "wrong-key" not in result.stderr + result.stdout
 
 
+@pytest.mark.parametrize("topic", [".", ".."])
+def test_dot_topics_exit_2_with_the_reason(es, env, tmp_path, topic: str) -> None:
+    path = write(frame(3), tmp_path / "rows.csv")
+    result = run("produce", str(path), "--topic", topic, env=env)
+    assert result.returncode == 2, result.stderr
+    assert "Kafka forbids the topic names '.' and '..'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_unknown_extension_exits_2(env, tmp_path) -> None:
     path = tmp_path / "rows.data"
     path.write_text("a\n1\n")

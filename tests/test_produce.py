@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -135,6 +136,46 @@ def test_rejected_rows_never_stop_the_others(es) -> None:
     assert status.loc[1, "attempts"] == 0
 
 
+def test_infinite_keys_are_rejected_as_infinite_values_are(es) -> None:
+    inf = float("inf")
+    frame = pd.DataFrame(
+        {"k": [1.5, inf, 2.5, -inf], "x": [1.0, 2.0, inf, 4.0]}, index=["a", "b", "c", "d"]
+    )
+    es.reset_stats()
+    status = frame.es.produce("single", key_col="k", url=es.url, api_key=API_KEY, progress=False)
+    assert status["status"].tolist() == ["ok", "rejected", "rejected", "rejected"]
+    assert status["error"].tolist()[1:] == [
+        "column 'k': inf is not a finite number",
+        "column 'x': inf is not valid JSON",
+        "column 'k': -inf is not a finite number",
+    ]
+    assert es.stats()["requests"] == 1
+    [record] = stored_values(es, status.loc[["a"]], "single")
+    assert record.key == b"1.5"
+
+
+@pytest.mark.parametrize(
+    ("column", "dtype"),
+    [
+        (pd.period_range("2024-01", periods=3, freq="M"), "period[M]"),
+        (pd.interval_range(0, 3), "interval[int64, right]"),
+        (np.array([1j, 2j, 3j]), "complex128"),
+    ],
+)
+def test_a_column_no_row_of_which_can_be_sent_stops_the_run_before_it_starts(
+    es, column, dtype: str
+) -> None:
+    frame = pd.DataFrame({"k": ["a", "b", "c"], "when": column})
+    with pytest.raises(es_pandas.ConfigurationError, match=f"column 'when' is {re.escape(dtype)}"):
+        frame.es.produce("single", key_col="k", url=es.url, api_key=API_KEY, progress=False)
+    assert es.stats() == {}
+    converted = frame.assign(when=frame["when"].astype(str))
+    status = converted.es.produce(
+        "single", key_col="k", url=es.url, api_key=API_KEY, progress=False
+    )
+    assert (status["status"] == "ok").all()
+
+
 def test_oversize_rows_are_rejected_locally(es) -> None:
     frame = pd.DataFrame({"k": ["a", "b" * 5000], "v": ["x", "y"]})
     frame.loc[2] = ["c", "z" * 70000]
@@ -145,20 +186,75 @@ def test_oversize_rows_are_rejected_locally(es) -> None:
 
 
 def test_retry_recipe_sends_only_the_failed_slice(es) -> None:
-    frame = pd.DataFrame({"v": range(10)})
+    frame = pd.DataFrame({"v": range(10)}, index=[f"r{i}" for i in range(10)])
     es.script_faults(["ok"] + ["400"] * 3)
     first = frame.es.produce("single", url=es.url, api_key=API_KEY, progress=False, concurrency=1)
     assert first["status"].value_counts()["failed"] == 3
-    retry = frame.loc[first["status"] != "ok"].es.produce(
-        "single", url=es.url, api_key=API_KEY, progress=False
+    assert first.summary.elapsed is not None
+    dtypes = first.dtypes
+    # the README's recipe; the third retried row fails again, keeping its partition NA
+    es.script_faults(["ok", "ok", "400"])
+    again = first["status"].isin(["failed", "rejected", "not_sent"])
+    retry = frame.loc[again].es.produce(
+        "single", url=es.url, api_key=API_KEY, progress=False, concurrency=1
     )
-    assert (retry["status"] == "ok").all()
-    assert retry.index.tolist() == first.index[first["status"] != "ok"].tolist()
-    combined = first.copy()
-    combined.loc[retry.index] = retry  # the README's recipe
-    assert (combined["status"] == "ok").all()
-    assert combined["error"].isna().all()  # no old error stays on a retried row
-    assert combined.dtypes.equals(first.dtypes)
+    assert retry.index.tolist() == first.index[again].tolist()
+    first.update(retry)
+    assert first["status"].value_counts().to_dict() == {
+        "ok": 9,
+        "failed": 1,
+        "unknown": 0,
+        "rejected": 0,
+        "not_sent": 0,
+    }
+    ok = first["status"] == "ok"
+    assert first.loc[ok, "error"].isna().all()  # no old error stays on a retried row
+    assert first.loc[ok, ["partition", "offset"]].notna().all().all()
+    assert first.loc[~ok, "partition"].isna().all()
+    assert first.loc[~ok, "error"].str.startswith("HTTP 400").all()
+    assert first.dtypes.equals(dtypes)
+    # two runs have no single time: the summary counts, and says no time or rate
+    assert first.summary.elapsed is None
+    assert str(first.summary) == "9 ok, 1 failed"
+
+
+def test_update_keeps_what_an_earlier_run_may_have_written(es) -> None:
+    frame = pd.DataFrame(
+        {"v": range(4)}, index=["ok-then-ok", "ok-then-lost", "lost-then-ok", "lost-then-failed"]
+    )
+    options = {"url": es.url, "api_key": API_KEY, "progress": False, "concurrency": 1, "retries": 0}
+    es.script_faults(["ok", "ok", "drop+written", "drop+written"])
+    status = frame.es.produce("single", **options)
+    assert status["status"].tolist() == ["ok", "ok", "unknown", "unknown"]
+    before = len(es.read("single"))
+    es.script_faults(["ok", "drop+written", "ok", "400"])
+    status.update(frame.es.produce("single", **options))
+    assert len(es.read("single")) == before + 3
+    assert status["status"].tolist() == ["ok", "ok", "ok", "unknown"]
+    assert status["maybe_duplicate"].tolist() == [True, True, True, False]
+    assert status.loc["ok-then-lost", "error"] is pd.NA
+    assert status.loc["lost-then-failed", "error"] == (
+        "HTTP 400: injected failure [injected fault]; an earlier run may have written the record"
+    )
+
+
+def test_update_takes_only_rows_of_the_same_status_frame(es) -> None:
+    frame = pd.DataFrame({"v": range(3)})
+    status = frame.es.produce("single", url=es.url, api_key=API_KEY, progress=False)
+    with pytest.raises(KeyError, match=r"1 rows are not in this frame: \[7\]"):
+        status.update(status.rename(index={2: 7}))
+    with pytest.raises(ValueError, match="both indexes must be unique"):
+        status.update(status.rename(index={2: 1}))
+    with pytest.raises(ValueError, match="takes a status frame"):
+        status.update(status[["status"]])
+
+
+@pytest.mark.parametrize("topic", [".", ".."])
+def test_dot_topics_are_refused_up_front(es, topic: str) -> None:
+    # Quoted into the URL, they are dot segments: the request would go to /v2/records.
+    message = re.escape(f"topic {topic!r} cannot exist: Kafka forbids")
+    with pytest.raises(es_pandas.ConfigurationError, match=message):
+        pd.DataFrame({"v": [1]}).es.produce(topic, url=es.url, api_key=API_KEY, progress=False)
 
 
 def test_producer_object_is_reusable(es, orders) -> None:

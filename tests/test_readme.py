@@ -25,13 +25,17 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 
-from es_pandas import LocalEventStreams
+from es_pandas import LocalEventStreams, produce_file
 from es_pandas._sample import SAMPLE
+from es_pandas._status import STATUSES
+from es_pandas._wire import EncodedRecord, RecordEncoder
 
 from .conftest import cli_commands, free_port, help_examples
 
@@ -164,6 +168,50 @@ def _serve(line: str, folder: Path, env: dict[str, str]) -> None:
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(10)
+
+
+def test_the_retry_idiom_sends_again_what_resume_does(scratch, monkeypatch) -> None:
+    """The README's Python retry sends again the rows `--resume` sends again (failed,
+    rejected, not_sent), not the unknown ones, which may be in Kafka already; its block
+    for sending those anyway flags them maybe_duplicate, as `--retry-unknown` does."""
+    folder, es = scratch
+    monkeypatch.chdir(folder)
+    [retry] = [block for block in blocks("python") if "status.update(retry)" in block]
+    [resend] = [block for block in blocks("python") if "status.update(resent)" in block]
+    orders = pd.DataFrame({"order_id": list(STATUSES), "amount": range(5)})
+    orders.to_csv("resume-orders.csv", index=False)
+    pd.DataFrame({"row": range(5), "status": list(STATUSES)}).to_csv("resume.csv", index=False)
+
+    def sent(produce: Callable[[], object]) -> list[str]:
+        before = {(r.partition, r.offset) for r in es.read("orders")}
+        produce()
+        return sorted(
+            r.key.decode() for r in es.read("orders") if (r.partition, r.offset) not in before
+        )
+
+    options = {"key_col": "order_id", "credentials": "service-key.json", "progress": False}
+    resumed = sent(
+        lambda: produce_file("resume-orders.csv", "orders", resume="resume.csv", **options)
+    )
+    status = orders.es.produce("orders", **options)
+    status["status"] = pd.Categorical(list(STATUSES), dtype=status["status"].dtype)
+    namespace = {"orders": orders, "status": status}
+    assert sent(lambda: exec(retry, namespace)) == resumed == ["failed", "not_sent", "rejected"]
+    assert sent(lambda: exec(resend, namespace)) == ["unknown"]
+    assert (status["status"] == "ok").all()
+    assert status["maybe_duplicate"].tolist() == [False, False, True, False, False]
+
+
+def test_the_value_policy_shows_how_timedeltas_are_sent() -> None:
+    """The README's value policy gives the exact wire form of timedeltas, negative and
+    nanosecond ones included: each example is what the encoder sends."""
+    policy = README.read_text().partition("### Value policy")[2].partition("\n## ")[0]
+    spans = pd.to_timedelta(["1 days 2 hours 3 min 4.5 s", "1 ns", "-1 ns", "-1.5 s"])
+    frame = pd.DataFrame({"span": spans})
+    for record in RecordEncoder("t", ["span"], api_version="v1").encode(frame, 0):
+        assert isinstance(record, EncodedRecord)
+        text = json.loads(record.body)["span"]
+        assert f"`{text}`" in policy, text
 
 
 def test_readme_lists_every_environment_variable() -> None:

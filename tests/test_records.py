@@ -7,6 +7,7 @@ import base64
 import datetime as dt
 import json
 import math
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -29,7 +30,8 @@ from es_pandas.server import Record
 
 
 def encode(frame: pd.DataFrame, start: int = 0, **options: Any) -> list[Any]:
-    return RecordEncoder("t", list(frame.columns), **options).encode(frame, start)
+    encoder = RecordEncoder("t", list(frame.columns), dtypes=list(frame.dtypes), **options)
+    return encoder.encode(frame, start)
 
 
 def one(frame: pd.DataFrame, **options: Any) -> EncodedRecord | RejectedRow:
@@ -308,6 +310,47 @@ def test_inf_category_is_rejected() -> None:
     assert [type(item) for item in out] == [EncodedRecord, RejectedRow, EncodedRecord]
 
 
+_MONTHS = pd.period_range("2024-01", periods=2, freq="M")
+
+#: columns no value of which can be sent, and what the refusal says of them
+UNSENDABLE = [
+    (pd.Series(_MONTHS), "is period[M]: periods have no JSON or text form"),
+    (pd.Series(pd.Categorical(_MONTHS)), "is category: periods have no JSON or text form"),
+    (pd.Series(pd.interval_range(0, 2)), "is interval[int64, right]: intervals have no"),
+    (pd.Series([1 + 2j, 3j]), "is complex128: complex numbers have no JSON or text form"),
+    (pd.Series(np.array([1 + 2j, 0j], "complex64")), "is complex64: complex numbers have no"),
+    (pd.Series(pd.Categorical([1 + 2j, None])), "is category: complex numbers have no"),
+    (pd.Series(pd.arrays.SparseArray([1 + 2j, 0j])), "is Sparse[complex128, nan]: complex numbers"),
+]
+
+
+@pytest.mark.parametrize(("cells", "message"), UNSENDABLE)
+@pytest.mark.parametrize("role", ["value_cols", "key_col", "value_col", "header_cols"])
+def test_columns_no_value_of_which_can_be_sent_are_refused_up_front(
+    cells: pd.Series, message: str, role: str
+) -> None:
+    frame = pd.DataFrame({"c": cells, "v": [1, 2]})
+    option = {"value_cols": ["c"], "key_col": "c", "value_col": "c", "header_cols": ["c"]}[role]
+    with pytest.raises(ValueError, match=re.escape(f"column 'c' {message}")) as refused:
+        encode(frame, **{role: option})
+    # the advice holds: .astype(str) gives what it says
+    assert f".astype(str) gives {cells.astype(str)[0]!r}" in str(refused.value)
+
+
+def test_such_columns_are_fine_when_not_sent() -> None:
+    frame = pd.DataFrame({"c": pd.Series(_MONTHS), "v": [1, 2]})
+    assert values(frame, value_cols=["v"]) == [{"v": 1}, {"v": 2}]
+    [called] = encode(
+        frame.iloc[:1], value_cols=["v"], header_cols=lambda row: {"month": str(row["c"])}
+    )
+    assert envelope(called)["headers"] == [{"name": "month", "value": "MjAyNC0wMQ=="}]
+    # A value of an object column is judged alone: only its own row is rejected.
+    mixed = pd.DataFrame({"c": pd.Series([_MONTHS[0], "2024-02"], dtype=object)})
+    bad, good = encode(mixed)
+    rejected(bad, "column 'c': Period is not JSON serializable")
+    assert json.loads(value_bytes(good)) == {"c": "2024-02"}
+
+
 def test_value_cols_choose_and_order_the_fields() -> None:
     frame = pd.DataFrame({"a": [1], "b": [2], 3: [3]})
     assert values(frame, value_cols=[3, "a"]) == [{"3": 3, "a": 1}]
@@ -346,6 +389,28 @@ def test_int_columns_with_nan_give_keys_without_point_zero() -> None:
     out = encode(frame, key_col="k", api_version="v1")
     assert [query(out[i])["key"] for i in (0, 2)] == [["1"], ["3"]]
     rejected(out[1], "column 'k': null key")
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "Float64", object])
+def test_infinite_keys_headers_and_text_values_are_rejected_as_values_are(dtype: Any) -> None:
+    cells = pd.Series([1.5, np.inf, -np.inf, np.nan], dtype=dtype)
+    frame = pd.DataFrame({"k": cells, "v": range(4)})
+    ok, inf, minus_inf, nan = encode(frame, key_col="k", api_version="v1")
+    assert query(ok)["key"] == ["1.5"]
+    assert inf == RejectedRow(1, "column 'k': inf is not a finite number")
+    assert minus_inf == RejectedRow(2, "column 'k': -inf is not a finite number")
+    assert nan == RejectedRow(3, "column 'k': null key")
+    header = encode(frame, header_cols=["k"])
+    rejected(header[1], "column 'k': inf is not a finite number")
+    assert envelope(header[3]).get("headers") is None
+    text = encode(frame, value_col="k", value_type="text")
+    rejected(text[2], "column 'k': -inf is not a finite number")
+    assert [type(item) for item in encode(frame)] == [
+        EncodedRecord,
+        RejectedRow,
+        RejectedRow,
+        EncodedRecord,
+    ]
 
 
 @pytest.mark.parametrize("missing", [None, np.nan, pd.NaT, pd.NA])
@@ -611,6 +676,9 @@ def test_more_configuration_errors() -> None:
         RecordEncoder("t", [1, "1"])
     with pytest.raises(ValueError, match="topic must be a non-empty string"):
         RecordEncoder("", ["a"])
+    for topic in (".", ".."):
+        with pytest.raises(ValueError, match=r"Kafka forbids the topic names '\.' and '\.\.'"):
+            RecordEncoder(topic, ["a"])
     with pytest.raises(ValueError, match="max_key_bytes must be a positive integer"):
         Limits(max_key_bytes=0)
 
@@ -695,6 +763,44 @@ def test_round_trip_typed_values(
         b"x" * 65536,
     ]
     assert all(s.key is None and s.headers == () for s in stored)
+
+
+#: timedeltas and the exact text the README's value policy says they are sent as
+DURATIONS = [
+    (pd.Timedelta("1 days 2 hours 3 min 4.5 s"), "P1DT2H3M4.5S"),
+    (pd.Timedelta(0), "P0DT0H0M0S"),
+    (pd.Timedelta(1, "ns"), "P0DT0H0M0.000000001S"),
+    (pd.Timedelta(1, "us"), "P0DT0H0M0.000001S"),
+    (pd.Timedelta(-1, "ns"), "P-1DT23H59M59.999999999S"),
+    (-pd.Timedelta("1.5 s"), "P-1DT23H59M58.5S"),
+    (-pd.Timedelta("2 days 3 hours"), "P-3DT21H0M0S"),
+    (dt.timedelta(microseconds=-1), "P-1DT23H59M59.999999S"),
+    (np.timedelta64(3, "D"), "P3DT0H0M0S"),
+    (np.timedelta64(-5, "ns"), "P-1DT23H59M59.999999995S"),
+]
+
+
+@BOTH
+def test_timedeltas_on_the_wire(
+    local: LocalEventStreams, http: httpx.Client, api_version: str
+) -> None:
+    cells = [cell for cell, _ in DURATIONS]
+    texts = [text for _, text in DURATIONS]
+    frame = pd.DataFrame(
+        {
+            "key": pd.Series(cells, dtype=object),
+            "span": pd.to_timedelta(pd.Series(cells, dtype=object)),
+            "any": pd.Series(cells, dtype=object),
+        }
+    )
+    assert frame["span"].dtype.kind == "m"
+    records = encode(frame, key_col="key", api_version=api_version)
+    stored = [send(local, http, r) for r in records]
+    assert [s.key for s in stored] == [text.encode() for text in texts]
+    assert [s.value for s in stored] == [
+        f'{{"span":"{text}","any":"{text}"}}'.encode() for text in texts
+    ]
+    assert [pd.Timedelta(text) for text in texts] == [pd.Timedelta(cell) for cell in cells]
 
 
 # -- property: what the server stores reads back as the policy says ------------------------

@@ -149,6 +149,17 @@ def test_topics_created_at_run_time(partitions: int) -> None:
         assert httpx.get(f"{es.url}/_local/topics").json() == {"late": partitions, "api": 2}
 
 
+@pytest.mark.parametrize("name", [".", ".."])
+def test_topics_kafka_forbids_are_refused(name: str) -> None:
+    with pytest.raises(ValueError, match=r"Kafka forbids '\.' and '\.\.'"):
+        LocalEventStreams(topics={name: 1}, auth=False)
+    with LocalEventStreams(auth=False) as es:
+        response = httpx.post(f"{es.url}/_local/topics", json={"name": name})
+        assert response.status_code == 400
+        assert "Kafka forbids" in response.text
+        assert es.topics() == {}
+
+
 def test_storage_failure_answers_503_and_loses_nothing_acknowledged(tmp_path) -> None:
     import sqlite3
 

@@ -71,16 +71,18 @@ QUICKSTART = [
     ),
     new_markdown_cell(
         "## Retry the rows that are not ok\n\n"
-        "Pass the slice back in. `unknown` rows may already be in Kafka: including them "
-        "means at-least-once delivery."
+        "Pass the slice back in, and take in its status with `status.update`: whole rows, "
+        "so no old error stays behind. `unknown` rows may already be in Kafka: including "
+        "them means at-least-once delivery, and `update` flags those now ok as "
+        "`maybe_duplicate`."
     ),
     new_code_cell(
         "es.clear_faults()\n"
         'retry = orders.loc[status["status"] != "ok"].es.produce(\n'
         '    "orders", key_col="order_id", url=es.url, api_key=es.api_key\n'
         ")\n"
-        "status.loc[retry.index] = retry  # whole rows: no old error stays behind\n"
-        'status["status"].value_counts()'
+        "status.update(retry)\n"
+        'status.value_counts(["status", "maybe_duplicate"])'
     ),
     new_markdown_cell("## What landed in the topic"),
     new_code_cell(

@@ -10,7 +10,7 @@ import pandas as pd
 
 from .values import BAD_VALUE, as_text, json_text
 
-__all__ = ["json_column", "text_column"]
+__all__ = ["json_column", "text_column", "unsendable"]
 
 _TICKS_PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
 
@@ -95,6 +95,29 @@ def _iso_datetimes(column: pd.Series) -> list[str | None]:
     for i in np.flatnonzero(missing).tolist():
         out[i] = None
     return out
+
+
+def unsendable(dtype: object) -> str | None:
+    """Why no value of a column of ``dtype`` could be sent, and how to convert it; None
+    when its values can be. Such a column is refused before a run rather than rejecting
+    each of its rows (an object column holding such values still rejects only those rows).
+    """
+    if isinstance(dtype, pd.CategoricalDtype):
+        dtype = dtype.categories.dtype
+    elif isinstance(dtype, pd.SparseDtype):
+        dtype = dtype.subtype
+    if isinstance(dtype, pd.PeriodDtype):
+        what, how = "periods", ".astype(str) gives '2024-01', .dt.start_time a timestamp"
+    elif isinstance(dtype, pd.IntervalDtype):
+        what, how = (
+            "intervals",
+            ".astype(str) gives '(0, 1]', .array.left and .array.right the ends",
+        )
+    elif isinstance(dtype, np.dtype) and dtype.kind == "c":
+        what, how = "complex numbers", ".astype(str) gives '(1+2j)', np.real and np.imag the parts"
+    else:
+        return None
+    return f"{what} have no JSON or text form; convert the column before sending it: {how}"
 
 
 def json_column(column: pd.Series) -> tuple[list[str], dict[int, str]]:

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from .._exceptions import ConfigurationError
-from .columns import json_column, text_column
+from .columns import json_column, text_column, unsendable
 from .dialect import Dialect, EncodedRecord, RejectedRow
 from .limits import Limits
 from .v1 import V1
@@ -44,9 +44,13 @@ class RecordEncoder:
     Parameters
     ----------
     topic : str
-        The topic; URL-quoted into each target.
+        The topic; URL-quoted into each target. Kafka forbids "." and "..", so they are refused.
     columns : sequence of hashable
         The frame's columns, as every chunk passed to :meth:`encode` has them.
+    dtypes : sequence, optional
+        Their dtypes, in the same order: a column to send whose dtype no value can be
+        sent of (period, interval, complex) is refused here, naming it. Without them,
+        each row of such a column is rejected.
     api_version : {"v2", "v1"}
         v2 sends a JSON envelope to ``/v2/topics/{topic}/records``; v1 sends the value
         as the body of ``/topics/{topic}/records``, with key and headers in the query.
@@ -75,6 +79,7 @@ class RecordEncoder:
         topic: str,
         columns: Sequence[Hashable],
         *,
+        dtypes: Sequence[object] | None = None,
         api_version: Literal["v1", "v2"] = "v2",
         key_col: Hashable | None = None,
         value_col: Hashable | None = None,
@@ -88,6 +93,12 @@ class RecordEncoder:
             raise ConfigurationError(f"api_version must be 'v1' or 'v2', not {api_version!r}")
         if not isinstance(topic, str) or not topic:
             raise ConfigurationError(f"topic must be a non-empty string, not {topic!r}")
+        if topic in (".", ".."):
+            # Kafka forbids them, and quoted into a URL path they are dot segments, which
+            # HTTP libraries resolve: the request would go to another path altogether.
+            raise ConfigurationError(
+                f"topic {topic!r} cannot exist: Kafka forbids the topic names '.' and '..'"
+            )
         if value_type not in (None, "json", "text", "binary"):
             raise ConfigurationError(
                 f"value_type must be 'json', 'text', 'binary' or None, not {value_type!r}"
@@ -153,6 +164,14 @@ class RecordEncoder:
                 else "no value columns left: every column is the key or a header"
             )
         self._fields = fields
+        if dtypes is not None:
+            sent = [i for i in (self._key, self._value_col) if i is not None]
+            for i in sent + fields + [i for i, _ in self._header_cols]:
+                problem = unsendable(dtypes[i])
+                if problem:
+                    raise ConfigurationError(
+                        f"column {self._columns[i]!r} is {dtypes[i]}: {problem}"
+                    )
         seen: dict[str, Hashable] = {}
         for i in fields:
             name = utf8(str(self._columns[i]))

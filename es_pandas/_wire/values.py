@@ -12,18 +12,24 @@ policy, so a cell always reads back the same:
 - Timestamp and datetime -> ISO 8601 as ``Timestamp.isoformat`` writes it: naive stays
   naive with no offset, tz-aware keeps its own offset (``+05:30``) and is never
   converted to UTC, nanoseconds are kept when present;
-- date and time -> ``isoformat()``; Timedelta and timedelta -> ISO 8601 durations
-  (``P0DT0H0M1.5S``);
+- date and time -> ``isoformat()``; Timedelta and timedelta -> ISO 8601 durations as
+  ``Timedelta.isoformat`` writes them, nanoseconds kept (``P0DT0H0M1.5S``,
+  ``P0DT0H0M0.000000001S``); a negative one has negative days and the rest positive, as
+  pandas shows it (-1 ns -> ``P-1DT23H59M59.999999999S``), and ``pd.Timedelta(text)``
+  reads it back;
 - Decimal -> string (``"1.10"``), a NaN Decimal -> ``null``; UUID -> string;
   bytes -> base64 string;
 - dict, list, tuple and ndarray -> JSON with the same policy inside;
 - categoricals -> their values; strings escaped as JSON needs, non-ASCII kept as UTF-8;
-- anything else (arbitrary objects, complex numbers, sets, ...) rejects the row.
+- anything else (arbitrary objects, complex numbers, sets, ...) rejects the row; a
+  column of a dtype none of whose values can be sent (period, interval, complex) is
+  refused before a run instead (:func:`.columns.unsendable`).
 
 Output is compact (no spaces). Keys, header values and ``value_type="text"`` values are
 text: str as is, bytes as binary, ints and integral floats as digits (``3``, not
-``3.0``: pandas makes int columns with NaN float), other floats by ``repr``, bool as
-``true``/``false``, and the rest as in the JSON policy (ISO 8601 timestamps, ...).
+``3.0``: pandas makes int columns with NaN float), other floats by ``repr`` (+inf and
+-inf reject the row, as in JSON), bool as ``true``/``false``, and the rest as in the
+JSON policy (ISO 8601 timestamps, ...).
 """
 
 from __future__ import annotations
@@ -132,6 +138,10 @@ def as_text(value: object) -> str | bytes | None:
         number = float(value)
         if math.isnan(number):
             return None
+        if math.isinf(number):
+            # One rule with JSON values, which cannot hold them: as text, "inf" would
+            # reach consumers as a string, no longer the bad number it was.
+            raise Unencodable(f"{number!r} is not a finite number")
         return str(int(number)) if number.is_integer() else repr(number)
     native = _native(value)
     if isinstance(native, bool):

@@ -27,6 +27,9 @@ def check_topic_name(name: str) -> str:
         raise ValueError(
             f"invalid topic name {name!r}: use 1 to 200 letters, digits, '.', '_' or '-'"
         )
+    if name in (".", ".."):
+        # as Kafka; in a URL they are dot segments, so no request could reach them
+        raise ValueError(f"invalid topic name {name!r}: Kafka forbids '.' and '..'")
     return name
 
 
