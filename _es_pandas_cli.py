@@ -14,6 +14,8 @@ import click
 
 __all__ = ["main"]
 
+EXIT_INTERRUPTED = 130
+
 #: name -> (module, one-line summary for ``es-pandas --help``); the module defines a
 #: click command of the same name
 COMMANDS = {
@@ -40,6 +42,15 @@ class _LazyGroup(click.Group):
             return None
         command: click.Command = getattr(importlib.import_module(COMMANDS[cmd_name][0]), cmd_name)
         return command
+
+    def invoke(self, ctx: click.Context) -> object:
+        # Ctrl-C anywhere (importing pandas, opening a file) is an interrupt, exit
+        # status 130 as shells expect, never click's "Aborted!" with status 1.
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("Error: interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):

@@ -30,13 +30,15 @@ from ._reading import (
     file_format,
     parquet,
     read_frames,
+    row_hashes,
 )
 from ._status import STATUS_COLUMNS, STATUSES, Chunk, StatusBook, StatusFrame, Tally
 
 __all__ = ["FileLoad"]
 
-# a status file is a status frame with each row's number in the file first
-_STATUS_COLUMNS = ["row", *STATUS_COLUMNS]
+# a status file is a status frame with each row's number in the file first, and a
+# fingerprint of the row last (so that a resumed load can tell it is the same file)
+_STATUS_COLUMNS = ["row", *STATUS_COLUMNS, "row_hash"]
 logger = logging.getLogger("es_pandas")
 
 
@@ -64,7 +66,7 @@ def _read_status(path: str) -> pd.DataFrame:
         raise ConfigurationError(
             f"the status file {path!r} has rows whose status is not one of {', '.join(STATUSES)}"
         )
-    frame = frame.reindex(columns=STATUS_COLUMNS)
+    frame = frame.reindex(columns=[*STATUS_COLUMNS, "row_hash"])
     numbers: dict[str, Any] = {
         "http_status": "Int16",
         "partition": "Int32",
@@ -79,9 +81,10 @@ def _read_status(path: str) -> pd.DataFrame:
             "error": frame["error"].astype("string"),
             "latency_ms": pd.to_numeric(frame["latency_ms"]).astype("Float64"),
             "maybe_duplicate": frame["maybe_duplicate"].fillna(False).astype(bool),
+            "row_hash": frame["row_hash"].astype("string"),
         },
         index=frame.index,
-    )[list(STATUS_COLUMNS)]
+    )[[*STATUS_COLUMNS, "row_hash"]]
 
 
 class StatusWriter:
@@ -95,9 +98,10 @@ class StatusWriter:
         self._writer: Any = None
         self._handle: IO[str] | None = None
 
-    def write(self, status: pd.DataFrame) -> None:
+    def write(self, status: pd.DataFrame, hashes: pd.Series) -> None:
         frame = status.reset_index(drop=True)
         frame.insert(0, "row", status.index.to_numpy(dtype=np.int64))
+        frame["row_hash"] = hashes.reindex(status.index).astype("string").to_numpy()
         frame = frame[_STATUS_COLUMNS]
         if _is_parquet(self.path):
             import pyarrow as pa
@@ -181,11 +185,22 @@ class FileLoad:
         # Sent again, these rows may be in Kafka twice: the engine flags them.
         resend = earlier.index[earlier == "unknown"] if retry_unknown else earlier.index[:0]
         self._unknown = resend.to_numpy(dtype=np.int64)
-        total = count_rows(path, self.format)
+        total = self._lines = count_rows(path, self.format)
+        if self._earlier is not None and len(self._earlier) and total is not None:
+            last = int(self._earlier.index.max())
+            if last >= total:
+                raise ConfigurationError(
+                    f"the status file {resume!r} has a row {last:,}, but {self.name} has "
+                    f"{total:,} rows: it is the status of another file; resume= (--resume) "
+                    "takes the status file of an earlier load of this same file"
+                )
         self.total = None if total is None else total - int(np.count_nonzero(self._skip < total))
         self._pending: deque[Chunk] = deque()
         self._not_ok: list[pd.DataFrame] = []
         self._broken = False
+        # how far the file was read, and whether to its end
+        self._read_to = 0
+        self._read_all = False
 
     def chunks(self) -> tuple[pd.Series | None, Iterator[Chunk]]:
         """The dtypes of the file's columns as its first chunk has them (None for an
@@ -193,6 +208,7 @@ class FileLoad:
         frames = read_frames(self.path, self._read, self._chunksize, self.name)
         first = next(frames, None)
         if first is None:
+            self._read_all = True
             return None, iter(())
         if self._types is not None:
             # from the whole first chunk, rows carried from resume included, so that a
@@ -218,15 +234,21 @@ class FileLoad:
             raise FileReadError(f"{exc}; {hint}") from None
 
     def _chunks(self, first: pd.DataFrame, rest: Iterator[pd.DataFrame]) -> Iterator[Chunk]:
-        offset = 0
+        self._read_to = 0
         for frame in itertools.chain([first], rest):
+            offset = self._read_to
             rows = np.arange(offset, offset + len(frame), dtype=np.int64)
-            offset += len(frame)
+            self._read_to += len(frame)
             frame.index = rows
+            hashes = row_hashes(frame)
+            if self.journal is not None:
+                self.journal.hashes(hashes)
+            if self._earlier is not None:
+                self._same_rows(hashes)
             sending = ~np.isin(rows, self._skip, assume_unique=True)
             carried = None
             if self._earlier is not None and not sending.all():
-                carried = self._earlier.loc[rows[~sending]]
+                carried = self._earlier.loc[rows[~sending], list(STATUS_COLUMNS)]
                 for status, count in carried["status"].value_counts().items():
                     self._tally.add(str(status), int(count))
                 self._tally.carried += len(carried)
@@ -241,9 +263,24 @@ class FileLoad:
                 carried=carried,
                 problems=problems,
                 journal=self.journal,
+                hashes=hashes,
             )
             self._pending.append(chunk)
             yield chunk
+        self._read_all = True
+
+    def _same_rows(self, hashes: pd.Series) -> None:
+        """Refuse to go on when a row is not the one the earlier load recorded."""
+        assert self._earlier is not None
+        earlier = self._earlier["row_hash"].reindex(hashes.index).dropna()
+        differ = earlier.index[earlier.to_numpy() != hashes.loc[earlier.index].to_numpy()]
+        if len(differ):
+            raise ConfigurationError(
+                f"row {differ[0]:,} of {self.name} is not the row the earlier load's status "
+                "file recorded: the file changed, or that status file is another file's "
+                "(or this one was read with other options); resume= (--resume) takes the "
+                "status file of an earlier load of this same file"
+            )
 
     def chunk_done(self, chunk: Chunk) -> None:
         chunk.done = True
@@ -270,7 +307,11 @@ class FileLoad:
 
     def flush(self) -> None:
         """The run stopped: emit every chunk not emitted yet, ``not_sent`` rows and all,
-        so the status file accounts for every row read."""
+        so the status file accounts for every row read, and say where reading stopped."""
+        # (the reader may not have noticed the end yet; the line count, an upper bound
+        # on the rows, shows it)
+        if not self._read_all and (self._lines is None or self._read_to < self._lines):
+            self._tally.unread_from = self._read_to
         for chunk in self._pending:
             chunk.done = True
         try:
@@ -297,4 +338,5 @@ class FileLoad:
 
     def _write(self, chunk: Chunk, status: StatusFrame) -> None:
         if self._writer is not None:
-            self._writer.write(status)
+            assert chunk.hashes is not None
+            self._writer.write(status, chunk.hashes)

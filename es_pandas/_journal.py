@@ -19,6 +19,7 @@ Lines, one per event (CSV, so an error text is quoted as in a status file)::
 
     es_pandas journal 1
     through,<row>                      rows up to <row> may have been sent
+    hash,<row>,<fingerprint>           the row as read (see _reading.row_hashes)
     <row>,<status>,<http_status>,<partition>,<offset>,<timestamp ms>,<attempts>,
         <latency_ms>,<maybe_duplicate 0|1>,<error>
 """
@@ -38,6 +39,7 @@ __all__ = ["IN_FLIGHT", "Journal", "check_no_journal", "journal_path", "read_jou
 
 _MAGIC = b"es_pandas journal 1\n"
 _THROUGH = "through"
+_HASH = "hash"
 _FIELDS = [
     "row",
     "status",
@@ -97,6 +99,10 @@ class Journal:
             os.fdatasync(self._fd)
         elif self._lines:
             self.flush()
+
+    def hashes(self, hashes: pd.Series) -> None:
+        """The fingerprints of rows just read, by row; on disk with the next flush."""
+        self._lines.append(_hash_lines(hashes))
 
     def ended(self, row: int, book: StatusBook, position: int) -> None:
         """``row`` ended, as ``book`` says at ``position``; on disk with the next flush."""
@@ -160,7 +166,11 @@ def _earlier_lines(earlier: pd.DataFrame) -> str:
     )
     out = io.StringIO()
     frame.to_csv(out, index=False, header=False, lineterminator="\n")
-    return out.getvalue()
+    return out.getvalue() + _hash_lines(earlier["row_hash"].dropna())
+
+
+def _hash_lines(hashes: pd.Series) -> str:
+    return "".join(f"{_HASH},{row},{digest}\n" for row, digest in hashes.items())
 
 
 def read_journal(path: str) -> pd.DataFrame:
@@ -179,13 +189,19 @@ def read_journal(path: str) -> pd.DataFrame:
         io.BytesIO(body),
         header=None,
         names=_FIELDS,
-        dtype={"row": "string", "status": "string", "error": "string"},
+        # as text: what a field holds depends on the line's kind
+        dtype=str,
         keep_default_na=False,
         na_values={name: [""] for name in _FIELDS if name != "error"},
     )
     marks = lines["row"] == _THROUGH
     through = int(pd.to_numeric(lines.loc[marks, "status"]).max()) if marks.any() else -1
-    rows = lines.loc[~marks].copy()
+    fingerprints = lines["row"] == _HASH
+    hashed = lines.loc[fingerprints]
+    hashes = pd.Series(
+        hashed["http_status"].to_numpy(), index=hashed["status"].astype("int64").to_numpy()
+    )
+    rows = lines.loc[~(marks | fingerprints)].copy()
     rows["row"] = rows["row"].astype("int64")
     # a row's last line is its outcome (an earlier load's line, then this one's)
     rows = rows.drop_duplicates("row", keep="last").set_index("row")
@@ -196,8 +212,11 @@ def read_journal(path: str) -> pd.DataFrame:
     )
     frame = pd.concat([rows, in_flight]).sort_index()
     frame["error"] = frame["error"].replace("", pd.NA)
+    numbers = ["http_status", "partition", "offset", "timestamp", "attempts", "latency_ms"]
+    frame[numbers] = frame[numbers].apply(pd.to_numeric)
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="ms", utc=True)
-    frame["maybe_duplicate"] = frame["maybe_duplicate"].fillna(0).astype(bool)
+    frame["maybe_duplicate"] = frame["maybe_duplicate"].fillna("0").astype(int).astype(bool)
+    frame["row_hash"] = hashes[~hashes.index.duplicated(keep="last")].reindex(frame.index)
     return frame.reset_index()
 
 

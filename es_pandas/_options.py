@@ -91,6 +91,8 @@ class Option:
     aliases: tuple[str, ...] = ()
     #: why there is no CLI twin, when there is none
     no_flag: str = ""
+    #: the command line's default, where a script's exit status needs another one
+    cli_default: Any = None
     #: the default as the docs show it, when ``default`` does not say it
     shows: str = ""
     #: what Python callers may also pass (the docstrings say it, the CLI does not)
@@ -387,10 +389,12 @@ class ProduceOptions(TypedDict, total=False):
         Literal["collect", "raise"] | None,
         Option(
             "collect: return the status frame; raise: raise es_pandas.ProduceError "
-            "(carrying it) when any row is not ok.",
+            "(carrying it) when any row is not ok. On the command line raise exits 1 "
+            "with the most frequent errors, and collect exits 0 (the rows not ok are in "
+            "--status-out).",
             default="collect",
+            cli_default="raise",
             check=checks.choice(("collect", "raise")),
-            no_flag="the exit status says it (0: every row ok, 1: some not)",
         ),
     ]
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal, cast
 
+import numpy as np
 import pandas as pd
 
 from ._exceptions import ConfigurationError
@@ -40,6 +41,7 @@ __all__ = [
     "file_format",
     "parquet",
     "read_frames",
+    "row_hashes",
 ]
 
 FORMATS = ("csv", "tsv", "jsonl", "parquet")
@@ -348,3 +350,21 @@ def _undecodable_line(path: str, encoding: str) -> str:
             except UnicodeDecodeError as exc:
                 return f"line {number:,} (byte {exc.start + 1} of it)"
     return "the end of the file"
+
+
+def row_hashes(frame: pd.DataFrame) -> pd.Series:
+    """A fingerprint of each row as read (16 hex digits), on the frame's index: what
+    ties a status file's row to the file's row when a load is resumed."""
+    combined = np.zeros(len(frame), dtype=np.uint64)
+    for position in range(frame.shape[1]):
+        column = frame.iloc[:, position]
+        try:
+            hashed = pd.util.hash_pandas_object(column, index=False, categorize=False)
+        except (TypeError, ValueError):
+            # lists and dicts from JSON, nested Arrow values: hashed as they print
+            hashed = pd.util.hash_pandas_object(column.map(repr), index=False)
+        # order matters: a row's values in other columns are another row
+        combined = np.bitwise_xor(
+            np.multiply(combined, np.uint64(1_000_003)), hashed.to_numpy(dtype=np.uint64)
+        )
+    return pd.Series([f"{h:016x}" for h in combined.tolist()], index=frame.index, dtype=object)

@@ -219,6 +219,8 @@ class Run:
         if self.abort is not None:
             done = summary.total - summary.counts["not_sent"]
             rest = "" if done == summary.total else " (the rest are not_sent)"
+            if summary.unread_from is not None:
+                rest += f"; the file's rows from {summary.unread_from:,} on were not read"
             raise self.abort.error(
                 f"{self.abort.message}; stopped after {done:,} of {summary.total:,} rows{rest}",
                 status,

@@ -67,7 +67,9 @@ class Summary:
     the most frequent reasons rows are not ok.
 
     ``carried`` counts rows whose status came from an earlier load's status file
-    (resuming a file load); they are in ``counts`` but were not sent by this run."""
+    (resuming a file load); they are in ``counts`` but were not sent by this run.
+    ``unread_from`` is the first row of a file never read, when the load stopped
+    before its end: those rows are in no count."""
 
     def __init__(
         self,
@@ -75,11 +77,13 @@ class Summary:
         elapsed: float | None,
         carried: int = 0,
         reasons: Reasons | None = None,
+        unread_from: int | None = None,
     ) -> None:
         self.counts = counts
         self.elapsed = elapsed
         self.carried = carried
         self.reasons: Reasons = reasons if reasons is not None else Counter()
+        self.unread_from = unread_from
 
     def why(self, top: int = _ERRORS_SHOWN) -> str:
         """The most frequent errors of rows not ok, with how many rows each; empty
@@ -114,6 +118,8 @@ class Summary:
                 text += f" ({self.rate:,.0f} rows/s)"
         if self.carried:
             text += f"; {self.carried:,} of them carried from the earlier load"
+        if self.unread_from is not None:
+            text += f"; the file's rows from {self.unread_from:,} on were not read"
         return text
 
     def __repr__(self) -> str:
@@ -127,6 +133,11 @@ class Summary:
         lines.append(f"  {self.total - self.carried:,} rows in {self.elapsed or 0.0:.1f}s{rate}")
         if self.carried:
             lines.append(f"  {self.carried:,} rows carried from --resume (not sent again)")
+        if self.unread_from is not None:
+            lines.append(
+                f"  the file's rows from {self.unread_from:,} on were not read (the load "
+                "stopped first): --resume with its --status-out sends them"
+            )
         if self.carried and self.counts["unknown"]:
             lines.append(
                 "  unknown rows may or may not be in Kafka: --retry-unknown sends them again "
@@ -246,6 +257,8 @@ class Tally:
         self.carried = 0
         self.started = time.monotonic()
         self.reasons: Reasons = Counter()
+        #: the first row of a file never read, once a load stopped before its end
+        self.unread_from: int | None = None
 
     def add(self, status: str, rows: int = 1) -> None:
         self.counts[STATUSES.index(status)] += rows
@@ -261,7 +274,13 @@ class Tally:
     def summary(self, elapsed: float | None = None) -> Summary:
         counts = dict(zip(STATUSES, self.counts, strict=True))
         seconds = time.monotonic() - self.started if elapsed is None else elapsed
-        return Summary(counts, seconds, carried=self.carried, reasons=self.reasons.copy())
+        return Summary(
+            counts,
+            seconds,
+            carried=self.carried,
+            reasons=self.reasons.copy(),
+            unread_from=self.unread_from,
+        )
 
 
 class StatusBook:
@@ -383,6 +402,8 @@ class Chunk:
     problems: Mapping[int, str] = field(default_factory=dict)
     #: the load's journal, where each row is recorded as it goes out and as it ends
     journal: Journal | None = None
+    #: a fingerprint of every row read (carried ones too), by row (a file's chunks)
+    hashes: pd.Series | None = None
     #: every row of it has its final status
     done: bool = False
 

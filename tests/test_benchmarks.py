@@ -27,7 +27,7 @@ def test_quick_run_writes_every_report(tmp_path) -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "latest.json").read_text())
-    assert set(report["summary"]) == {"cpu", "latency", "max_rate", "memory"}
+    assert set(report["summary"]) == {"cpu", "latency", "max_rate", "journal", "memory"}
     assert set(report["summary"]["cpu"]) == {
         "es_pandas (aiohttp)",
         "es_pandas (httpx)",

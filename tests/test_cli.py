@@ -293,7 +293,8 @@ def test_every_option_has_a_cli_twin_generated_from_its_declaration() -> None:
             assert flag in params, name
             assert params[flag].default in (None, False), (name, "a flag left out is not set")
         if option.flags is None and option.default is not None:
-            assert f"default: {option.shows or option.default}]" in params[name].help, name
+            shown = option.shows or option.cli_default or option.default
+            assert f"default: {shown}]" in params[name].help, name
         if option.flags is None and option.env:
             assert f"[env: {', '.join(option.env)}" in params[name].help, name
     assert set(params) == twins
@@ -411,3 +412,80 @@ def test_text_bar_in_a_terminal_without_a_size(es, env, tmp_path, monkeypatch) -
             os.environ.pop(name)
     text = output.decode(errors="replace")
     assert "50/50" in text and "ok=50" in text  # the bar drew, though the pty has no size
+
+
+def test_ctrl_c_while_the_file_is_being_opened_exits_130(env, tmp_path) -> None:
+    # A named pipe nobody writes to yet: the command blocks opening it, an event the
+    # test can see (its own open for writing returns), not a moment it has to guess.
+    fifo = tmp_path / "rows.csv"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "es_pandas", "produce", str(fifo), "--topic", "single"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    with open(fifo, "w"):
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    assert "Aborted" not in err and "Traceback" not in err
+
+
+def test_a_dry_run_plans_only_what_resume_would_send(env, tmp_path) -> None:
+    path = write(frame(5), tmp_path / "rows.csv")
+    earlier = tmp_path / "earlier.csv"
+    pd.DataFrame({"row": [0, 1, 2], "status": ["ok", "unknown", "failed"]}).to_csv(earlier)
+
+    result = run(
+        "produce", str(path), "-t", "orders", "--dry-run", "--resume", str(earlier), env=env
+    )
+
+    assert [json.loads(line)["row"] for line in result.stdout.splitlines()] == [2, 3, 4]
+    assert "dry run: 3 requests, 0 rows rejected, 2 rows carried from --resume" in result.stderr
+
+
+def test_resume_refuses_the_status_file_of_another_file(es, env, tmp_path) -> None:
+    status_out = tmp_path / "status.csv"
+    first = write(frame(20), tmp_path / "first.csv")
+    assert (
+        run(
+            "produce", str(first), "-t", "orders", "--status-out", str(status_out), env=env
+        ).returncode
+        == 0
+    )
+    other = tmp_path / "other.csv"
+    shorter = tmp_path / "shorter.csv"
+    write(frame(20).assign(text="another file"), other)
+    write(frame(10), shorter)
+    es.reset_stats()
+
+    for path, reason in [(other, "row 0 of other.csv is not the row"), (shorter, "has 10 rows")]:
+        result = run("produce", str(path), "-t", "orders", "--resume", str(status_out), env=env)
+        assert result.returncode == 2, result.stderr
+        assert reason in result.stderr and "another file" in result.stderr, result.stderr
+    assert es.stats().get("requests", 0) == 0
+
+
+def test_an_interrupted_load_says_which_rows_it_never_read(es, env, tmp_path) -> None:
+    path = write(frame(3000), tmp_path / "rows.csv")
+    es.set_faults(latency=0.02)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "es_pandas", "produce", str(path), "-t", "orders"]
+        + ["--chunksize", "200", "--concurrency", "4"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    deadline = time.monotonic() + 60
+    while es.stats().get("200", 0) < 20:
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    read_to = int(re.search(r"rows from ([\d,]+) on were not read", err).group(1).replace(",", ""))
+    assert 0 < read_to < 3000 and read_to % 200 == 0, err

@@ -251,3 +251,19 @@ def test_the_cli_lists_the_most_frequent_errors(es, env, tmp_path) -> None:
     assert "most frequent errors:" in result.stderr
     assert "3 rejected: column 'k': null key" in result.stderr
     assert "--status-out FILE" in result.stderr
+
+
+@pytest.mark.parametrize(("errors", "code"), [(None, 1), ("raise", 1), ("collect", 0)])
+def test_the_cli_errors_option_decides_the_exit_status(es, env, tmp_path, errors, code) -> None:
+    path = tmp_path / "rows.csv"
+    path.write_text("k,v\na,1\n,2\nc,3\n")
+    status_out = tmp_path / "status.csv"
+    args = ["--key-col", "k", "--na-values", "", "--status-out", str(status_out)]
+    args += ["--errors", errors] if errors else []
+
+    result = run("produce", str(path), "--topic", "single", *args, env=env)
+
+    assert result.returncode == code, result.stderr
+    # the reasons are said either way, and every row's status is written
+    assert "1 rejected: column 'k': null key" in result.stderr
+    assert pd.read_csv(status_out)["status"].tolist() == ["ok", "rejected", "ok"]

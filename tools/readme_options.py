@@ -28,7 +28,10 @@ def _default(name: str) -> str:
     option = OPTIONS[name][1]
     if option.shows:
         return option.shows
-    return "" if option.default is None else f"`{option.default!r}`"
+    default = "" if option.default is None else f"`{option.default!r}`"
+    if option.cli_default is not None:
+        default += f" (CLI: `{option.cli_default}`)"
+    return default
 
 
 def table() -> str:

@@ -37,7 +37,8 @@ def _flag(name: str) -> str:
 
 def _help(option: Option) -> str:
     text = help_text(option, flag=_flag)
-    default = option.shows or ("" if option.default is None else str(option.default))
+    given = (d for d in (option.cli_default, option.default) if d is not None)
+    default = option.shows or str(next(given, ""))
     notes = [f"env: {', '.join(option.env)}"] if option.env else []
     notes += [f"default: {default}"] if default else []
     return f"{text} [{'; '.join(notes)}]" if notes else text
@@ -109,7 +110,8 @@ def to_options(values: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any
         if option.no_flag:
             continue
         if option.flags is None:
-            options[name] = values[name]
+            given = values[name]
+            options[name] = option.cli_default if given is None else given
         else:
             assert option.from_flags is not None
             options[name] = option.from_flags(

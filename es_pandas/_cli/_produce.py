@@ -10,7 +10,9 @@ from typing import Any, NoReturn
 import click
 import pandas as pd
 
-from .._exceptions import ConfigurationError, ProduceAborted, ProduceInterrupted
+from _es_pandas_cli import EXIT_INTERRUPTED
+
+from .._exceptions import ConfigurationError, ProduceAborted, ProduceError, ProduceInterrupted
 from .._options import FILE_OPTIONS, PRODUCE_OPTIONS
 from .._producer import produce_file
 from .._status import Summary
@@ -20,7 +22,6 @@ __all__ = ["EXIT_CONFIG", "EXIT_INTERRUPTED", "EXIT_NOT_ALL_OK", "produce"]
 
 EXIT_NOT_ALL_OK = 1
 EXIT_CONFIG = 2
-EXIT_INTERRUPTED = 130
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -40,9 +41,10 @@ def produce(file: str, topic: str, dry_run: bool, **values: Any) -> None:
     --topic as one record each, streaming it in chunks.
 
     Connection settings come from the options, --credentials, or the ES_PANDAS_*
-    environment variables. Exit status: 0 every row ok, 1 some rows not ok, 2 usage
-    or configuration error, or the run stopped early (credentials refused, no such
-    topic, server unreachable), 130 interrupted (the status so far is written).
+    environment variables. Exit status: 0 every row ok (or --errors collect), 1 some
+    rows not ok, 2 usage or configuration error, or the run stopped early (credentials
+    refused, no such topic, server unreachable), 130 interrupted (the status so far is
+    written).
 
     \b
     Examples (the first with a service-credentials file, the others with
@@ -73,19 +75,32 @@ def produce(file: str, topic: str, dry_run: bool, **values: Any) -> None:
         click.echo(exc.summary.table(), err=True)
         where = f"; the status so far is in {status_out}" if status_out else ""
         _fail(f"interrupted{where}", EXIT_INTERRUPTED)
+    except ProduceError as exc:  # --errors raise (the default): rows are not ok
+        _report(exc.summary, dry_run, status_out)
+        sys.exit(EXIT_NOT_ALL_OK)
     except (OSError, ValueError) as exc:
         _fail(str(exc), EXIT_CONFIG)
     assert isinstance(summary, Summary)
+    _report(summary, dry_run, status_out)
+    if dry_run and summary.counts["ok"] != summary.total and options["errors"] == "raise":
+        sys.exit(EXIT_NOT_ALL_OK)
+
+
+def _report(summary: Summary, dry_run: bool, status_out: str | None) -> None:
+    """The counts, and why rows are not ok, on stderr."""
     if dry_run:
-        planned, rejected = summary.counts["ok"], summary.counts["rejected"]
-        click.echo(f"dry run: {planned:,} requests, {rejected:,} rows rejected", err=True)
+        rejected = summary.counts["rejected"]
+        planned = summary.total - summary.carried - rejected - summary.counts["not_sent"]
+        line = f"dry run: {planned:,} requests, {rejected:,} rows rejected"
+        if summary.carried:
+            line += f", {summary.carried:,} rows carried from --resume (not sent again)"
+        click.echo(line, err=True)
     else:
         click.echo(summary.table(), err=True)
     if summary.counts["ok"] != summary.total:
         click.echo(summary.why(), err=True)
         if not status_out and not dry_run:
             click.echo("every row's status and error: --status-out FILE", err=True)
-        sys.exit(EXIT_NOT_ALL_OK)
 
 
 def _reader_gone() -> None:
