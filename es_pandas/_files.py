@@ -126,8 +126,12 @@ class StatusWriter:
             self._handle.flush()
             os.fsync(self._handle.fileno())
             self._handle.close()
-        if self._writer is not None or self._handle is not None:
+        if self.wrote:
             os.replace(self._temp, self.path)
+
+    @property
+    def wrote(self) -> bool:
+        return self._writer is not None or self._handle is not None
 
 
 class FileLoad:
@@ -170,13 +174,7 @@ class FileLoad:
         #: called with each chunk and its status, in file order, once its rows have ended
         self.emit: Callable[[Chunk, StatusFrame], None] = self._write
         self._earlier = _read_status(resume) if resume else None
-        #: what a crash cannot take back (with a status file only)
-        self.journal = (
-            # a few times the requests in flight between two disk flushes
-            Journal(journal_path(status_out), self._earlier, ahead=4 * in_flight)
-            if status_out
-            else None
-        )
+        self._earlier_rows = 0 if self._earlier is None else len(self._earlier)
         earlier = (
             pd.Series([], dtype="string") if self._earlier is None else self._earlier["status"]
         )
@@ -195,6 +193,14 @@ class FileLoad:
                     "takes the status file of an earlier load of this same file"
                 )
         self.total = None if total is None else total - int(np.count_nonzero(self._skip < total))
+        #: what a crash cannot take back (with a status file only); made last, once
+        #: nothing here can refuse the load
+        self.journal = (
+            # a few times the requests in flight between two disk flushes
+            Journal(journal_path(status_out), self._earlier, ahead=4 * in_flight)
+            if status_out
+            else None
+        )
         self._pending: deque[Chunk] = deque()
         self._not_ok: list[pd.DataFrame] = []
         self._broken = False
@@ -214,7 +220,9 @@ class FileLoad:
             # from the whole first chunk, rows carried from resume included, so that a
             # resumed load reads the file as the first one did
             self._types.decide(first)
-        return first.dtypes, self._chunks(first, self._hinted(frames))
+        # Another file's status is refused here, before the run starts.
+        first_hashes = self._fingerprints(first, 0)
+        return first.dtypes, self._chunks(first, first_hashes, self._hinted(frames))
 
     def _hinted(self, frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         """``frames``, a read error saying how to go on from it."""
@@ -233,18 +241,26 @@ class FileLoad:
                 )
             raise FileReadError(f"{exc}; {hint}") from None
 
-    def _chunks(self, first: pd.DataFrame, rest: Iterator[pd.DataFrame]) -> Iterator[Chunk]:
+    def _fingerprints(self, frame: pd.DataFrame, offset: int) -> pd.Series:
+        """Number the rows of ``frame`` from ``offset`` in the file, and fingerprint
+        them, refusing rows that are not those the earlier load recorded."""
+        frame.index = pd.RangeIndex(offset, offset + len(frame))
+        hashes = row_hashes(frame)
+        if self._earlier is not None:
+            self._same_rows(hashes)
+        if self.journal is not None:
+            self.journal.hashes(hashes)
+        return hashes
+
+    def _chunks(
+        self, first: pd.DataFrame, first_hashes: pd.Series, rest: Iterator[pd.DataFrame]
+    ) -> Iterator[Chunk]:
         self._read_to = 0
         for frame in itertools.chain([first], rest):
             offset = self._read_to
             rows = np.arange(offset, offset + len(frame), dtype=np.int64)
             self._read_to += len(frame)
-            frame.index = rows
-            hashes = row_hashes(frame)
-            if self.journal is not None:
-                self.journal.hashes(hashes)
-            if self._earlier is not None:
-                self._same_rows(hashes)
+            hashes = first_hashes if offset == 0 else self._fingerprints(frame, offset)
             sending = ~np.isin(rows, self._skip, assume_unique=True)
             carried = None
             if self._earlier is not None and not sending.all():
@@ -331,7 +347,10 @@ class FileLoad:
         try:
             if self._writer is not None:
                 self._writer.close()
-                finished = not self._pending
+                # The status file now says all the journal said, unless nothing was
+                # written (the load was refused at its first row): the journal, which
+                # holds the earlier load's rows, stays the truth then.
+                finished = not self._pending and (self._writer.wrote or not self._earlier_rows)
         finally:
             if self.journal is not None:
                 self.journal.close(finished=finished)

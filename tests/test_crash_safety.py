@@ -132,3 +132,25 @@ def test_a_journal_reads_as_the_rows_it_recorded_and_unknown_for_those_it_may_ha
     unknown = frame.index[frame["status"] == "unknown"].tolist()
     assert unknown == [*range(10), 12, 13, 14, 15]
     assert 16 not in frame.index
+
+
+def test_resuming_a_dead_load_with_the_wrong_file_keeps_its_journal(es, env, tmp_path) -> None:
+    topic = "crash-wrong-file"
+    es.create_topic(topic, 1)
+    path = write(frame(600), tmp_path / "rows.csv")
+    other = write(frame(600).assign(text="another file"), tmp_path / "other.csv")
+    status_out = tmp_path / "status.csv"
+    load = ["--topic", topic, "--status-out", str(status_out), "--chunksize", "100"]
+    resume = ["--resume", str(status_out), "--retry-unknown"]
+    _killed_at(["produce", str(path), *load], es, env, answered=150)
+    journal = Path(f"{status_out}.journal")
+    assert journal.exists()
+
+    refused = run("produce", str(other), *load, *resume, env=env)
+
+    assert refused.returncode == 2 and "not the row" in refused.stderr, refused.stderr
+    assert journal.exists(), "the dead load's journal is its only record"
+    result = run("produce", str(path), *load, *resume, env=env)
+    assert result.returncode == 0, result.stderr
+    stored = es.records(topic, decode=True)["value"].map(lambda v: json.loads(v)["id"])
+    assert set(stored) == {f"id-{i}" for i in range(600)}
