@@ -473,8 +473,19 @@ def test_an_interrupted_load_says_which_rows_it_never_read(es, env, tmp_path) ->
     path = write(frame(3000), tmp_path / "rows.csv")
     es.set_faults(latency=0.02)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "es_pandas", "produce", str(path), "-t", "orders"]
-        + ["--chunksize", "200", "--concurrency", "4"],
+        [
+            sys.executable,
+            "-m",
+            "es_pandas",
+            "produce",
+            str(path),
+            "-t",
+            "orders",
+            "--chunksize",
+            "200",
+            "--concurrency",
+            "4",
+        ],
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, **env},

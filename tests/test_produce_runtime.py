@@ -254,11 +254,11 @@ def test_a_status_file_that_cannot_be_written_loses_no_row(es, tmp_path, monkeyp
     writes = []
     real_write = _files.StatusWriter.write
 
-    def write_then_fail(self, status):
+    def write_then_fail(self, status, hashes):
         writes.append(len(status))
         if len(writes) > 1:
             raise OSError(28, "No space left on device")
-        real_write(self, status)
+        real_write(self, status, hashes)
 
     monkeypatch.setattr(_files.StatusWriter, "write", write_then_fail)
     with pytest.raises(es_pandas.ProduceAborted, match="No space left") as caught:
