@@ -6,7 +6,9 @@ chunk boundary stalls the pipeline. Each row is sent by :meth:`Engine._send`, wh
 reads top to bottom: pace, authenticate, send, then :func:`decide` what the answer (or
 the transport error) means: done, retry after a wait, or a problem with the whole run.
 Until one row gets an answer that is about the row, rows go one at a time (the probe),
-so a wrong URL, credential or topic costs a handful of requests at any concurrency.
+so a wrong URL, credential or topic costs a handful of requests at any concurrency; a
+2xx whose body is not Event Streams' success answer is about the run until a row has
+been answered with one (a URL that is not Event Streams answers so).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from ._outcomes import Abort, Attempts, Decision, decide, hint
 from ._retry import Retry, backoff_time
 from ._status import FAILED, NOT_SENT, UNKNOWN, StatusBook
 from ._transports import AsyncTransport, Response, TransportError, redact
-from ._wire import EncodedRecord, parse_error, parse_success
+from ._wire import EncodedRecord, looks_like_success, parse_error, parse_success
 
 if TYPE_CHECKING:
     from ._journal import Journal
@@ -104,6 +106,7 @@ class Engine:
         max_rate: float | None,
         fail_after: int,
         headers: Mapping[str, str],
+        success_body: str,
     ) -> None:
         self._url = url
         self._transport = transport
@@ -112,6 +115,7 @@ class Engine:
         self._concurrency = concurrency
         self._limiter = RateLimiter(max_rate) if max_rate and math.isfinite(max_rate) else None
         self._fail_after = fail_after
+        self._check_body = success_body == "event-streams"
         self._headers = dict(headers)
         # Without credentials, or with static ones, every row of a content type has
         # the same headers: built once. IAM's change as its token is renewed.
@@ -124,6 +128,7 @@ class Engine:
         self._unreachable_streak = 0
         self._answered = False  # whether any request got an HTTP answer
         self._probed = False  # whether a row got an answer about itself
+        self._confirmed = False  # whether a row got Event Streams' success body
         self._warned = False
         self._last_stop: Abort | None = None
         self._unreadable: Exception | None = None
@@ -238,6 +243,9 @@ class Engine:
                     can_refresh=self._can_refresh,
                     credentials=None if self._auth is None else self._auth.origin,
                     answered=self._answered,
+                    url=url,
+                    # a body that could not be read says nothing of who answered
+                    check_body=self._check_body and not self._confirmed and lost is None,
                 )
                 if isinstance(outcome, Response):
                     self._answered = True
@@ -356,6 +364,8 @@ class Engine:
         started: float,
         lost: str | None,
     ) -> None:
+        if not self._confirmed and lost is None:
+            self._confirmed = looks_like_success(answer.body)
         metadata = parse_success(answer.body)
         reason = lost or metadata.reason
         if reason is not None and not self._warned:

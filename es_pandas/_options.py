@@ -241,6 +241,18 @@ class ProduceOptions(TypedDict, total=False):
             auth=True,
         ),
     ]
+    success_body: Annotated[
+        Literal["event-streams", "any"] | None,
+        Option(
+            "Which 2xx answers make a row ok. event-streams: until a row gets Event "
+            "Streams' success body (JSON with metadata, or partition and offset), a 2xx "
+            "with another body says the URL is not Event Streams: its row ends unknown, "
+            "and {fail_after} in a row stop the run. any: every 2xx.",
+            default="event-streams",
+            check=checks.choice(("event-streams", "any")),
+            env=("ES_PANDAS_SUCCESS_BODY",),
+        ),
+    ]
     verify: Annotated[
         bool | str | None,
         Option(
@@ -332,7 +344,8 @@ class ProduceOptions(TypedDict, total=False):
         int | None,
         Option(
             "Stop the run after this many answers in a row that are about the run, not "
-            "the row (401, 403, 404, 405, 501, redirects, web pages), or that never come.",
+            "the row (401, 403, 404, 405, 501, redirects, web pages, 2xx without Event "
+            "Streams' success body: {success_body}), or that never come.",
             default=3,
             check=checks.integer(1),
         ),

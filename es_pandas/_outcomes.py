@@ -2,8 +2,18 @@
 
 :func:`decide` takes an answer (or a transport error) and the row's history, and says
 whether the row is done (ok, failed or unknown), is tried again (and after how long),
-or says something about the whole run (wrong credentials, no such topic, a redirect).
-It is pure but for the row's :class:`Attempts`, so the whole policy is testable alone.
+or says something about the whole run (wrong credentials, no such topic, a redirect, a
+URL that is not Event Streams). It is pure but for the row's :class:`Attempts`, so the
+whole policy is testable alone.
+
+A 2xx is ok, except where it shows the URL is not an Event Streams REST producer: a web
+page, or (until a row has been answered with Event Streams' success body, and unless
+``success_body="any"``) a body that is not Event Streams' success answer. Such a row
+ends ``unknown``, not ``failed``: whatever answered 2xx took the request and may have
+kept it (a generic API, a mock, a webhook), and an Event Streams whose v2 success body
+es_pandas does not recognise (IBM does not document it) has written the record, which
+``--resume`` must not send again. A web page ends ``failed``: Event Streams never
+answers with one, so no Kafka has the record.
 """
 
 from __future__ import annotations
@@ -11,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
 from ._exceptions import (
     AuthenticationError,
@@ -30,7 +41,7 @@ from ._transports import (
     TransportConfig,
     TransportError,
 )
-from ._wire import one_line
+from ._wire import looks_like_success, one_line
 
 __all__ = ["MAYBE_WRITTEN", "Abort", "Attempts", "Decision", "decide", "hint"]
 
@@ -51,6 +62,11 @@ _NO_CREDENTIALS = (
     "(--credentials), or set ES_PANDAS_API_KEY"
 )
 MAYBE_WRITTEN = "; an attempt may have written the record"
+# IBM Cloud's REST producer hosts (<id>.svcNN.<region>.eventstreams.cloud.ibm.com): a 2xx
+# there comes from Event Streams whatever its body, and v2's body is undocumented.
+_IBM_CLOUD_HOST = ".eventstreams.cloud.ibm.com"
+# Enough of an unexpected body to recognise what answered.
+_BODY_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -94,13 +110,18 @@ def decide(
     can_refresh: bool,
     credentials: str | None,
     answered: bool,
+    url: str,
+    check_body: bool,
 ) -> Decision:
     """What an attempt's answer (or transport error) means; updates ``attempts`` (its
     ambiguity, and the retries used when it says to retry).
 
     Pure but for ``attempts``: the whole retry and status policy, testable alone.
     ``answered`` says whether the server has answered any request of the run;
-    ``credentials`` where the run's credentials came from (None: there are none)."""
+    ``credentials`` where the run's credentials came from (None: there are none);
+    ``url`` where the request went; ``check_body`` whether a 2xx must carry Event
+    Streams' success body to be ok (no row has been answered with one yet, and
+    ``success_body`` is "event-streams")."""
     if isinstance(outcome, TransportError):
         attempts.ambiguous = attempts.ambiguous or outcome.sent
         error = str(outcome)
@@ -120,6 +141,10 @@ def decide(
         )
         return Decision("run", FAILED, message, stops=EndpointError)
     if 200 <= status < 300:
+        if check_body and not looks_like_success(outcome.body) and not _ibm_cloud(url):
+            # Whatever answered took the request, and may have kept it.
+            attempts.ambiguous = True
+            return Decision("run", UNKNOWN, _not_a_success(url, outcome), stops=EndpointError)
         return Decision("ok")
     if status < 200:
         # An interim answer where the final one belongs: the server did not finish.
@@ -132,6 +157,8 @@ def decide(
             can_refresh=can_refresh,
             credentials=credentials,
             answered=answered,
+            url=url,
+            check_body=check_body,
         )
     if status == 401 and can_refresh and not attempts.refreshed:
         attempts.refreshed = True
@@ -165,6 +192,33 @@ def decide(
         wait = parse_retry_after(outcome.headers.get("retry-after"), retry.max_retry_after)
         return Decision("retry", wait=wait)
     return _final(attempts, error)
+
+
+def _not_a_success(url: str, answer: Response) -> str:
+    """Why a 2xx says the URL is not Event Streams: where, and what came back."""
+    # The path, not the query: v1 carries each row's key and headers there.
+    where = url.split("?", 1)[0] or "the URL"
+    kind = one_line(answer.headers.get("content-type") or "") or "none"
+    text = one_line(answer.body[: _BODY_CHARS * 4].decode("utf-8", "replace"))
+    if len(text) > _BODY_CHARS:
+        text = text[: _BODY_CHARS - 1] + "…"
+    body = f"body {text}" if text else "an empty body"
+    return (
+        f"{where} answered HTTP {answer.status} (content type {kind}, {body}), not with "
+        "Event Streams' success body (JSON with metadata, or partition and offset): "
+        f"{_NOT_EVENT_STREAMS}; its rows are unknown, as it may have kept them; if it is "
+        'Event Streams all the same, pass success_body="any" (--success-body any, '
+        "ES_PANDAS_SUCCESS_BODY=any)"
+    )
+
+
+def _ibm_cloud(url: str) -> bool:
+    """Whether ``url`` is on IBM Cloud's Event Streams hosts."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    return host.endswith(_IBM_CLOUD_HOST)
 
 
 def _final(attempts: Attempts, error: str) -> Decision:

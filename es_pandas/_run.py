@@ -107,6 +107,7 @@ class Run:
             max_rate=None if self.dry_run else options["max_rate"],
             fail_after=options["fail_after"],
             headers=_HEADERS,
+            success_body=options["success_body"],
         )
         if self._stopping:
             engine.stop()

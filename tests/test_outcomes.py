@@ -26,8 +26,15 @@ def answer(status: int, body: bytes = b"", **headers: str) -> Response:
     return Response(status, {k.replace("_", "-"): v for k, v in headers.items()}, body)
 
 
+URL = "http://127.0.0.1:8080/v2/topics/t/records"
+
+
 def run(
-    *outcomes: Response | TransportError, renewable: bool = False, answered: bool = True
+    *outcomes: Response | TransportError,
+    renewable: bool = False,
+    answered: bool = True,
+    check_body: bool = False,
+    url: str = URL,
 ) -> tuple[list[Decision], Attempts]:
     """decide() over a row's attempts, as the engine calls it."""
     attempts = Attempts()
@@ -42,14 +49,106 @@ def run(
             can_refresh=renewable,
             credentials="the arguments",
             answered=answered,
+            url=url,
+            check_body=check_body,
         )
         decisions.append(decision)
     return decisions, attempts
 
 
-def test_success_is_ok_whatever_the_body() -> None:
-    (decision,), _ = run(answer(200, b"<html>?</html>"))
+def test_success_is_ok_whatever_the_body_once_bodies_are_not_checked() -> None:
+    # check_body=False: a row was confirmed already, or success_body="any"
+    for body in (b"<html>?</html>", b"", b'{"ok":true}', b"[]"):
+        (decision,), attempts = run(answer(200, body), check_body=False)
+        assert decision.action == "ok" and not attempts.ambiguous
+
+
+# Every success shape Event Streams is known (or plausibly guessed) to send.
+EVENT_STREAMS_BODIES = {
+    # v1's reference (on premises): the timestamp a string
+    "v1": b'{"metadata":{"topic":"t","timestamp":"1700000000000","partition":0,"offset":7}}',
+    # v1.1.0 adds Comment when the schema is deprecated
+    "v1.1.0-comment": b'{"metadata": {"topic": "t", "timestamp": "1700000000000", '
+    b'"partition": 2, "offset": 0}, "Comment": "schema deprecated"}',
+    # the local server's v2 (v1's shape) with an ISO timestamp, and its flat v2
+    "v2-metadata-iso": b'{"metadata":{"topic":"t","timestamp":"2024-01-01T00:00:00.000Z",'
+    b'"partition":0,"offset":1}}',
+    "v2-flat": b'{"topic":"t","timestamp":"1700000000000","partition":0,"offset":1}',
+    # v2's body is undocumented: partial shapes still carry the marks
+    "flat-offset-only": b'{"offset":3}',
+    "flat-partition-only": b'{"partition":3}',
+    "metadata-partial": b'{"metadata":{"partition":"x"}}',
+    "metadata-empty": b'{"metadata":{}}',
+}
+
+
+@pytest.mark.parametrize("shape", list(EVENT_STREAMS_BODIES))
+def test_every_event_streams_success_shape_is_ok_when_bodies_are_checked(shape: str) -> None:
+    body = EVENT_STREAMS_BODIES[shape]
+    (decision,), attempts = run(answer(200, body, content_type="application/json"), check_body=True)
+    assert decision.action == "ok" and not attempts.ambiguous
+
+
+NOT_EVENT_STREAMS_BODIES = {
+    "empty": b"",
+    "generic-api": b'{"ok":true}',
+    "json-array": b'[{"metadata":{"partition":0,"offset":1}}]',
+    "json-without-metadata": b'{"id":17,"topic":"t","status":"created"}',
+    "metadata-not-an-object": b'{"metadata":null}',
+    "plain-text": b"Thank you",
+    "json-string": b'"ok"',
+    "not-json": b'{"partition":1,',
+    "nested-100k": b"[" * 100_000 + b"]" * 100_000,
+}
+
+
+@pytest.mark.parametrize("shape", list(NOT_EVENT_STREAMS_BODIES))
+def test_a_2xx_that_is_not_event_streams_success_is_about_the_run_and_unknown(shape: str) -> None:
+    body = NOT_EVENT_STREAMS_BODIES[shape]
+    reply = answer(200, body, content_type="application/json")
+    (decision,), attempts = run(reply, check_body=True, url=URL + "?key=secret-key")
+    assert (decision.action, decision.status) == ("run", UNKNOWN)
+    assert decision.stops is es_pandas.EndpointError
+    # whatever answered took the request: the row may have been written
+    assert attempts.ambiguous
+    message = decision.error
+    assert message.startswith(f"{URL} answered HTTP 200 (content type application/json, ")
+    assert "secret-key" not in message  # the query (v1's key and headers) is not shown
+    assert "not an Event Streams REST producer" in message
+    assert 'success_body="any"' in message and "--success-body any" in message
+    assert "ES_PANDAS_SUCCESS_BODY=any" in message
+    assert "\n" not in message and len(message) < 1000
+
+
+def test_the_message_names_what_came_back_cut_short() -> None:
+    (decision,), _ = run(answer(204), check_body=True)
+    assert "HTTP 204 (content type none, an empty body)" in decision.error
+    (decision,), _ = run(answer(201, b'{"ok": true}', content_type="text/plain"), check_body=True)
+    assert '(content type text/plain, body {"ok": true})' in decision.error
+    long = b'{"message": "' + b"x" * 5000 + b'"}'
+    (decision,), _ = run(answer(200, long), check_body=True)
+    shown = decision.error.split("body ", 1)[1].split("), not with Event Streams", 1)[0]
+    assert len(shown) == 200 and shown.endswith("…")
+
+
+def test_ibm_clouds_event_streams_hosts_are_event_streams_whatever_the_body() -> None:
+    """IBM does not document v2's success body: on its Event Streams hosts a 2xx is ok."""
+    url = "https://abc123.svc01.us-south.eventstreams.cloud.ibm.com/v2/topics/t/records"
+    (decision,), _ = run(answer(200, b""), check_body=True, url=url)
     assert decision.action == "ok"
+    (decision,), _ = run(answer(200, b'{"ok":true}'), check_body=True, url=url)
+    assert decision.action == "ok"
+    # a look-alike is not
+    look_alike = "https://eventstreams.cloud.ibm.com.example.org/v2/topics/t/records"
+    (decision,), _ = run(answer(200, b""), check_body=True, url=look_alike)
+    assert decision.action == "run"
+
+
+def test_a_web_page_is_failed_whether_bodies_are_checked_or_not() -> None:
+    page = b"<html><body>Sign in</body></html>"
+    for check_body in (True, False):
+        (decision,), _ = run(answer(200, page, content_type="text/html"), check_body=check_body)
+        assert (decision.action, decision.status) == ("run", FAILED)
 
 
 def test_a_web_page_for_an_answer_is_not_a_success() -> None:

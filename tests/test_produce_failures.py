@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pandas as pd
 import pytest
@@ -13,7 +18,7 @@ import pytest
 import es_pandas
 from es_pandas import Retry
 
-from .conftest import API_KEY, ENGINES, free_port
+from .conftest import API_KEY, ENGINES, free_port, run
 
 FAST = Retry(retries=3, backoff=0.01, max_backoff=0.05)
 
@@ -220,3 +225,163 @@ def wait_until_listening(port: int) -> None:
                 return
         time.sleep(0.05)
     raise AssertionError(f"nothing listens on {port}")
+
+
+# -- a 2xx that is not Event Streams' success answer -------------------------------------
+
+
+class GenericServer(ThreadingHTTPServer):
+    """A web server that is not Event Streams: it takes every POST with a 2xx and a body
+    of its own (``{you_sent}`` in it is replaced by the request's Authorization)."""
+
+    def __init__(self, body: bytes, content_type: str | None, status: int = 200) -> None:
+        super().__init__(("127.0.0.1", 0), _GenericHandler)
+        self.body, self.content_type, self.status = body, content_type, status
+        self.posts = 0
+        self.lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _GenericHandler(BaseHTTPRequestHandler):
+    server: GenericServer
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        with self.server.lock:
+            self.server.posts += 1
+        sent = (self.headers.get("Authorization") or "").encode()
+        body = self.server.body.replace(b"{you_sent}", sent)
+        self.send_response(self.server.status)
+        if self.server.content_type is not None:
+            self.send_header("Content-Type", self.server.content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def generic_server(
+    body: bytes, content_type: str | None = "application/json", status: int = 200
+) -> Iterator[GenericServer]:
+    server = GenericServer(body, content_type, status)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+# name -> (status, content type, body)
+GENERIC_ANSWERS = {
+    "generic-api": (200, "application/json", b'{"ok":true}'),
+    "empty-201": (201, None, b""),
+    "plain-text": (200, "text/plain", b"Thank you for your submission"),
+    "json-array": (200, "application/json", b'[{"id":1}]'),
+}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("shape", list(GENERIC_ANSWERS))
+def test_a_2xx_that_is_not_event_streams_stops_the_run_after_a_few_requests(
+    engine: str, shape: str
+) -> None:
+    status_code, content_type, body = GENERIC_ANSWERS[shape]
+    with (
+        generic_server(body, content_type, status_code) as server,
+        pytest.raises(es_pandas.EndpointError) as caught,
+    ):
+        BIG.es.produce(
+            "t", url=server.url, api_key=API_KEY, progress=False, engine=engine, retries=FAST
+        )
+    assert server.posts == 3  # fail_after, one at a time: not 5,000, nor 32 in flight
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"{server.url}/v2/topics/t/records answered HTTP {status_code} (")
+    assert f"content type {content_type or 'none'}" in message
+    assert (f"body {body.decode()}" if body else "an empty body") in message
+    assert "not an Event Streams REST producer" in message
+    assert 'success_body="any"' in message
+    assert message.endswith("stopped after 3 of 5,000 rows (the rest are not_sent)")
+    status = caught.value.status
+    counts = status["status"].value_counts()
+    assert counts[counts > 0].to_dict() == {"not_sent": 4997, "unknown": 3}
+    taken = status[status["status"] == "unknown"]
+    # it took the requests: the rows may have been written, as --resume must know
+    assert taken["error"].str.contains("may have written").all()
+    assert (taken["http_status"] == status_code).all()
+
+
+def test_the_message_never_shows_the_credentials_an_answer_echoes() -> None:
+    with (
+        generic_server(b'{"ok":true,"you_sent":"{you_sent}"}') as server,
+        pytest.raises(es_pandas.EndpointError) as caught,
+    ):
+        BIG.es.produce("t", url=server.url, api_key=API_KEY, progress=False, fail_after=2)
+    assert server.posts == 2
+    assert API_KEY not in str(caught.value) and "you_sent" in str(caught.value)
+    assert not caught.value.status["error"].str.contains(API_KEY, na=False).any()
+
+
+def test_success_body_any_takes_every_2xx_as_ok(caplog: pytest.LogCaptureFixture) -> None:
+    frame = pd.DataFrame({"v": range(300)})
+    caplog.set_level(logging.WARNING, "es_pandas")
+    with generic_server(b'{"ok":true}') as server:
+        status = frame.es.produce(
+            "t", url=server.url, api_key=API_KEY, progress=False, success_body="any"
+        )
+    assert server.posts == 300
+    assert (status["status"] == "ok").all() and (status["http_status"] == 200).all()
+    assert status["offset"].isna().all()
+    # said once, not once a row
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "did not say where its record went" in warned[0].getMessage()
+
+
+@pytest.mark.parametrize(
+    ("api_version", "server_options"),
+    [
+        ("v1", {}),
+        ("v1", {"timestamp_format": "iso"}),
+        ("v2", {}),
+        ("v2", {"v2_response": "flat"}),
+        ("v2", {"v2_response": "flat", "timestamp_format": "iso"}),
+    ],
+)
+def test_every_success_shape_of_the_local_server_is_event_streams(
+    api_version: str, server_options: dict[str, str]
+) -> None:
+    frame = pd.DataFrame({"v": range(100)})
+    with es_pandas.LocalEventStreams(topics={"t": 1}, auth=False, **server_options) as es:
+        status = frame.es.produce(
+            "t", url=es.url, api_version=api_version, progress=False, concurrency=8
+        )
+        assert es.stats()["requests"] == 100
+    assert (status["status"] == "ok").all()
+    assert sorted(status["offset"]) == list(range(100))
+    assert status["timestamp"].notna().all()
+
+
+def test_the_cli_stops_with_one_line_and_exit_status_2(tmp_path) -> None:
+    path = tmp_path / "rows.csv"
+    pd.DataFrame({"v": range(100)}).to_csv(path, index=False)
+    with generic_server(b'{"ok":true}') as server:
+        environment = {"ES_PANDAS_URL": server.url, "ES_PANDAS_API_KEY": API_KEY}
+        result = run("produce", str(path), "--topic", "t", env=environment)
+        assert result.returncode == 2, result.stderr
+        assert server.posts == 3
+        (line,) = result.stderr.splitlines()
+        assert line.startswith(f"Error: {server.url}/v2/topics/t/records answered HTTP 200")
+        assert "--success-body any" in line and "stopped after 3 of 100 rows" in line
+        # the flag it names makes every row ok
+        result = run("produce", str(path), "--topic", "t", "--success-body", "any", env=environment)
+        assert result.returncode == 0, result.stderr
+        assert server.posts == 3 + 100

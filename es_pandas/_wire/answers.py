@@ -11,6 +11,9 @@ Success (2xx):
 - v2: undocumented by IBM: v1's shape, or flat ``{"topic", "partition", "offset",
   "timestamp"}``.
 
+:func:`looks_like_success` says whether a body is one of these at all (a server that
+is not Event Streams answers otherwise); :func:`parse_success` reads what it can of it.
+
 Errors:
 
 - v1.1.0: top-level ``error_code`` and ``message``, and a nested
@@ -28,7 +31,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-__all__ = ["Metadata", "one_line", "parse_error", "parse_success"]
+__all__ = ["Metadata", "looks_like_success", "one_line", "parse_error", "parse_success"]
 
 _INT32_MAX = 2**31 - 1
 _INT64_MAX = 2**63 - 1
@@ -91,6 +94,20 @@ def parse_success(body: bytes) -> Metadata:
         _integer("offset", offset, _INT64_MAX, problems),
         _timestamp(timestamp, problems),
         "; ".join(problems) or None,
+    )
+
+
+def looks_like_success(body: bytes) -> bool:
+    """Whether a 2xx body is recognisably Event Streams' success answer: a JSON object
+    holding a ``metadata`` object (v1's reference shape, v1.1.0's with ``Comment``, the
+    local server's for both versions), or ``partition`` or ``offset`` at its top (v2's
+    flat shape). Tolerant on purpose, as v2's shape is undocumented: the values are not
+    checked here (:func:`parse_success` says which it could not read)."""
+    if _USUAL_SUCCESS.fullmatch(body) is not None:
+        return True
+    answer = _json(body)
+    return isinstance(answer, dict) and (
+        isinstance(answer.get("metadata"), dict) or "partition" in answer or "offset" in answer
     )
 
 
