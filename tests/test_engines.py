@@ -521,6 +521,8 @@ def test_a_101_is_no_final_answer(engine: str) -> None:
         can_refresh=False,
         credentials=None,
         answered=True,
+        url="http://127.0.0.1/topics/t/records",
+        check_body=True,
     )
     assert (decision.action, decision.status) == ("final", UNKNOWN)  # never "failed"
 
