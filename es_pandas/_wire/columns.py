@@ -147,7 +147,7 @@ def json_column(column: pd.Series) -> tuple[list[str], dict[int, str]]:
             return texts, problems
         # Nullable and pyarrow columns keep missing values in a mask beside the numbers.
         missing = None if dtype is numpy_dtype else column.isna().to_numpy()
-        values = column.to_numpy(dtype=numpy_dtype, na_value=0)
+        values = column.to_numpy(dtype=numpy_dtype, na_value=False if kind == "b" else 0)
         if kind == "b":
             texts = ["true" if v else "false" for v in values.tolist()]
         else:
