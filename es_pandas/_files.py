@@ -22,13 +22,13 @@ import pandas as pd
 
 from ._exceptions import ConfigurationError
 from ._journal import Journal, check_no_journal, journal_path, read_journal
+from ._parquet import parquet
 from ._reading import (
     ColumnTypes,
     FileReadError,
     ReadOptions,
     count_rows,
     file_format,
-    parquet,
     read_frames,
 )
 from ._status import STATUS_COLUMNS, STATUSES, Chunk, StatusBook, StatusFrame, Tally

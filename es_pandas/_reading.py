@@ -9,7 +9,8 @@ column is always text. No string is null unless ``na_values`` names it: ``NA``,
 ``None``, ``null`` and the empty string are values.
 
 JSON Lines keep each value's JSON type (an int stays an int even beside a null), and
-Parquet keeps its schema.
+Parquet keeps its schema: each column's dtype follows from its Arrow type alone
+(:mod:`._parquet` has the table).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import IO, Any, Literal, cast
 import pandas as pd
 
 from ._exceptions import ConfigurationError
+from ._parquet import parquet, parquet_frames
 
 __all__ = [
     "FORMATS",
@@ -38,7 +40,6 @@ __all__ = [
     "ReadOptions",
     "count_rows",
     "file_format",
-    "parquet",
     "read_frames",
 ]
 
@@ -58,18 +59,6 @@ _OPENERS: dict[str, Callable[..., Any]] = {
     ".bz2": bz2.open,
     ".xz": lzma.open,
 }
-_PARQUET_EXTRA = (
-    'reading and writing Parquet needs pyarrow: pip install "eventstreams-pandas[parquet]"'
-)
-
-
-def parquet() -> Any:
-    """pyarrow.parquet, or the message naming the extra that installs it."""
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise ConfigurationError(_PARQUET_EXTRA) from None
-    return pq
 
 
 def file_format(path: str, format: str | None) -> Format:
@@ -269,10 +258,7 @@ def read_frames(
     once. A file that cannot be read on raises :class:`FileReadError` naming the line."""
     source: str | IO[bytes] = sys.stdin.buffer if path == "-" else path
     if options.format == "parquet":
-        for batch in parquet().ParquetFile(source).iter_batches(batch_size=chunk_rows):
-            yield batch.to_pandas(types_mapper=pd.ArrowDtype).convert_dtypes(
-                dtype_backend="numpy_nullable"
-            )
+        yield from parquet_frames(source, chunk_rows)
         return
     frames = (
         _json_lines(source, options, chunk_rows, name)
