@@ -71,17 +71,21 @@ def _read_status(path: str) -> pd.DataFrame:
         "offset": "Int64",
         "attempts": "Int32",
     }
-    return pd.DataFrame(
-        {
-            "status": pd.Categorical(status, categories=list(STATUSES)),
-            **{name: pd.to_numeric(frame[name]).astype(kind) for name, kind in numbers.items()},
-            "timestamp": pd.to_datetime(frame["timestamp"], utc=True, errors="coerce"),
-            "error": frame["error"].astype("string"),
-            "latency_ms": pd.to_numeric(frame["latency_ms"]).astype("Float64"),
-            "maybe_duplicate": frame["maybe_duplicate"].fillna(False).astype(bool),
-        },
-        index=frame.index,
-    )[list(STATUS_COLUMNS)]
+    try:
+        return pd.DataFrame(
+            {
+                "status": pd.Categorical(status, categories=list(STATUSES)),
+                **{name: pd.to_numeric(frame[name]).astype(kind) for name, kind in numbers.items()},
+                "timestamp": pd.to_datetime(frame["timestamp"], utc=True, errors="coerce"),
+                "error": frame["error"].astype("string"),
+                "latency_ms": pd.to_numeric(frame["latency_ms"]).astype("Float64"),
+                # a column the file lacks is all NaN, a float: pandas fills no bool into it
+                "maybe_duplicate": frame["maybe_duplicate"].astype("boolean").fillna(False),
+            },
+            index=frame.index,
+        )[list(STATUS_COLUMNS)].astype({"maybe_duplicate": bool})
+    except (ValueError, TypeError) as exc:
+        raise ConfigurationError(f"cannot read the status file {path!r}: {exc}") from None
 
 
 class StatusWriter:
