@@ -22,13 +22,13 @@ import pandas as pd
 
 from ._exceptions import ConfigurationError
 from ._journal import Journal, check_no_journal, journal_path, read_journal
+from ._parquet import parquet
 from ._reading import (
     ColumnTypes,
     FileReadError,
     ReadOptions,
     count_rows,
     file_format,
-    parquet,
     read_frames,
     row_hashes,
 )
@@ -73,18 +73,22 @@ def _read_status(path: str) -> pd.DataFrame:
         "offset": "Int64",
         "attempts": "Int32",
     }
-    return pd.DataFrame(
-        {
-            "status": pd.Categorical(status, categories=list(STATUSES)),
-            **{name: pd.to_numeric(frame[name]).astype(kind) for name, kind in numbers.items()},
-            "timestamp": pd.to_datetime(frame["timestamp"], utc=True, errors="coerce"),
-            "error": frame["error"].astype("string"),
-            "latency_ms": pd.to_numeric(frame["latency_ms"]).astype("Float64"),
-            "maybe_duplicate": frame["maybe_duplicate"].fillna(False).astype(bool),
-            "row_hash": frame["row_hash"].astype("string"),
-        },
-        index=frame.index,
-    )[[*STATUS_COLUMNS, "row_hash"]]
+    try:
+        return pd.DataFrame(
+            {
+                "status": pd.Categorical(status, categories=list(STATUSES)),
+                **{name: pd.to_numeric(frame[name]).astype(kind) for name, kind in numbers.items()},
+                "timestamp": pd.to_datetime(frame["timestamp"], utc=True, errors="coerce"),
+                "error": frame["error"].astype("string"),
+                "latency_ms": pd.to_numeric(frame["latency_ms"]).astype("Float64"),
+                # a column the file lacks is all NaN, a float: pandas fills no bool into it
+                "maybe_duplicate": frame["maybe_duplicate"].astype("boolean").fillna(False),
+                "row_hash": frame["row_hash"].astype("string"),
+            },
+            index=frame.index,
+        )[[*STATUS_COLUMNS, "row_hash"]].astype({"maybe_duplicate": bool})
+    except (ValueError, TypeError) as exc:
+        raise ConfigurationError(f"cannot read the status file {path!r}: {exc}") from None
 
 
 class StatusWriter:

@@ -9,7 +9,8 @@ column is always text. No string is null unless ``na_values`` names it: ``NA``,
 ``None``, ``null`` and the empty string are values.
 
 JSON Lines keep each value's JSON type (an int stays an int even beside a null), and
-Parquet keeps its schema.
+Parquet keeps its schema: each column's dtype follows from its Arrow type alone
+(:mod:`._parquet` has the table).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ._exceptions import ConfigurationError
+from ._parquet import parquet, parquet_frames
 
 __all__ = [
     "FORMATS",
@@ -39,7 +41,6 @@ __all__ = [
     "ReadOptions",
     "count_rows",
     "file_format",
-    "parquet",
     "read_frames",
     "row_hashes",
 ]
@@ -60,18 +61,6 @@ _OPENERS: dict[str, Callable[..., Any]] = {
     ".bz2": bz2.open,
     ".xz": lzma.open,
 }
-_PARQUET_EXTRA = (
-    'reading and writing Parquet needs pyarrow: pip install "eventstreams-pandas[parquet]"'
-)
-
-
-def parquet() -> Any:
-    """pyarrow.parquet, or the message naming the extra that installs it."""
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise ConfigurationError(_PARQUET_EXTRA) from None
-    return pq
 
 
 def file_format(path: str, format: str | None) -> Format:
@@ -271,10 +260,7 @@ def read_frames(
     once. A file that cannot be read on raises :class:`FileReadError` naming the line."""
     source: str | IO[bytes] = sys.stdin.buffer if path == "-" else path
     if options.format == "parquet":
-        for batch in parquet().ParquetFile(source).iter_batches(batch_size=chunk_rows):
-            yield batch.to_pandas(types_mapper=pd.ArrowDtype).convert_dtypes(
-                dtype_backend="numpy_nullable"
-            )
+        yield from parquet_frames(source, chunk_rows)
         return
     frames = (
         _json_lines(source, options, chunk_rows, name)
@@ -361,8 +347,11 @@ def row_hashes(frame: pd.DataFrame) -> pd.Series:
         try:
             hashed = pd.util.hash_pandas_object(column, index=False, categorize=False)
         except (TypeError, ValueError):
-            # lists and dicts from JSON, nested Arrow values: hashed as they print
-            hashed = pd.util.hash_pandas_object(column.map(repr), index=False)
+            try:
+                # lists and dicts from JSON, nested Arrow values: hashed as they print
+                hashed = pd.util.hash_pandas_object(column.astype(str), index=False)
+            except (TypeError, ValueError):
+                continue  # a column pandas cannot even print cannot be sent either
         # order matters: a row's values in other columns are another row
         combined = np.bitwise_xor(
             np.multiply(combined, np.uint64(1_000_003)), hashed.to_numpy(dtype=np.uint64)

@@ -18,6 +18,7 @@ import pytest
 
 import es_pandas
 from es_pandas._accessor import EventStreamsAccessor
+from es_pandas._cli._options import cli_words
 from es_pandas._cli._produce import produce
 from es_pandas._options import OPTIONS
 
@@ -298,6 +299,14 @@ def test_every_option_has_a_cli_twin_generated_from_its_declaration() -> None:
         if option.flags is None and option.env:
             assert f"[env: {', '.join(option.env)}" in params[name].help, name
     assert set(params) == twins
+
+
+def test_messages_name_flags_but_leave_arrow_types_as_they_are() -> None:
+    arrow_type = "extension<arrow.fixed_shape_tensor[value_type=int32, shape=[2]]>[pyarrow]"
+    message = f"column 'c' is {arrow_type}: pass value_type='text' or key_col=..."
+    assert (
+        cli_words(message) == f"column 'c' is {arrow_type}: pass --value-type 'text' or --key-col"
+    )
 
 
 def test_every_front_takes_the_declared_options() -> None:

@@ -267,3 +267,39 @@ def test_the_cli_errors_option_decides_the_exit_status(es, env, tmp_path, errors
     # the reasons are said either way, and every row's status is written
     assert "1 rejected: column 'k': null key" in result.stderr
     assert pd.read_csv(status_out)["status"].tolist() == ["ok", "rejected", "ok"]
+
+
+# -- resuming -------------------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("error")
+def test_a_status_file_of_row_and_status_only_resumes_without_warnings(es, tmp_path) -> None:
+    # pandas warned, filling False into maybe_duplicate, a float column when the file lacks it
+    path = tmp_path / "rows.csv"
+    path.write_text("k,v\na,1\nb,2\nc,3\n")
+    resume = tmp_path / "old.csv"
+    resume.write_text("row,status\n0,ok\n1,failed\n2,not_sent\n")
+    es.create_topic("hand-made-resume", 1)
+    status_out = tmp_path / "new.csv"
+    es_pandas.produce_file(
+        path,
+        "hand-made-resume",
+        url=es.url,
+        api_key=API_KEY,
+        key_col="k",
+        resume=str(resume),
+        status_out=str(status_out),
+    )
+    assert load(es, "hand-made-resume") == {"b": {"v": "2"}, "c": {"v": "3"}}
+    status = pd.read_csv(status_out)
+    assert status["status"].tolist() == ["ok"] * 3
+    assert status["maybe_duplicate"].tolist() == [False] * 3
+
+
+def test_a_status_file_whose_maybe_duplicate_is_not_a_bool_is_refused(es, tmp_path) -> None:
+    path = tmp_path / "rows.csv"
+    path.write_text("k,v\na,1\n")
+    resume = tmp_path / "old.csv"
+    resume.write_text("row,status,maybe_duplicate\n0,failed,perhaps\n")
+    with pytest.raises(es_pandas.ConfigurationError, match="cannot read the status file"):
+        es_pandas.produce_file(path, "single", url=es.url, api_key=API_KEY, resume=str(resume))

@@ -136,11 +136,12 @@ def test_pyarrow_columns() -> None:
             "t": pd.Series(
                 [pd.Timestamp("2024-01-02 03:04:05.5"), None], dtype="timestamp[us][pyarrow]"
             ),
+            "b": pd.Series([True, None], dtype=pd.ArrowDtype(pa.bool_())),
         }
     )
     assert values(frame) == [
-        {"i": 1, "f": 0.30000000000000004, "s": "é", "t": "2024-01-02T03:04:05.500000"},
-        {"i": None, "f": None, "s": None, "t": None},
+        {"i": 1, "f": 0.30000000000000004, "s": "é", "t": "2024-01-02T03:04:05.500000", "b": True},
+        {"i": None, "f": None, "s": None, "t": None, "b": None},
     ]
 
 

@@ -135,8 +135,17 @@ _NAMED = re.compile(r"\b(" + "|".join(n for n in OPTIONS if "_" in n) + r")\b")
 _OPENING = re.compile(rf"^({_NAMES})\b")
 
 
+# Arrow types are data, not options: extension<arrow.fixed_shape_tensor[value_type=int32]>
+_ARROW_TYPE = re.compile(r"(<[^>]*>)")
+
+
 def cli_words(message: str) -> str:
     """A library message in the command line's words: ``key_col=`` -> ``--key-col``."""
     message = _OPENING.sub(lambda m: _cli_name(m.group(1)), message)
-    message = _ASSIGNED.sub(lambda m: _cli_name(m.group(1)) + ("" if m.group(2) else " "), message)
-    return _NAMED.sub(lambda m: _cli_name(m.group(1)), message)
+    parts = _ARROW_TYPE.split(message)
+    for i in range(0, len(parts), 2):  # the odd ones are Arrow types
+        part = _ASSIGNED.sub(
+            lambda m: _cli_name(m.group(1)) + ("" if m.group(2) else " "), parts[i]
+        )
+        parts[i] = _NAMED.sub(lambda m: _cli_name(m.group(1)), part)
+    return "".join(parts)

@@ -3,7 +3,9 @@ dtypes in bulk, and each other value goes through the scalar rules of :mod:`.val
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from json.encoder import encode_basestring
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -106,6 +108,8 @@ def unsendable(dtype: object) -> str | None:
         dtype = dtype.categories.dtype
     elif isinstance(dtype, pd.SparseDtype):
         dtype = dtype.subtype
+    if isinstance(dtype, pd.ArrowDtype):
+        return _arrow_unsendable(dtype.pyarrow_dtype)
     if isinstance(dtype, pd.PeriodDtype):
         what, how = "periods", ".astype(str) gives '2024-01', .dt.start_time a timestamp"
     elif isinstance(dtype, pd.IntervalDtype):
@@ -118,6 +122,46 @@ def unsendable(dtype: object) -> str | None:
     else:
         return None
     return f"{what} have no JSON or text form; convert the column before sending it: {how}"
+
+
+# Extension types whose values pandas gives as what they mean: UUID, the JSON text, bool.
+_SENDABLE_EXTENSIONS = ("arrow.uuid", "arrow.json", "arrow.bool8")
+
+
+def _arrow_types(arrow_type: Any) -> Iterator[Any]:
+    """``arrow_type`` and every type inside it (list items, struct fields, map keys and
+    items, dictionary values)."""
+    import pyarrow as pa
+
+    yield arrow_type
+    for i in range(arrow_type.num_fields):
+        yield from _arrow_types(arrow_type.field(i).type)
+    if pa.types.is_dictionary(arrow_type):
+        yield from _arrow_types(arrow_type.value_type)
+
+
+def _arrow_unsendable(arrow_type: Any) -> str | None:
+    """Why an Arrow-backed (``pd.ArrowDtype``) column of ``arrow_type`` cannot be sent."""
+    import pyarrow as pa
+
+    for inner in _arrow_types(arrow_type):
+        if inner == pa.time64("ns"):
+            return (
+                "pandas gives Arrow time64[ns] values as Python times, which drop the "
+                "nanoseconds (and so does .astype(str)); convert the column with pyarrow "
+                "before sending it: cast the times to string (which keeps them), or to "
+                "time64[us] if none has nanoseconds"
+            )
+        if (
+            isinstance(inner, pa.BaseExtensionType)
+            and inner.extension_name not in _SENDABLE_EXTENSIONS
+        ):
+            return (
+                f"the Arrow extension type {inner.extension_name} has no JSON or text form; "
+                "convert the column before sending it: cast it to its storage type "
+                f"({inner.storage_type}) or to a type of its meaning"
+            )
+    return None
 
 
 def json_column(column: pd.Series) -> tuple[list[str], dict[int, str]]:
@@ -147,7 +191,7 @@ def json_column(column: pd.Series) -> tuple[list[str], dict[int, str]]:
             return texts, problems
         # Nullable and pyarrow columns keep missing values in a mask beside the numbers.
         missing = None if dtype is numpy_dtype else column.isna().to_numpy()
-        values = column.to_numpy(dtype=numpy_dtype, na_value=0)
+        values = column.to_numpy(dtype=numpy_dtype, na_value=False if kind == "b" else 0)
         if kind == "b":
             texts = ["true" if v else "false" for v in values.tolist()]
         else:

@@ -12,7 +12,8 @@ policy, so a cell always reads back the same:
 - Timestamp and datetime -> ISO 8601 as ``Timestamp.isoformat`` writes it: naive stays
   naive with no offset, tz-aware keeps its own offset (``+05:30``) and is never
   converted to UTC, nanoseconds are kept when present;
-- date and time -> ``isoformat()``; Timedelta and timedelta -> ISO 8601 durations as
+- date and time -> ``isoformat()`` (a Parquet ``time64[ns]`` keeps its nanoseconds,
+  ``01:02:03.000000001``, as a Timestamp does); Timedelta and timedelta -> ISO 8601 durations as
   ``Timedelta.isoformat`` writes them, nanoseconds kept (``P0DT0H0M1.5S``,
   ``P0DT0H0M0.000000001S``); a negative one has negative days and the rest positive, as
   pandas shows it (-1 ns -> ``P-1DT23H59M59.999999999S``), and ``pd.Timedelta(text)``
@@ -23,7 +24,9 @@ policy, so a cell always reads back the same:
 - categoricals -> their values; strings escaped as JSON needs, non-ASCII kept as UTF-8;
 - anything else (arbitrary objects, complex numbers, sets, ...) rejects the row; a
   column of a dtype none of whose values can be sent (period, interval, complex) is
-  refused before a run instead (:func:`.columns.unsendable`).
+  refused before a run instead (:func:`.columns.unsendable`), and so is a pyarrow-backed
+  column whose values pandas would give changed (``time64[ns]`` anywhere in it, an
+  extension type other than uuid, json and bool8).
 
 Output is compact (no spaces). Keys, header values and ``value_type="text"`` values are
 text: str as is, bytes as binary, ints and integral floats as digits (``3``, not
