@@ -216,7 +216,10 @@ class FileLoad:
         """The dtypes of the file's columns as its first chunk has them (None for an
         empty file), and its chunks, read lazily."""
         frames = read_frames(self.path, self._read, self._chunksize, self.name)
-        first = next(frames, None)
+        try:
+            first = next(frames, None)
+        except FileReadError as exc:
+            raise FileReadError(f"{exc}; nothing was sent") from None
         if first is None:
             self._read_all = True
             return None, iter(())
@@ -290,9 +293,11 @@ class FileLoad:
         self._read_all = True
 
     def _same_rows(self, hashes: pd.Series) -> None:
-        """Refuse to go on when a row is not the one the earlier load recorded."""
+        """Refuse to go on when a row carried from the earlier load is not the one it
+        recorded (rows sent again may have changed: fixing them is why one resumes)."""
         assert self._earlier is not None
-        earlier = self._earlier["row_hash"].reindex(hashes.index).dropna()
+        carried = hashes.index[np.isin(hashes.index.to_numpy(), self._skip)]
+        earlier = self._earlier["row_hash"].reindex(carried).dropna()
         differ = earlier.index[earlier.to_numpy() != hashes.loc[earlier.index].to_numpy()]
         if len(differ):
             raise ConfigurationError(

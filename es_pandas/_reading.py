@@ -23,6 +23,7 @@ import json
 import lzma
 import re
 import sys
+import warnings
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -273,16 +274,27 @@ def read_frames(
             na_values=list(options.na_values),
             encoding=options.encoding,
             chunksize=chunk_rows,
+            # never the first column as an index when lines have a field more than
+            # the header: that would shift every value one column to the left
+            index_col=False,
         )
     )
     while True:
         try:
-            frame = next(frames, None)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                frame = next(frames, None)
+        except pd.errors.ParserWarning:
+            # pandas would drop the fields past the header's without a word
+            raise FileReadError(
+                f"{name}: its lines have more fields than its header; a separator at the "
+                "end of each line, or another separator than sep= says"
+            ) from None
         except UnicodeDecodeError as exc:
             raise FileReadError(
                 f"{name}: cannot read {_undecodable_line(path, options.encoding)} as "
                 f"{options.encoding} ({exc.reason}); pass encoding= the file's "
-                "(latin-1, cp1252, ...)"
+                "(cp1252 for a Windows export, latin-1, ...)"
             ) from None
         except (pd.errors.ParserError, ValueError) as exc:
             # pandas' message names the line

@@ -303,3 +303,44 @@ def test_a_status_file_whose_maybe_duplicate_is_not_a_bool_is_refused(es, tmp_pa
     resume.write_text("row,status,maybe_duplicate\n0,failed,perhaps\n")
     with pytest.raises(es_pandas.ConfigurationError, match="cannot read the status file"):
         es_pandas.produce_file(path, "single", url=es.url, api_key=API_KEY, resume=str(resume))
+
+
+def test_lines_with_a_field_more_than_the_header_stop_the_load(es, env, tmp_path) -> None:
+    # pandas would take the first column as the index: every value one column off
+    path = tmp_path / "trailing.csv"
+    path.write_text("id,city\n1,Paris,\n2,Rome,\n")
+    es.reset_stats()
+
+    result = run("produce", str(path), "--topic", "single", "--key-col", "id", env=env)
+
+    assert result.returncode == 2, result.stderr
+    assert "trailing.csv: its lines have more fields than its header" in result.stderr
+    assert "nothing was sent" in result.stderr and "--sep" in result.stderr
+    assert es.stats().get("requests", 0) == 0
+
+
+def test_rows_fixed_after_a_load_are_sent_by_resume(es, env, tmp_path) -> None:
+    path = tmp_path / "keys.csv"
+    path.write_text("id,v\na,1\n,2\nc,3\n,4\n")
+    status_out = tmp_path / "status.csv"
+    args = ["--topic", "single", "--key-col", "id", "--na-values", ""]
+    args += ["--status-out", str(status_out)]
+    assert run("produce", str(path), *args, env=env).returncode == 1
+    path.write_text("id,v\na,1\nb,2\nc,3\nd,4\n")  # the two empty keys filled in
+    es.reset_stats()
+
+    result = run("produce", str(path), *args, "--resume", str(status_out), env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert es.stats()["requests"] == 2
+    assert (pd.read_csv(status_out)["status"] == "ok").all()
+
+
+def test_messages_naming_both_spellings_keep_the_command_lines() -> None:
+    from es_pandas._cli._options import cli_words
+
+    assert cli_words("load it again with resume= (--resume) that file") == (
+        "load it again with --resume that file"
+    )
+    assert cli_words("with resume='s.csv' (--resume s.csv), or") == "with --resume s.csv, or"
+    assert cli_words("pass encoding= the file's") == "pass --encoding the file's"

@@ -218,7 +218,7 @@ def test_error_shapes(body: dict, expected: str | None) -> None:
         (b"Service Unavailable", "HTTP 503: Service Unavailable"),
         (
             b"<html>\r\n  <body>\n    <h1>503</h1>\n  </body>\r\n</html>\n",
-            "HTTP 503: <html> <body> <h1>503</h1> </body> </html>",
+            "HTTP 503: a web page: 503",
         ),
         (b"bad \xff byte", "HTTP 503: bad \ufffd byte"),
         # JSON without a known message says what it has
@@ -394,3 +394,9 @@ def test_iso_timestamps_read_as_numpy_does(wall: datetime, zone: timezone, spec:
         assert result == Metadata(None, None, expected, None)
     else:
         assert result.timestamp is None and result.reason == "timestamp is out of range"
+
+
+def test_a_web_page_is_named_by_its_title_not_its_markup() -> None:
+    page = b'<!DOCTYPE HTML>\n<html lang="en"><head><title>Error &amp; response</title>'
+    page += b"</head><body>" + b"<p>x</p>" * 500 + b"</body></html>"
+    assert parse_error(501, page) == "HTTP 501: a web page titled 'Error & response'"

@@ -130,7 +130,7 @@ def _cli_name(name: str) -> str:
 # ``iam=True`` anywhere, a snake_case name anywhere, and any name opening a message
 # (``verify: no CA bundle``).
 _NAMES = "|".join(sorted(OPTIONS, key=len, reverse=True))
-_ASSIGNED = re.compile(rf"\b({_NAMES})=(True\b|\.\.\.)?")
+_ASSIGNED = re.compile(rf"\b({_NAMES})=(?:(True\b|\.\.\.)| ?)")
 _NAMED = re.compile(r"\b(" + "|".join(n for n in OPTIONS if "_" in n) + r")\b")
 _OPENING = re.compile(rf"^({_NAMES})\b")
 
@@ -139,8 +139,14 @@ _OPENING = re.compile(rf"^({_NAMES})\b")
 _ARROW_TYPE = re.compile(r"(<[^>]*>)")
 
 
+# A message that names both spellings, ``resume= (--resume)`` or ``resume='s.csv'
+# (--resume s.csv)``, keeps the command line's.
+_BOTH = re.compile(rf"\b(?:{_NAMES})=(?:'[^']*'|[^\s(]*)\s\((--[^)]*)\)")
+
+
 def cli_words(message: str) -> str:
     """A library message in the command line's words: ``key_col=`` -> ``--key-col``."""
+    message = _BOTH.sub(r"\1", message)
     message = _OPENING.sub(lambda m: _cli_name(m.group(1)), message)
     parts = _ARROW_TYPE.split(message)
     for i in range(0, len(parts), 2):  # the odd ones are Arrow types

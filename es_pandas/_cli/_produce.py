@@ -70,7 +70,10 @@ def produce(file: str, topic: str, dry_run: bool, **values: Any) -> None:
             _reader_gone()
             return
         where = f"; per-row status in {status_out}" if status_out else ""
-        _fail(f"{exc}{where}", EXIT_CONFIG)
+        _fail(
+            cli_words(str(exc)) + ("" if status_out and status_out in str(exc) else where),
+            EXIT_CONFIG,
+        )
     except ProduceInterrupted as exc:
         click.echo(exc.summary.table(), err=True)
         where = f"; the status so far is in {status_out}" if status_out else ""

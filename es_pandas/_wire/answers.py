@@ -26,6 +26,7 @@ Errors:
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -118,7 +119,21 @@ def parse_error(status: int, body: bytes) -> str:
     if message is None:
         # Not JSON, or JSON without a known message: the text says what it can.
         message = one_line(body[: _MAX_MESSAGE_CHARS * 4].decode("utf-8", "replace"))
+        if _HTML.match(message):
+            # a proxy's or web server's page: its title says it, the markup does not
+            text = body[:65536].decode("utf-8", "replace")
+            title = _TITLE.search(text)
+            if title and one_line(html.unescape(title.group(1))):
+                message = f"a web page titled {one_line(html.unescape(title.group(1)))!r}"
+            else:
+                words = one_line(html.unescape(_TAG.sub(" ", text)))[:_MAX_MESSAGE_CHARS]
+                message = f"a web page: {words}" if words else "a web page"
     return f"HTTP {status}: {message}" if message else f"HTTP {status}"
+
+
+_HTML = re.compile(r"\s*<(?:!doctype\s+html|html)\b", re.IGNORECASE)
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
 
 
 def _json(body: bytes) -> object:
