@@ -43,6 +43,9 @@ def demo(fault_rate: float, **values: Any) -> None:
             sample,
             "orders",
             key_col="order_id",
+            # a CSV holds text: the demo asks for numbers and nulls where the file has them
+            infer_types=True,
+            na_values=("",),
             credentials=es.credentials,
             **to_options(values, ["concurrency", "progress"]),
         )
@@ -65,8 +68,10 @@ def _explain(summary: Summary, stats: dict[str, int], records: Any) -> None:
         f"""
 What just happened
   Each of the {summary.total:,} CSV rows became one Kafka record: key = order_id, value = the
-  other columns as a JSON object (missing values as null). They went out as
-  concurrent HTTP requests to the Event Streams REST producer API (v2).
+  other columns as a JSON object. A CSV holds text; the demo asked for numbers where every
+  value of a column reads back as one (--infer-types, never the key) and for empty fields as
+  null (--na-values ""). They went out as concurrent HTTP requests to the Event Streams
+  REST producer API (v2).
   The local server answered {stats.get("503", 0):,} requests with 503 on purpose;
   es_pandas retried them, {outcome}
   Records per partition (Kafka's key partitioner): {by_partition}
@@ -74,7 +79,8 @@ What just happened
     value {first["value"]}
 
 Point it at your own Event Streams (service credentials from the IBM Cloud console):
-  es-pandas produce orders.csv --topic orders --key-col order_id --credentials service-key.json
+  es-pandas produce orders.csv --topic orders --key-col order_id --infer-types --na-values "" \\
+    --credentials service-key.json
 or from Python:
   import es_pandas
   status = df.es.produce("orders", key_col="order_id", credentials="service-key.json")
