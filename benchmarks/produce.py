@@ -368,9 +368,8 @@ def plot(report: dict, path: Path) -> None:
     for i, contender in enumerate(contenders):
         values = [report["summary"][n].get(contender, {}).get("rows_per_s", 0) for n in names]
         ax.bar([x + i * width for x in range(len(names))], values, width, label=contender)
-    ax.set_xticks(
-        [x + 0.4 - width / 2 for x in range(len(names))], ["no added latency", "20 ms latency"]
-    )
+    titles = {"cpu": "no added latency", "latency": "20 ms latency"}
+    ax.set_xticks([x + 0.4 - width / 2 for x in range(len(names))], [titles[n] for n in names])
     ax.set_yscale("log")
     ax.set_ylabel("rows/s (log scale)")
     ax.set_title(f"Rows per second, {CONCURRENCY} in flight, {report['machine']['cpus']} cores")

@@ -27,6 +27,7 @@ Lines, one per event (CSV, so an error text is quoted as in a status file)::
 from __future__ import annotations
 
 import io
+import itertools
 import os
 
 import numpy as np
@@ -57,6 +58,7 @@ IN_FLIGHT = (
     "down): the record may have been written"
 )
 _NEEDS_QUOTES = frozenset(',"\r\n')
+_NO_TIMESTAMP = int(np.iinfo(np.int64).min)
 
 
 def journal_path(status_path: str) -> str:
@@ -78,6 +80,8 @@ class Journal:
         # rows up to this one may be in flight: the last line that reached the disk
         self._through = -1
         self._lines: list[str] = []
+        # (row, book, position) of rows ended since the last flush
+        self._ended: list[tuple[int, StatusBook, int]] = []
         # Written whole under another name, then moved: a journal being resumed stays
         # intact until this one holds everything it said.
         temp = f"{path}.new"
@@ -91,14 +95,15 @@ class Journal:
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND)
 
     def sending(self, row: int) -> None:
-        """``row`` is about to be sent: on disk as possibly in flight before it goes."""
+        """``row`` is about to be sent: on disk as possibly in flight before it goes.
+
+        The outcomes recorded since the last mark go out with the next one: lost to a
+        crash, their rows read as in flight, which is what they were until answered."""
         if row > self._through:
             self._through = row + self._ahead
-            self._lines.append(f"{_THROUGH},{self._through}\n")
             self.flush()
+            self._write(f"{_THROUGH},{self._through}\n")
             os.fdatasync(self._fd)
-        elif self._lines:
-            self.flush()
 
     def hashes(self, hashes: pd.Series) -> None:
         """The fingerprints of rows just read, by row; on disk with the next flush."""
@@ -106,31 +111,23 @@ class Journal:
 
     def ended(self, row: int, book: StatusBook, position: int) -> None:
         """``row`` ended, as ``book`` says at ``position``; on disk with the next flush."""
-        status = int(book.status[position])
-        if status == NOT_SENT:
-            return
-        partition = int(book.partition[position])
-        offset = int(book.offset[position])
-        timestamp = int(book.timestamp[position])
-        latency = float(book.latency[position])
-        http = int(book.http_status[position])
-        error = book.errors.get(position)
-        self._lines.append(
-            f"{row},{STATUSES[status]},{http or ''},"
-            f"{partition if partition >= 0 else ''},{offset if offset >= 0 else ''},"
-            f"{timestamp if timestamp != np.iinfo(np.int64).min else ''},"
-            f"{int(book.attempts[position])},"
-            f"{'' if latency != latency else round(latency * 1000, 3)},"
-            f"{int(book.maybe_duplicate[position])},"
-            f"{'' if error is None else _quoted(error)}\n"
-        )
+        self._ended.append((row, book, position))
 
     def flush(self) -> None:
+        if self._ended:
+            # read from the books in one go per book: a row's outcome is final once ended
+            for book, group in itertools.groupby(self._ended, key=lambda ended: ended[1]):
+                self._lines.append(_outcome_lines(book, list(group)))
+            self._ended.clear()
         if self._lines:
-            data = "".join(self._lines).encode()
+            text = "".join(self._lines)
             self._lines.clear()
-            while data:
-                data = data[os.write(self._fd, data) :]
+            self._write(text)
+
+    def _write(self, text: str) -> None:
+        data = text.encode()
+        while data:
+            data = data[os.write(self._fd, data) :]
 
     def close(self, *, finished: bool) -> None:
         """Stop writing; a ``finished`` load's status file says it all, so the journal
@@ -144,6 +141,35 @@ class Journal:
             self._fd = -1
         if finished:
             os.remove(self.path)
+
+
+def _outcome_lines(book: StatusBook, ended: list[tuple[int, StatusBook, int]]) -> str:
+    positions = np.fromiter((position for _, _, position in ended), np.int64, len(ended))
+    columns = zip(
+        [row for row, _, _ in ended],
+        positions.tolist(),
+        book.status[positions].tolist(),
+        book.http_status[positions].tolist(),
+        book.partition[positions].tolist(),
+        book.offset[positions].tolist(),
+        book.timestamp[positions].tolist(),
+        book.attempts[positions].tolist(),
+        (book.latency[positions] * 1000).round(3).tolist(),
+        book.maybe_duplicate[positions].astype(np.int8).tolist(),
+        strict=True,
+    )
+    lines = []
+    for row, position, status, http, partition, offset, stamp, tries, latency, dup in columns:
+        if status == NOT_SENT:
+            continue
+        error = book.errors.get(position)
+        lines.append(
+            f"{row},{STATUSES[status]},{http or ''},{partition if partition >= 0 else ''},"
+            f"{offset if offset >= 0 else ''},{stamp if stamp != _NO_TIMESTAMP else ''},"
+            f"{tries},{'' if latency != latency else latency},{dup},"
+            f"{'' if error is None else _quoted(error)}\n"
+        )
+    return "".join(lines)
 
 
 def _earlier_lines(earlier: pd.DataFrame) -> str:
