@@ -17,7 +17,7 @@ from typing import Literal
 from urllib.parse import urlencode
 
 from ._exceptions import ConfigurationError, EventStreamsError
-from ._transports import DEFAULT_HEADERS, Response, redact, split_userinfo
+from ._transports import DEFAULT_HEADERS, Response, TransportError, redact, split_userinfo
 from ._wire import parse_error
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "BearerAuth",
     "IAMAuth",
     "IAMError",
+    "IAMUnavailable",
     "Send",
     "StaticAuth",
     "XAuthTokenAuth",
@@ -48,6 +49,8 @@ class Auth(ABC):
     renewable = False
     #: where the credentials came from, for messages ("ES_PANDAS_API_KEY", ...)
     origin = ""
+    #: the service the credentials are exchanged with (IAM), for messages
+    service = ""
 
     @abstractmethod
     async def headers(self, send: Send) -> Mapping[str, str]:
@@ -158,6 +161,7 @@ class IAMAuth(Auth):
         self._refresh_at = 0.0
         self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
         self.exchanges = 0
+        self.service = f"IAM at {split_userinfo(url)[0]}"
 
     def __repr__(self) -> str:
         return f"<IAMAuth url={split_userinfo(self.url)[0]!r}>"
@@ -206,6 +210,9 @@ class IAMAuth(Auth):
             )
             if answer.status != 200:
                 reason = redact(parse_error(answer.status, answer.body), [self._api_key])
+                if answer.status == 429 or answer.status >= 500:
+                    # IAM itself is unwell, retries spent: the key may well be fine
+                    raise IAMUnavailable(f"the token exchange answered {reason}")
                 raise IAMError(f"IAM token exchange failed: {reason}")
             token, grant = _access_token(answer.body)
             # As IBM's SDK does, go by the token's own exp/iat claims: they do not
@@ -259,3 +266,8 @@ def _access_token(body: bytes) -> tuple[str, dict[str, object]]:
 
 class IAMError(EventStreamsError):
     """The IAM token exchange failed; the run turns this into :class:`AuthenticationError`."""
+
+
+class IAMUnavailable(TransportError):
+    """IAM gave no usable answer (429, 5xx) once the run's retries were spent: the run
+    treats it as an unreachable service, not as refused credentials."""

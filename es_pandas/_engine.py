@@ -28,7 +28,7 @@ from ._auth import Auth, IAMError
 from ._exceptions import AuthenticationError, ConnectionFailed, ProduceAborted
 from ._outcomes import MAYBE_WRITTEN as _MAYBE_WRITTEN
 from ._outcomes import Abort, Attempts, Decision, decide, hint
-from ._retry import Retry, backoff_time
+from ._retry import Retry, backoff_time, parse_retry_after
 from ._status import FAILED, NOT_SENT, UNKNOWN, StatusBook
 from ._transports import AsyncTransport, Response, TransportError, redact
 from ._wire import EncodedRecord, looks_like_success, parse_error, parse_success
@@ -208,7 +208,7 @@ class Engine:
                     return
                 except TransportError as exc:
                     status = UNKNOWN if attempts.ambiguous else FAILED
-                    self._end_unreachable(book, position, f"IAM: {exc}", status, attempts, started)
+                    self._end_unreachable_service(book, position, exc, status, attempts, started)
                     return
                 if not attempts.made:
                     batch.sending(position)
@@ -257,7 +257,7 @@ class Engine:
                 if decision.action == "refresh":
                     assert self._auth is not None
                     try:
-                        await self._auth.refresh(self._transport.send, headers)
+                        await self._auth.refresh(self._service_send, headers)
                     except IAMError as exc:
                         self._end_run(
                             book, position, str(exc), attempts, started, AuthenticationError
@@ -265,8 +265,8 @@ class Engine:
                         return
                     except TransportError as exc:
                         status = UNKNOWN if attempts.ambiguous else FAILED
-                        self._end_unreachable(
-                            book, position, f"IAM: {exc}", status, attempts, started, 401
+                        self._end_unreachable_service(
+                            book, position, exc, status, attempts, started, 401
                         )
                         return
                     continue
@@ -341,8 +341,32 @@ class Engine:
         return {
             "Content-Type": content_type,
             **self._headers,
-            **await self._auth.headers(self._transport.send),
+            **await self._auth.headers(self._service_send),
         }
+
+    async def _service_send(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes
+    ) -> Response:
+        """A request of the credentials' own (IAM's token exchange), retried as rows
+        are: after transport errors and the run's retry statuses (429, 5xx), honouring
+        Retry-After. An exchange is safe to repeat, so a request that may have been
+        sent is retried too."""
+        tries = 0
+        while True:
+            wait = None
+            try:
+                answer = await self._transport.send(method, url, headers, body)
+            except TransportError:
+                if tries >= self._retry.retries:
+                    raise
+            else:
+                if answer.status not in self._retry.statuses or tries >= self._retry.retries:
+                    return answer
+                wait = parse_retry_after(
+                    answer.headers.get("retry-after"), self._retry.max_retry_after
+                )
+            tries += 1
+            await asyncio.sleep(wait if wait is not None else backoff_time(tries, self._retry))
 
     # -- outcomes ------------------------------------------------------------------
 
@@ -435,6 +459,22 @@ class Engine:
         if self._run_level_streak >= self._fail_after and self.abort is None:
             self.abort = self._last_stop
 
+    def _end_unreachable_service(
+        self,
+        book: StatusBook,
+        position: int,
+        error: TransportError,
+        status: int,
+        attempts: Attempts,
+        started: float,
+        http_status: int = 0,
+    ) -> None:
+        """A row whose credentials' service (IAM) gave no usable answer, retries spent."""
+        assert self._auth is not None
+        self._end_unreachable(
+            book, position, str(error), status, attempts, started, http_status, self._auth.service
+        )
+
     def _end_unreachable(
         self,
         book: StatusBook,
@@ -444,25 +484,28 @@ class Engine:
         attempts: Attempts,
         started: float,
         http_status: int = 0,
+        where: str | None = None,
     ) -> None:
         """A row that got no HTTP answer at all (not sent, the connection broke, or
-        the answer never came): the first, or fail_after in a row, stop the run."""
+        the answer never came) from ``where`` (the Event Streams URL unless said): the
+        first, or fail_after in a row, stop the run."""
         message = self._scrub(message)
         book.fail(
             position,
             status,
-            message,
+            message if where is None else f"{where}: {message}",
             http_status=http_status,
             attempts=attempts.made,
             latency=time.monotonic() - started,
         )
         self._unreachable_streak += 1
+        where = where or self._url
         if self.abort is None and not self._answered:
-            self.abort = Abort(ConnectionFailed, f"cannot reach {self._url}: {message}")
+            self.abort = Abort(ConnectionFailed, f"cannot reach {where}: {message}")
         elif self.abort is None and self._unreachable_streak >= self._fail_after:
             self.abort = Abort(
                 ConnectionFailed,
-                f"{self._url} stopped answering ({self._unreachable_streak} rows in a row got "
+                f"{where} stopped answering ({self._unreachable_streak} rows in a row got "
                 f"no answer): {message}",
             )
 

@@ -993,7 +993,6 @@ IAM_ANSWERS: dict[str, bytes] = {
     "401": answer(
         401, b'{"errorCode":"BXNIM0415E","errorMessage":"Provided API key could not be found"}'
     ),
-    "500": answer(500, b"<html>internal error</html>"),
     "302": answer(302, headers={"Location": "http://elsewhere/identity/token"}),
 }
 
@@ -1109,20 +1108,8 @@ def test_iam_unreachable_when_renewing_after_a_401(engine: str) -> None:
     assert "IAM" in status["error"][20]
 
 
-_IAM_BLIP = (
-    "Left for issue 11, which asks for exactly this (IAM answers 429/5xx like any service). "
-    "The IAM exchange bypasses the retry policy: IAMAuth._exchange makes one attempt and "
-    "Engine._send ends the row at once, an IAM 503 via _end_run as an authentication "
-    "failure and a dropped IAM connection via _end_unreachable, which aborts the whole run "
-    "with ConnectionFailed when nothing has been answered yet, with a message naming the "
-    "Event Streams URL, not IAM's. Fix: retry the token exchange as the run's Retry says "
-    "(transport errors, 429, 5xx, Retry-After) before failing the row, and say 'cannot "
-    "reach IAM at <iam_url>'."
-)
-
-
 @pytest.mark.parametrize("blip", ["connection-closed", "503"])
-@pytest.mark.parametrize("engine", xfail_on(dict.fromkeys(ENGINES, _IAM_BLIP)))
+@pytest.mark.parametrize("engine", ENGINES)
 def test_one_iam_blip_is_retried_like_any_request(engine: str, blip: str) -> None:
     exchanges = 0
 
@@ -1142,6 +1129,33 @@ def test_one_iam_blip_is_retried_like_any_request(engine: str, blip: str) -> Non
         )
     assert error is None, str(error)
     assert (status["status"] == "ok").all(), status["error"].dropna().tolist()[:1]
+
+
+@pytest.mark.parametrize(
+    ("code", "stops"), [(503, "ConnectionFailed"), (400, "AuthenticationError")]
+)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_iam_down_is_not_refused_credentials(engine: str, code: int, stops: str) -> None:
+    """An IAM that keeps answering 503 is unreachable (retried, then the run stops
+    naming IAM); a 400 is the key refused, at once."""
+    exchanges = 0
+
+    async def iam(exchange: Exchange) -> None:
+        nonlocal exchanges
+        exchanges += 1
+        exchange.send(answer(code, b"busy", headers={"Retry-After": "0"}))
+
+    with serving(iam_and_records(iam)) as server:
+        status, error = produce_or_abort(
+            server, rows(50), engine, api_key=KEY, iam=True, iam_url=server.url + "/identity/token"
+        )
+    assert type(error).__name__ == stops, repr(error)
+    if code == 503:
+        assert f"cannot reach IAM at {server.url}/identity/token" in str(error)
+        assert exchanges == 1 + FAST.retries  # retried as a row is, then the run stops
+    else:
+        assert exchanges == 3  # one per row, never retried: fail_after rows stop the run
+    assert KEY not in str(error) and not status["error"].dropna().str.contains(KEY).any()
 
 
 # -- 8. servers that close, hang or babble ---------------------------------------------------
