@@ -383,9 +383,17 @@ class ProduceOptions(TypedDict, total=False):
                     f"[default: {Limits.max_uri_bytes}]",
                     type=int,
                 ),
+                Flag(
+                    "--max-request-bytes",
+                    "Longer v2 request bodies (the JSON envelope) reject their row. "
+                    f"[default: {Limits.max_request_bytes}]",
+                    type=int,
+                ),
             ),
             from_flags=checks.limits_from_flags,
-            shows="es_pandas.Limits(): key 4096, value 65536, v1 URI 10240 bytes",
+            shows=(
+                "es_pandas.Limits(): key 4096, value 65536, v1 URI 10240, v2 request 65536 bytes"
+            ),
         ),
     ]
     progress: Annotated[

@@ -96,7 +96,12 @@ def test_non_retryable_statuses_fail_at_once(es, action: str) -> None:
 
 def test_server_400_is_reported_with_its_message(es) -> None:
     frame = pd.DataFrame({"v": ["x" * 70000]})
-    row = produce(es, frame, value_col="v", limits=es_pandas.Limits(max_value_bytes=10**6)).iloc[0]
+    row = produce(
+        es,
+        frame,
+        value_col="v",
+        limits=es_pandas.Limits(max_value_bytes=10**6, max_request_bytes=10**6),
+    ).iloc[0]
     assert row["status"] == "failed"
     assert "65536-byte limit" in row["error"]
 

@@ -497,11 +497,15 @@ def test_empty_values_cannot_go_through_v1() -> None:
     assert envelope(one(frame.iloc[:1], value_col="v"))["value"] == {"type": "text", "data": ""}
 
 
+# the value's own limit alone, past v2's limit on its whole request body
+ROOMY = Limits(max_request_bytes=10**6)
+
+
 @BOTH
 def test_value_size_limit_at_the_boundary(api_version: str) -> None:
     # The limit counts the value's own bytes, not v2's escaped envelope.
     frame = pd.DataFrame({"v": ['"' * 65536, '"' * 65537, "é" * 32768, "é" * 32769]})
-    out = encode(frame, value_col="v", api_version=api_version)
+    out = encode(frame, value_col="v", api_version=api_version, limits=ROOMY)
     assert [value_bytes(out[i]) for i in (0, 2)] == [b'"' * 65536, "é".encode() * 32768]
     rejected(out[1], "column 'v': value is 65537 bytes, over the 65536-byte limit")
     rejected(out[3], "column 'v': value is 65538 bytes, over the 65536-byte limit")
@@ -511,9 +515,20 @@ def test_value_size_limit_at_the_boundary(api_version: str) -> None:
 def test_json_object_size_limit(api_version: str) -> None:
     # {"v":"..."} is 8 bytes around the text
     frame = pd.DataFrame({"v": ["x" * (65536 - 8), "x" * (65537 - 8)]})
-    ok, bad = encode(frame, api_version=api_version)
+    ok, bad = encode(frame, api_version=api_version, limits=ROOMY)
     assert len(value_bytes(ok)) == 65536
     rejected(bad, "value is 65537 bytes, over the 65536-byte limit")
+
+
+def test_v2_limits_the_whole_request_body_v1_the_value() -> None:
+    # IBM Cloud's 64 KB is v2's request payload: 50,000 bytes of binary are 66,668 in
+    # base64, inside the envelope; v1 sends the bytes themselves.
+    frame = pd.DataFrame({"v": pd.Series([b"\xff" * 50_000, b"\xff" * 49_000], dtype=object)})
+    over, under = encode(frame, value_col="v", api_version="v2")
+    rejected(over, "the v2 request body (the record's JSON envelope")
+    assert "over the 65536-byte limit" in over.error
+    assert len(under.body) <= 65536
+    assert all(not hasattr(r, "error") for r in encode(frame, value_col="v", api_version="v1"))
 
 
 # -- headers -------------------------------------------------------------------------------
@@ -756,7 +771,8 @@ def test_round_trip_typed_values(
 ) -> None:
     cells = [b"\x00\x01\xff", "plain é", {"a": [1, None]}, "x" * 65536]
     frame = pd.DataFrame({"v": pd.Series(cells, dtype=object)})
-    stored = [send(local, http, r) for r in encode(frame, value_col="v", api_version=api_version)]
+    records = encode(frame, value_col="v", api_version=api_version, limits=ROOMY)
+    stored = [send(local, http, r) for r in records]
     assert [s.value for s in stored] == [
         b"\x00\x01\xff",
         "plain é".encode(),

@@ -71,12 +71,14 @@ class Dialect(ABC):
         *,
         max_value_bytes: int,
         max_uri_bytes: int,
+        max_request_bytes: int,
         base_path: str,
         value_label: str,
     ) -> None:
         self.path = f"{self.prefix}{quote(topic, safe='')}/records"
         self.max_value_bytes = max_value_bytes
         self.max_uri_bytes = max_uri_bytes
+        self.max_request_bytes = max_request_bytes
         self.base_bytes = len(base_path.encode())
         self.value_label = value_label
 

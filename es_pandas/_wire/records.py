@@ -119,6 +119,7 @@ class RecordEncoder:
             topic,
             max_value_bytes=limits.max_value_bytes,
             max_uri_bytes=limits.max_uri_bytes,
+            max_request_bytes=limits.max_request_bytes,
             base_path=base_path,
             value_label=value_label,
         )

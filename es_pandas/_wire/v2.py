@@ -46,6 +46,7 @@ class V2(Dialect):
         out: list[EncodedRecord | RejectedRow] = []
         path = self.path
         limit = self.max_value_bytes
+        request_limit = self.max_request_bytes
         for i, (kind, value, key, headers) in enumerate(rows):
             if i in errors:
                 out.append(RejectedRow(start + i, errors[i]))
@@ -59,6 +60,16 @@ class V2(Dialect):
             if size > limit:
                 out.append(RejectedRow(start + i, self.too_large(size)))
                 continue
-            body = f'{{{key}"value":{{"type":"{kind}","data":{data}}}{headers}}}'
-            out.append(make_record(start + i, path, body.encode(), "application/json"))
+            body = f'{{{key}"value":{{"type":"{kind}","data":{data}}}{headers}}}'.encode()
+            if len(body) > request_limit:
+                out.append(
+                    RejectedRow(
+                        start + i,
+                        f"the v2 request body (the record's JSON envelope: key, value, "
+                        f"headers, binary as base64) is {len(body)} bytes, over the "
+                        f"{request_limit}-byte limit",
+                    )
+                )
+                continue
+            out.append(make_record(start + i, path, body, "application/json"))
         return out
