@@ -266,18 +266,7 @@ def read_frames(
     frames = (
         _json_lines(source, options, chunk_rows, name)
         if options.format == "jsonl"
-        else pd.read_csv(
-            source,
-            sep=options.sep or ("\t" if options.format == "tsv" else ","),
-            dtype=str,
-            keep_default_na=False,
-            na_values=list(options.na_values),
-            encoding=options.encoding,
-            chunksize=chunk_rows,
-            # never the first column as an index when lines have a field more than
-            # the header: that would shift every value one column to the left
-            index_col=False,
-        )
+        else _csv_frames(source, options, chunk_rows)
     )
     while True:
         try:
@@ -302,6 +291,30 @@ def read_frames(
         if frame is None:
             return
         yield frame
+
+
+def _csv_frames(
+    source: str | IO[bytes], options: ReadOptions, chunk_rows: int
+) -> Iterator[pd.DataFrame]:
+    # A generator, so that the header is read (and fails) where the reading of the
+    # rows is watched for errors.
+    try:
+        reader = pd.read_csv(
+            source,
+            sep=options.sep or ("\t" if options.format == "tsv" else ","),
+            dtype=str,
+            keep_default_na=False,
+            na_values=list(options.na_values),
+            encoding=options.encoding,
+            chunksize=chunk_rows,
+            # never the first column as an index when lines have a field more than
+            # the header: that would shift every value one column to the left
+            index_col=False,
+        )
+    except pd.errors.EmptyDataError:
+        return  # an empty file: no columns, no rows
+    with reader:
+        yield from reader
 
 
 def _json_lines(

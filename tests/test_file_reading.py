@@ -344,3 +344,22 @@ def test_messages_naming_both_spellings_keep_the_command_lines() -> None:
     )
     assert cli_words("with resume='s.csv' (--resume s.csv), or") == "with --resume s.csv, or"
     assert cli_words("pass encoding= the file's") == "pass --encoding the file's"
+
+
+def test_an_empty_file_sends_nothing_and_an_undecodable_header_names_the_file(
+    es, env, tmp_path
+) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    header = tmp_path / "header.csv"
+    header.write_bytes(b"id,n\xeb\n1,2\n")  # Latin-1 in the header itself
+    es.reset_stats()
+
+    nothing = run("produce", str(empty), "--topic", "single", env=env)
+    unreadable = run("produce", str(header), "--topic", "single", env=env)
+
+    assert nothing.returncode == 0, nothing.stderr
+    assert unreadable.returncode == 2
+    assert "header.csv: cannot read line 1" in unreadable.stderr
+    assert "--encoding" in unreadable.stderr and "nothing was sent" in unreadable.stderr
+    assert es.stats().get("requests", 0) == 0

@@ -94,7 +94,9 @@ def _report(summary: Summary, dry_run: bool, status_out: str | None) -> None:
     if dry_run:
         rejected = summary.counts["rejected"]
         planned = summary.total - summary.carried - rejected - summary.counts["not_sent"]
-        line = f"dry run: {planned:,} requests, {rejected:,} rows rejected"
+        line = (
+            f"dry run: {planned:,} request{'' if planned == 1 else 's'}, {rejected:,} rows rejected"
+        )
         if summary.carried:
             line += f", {summary.carried:,} rows carried from --resume (not sent again)"
         click.echo(line, err=True)
