@@ -4,6 +4,7 @@ import base64
 import inspect
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -47,6 +48,28 @@ def es(server: LocalEventStreams) -> Iterator[LocalEventStreams]:
 def client(server: LocalEventStreams) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=10) as c:
         yield c
+
+
+def start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """``es-pandas ARGS`` started in a subprocess as a shell starts a foreground job,
+    SIGINT at its default: a job started in the background (a CI runner's) inherits it
+    ignored, and would never see the test's Ctrl-C."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "es_pandas", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
+def wait_for_answers(es: LocalEventStreams, answered: int, proc: subprocess.Popen[str]) -> None:
+    """Until the local server has answered ``answered`` rows: an event, not a clock."""
+    deadline = time.monotonic() + 60
+    while es.stats().get("200", 0) < answered:
+        assert proc.poll() is None and time.monotonic() < deadline, "the load ended or stalled"
+        time.sleep(0.005)
 
 
 def run(

@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -22,7 +21,7 @@ from es_pandas._cli._options import cli_words
 from es_pandas._cli._produce import produce
 from es_pandas._options import OPTIONS
 
-from .conftest import API_KEY, cli_commands, help_examples, run
+from .conftest import API_KEY, cli_commands, help_examples, run, start, wait_for_answers
 
 
 def frame(rows: int) -> pd.DataFrame:
@@ -189,35 +188,13 @@ def test_resume_after_an_interrupted_load_sends_each_row_once(es, env, tmp_path)
     status_out = tmp_path / "status.csv"
     es.create_topic("resume", 2)
     es.set_faults(latency=0.02)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "es_pandas",
-            "produce",
-            str(path),
-            "--topic",
-            "resume",
-            "--concurrency",
-            "8",
-            "--chunksize",
-            "500",
-            "--status-out",
-            str(status_out),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **env},
-        # a shell's Ctrl-C: whatever an earlier test left SIGINT as in this process, a
-        # child inheriting SIGINT ignored would never see it
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    proc = start(
+        *["produce", str(path), "--topic", "resume", "--status-out", str(status_out)],
+        *["--concurrency", "8", "--chunksize", "500"],
+        env=env,
     )
     # Interrupt mid-load, on an event (the server has answered 500 rows), not a clock.
-    deadline = time.monotonic() + 60
-    while es.stats().get("200", 0) < 500:
-        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
-        time.sleep(0.01)
+    wait_for_answers(es, 500, proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -428,13 +405,7 @@ def test_ctrl_c_while_the_file_is_being_opened_exits_130(env, tmp_path) -> None:
     # test can see (its own open for writing returns), not a moment it has to guess.
     fifo = tmp_path / "rows.csv"
     os.mkfifo(fifo)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "es_pandas", "produce", str(fifo), "--topic", "single"],
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **env},
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
+    proc = start("produce", str(fifo), "--topic", "single", env=env)
     with open(fifo, "w"):
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
@@ -481,29 +452,9 @@ def test_resume_refuses_the_status_file_of_another_file(es, env, tmp_path) -> No
 def test_an_interrupted_load_says_which_rows_it_never_read(es, env, tmp_path) -> None:
     path = write(frame(3000), tmp_path / "rows.csv")
     es.set_faults(latency=0.02)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "es_pandas",
-            "produce",
-            str(path),
-            "-t",
-            "orders",
-            "--chunksize",
-            "200",
-            "--concurrency",
-            "4",
-        ],
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **env},
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    deadline = time.monotonic() + 60
-    while es.stats().get("200", 0) < 20:
-        assert proc.poll() is None and time.monotonic() < deadline
-        time.sleep(0.01)
+    args = ["produce", str(path), "-t", "orders", "--chunksize", "200", "--concurrency", "4"]
+    proc = start(*args, env=env)
+    wait_for_answers(es, 20, proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

@@ -12,8 +12,6 @@ import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,7 +21,7 @@ import pytest
 from es_pandas._journal import Journal, read_journal
 from es_pandas._status import REJECTED, StatusBook
 
-from .conftest import run
+from .conftest import run, start
 from .test_cli import frame, write
 
 ROWS = 2000
@@ -34,15 +32,10 @@ TRIALS = int(os.environ.get("CRASH_TRIALS", "6"))
 def _killed_at(args: list[str], es, env: dict[str, str], answered: int) -> int:
     """``es-pandas ARGS`` killed with SIGKILL once the server has answered ``answered``
     more rows; its return code (0 if it finished first)."""
-    start = es.stats().get("200", 0)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "es_pandas", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, **env},
-    )
+    before = es.stats().get("200", 0)
+    proc = start(*args, env=env)
     deadline = time.monotonic() + 60
-    while es.stats().get("200", 0) - start < answered and proc.poll() is None:
+    while es.stats().get("200", 0) - before < answered and proc.poll() is None:
         assert time.monotonic() < deadline, "the load never got that far"
         time.sleep(0.002)
     proc.send_signal(signal.SIGKILL)
