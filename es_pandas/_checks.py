@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 import typing
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from numbers import Integral, Real
@@ -146,6 +147,16 @@ def columns(name: str, value: Any) -> list[Hashable]:
 
 def header_cols(name: str, value: Any) -> Any:
     return value if callable(value) else columns(name, value)
+
+
+# type/subtype, then parameters; no line breaks (a header value)
+_MEDIA_TYPE = re.compile(r"[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*(?:\s*;[ -~]*)?")
+
+
+def media_type(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not _MEDIA_TYPE.fullmatch(value):
+        raise fail(name, "a media type such as 'text/plain' or 'text/plain; charset=utf-8'", value)
+    return value
 
 
 def choice(choices: tuple[str, ...]) -> Callable[[str, Any], str]:

@@ -110,11 +110,7 @@ def resolve(
     options["url"] = url.rstrip("/")
     if auth is None:
         auth = _auth(layers, options)
-    if options["api_version"] == "v2" and auth is not None and not auth.bearer:
-        raise ConfigurationError(
-            "the v2 API accepts only Bearer credentials: pass api_key=... (sent as Bearer), "
-            "token=..., or iam=True; or use api_version='v1' for Basic or X-Auth-Token"
-        )
+    _settle_api_version(options, auth)
     transport = TransportConfig(
         timeout=options["timeout"],
         connections=options["concurrency"],
@@ -199,11 +195,33 @@ def _build_auth(credentials: Mapping[str, str], options: Mapping[str, Any]) -> A
     if "token" in credentials:
         return BearerAuth(credentials["token"])
     if api_key is not None:
-        style = options["auth_style"] or ("bearer" if options["api_version"] == "v2" else "basic")
+        # Bearer works with both versions on IBM Cloud, the only place API keys are
+        style = options["auth_style"] or ("basic" if options["api_version"] == "v1" else "bearer")
         return APIKeyAuth(api_key, cast(Literal["bearer", "basic", "x-auth-token"], style))
     if "user" in credentials and "password" in credentials:
         return BasicAuth(credentials["user"], credentials["password"])
     raise ConfigurationError("a user name needs a password (and a password a user name)")
+
+
+def _settle_api_version(options: dict[str, Any], auth: Auth | None) -> None:
+    """Settle ``api_version="auto"`` where the options decide it, and refuse what v2
+    cannot do. Basic and X-Auth-Token credentials and schema names exist only in v1."""
+    version = options["api_version"]
+    basic = auth is not None and not auth.bearer
+    if version == "auto" and (basic or options["schemaname"] is not None):
+        options["api_version"] = "v1"
+    elif version == "v2" and basic:
+        raise ConfigurationError(
+            "the v2 API accepts only Bearer credentials: pass api_key=... (sent as Bearer), "
+            "token=..., or iam=True; or use api_version='v1' for Basic or X-Auth-Token"
+        )
+    elif version == "v2" and options["schemaname"] is not None:
+        raise ConfigurationError(
+            "schemaname names a schema the v1 API way (on-premises Event Streams); the "
+            "v2 API has no such parameter: use api_version='v1'"
+        )
+    if options["schemaversion"] is not None and options["schemaname"] is None:
+        raise ConfigurationError("schemaversion needs schemaname: the schema it is a version of")
 
 
 def _from_environment(environ: Mapping[str, str], name: str) -> Any:

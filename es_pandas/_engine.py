@@ -31,7 +31,7 @@ from ._outcomes import Abort, Attempts, Decision, decide, hint
 from ._retry import Retry, backoff_time, parse_retry_after
 from ._status import FAILED, NOT_SENT, UNKNOWN, StatusBook
 from ._transports import AsyncTransport, Response, TransportError, redact
-from ._wire import EncodedRecord, looks_like_success, parse_error, parse_success
+from ._wire import EncodedRecord, is_v2_error, looks_like_success, parse_error, parse_success
 
 if TYPE_CHECKING:
     from ._journal import Journal
@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 __all__ = ["Batch", "Engine", "RateLimiter"]
 
 logger = logging.getLogger("es_pandas")
+# a v2 envelope that Event Streams refuses without writing: its value has no type
+_NO_TYPE = b'{"value":{}}'
 
 
 class RateLimiter:
@@ -328,6 +330,19 @@ class Engine:
                 "interrupted while in flight: the record may have been written",
                 attempts=attempts.made,
             )
+
+    async def has_v2_route(self, path: str) -> bool:
+        """Whether the server has v2's route ``path``, asked with an envelope whose value
+        has no type: Event Streams refuses it (400, "'type' field in 'value' object is
+        required") and writes nothing. Only a 404 not in v2's error shape says no (on
+        premises, Event Streams has only v1). Any other answer, or none, says yes: the
+        rows then meet whatever it was (refused credentials, no network), and say so."""
+        try:
+            headers = await self._headers_for("application/json")
+            answer = await self._transport.send("POST", self._url + path, headers, _NO_TYPE)
+        except (IAMError, TransportError):
+            return True
+        return answer.status != 404 or is_v2_error(answer.body)
 
     async def _headers_for(self, content_type: str) -> dict[str, str]:
         if self._static_auth is not None:

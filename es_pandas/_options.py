@@ -149,6 +149,27 @@ class ProduceOptions(TypedDict, total=False):
             check=checks.header_cols,
         ),
     ]
+    schemaname: Annotated[
+        str | None,
+        Option(
+            "On premises (v1): the registered schema the values conform to, sent as the "
+            "schemaname query parameter. Values go as they are: Avro binary with "
+            "{value_type} binary, Avro JSON with json.",
+            check=checks.text,
+        ),
+    ]
+    schemaversion: Annotated[
+        str | None,
+        Option("The version of {schemaname}, sent as schemaversion.", check=checks.text),
+    ]
+    text_content_type: Annotated[
+        str | None,
+        Option(
+            "The Content-Type of v1 text values (IBM lists text/plain).",
+            default="text/plain",
+            check=checks.media_type,
+        ),
+    ]
     # Where and how to connect
     url: Annotated[
         str | None,
@@ -174,9 +195,9 @@ class ProduceOptions(TypedDict, total=False):
     api_key: Annotated[
         str | None,
         Option(
-            "An API key: sent as Bearer (v2), Basic token:<key> (v1, or as {auth_style} "
-            "says), or exchanged for IAM tokens ({iam}). On a command line, which other "
-            "users can see, prefer ES_PANDAS_API_KEY or {credentials}.",
+            "An API key: sent as Bearer (with {api_version} v1, Basic token:<key>, or as "
+            "{auth_style} says), or exchanged for IAM tokens ({iam}). On a command line, "
+            "which other users can see, prefer ES_PANDAS_API_KEY or {credentials}.",
             check=checks.secret,
             env=("ES_PANDAS_API_KEY",),
             auth=True,
@@ -232,11 +253,14 @@ class ProduceOptions(TypedDict, total=False):
         ),
     ]
     api_version: Annotated[
-        Literal["v1", "v2"] | None,
+        Literal["auto", "v1", "v2"] | None,
         Option(
-            "The REST producer API: v2 (JSON envelope, IBM Cloud) or v1 (on premises too).",
-            default="v2",
-            check=checks.choice(("v1", "v2")),
+            "The REST producer API: v2 (JSON envelope, IBM Cloud), v1 (value as the body; "
+            "on-premises Event Streams has only v1), or auto: v1 with Basic credentials "
+            "or a {schemaname}, else v2 if the endpoint has a v2 route (asked once per "
+            "run with a request that cannot write a record), else v1.",
+            default="auto",
+            check=checks.choice(("auto", "v1", "v2")),
             env=("ES_PANDAS_API_VERSION",),
             auth=True,
         ),

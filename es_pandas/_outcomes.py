@@ -41,7 +41,7 @@ from ._transports import (
     TransportConfig,
     TransportError,
 )
-from ._wire import looks_like_success, one_line
+from ._wire import is_v2_error, looks_like_success, one_line
 
 __all__ = ["MAYBE_WRITTEN", "Abort", "Attempts", "Decision", "decide", "hint"]
 
@@ -62,6 +62,8 @@ _NO_CREDENTIALS = (
     "(--credentials), or set ES_PANDAS_API_KEY"
 )
 MAYBE_WRITTEN = "; an attempt may have written the record"
+#: where the path of a v2 request starts (after the base URL's own path)
+_V2_ROUTE = "/v2/topics/"
 # IBM Cloud's REST producer hosts (<id>.svcNN.<region>.eventstreams.cloud.ibm.com): a 2xx
 # there comes from Event Streams whatever its body, and v2's body is undocumented.
 _IBM_CLOUD_HOST = ".eventstreams.cloud.ibm.com"
@@ -173,6 +175,16 @@ def decide(
         message = (
             f"HTTP {status} redirect to {location}: es_pandas never follows redirects, so "
             "credentials stay with the URL you gave; use the URL the server names"
+        )
+        return Decision("run", run_status, message, stops=EndpointError)
+    if status == 404 and _V2_ROUTE in url and not is_v2_error(outcome.body):
+        # Not v2's own "no such topic": the server has no v2 route at all.
+        where = url.split(_V2_ROUTE, 1)[0] or "the URL"
+        message = (
+            f"{where} has no v2 route ({error}): on-premises Event Streams offers only the "
+            "v1 API: pass api_version='v1' (--api-version v1, ES_PANDAS_API_VERSION=v1) "
+            "or 'auto'; otherwise the URL is not Event Streams (use the kafka_http_url of "
+            "the service credentials)"
         )
         return Decision("run", run_status, message, stops=EndpointError)
     if status in _RUN_LEVEL:

@@ -15,7 +15,7 @@ import itertools
 import logging
 import threading
 from collections.abc import Callable, Coroutine, Iterator, Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
 import pandas as pd
 
@@ -94,7 +94,10 @@ class Run:
         as it is; anything that goes wrong later ends the run as an abort, so that the
         exception the caller raises carries the status of every row."""
         options = self.settings.options
-        encoder = self._encoder(dtypes)
+        version = options["api_version"]
+        # "auto" is settled by asking the endpoint below; a dry run asks nothing, and
+        # shows the v2 requests it would try first.
+        encoder = self._encoder(dtypes, "v2" if version == "auto" else version)
         transport = self._transport()
         engine = Engine(
             url=self.settings.url,
@@ -114,6 +117,11 @@ class Run:
         self._engine = engine
         ticker = asyncio.ensure_future(self._tick())
         try:
+            auto = version == "auto" and not self.dry_run
+            if auto and not await engine.has_v2_route(encoder.path):
+                encoder = self._encoder(dtypes, "v1")
+                self.tally.no_v2_route = True  # said in the summary, and so in the log
+            self.tally.api_version = "v1" if version == "v1" or self.tally.no_v2_route else "v2"
             await engine.run(self._batches(chunks, encoder, chunk_done))
         except Exception as exc:
             self.cause = exc
@@ -144,7 +152,7 @@ class Run:
         if self._engine is not None:
             self._engine.stop()
 
-    def _encoder(self, dtypes: pd.Series) -> RecordEncoder:
+    def _encoder(self, dtypes: pd.Series, api_version: str) -> RecordEncoder:
         """The encoder of rows whose columns and their dtypes are ``dtypes``."""
         options = self.settings.options
         base_path = self.settings.url.split("://", 1)[1].partition("/")[2]
@@ -152,7 +160,10 @@ class Run:
             self.topic,
             dtypes.index.tolist(),
             dtypes=dtypes.tolist(),
-            api_version=options["api_version"],
+            api_version=cast(Literal["v1", "v2"], api_version),
+            text_content_type=options["text_content_type"],
+            schemaname=options["schemaname"],
+            schemaversion=options["schemaversion"],
             key_col=options["key_col"],
             value_col=options["value_col"],
             value_cols=options["value_cols"],
@@ -211,6 +222,7 @@ class Run:
         )
         await self.send(frame.dtypes, chunks)
         status = book.to_frame(frame.index, self.tally.summary().elapsed)
+        status.attrs.update(api_version=self.tally.api_version, no_v2_route=self.tally.no_v2_route)
         self.finish(status)
         return self.plan(book, frame.index) if self.dry_run else status
 

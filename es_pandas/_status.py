@@ -53,6 +53,7 @@ _ERRORS_SHOWN = 5
 # Distinct errors counted per run: past that, rows are counted under those seen (a
 # million rows rejected each for its own value must not cost a million entries).
 _REASONS_KEPT = 1000
+NO_V2_ROUTE = "sent with the v1 API: the endpoint has no v2 route (on-premises Event Streams)"
 
 _MAYBE_IN_KAFKA = ["ok", "unknown"]
 # Why a row stays unknown when a later run fails it: an earlier one may have written it.
@@ -69,7 +70,9 @@ class Summary:
     ``carried`` counts rows whose status came from an earlier load's status file
     (resuming a file load); they are in ``counts`` but were not sent by this run.
     ``unread_from`` is the first row of a file never read, when the load stopped
-    before its end: those rows are in no count."""
+    before its end: those rows are in no count. ``api_version`` is the API the run
+    used ("v1" or "v2"; None for a slice), and ``no_v2_route`` says that it is v1
+    because ``api_version="auto"`` found no v2 route at the endpoint."""
 
     def __init__(
         self,
@@ -78,12 +81,16 @@ class Summary:
         carried: int = 0,
         reasons: Reasons | None = None,
         unread_from: int | None = None,
+        api_version: str | None = None,
+        no_v2_route: bool = False,
     ) -> None:
         self.counts = counts
         self.elapsed = elapsed
         self.carried = carried
         self.reasons: Reasons = reasons if reasons is not None else Counter()
         self.unread_from = unread_from
+        self.api_version = api_version
+        self.no_v2_route = no_v2_route
 
     def why(self, top: int = _ERRORS_SHOWN) -> str:
         """The most frequent errors of rows not ok, with how many rows each; empty
@@ -120,6 +127,8 @@ class Summary:
             text += f"; {self.carried:,} of them carried from the earlier load"
         if self.unread_from is not None:
             text += f"; the file's rows from {self.unread_from:,} on were not read"
+        if self.no_v2_route:
+            text += f"; {NO_V2_ROUTE}"
         return text
 
     def __repr__(self) -> str:
@@ -138,6 +147,8 @@ class Summary:
                 f"  the file's rows from {self.unread_from:,} on were not read (the load "
                 "stopped first): --resume with its --status-out sends them"
             )
+        if self.no_v2_route:
+            lines.append(f"  {NO_V2_ROUTE}")
         if self.carried and self.counts["unknown"]:
             lines.append(
                 "  unknown rows may or may not be in Kafka: --retry-unknown sends them again "
@@ -163,6 +174,9 @@ class StatusFrame(pd.DataFrame):
     ``attempts``, ``latency_ms`` and ``maybe_duplicate`` (an earlier attempt may
     have written the record before a later one succeeded). :meth:`update` takes in
     the status of rows sent again.
+
+    ``attrs`` holds the run's ``elapsed`` seconds and ``api_version`` ("v1" or "v2"),
+    and ``no_v2_route`` when ``api_version="auto"`` fell back to v1.
     """
 
     @property
@@ -183,7 +197,13 @@ class StatusFrame(pd.DataFrame):
             for pair, n in errors.value_counts(sort=False).items():
                 status, error = cast(tuple[str, str], pair)
                 reasons[str(status), str(error)] = int(n)
-        return Summary(counts, self.attrs.get("elapsed") if whole else None, reasons=reasons)
+        return Summary(
+            counts,
+            self.attrs.get("elapsed") if whole else None,
+            reasons=reasons,
+            api_version=self.attrs.get("api_version"),
+            no_v2_route=bool(self.attrs.get("no_v2_route")),
+        )
 
     def update(self, other: pd.DataFrame) -> None:  # type: ignore[override]
         """Take in the status of some of these rows sent again: ``status.update(retry)``.
@@ -259,6 +279,9 @@ class Tally:
         self.reasons: Reasons = Counter()
         #: the first row of a file never read, once a load stopped before its end
         self.unread_from: int | None = None
+        #: the API version the run uses, and whether "auto" fell back to v1
+        self.api_version: str | None = None
+        self.no_v2_route = False
 
     def add(self, status: str, rows: int = 1) -> None:
         self.counts[STATUSES.index(status)] += rows
@@ -280,6 +303,8 @@ class Tally:
             carried=self.carried,
             reasons=self.reasons.copy(),
             unread_from=self.unread_from,
+            api_version=self.api_version,
+            no_v2_route=self.no_v2_route,
         )
 
 

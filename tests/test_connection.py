@@ -138,8 +138,14 @@ def test_environment_alone(es, monkeypatch) -> None:
         ({}, "ES_PANDAS_URL"),
         ({"url": "ftp://x"}, "http://"),
         ({"url": "https://x", "api_version": "v3"}, "api_version"),
-        ({"url": "https://x", "user": "u", "password": "p"}, "Bearer"),
-        ({"url": "https://x", "api_key": "k", "auth_style": "basic"}, "Bearer"),
+        ({"url": "https://x", "user": "u", "password": "p", "api_version": "v2"}, "Bearer"),
+        (
+            {"url": "https://x", "api_key": "k", "auth_style": "basic", "api_version": "v2"},
+            "Bearer",
+        ),
+        ({"url": "https://x", "schemaname": "s", "api_version": "v2"}, "v1"),
+        ({"url": "https://x", "schemaversion": "1"}, "schemaversion needs schemaname"),
+        ({"url": "https://x", "text_content_type": "text plain"}, "media type"),
         ({"url": "https://x", "iam": True}, "API key"),
         ({"url": "https://x", "user": "u", "api_version": "v1"}, "password"),
         ({"url": "https://x", "credentials": "/no/such/file.json"}, "cannot read"),
@@ -355,7 +361,7 @@ def test_the_iam_exchange_sends_the_rows_headers() -> None:
         engine=functools.partial(MockTransport, iam),
         progress=False,
     )
-    exchange, row = seen
+    exchange, _route_check, row = seen
     for name in ("User-Agent", "Accept-Encoding", "Accept"):
         assert exchange[name] == row[name], name
 
@@ -381,3 +387,80 @@ def test_refused_credentials_say_where_they_came_from(es, tmp_path, monkeypatch)
     producer = Producer(es.url, api_key="stale-producer-key", progress=False)
     with pytest.raises(es_pandas.AuthenticationError, match="from the Producer's options"):
         producer.produce(ROWS, "single", auth_style="bearer")
+
+
+# -- api_version="auto" -------------------------------------------------------------------
+
+
+def on_premises(requests: list[tuple[str, bytes]]):
+    """An engine answering as on-premises Event Streams' REST producer does: no v2
+    route (Go's plain-text 404 of an unknown path), v1 as documented. (The local server's
+    onprem profile does the same over a socket: see tests/test_deployments.py.)"""
+    from es_pandas.transports import MockTransport, Response
+
+    def answer(method: str, url: str, headers, body: bytes) -> Response:
+        requests.append((url, body))
+        if "/v2/" in url:
+            return Response(404, {"content-type": "text/plain"}, b"404 page not found\n")
+        offset = len(requests)
+        metadata = {"topic": "t", "timestamp": "1", "partition": 0, "offset": offset}
+        return Response(
+            200, {"content-type": "application/json"}, json.dumps({"metadata": metadata}).encode()
+        )
+
+    import functools
+
+    return functools.partial(MockTransport, answer)
+
+
+def test_auto_falls_back_to_v1_where_there_is_no_v2_route(caplog) -> None:
+    requests: list[tuple[str, bytes]] = []
+    caplog.set_level(logging.INFO, "es_pandas")
+    status = ROWS.es.produce(
+        "t", url="https://es.example", api_key="k", engine=on_premises(requests), progress=False
+    )
+    assert ok(status) and status.attrs["api_version"] == "v1"
+    # one request asked for the v2 route, with nothing a server could store as a record
+    (check_url, check_body), *rows = requests
+    assert check_url == "https://es.example/v2/topics/t/records" and check_body == b'{"value":{}}'
+    assert [url for url, _ in rows] == ["https://es.example/topics/t/records"] * len(ROWS)
+    assert "sent with the v1 API: the endpoint has no v2 route" in str(status.summary)
+    said = [r.getMessage() for r in caplog.records if "no v2 route" in r.getMessage()]
+    assert len(said) == 1
+
+
+def test_an_explicit_v2_without_a_v2_route_stops_with_one_clear_error() -> None:
+    requests: list[tuple[str, bytes]] = []
+    with pytest.raises(es_pandas.EndpointError) as caught:
+        ROWS.es.produce(
+            "t",
+            url="https://es.example",
+            api_key="k",
+            api_version="v2",
+            engine=on_premises(requests),
+            progress=False,
+        )
+    message = str(caught.value)
+    assert message.startswith("https://es.example has no v2 route (HTTP 404: 404 page not found)")
+    assert "on-premises Event Streams offers only the v1 API" in message
+    assert "api_version='v1' (--api-version v1" in message
+    assert len(requests) == 3  # fail_after rows, one at a time
+    assert (caught.value.status["status"] != "ok").all()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"user": "alice", "password": "secret"},  # on premises: a SCRAM user
+        {"api_key": "k", "auth_style": "x-auth-token"},
+        {"api_key": "k", "schemaname": "orders"},
+    ],
+)
+def test_auto_means_v1_without_asking_for_what_only_v1_has(options: dict) -> None:
+    requests: list[tuple[str, bytes]] = []
+    status = ROWS.es.produce(
+        "t", url="https://es.example", engine=on_premises(requests), progress=False, **options
+    )
+    assert ok(status) and status.attrs["api_version"] == "v1"
+    assert all("/v2/" not in url for url, _ in requests) and len(requests) == len(ROWS)
+    assert "no v2 route" not in str(status.summary)

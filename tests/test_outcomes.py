@@ -205,10 +205,28 @@ def test_a_401_renews_renewable_credentials_once_then_stops_the_run() -> None:
     ],
 )
 def test_answers_about_the_run(status: int, error: type) -> None:
-    (decision,), _ = run(answer(status, location="https://sso.example/login"))
+    # in v2's error shape: the v2 route itself answered
+    body = b'{"trace":"t-1","error":{"code":"not_found","message":"no"}}'
+    (decision,), _ = run(answer(status, body, location="https://sso.example/login"))
     assert decision.action == "run" and decision.stops is error and decision.status == FAILED
     if status < 400:
         assert "https://sso.example/login" in decision.error and "never follows" in decision.error
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"404 page not found", b"", b'{"error_code":404,"error":{"error_code":404,"message":"x"}}'],
+)
+def test_a_404_not_in_v2_shape_says_the_url_has_no_v2_route(body: bytes) -> None:
+    """On-premises Event Streams has no v2 route: a v2 request meets an unknown route, not
+    v2's "no such topic"; the message names the way out."""
+    (decision,), _ = run(answer(404, body))
+    assert decision.action == "run" and decision.stops is es_pandas.EndpointError
+    assert decision.error.startswith("http://127.0.0.1:8080 has no v2 route (HTTP 404")
+    assert "api_version='v1'" in decision.error and "on-premises" in decision.error
+    # v1's own 404 is about the topic, whatever its shape
+    (decision,), _ = run(answer(404, body), url="http://127.0.0.1:8080/topics/t/records")
+    assert decision.stops is es_pandas.TopicNotFoundError
 
 
 def test_a_row_that_may_be_written_stays_unknown_even_when_the_run_stops() -> None:

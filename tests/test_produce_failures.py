@@ -137,7 +137,8 @@ def test_wrong_api_key_fails_fast(es) -> None:
     with pytest.raises(es_pandas.AuthenticationError) as caught:
         BIG.es.produce("single", url=es.url, api_key="wrong", progress=False, concurrency=64)
     status = caught.value.status
-    assert es.stats()["requests"] <= 3
+    # api_version="auto"'s one request that asks for the v2 route, then the probe rows
+    assert es.stats()["requests"] <= 4
     assert status["status"].value_counts()["not_sent"] >= 4997
     assert "401" in str(caught.value)
     assert "wrong" not in str(caught.value)
@@ -146,7 +147,7 @@ def test_wrong_api_key_fails_fast(es) -> None:
 def test_unknown_topic_fails_fast(es) -> None:
     with pytest.raises(es_pandas.TopicNotFoundError) as caught:
         BIG.es.produce("no-such-topic", url=es.url, api_key=API_KEY, progress=False, concurrency=64)
-    assert es.stats()["requests"] <= 3
+    assert es.stats()["requests"] <= 4  # the v2 route check, then the probe rows
     assert "no-such-topic" in str(caught.value)
     assert len(caught.value.status) == 5000
 
@@ -218,7 +219,7 @@ def test_a_web_server_that_is_not_event_streams_gets_a_few_requests_not_all(tmp_
     finally:
         server.terminate()
         log = server.communicate(timeout=10)[1]
-    assert log.count('"POST /v2/topics/t/records') == 3
+    assert log.count('"POST /v2/topics/t/records') == 1 + 3  # the v2 route check, 3 rows
     counts = caught.value.status["status"].value_counts()
     assert counts["failed"] == 3 and counts["not_sent"] == len(BIG) - 3
 
@@ -307,7 +308,8 @@ def test_a_2xx_that_is_not_event_streams_stops_the_run_after_a_few_requests(
         BIG.es.produce(
             "t", url=server.url, api_key=API_KEY, progress=False, engine=engine, retries=FAST
         )
-    assert server.posts == 3  # fail_after, one at a time: not 5,000, nor 32 in flight
+    # the v2 route check, then fail_after rows one at a time: not 5,000, nor 32 in flight
+    assert server.posts == 1 + 3
     message = str(caught.value)
     assert "\n" not in message
     assert message.startswith(f"{server.url}/v2/topics/t/records answered HTTP {status_code} (")
@@ -331,7 +333,7 @@ def test_the_message_never_shows_the_credentials_an_answer_echoes() -> None:
         pytest.raises(es_pandas.EndpointError) as caught,
     ):
         BIG.es.produce("t", url=server.url, api_key=API_KEY, progress=False, fail_after=2)
-    assert server.posts == 2
+    assert server.posts == 1 + 2  # the v2 route check, then fail_after rows
     assert API_KEY not in str(caught.value) and "you_sent" in str(caught.value)
     assert not caught.value.status["error"].str.contains(API_KEY, na=False).any()
 
@@ -343,7 +345,7 @@ def test_success_body_any_takes_every_2xx_as_ok(caplog: pytest.LogCaptureFixture
         status = frame.es.produce(
             "t", url=server.url, api_key=API_KEY, progress=False, success_body="any"
         )
-    assert server.posts == 300
+    assert server.posts == 1 + 300  # the v2 route check, then every row
     assert (status["status"] == "ok").all() and (status["http_status"] == 200).all()
     assert status["offset"].isna().all()
     # said once, not once a row
@@ -382,11 +384,11 @@ def test_the_cli_stops_with_one_line_and_exit_status_2(tmp_path) -> None:
         environment = {"ES_PANDAS_URL": server.url, "ES_PANDAS_API_KEY": API_KEY}
         result = run("produce", str(path), "--topic", "t", env=environment)
         assert result.returncode == 2, result.stderr
-        assert server.posts == 3
+        assert server.posts == 1 + 3  # the v2 route check, then fail_after rows
         (line,) = result.stderr.splitlines()
         assert line.startswith(f"Error: {server.url}/v2/topics/t/records answered HTTP 200")
         assert "--success-body any" in line and "stopped after 3 of 100 rows" in line
         # the flag it names makes every row ok
         result = run("produce", str(path), "--topic", "t", "--success-body", "any", env=environment)
         assert result.returncode == 0, result.stderr
-        assert server.posts == 3 + 100
+        assert server.posts == 4 + 1 + 100

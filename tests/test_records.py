@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from es_pandas import LocalEventStreams
+from es_pandas import ConfigurationError, LocalEventStreams
 from es_pandas._wire import EncodedRecord, Limits, RecordEncoder, RejectedRow
 from es_pandas._wire.dialect import make_record
 from es_pandas.server import Record
@@ -463,7 +463,7 @@ def test_value_col_picks_the_type_per_value() -> None:
     v1 = encode(frame, value_col="v", api_version="v1")
     assert [(r.body, r.content_type) for r in v1] == [
         (b"\x00\x01", "application/octet-stream"),
-        (b"plain text", "text/plain; charset=utf-8"),
+        (b"plain text", "text/plain"),  # as IBM lists it; text_content_type to change
         (b'{"a":1}', "application/json"),
         (b"5", "application/json"),
     ]
@@ -633,6 +633,37 @@ def test_v1_uri_limit_at_the_boundary() -> None:
     assert isinstance(
         one(frame, limits=limits(size - 1), **{**options, "api_version": "v2"}), EncodedRecord
     )
+
+
+def test_v1_schema_names_go_into_every_query_and_count_in_the_uri() -> None:
+    frame = pd.DataFrame({"k": ["a"], "v": [b"\x00avro"]})
+    options = dict(key_col="k", value_col="v", api_version="v1")
+    record = one(frame, schemaname="orders value/1", schemaversion="1.0.0", **options)
+    assert isinstance(record, EncodedRecord)
+    assert record.target == (
+        "/topics/t/records?key=a&keyType=text&schemaname=orders%20value%2F1&schemaversion=1.0.0"
+    )
+    assert (record.body, record.content_type) == (b"\x00avro", "application/octet-stream")
+    size = len(record.target)
+    squeezed = one(
+        frame,
+        schemaname="orders value/1",
+        schemaversion="1.0.0",
+        limits=Limits(max_uri_bytes=size - 1),
+        **options,
+    )
+    assert isinstance(squeezed, RejectedRow) and "URI is" in squeezed.error
+    with pytest.raises(ConfigurationError, match="v1 parameters"):
+        RecordEncoder("t", ["v"], schemaname="s")
+
+
+def test_v1_text_goes_as_text_plain_unless_told_otherwise() -> None:
+    frame = pd.DataFrame({"v": ["hello"]})
+    assert one(frame, value_col="v", api_version="v1").content_type == "text/plain"
+    told = one(
+        frame, value_col="v", api_version="v1", text_content_type="text/plain; charset=utf-8"
+    )
+    assert told.content_type == "text/plain; charset=utf-8"
 
 
 def test_default_uri_limit_rejects_long_v1_headers() -> None:

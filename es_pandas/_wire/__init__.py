@@ -3,7 +3,7 @@ limits, and the server's answers read back."""
 
 from __future__ import annotations
 
-from .answers import Metadata, looks_like_success, one_line, parse_error, parse_success
+from .answers import Metadata, is_v2_error, looks_like_success, one_line, parse_error, parse_success
 from .limits import Limits
 from .records import EncodedRecord, RecordEncoder, RejectedRow
 
@@ -13,6 +13,7 @@ __all__ = [
     "Metadata",
     "RecordEncoder",
     "RejectedRow",
+    "is_v2_error",
     "looks_like_success",
     "one_line",
     "parse_error",

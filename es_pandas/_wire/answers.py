@@ -32,7 +32,14 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-__all__ = ["Metadata", "looks_like_success", "one_line", "parse_error", "parse_success"]
+__all__ = [
+    "Metadata",
+    "is_v2_error",
+    "looks_like_success",
+    "one_line",
+    "parse_error",
+    "parse_success",
+]
 
 _INT32_MAX = 2**31 - 1
 _INT64_MAX = 2**63 - 1
@@ -109,6 +116,19 @@ def looks_like_success(body: bytes) -> bool:
     answer = _json(body)
     return isinstance(answer, dict) and (
         isinstance(answer.get("metadata"), dict) or "partition" in answer or "offset" in answer
+    )
+
+
+def is_v2_error(body: bytes) -> bool:
+    """Whether an error body is in v2's shape, ``{"trace", "error": {"code", ...}}``
+    (v1's nested error has an integer ``error_code`` instead): only the v2 route of
+    Event Streams answers so, which a server without that route does not."""
+    answer = _json(body)
+    if not isinstance(answer, dict):
+        return False
+    error = answer.get("error")
+    return isinstance(answer.get("trace"), str) or (
+        isinstance(error, dict) and isinstance(error.get("code"), str)
     )
 
 

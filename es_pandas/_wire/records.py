@@ -72,6 +72,10 @@ class RecordEncoder:
         API's own.
     base_path : str
         The path of the base URL, counted in the v1 URI length.
+    text_content_type : str
+        The Content-Type of v1 text values.
+    schemaname, schemaversion : str, optional
+        The registered schema (on premises, v1 only) the values conform to.
     """
 
     def __init__(
@@ -88,9 +92,14 @@ class RecordEncoder:
         header_cols: _HeaderSource | None = None,
         limits: Limits = Limits(),  # noqa: B008 - frozen, shared safely
         base_path: str = "",
+        text_content_type: str = "text/plain",
+        schemaname: str | None = None,
+        schemaversion: str | None = None,
     ) -> None:
         if api_version not in ("v1", "v2"):
             raise ConfigurationError(f"api_version must be 'v1' or 'v2', not {api_version!r}")
+        if api_version == "v2" and (schemaname or schemaversion):
+            raise ConfigurationError("schemaname and schemaversion are v1 parameters")
         if not isinstance(topic, str) or not topic:
             raise ConfigurationError(f"topic must be a non-empty string, not {topic!r}")
         if topic in (".", ".."):
@@ -115,13 +124,23 @@ class RecordEncoder:
         self._value_type = value_type
         self._max_key_bytes = limits.max_key_bytes
         value_label = "" if value_col is None else f"column {value_col!r}: "
-        self._dialect: Dialect = (V1 if api_version == "v1" else V2)(
-            topic,
-            max_value_bytes=limits.max_value_bytes,
-            max_uri_bytes=limits.max_uri_bytes,
-            max_request_bytes=limits.max_request_bytes,
-            base_path=base_path,
-            value_label=value_label,
+        common: dict[str, Any] = {
+            "max_value_bytes": limits.max_value_bytes,
+            "max_uri_bytes": limits.max_uri_bytes,
+            "max_request_bytes": limits.max_request_bytes,
+            "base_path": base_path,
+            "value_label": value_label,
+        }
+        self._dialect: Dialect = (
+            V1(
+                topic,
+                text_content_type=text_content_type,
+                schemaname=schemaname,
+                schemaversion=schemaversion,
+                **common,
+            )
+            if api_version == "v1"
+            else V2(topic, **common)
         )
 
         roles: dict[int, str] = {}
@@ -185,6 +204,11 @@ class RecordEncoder:
         # One %-format per row is the cheapest way to assemble the object.
         members = (encode_basestring(name).replace("%", "%%") + ":%s" for name in seen)
         self._template = "{" + ",".join(members) + "}"
+
+    @property
+    def path(self) -> str:
+        """The path the records go to, after the base URL's."""
+        return self._dialect.path
 
     def encode(
         self, chunk: pd.DataFrame, start: int, problems: Mapping[int, str] | None = None

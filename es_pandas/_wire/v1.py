@@ -9,6 +9,7 @@ every version's shapes.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 from urllib.parse import quote, quote_from_bytes
 
 from .dialect import Dialect, EncodedRecord, RejectedRow, Row, make_record
@@ -16,15 +17,32 @@ from .values import Headers, Unencodable
 
 __all__ = ["V1"]
 
-_CONTENT_TYPES = {
-    "json": "application/json",
-    "text": "text/plain; charset=utf-8",
-    "binary": "application/octet-stream",
-}
-
 
 class V1(Dialect):
+    """``text_content_type`` is sent with text values; ``schemaname`` and
+    ``schemaversion`` (on premises) go into every request's query."""
+
     prefix = "/topics/"
+
+    def __init__(
+        self,
+        topic: str,
+        *,
+        text_content_type: str = "text/plain",
+        schemaname: str | None = None,
+        schemaversion: str | None = None,
+        **limits: Any,
+    ) -> None:
+        super().__init__(topic, **limits)
+        self._content_types = {
+            "json": "application/json",
+            "text": text_content_type,
+            "binary": "application/octet-stream",
+        }
+        schema = {"schemaname": schemaname, "schemaversion": schemaversion}
+        self._schema = "".join(
+            f"&{name}={quote(value, safe='')}" for name, value in schema.items() if value
+        )
 
     @staticmethod
     def header_name_problem(name: str) -> str | None:
@@ -66,15 +84,16 @@ class V1(Dialect):
         path = self.path
         limit = self.max_value_bytes
         room = self.max_uri_bytes - self.base_bytes
+        content_types, schema = self._content_types, self._schema
         for i, (kind, value, key, headers) in enumerate(rows):
             if i in errors:
                 out.append(RejectedRow(start + i, errors[i]))
                 continue
             body = value if isinstance(value, bytes) else value.encode()
-            query = key + headers  # each part starts with "&"
+            query = key + headers + schema  # each part starts with "&"
             target = f"{path}?{query[1:]}" if query else path
             if body and len(body) <= limit and len(target) <= room:
-                out.append(make_record(start + i, target, body, _CONTENT_TYPES[kind]))
+                out.append(make_record(start + i, target, body, content_types[kind]))
             else:
                 out.append(RejectedRow(start + i, self._problem(body, target)))
         return out
