@@ -331,18 +331,21 @@ class Engine:
                 attempts=attempts.made,
             )
 
-    async def has_v2_route(self, path: str) -> bool:
+    async def has_v2_route(self, path: str) -> bool | None:
         """Whether the server has v2's route ``path``, asked with an envelope whose value
         has no type: Event Streams refuses it (400, "'type' field in 'value' object is
-        required") and writes nothing. Only a 404 not in v2's error shape says no (on
-        premises, Event Streams has only v1). Any other answer, or none, says yes: the
+        required") and writes nothing. A 404 not in v2's error shape says no (on
+        premises, Event Streams has only v1); an answer in v2's shape, or a 2xx, says
+        yes. None: no answer, or one that does not tell (a 5xx, a proxy's 401); the
         rows then meet whatever it was (refused credentials, no network), and say so."""
         try:
             headers = await self._headers_for("application/json")
             answer = await self._transport.send("POST", self._url + path, headers, _NO_TYPE)
         except (IAMError, TransportError):
+            return None
+        if is_v2_error(answer.body) or 200 <= answer.status < 300:
             return True
-        return answer.status != 404 or is_v2_error(answer.body)
+        return False if answer.status == 404 else None
 
     async def _headers_for(self, content_type: str) -> dict[str, str]:
         if self._static_auth is not None:

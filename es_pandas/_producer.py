@@ -47,6 +47,8 @@ class Producer:
             given["url"] = url
         self._given = check_options(given, PRODUCE_OPTIONS)
         self.settings = resolve([self._given])
+        # whether each URL has the v2 route: api_version="auto" asks once per producer
+        self._routes: dict[str, bool] = {}
 
     def __repr__(self) -> str:
         settings = self.settings
@@ -165,7 +167,9 @@ class Producer:
             in_flight=settings.options["concurrency"],
             **{k: v for k, v in checked.items() if k in FILE_OPTIONS},
         )
-        run = Run(settings, topic, dry_run, load.total, f"{load.name} -> {topic}", tally)
+        run = Run(
+            settings, topic, dry_run, load.total, f"{load.name} -> {topic}", tally, self._routes
+        )
         try:
             return run_blocking(
                 run.file(load), functools.partial(run.file_interrupted, load), run.stop
@@ -183,7 +187,8 @@ class Producer:
 
     def _run(self, topic: str, options: Mapping[str, Any], dry_run: bool, rows: int) -> Run:
         settings = self._settings(check_options(options, PRODUCE_OPTIONS))
-        return Run(settings, topic, dry_run, rows, f"{settings.url} topic {topic!r}")
+        description = f"{settings.url} topic {topic!r}"
+        return Run(settings, topic, dry_run, rows, description, routes=self._routes)
 
 
 def produce_doc(before: str = "", after: str = "") -> str:

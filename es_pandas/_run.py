@@ -59,6 +59,7 @@ class Run:
         total: int | None,
         description: str,
         tally: Tally | None = None,
+        routes: dict[str, bool] | None = None,
     ) -> None:
         self.settings = settings
         self.topic = topic
@@ -66,6 +67,9 @@ class Run:
         self.total = total
         self.description = description
         self.tally = tally or Tally()
+        #: whether each URL has the v2 route, as found out by "auto" (a Producer's
+        #: runs share it: a route does not come and go between calls)
+        self._routes = {} if routes is None else routes
         #: why the run stopped early, and the exception behind it (set by send)
         self.abort: Abort | None = None
         self.cause: BaseException | None = None
@@ -117,10 +121,15 @@ class Run:
         self._engine = engine
         ticker = asyncio.ensure_future(self._tick())
         try:
-            auto = version == "auto" and not self.dry_run
-            if auto and not await engine.has_v2_route(encoder.path):
-                encoder = self._encoder(dtypes, "v1")
-                self.tally.no_v2_route = True  # said in the summary, and so in the log
+            if version == "auto" and not self.dry_run:
+                url = self.settings.url
+                if url not in self._routes:
+                    found = await engine.has_v2_route(encoder.path)
+                    if found is not None:
+                        self._routes[url] = found
+                if not self._routes.get(url, True):
+                    encoder = self._encoder(dtypes, "v1")
+                    self.tally.no_v2_route = True  # said in the summary, and so in the log
             self.tally.api_version = "v1" if version == "v1" or self.tally.no_v2_route else "v2"
             await engine.run(self._batches(chunks, encoder, chunk_done))
         except Exception as exc:

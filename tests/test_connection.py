@@ -464,3 +464,14 @@ def test_auto_means_v1_without_asking_for_what_only_v1_has(options: dict) -> Non
     assert ok(status) and status.attrs["api_version"] == "v1"
     assert all("/v2/" not in url for url, _ in requests) and len(requests) == len(ROWS)
     assert "no v2 route" not in str(status.summary)
+
+
+def test_a_producer_asks_for_the_v2_route_once() -> None:
+    requests: list[tuple[str, bytes]] = []
+    producer = Producer(url="https://es.example", api_key="k", engine=on_premises(requests))
+    for _ in range(3):
+        status = producer.produce(ROWS, "t", progress=False)
+        assert ok(status) and status.attrs["api_version"] == "v1"
+        assert "no v2 route" in str(status.summary)
+    assert sum("/v2/" in url for url, _ in requests) == 1
+    assert len(requests) == 1 + 3 * len(ROWS)
