@@ -10,7 +10,7 @@ import click
 from click.core import ParameterSource
 
 from .._wire.limits import Limits
-from ..server import FaultConfig, ServerConfig
+from ..server import FaultConfig, ServerConfig, parse_schema_spec
 from ..server._profiles import PROFILES
 
 __all__ = ["serve"]
@@ -36,8 +36,6 @@ def _topics(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
 def _schemas(
     ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
 ) -> dict[str, dict[str, str | None]]:
-    from ..server import parse_schema_spec
-
     schemas: dict[str, dict[str, str | None]] = {}
     for spec in values:
         try:
@@ -207,7 +205,7 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
     "--quota",
     type=float,
     help="Requests per second; slower answers beyond it. Assumed behaviour: IBM documents "
-    "delayed answers for byte throughput only, and nothing for its request rates.",
+    "delayed answers for byte throughput only, not what happens over its request rates.",
 )
 @click.option("--seed", type=int, help="Random seed for fault rates and latency.")
 @click.option(

@@ -290,7 +290,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         return not_found()  # no route serves the path
     headers = dict(exc.headers or {})
-    reject = Reject(exc.status_code, exc.detail, code="http_error", headers=headers)
+    code = exc.detail.lower().replace(" ", "_")  # "method_not_allowed"
+    reject = Reject(exc.status_code, exc.detail, code=code, headers=headers)
     return _error_in_path_dialect(request, reject)
 
 

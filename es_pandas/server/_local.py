@@ -164,7 +164,7 @@ class LocalEventStreams:
 
     @property
     def iam_url(self) -> str:
-        """Where this server issues IAM-style tokens for an API key."""
+        """Where this server issues IAM-style tokens for an API key (``cloud`` profile)."""
         return f"{self.url}/identity/token"
 
     # -- inspecting and steering ---------------------------------------------------

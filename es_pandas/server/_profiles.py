@@ -1,6 +1,5 @@
-"""The two deployments the local server imitates (see "Deployments at a glance" in
-IBM's REST producer notes): what each serves and takes, and the defaults of the
-settings that differ between them.
+"""The two deployments the local server imitates, as IBM documents them: what each
+serves and takes, and the defaults of the settings that differ between them.
 
 ``cloud`` is IBM Cloud (Standard / Enterprise): v1 and v2, API keys, IAM tokens.
 ``onprem`` is Event Streams on Cloud Pak for Integration / Event Automation 10.x-13.0:
