@@ -103,7 +103,7 @@ def test_server_400_is_reported_with_its_message(es) -> None:
         limits=es_pandas.Limits(max_value_bytes=10**6, max_request_bytes=10**6),
     ).iloc[0]
     assert row["status"] == "failed"
-    assert "65536-byte limit" in row["error"]
+    assert row["error"] == "HTTP 400: http: request body too large"  # the server's own words
 
 
 def test_retry_after_is_honoured(es) -> None:

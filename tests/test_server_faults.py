@@ -137,7 +137,7 @@ def test_admin_routes_configure_faults(es: LocalEventStreams, client) -> None:
 def test_admin_routes_reject_bad_fault_settings(es: LocalEventStreams, client) -> None:
     response = client.put("/_local/faults", json={"rates": {"teapot": 0.5}}, headers=bearer())
     assert response.status_code == 400
-    assert "teapot" in response.json()["message"]
+    assert "teapot" in response.json()["error"]["message"]
 
 
 def test_stats_count_answers(es: LocalEventStreams, client) -> None:

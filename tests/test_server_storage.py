@@ -178,7 +178,7 @@ def test_storage_failure_answers_503_and_loses_nothing_acknowledged(tmp_path) ->
         try:
             response = client.post("/topics/t/records", content="second")
             assert response.status_code == 503
-            assert "storage unavailable" in response.json()["message"]
+            assert "storage unavailable" in response.json()["error"]["message"]
         finally:
             blocker.execute("ROLLBACK")
             blocker.close()

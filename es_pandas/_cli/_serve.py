@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
-import secrets
 import sys
+from collections.abc import Mapping
 
 import click
 from click.core import ParameterSource
 
 from .._wire.limits import Limits
-from ..server import FaultConfig
+from ..server import FaultConfig, ServerConfig, parse_schema_spec
+from ..server._profiles import PROFILES
 
 __all__ = ["serve"]
 
@@ -32,6 +33,19 @@ def _topics(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
         raise click.BadParameter(str(exc)) from None
 
 
+def _schemas(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, dict[str, str | None]]:
+    schemas: dict[str, dict[str, str | None]] = {}
+    for spec in values:
+        try:
+            name, version, comment = parse_schema_spec(spec)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+        schemas.setdefault(name, {})[version] = comment
+    return schemas
+
+
 def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
     pairs = {}
     for item in values:
@@ -45,6 +59,15 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
 
 
 @click.command()
+@click.option(
+    "--profile",
+    type=click.Choice(list(PROFILES)),
+    default="cloud",
+    show_default=True,
+    help="The deployment imitated ("
+    + "; ".join(f"{name}: {profile.summary}" for name, profile in PROFILES.items())
+    + "). Other options override its defaults.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8080, show_default=True, help="Port to listen on (0: any free).")
 @click.option(
@@ -60,8 +83,8 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
     "api_keys",
     multiple=True,
     envvar="ES_PANDAS_SERVER_API_KEYS",
-    help="Accepted API key (repeatable; env ES_PANDAS_SERVER_API_KEYS, space separated). "
-    "Default: a random key, printed at start.",
+    help="Accepted API key, --profile cloud (repeatable; env ES_PANDAS_SERVER_API_KEYS, "
+    "space separated). Default: a random key, printed at start.",
 )
 @click.option(
     "--user",
@@ -69,7 +92,8 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
     multiple=True,
     callback=_pairs,
     metavar="NAME:PASSWORD",
-    help="Accepted Basic-auth user (repeatable).",
+    help="Accepted Basic-auth user, as on premises (repeatable). Default with --profile "
+    "onprem: a user with a random password, printed at start.",
 )
 @click.option(
     "--permission",
@@ -77,7 +101,8 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
     multiple=True,
     callback=_pairs,
     metavar="PRINCIPAL=T1,T2",
-    help="Topics an API key or user may write; others answer 403 (repeatable).",
+    help="Topics an API key, user or client certificate's common name may write; others "
+    "answer 403 (repeatable).",
 )
 @click.option("--no-auth", is_flag=True, help="Accept requests without credentials.")
 @click.option(
@@ -98,6 +123,15 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
     metavar="KEY=VALUE",
     help="A librdkafka setting for --bootstrap-servers (repeatable).",
 )
+@click.option(
+    "--schema",
+    "schemas",
+    multiple=True,
+    callback=_schemas,
+    metavar="NAME:VERSION[:COMMENT]",
+    help="A schema version v1's schemaname/schemaversion may name, --profile onprem "
+    "(repeatable); a COMMENT marks it deprecated, and answers then carry it.",
+)
 @click.option("--auto-create-topics", is_flag=True, help="Create unknown topics on first write.")
 @click.option("--default-partitions", default=1, show_default=True, help="For auto-created topics.")
 @click.option(
@@ -116,13 +150,13 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
     "--max-uri-bytes",
     default=_API_LIMITS.max_uri_bytes,
     show_default=True,
-    help="Longer v1 URIs are answered 414.",
+    help="Longer v1 URIs are answered 400.",
 )
 @click.option(
     "--max-request-bytes",
-    default=1024 * 1024,
+    default=_API_LIMITS.max_request_bytes,
     show_default=True,
-    help="Longer request bodies are answered 400.",
+    help="Longer v2 request bodies (the JSON envelope) are answered 400.",
 )
 @click.option(
     "--v2-response",
@@ -134,10 +168,8 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
 @click.option(
     "--v1-error-shape",
     type=click.Choice(["v1.1", "v1.0"]),
-    default="v1.1",
-    show_default=True,
-    help="v1 error bodies: error_code and message at the top level and nested (v1.1), "
-    "or nested only (v1.0).",
+    help="v1 error bodies: error_code and message at the top level and nested (v1.1, "
+    "on premises), or nested only (v1.0, IBM Cloud's). Default: the profile's.",
 )
 @click.option(
     "--timestamp-format",
@@ -169,7 +201,12 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
     help="Actions for the first requests in order, e.g. '503x5,drop,ok'.",
 )
 @click.option("--retry-after", default=1.0, show_default=True, help="Retry-After on 429/503 (s).")
-@click.option("--quota", type=float, help="Requests per second; slower answers beyond it.")
+@click.option(
+    "--quota",
+    type=float,
+    help="Requests per second; slower answers beyond it. Assumed behaviour: IBM documents "
+    "delayed answers for byte throughput only, not what happens over its request rates.",
+)
 @click.option("--seed", type=int, help="Random seed for fault rates and latency.")
 @click.option(
     "--ssl-certfile",
@@ -184,7 +221,8 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
 @click.option(
     "--client-ca",
     type=click.Path(exists=True, dir_okay=False),
-    help="Require a client certificate signed by this CA (mutual TLS; with --ssl-certfile).",
+    help="Require a client certificate signed by this CA (mutual TLS; with --ssl-certfile); "
+    "its common name is the user of a request with no other credentials.",
 )
 @click.option(
     "--log-level",
@@ -214,27 +252,30 @@ def serve(
     api_keys: tuple[str, ...],
     **settings: object,
 ) -> None:
-    """Run a local Event Streams REST producer (v1 and v2 API, IAM tokens).
+    """Run a local Event Streams REST producer, as IBM Cloud has it (v1 and v2 API, API
+    keys, IAM tokens) or as on premises (--profile onprem: v1 only, users, schemas).
 
     \b
     Examples:
       es-pandas serve --topic orders:3
+      es-pandas serve --profile onprem --topic orders:3 --schema orders:1.0.0
       es-pandas serve --port 8080 --topic orders:3 --api-key KEY --db records.sqlite3
       es-pandas serve --topic orders:3 --latency 0.01-0.05 --fault-rate 503=0.05 --quota 100
       es-pandas serve --topic orders:3 --no-auth --bootstrap-servers 127.0.0.1:9092
     """
     import uvicorn
 
-    from ..server import KafkaStore, ServerConfig, SQLiteStore, create_app
+    from ..server import KafkaStore, SQLiteStore, create_app
     from ..server._kafka import LIBRDKAFKA_LOG
     from ..server._run import bind_socket, uvicorn_config
 
     if client_ca and not ssl_certfile:
         raise click.UsageError("--client-ca (mutual TLS) needs --ssl-certfile")
     keys = [k for item in api_keys for k in item.split()]
+    # the configuration makes a key (or on premises a user) when none is given
     generated = not no_auth and not keys and not settings["users"]
-    if generated:
-        keys = [secrets.token_urlsafe(24)]
+    if settings["v1_error_shape"] is None:
+        del settings["v1_error_shape"]  # the profile's
     try:
         faults = FaultConfig(
             latency=latency,  # type: ignore[arg-type]
@@ -277,16 +318,19 @@ def serve(
     click.echo(f"Event Streams REST producer on {url}", err=True)
     backend = f"Kafka at {bootstrap_servers}" if bootstrap_servers else f"SQLite {db}"
     click.echo(f"  records: {backend}", err=True)
+    click.echo(f"  profile: {config.profile}, {config.deployment.summary}", err=True)
     click.echo(
         f"  topics: {', '.join(f'{t}:{n}' for t, n in config.topics.items()) or '(none)'}", err=True
     )
+    if config.schemas:
+        click.echo(f"  schemas: {_describe_schemas(config.schemas)}", err=True)
     if faults.latency[1] or faults.rates or faults.quota or fault_script:
         click.echo(f"  faults: {_describe_faults(faults, fault_script)}", err=True)
     if no_auth:
         click.echo("  authentication: off", err=True)
-    click.echo(f"Use it with:\n  export ES_PANDAS_URL={url}", err=True)
-    if not no_auth:
-        click.echo(f"  {_credentials_export(keys, generated)}", err=True)
+    click.echo("Use it with:", err=True)
+    for line in _connection_exports(config, url, generated, client_ca is not None):
+        click.echo(f"  {line}", err=True)
     server = uvicorn.Server(
         uvicorn_config(
             app,
@@ -302,24 +346,53 @@ def serve(
         sys.exit(130)  # uvicorn has shut down cleanly; no "Aborted!"
 
 
-def _credentials_export(keys: list[str], generated: bool) -> str:
-    """The line that gives a client credentials this server accepts. A key or password
-    the user chose is a credential, and credentials never appear in output: the line
-    names where the user gave it instead."""
-    if generated:
-        return f"export ES_PANDAS_API_KEY={keys[0]}  # generated for this run"
-    if keys:
+def _connection_exports(
+    config: ServerConfig, url: str, generated: bool, client_certificates: bool
+) -> list[str]:
+    """The lines that give a client the settings this server takes. A key or password
+    the user chose is a credential, and credentials never appear in output: the lines
+    name where the user gave it instead."""
+    lines = [f"export ES_PANDAS_URL={url}"]
+    # Basic credentials are v1 only, and the client speaks v2 unless told
+    v1 = "ES_PANDAS_API_VERSION=v1"
+    if not config.auth:
+        if not config.deployment.v2:
+            lines.append(f"export {v1}")
+    elif generated and config.api_keys:
+        [key] = config.api_keys
+        lines.append(f"export ES_PANDAS_API_KEY={key}  # generated for this run")
+    elif generated:
+        [(user, password)] = config.users.items()
+        lines.append(
+            f"export {v1} ES_PANDAS_USER={user} ES_PANDAS_PASSWORD={password}"
+            "  # generated for this run"
+        )
+    elif config.api_keys:
         source = click.get_current_context().get_parameter_source("api_keys")
         where = (
             "a key from ES_PANDAS_SERVER_API_KEYS"
             if source is ParameterSource.ENVIRONMENT
             else "the key you gave --api-key"
         )
-        return f"export ES_PANDAS_API_KEY='<{where}>'"
-    # Basic credentials are v1 only; the client speaks v2 unless told
-    return (
-        "export ES_PANDAS_API_VERSION=v1 ES_PANDAS_USER='<NAME of --user>' "
-        "ES_PANDAS_PASSWORD='<PASSWORD of --user>'"
+        lines.append(f"export ES_PANDAS_API_KEY='<{where}>'")
+    else:
+        lines.append(
+            f"export {v1} ES_PANDAS_USER='<NAME of --user>' "
+            "ES_PANDAS_PASSWORD='<PASSWORD of --user>'"
+        )
+    if client_certificates:
+        lines.append(
+            "export ES_PANDAS_CLIENT_CERT='<a certificate --client-ca signed>' "
+            "ES_PANDAS_CLIENT_KEY='<its private key>'"
+        )
+    return lines
+
+
+def _describe_schemas(schemas: Mapping[str, Mapping[str, str | None]]) -> str:
+    return ", ".join(
+        f"{name}:{version}" + (" (deprecated)" if comment is not None else "")
+        for name, versions in schemas.items()
+        for version, comment in versions.items()
     )
 
 

@@ -5,7 +5,7 @@ or Azurite are for their clouds: a real HTTP server on a real socket.
 """
 
 from ._app import create_app
-from ._config import ServerConfig, parse_topic_spec
+from ._config import ServerConfig, parse_schema_spec, parse_topic_spec
 from ._faults import Fault, FaultConfig
 from ._kafka import KafkaStore
 from ._local import LocalEventStreams
@@ -24,6 +24,7 @@ __all__ = [
     "StoreError",
     "create_app",
     "murmur2",
+    "parse_schema_spec",
     "parse_topic_spec",
     "partition_for_key",
 ]

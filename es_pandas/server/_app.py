@@ -1,13 +1,15 @@
 """The local Event Streams REST producer as an ASGI (Starlette) application.
 
-Routes in IBM's namespace: ``POST /topics/{topic}/records`` (v1, :mod:`._v1`),
-``POST /v2/topics/{topic}/records`` (v2, :mod:`._v2`) and ``POST /identity/token``
-(IAM API-key grant, :mod:`._iam`). Everything else this server offers lives under
-``/_local`` (:mod:`._admin`), which IBM's API does not use: topics, stored records,
-faults and request counts.
+Routes in IBM's namespace: ``POST /topics/{topic}/records`` (v1, :mod:`._v1`) and,
+in the ``cloud`` profile (:mod:`._profiles`), ``POST /v2/topics/{topic}/records`` (v2,
+:mod:`._v2`) and ``POST /identity/token`` (IAM API-key grant, :mod:`._iam`).
+Everything else this server offers lives under ``/_local`` (:mod:`._admin`), which
+IBM's API does not use: topics, stored records, faults and request counts.
 
 This module holds what the routes share: :class:`ServerState`, whose checks every
-produce request goes through in either dialect, and the routing table.
+produce request goes through in either dialect, the routing table, and the answers to
+errors no route handles (a wrong method, a failure of the server itself), which get
+their path's error shape and trace id.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from . import _admin
-from ._auth import Authenticator, Denied
+from ._auth import Authenticator, Denied, certificate_user
 from ._config import ServerConfig, check_topic_name
 from ._errors import (
     KAFKA_MESSAGE_TOO_LARGE,
@@ -35,9 +38,12 @@ from ._errors import (
     KAFKA_UNKNOWN_TOPIC,
     STATUS_TEXT,
     Reject,
+    not_found,
+    v1_error,
+    v2_error,
 )
 from ._faults import OK, Fault, FaultInjector
-from ._iam import identity_token
+from ._iam import iam_error, identity_token
 from ._partitioner import Partitioner
 from ._storage import Headers, Record, SQLiteStore, Store, StoreError
 from ._v1 import produce_v1
@@ -100,14 +106,19 @@ class ServerState:
         query = scope["query_string"]
         size = len(scope["raw_path"]) + (len(query) + 1 if query else 0)
         if size > self.config.max_uri_bytes:
+            # IBM documents 400 for it, not HTTP's 414
             raise Reject(
-                414, f"request URI is {size} bytes, over the {self.config.max_uri_bytes}-byte limit"
+                400, f"request URI is {size} bytes, over the {self.config.max_uri_bytes}-byte limit"
             )
 
     def check_auth(self, request: Request, *, bearer_only: bool) -> str | None:
         if not self.auth.enabled:
             return None
-        principal = self.auth.authenticate(request.headers, bearer_only=bearer_only)
+        principal = self.auth.authenticate(
+            request.headers,
+            bearer_only=bearer_only,
+            certificate_user=certificate_user(request.scope),
+        )
         if isinstance(principal, Denied):
             raise Reject(401, f"unauthorized: {principal.reason}", code="unauthorized")
         return principal
@@ -263,6 +274,33 @@ def _route(path: str, method: str, handler: Handler) -> Route:
     return Route(path, endpoint, methods=[method])
 
 
+def _error_in_path_dialect(request: Request, reject: Reject) -> Response:
+    """An error no route answered, in the shape of the API its path belongs to."""
+    path = request.url.path
+    if path.startswith("/v2/"):
+        return v2_error(reject)
+    if path == "/identity/token":
+        return iam_error(reject.status, reject.code, reject.message, reject.headers)
+    config: ServerConfig = request.app.state.es.config
+    return v1_error(reject, request.path_params.get("topic"), config.v1_error_shape)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return not_found()  # no route serves the path
+    headers = dict(exc.headers or {})
+    code = exc.detail.lower().replace(" ", "_")  # "method_not_allowed"
+    reject = Reject(exc.status_code, exc.detail, code=code, headers=headers)
+    return _error_in_path_dialect(request, reject)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    # Starlette re-raises the exception after this answer, so the server logs it.
+    reject = Reject(500, "internal server error", code="internal_error")
+    return _error_in_path_dialect(request, reject)
+
+
 def create_app(config: ServerConfig | None = None, *, store: Store | None = None) -> Starlette:
     """A Starlette (ASGI) application serving the Event Streams REST producer API.
 
@@ -280,11 +318,14 @@ def create_app(config: ServerConfig | None = None, *, store: Store | None = None
         finally:
             await state.store.close()
 
+    ibm_routes = [_route("/topics/{topic}/records", "POST", _counted(produce_v1))]
+    if config.deployment.v2:
+        ibm_routes.append(_route("/v2/topics/{topic}/records", "POST", _counted(produce_v2)))
+    if config.deployment.iam:
+        ibm_routes.append(_route("/identity/token", "POST", identity_token))
     app = Starlette(
         routes=[
-            _route("/topics/{topic}/records", "POST", _counted(produce_v1)),
-            _route("/v2/topics/{topic}/records", "POST", _counted(produce_v2)),
-            _route("/identity/token", "POST", identity_token),
+            *ibm_routes,
             _route("/_local/topics", "GET", _admin.list_topics),
             _route("/_local/topics", "POST", _admin.create_topic),
             _route("/_local/topics/{topic}/records", "GET", _admin.read_records),
@@ -295,6 +336,7 @@ def create_app(config: ServerConfig | None = None, *, store: Store | None = None
             _route("/_local/stats", "GET", _admin.get_stats),
             _route("/_local/stats", "DELETE", _admin.clear_stats),
         ],
+        exception_handlers={HTTPException: _http_error, Exception: _server_error},
         lifespan=lifespan,
     )
     app.state.es = state

@@ -1,4 +1,5 @@
-"""Who is calling the local server: Basic, Bearer, X-Auth-Token and IAM-style tokens."""
+"""Who is calling the local server: Basic, Bearer, X-Auth-Token, IAM-style tokens and
+client certificates."""
 
 from __future__ import annotations
 
@@ -11,10 +12,16 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ._config import ServerConfig
 
-__all__ = ["Authenticator", "Denied"]
+__all__ = ["CLIENT_CERT_EXTENSION", "Authenticator", "Denied", "certificate_user"]
+
+#: ASGI scope extension holding the client certificate the TLS handshake verified, as
+#: :meth:`ssl.SSLSocket.getpeercert` gives it; uvicorn passes none, so the server's own
+#: protocol adds it (see ``_run.py``)
+CLIENT_CERT_EXTENSION = "es_pandas.client_cert"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +43,17 @@ def _fingerprint(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()[:16]
 
 
+def certificate_user(scope: Mapping[str, Any]) -> str | None:
+    """The common name of the request's verified client certificate (on premises, a
+    KafkaUser's certificate names the user); "" for a certificate without one, None
+    for no certificate."""
+    certificate = scope.get("extensions", {}).get(CLIENT_CERT_EXTENSION)
+    if not certificate:
+        return None
+    names = [v for rdn in certificate.get("subject", ()) for k, v in rdn if k == "commonName"]
+    return names[0] if names else ""
+
+
 class Authenticator:
     """Resolves a request's credentials to a principal (an API key or user name).
 
@@ -46,6 +64,7 @@ class Authenticator:
 
     def __init__(self, config: ServerConfig) -> None:
         self.enabled = config.auth
+        self._takes_api_keys = config.deployment.api_keys
         self._api_keys = frozenset(config.api_keys)
         self._users = dict(config.users)
         self._by_fingerprint = {_fingerprint(k): k for k in config.api_keys}
@@ -93,12 +112,21 @@ class Authenticator:
         api_key = self._by_fingerprint.get(str(claims.get("sub")))
         return api_key if api_key is not None else Denied("invalid bearer token")
 
-    def authenticate(self, headers: Mapping[str, str], *, bearer_only: bool) -> str | Denied:
-        """The principal behind ``headers`` (lower-cased names), or why not."""
+    def authenticate(
+        self, headers: Mapping[str, str], *, bearer_only: bool, certificate_user: str | None = None
+    ) -> str | Denied:
+        """The principal behind ``headers`` (lower-cased names), or why not. Credentials
+        sent decide; without any, a verified client certificate's ``certificate_user``
+        is the principal (not on v2, which takes only Bearer)."""
         authorization = headers.get("authorization", "")
         scheme, _, credentials = authorization.partition(" ")
         scheme = scheme.lower()
         credentials = credentials.strip()
+        if not self._takes_api_keys and (scheme == "bearer" or "x-auth-token" in headers):
+            return Denied(
+                "on-premises Event Streams takes Basic credentials of a SCRAM user, or a "
+                "client certificate: no API keys or tokens"
+            )
         if scheme == "bearer" and credentials:
             if credentials in self._api_keys:
                 return credentials
@@ -120,10 +148,16 @@ class Authenticator:
             expected = self._users.get(user)
             if expected is not None and hmac.compare_digest(expected, password):
                 return user
-            return Denied("invalid user name or API key")
+            return Denied(
+                "invalid user name or " + ("API key" if self._takes_api_keys else "password")
+            )
         token = headers.get("x-auth-token")
         if token is not None:
             return token if token in self._api_keys else Denied("invalid X-Auth-Token")
         if authorization:
             return Denied(f"unsupported authorization scheme {scheme!r}")
+        if certificate_user is not None:
+            return certificate_user or Denied("the client certificate has no common name")
+        if not self._takes_api_keys:
+            return Denied("missing credentials: send Basic credentials or a client certificate")
         return Denied("missing credentials: send Basic, Bearer or X-Auth-Token")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 from .._wire.limits import Limits
 from ._faults import FaultConfig
+from ._profiles import FROM_PROFILE, PROFILES, Profile, ProfileName
 
-__all__ = ["ServerConfig", "parse_topic_spec"]
+__all__ = ["GENERATED_USER", "ServerConfig", "parse_schema_spec", "parse_topic_spec"]
 
 # IBM Cloud allows topic names of up to 200 characters (Kafka's own limit is 249).
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
@@ -19,7 +20,8 @@ _TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 # The server enforces the API's documented limits unless told otherwise.
 _API_LIMITS = Limits()
 
-DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
+#: the user made when the ``onprem`` profile authenticates and no user is given
+GENERATED_USER = "es-pandas"
 
 
 def check_topic_name(name: str) -> str:
@@ -45,19 +47,41 @@ def parse_topic_spec(spec: str) -> tuple[str, int]:
     return check_topic_name(name), count
 
 
+def parse_schema_spec(spec: str) -> tuple[str, str, str | None]:
+    """``"orders:1.0.0"`` -> ``("orders", "1.0.0", None)``; a third part is the comment
+    of a deprecated version: ``"orders:0.9:use 1.0.0"`` -> ``("orders", "0.9", "use 1.0.0")``."""
+    name, _, rest = spec.partition(":")
+    version, deprecated, comment = rest.partition(":")
+    if not name or not version or (deprecated and not comment):
+        raise ValueError(
+            f"invalid schema {spec!r}: expected NAME:VERSION, or NAME:VERSION:COMMENT for "
+            "a deprecated version"
+        )
+    return name, version, comment if deprecated else None
+
+
 @dataclass(frozen=True)
 class ServerConfig:
     """Everything the local server can be told; every field has a working default.
 
+    ``profile`` is the deployment imitated (see :mod:`._profiles`): ``"cloud"`` (v1
+    and v2, API keys, IAM) or ``"onprem"`` (v1 only, users and client certificates,
+    schemas); it also sets the defaults of the fields that default to ``FROM_PROFILE``.
+
     ``api_keys`` are accepted as Basic passwords (v1), Bearer tokens and
-    ``X-Auth-Token`` values (v1). When ``auth`` is on and no key is given, one
-    random key is made. ``users`` maps user names to passwords for Basic auth, as
-    on-premises Event Streams (SCRAM credentials) does. ``permissions`` maps a
-    principal (an API key or user name) to the topics it may write; principals
-    not listed may write every topic, listed ones get 403 elsewhere.
+    ``X-Auth-Token`` values (v1); the ``onprem`` profile has none. ``users`` maps
+    user names to passwords for Basic auth, as on-premises Event Streams (SCRAM
+    credentials) does. When ``auth`` is on and neither is given, one random API key
+    is made, or on premises one user (:data:`GENERATED_USER`) with a random
+    password. ``permissions`` maps a principal (an API key, a user name, or the
+    common name of a client certificate) to the topics it may write; principals not
+    listed may write every topic, listed ones get 403 elsewhere. ``schemas`` maps a
+    schema name to its versions, each to None or, when deprecated, the comment that
+    successful answers then carry (``onprem`` only).
     """
 
     topics: Mapping[str, int] = field(default_factory=dict)
+    profile: ProfileName = "cloud"
     auth: bool = True
     api_keys: Collection[str] = ()
     users: Mapping[str, str] = field(default_factory=dict)
@@ -67,26 +91,43 @@ class ServerConfig:
     max_key_bytes: int = _API_LIMITS.max_key_bytes
     max_value_bytes: int = _API_LIMITS.max_value_bytes
     max_uri_bytes: int = _API_LIMITS.max_uri_bytes
-    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    #: bytes of a v2 request body, the JSON envelope (IBM Cloud's 64 KB payload limit)
+    max_request_bytes: int = _API_LIMITS.max_request_bytes
     #: the v2 success body, which IBM does not document: v1's ``{"metadata": {...}}``
     #: or the same fields at the top level
     v2_response: Literal["metadata", "flat"] = "metadata"
     #: v1.1.0 errors carry ``error_code``/``message`` at the top level and nested;
     #: v1.0.0 (and IBM Cloud's examples) only nested
-    v1_error_shape: Literal["v1.1", "v1.0"] = "v1.1"
+    v1_error_shape: Literal["v1.1", "v1.0"] = FROM_PROFILE
     #: ``metadata.timestamp`` is a string; its format is not documented
     timestamp_format: Literal["epoch_ms", "iso"] = "epoch_ms"
     token_ttl: float = 3600.0
+    schemas: Mapping[str, Mapping[str, str | None]] = field(default_factory=dict)
     faults: FaultConfig = field(default_factory=FaultConfig)
 
     def __post_init__(self) -> None:
+        if self.profile not in PROFILES:
+            raise ValueError(f"profile must be one of {', '.join(PROFILES)}, not {self.profile!r}")
+        for setting in fields(self):
+            if getattr(self, setting.name) is FROM_PROFILE:
+                object.__setattr__(self, setting.name, getattr(self.deployment, setting.name))
         for name, partitions in self.topics.items():
             check_topic_name(name)
             if partitions < 1:
                 raise ValueError(f"topic {name!r} needs at least one partition")
+        if self.api_keys and not self.deployment.api_keys:
+            raise ValueError(
+                f"the {self.profile} profile takes no API keys: on-premises Event Streams "
+                "authenticates users (Basic with a SCRAM user's name and password) or "
+                "client certificates"
+            )
         if self.auth and not self.api_keys and not self.users:
-            object.__setattr__(self, "api_keys", (secrets.token_urlsafe(24),))
+            if self.deployment.api_keys:
+                object.__setattr__(self, "api_keys", (secrets.token_urlsafe(24),))
+            else:
+                object.__setattr__(self, "users", {GENERATED_USER: secrets.token_urlsafe(24)})
         object.__setattr__(self, "api_keys", tuple(self.api_keys))
+        object.__setattr__(self, "schemas", self._checked_schemas())
         object.__setattr__(
             self, "permissions", {p: frozenset(t) for p, t in self.permissions.items()}
         )
@@ -100,9 +141,36 @@ class ServerConfig:
         if self.timestamp_format not in ("epoch_ms", "iso"):
             raise ValueError("timestamp_format must be 'epoch_ms' or 'iso'")
 
+    @property
+    def deployment(self) -> Profile:
+        """What the profile serves and takes."""
+        return PROFILES[self.profile]
+
+    def _checked_schemas(self) -> dict[str, dict[str, str | None]]:
+        if self.schemas and not self.deployment.schemas:
+            raise ValueError(
+                f"the {self.profile} profile has no v1 schema parameters: they are on-premises "
+                "Event Streams' (v1.1.0), profile 'onprem'"
+            )
+        schemas = {}
+        for name, versions in self.schemas.items():
+            if not isinstance(name, str) or not name or not versions:
+                raise ValueError(f"schema {name!r} needs a name and at least one version")
+            for version, comment in versions.items():
+                if not isinstance(version, str) or not version:
+                    raise ValueError(f"schema {name!r} has an invalid version {version!r}")
+                if comment is not None and (not isinstance(comment, str) or not comment):
+                    raise ValueError(
+                        f"schema {name!r} version {version!r}: a deprecation comment is a "
+                        "non-empty string (None for a version in use)"
+                    )
+            schemas[name] = dict(versions)
+        return schemas
+
     def __repr__(self) -> str:
         # Keys and passwords stay out of reprs, logs and tracebacks.
         return (
-            f"ServerConfig(topics={dict(self.topics)!r}, auth={self.auth}, "
-            f"api_keys=<{len(self.api_keys)} hidden>, users={sorted(self.users)!r})"
+            f"ServerConfig(profile={self.profile!r}, topics={dict(self.topics)!r}, "
+            f"auth={self.auth}, api_keys=<{len(self.api_keys)} hidden>, "
+            f"users={sorted(self.users)!r})"
         )

@@ -2,8 +2,10 @@
 
 A check raises :class:`Reject` with everything either dialect might show; the route
 catches it and renders the fields its dialect has: v1 ``error_code``, ``message``,
-``kafka_error_code``, ``topic`` and ``incident``; v2 ``trace`` and
-``error{code, message, more_info, target}``.
+``kafka_error_code``, ``topic``, ``schema`` and ``incident``; v2 ``trace`` and
+``error{code, message, more_info, target}``. Every error answer carries a trace id
+(v1 ``incident``, v2 ``trace``). A path no route serves gets Go's plain-text 404, as
+IBM's REST producer (a Go server, by its error texts) presumably answers.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 
 from ._json import json_response
 
@@ -21,6 +23,7 @@ __all__ = [
     "KAFKA_UNKNOWN_TOPIC",
     "STATUS_TEXT",
     "Reject",
+    "not_found",
     "v1_error",
     "v2_error",
 ]
@@ -54,6 +57,7 @@ class Reject(Exception):
         code: str = "invalid_request",
         target: str | None = None,
         kafka_error_code: int | None = None,
+        schema: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
@@ -62,6 +66,7 @@ class Reject(Exception):
         self.code = code
         self.target = target
         self.kafka_error_code = kafka_error_code
+        self.schema = schema
         self.headers = headers
 
 
@@ -71,6 +76,8 @@ def v1_error(reject: Reject, topic: str | None, shape: Literal["v1.1", "v1.0"]) 
         nested["kafka_error_code"] = reject.kafka_error_code
     if topic is not None:
         nested["topic"] = topic
+    if reject.schema is not None:
+        nested["schema"] = reject.schema
     nested["incident"] = str(uuid.uuid4())
     body: dict[str, Any] = {"error": nested}
     if shape == "v1.1":
@@ -88,4 +95,11 @@ def v2_error(reject: Reject) -> Response:
         error["target"] = {"type": "field", "name": reject.target}
     return json_response(
         {"trace": str(uuid.uuid4()), "error": error}, reject.status, reject.headers
+    )
+
+
+def not_found() -> Response:
+    """Go's ``http.NotFound``: what a path no route serves gets."""
+    return PlainTextResponse(
+        "404 page not found\n", 404, headers={"X-Content-Type-Options": "nosniff"}
     )

@@ -3,6 +3,7 @@ token the produce routes accept."""
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
@@ -14,22 +15,26 @@ from ._json import json_response
 if TYPE_CHECKING:
     from ._app import ServerState
 
-__all__ = ["identity_token"]
+__all__ = ["iam_error", "identity_token"]
+
+
+def iam_error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    """IAM's error body; its ``context.requestId`` is the trace id of the answer."""
+    context = {"requestId": str(uuid.uuid4()), "requestType": "incoming.Identity_Token"}
+    body = {"context": context, "errorCode": code, "errorMessage": message}
+    return json_response(body, status, headers)
 
 
 async def identity_token(request: Request, state: ServerState) -> Response:
     form = parse_qs((await request.body()).decode("latin-1"))
     grant = form.get("grant_type", [""])[0]
     if grant != "urn:ibm:params:oauth:grant-type:apikey":
-        return json_response(
-            {"errorCode": "BXNIM0109E", "errorMessage": f"Unsupported grant type {grant!r}"}, 400
-        )
+        return iam_error(400, "BXNIM0109E", f"Unsupported grant type {grant!r}")
     api_key = form.get("apikey", [""])[0]
     token = state.auth.issue_token(api_key)
     if token is None:
-        return json_response(
-            {"errorCode": "BXNIM0415E", "errorMessage": "Provided API key could not be found."},
-            400,
-        )
+        return iam_error(400, "BXNIM0415E", "Provided API key could not be found.")
     state.stats["tokens_issued"] += 1
     return json_response(token)

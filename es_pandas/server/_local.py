@@ -30,12 +30,14 @@ class LocalEventStreams:
         ...     es.url, es.api_key          # where and how to connect
         ...     es.records("orders")        # what has been stored, as a DataFrame
 
-    Keyword arguments are :class:`ServerConfig` fields (``auth=False``,
-    ``api_keys=[...]``, ``faults=FaultConfig(...)``, ...). ``db`` is a SQLite path;
+    Keyword arguments are :class:`ServerConfig` fields (``profile="onprem"``,
+    ``auth=False``, ``api_keys=[...]``, ``users={...}``, ``schemas={...}``,
+    ``faults=FaultConfig(...)``, ...). ``db`` is a SQLite path;
     the default keeps records in memory. ``bootstrap_servers`` (and ``kafka_config``,
     librdkafka settings) store records in a Kafka cluster instead, making the server a
     REST producer gateway. ``ssl_certfile`` and ``ssl_keyfile`` serve HTTPS;
-    ``client_ca`` then requires a client certificate signed by that CA (mutual TLS).
+    ``client_ca`` then requires a client certificate signed by that CA (mutual TLS),
+    whose common name is the user of a request that sends no other credentials.
     """
 
     def __init__(
@@ -140,8 +142,17 @@ class LocalEventStreams:
         return next(iter(self.config.api_keys), None)
 
     @property
+    def user(self) -> tuple[str, str] | None:
+        """A user name and password that work (Basic, v1), if the server has users."""
+        return next(iter(self.config.users.items()), None)
+
+    @property
     def credentials(self) -> dict[str, Any]:
-        """A service-credentials dict in IBM's shape, pointing at this server."""
+        """Credentials pointing at this server: IBM Cloud's service-credentials dict, or
+        in the ``onprem`` profile a user's name and password."""
+        if not self.config.deployment.api_keys:
+            user, password = self.user or (None, None)
+            return {"kafka_http_url": self.url, "user": user, "password": password}
         key = self.api_key
         return {
             "kafka_http_url": self.url,
@@ -153,7 +164,7 @@ class LocalEventStreams:
 
     @property
     def iam_url(self) -> str:
-        """Where this server issues IAM-style tokens for an API key."""
+        """Where this server issues IAM-style tokens for an API key (``cloud`` profile)."""
         return f"{self.url}/identity/token"
 
     # -- inspecting and steering ---------------------------------------------------

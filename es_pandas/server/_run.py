@@ -11,18 +11,24 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ._app import ABORT_EXTENSION
+from ._auth import CLIENT_CERT_EXTENSION
 
 __all__ = ["bind_socket", "uvicorn_config"]
 
 
 class _AbortableProtocol(HttpToolsProtocol):
     """Gives the app a way to drop the connection with no answer at all, which the
-    ASGI interface has no message for (used by the ``drop`` fault)."""
+    ASGI interface has no message for (used by the ``drop`` fault), and the client
+    certificate the TLS handshake verified, which uvicorn does not pass on."""
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         # ASGI types extensions as dicts; this one is a callable the app may call.
         self.scope["extensions"] = {ABORT_EXTENSION: self.transport.abort}  # type: ignore[dict-item]
+        # asyncio's (and uvloop's) TLS transports keep it from the handshake
+        certificate = self.transport.get_extra_info("peercert")
+        if certificate:
+            self.scope["extensions"][CLIENT_CERT_EXTENSION] = certificate
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

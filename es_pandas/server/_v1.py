@@ -1,9 +1,19 @@
 """``POST /topics/{topic}/records``, the v1 dialect: the body is the record value as
-is, and the key and headers travel in the query string (hex where binary)."""
+is, and the key and headers travel in the query string (hex where binary).
+
+On premises (v1.1.0) the query may also name a registered schema and version
+(``schemaname``, ``schemaversion``; ``schemavalidation`` is taken, and like IBM's
+lookup this server does not validate the data). The record then gets the schema
+headers IBM documents for records encoded with a registry schema
+(``com.ibm.eventstreams.schemaregistry.schema.id``, ``.schema.version``, ``.encoding``);
+that the REST producer sets these very names is assumed, as IBM does not name them.
+A deprecated version's comment comes back as the success body's ``Comment``.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from starlette.requests import Request
@@ -16,7 +26,16 @@ from ._storage import Headers, Record
 if TYPE_CHECKING:
     from ._app import ServerState
 
-__all__ = ["produce_v1"]
+__all__ = ["SCHEMA_HEADERS", "produce_v1"]
+
+#: the record headers a schema sets: its name, its version and the encoding of the data
+SCHEMA_HEADERS = (
+    "com.ibm.eventstreams.schemaregistry.schema.id",
+    "com.ibm.eventstreams.schemaregistry.schema.version",
+    "com.ibm.eventstreams.schemaregistry.encoding",
+)
+
+Query = dict[str, list[str]]
 
 # media type -> whether the body must be JSON
 _CONTENT_TYPES = {
@@ -49,11 +68,14 @@ def _hex(text: str, what: str) -> bytes:
         raise Reject(400, f"{what} is not valid base16 (hex)", code="invalid_hex") from None
 
 
-def _key_and_headers(query_string: bytes) -> tuple[bytes | None, Headers]:
+def _query(query_string: bytes) -> Query:
     try:
-        query = parse_qs(query_string.decode("ascii"), keep_blank_values=True, errors="strict")
+        return parse_qs(query_string.decode("ascii"), keep_blank_values=True, errors="strict")
     except UnicodeDecodeError:
         raise Reject(400, "the query string is not valid percent-encoded UTF-8") from None
+
+
+def _key_and_headers(query: Query) -> tuple[bytes | None, Headers]:
     key_type = query.get("keyType", ["text"])[-1].lower()
     if key_type not in ("text", "binary"):
         raise Reject(400, f"unsupported key type {key_type!r}: use text or binary")
@@ -73,6 +95,30 @@ def _key_and_headers(query_string: bytes) -> tuple[bytes | None, Headers]:
     return key, headers
 
 
+def _schema(
+    query: Query, schemas: Mapping[str, Mapping[str, str | None]], json_data: bool
+) -> tuple[Headers, str | None]:
+    """The schema headers the query asks for, and the comment of a deprecated version."""
+    validation = query.get("schemavalidation", ["false"])[-1].lower()
+    if validation not in ("true", "false"):
+        raise Reject(400, f"schemavalidation must be true or false, not {validation!r}")
+    name = query["schemaname"][-1] if "schemaname" in query else None
+    version = query["schemaversion"][-1] if "schemaversion" in query else None
+    if name is None and version is None:
+        return (), None
+    if not name or not version:
+        raise Reject(400, "schemaname and schemaversion go together: give both")
+    versions = schemas.get(name)
+    if versions is None:
+        raise Reject(404, f"schema '{name}' does not exist", schema=name)
+    if version not in versions:
+        raise Reject(404, f"schema '{name}' has no version '{version}'", schema=name)
+    # Avro's JSON encoding goes as application/json, its binary encoding as anything else
+    encoding = b"JSON" if json_data else b"BINARY"
+    values = (name.encode(), version.encode(), encoding)
+    return tuple(zip(SCHEMA_HEADERS, values, strict=True)), versions[version]
+
+
 async def produce_v1(request: Request, state: ServerState) -> Response:
     topic = request.path_params["topic"]
     config = state.config
@@ -82,10 +128,16 @@ async def produce_v1(request: Request, state: ServerState) -> Response:
         principal = state.check_auth(request, bearer_only=False)
         partitions = await state.check_topic(topic, principal)
         must_be_json = _must_be_json(request)
-        # The key and headers are in the URI, so they are judged before the body is read.
-        key, headers = _key_and_headers(request.scope["query_string"])
+        # The key, headers and schema are in the URI, so they are judged before the body
+        # is read.
+        query = _query(request.scope["query_string"])
+        key, headers = _key_and_headers(query)
         if key is not None:
             state.check_size("key", len(key), config.max_key_bytes)
+        comment = None
+        if config.deployment.schemas:
+            schema_headers, comment = _schema(query, config.schemas, must_be_json)
+            headers += schema_headers
         # The body is the value: its limit applies while reading.
         value = await state.read_body(request, config.max_value_bytes)
         if must_be_json:
@@ -95,7 +147,10 @@ async def produce_v1(request: Request, state: ServerState) -> Response:
                 raise Reject(400, "Error parsing JSON message: body is not valid JSON") from None
 
         def success(record: Record) -> Response:
-            return json_response({"metadata": state.metadata(record)})
+            body: dict[str, Any] = {"metadata": state.metadata(record)}
+            if comment is not None:
+                body["Comment"] = comment
+            return json_response(body)
 
         return await state.produce(topic, partitions, key, value, headers, success)
     except Reject as reject:

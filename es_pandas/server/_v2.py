@@ -42,11 +42,12 @@ def _data(part: Any, name: str) -> bytes:
         raise Reject(
             400, f"'type' field in '{name}' object is required", code="invalid_type", target="type"
         )
-    kind = str(kind).lower()
+    # As documented, in lower case: IBM names no other spelling.
     if kind not in _TYPES:
         raise Reject(
             400,
-            f"'type' field in '{name}' object must be one of {', '.join(_TYPES)}",
+            f"'type' field in '{name}' object must be one of {', '.join(_TYPES)}, not "
+            f"{json.dumps(kind)}",
             code="invalid_type",
             target="type",
         )
