@@ -388,8 +388,8 @@ def test_serve_onprem_prints_a_generated_user() -> None:
         assert "  profile: onprem, " + PROFILES["onprem"].summary in lines
         assert "  schemas: order:1" in lines
         exports = lines[-1].split()
-        assert exports[:3] == ["export", "ES_PANDAS_API_VERSION=v1", "ES_PANDAS_USER=es-pandas"]
-        password = exports[3].removeprefix("ES_PANDAS_PASSWORD=")
+        assert exports[:2] == ["export", "ES_PANDAS_USER=es-pandas"]
+        password = exports[2].removeprefix("ES_PANDAS_PASSWORD=")
         assert lines[-1].endswith("# generated for this run")
         auth = basic("es-pandas", password)
         params = {"schemaname": "order", "schemaversion": "1"}
@@ -409,8 +409,7 @@ def test_serve_onprem_never_shows_a_chosen_password() -> None:
     )
     try:
         assert lines[-1] == (
-            "  export ES_PANDAS_API_VERSION=v1 ES_PANDAS_USER='<NAME of --user>' "
-            "ES_PANDAS_PASSWORD='<PASSWORD of --user>'"
+            "  export ES_PANDAS_USER='<NAME of --user>' ES_PANDAS_PASSWORD='<PASSWORD of --user>'"
         )
         response = httpx.post(
             f"{url}/topics/t/records", content="v", headers=basic("carol", secret)
@@ -421,10 +420,17 @@ def test_serve_onprem_never_shows_a_chosen_password() -> None:
     assert secret not in "\n".join(lines) + err
 
 
-def test_serve_onprem_without_auth_still_says_v1() -> None:
-    proc, _url, lines = serve("--profile", "onprem", "--no-auth", until="ES_PANDAS_API_VERSION")
-    stop(proc)
-    assert lines[-1] == "  export ES_PANDAS_API_VERSION=v1"
+def test_serve_onprem_without_auth_needs_only_the_url() -> None:
+    """No API version to give: the client finds there is no v2 route, and uses v1."""
+    proc, url, lines = serve(
+        "--profile", "onprem", "--no-auth", "--topic", "t", until="ES_PANDAS_URL"
+    )
+    try:
+        assert lines[-1] == f"  export ES_PANDAS_URL={url}"
+        status = pd.DataFrame({"v": range(3)}).es.produce("t", url=url, progress=False)
+    finally:
+        stop(proc)
+    assert (status["status"] == "ok").all() and status.attrs["api_version"] == "v1"
 
 
 @pytest.mark.parametrize(

@@ -352,40 +352,37 @@ def _connection_exports(
     """The lines that give a client the settings this server takes. A key or password
     the user chose is a credential, and credentials never appear in output: the lines
     name where the user gave it instead."""
+    # No API version: the client finds it (v1 for Basic credentials, and where there
+    # is no v2 route, as in the onprem profile).
     lines = [f"export ES_PANDAS_URL={url}"]
-    # Basic credentials are v1 only, and the client speaks v2 unless told
-    v1 = "ES_PANDAS_API_VERSION=v1"
-    if not config.auth:
-        if not config.deployment.v2:
-            lines.append(f"export {v1}")
-    elif generated and config.api_keys:
-        [key] = config.api_keys
-        lines.append(f"export ES_PANDAS_API_KEY={key}  # generated for this run")
-    elif generated:
-        [(user, password)] = config.users.items()
-        lines.append(
-            f"export {v1} ES_PANDAS_USER={user} ES_PANDAS_PASSWORD={password}"
-            "  # generated for this run"
-        )
-    elif config.api_keys:
-        source = click.get_current_context().get_parameter_source("api_keys")
-        where = (
-            "a key from ES_PANDAS_SERVER_API_KEYS"
-            if source is ParameterSource.ENVIRONMENT
-            else "the key you gave --api-key"
-        )
-        lines.append(f"export ES_PANDAS_API_KEY='<{where}>'")
-    else:
-        lines.append(
-            f"export {v1} ES_PANDAS_USER='<NAME of --user>' "
-            "ES_PANDAS_PASSWORD='<PASSWORD of --user>'"
-        )
+    if config.auth:
+        lines.append(_credentials_export(config, generated))
     if client_certificates:
         lines.append(
             "export ES_PANDAS_CLIENT_CERT='<a certificate --client-ca signed>' "
             "ES_PANDAS_CLIENT_KEY='<its private key>'"
         )
     return lines
+
+
+def _credentials_export(config: ServerConfig, generated: bool) -> str:
+    if generated and config.api_keys:
+        [key] = config.api_keys
+        return f"export ES_PANDAS_API_KEY={key}  # generated for this run"
+    if generated:
+        [(user, password)] = config.users.items()
+        return (
+            f"export ES_PANDAS_USER={user} ES_PANDAS_PASSWORD={password}  # generated for this run"
+        )
+    if config.api_keys:
+        source = click.get_current_context().get_parameter_source("api_keys")
+        where = (
+            "a key from ES_PANDAS_SERVER_API_KEYS"
+            if source is ParameterSource.ENVIRONMENT
+            else "the key you gave --api-key"
+        )
+        return f"export ES_PANDAS_API_KEY='<{where}>'"
+    return "export ES_PANDAS_USER='<NAME of --user>' ES_PANDAS_PASSWORD='<PASSWORD of --user>'"
 
 
 def _describe_schemas(schemas: Mapping[str, Mapping[str, str | None]]) -> str:
