@@ -65,9 +65,10 @@ class V2(Dialect):
                 out.append(
                     RejectedRow(
                         start + i,
-                        f"the v2 request body (the record's JSON envelope: key, value, "
-                        f"headers, binary as base64) is {len(body)} bytes, over the "
-                        f"{request_limit}-byte limit",
+                        # the value is nearly always what makes it large
+                        f"{self.value_label}the v2 request body (the record's JSON "
+                        "envelope: key, value, headers, binary as base64) is "
+                        f"{len(body)} bytes, over the {request_limit}-byte limit",
                     )
                 )
                 continue

@@ -83,6 +83,8 @@ class ServerState:
         self.store = store
         self.auth = Authenticator(config)
         self.faults = FaultInjector(config.faults)
+        #: scripted faults of the IAM route alone (IAM is another service than the producer)
+        self.iam_faults = FaultInjector()
         self.partitioner = Partitioner()
         self.stats: Counter[str] = Counter()
         self.loop: asyncio.AbstractEventLoop | None = None

@@ -28,6 +28,12 @@ def iam_error(
 
 
 async def identity_token(request: Request, state: ServerState) -> Response:
+    fault = state.iam_faults.next_fault()
+    if fault.status is not None:
+        # IAM's codes for its own failures are not documented: a made-up one
+        retry_after = state.iam_faults.config.retry_after
+        headers = None if retry_after is None else {"Retry-After": str(round(retry_after))}
+        return iam_error(fault.status, "BXNIM0000E", "IAM is unavailable [injected fault]", headers)
     form = parse_qs((await request.body()).decode("latin-1"))
     grant = form.get("grant_type", [""])[0]
     if grant != "urn:ibm:params:oauth:grant-type:apikey":

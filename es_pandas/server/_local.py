@@ -228,8 +228,17 @@ class LocalEventStreams:
         """Queue fault actions for the next requests, one each."""
         self._state.faults.script(actions)
 
+    def script_iam_faults(self, actions: Iterable[str]) -> None:
+        """Queue answers of the IAM token route for its next requests, one each: a
+        status such as ``"503"``, or ``"ok"``. Its Retry-After is 0: IAM is quick to
+        come back in tests."""
+        faults = self._state.iam_faults
+        faults.configure(FaultConfig(retry_after=0))
+        faults.script(actions)
+
     def clear_faults(self) -> None:
         self._state.faults.reset()
+        self._state.iam_faults.reset()
 
     def stats(self) -> dict[str, int]:
         """Counts of produce requests answered, by status (plus ``requests``, ``dropped``,
