@@ -240,9 +240,10 @@ def hint(error: TransportError, url: str, config: TransportConfig, answered: boo
             "pass its certificate as verify= (--ca-bundle)"
         )
     broken_off = isinstance(error, RemoteProtocolError) and url.startswith("https:")
-    if (isinstance(error, TLSError) and error.kind == "plain") or not (
+    if (isinstance(error, TLSError) and error.kind in ("plain", "client-cert")) or not (
         isinstance(error, TLSError) or broken_off
     ):
+        # a refused client certificate says so itself
         return ""
     if config.cert is None:
         return (

@@ -46,7 +46,6 @@ __all__ = [
     "host_of",
     "redact",
     "split_userinfo",
-    "tls_error",
 ]
 
 # The connection gets a budget strictly inside the request's: with equal deadlines the
@@ -96,11 +95,15 @@ class TLSError(ConnectError):
     """The TLS handshake failed: an untrusted or wrong certificate on either side.
 
     ``kind`` is ``"verify"`` when the server's certificate was not trusted,
-    ``"plain"`` when the server does not speak TLS at all, and ``"handshake"`` when the
-    server broke the handshake off (for example because it requires a client
-    certificate that was not given or not accepted)."""
+    ``"plain"`` when the server does not speak TLS at all, ``"client-cert"`` when the
+    server refused the client certificate (or its absence), and ``"handshake"`` when
+    the server broke the handshake off for a reason it did not say. With TLS 1.3 a
+    refused client certificate is known only after the request was written, but the
+    server never read it: not sent either."""
 
-    def __init__(self, message: str, kind: Literal["verify", "plain", "handshake"]) -> None:
+    def __init__(
+        self, message: str, kind: Literal["verify", "plain", "client-cert", "handshake"]
+    ) -> None:
         super().__init__(message)
         self.kind = kind
 
@@ -404,22 +407,6 @@ def body_error(
         )
     reason = str(exc) if isinstance(exc, AnswerTooLarge) else describe(exc, headers)
     return RemoteProtocolError(f"the answer's body could not be read: {reason}", answer=head)
-
-
-def tls_error(url: str, cause: BaseException | None) -> TLSError:
-    """A failed TLS handshake with ``url``'s host, from the SSL error under it (if any),
-    in the same words whichever engine saw it."""
-    host = host_of(url)
-    if isinstance(cause, ssl.SSLCertVerificationError):
-        return TLSError(
-            f"the certificate of {host} is not trusted: {cause.verify_message}", "verify"
-        )
-    if getattr(cause, "reason", None) == "WRONG_VERSION_NUMBER":
-        return TLSError(
-            f"{host} does not speak TLS: is the URL http:// rather than https://?", "plain"
-        )
-    reason = f": {getattr(cause, 'reason', None) or cause}" if cause is not None else " (cut off)"
-    return TLSError(f"the TLS handshake with {host} failed{reason}", "handshake")
 
 
 def host_of(url: str) -> str:
