@@ -59,24 +59,30 @@ def text(name: str, value: Any) -> str:
     return value
 
 
-def secret(name: str, value: Any) -> str:
-    # Secrets go into request headers: a line break would end the header and start
-    # another (header injection). HTTP allows Latin-1 there in theory, but the engines
-    # disagree on sending it (aiohttp as UTF-8, httpx not at all), and no API key or
-    # generated password is anything but printable ASCII. The message names the
-    # option, never the value.
+def password(name: str, value: Any) -> str:
+    """A secret that is never sent (a PKCS#12 bundle's password). The messages name
+    the option, never the value."""
     if not isinstance(value, str) or not value:
         raise ConfigurationError(f"{name} must be a non-empty string")
     if any(char in "\r\n" for char in value):
         raise ConfigurationError(
             f"{name} contains a line break (a trailing newline from a file?); remove it"
         )
-    if not (value.isascii() and value.isprintable()):
+    return value
+
+
+def secret(name: str, value: Any) -> str:
+    # Secrets go into request headers: a line break would end the header and start
+    # another (header injection). HTTP allows Latin-1 there in theory, but the engines
+    # disagree on sending it (aiohttp as UTF-8, httpx not at all), and no API key or
+    # generated password is anything but printable ASCII.
+    checked = password(name, value)
+    if not (checked.isascii() and checked.isprintable()):
         raise ConfigurationError(
             f"{name} contains characters that cannot go into an HTTP header (control "
             "characters or anything but ASCII); check that it was copied whole"
         )
-    return value
+    return checked
 
 
 def url(name: str, value: Any) -> str:
@@ -293,6 +299,15 @@ def multiple(dest: str) -> Callable[[Mapping[str, Any]], tuple[str, ...] | None]
 
     def from_flags(values: Mapping[str, Any]) -> tuple[str, ...] | None:
         return tuple(values[dest]) or None
+
+    return from_flags
+
+
+def flag(dest: str) -> Callable[[Mapping[str, Any]], Any]:
+    """The value of the one flag of an option whose flag is not its name."""
+
+    def from_flags(values: Mapping[str, Any]) -> Any:
+        return values[dest]
 
     return from_flags
 

@@ -27,8 +27,14 @@ from ._transports import TransportConfig, split_userinfo
 __all__ = ["AUTH_OPTIONS", "Settings", "resolve"]
 
 _CREDENTIALS = ("api_key", "user", "password", "token")
-# the options a service-credentials JSON gives (kafka_http_url, api_key, user, password)
-_KEY_FIELDS = ("url", "api_key", "user", "password")
+# secrets that are no credentials: they open certificate files, and stay in the transport
+_TLS_PASSWORDS = ("ca_password", "cert_password")
+# what a credentials JSON says of its endpoint besides the URL (see _credentials_file):
+# it goes with the URL, so a file is asked for it only if no source before the file
+# gave the run's URL
+_ENDPOINT_FIELDS = ("api_version", "verify", "ca_password", "cert", "cert_password")
+# the options a credentials JSON gives
+_KEY_FIELDS = ("url", "api_key", "user", "password", *_ENDPOINT_FIELDS)
 # The defaults, normalised as a value from any other source would be (4 -> Retry(4)).
 _DEFAULTS = {
     name: option.default
@@ -45,7 +51,7 @@ class Settings:
     """A run's resolved options: every option set, plus what they make."""
 
     #: every option of a run, from its source or its default, checked (credentials
-    #: excepted: they are in ``auth``)
+    #: and the TLS passwords excepted: they are in ``auth`` and ``transport``)
     options: Mapping[str, Any]
     #: the kafka_http_url, without user info: safe to show
     url: str
@@ -92,14 +98,24 @@ def resolve(
     ]
     layers += [_credentials_layer(functools.partial(environment.get, "credentials")), environment]
 
+    url_source = next(
+        (i for i, layer in enumerate(layers) if layer.get("url") is not None), len(layers)
+    )
+
     def first(name: str) -> Any:
-        found = next((value for layer in layers if (value := layer.get(name)) is not None), None)
+        asked = (
+            layer
+            for i, layer in enumerate(layers)
+            if not (layer.file and i > url_source and name in _ENDPOINT_FIELDS)
+        )
+        found = next((value for layer in asked if (value := layer.get(name)) is not None), None)
         return _DEFAULTS[name] if found is None else found
 
     # Credentials go into the Auth alone: not kept as options, and not looked up past
     # the source that has them.
     options: dict[str, Any] = {
-        name: None if name in _CREDENTIALS else first(name) for name in PRODUCE_OPTIONS
+        name: None if name in (*_CREDENTIALS, *_TLS_PASSWORDS) else first(name)
+        for name in PRODUCE_OPTIONS
     }
     if options["url"] is None:
         raise ConfigurationError(
@@ -116,6 +132,8 @@ def resolve(
         connections=options["concurrency"],
         verify=options["verify"],
         cert=options["cert"],
+        ca_password=first("ca_password"),
+        cert_password=first("cert_password"),
         proxy=options["proxy"],
         trust_env=options["trust_env"],
     )
@@ -130,9 +148,17 @@ class _Layer:
     """One source of options, each read (and checked) only when a run asks for it, and
     able to say where the options it gave came from (a refused credential says so)."""
 
-    def __init__(self, read: Callable[[str], Any], origin: Callable[[list[str]], str]) -> None:
+    def __init__(
+        self,
+        read: Callable[[str], Any],
+        origin: Callable[[list[str]], str],
+        *,
+        file: bool = False,
+    ) -> None:
         self._read = read
         self.origin = origin
+        #: a credentials file
+        self.file = file
         self._values: dict[str, Any] = {}
 
     def get(self, name: str) -> Any:
@@ -157,8 +183,10 @@ def _credentials_layer(source: Callable[[], Any]) -> _Layer:
         where = source()
         return "the credentials given" if isinstance(where, Mapping) else _where(where)
 
-    # Only what a service key holds: other options never open the file.
-    return _Layer(lambda name: fields().get(name) if name in _KEY_FIELDS else None, origin)
+    # Only what a credentials JSON holds: other options never open the file.
+    return _Layer(
+        lambda name: fields().get(name) if name in _KEY_FIELDS else None, origin, file=True
+    )
 
 
 def _auth(layers: Sequence[_Layer], options: Mapping[str, Any]) -> Auth | None:
@@ -248,8 +276,16 @@ def _where(source: str | os.PathLike[str]) -> str:
 
 
 def _credentials_file(source: str | os.PathLike[str] | Mapping[str, Any]) -> dict[str, Any]:
-    """A service-credentials JSON as options. IBM's keys carry the API key as api_key
-    and apikey, and again as password with the user "token"."""
+    """A credentials JSON as options.
+
+    IBM Cloud's service keys carry ``kafka_http_url`` and the API key as ``api_key``
+    and ``apikey``, and again as ``password`` with the user "token". On premises, where
+    no such file is issued, one may be written with ``url`` (the REST producer
+    endpoint), ``user`` and ``password`` (a SCRAM user), ``api_version``, and the
+    certificate files: ``ca_bundle`` (es-cert.pem or es-cert.p12) with ``ca_password``,
+    and ``client_cert`` (user.crt, or user.p12) with ``client_key`` (user.key) or
+    ``client_cert_password``. Relative paths are from the JSON file's folder."""
+    folder = ""
     if isinstance(source, Mapping):
         fields, where = dict(source), "credentials"
     else:
@@ -265,14 +301,32 @@ def _credentials_file(source: str | os.PathLike[str] | Mapping[str, Any]) -> dic
             raise ConfigurationError(f"{where} is not valid JSON") from None
         if not isinstance(fields, dict):
             raise ConfigurationError(f"{where} is not a JSON object")
+        folder = "" if inline else os.path.dirname(given)
 
     def text(*keys: str) -> str | None:
         value = next((fields[key] for key in keys if fields.get(key)), None)
         return value.strip() if isinstance(value, str) else value
 
-    found = {"url": text("kafka_http_url"), "api_key": text("api_key", "apikey")}
+    def path(key: str) -> str | None:
+        value = text(key)
+        return os.path.join(folder, os.path.expanduser(value)) if isinstance(value, str) else value
+
+    found: dict[str, Any] = {
+        "url": text("kafka_http_url", "url"),
+        "api_key": text("api_key", "apikey"),
+    }
     if found["api_key"] is None:
         found["user"], found["password"] = text("user"), text("password")
+    certificate, key = path("client_cert"), path("client_key")
+    if key is not None and certificate is None:
+        raise ConfigurationError(f"{where}: client_key needs client_cert")
+    found |= {
+        "api_version": text("api_version"),
+        "verify": path("ca_bundle"),
+        "ca_password": text("ca_password"),
+        "cert": (certificate, key) if key is not None else certificate,
+        "cert_password": text("client_cert_password"),
+    }
     try:
         return check_options(found, list(found))
     except ConfigurationError as exc:

@@ -125,6 +125,7 @@ class Engine:
         self._static_auth = None if static is None else dict(static)
         self._static_headers: dict[str, dict[str, str]] = {}
         self._can_refresh = auth is not None and auth.renewable
+        self._client_cert = transport.config.cert is not None
         self._describe = functools.partial(self._describe_error, None)
         self._run_level_streak = 0
         self._unreachable_streak = 0
@@ -244,6 +245,7 @@ class Engine:
                     else functools.partial(self._describe_error, lost),
                     can_refresh=self._can_refresh,
                     credentials=None if self._auth is None else self._auth.origin,
+                    client_cert=self._client_cert,
                     answered=self._answered,
                     url=url,
                     # a body that could not be read says nothing of who answered

@@ -184,8 +184,10 @@ class ProduceOptions(TypedDict, total=False):
     credentials: Annotated[
         Credentials | None,
         Option(
-            "A service-credentials JSON file: its kafka_http_url, and api_key (or "
-            "apikey) or user and password.",
+            "A credentials JSON file: IBM Cloud's service key (its kafka_http_url, and "
+            "api_key or apikey, or user and password), or on premises url, user, "
+            "password, api_version, ca_bundle, ca_password, client_cert, client_key and "
+            "client_cert_password (paths from the file's folder).",
             python="Or the same as a dict.",
             check=checks.credentials,
             env=("ES_PANDAS_CREDENTIALS",),
@@ -281,30 +283,71 @@ class ProduceOptions(TypedDict, total=False):
         bool | str | None,
         Option(
             "TLS verification: True (certifi's CA bundle, or SSL_CERT_FILE), False, or "
-            "the path of a CA bundle.",
+            "the path of a CA bundle: PEM, or PKCS#12 with {ca_password} (on premises: "
+            "the cluster's es-cert.pem or es-cert.p12).",
             default=True,
             check=checks.verify,
             env=("ES_PANDAS_CA_BUNDLE",),
             flags=(
-                Flag("--ca-bundle", "Verify TLS with this CA bundle.", metavar="PATH"),
+                Flag(
+                    "--ca-bundle",
+                    "Verify TLS with this CA bundle: PEM, or PKCS#12 with --ca-password.",
+                    metavar="PATH",
+                ),
                 Flag("--no-verify", "Do not verify TLS certificates.", kind="switch"),
             ),
             from_flags=checks.verify_from_flags,
         ),
     ]
+    ca_password: Annotated[
+        str | None,
+        Option(
+            "The password of a PKCS#12 CA bundle given as {verify}. On a command line, "
+            "which other users can see, prefer ES_PANDAS_CA_PASSWORD.",
+            check=checks.password,
+            env=("ES_PANDAS_CA_PASSWORD",),
+        ),
+    ]
     cert: Annotated[
         str | tuple[str, str] | None,
         Option(
-            "A client certificate for mutual TLS: one PEM file with the key and the "
-            "certificate chain, or a (certificate, key) pair of PEM files.",
+            "A client certificate for mutual TLS, alone or with other credentials (on "
+            "premises: the KafkaUser's): one PEM file with the key and the certificate "
+            "chain, a (certificate, key) pair of PEM files (user.crt, user.key), or a "
+            "PKCS#12 bundle (user.p12) with {cert_password}.",
             check=checks.cert,
             env=("ES_PANDAS_CLIENT_CERT", "ES_PANDAS_CLIENT_KEY"),
             from_env=checks.env_cert,
             flags=(
-                Flag("--client-cert", "Client certificate (PEM) for mutual TLS.", metavar="PATH"),
+                Flag(
+                    "--client-cert",
+                    "Client certificate for mutual TLS: PEM (with its key, or with "
+                    "--client-key), or PKCS#12 (with --client-cert-password).",
+                    metavar="PATH",
+                ),
                 Flag("--client-key", "Its private key, if not in --client-cert.", metavar="PATH"),
             ),
             from_flags=checks.cert_from_flags,
+        ),
+    ]
+    cert_password: Annotated[
+        str | None,
+        Option(
+            "The password of {cert}: of a PKCS#12 bundle, or of an encrypted PEM key. "
+            "On a command line, which other users can see, prefer "
+            "ES_PANDAS_CLIENT_CERT_PASSWORD.",
+            check=checks.password,
+            env=("ES_PANDAS_CLIENT_CERT_PASSWORD",),
+            flags=(
+                Flag(
+                    "--client-cert-password",
+                    "The password of --client-cert (PKCS#12) or of its encrypted key; "
+                    "ES_PANDAS_CLIENT_CERT_PASSWORD keeps it off the command line, where "
+                    "other users can see it.",
+                    metavar="TEXT",
+                ),
+            ),
+            from_flags=checks.flag("client_cert_password"),
         ),
     ]
     proxy: Annotated[

@@ -59,8 +59,18 @@ _RUN_LEVEL: dict[int, tuple[type[ProduceAborted], str]] = {
 }
 _NO_CREDENTIALS = (
     "; no credentials were configured: pass api_key= (--api-key), credentials= "
-    "(--credentials), or set ES_PANDAS_API_KEY"
+    "(--credentials), or set ES_PANDAS_API_KEY; on premises, a SCRAM user as user= and "
+    "password= (--user, --password) or a client certificate as cert= (--client-cert)"
 )
+# With mutual TLS alone, the certificate is the credential: its user is the one refused.
+_CERTIFICATE_ONLY = {
+    401: (
+        "the client certificate's user was refused",
+        "; check that cert= (--client-cert) is the certificate of a user the server "
+        "accepts by mutual TLS, or pass user= and password= (--user, --password) as well",
+    ),
+    403: ("the client certificate's user is not allowed to produce to this topic", ""),
+}
 MAYBE_WRITTEN = "; an attempt may have written the record"
 #: where the path of a v2 request starts (after the base URL's own path)
 _V2_ROUTE = "/v2/topics/"
@@ -114,6 +124,7 @@ def decide(
     answered: bool,
     url: str,
     check_body: bool,
+    client_cert: bool = False,
 ) -> Decision:
     """What an attempt's answer (or transport error) means; updates ``attempts`` (its
     ambiguity, and the retries used when it says to retry).
@@ -121,6 +132,7 @@ def decide(
     Pure but for ``attempts``: the whole retry and status policy, testable alone.
     ``answered`` says whether the server has answered any request of the run;
     ``credentials`` where the run's credentials came from (None: there are none);
+    ``client_cert`` whether a client certificate was presented (mutual TLS);
     ``url`` where the request went; ``check_body`` whether a 2xx must carry Event
     Streams' success body to be ok (no row has been answered with one yet, and
     ``success_body`` is "event-streams")."""
@@ -161,6 +173,7 @@ def decide(
             answered=answered,
             url=url,
             check_body=check_body,
+            client_cert=client_cert,
         )
     if status == 401 and can_refresh and not attempts.refreshed:
         attempts.refreshed = True
@@ -190,7 +203,9 @@ def decide(
     if status in _RUN_LEVEL:
         error_class, reason = _RUN_LEVEL[status]
         hint = _NO_CREDENTIALS if status == 401 and credentials is None else ""
-        if credentials and status == 401:
+        if credentials is None and client_cert and status in _CERTIFICATE_ONLY:
+            reason, hint = _CERTIFICATE_ONLY[status]
+        elif credentials and status == 401:
             reason = f"the credentials from {credentials} were refused"
         elif credentials and status == 403:
             reason = f"{reason} (credentials from {credentials})"
@@ -252,9 +267,10 @@ def hint(error: TransportError, url: str, config: TransportConfig, answered: boo
             "pass its certificate as verify= (--ca-bundle)"
         )
     broken_off = isinstance(error, RemoteProtocolError) and url.startswith("https:")
-    if (isinstance(error, TLSError) and error.kind == "plain") or not (
+    if (isinstance(error, TLSError) and error.kind in ("plain", "client-cert")) or not (
         isinstance(error, TLSError) or broken_off
     ):
+        # a refused client certificate says so itself
         return ""
     if config.cert is None:
         return (

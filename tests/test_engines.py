@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import gzip
 import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -303,7 +306,7 @@ def run_tls(
 ) -> Response | TransportError:
     async def main() -> Response | TransportError:
         async with serving(handler, tls) as url:
-            (result,) = await exchange(engine, url, TransportConfig(timeout=5, **config))  # type: ignore[arg-type]
+            (result,) = await exchange(engine, url, TransportConfig(**{"timeout": 5, **config}))  # type: ignore[arg-type]
             return result
 
     return asyncio.run(main())
@@ -349,6 +352,93 @@ def test_a_handshake_refused_for_a_missing_client_certificate(engine: str, pki) 
         engine, answering(OK), server_tls(pki, client_cert=True, tls12=True), verify=pki.ca_pem
     )
     assert isinstance(error, TLSError) and error.kind == "handshake" and not error.sent
+
+
+@contextlib.contextmanager
+def alerting_server(context: ssl.SSLContext) -> Iterator[str]:
+    """A TLS server on blocking sockets, as OpenSSL-based servers are: a handshake it
+    refuses ends with the alert it sends (asyncio's servers close without one). It
+    answers every request it accepts with OK."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return  # shut down
+            with (
+                contextlib.suppress(OSError),
+                connection,
+                context.wrap_socket(connection, server_side=True) as tls,
+            ):
+                received = b""
+                # exchange() sends "body"
+                while not received.endswith(b"body") and (chunk := tls.recv(4096)):
+                    received += chunk
+                tls.sendall(OK)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        listener.close()
+        thread.join()
+
+
+@pytest.mark.parametrize("tls12", [False, True], ids=["TLS 1.3", "TLS 1.2"])
+@pytest.mark.parametrize("cert", [None, "stranger", "expired"])
+def test_a_client_certificate_refused_with_an_alert(
+    engine: str, pki, tmp_path, cert: str | None, tls12: bool
+) -> None:
+    """TLS 1.3 settles the client certificate after the client's side of the handshake:
+    the alert comes on the first read after the request, or is lost to the reset that
+    the unread request causes (then a probe tells). TLS 1.2 settles it in the handshake.
+    Either way: the same error, not sent (the server never read the request)."""
+    expired = pki.ca.issue_cert(
+        "old@example.com",
+        not_before=datetime.datetime(2019, 1, 1, tzinfo=datetime.UTC),
+        not_after=datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC),
+    )
+    expired.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "expired.pem"))
+    given = {None: None, "stranger": pki.stranger_pem, "expired": str(tmp_path / "expired.pem")}
+    config = TransportConfig(timeout=5, verify=pki.ca_pem, cert=given[cert])
+    with alerting_server(server_tls(pki, client_cert=True, tls12=tls12)) as url:
+        (error,) = asyncio.run(exchange(engine, url, config))
+        (answer,) = asyncio.run(exchange(engine, url, replace(config, cert=pki.client_pem)))
+    assert isinstance(answer, Response) and answer.status == 200
+    if tls12 and cert is None:
+        # OpenSSL's alert for a missing certificate before TLS 1.3 is a bare
+        # handshake_failure, which says nothing of certificates
+        assert isinstance(error, TLSError) and error.kind == "handshake" and not error.sent
+        return
+    assert isinstance(error, TLSError) and error.kind == "client-cert" and not error.sent
+    message = str(error)
+    assert message.startswith("the server refused the TLS handshake")
+    if cert is None:
+        assert "requires a client certificate (mutual TLS): pass cert= (--client-cert)" in message
+    else:
+        assert "with the client certificate given as cert= (--client-cert)" in message
+    if "TLS alert" in message:
+        why = {None: "mutual TLS", "stranger": "not signed by a CA the server trusts"}
+        assert why.get(cert, "it has expired") in message
+
+
+def test_a_tls_connection_broken_off_for_another_reason_may_have_the_request(
+    engine: str, pki
+) -> None:
+    # The probe finds the server takes this client (its session tickets come at
+    # once): the break-off stays what it was, and is known long before the timeout.
+    async def drop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.transport.abort()
+
+    started = time.monotonic()
+    error = run_tls(engine, drop, server_tls(pki), verify=pki.ca_pem, timeout=120)
+    assert isinstance(error, RemoteProtocolError) and error.sent
+    assert time.monotonic() - started < 60
 
 
 def test_a_reset_during_the_handshake_was_not_sent(engine: str, pki) -> None:

@@ -35,6 +35,8 @@ def run(
     answered: bool = True,
     check_body: bool = False,
     url: str = URL,
+    credentials: str | None = "the arguments",
+    client_cert: bool = False,
 ) -> tuple[list[Decision], Attempts]:
     """decide() over a row's attempts, as the engine calls it."""
     attempts = Attempts()
@@ -47,10 +49,11 @@ def run(
             RETRY,
             describe_error=parse_error,
             can_refresh=renewable,
-            credentials="the arguments",
+            credentials=credentials,
             answered=answered,
             url=url,
             check_body=check_body,
+            client_cert=client_cert,
         )
         decisions.append(decision)
     return decisions, attempts
@@ -227,6 +230,28 @@ def test_a_404_not_in_v2_shape_says_the_url_has_no_v2_route(body: bytes) -> None
     # v1's own 404 is about the topic, whatever its shape
     (decision,), _ = run(answer(404, body), url="http://127.0.0.1:8080/topics/t/records")
     assert decision.stops is es_pandas.TopicNotFoundError
+
+
+@pytest.mark.parametrize(
+    ("status", "says"),
+    [
+        (401, "the client certificate's user was refused"),
+        (403, "the client certificate's user is not allowed to produce to this topic"),
+    ],
+)
+def test_with_a_client_certificate_alone_its_user_is_what_was_refused(
+    status: int, says: str
+) -> None:
+    (decision,), _ = run(answer(status), credentials=None, client_cert=True)
+    assert (
+        decision.error.startswith(says) and "no credentials were configured" not in decision.error
+    )
+    # with other credentials too, those are what the server judged
+    (decision,), _ = run(answer(status), credentials="the arguments", client_cert=True)
+    assert "client certificate" not in decision.error and "the arguments" in decision.error
+    # with none at all, the 401 says so
+    (decision,), _ = run(answer(401), credentials=None)
+    assert "no credentials were configured" in decision.error and "cert=" in decision.error
 
 
 def test_a_row_that_may_be_written_stays_unknown_even_when_the_run_stops() -> None:

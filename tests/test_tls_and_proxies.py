@@ -1,6 +1,8 @@
 """Mutual TLS and proxies end to end: the local server requiring a client certificate
 (as on-premises Event Streams can), a real forward proxy process, and every way to
-configure them (arguments, environment, command line)."""
+configure them (arguments, environment, command line). What is on premises alone
+(PKCS#12, a certificate as the only credential, refused handshakes) is in
+test_on_premises.py."""
 
 from __future__ import annotations
 
@@ -48,29 +50,6 @@ def test_mutual_tls(mtls_server, pki, engine: str, form: str) -> None:
     assert len(mtls_server.read("t")) >= len(ROWS)
 
 
-@pytest.mark.parametrize("engine", ENGINES)
-@pytest.mark.parametrize("cert", [None, "stranger"])
-def test_a_refused_client_certificate_stops_the_run_at_once(
-    mtls_server, pki, engine: str, cert: str | None
-) -> None:
-    big = pd.DataFrame({"v": range(10_000)})
-    with pytest.raises(es_pandas.ConnectionFailed) as caught:
-        big.es.produce(
-            "t",
-            url=mtls_server.url,
-            verify=pki.ca_pem,
-            cert=pki.stranger_pem if cert else None,
-            engine=engine,
-            progress=False,
-            retries=es_pandas.Retry(retries=2, backoff=0.01),
-        )
-    message = str(caught.value)
-    assert "client certificate" in message and ("cert=" in message)
-    counts = caught.value.status["status"].value_counts()
-    # one row tried (with its retries), nothing else sent
-    assert counts["not_sent"] == 9_999
-
-
 def test_client_certificate_from_the_environment(mtls_server, pki, monkeypatch) -> None:
     monkeypatch.setenv("ES_PANDAS_CLIENT_CERT", pki.client_cert)
     monkeypatch.setenv("ES_PANDAS_CLIENT_KEY", pki.client_key)
@@ -112,7 +91,7 @@ def test_unusable_client_certificates_are_configuration_errors(mtls_server, pki,
         ROWS.es.produce("t", url=mtls_server.url, cert=str(tmp_path / "none.pem"))
     garbage = tmp_path / "garbage.pem"
     garbage.write_text("not a certificate")
-    with pytest.raises(es_pandas.ConfigurationError, match="cannot load the client certificate"):
+    with pytest.raises(es_pandas.ConfigurationError, match=r"neither a PEM file .* nor a PKCS#12"):
         ROWS.es.produce("t", url=mtls_server.url, cert=str(garbage), progress=False)
     with pytest.raises(es_pandas.ConfigurationError, match="cannot load"):
         # a key that is not the certificate's

@@ -36,7 +36,7 @@ def _flag(name: str) -> str:
 
 
 def _help(option: Option) -> str:
-    text = help_text(option, flag=_flag)
+    text = help_text(option, flag=_cli_name)
     given = (d for d in (option.cli_default, option.default) if d is not None)
     default = option.shows or str(next(given, ""))
     notes = [f"env: {', '.join(option.env)}"] if option.env else []

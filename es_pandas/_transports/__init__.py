@@ -22,8 +22,8 @@ from ._base import (
     host_of,
     redact,
     split_userinfo,
-    tls_error,
 )
+from ._handshake import tls_error
 from ._mock import Handler, MockTransport
 from ._registry import ENGINES, Engine, EngineName, build_transport, check_engine
 

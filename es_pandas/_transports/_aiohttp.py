@@ -21,8 +21,8 @@ from ._base import (
     body_error,
     describe,
     host_of,
-    tls_error,
 )
+from ._handshake import HandshakeCheck, tls_error
 
 __all__ = ["AiohttpTransport"]
 
@@ -45,6 +45,7 @@ class AiohttpTransport(AsyncTransport):
             # reading of the environment (which also applies ~/.netrc credentials).
             trust_env=False,
         )
+        self._handshakes = HandshakeCheck(config)
 
     async def send(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes
@@ -62,6 +63,7 @@ class AiohttpTransport(AsyncTransport):
                 allow_redirects=False,
                 proxy=proxy,
             ) as answer:
+                self._handshakes.answered(url)
                 # later duplicates win, as in the httpx engine
                 names = {name.lower(): value for name, value in answer.headers.items()}
                 try:
@@ -77,35 +79,37 @@ class AiohttpTransport(AsyncTransport):
                     ) from exc
         except TransportError:
             raise
-        except aiohttp.ClientConnectorCertificateError as exc:
-            raise tls_error(url, exc.certificate_error) from exc
-        except aiohttp.ClientConnectorSSLError as exc:
-            raise tls_error(url, exc.os_error) from exc
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise ConnectTimeout(f"timed out connecting to {host_of(url)}") from exc
-        except aiohttp.ClientProxyConnectionError as exc:
-            raise ConnectError(
-                f"cannot connect to the proxy: {describe(exc.os_error, headers)}"
-            ) from exc
-        except aiohttp.ClientConnectorError as exc:
+        except Exception as exc:
+            error = self._error(exc, url, headers)
+            raise await self._handshakes.explain(url, error, exc) from exc
+
+    def _error(self, exc: Exception, url: str, headers: Mapping[str, str]) -> TransportError:
+        """aiohttp's exception, when no answer came, as the contract's."""
+        cert = self.config.cert is not None
+        if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+            return tls_error(url, exc.certificate_error, cert)
+        if isinstance(exc, aiohttp.ClientConnectorSSLError):
+            return tls_error(url, exc.os_error, cert)
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            return ConnectTimeout(f"timed out connecting to {host_of(url)}")
+        if isinstance(exc, aiohttp.ClientProxyConnectionError):
+            return ConnectError(f"cannot connect to the proxy: {describe(exc.os_error, headers)}")
+        if isinstance(exc, aiohttp.ClientConnectorError):
             if url.startswith("https:") and isinstance(exc.os_error, _CUT_OFF):
                 # TCP connected, so the TLS handshake is what the server broke off.
-                raise tls_error(url, None) from exc
-            raise ConnectError(
+                return tls_error(url, None, cert)
+            return ConnectError(
                 f"cannot connect to {host_of(url)}: {describe(exc.os_error, headers)}"
-            ) from exc
-        except aiohttp.ClientHttpProxyError as exc:
-            raise ProxyError(
-                f"the proxy refused the tunnel: HTTP {exc.status} {exc.message}"
-            ) from exc
-        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise ResponseTimeout(f"no answer within the {self.config.timeout:g}s timeout") from exc
-        except aiohttp.ServerDisconnectedError as exc:
-            raise RemoteProtocolError("the server closed the connection before answering") from exc
-        except aiohttp.ClientResponseError as exc:
-            raise RemoteProtocolError(f"a malformed answer: {exc.message}") from exc
-        except Exception as exc:
-            raise RemoteProtocolError(describe(exc, headers)) from exc
+            )
+        if isinstance(exc, aiohttp.ClientHttpProxyError):
+            return ProxyError(f"the proxy refused the tunnel: HTTP {exc.status} {exc.message}")
+        if isinstance(exc, (TimeoutError, aiohttp.ServerTimeoutError)):
+            return ResponseTimeout(f"no answer within the {self.config.timeout:g}s timeout")
+        if isinstance(exc, aiohttp.ServerDisconnectedError):
+            return RemoteProtocolError("the server closed the connection before answering")
+        if isinstance(exc, aiohttp.ClientResponseError):
+            return RemoteProtocolError(f"a malformed answer: {exc.message}")
+        return RemoteProtocolError(describe(exc, headers))
 
     async def _read(self, answer: aiohttp.ClientResponse) -> bytes:
         cap = self.config.max_answer_bytes

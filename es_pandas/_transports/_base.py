@@ -25,6 +25,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from ..__version__ import __version__
 from .._exceptions import ConfigurationError, EventStreamsError
+from ._certs import load_identity, trust_arguments
 
 __all__ = [
     "AnswerTooLarge",
@@ -46,7 +47,6 @@ __all__ = [
     "host_of",
     "redact",
     "split_userinfo",
-    "tls_error",
 ]
 
 # The connection gets a budget strictly inside the request's: with equal deadlines the
@@ -96,11 +96,15 @@ class TLSError(ConnectError):
     """The TLS handshake failed: an untrusted or wrong certificate on either side.
 
     ``kind`` is ``"verify"`` when the server's certificate was not trusted,
-    ``"plain"`` when the server does not speak TLS at all, and ``"handshake"`` when the
-    server broke the handshake off (for example because it requires a client
-    certificate that was not given or not accepted)."""
+    ``"plain"`` when the server does not speak TLS at all, ``"client-cert"`` when the
+    server refused the client certificate (or its absence), and ``"handshake"`` when
+    the server broke the handshake off for a reason it did not say. With TLS 1.3 a
+    refused client certificate is known only after the request was written, but the
+    server never read it: not sent either."""
 
-    def __init__(self, message: str, kind: Literal["verify", "plain", "handshake"]) -> None:
+    def __init__(
+        self, message: str, kind: Literal["verify", "plain", "client-cert", "handshake"]
+    ) -> None:
         super().__init__(message)
         self.kind = kind
 
@@ -162,11 +166,16 @@ class TransportConfig:
     #: a larger answer (after decoding) ends the request as a protocol error
     max_answer_bytes: int = 4 * 2**20
     #: True: verify TLS with the default CA bundle (certifi's, as requests and httpx do);
-    #: False: do not verify; a path: that CA bundle file or certificate directory
+    #: False: do not verify; a path: that CA bundle file (PEM or PKCS#12) or certificate
+    #: directory
     verify: bool | str = True
     #: a client certificate for mutual TLS: one PEM file holding the key and the
-    #: certificate chain, or a ``(certificate, key)`` pair of PEM files
+    #: certificate chain, a PKCS#12 bundle, or a ``(certificate, key)`` pair of PEM files
     cert: str | tuple[str, str] | None = None
+    #: the password of a PKCS#12 CA bundle in :attr:`verify` (or SSL_CERT_FILE)
+    ca_password: str | None = field(default=None, repr=False)
+    #: the password of :attr:`cert`: of a PKCS#12 bundle, or of an encrypted PEM key
+    cert_password: str | None = field(default=None, repr=False)
     #: send every request through this HTTP proxy (``http://[user:password@]host:port``)
     proxy: str | None = None
     #: honour HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY, SSL_CERT_FILE and SSL_CERT_DIR,
@@ -220,23 +229,21 @@ class TransportConfig:
             context.verify_mode = ssl.CERT_NONE
         else:
             source, cafile, capath = self._trust()
+            # a file may be PKCS#12 (es-cert.p12): read here, into memory
+            trust = (
+                {"capath": capath}
+                if cafile is None
+                else trust_arguments(cafile, self.ca_password, source)
+            )
             try:
-                context = ssl.create_default_context(cafile=cafile, capath=capath)
+                context = ssl.create_default_context(**trust)
             except (OSError, ssl.SSLError) as exc:
                 raise ConfigurationError(
                     f"{source}: cannot use {cafile or capath!r} as CA certificates: "
                     f"{getattr(exc, 'reason', None) or exc.strerror or exc}"
                 ) from None
         if self.cert is not None:
-            certificate, key = (self.cert, None) if isinstance(self.cert, str) else self.cert
-            try:
-                context.load_cert_chain(certificate, key)
-            except (OSError, ssl.SSLError) as exc:
-                raise ConfigurationError(
-                    f"cert: cannot load the client certificate {certificate!r}"
-                    + (f" with key {key!r}" if key else "")
-                    + f": {getattr(exc, 'reason', None) or exc}"
-                ) from None
+            load_identity(context, self.cert, self.cert_password)
         return context
 
     def _trust(self) -> tuple[str, str | None, str | None]:
@@ -404,22 +411,6 @@ def body_error(
         )
     reason = str(exc) if isinstance(exc, AnswerTooLarge) else describe(exc, headers)
     return RemoteProtocolError(f"the answer's body could not be read: {reason}", answer=head)
-
-
-def tls_error(url: str, cause: BaseException | None) -> TLSError:
-    """A failed TLS handshake with ``url``'s host, from the SSL error under it (if any),
-    in the same words whichever engine saw it."""
-    host = host_of(url)
-    if isinstance(cause, ssl.SSLCertVerificationError):
-        return TLSError(
-            f"the certificate of {host} is not trusted: {cause.verify_message}", "verify"
-        )
-    if getattr(cause, "reason", None) == "WRONG_VERSION_NUMBER":
-        return TLSError(
-            f"{host} does not speak TLS: is the URL http:// rather than https://?", "plain"
-        )
-    reason = f": {getattr(cause, 'reason', None) or cause}" if cause is not None else " (cut off)"
-    return TLSError(f"the TLS handshake with {host} failed{reason}", "handshake")
 
 
 def host_of(url: str) -> str:

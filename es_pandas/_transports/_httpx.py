@@ -32,8 +32,8 @@ from ._base import (
     body_error,
     describe,
     host_of,
-    tls_error,
 )
+from ._handshake import HandshakeCheck, tls_error
 
 __all__ = ["HttpxTransport"]
 
@@ -70,6 +70,7 @@ class HttpxTransport(AsyncTransport):
         ).as_dict()
         self._pools: dict[tuple[str, tuple[str, str] | None] | None, httpx.AsyncHTTPTransport] = {}
         self._by_origin: dict[str, httpx.AsyncHTTPTransport] = {}
+        self._handshakes = HandshakeCheck(config)
 
     def _pool(self, url: str) -> httpx.AsyncHTTPTransport:
         origin = "/".join(url.split("/", 3)[:3])
@@ -114,6 +115,7 @@ class HttpxTransport(AsyncTransport):
                 answer = await self._pool(url).handle_async_request(request)
                 # later duplicates win, as in the aiohttp engine
                 head = Response(answer.status_code, dict(answer.headers.multi_items()), b"")
+                self._handshakes.answered(url)
                 try:
                     return Response(head.status, head.headers, await self._read(answer))
                 finally:
@@ -127,7 +129,8 @@ class HttpxTransport(AsyncTransport):
         except Exception as exc:
             if head is not None:
                 raise self._body_error(exc, head, headers) from exc
-            raise self._error(exc, url, headers, progress.sent) from exc
+            error = self._error(exc, url, headers, progress.sent)
+            raise await self._handshakes.explain(url, error, exc) from exc
 
     def _body_error(
         self, exc: BaseException, head: Response, headers: Mapping[str, str]
@@ -149,7 +152,7 @@ class HttpxTransport(AsyncTransport):
         if isinstance(exc, httpx.ProxyError):
             return ProxyError(f"the proxy refused the tunnel: {describe(exc, headers)}")
         if isinstance(exc, httpx.ConnectError):
-            return _connect_error(exc, url, headers)
+            return _connect_error(exc, url, headers, self.config.cert is not None)
         if isinstance(exc, httpx.TimeoutException):
             return ResponseTimeout(f"no answer within the {self.config.timeout:g}s timeout")
         if not sent:
@@ -172,11 +175,13 @@ class HttpxTransport(AsyncTransport):
             await pool.aclose()
 
 
-def _connect_error(exc: httpx.ConnectError, url: str, headers: Mapping[str, str]) -> ConnectError:
+def _connect_error(
+    exc: httpx.ConnectError, url: str, headers: Mapping[str, str], cert: bool
+) -> ConnectError:
     cause: BaseException | None = exc
     while cause is not None and not isinstance(cause, (ssl.SSLError, *_CUT_OFF)):
         cause = cause.__cause__ or cause.__context__
     if url.startswith("https:") and cause is not None:
         # TCP connected, so the TLS handshake is what failed or was broken off.
-        return tls_error(url, cause if isinstance(cause, ssl.SSLError) else None)
+        return tls_error(url, cause if isinstance(cause, ssl.SSLError) else None, cert)
     return ConnectError(f"cannot connect to {host_of(url)}: {describe(exc, headers)}")
