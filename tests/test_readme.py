@@ -4,8 +4,12 @@ in the command line's --help.
 The first Python block runs alone, as a newcomer runs it: in an empty folder with no
 credentials. Then Python blocks run in order in one namespace; shell blocks run line by line.
 They run in a scratch folder holding what the README assumes the reader has from then on:
-`service-key.json` (IBM's service-credentials shape, pointing at a local server) and
-`orders.csv` (the bundled sample).
+`service-key.json` (IBM's service-credentials shape, pointing at a local server),
+`orders.csv` (the bundled sample), and what an on-premises cluster hands out: `es-cert.pem`,
+a KafkaUser's `user.crt` and `user.key`, and its SCRAM password in `SCRAM_PASSWORD`. The
+README's on-premises endpoint is an `onprem` local server: over TLS with the SCRAM user for
+the Python blocks, over mutual TLS for the shell blocks (the local server's `client_ca`
+requires a certificate).
 Two kinds of shell line are not run here: `pip install ...` (the test environment is the
 installed project) and the test command itself (it is what runs this test). `es-pandas
 serve` runs in the background on a free port instead of the README's (and with the tests'
@@ -27,6 +31,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import pandas as pd
@@ -59,13 +64,48 @@ def test_the_readme_has_only_runnable_blocks() -> None:
     assert languages <= {"bash", "python"}
 
 
+#: the on-premises endpoint the README's examples name; an onprem server stands in
+ONPREM_URL = "https://es-rest-producer.apps.example.com"
+SCRAM_PASSWORD = "scram-password-0123456789"
+
+
 @pytest.fixture(scope="module")
-def scratch(tmp_path_factory):
+def scratch(tmp_path_factory, pki, monkeypatch_module):
     folder = tmp_path_factory.mktemp("readme")
-    with LocalEventStreams(topics={"orders": 3}) as es:
+    # what an on-premises cluster hands out: its CA, and a KafkaUser's certificate
+    shutil.copy(pki.ca_pem, folder / "es-cert.pem")
+    user = pki.ca.issue_cert("my-user.example", common_name="my-user")
+    user.cert_chain_pems[0].write_to_path(folder / "user.crt")
+    user.private_key_pem.write_to_path(folder / "user.key")
+    monkeypatch_module.setenv("SCRAM_PASSWORD", SCRAM_PASSWORD)
+    onprem = {
+        "profile": "onprem",
+        "topics": {"orders": 3},
+        "users": {"my-user": SCRAM_PASSWORD},
+        "ssl_certfile": pki.server_pem,
+        "ssl_keyfile": pki.server_pem,
+    }
+    with (
+        LocalEventStreams(topics={"orders": 3}) as es,
+        LocalEventStreams(**onprem) as scram,
+        LocalEventStreams(**onprem, client_ca=pki.ca_pem) as mtls,
+    ):
         (folder / "service-key.json").write_text(json.dumps(es.credentials))
         shutil.copy(SAMPLE, folder / "orders.csv")
-        yield folder, es
+        yield folder, es, Onprem(scram, mtls)
+
+
+class Onprem(NamedTuple):
+    """The README's on-premises endpoint, as its Python and its shell blocks meet it."""
+
+    scram: LocalEventStreams
+    mtls: LocalEventStreams
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
 
 
 def test_the_first_python_block_runs_on_a_fresh_machine(tmp_path) -> None:
@@ -88,15 +128,17 @@ def test_the_first_python_block_runs_on_a_fresh_machine(tmp_path) -> None:
 
 
 def test_python_blocks(scratch, monkeypatch) -> None:
-    folder, es = scratch
+    folder, es, onprem = scratch
     monkeypatch.chdir(folder)
     namespace: dict[str, object] = {"__name__": "readme"}
     for number, block in enumerate(blocks("python")):
+        block = block.replace(ONPREM_URL, onprem.scram.url)
         try:
             exec(compile(block, f"README python block {number}", "exec"), namespace)
         except Exception as exc:
             raise AssertionError(f"README python block {number} failed:\n{block}") from exc
     assert len(es.read("orders")) >= 3
+    assert len(onprem.scram.read("orders")) >= 3
 
 
 def _shell_lines(block: str) -> list[str]:
@@ -125,15 +167,16 @@ def _run_line(line: str, folder: Path, env: dict[str, str], kafka) -> None:
 
 
 def test_shell_blocks(scratch, kafka) -> None:
-    folder, _ = scratch
+    folder, _, onprem = scratch
     env = _shell_env()
     for block in blocks("bash"):
-        for line in _shell_lines(block):
+        for line in _shell_lines(block.replace(ONPREM_URL, onprem.mtls.url)):
             _run_line(line, folder, env, kafka)
+    assert len(onprem.mtls.read("orders")) >= 3000
 
 
 def test_help_examples(scratch, kafka) -> None:
-    folder, _ = scratch
+    folder, *_ = scratch
     env = _shell_env(ES_PANDAS_CREDENTIALS="service-key.json")
     examples = [line for _, command in cli_commands() for line in help_examples(command)]
     for line in dict.fromkeys(examples):  # once each, in order
@@ -174,7 +217,7 @@ def test_the_retry_idiom_sends_again_what_resume_does(scratch, monkeypatch) -> N
     """The README's Python retry sends again the rows `--resume` sends again (failed,
     rejected, not_sent), not the unknown ones, which may be in Kafka already; its block
     for sending those anyway flags them maybe_duplicate, as `--retry-unknown` does."""
-    folder, es = scratch
+    folder, es, _ = scratch
     monkeypatch.chdir(folder)
     [retry] = [block for block in blocks("python") if "status.update(retry)" in block]
     [resend] = [block for block in blocks("python") if "status.update(resent)" in block]
