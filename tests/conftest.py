@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
@@ -208,3 +209,37 @@ def pki(tmp_path_factory) -> PKI:
         paths[name] = str(folder / f"{name}.pem")
         blob.write_to_path(paths[name])
     return PKI(ca=ca, server=server, **paths)
+
+
+def pkcs12_bundle(path: Path, pem: str, password: str) -> str:
+    """A user.p12: the key and certificate chain of the PEM file ``pem``, under
+    ``password``, as Event Streams hands a KafkaUser's out."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    blob = Path(pem).read_bytes()
+    key = serialization.load_pem_private_key(blob, None)
+    leaf, *chain = x509.load_pem_x509_certificates(blob)
+    encryption = serialization.BestAvailableEncryption(password.encode())
+    path.write_bytes(
+        pkcs12.serialize_key_and_certificates(b"user", key, leaf, chain, encryption)  # type: ignore[arg-type]
+    )
+    return str(path)
+
+
+def truststore(path: Path, ca_pem: str, password: str) -> str:
+    """An es-cert.p12: the CA certificate of the PEM file ``ca_pem`` as a Java
+    truststore under ``password``, as Event Streams hands its cluster CA out."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    ca = x509.load_pem_x509_certificate(Path(ca_pem).read_bytes())
+    path.write_bytes(
+        pkcs12.serialize_java_truststore(
+            [pkcs12.PKCS12Certificate(ca, b"ca.crt")],
+            serialization.BestAvailableEncryption(password.encode()),
+        )
+    )
+    return str(path)

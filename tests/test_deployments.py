@@ -15,7 +15,7 @@ import pytest
 import es_pandas
 from es_pandas import LocalEventStreams
 
-from .conftest import run
+from .conftest import pkcs12_bundle, run, truststore
 
 ORDERS = pd.DataFrame(
     {"order_id": ["00042", "00043", "00044"], "amount": [19.99, 5.0, 7.5]},
@@ -144,6 +144,37 @@ def test_onprem_with_a_client_certificate_alone(onprem_tls, pki, kafka_user) -> 
     assert (status["status"] == "ok").all()
     # "auto" asked, found no v2 route, and said so
     assert status.attrs["api_version"] == "v1" and "no v2 route" in str(status.summary)
+
+
+def test_onprem_with_pkcs12_bundles(onprem_tls, pki, kafka_user, tmp_path: Path) -> None:
+    """es-cert.p12 and user.p12, each with its password, as the cluster hands them out."""
+    pytest.importorskip("cryptography")
+    both = tmp_path / "user.pem"
+    both.write_text(Path(kafka_user["key"]).read_text() + Path(kafka_user["crt"]).read_text())
+    status = ORDERS.es.produce(
+        "orders",
+        url=onprem_tls.url,
+        verify=truststore(tmp_path / "es-cert.p12", pki.ca_pem, "ca-password"),
+        ca_password="ca-password",
+        cert=pkcs12_bundle(tmp_path / "user.p12", str(both), "user-password"),
+        cert_password="user-password",
+        progress=False,
+    )
+    assert (status["status"] == "ok").all() and status.attrs["api_version"] == "v1"
+
+
+def test_onprem_with_a_wrong_certificate_stops_with_one_clear_error(onprem_tls, pki) -> None:
+    with pytest.raises(es_pandas.ConnectionFailed) as caught:
+        ORDERS.es.produce(
+            "orders",
+            url=onprem_tls.url,
+            cert=pki.stranger_pem,  # a user of another cluster
+            verify=pki.ca_pem,
+            progress=False,
+        )
+    message = str(caught.value)
+    assert "refused the TLS handshake" in message and "cert=" in message and "\n" not in message
+    assert caught.value.status["status"].value_counts()["not_sent"] >= len(ORDERS) - 1
 
 
 def test_the_cli_on_premises_from_flags(onprem_tls, pki, kafka_user, tmp_path: Path) -> None:

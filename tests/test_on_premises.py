@@ -23,7 +23,7 @@ import es_pandas
 from es_pandas import ConfigurationError, LocalEventStreams, Producer
 from es_pandas._config import resolve
 
-from .conftest import ENGINES, PKI, run
+from .conftest import ENGINES, PKI, pkcs12_bundle, run, truststore
 
 pkcs12 = pytest.importorskip("cryptography.hazmat.primitives.serialization.pkcs12")
 from cryptography import x509  # noqa: E402
@@ -48,31 +48,10 @@ class Bundles:
     folder: Path
 
 
-def _p12(path: Path, pem: bytes, password: str) -> str:
-    key = serialization.load_pem_private_key(pem, None)
-    leaf, *chain = x509.load_pem_x509_certificates(pem)
-    path.write_bytes(
-        pkcs12.serialize_key_and_certificates(
-            b"user",
-            key,
-            leaf,
-            chain,
-            serialization.BestAvailableEncryption(password.encode()),
-        )
-    )
-    return str(path)
-
-
 @pytest.fixture(scope="module")
 def bundles(pki: PKI, tmp_path_factory) -> Bundles:
     folder = tmp_path_factory.mktemp("onprem")
-    ca = x509.load_pem_x509_certificate(Path(pki.ca_pem).read_bytes())
-    (folder / "es-cert.p12").write_bytes(
-        pkcs12.serialize_java_truststore(
-            [pkcs12.PKCS12Certificate(ca, b"ca.crt")],
-            serialization.BestAvailableEncryption(CA_PASSWORD.encode()),
-        )
-    )
+    truststore(folder / "es-cert.p12", pki.ca_pem, CA_PASSWORD)
     key = serialization.load_pem_private_key(Path(pki.client_key).read_bytes(), None)
     (folder / "user.key.enc").write_bytes(
         key.private_bytes(
@@ -89,13 +68,11 @@ def bundles(pki: PKI, tmp_path_factory) -> Bundles:
     expired.private_key_and_cert_chain_pem.write_to_path(str(folder / "expired.pem"))
     return Bundles(
         ca_p12=str(folder / "es-cert.p12"),
-        user_p12=_p12(folder / "user.p12", Path(pki.client_pem).read_bytes(), USER_PASSWORD),
+        user_p12=pkcs12_bundle(folder / "user.p12", pki.client_pem, USER_PASSWORD),
         user_crt=pki.client_cert,
         user_key=pki.client_key,
         encrypted_key=str(folder / "user.key.enc"),
-        stranger_p12=_p12(
-            folder / "stranger.p12", Path(pki.stranger_pem).read_bytes(), USER_PASSWORD
-        ),
+        stranger_p12=pkcs12_bundle(folder / "stranger.p12", pki.stranger_pem, USER_PASSWORD),
         expired_pem=str(folder / "expired.pem"),
         folder=folder,
     )
