@@ -71,6 +71,19 @@ def test_ibm_cloud_from_a_service_key_with_iam_failing_twice(service_key) -> Non
     assert sorted(records["key"]) == [b"00042", b"00044"]
 
 
+def test_the_cli_on_ibm_cloud_from_a_service_key(service_key, tmp_path: Path) -> None:
+    es, path = service_key
+    es.script_iam_faults(["503"])
+    orders = tmp_path / "orders.csv"
+    ORDERS.to_csv(orders, index=False)
+    args = ["--topic", "orders", "--key-col", "order_id", "--credentials", str(path)]
+    result = run("produce", str(orders), *args, "--iam", "--iam-url", es.iam_url, env={})
+    assert result.returncode == 0, result.stderr
+    assert es.api_key not in result.stderr + result.stdout
+    # the key column as it is in the file, not as pandas would guess it (42)
+    assert sorted(es.records("orders", decode=True)["key"]) == ["00042", "00043", "00044"]
+
+
 # -- on premises ---------------------------------------------------------------------------
 
 
