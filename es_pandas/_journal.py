@@ -23,8 +23,8 @@ Lines, one per event (CSV, so an error text is quoted as in a status file)::
     <row>,<status>,<http_status>,<partition>,<offset>,<timestamp ms>,<attempts>,
         <latency_ms>,<maybe_duplicate 0|1>,<error>,<trace>
 
-(``trace`` came last, later: a journal of an es_pandas before it reads as rows without
-one.)
+``trace`` is last so that a journal written before es_pandas kept it reads as rows
+without one.
 """
 
 from __future__ import annotations
