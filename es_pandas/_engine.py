@@ -31,7 +31,14 @@ from ._outcomes import Abort, Attempts, Decision, decide, hint
 from ._retry import Retry, backoff_time, parse_retry_after
 from ._status import FAILED, NOT_SENT, UNKNOWN, StatusBook
 from ._transports import AsyncTransport, Response, TransportError, redact
-from ._wire import EncodedRecord, is_v2_error, looks_like_success, parse_error, parse_success
+from ._wire import (
+    EncodedRecord,
+    is_v2_error,
+    looks_like_success,
+    parse_error,
+    parse_success,
+    parse_trace,
+)
 
 if TYPE_CHECKING:
     from ._journal import Journal
@@ -133,6 +140,7 @@ class Engine:
         self._probed = False  # whether a row got an answer about itself
         self._confirmed = False  # whether a row got Event Streams' success body
         self._warned = False
+        self._commented = False
         self._last_stop: Abort | None = None
         self._unreadable: Exception | None = None
         self._stopping = False
@@ -284,6 +292,7 @@ class Engine:
                         started,
                         decision.stops,
                         outcome.status,
+                        parse_trace(outcome.body, outcome.headers),
                     )
                     return
                 if decision.action == "final":
@@ -419,6 +428,13 @@ class Engine:
                 "ok with partition, offset or timestamp left empty",
                 self._scrub(reason),
             )
+        if metadata.comment is not None and not self._commented:
+            self._commented = True
+            logger.warning(
+                "Event Streams commented on a record it wrote (v1.1.0 does when the "
+                "record's schema is deprecated; said once per run, the rows are ok): %s",
+                self._scrub(metadata.comment),
+            )
         book.ok(
             position,
             answer.status,
@@ -437,18 +453,20 @@ class Engine:
         book: StatusBook,
         position: int,
         decision: Decision,
-        outcome: Response | TransportError,
+        answer: Response,
         attempts: Attempts,
         started: float,
     ) -> None:
-        """A row that ends failed or unknown for reasons of its own."""
+        """A row that ends failed or unknown on an answer about itself."""
+        trace = parse_trace(answer.body, answer.headers)
         book.fail(
             position,
             decision.status,
             self._scrub(decision.error),
-            http_status=outcome.status if isinstance(outcome, Response) else 0,
+            http_status=answer.status,
             attempts=attempts.made,
             latency=time.monotonic() - started,
+            trace=None if trace is None else self._scrub(trace),
         )
         self._run_level_streak = 0
         self._probed = True
@@ -462,10 +480,12 @@ class Engine:
         started: float,
         error: type[ProduceAborted],
         http_status: int = 0,
+        trace: str | None = None,
     ) -> None:
         """A row that ends on a problem of the whole run (credentials, topic, a
-        redirect): fail_after of them in a row stop it."""
+        redirect): fail_after of them in a row stop it, quoting the answer's ``trace``."""
         message = self._scrub(message)
+        trace = None if trace is None else self._scrub(trace)
         book.fail(
             position,
             UNKNOWN if attempts.ambiguous else FAILED,
@@ -473,9 +493,11 @@ class Engine:
             http_status=http_status,
             attempts=attempts.made,
             latency=time.monotonic() - started,
+            trace=trace,
         )
         self._run_level_streak += 1
-        self._last_stop = Abort(error, message)
+        support = "" if trace is None else f" (trace {trace}: give it to IBM support)"
+        self._last_stop = Abort(error, message + support)
         if self._run_level_streak >= self._fail_after and self.abort is None:
             self.abort = self._last_stop
 

@@ -56,7 +56,9 @@ def _read_status(path: str) -> pd.DataFrame:
         elif _is_parquet(path):
             frame = parquet().read_table(path).to_pandas()
         else:
-            frame = pd.read_csv(path, dtype={"status": "string", "error": "string"})
+            frame = pd.read_csv(
+                path, dtype={"status": "string", "error": "string", "trace": "string"}
+            )
         frame = frame.set_index(frame["row"].astype("int64"))
         status = frame["status"].astype("string")
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -80,6 +82,7 @@ def _read_status(path: str) -> pd.DataFrame:
                 **{name: pd.to_numeric(frame[name]).astype(kind) for name, kind in numbers.items()},
                 "timestamp": pd.to_datetime(frame["timestamp"], utc=True, errors="coerce"),
                 "error": frame["error"].astype("string"),
+                "trace": frame["trace"].astype("string"),
                 "latency_ms": pd.to_numeric(frame["latency_ms"]).astype("Float64"),
                 # a column the file lacks is all NaN, a float: pandas fills no bool into it
                 "maybe_duplicate": frame["maybe_duplicate"].astype("boolean").fillna(False),

@@ -21,7 +21,10 @@ Lines, one per event (CSV, so an error text is quoted as in a status file)::
     through,<row>                      rows up to <row> may have been sent
     hash,<row>,<fingerprint>           the row as read (see _reading.row_hashes)
     <row>,<status>,<http_status>,<partition>,<offset>,<timestamp ms>,<attempts>,
-        <latency_ms>,<maybe_duplicate 0|1>,<error>
+        <latency_ms>,<maybe_duplicate 0|1>,<error>,<trace>
+
+``trace`` is last so that a journal written before es_pandas kept it reads as rows
+without one.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ _FIELDS = [
     "latency_ms",
     "maybe_duplicate",
     "error",
+    "trace",
 ]
 IN_FLIGHT = (
     "in flight when the load stopped without a word (killed, or the machine went "
@@ -162,12 +166,13 @@ def _outcome_lines(book: StatusBook, ended: list[tuple[int, StatusBook, int]]) -
     for row, position, status, http, partition, offset, stamp, tries, latency, dup in columns:
         if status == NOT_SENT:
             continue
-        error = book.errors.get(position)
+        error, trace = book.errors.get(position), book.traces.get(position)
         lines.append(
             f"{row},{STATUSES[status]},{http or ''},{partition if partition >= 0 else ''},"
             f"{offset if offset >= 0 else ''},{stamp if stamp != _NO_TIMESTAMP else ''},"
             f"{tries},{'' if latency != latency else latency},{dup},"
-            f"{'' if error is None else _quoted(error)}\n"
+            f"{'' if error is None else _quoted(error)},"
+            f"{'' if trace is None else _quoted(trace)}\n"
         )
     return "".join(lines)
 
@@ -188,6 +193,7 @@ def _earlier_lines(earlier: pd.DataFrame) -> str:
             "latency_ms": earlier["latency_ms"],
             "maybe_duplicate": earlier["maybe_duplicate"].astype(int),
             "error": earlier["error"],
+            "trace": earlier["trace"],
         }
     )
     out = io.StringIO()
@@ -218,7 +224,7 @@ def read_journal(path: str) -> pd.DataFrame:
         # as text: what a field holds depends on the line's kind
         dtype=str,
         keep_default_na=False,
-        na_values={name: [""] for name in _FIELDS if name != "error"},
+        na_values={name: [""] for name in _FIELDS if name not in ("error", "trace")},
     )
     marks = lines["row"] == _THROUGH
     through = int(pd.to_numeric(lines.loc[marks, "status"]).max()) if marks.any() else -1
@@ -237,7 +243,7 @@ def read_journal(path: str) -> pd.DataFrame:
         index=pd.Index(unseen, name="row"),
     )
     frame = pd.concat([rows, in_flight]).sort_index()
-    frame["error"] = frame["error"].replace("", pd.NA)
+    frame[["error", "trace"]] = frame[["error", "trace"]].replace("", pd.NA)
     numbers = ["http_status", "partition", "offset", "timestamp", "attempts", "latency_ms"]
     frame[numbers] = frame[numbers].apply(pd.to_numeric)
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="ms", utc=True)

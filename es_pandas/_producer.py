@@ -209,8 +209,8 @@ Returns
 -------
 StatusFrame
     On the input's index: ``status`` (ok, failed, unknown, rejected, not_sent),
-    ``http_status``, ``partition``, ``offset``, ``timestamp``, ``error``, ``attempts``,
-    ``latency_ms``, ``maybe_duplicate``; ``.summary`` counts them.
+    ``http_status``, ``partition``, ``offset``, ``timestamp``, ``error``, ``trace``,
+    ``attempts``, ``latency_ms``, ``maybe_duplicate``; ``.summary`` counts them.
 
 Raises
 ------

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from es_pandas._journal import Journal, read_journal
-from es_pandas._status import REJECTED, StatusBook
+from es_pandas._status import FAILED, REJECTED, UNKNOWN, StatusBook
 
 from .conftest import run, start
 from .test_cli import frame, write
@@ -106,15 +106,19 @@ def test_a_journal_reads_as_the_rows_it_recorded_and_unknown_for_those_it_may_ha
     book = StatusBook(4)
     book.ok(0, 200, 1, 17, 1_700_000_000_123, 1, 0.01, False)
     book.fail(2, REJECTED, 'column "n": not a number, "x"')
+    book.fail(3, FAILED, "HTTP 400: no, (x)", http_status=400, attempts=1, trace='a,"b"')
     journal = Journal(str(tmp_path / "s.csv.journal"), None, ahead=2)
     journal.sending(10)  # rows up to 12 may now be in flight
     journal.ended(10, book, 0)
     journal.ended(11, book, 2)
     journal.ended(12, book, 1)  # never sent: nothing to record
+    journal.ended(13, book, 3)
     journal.sending(13)
     journal.flush()
-    # the process dies writing a line: half of it reaches the disk
     with open(journal.path, "ab") as handle:
+        # a line of an es_pandas from before the trace field
+        handle.write(b"14,failed,503,,,,2,4.5,0,HTTP 503\n")
+        # the process dies writing a line: half of it reaches the disk
         handle.write(b"16,ok,200,0,")
 
     frame = read_journal(journal.path).set_index("row")
@@ -123,10 +127,29 @@ def test_a_journal_reads_as_the_rows_it_recorded_and_unknown_for_those_it_may_ha
     assert frame.loc[10, "timestamp"] == pd.Timestamp(1_700_000_000_123, unit="ms", tz="UTC")
     assert frame.loc[11, "status"] == "rejected"
     assert frame.loc[11, "error"] == 'column "n": not a number, "x"'
+    assert frame.loc[13, ["error", "trace"]].tolist() == ["HTTP 400: no, (x)", 'a,"b"']
+    assert frame.loc[14, "error"] == "HTTP 503" and pd.isna(frame.loc[14, "trace"])
+    assert frame.loc[[10, 11, 12], "trace"].isna().all()
     # rows 0-9 were carried or rejected before, or skipped: within the mark, unknown
     unknown = frame.index[frame["status"] == "unknown"].tolist()
-    assert unknown == [*range(10), 12, 13, 14, 15]
+    assert unknown == [*range(10), 12, 15]
     assert 16 not in frame.index
+
+
+def test_a_journal_keeps_the_traces_of_the_rows_it_carries(tmp_path: Path) -> None:
+    book = StatusBook(3)
+    book.fail(0, UNKNOWN, "HTTP 500: x", http_status=500, attempts=4, trace="t-0")
+    book.ok(1, 200, 0, 1, 1_700_000_000_123, 1, 0.01, False)
+    book.fail(2, FAILED, "HTTP 400: y", http_status=400, attempts=1)
+    earlier = book.to_frame(pd.Index([5, 6, 7], name="row"))
+    earlier["row_hash"] = pd.array(["h5", "h6", "h7"], dtype="string")
+
+    journal = Journal(str(tmp_path / "s.csv.journal"), earlier, ahead=2)
+    journal.close(finished=False)
+    frame = read_journal(journal.path).set_index("row")
+
+    assert frame["status"].tolist() == ["unknown", "ok", "failed"]
+    assert frame["trace"].tolist()[0] == "t-0" and frame["trace"][6:].isna().all()
 
 
 def test_resuming_a_dead_load_with_the_wrong_file_keeps_its_journal(es, env, tmp_path) -> None:

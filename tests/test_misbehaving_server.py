@@ -1335,3 +1335,120 @@ def test_rows_ended_by_a_run_level_answer_keep_its_http_status(engine: str, code
         produce(server, rows(10), engine)
     # <NA> (never answered) reads as 0 here, so the comparison stays a plain bool.
     assert raised.value.status["http_status"].head(3).fillna(0).tolist() == [code] * 3
+
+
+# -- extra: IBM's error details from a server es_pandas has not met ---------------------------
+
+GTID = "x-global-transaction-id"
+
+
+def details(exchange: Exchange) -> dict[str, str]:
+    """A header naming the request by its number, as IBM Cloud's edge does."""
+    return {"Content-Type": "application/json", GTID: f"gtid-{exchange.number}"}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_transaction_id_header_is_the_trace_when_the_body_has_none(engine: str) -> None:
+    async def by_row(exchange: Exchange) -> None:
+        row = row_of(exchange.request.body)
+        if row == 1:  # a gateway's page, retried until the tries run out
+            exchange.send(answer(502, b"<html>bad gateway</html>", headers=details(exchange)))
+        elif row == 2:  # an id in the body and in the header: the body's
+            body = {"trace": f"body-{exchange.number}", "error": {"message": "no", "code": "c"}}
+            exchange.send(answer(400, json.dumps(body).encode(), headers=details(exchange)))
+        elif row == 3:  # no id anywhere
+            exchange.send(answer(400, b"no"))
+        else:
+            await store_and_answer(exchange)
+
+    with serving(by_row) as server:
+        status = produce(server, rows(4), engine, concurrency=1)
+    numbers = {
+        row: [n for n, r in enumerate(server.requests) if row_of(r.body) == row] for row in (1, 2)
+    }
+    assert status["status"].tolist() == ["ok", "unknown", "failed", "failed"]
+    assert len(numbers[1]) == 3  # the last of its tries' answers names the row
+    assert status["trace"].tolist()[1:3] == [f"gtid-{numbers[1][-1]}", f"body-{numbers[2][0]}"]
+    assert status["trace"].isna().tolist() == [True, False, False, True]
+    assert status["error"][2] == "HTTP 400: no (c)"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_run_stopped_by_answers_with_only_the_header_quotes_it(engine: str) -> None:
+    async def refuse_with_an_id(exchange: Exchange) -> None:
+        body = b'{"error":{"message":"credentials refused"}}'
+        exchange.send(answer(401, body, headers=details(exchange)))
+
+    with (
+        serving(refuse_with_an_id) as server,
+        pytest.raises(es_pandas.AuthenticationError) as raised,
+    ):
+        produce(server, rows(50), engine)
+    assert server.count == 3
+    assert raised.value.status["trace"].head(3).tolist() == ["gtid-0", "gtid-1", "gtid-2"]
+    message = str(raised.value)
+    assert "\n" not in message
+    assert (
+        "HTTP 401: credentials refused (trace gtid-2: give it to IBM support); stopped" in message
+    )
+
+
+@pytest.mark.parametrize("status_code", [400, 401])
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_server_echoing_the_credential_as_its_trace_does_not_leak_it(
+    engine: str, status_code: int
+) -> None:
+    async def echo(exchange: Exchange) -> None:
+        said = exchange.request.headers.get("authorization") or ""
+        # 400 ends rows on the body's ids; 401 stops the run on the header's
+        body = {"error": {"message": "no", "incident": said}} if status_code == 400 else {}
+        exchange.send(answer(status_code, json.dumps(body).encode(), headers={GTID: said}))
+
+    with serving(echo) as server:
+        status, error = produce_or_abort(server, rows(5), engine, api_key=KEY)
+    traces = status["trace"].dropna().tolist()
+    assert traces and all(trace.endswith("<redacted>") for trace in traces)
+    texts = [status.to_string(), repr(traces)]
+    texts += exception_texts(error) if error is not None else []
+    assert not leaked(*texts)
+    if error is not None:
+        assert f"(trace {traces[-1]}: give it to IBM support)" in str(error)
+
+
+COMMENT = "schema orders-v1 is deprecated: move to orders-v2 by June"
+
+
+async def deprecated_schema(exchange: Exchange) -> None:
+    """v1.1.0's success answer for a deprecated schema: the metadata and a Comment (which
+    here also echoes the credential, to show it is taken out)."""
+    offset = exchange.server.store(exchange.request.body)
+    sent = exchange.request.headers.get("authorization")
+    body = json.loads(metadata(offset)) | {"Comment": f"{COMMENT} (you sent {sent})"}
+    headers = {"Content-Type": "application/json"}
+    exchange.send(answer(200, json.dumps(body).encode(), headers=headers))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_comment_on_success_answers_is_said_once_per_run(
+    engine: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, "es_pandas")
+    with serving(deprecated_schema) as server:
+        status = produce(server, rows(300), engine, api_key=KEY)
+    assert (status["status"] == "ok").all() and status["trace"].isna().all()
+    offsets_match_storage(status, server)
+    (warned,) = warnings_of(caplog)
+    message = warned.getMessage()
+    assert f"{COMMENT} (you sent " in message and "<redacted>)" in message
+    assert "once per run" in message
+    assert not leaked(message)
+
+
+def test_a_comment_on_success_answers_is_shown_once_by_the_command_line(tmp_path: Path) -> None:
+    data = tmp_path / "rows.csv"
+    rows(50).to_csv(data, index=False)
+    with serving(deprecated_schema) as server:
+        result = run_cli(data, {"ES_PANDAS_URL": server.url, "ES_PANDAS_API_KEY": KEY})
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count(COMMENT) == 1
+    assert not leaked(result.stderr, result.stdout)

@@ -72,6 +72,7 @@ def test_status_frame_columns_and_dtypes(es, orders) -> None:
         "offset",
         "timestamp",
         "error",
+        "trace",
         "attempts",
         "latency_ms",
         "maybe_duplicate",
@@ -84,6 +85,8 @@ def test_status_frame_columns_and_dtypes(es, orders) -> None:
         status["timestamp"].dtype
     )
     assert str(status["error"].dtype) == "string"
+    assert str(status["trace"].dtype) == "string"
+    assert status["trace"].isna().all()  # success answers carry none
     assert str(status["latency_ms"].dtype) == "Float64"
     assert status["timestamp"].notna().all()
     assert status["latency_ms"].gt(0).all()
@@ -367,5 +370,5 @@ def test_status_frame_html_shows_summary_and_first_errors(es) -> None:
     assert "<b>y</b>" not in html
     assert "<table" in table  # the usual table follows
     # still a plain DataFrame underneath
-    assert status.loc[status["status"] == "ok"].shape == (2, 9)
+    assert status.loc[status["status"] == "ok"].shape == (2, 10)
     assert pd.DataFrame(status).equals(status)

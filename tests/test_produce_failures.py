@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import socket
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -103,7 +105,8 @@ def test_server_400_is_reported_with_its_message(es) -> None:
         limits=es_pandas.Limits(max_value_bytes=10**6, max_request_bytes=10**6),
     ).iloc[0]
     assert row["status"] == "failed"
-    assert row["error"] == "HTTP 400: http: request body too large"  # the server's own words
+    # the server's own words, and its code
+    assert row["error"] == "HTTP 400: http: request body too large (request_too_large)"
 
 
 def test_retry_after_is_honoured(es) -> None:
@@ -392,3 +395,92 @@ def test_the_cli_stops_with_one_line_and_exit_status_2(tmp_path) -> None:
         result = run("produce", str(path), "--topic", "t", "--success-body", "any", env=environment)
         assert result.returncode == 0, result.stderr
         assert server.posts == 4 + 1 + 100
+
+
+# -- IBM's error details: its codes in the error, its id for the answer in trace ----------
+
+UUID = re.compile(r"\A[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+TOPIC_CODES = {"v2": "(topic_not_found)", "v1": "(Kafka error 3 UNKNOWN_TOPIC_OR_PARTITION)"}
+
+
+@pytest.mark.parametrize("api_version", list(TOPIC_CODES))
+def test_a_stopped_run_quotes_the_trace_of_the_answer_that_stopped_it(es, api_version: str) -> None:
+    # the local server's v2 errors carry a trace, its v1 errors an incident
+    with pytest.raises(es_pandas.TopicNotFoundError) as caught:
+        produce(es, BIG, "no-such-topic", api_version=api_version, concurrency=64)
+    status = caught.value.status
+    failed = status[status["status"] == "failed"]
+    assert len(failed) == 3
+    assert failed["error"].str.endswith(TOPIC_CODES[api_version]).all()
+    traces = failed["trace"].tolist()
+    assert all(UUID.match(trace) for trace in traces) and len(set(traces)) == 3
+    assert status.loc[status["status"] == "not_sent", "trace"].isna().all()
+    message = str(caught.value)
+    assert "\n" not in message
+    # one at a time until a row is answered about itself: the third row stopped it
+    assert message.endswith(
+        f"{TOPIC_CODES[api_version]} (trace {traces[-1]}: give it to IBM support); "
+        "stopped after 3 of 5,000 rows (the rest are not_sent)"
+    )
+
+
+def test_a_row_keeps_the_trace_of_the_error_answer_it_ended_on(es) -> None:
+    es.set_faults(retry_after=None, script=["ok", "400", "503", "ok"] + ["503"] * 4)
+    status = produce(es, pd.DataFrame({"v": range(4)}), concurrency=1)
+    assert status["status"].tolist() == ["ok", "failed", "ok", "failed"]
+    # an ok row's last answer carries no trace, even after a retried error
+    assert status["trace"].isna().tolist() == [True, False, True, False]
+    assert UUID.match(status["trace"][1]) and UUID.match(status["trace"][3])
+    assert status["trace"][1] != status["trace"][3]
+    # v2's code, "injected", is not repeated after a message that says it
+    assert status["error"][1] == "HTTP 400: injected failure [injected fault]"
+
+
+@pytest.mark.parametrize(
+    ("api_version", "code"),
+    [("v2", r"\((value|request)_too_large\)"), ("v1", r"\(Kafka error 10 MESSAGE_TOO_LARGE\)")],
+)
+def test_a_row_refused_by_the_server_says_its_code(es, api_version: str, code: str) -> None:
+    frame = pd.DataFrame({"v": ["x" * 70000]})
+    row = produce(
+        es,
+        frame,
+        api_version=api_version,
+        value_col="v",
+        limits=es_pandas.Limits(max_value_bytes=10**6, max_request_bytes=10**6),
+    ).iloc[0]
+    assert row["status"] == "failed"
+    assert re.fullmatch(rf"HTTP 400: \S.* {code}", row["error"]), row["error"]
+    assert UUID.match(row["trace"])
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_traces_reach_the_status_file_and_the_loads_resuming_it(
+    es, tmp_path: Path, suffix: str
+) -> None:
+    data = tmp_path / "rows.csv"
+    pd.DataFrame({"v": range(6)}).to_csv(data, index=False)
+    first, second = tmp_path / f"first{suffix}", tmp_path / f"second{suffix}"
+    options = {"url": es.url, "api_key": API_KEY, "progress": False, "retries": FAST}
+    options.update(concurrency=1, errors="collect")
+    # row 1: 500 until the tries run out (unknown); row 2: 400 (failed)
+    es.set_faults(retry_after=None, script=["ok"] + ["500"] * 4 + ["400"])
+    es_pandas.produce_file(data, "single", status_out=str(first), **options)
+    written = read_status_file(first)
+    assert written["status"].tolist() == ["ok", "unknown", "failed", "ok", "ok", "ok"]
+    assert written["trace"].isna().tolist() == [True, False, False, True, True, True]
+    unknown, failed = written["trace"][1], written["trace"][2]
+    assert UUID.match(unknown) and UUID.match(failed)
+
+    # resumed: the unknown row is carried with its trace, the failed one sent again
+    es_pandas.produce_file(data, "single", status_out=str(second), resume=str(first), **options)
+    resumed = read_status_file(second)
+    assert resumed["status"].tolist() == ["ok", "unknown", "ok", "ok", "ok", "ok"]
+    assert resumed["trace"][1] == unknown
+    assert resumed["trace"].isna().sum() == 5
+
+
+def read_status_file(path: Path) -> pd.DataFrame:
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(path, dtype={"trace": "string"})

@@ -191,7 +191,7 @@ def test_retry_after_as_http_date() -> None:
     [
         (b'{"error_code":404,"message":"top","error":{"message":"nested"}}', "HTTP 404: nested"),
         (b'{"error":{"error_code":404,"message":"v1.0"}}', "HTTP 404: v1.0"),
-        (b'{"trace":"t","error":{"code":"x","message":"v2"}}', "HTTP 404: v2"),
+        (b'{"trace":"t","error":{"code":"x","message":"v2"}}', "HTTP 404: v2 (x)"),
         (b'{"errorCode":"BXNIM","errorMessage":"iam"}', "HTTP 404: BXNIM iam"),
         (b"<html>not found</html>", "HTTP 404: a web page: not found"),
         (b"", "HTTP 404"),

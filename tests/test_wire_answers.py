@@ -13,13 +13,14 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from es_pandas._wire import Metadata, parse_error, parse_success
+from es_pandas._wire import Metadata, parse_error, parse_success, parse_trace
 
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 # The latest millisecond that datetime64[ns] holds: 2262-04-11T23:47:16.854Z
 MAX_MS = pd.Timestamp.max.value // 10**6
 MESSAGE_CHARS = 300
+TRACE_CHARS = 128
 
 # -- success ------------------------------------------------------------------------------
 
@@ -34,11 +35,6 @@ def success(body: object) -> Metadata:
         # v1, as the on-premises reference documents it (timestamp a string)
         {"metadata": {"topic": "t", "timestamp": "1700000000123", "partition": 2, "offset": 7}},
         {"metadata": {"topic": "t", "timestamp": 1700000000123, "partition": 2, "offset": 7}},
-        # v1.1.0 with a deprecated schema
-        {
-            "metadata": {"topic": "t", "timestamp": "1700000000123", "partition": 2, "offset": 7},
-            "Comment": "schema deprecated",
-        },
         # v2 flat
         {"topic": "t", "partition": 2, "offset": 7, "timestamp": 1700000000123},
         # ISO 8601, with Z or an offset
@@ -49,6 +45,27 @@ def success(body: object) -> Metadata:
 )
 def test_success_shapes(body: object) -> None:
     assert success(body) == Metadata(2, 7, 1700000000123, None)
+
+
+def test_a_v1_1_comment_is_read_on_one_line() -> None:
+    # v1.1.0 with a deprecated schema: the user's text saying why, beside the metadata
+    meta = {"topic": "t", "timestamp": "1700000000123", "partition": 2, "offset": 7}
+    said = "orders-v1 is deprecated:\r\nuse orders-v2 by June"
+    assert success({"metadata": meta, "Comment": said}) == Metadata(
+        2, 7, 1700000000123, None, "orders-v1 is deprecated: use orders-v2 by June"
+    )
+    # said even when the metadata is not understood
+    assert (
+        success({"metadata": "?", "Comment": said}).comment
+        == Metadata(
+            None, None, None, None, "orders-v1 is deprecated: use orders-v2 by June"
+        ).comment
+    )
+    # anything but a string is no comment, nor is an empty one; a long one is cut
+    assert success({"metadata": meta, "Comment": 42}).comment is None
+    assert success({"metadata": meta, "Comment": " \n"}).comment is None
+    long = success({"metadata": meta, "Comment": "z" * 10_000}).comment
+    assert long is not None and len(long) == MESSAGE_CHARS and long.endswith("…")
 
 
 def test_a_naive_iso_timestamp_is_utc() -> None:
@@ -165,7 +182,8 @@ def test_missing_fields_are_none_without_a_reason() -> None:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        # v1.1.0: top level and nested; the nested message is the specific one
+        # v1.1.0: top level and nested; the nested message is the specific one, and
+        # Kafka's code goes with it, by name
         (
             {
                 "error_code": 404,
@@ -178,14 +196,17 @@ def test_missing_fields_are_none_without_a_reason() -> None:
                     "topic": "t",
                 },
             },
-            "Topic t does not exist",
+            "Topic t does not exist (Kafka error 3 UNKNOWN_TOPIC_OR_PARTITION)",
         ),
         ({"error_code": 404, "message": "top", "error": {"error_code": 404}}, "top"),
         ({"error_code": 404, "message": "top", "error": {"message": ""}}, "top"),
         ({"error_code": 404, "message": "top", "error": "text"}, "top"),
         # v1.0.0 and IBM Cloud v1: nested only
-        ({"error": {"message": "Unsupported content type", "error_code": 415}}, None),
-        # v2
+        (
+            {"error": {"message": "Unsupported content type", "error_code": 415}},
+            "Unsupported content type",
+        ),
+        # v2, with its code
         (
             {
                 "trace": "a222e93c",
@@ -196,7 +217,7 @@ def test_missing_fields_are_none_without_a_reason() -> None:
                     "target": {"type": "field", "name": "type"},
                 },
             },
-            "'type' field in 'value' object is required",
+            "'type' field in 'value' object is required (invalid_type)",
         ),
         # IAM
         (
@@ -205,9 +226,79 @@ def test_missing_fields_are_none_without_a_reason() -> None:
         ),
     ],
 )
-def test_error_shapes(body: dict, expected: str | None) -> None:
-    message = expected or body.get("errorMessage") or body["error"]["message"]
-    assert parse_error(404, json.dumps(body).encode()) == f"HTTP 404: {message}"
+def test_error_shapes(body: dict, expected: str) -> None:
+    assert parse_error(404, json.dumps(body).encode()) == f"HTTP 404: {expected}"
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        # a Kafka code without a name here is shown by number
+        ({"kafka_error_code": 41}, "no (Kafka error 41)"),
+        ({"kafka_error_code": -1}, "no (Kafka error -1 UNKNOWN_SERVER_ERROR)"),
+        # both kinds
+        (
+            {"code": "too_large", "kafka_error_code": 10},
+            "no (too_large; Kafka error 10 MESSAGE_TOO_LARGE)",
+        ),
+        # not codes: Kafka's "no error", a boolean, a string, past an int16; an empty or
+        # non-string v2 code
+        ({"kafka_error_code": 0}, "no"),
+        ({"kafka_error_code": True}, "no"),
+        ({"kafka_error_code": "3"}, "no"),
+        ({"kafka_error_code": 2**15}, "no"),
+        ({"code": " \n"}, "no"),
+        ({"code": 404}, "no"),
+        # one line, and bounded
+        ({"code": "a\r\nb"}, "no (a b)"),
+        ({"code": "c" * 500}, "no (" + "c" * 63 + "…)"),
+        # a code the message already says is not said twice
+        ({"code": "no"}, "no"),
+    ],
+)
+def test_error_codes(error: dict, expected: str) -> None:
+    body = json.dumps({"error": {"message": "no", **error}}).encode()
+    assert parse_error(400, body) == f"HTTP 400: {expected}"
+
+
+def test_a_long_message_is_cut_to_keep_its_codes() -> None:
+    body = json.dumps({"error": {"message": "m" * 5000, "code": "x", "kafka_error_code": 3}})
+    message = parse_error(400, body.encode())
+    assert len(message) == len("HTTP 400: ") + MESSAGE_CHARS
+    assert message.endswith("m… (x; Kafka error 3 UNKNOWN_TOPIC_OR_PARTITION)")
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "expected"),
+    [
+        # v2, v1.1.0 (nested), a top-level incident
+        ({"trace": "a222e93c-e5f9", "error": {"code": "x"}}, {}, "a222e93c-e5f9"),
+        ({"message": "m", "error": {"message": "m", "incident": "inc-1"}}, {}, "inc-1"),
+        ({"error_code": 500, "message": "m", "incident": "inc-2"}, {}, "inc-2"),
+        # the header when the body has none
+        ({"error": {"message": "m"}}, {"x-global-transaction-id": "gtid-1"}, "gtid-1"),
+        (b"<html>bad gateway</html>", {"x-global-transaction-id": "gtid-2"}, "gtid-2"),
+        # the body's first: v2's trace, then the nested incident, then the header
+        (
+            {"trace": "t", "incident": "i", "error": {"incident": "n"}},
+            {"x-global-transaction-id": "g"},
+            "t",
+        ),
+        ({"incident": "i", "error": {"incident": "n"}}, {"x-global-transaction-id": "g"}, "n"),
+        ({"error": {"incident": ""}, "trace": 7}, {"x-global-transaction-id": "g"}, "g"),
+        # none at all
+        ({"error": {"message": "m"}}, {}, None),
+        (b"", {}, None),
+        (b'{"trace": [1]}', {"x-global-transaction-id": " "}, None),
+        # one line, bounded
+        ({"trace": "a\r\nforged: b"}, {}, "a forged: b"),
+        ({"trace": "t" * 1000}, {}, "t" * (TRACE_CHARS - 1) + "…"),
+        ({}, {"x-global-transaction-id": "g" * 1000}, "g" * (TRACE_CHARS - 1) + "…"),
+    ],
+)
+def test_traces(body: dict | bytes, headers: dict[str, str], expected: str | None) -> None:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    assert parse_trace(data, headers) == expected
 
 
 @pytest.mark.parametrize(
@@ -275,6 +366,24 @@ bodies = st.one_of(
     ),
 )
 bodies = bodies | st.builds(lambda meta: {"metadata": meta}, bodies)
+bodies = bodies | st.builds(
+    lambda meta, comment: {**meta, "Comment": comment},
+    bodies.filter(lambda body: isinstance(body, dict)),
+    json_values,
+)
+# error answers of every shape, with any value in each field
+error_fields = st.fixed_dictionaries(
+    {},
+    optional=dict.fromkeys(
+        ("error_code", "message", "code", "kafka_error_code", "incident", "topic"), json_values
+    )
+    | {"kafka_error_code": st.integers(min_value=-(2**16), max_value=2**16)},
+)
+errors = st.builds(
+    lambda nested, top: {**top, "error": nested},
+    error_fields,
+    st.fixed_dictionaries({}, optional={"trace": json_values, "incident": json_values}),
+)
 
 
 def check_metadata(result: Metadata) -> None:
@@ -282,6 +391,12 @@ def check_metadata(result: Metadata) -> None:
     for value, top in zip(result[:3], (INT32_MAX, INT64_MAX, MAX_MS), strict=True):
         assert value is None or (type(value) is int and 0 <= value <= top)
     assert result.reason is None or (type(result.reason) is str and len(result.reason) < 200)
+
+
+def check_trace(trace: str | None) -> None:
+    assert trace is None or (type(trace) is str and 0 < len(trace) <= TRACE_CHARS)
+    if trace is not None:
+        check_error(200, f"HTTP 200: {trace}")
 
 
 def check_error(status: int, message: str) -> None:
@@ -299,14 +414,16 @@ def check_error(status: int, message: str) -> None:
 def test_any_bytes_are_read_without_raising(body: bytes, status: int) -> None:
     check_metadata(parse_success(body))
     check_error(status, parse_error(status, body))
+    check_trace(parse_trace(body, {}))
 
 
-@given(bodies, st.integers(min_value=100, max_value=599))
+@given(bodies | errors, st.integers(min_value=100, max_value=599))
 @settings(max_examples=500)
 def test_any_json_is_read_without_raising(body: object, status: int) -> None:
     data = json.dumps(body).encode()
     check_metadata(parse_success(data))
     check_error(status, parse_error(status, data))
+    check_trace(parse_trace(data, {}))
 
 
 @given(
@@ -319,6 +436,8 @@ def test_any_json_is_read_without_raising(body: object, status: int) -> None:
             (b'{"metadata":{"timestamp":', b"}}"),
             (b'{"error":', b"}"),
             (b'{"error":{"message":', b"}}"),
+            (b'{"trace":', b"}"),
+            (b'{"error":{"incident":', b"}}"),
             (b'{"message":[', b"]}"),
         ]
     ),
@@ -332,6 +451,7 @@ def test_deep_nesting_is_read_without_raising(
     body = opener * depth + (b"1" + closer * depth if closed else b"")
     check_metadata(parse_success(body))
     check_error(404, parse_error(404, body))
+    check_trace(parse_trace(body, {}))
 
 
 @given(

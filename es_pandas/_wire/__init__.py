@@ -3,7 +3,15 @@ limits, and the server's answers read back."""
 
 from __future__ import annotations
 
-from .answers import Metadata, is_v2_error, looks_like_success, one_line, parse_error, parse_success
+from .answers import (
+    Metadata,
+    is_v2_error,
+    looks_like_success,
+    one_line,
+    parse_error,
+    parse_success,
+    parse_trace,
+)
 from .limits import Limits
 from .records import EncodedRecord, RecordEncoder, RejectedRow
 
@@ -18,4 +26,5 @@ __all__ = [
     "one_line",
     "parse_error",
     "parse_success",
+    "parse_trace",
 ]

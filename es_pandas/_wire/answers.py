@@ -14,14 +14,21 @@ Success (2xx):
 :func:`looks_like_success` says whether a body is one of these at all (a server that
 is not Event Streams answers otherwise); :func:`parse_success` reads what it can of it.
 
+v1.1.0 adds ``"Comment"`` beside ``metadata`` when the record's schema is deprecated:
+:func:`parse_success` returns it, for a warning.
+
 Errors:
 
 - v1.1.0: top-level ``error_code`` and ``message``, and a nested
-  ``error{error_code, message, kafka_error_code, incident, topic}``;
+  ``error{error_code, message, kafka_error_code, incident, topic, schema}``;
 - v1.0.0 and IBM Cloud v1: the nested ``error`` only;
 - v2: ``{"trace", "error": {code, message, more_info, target}}``;
 - IAM: ``{"errorCode", "errorMessage"}``;
 - anything else (a proxy's HTML page, plain text): the body's own text.
+
+:func:`parse_error` reads the message with v2's ``code`` and v1's ``kafka_error_code``;
+:func:`parse_trace` the id IBM gave the answer (v2's ``trace``, v1's ``incident``, or
+the ``X-Global-Transaction-Id`` header), which IBM support asks for.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
@@ -39,6 +47,7 @@ __all__ = [
     "one_line",
     "parse_error",
     "parse_success",
+    "parse_trace",
 ]
 
 _INT32_MAX = 2**31 - 1
@@ -50,6 +59,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
 # Enough for a server's sentence, short enough for a log line and a status frame cell.
 _MAX_MESSAGE_CHARS = 300
+# An error's code (v2's are snake_case words) and an answer's id (a UUID): anything
+# longer is not one, and is cut.
+_MAX_CODE_CHARS = 64
+_MAX_TRACE_CHARS = 128
 # Runs of whitespace and control characters (C0, DEL, C1): line breaks of any kind would
 # spread one message over several lines, and an HTML page's indentation is noise.
 _BREAKS = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
@@ -75,11 +88,14 @@ class Metadata(NamedTuple):
     timestamp: int | None
     #: why (part of) the body was not understood; None when it was
     reason: str | None
+    #: v1.1.0's ``Comment`` (why the record's schema is deprecated), one line
+    comment: str | None = None
 
 
 def parse_success(body: bytes) -> Metadata:
     """Partition, offset and timestamp from a success body of either shape, each None
-    when absent or not a valid value (bools, floats, negatives, out of range)."""
+    when absent or not a valid value (bools, floats, negatives, out of range), and the
+    answer's ``Comment``."""
     usual = _USUAL_SUCCESS.fullmatch(body)
     if usual is not None:
         # one of the timestamp's two forms is unmatched: 0
@@ -90,18 +106,20 @@ def parse_success(body: bytes) -> Metadata:
     answer = _json(body)
     if not isinstance(answer, dict):
         return Metadata(None, None, None, "the body is not a JSON object")
+    comment = _text(answer.get("Comment"), _MAX_MESSAGE_CHARS)
     meta = answer.get("metadata", answer)
     if not isinstance(meta, dict):
-        return Metadata(None, None, None, "metadata is not a JSON object")
+        return Metadata(None, None, None, "metadata is not a JSON object", comment)
     partition, offset, timestamp = meta.get("partition"), meta.get("offset"), meta.get("timestamp")
     if partition is None and offset is None and timestamp is None:
-        return Metadata(None, None, None, "no partition, offset or timestamp")
+        return Metadata(None, None, None, "no partition, offset or timestamp", comment)
     problems: list[str] = []
     return Metadata(
         _integer("partition", partition, _INT32_MAX, problems),
         _integer("offset", offset, _INT64_MAX, problems),
         _timestamp(timestamp, problems),
         "; ".join(problems) or None,
+        comment,
     )
 
 
@@ -133,10 +151,18 @@ def is_v2_error(body: bytes) -> bool:
 
 
 def parse_error(status: int, body: bytes) -> str:
-    """``HTTP {status}: {the server's message}``, one line of bounded length; just
-    ``HTTP {status}`` when the body says nothing."""
-    message = _message(_json(body))
-    if message is None:
+    """``HTTP {status}: {the server's message} ({its codes})``, one line of bounded
+    length; just ``HTTP {status}`` when the body says nothing.
+
+    The codes are v2's ``error.code`` and v1's ``error.kafka_error_code`` (with Kafka's
+    name for it), each when the answer has it and the message does not already say it."""
+    answer = _json(body)
+    message = _message(answer)
+    if message is not None:
+        codes = [code for code in _codes(answer) if code not in message]
+        suffix = f" ({'; '.join(codes)})" if codes else ""
+        message = one_line(message, _MAX_MESSAGE_CHARS - len(suffix)) + suffix
+    else:
         # Not JSON, or JSON without a known message: the text says what it can.
         message = one_line(body[: _MAX_MESSAGE_CHARS * 4].decode("utf-8", "replace"))
         if _HTML.match(message):
@@ -211,7 +237,8 @@ def _kind(value: object) -> str:
 
 
 def _message(answer: object) -> str | None:
-    """The server's own words, the nested error's first (as specific as it gets)."""
+    """The server's own words, the nested error's first (as specific as it gets), on
+    one line but not yet cut to length."""
     if not isinstance(answer, dict):
         return None
     nested = answer.get("error")
@@ -224,14 +251,102 @@ def _message(answer: object) -> str | None:
         if isinstance(iam_code, str) and isinstance(answer.get("errorMessage"), str)
         else answer.get("errorMessage"),
     ):
-        text = one_line(candidate) if isinstance(candidate, str) else ""
+        text = one_line(candidate, None) if isinstance(candidate, str) else ""
         if text:
             return text
     return None
 
 
-def one_line(text: str) -> str:
+def _codes(answer: object) -> list[str]:
+    """The nested error's codes, as a reader sees them: v2's ``code`` (``topic_not_found``)
+    and v1's ``kafka_error_code`` (``Kafka error 3 UNKNOWN_TOPIC_OR_PARTITION``)."""
+    nested = answer.get("error") if isinstance(answer, dict) else None
+    if not isinstance(nested, dict):
+        return []
+    code = _text(nested.get("code"), _MAX_CODE_CHARS)
+    codes = [] if code is None else [code]
+    kafka = nested.get("kafka_error_code")
+    # an int16 on the wire; 0 is Kafka's "no error", and bool is an int subclass
+    if type(kafka) is int and kafka != 0 and -(2**15) <= kafka < 2**15:
+        name = _KAFKA_ERRORS.get(kafka)
+        codes.append(f"Kafka error {kafka} {name}" if name else f"Kafka error {kafka}")
+    return codes
+
+
+def parse_trace(body: bytes, headers: Mapping[str, str]) -> str | None:
+    """The id IBM gave an error answer, which its support asks for: v2's ``trace``,
+    else v1's ``incident`` (nested in ``error``, or at the top), else the
+    ``X-Global-Transaction-Id`` header; None when the answer has none.
+
+    The body's id comes first: it is the one Event Streams filed this error under; the
+    header (set by IBM Cloud's edge, and perhaps by Event Streams: IBM does not say)
+    names the request, and is all a gateway's own error page carries. A body that does
+    not name either field is not read again (it was read for its message)."""
+    if b'"trace"' in body or b'"incident"' in body:
+        answer = _json(body)
+        if isinstance(answer, dict):
+            nested = answer.get("error")
+            for candidate in (
+                answer.get("trace"),
+                nested.get("incident") if isinstance(nested, dict) else None,
+                answer.get("incident"),
+            ):
+                trace = _text(candidate, _MAX_TRACE_CHARS)
+                if trace is not None:
+                    return trace
+    return _text(headers.get("x-global-transaction-id"), _MAX_TRACE_CHARS)
+
+
+def _text(value: object, limit: int) -> str | None:
+    """A server's string as one line of at most ``limit`` characters; None for an
+    empty one, or anything else."""
+    return (one_line(value, limit) or None) if isinstance(value, str) else None
+
+
+def one_line(text: str, limit: int | None = _MAX_MESSAGE_CHARS) -> str:
+    """``text`` on one line, cut to ``limit`` characters (None: not cut)."""
     text = _SURROGATES.sub("\ufffd", _BREAKS.sub(" ", text)).strip()
-    if len(text) > _MAX_MESSAGE_CHARS:
-        return text[: _MAX_MESSAGE_CHARS - 1] + "…"
+    if limit is not None and len(text) > limit:
+        return text[: limit - 1] + "…"
     return text
+
+
+# Kafka's names for the error codes a produce request can meet (Kafka's
+# org.apache.kafka.common.protocol.Errors); others are shown by number.
+_KAFKA_ERRORS = {
+    -1: "UNKNOWN_SERVER_ERROR",
+    2: "CORRUPT_MESSAGE",
+    3: "UNKNOWN_TOPIC_OR_PARTITION",
+    5: "LEADER_NOT_AVAILABLE",
+    6: "NOT_LEADER_OR_FOLLOWER",
+    7: "REQUEST_TIMED_OUT",
+    8: "BROKER_NOT_AVAILABLE",
+    9: "REPLICA_NOT_AVAILABLE",
+    10: "MESSAGE_TOO_LARGE",
+    13: "NETWORK_EXCEPTION",
+    17: "INVALID_TOPIC_EXCEPTION",
+    18: "RECORD_LIST_TOO_LARGE",
+    19: "NOT_ENOUGH_REPLICAS",
+    20: "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+    21: "INVALID_REQUIRED_ACKS",
+    29: "TOPIC_AUTHORIZATION_FAILED",
+    31: "CLUSTER_AUTHORIZATION_FAILED",
+    32: "INVALID_TIMESTAMP",
+    35: "UNSUPPORTED_VERSION",
+    42: "INVALID_REQUEST",
+    43: "UNSUPPORTED_FOR_MESSAGE_FORMAT",
+    44: "POLICY_VIOLATION",
+    45: "OUT_OF_ORDER_SEQUENCE_NUMBER",
+    46: "DUPLICATE_SEQUENCE_NUMBER",
+    47: "INVALID_PRODUCER_EPOCH",
+    53: "TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
+    56: "KAFKA_STORAGE_ERROR",
+    58: "SASL_AUTHENTICATION_FAILED",
+    59: "UNKNOWN_PRODUCER_ID",
+    74: "FENCED_LEADER_EPOCH",
+    75: "UNKNOWN_LEADER_EPOCH",
+    76: "UNSUPPORTED_COMPRESSION_TYPE",
+    87: "INVALID_RECORD",
+    89: "THROTTLING_QUOTA_EXCEEDED",
+    90: "PRODUCER_FENCED",
+}
