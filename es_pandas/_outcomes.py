@@ -41,7 +41,7 @@ from ._transports import (
     TransportConfig,
     TransportError,
 )
-from ._wire import is_v2_error, looks_like_success, one_line
+from ._wire import is_v2_error, looks_like_success, names_a_schema, one_line
 
 __all__ = ["MAYBE_WRITTEN", "Abort", "Attempts", "Decision", "decide", "hint"]
 
@@ -209,6 +209,8 @@ def decide(
             reason = f"the credentials from {credentials} were refused"
         elif credentials and status == 403:
             reason = f"{reason} (credentials from {credentials})"
+        elif status == 404 and names_a_schema(outcome.body):
+            reason = "the schema (schemaname, schemaversion) is not registered"
         message = f"{reason}: {error}{hint}"
         return Decision("run", run_status, message, stops=error_class)
     attempts.ambiguous = attempts.ambiguous or status in retry.ambiguous

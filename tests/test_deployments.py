@@ -6,6 +6,8 @@ sockets and real TLS; IBM Cloud itself cannot run here."""
 from __future__ import annotations
 
 import json
+import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +24,7 @@ ORDERS = pd.DataFrame(
     index=["a", "b", "c"],
 )
 SCRAM = ("kafka-user", "scram-password-0123456789")
+UUID = re.compile(r"\A[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
 
 def stored(es: LocalEventStreams, topic: str = "orders") -> list[tuple[str, dict]]:
@@ -69,6 +72,22 @@ def test_ibm_cloud_from_a_service_key_with_iam_failing_twice(service_key) -> Non
     assert status.loc["b", "error"].endswith("over the 65536-byte limit")
     records = es.records("orders")
     assert sorted(records["key"]) == [b"00042", b"00044"]
+
+
+def test_ibm_cloud_errors_keep_their_trace_id(service_key) -> None:
+    es, path = service_key
+    es.set_faults(retry_after=None, script=["ok", "503", "503", "ok"])
+    status = ORDERS.es.produce(
+        "orders",
+        credentials=str(path),
+        key_col="order_id",
+        retries=1,
+        concurrency=1,
+        progress=False,
+    )
+    assert status["status"].tolist() == ["ok", "failed", "ok"]
+    # the id of v2's error answer, for IBM support
+    assert UUID.match(status.loc["b", "trace"]) and status["trace"].isna().sum() == 2
 
 
 def test_the_cli_on_ibm_cloud_from_a_service_key(service_key, tmp_path: Path) -> None:
@@ -226,6 +245,33 @@ def test_the_cli_on_premises_from_the_environment(onprem, pki, tmp_path: Path) -
     result = run("produce", str(path), "--topic", "orders", env=environment)
     assert result.returncode == 0, result.stderr
     assert SCRAM[1] not in result.stderr + result.stdout
+
+
+def test_onprem_schemas_by_name_and_version(pki, caplog) -> None:
+    caplog.set_level(logging.WARNING, "es_pandas")
+    schemas = {"order": {"1.0.0": None, "0.9": "0.9 has no currency: use 1.0.0"}}
+    with LocalEventStreams(
+        profile="onprem", topics={"orders": 1}, users=dict([SCRAM]), schemas=schemas
+    ) as es:
+        login = {"url": es.url, "user": SCRAM[0], "password": SCRAM[1], "progress": False}
+        frame = pd.DataFrame({"v": [b"\x02\x0aavro"] * 20})
+        status = frame.es.produce(
+            "orders", value_col="v", schemaname="order", schemaversion="0.9", **login
+        )
+        assert (status["status"] == "ok").all()
+        headers = dict(es.records("orders", decode=True)["headers"][0])
+        with pytest.raises(es_pandas.TopicNotFoundError) as caught:
+            frame.es.produce(
+                "orders", value_col="v", schemaname="no-such", schemaversion="1", **login
+            )
+    # the deprecation note, once for the run, not once a row
+    notes = [r.getMessage() for r in caplog.records if "has no currency" in r.getMessage()]
+    assert len(notes) == 1
+    assert headers["com.ibm.eventstreams.schemaregistry.schema.version"] == "0.9"
+    # an unknown schema names itself, with the incident id of v1.1's error
+    message = str(caught.value)
+    assert message.startswith("the schema (schemaname, schemaversion) is not registered")
+    assert "no-such" in message and "trace " in message
 
 
 def test_onprem_refuses_v2_with_one_clear_error(onprem, pki) -> None:

@@ -44,6 +44,7 @@ __all__ = [
     "Metadata",
     "is_v2_error",
     "looks_like_success",
+    "names_a_schema",
     "one_line",
     "parse_error",
     "parse_success",
@@ -148,6 +149,14 @@ def is_v2_error(body: bytes) -> bool:
     return isinstance(answer.get("trace"), str) or (
         isinstance(error, dict) and isinstance(error.get("code"), str)
     )
+
+
+def names_a_schema(body: bytes) -> bool:
+    """Whether an error is about a schema: v1.1.0's nested error names it in ``schema``
+    (a 404 then means the schema or its version is not registered, not the topic)."""
+    answer = _json(body)
+    error = answer.get("error") if isinstance(answer, dict) else None
+    return isinstance(error, dict) and bool(error.get("schema"))
 
 
 def parse_error(status: int, body: bytes) -> str:
