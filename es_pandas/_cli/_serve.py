@@ -79,6 +79,15 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
     metavar="PRINCIPAL=T1,T2",
     help="Topics an API key or user may write; others answer 403 (repeatable).",
 )
+@click.option(
+    "--admin-key",
+    "admin_keys",
+    multiple=True,
+    envvar="ES_PANDAS_SERVER_ADMIN_KEYS",
+    help="API key that may also create topics, set faults and reset stats under /_local "
+    "(repeatable; env ES_PANDAS_SERVER_ADMIN_KEYS, space separated). Default: any key or "
+    "user that --permission does not limit.",
+)
 @click.option("--no-auth", is_flag=True, help="Accept requests without credentials.")
 @click.option(
     "--db",
@@ -122,7 +131,7 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
     "--max-request-bytes",
     default=1024 * 1024,
     show_default=True,
-    help="Longer request bodies are answered 400.",
+    help="Longer request bodies are answered 400 (413 under /_local), on every route.",
 )
 @click.option(
     "--v2-response",

@@ -11,7 +11,7 @@ from typing import Literal
 from .._wire.limits import Limits
 from ._faults import FaultConfig
 
-__all__ = ["ServerConfig", "parse_topic_spec"]
+__all__ = ["MAX_PARTITIONS", "ServerConfig", "check_partitions", "parse_topic_spec"]
 
 # IBM Cloud allows topic names of up to 200 characters (Kafka's own limit is 249).
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
@@ -20,6 +20,9 @@ _TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 _API_LIMITS = Limits()
 
 DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
+
+#: far more than an Event Streams plan allows a topic; a Kafka backend would create them all
+MAX_PARTITIONS = 10_000
 
 
 def check_topic_name(name: str) -> str:
@@ -33,6 +36,12 @@ def check_topic_name(name: str) -> str:
     return name
 
 
+def check_partitions(count: int, what: str = "a topic") -> int:
+    if not 1 <= count <= MAX_PARTITIONS:
+        raise ValueError(f"{what} needs 1 to {MAX_PARTITIONS} partitions, not {count}")
+    return count
+
+
 def parse_topic_spec(spec: str) -> tuple[str, int]:
     """``"orders:3"`` -> ``("orders", 3)``; ``"orders"`` -> ``("orders", 1)``."""
     name, _, partitions = spec.partition(":")
@@ -40,9 +49,7 @@ def parse_topic_spec(spec: str) -> tuple[str, int]:
         count = int(partitions) if partitions else 1
     except ValueError:
         raise ValueError(f"invalid topic {spec!r}: expected NAME or NAME:PARTITIONS") from None
-    if count < 1:
-        raise ValueError(f"invalid topic {spec!r}: a topic needs at least one partition")
-    return check_topic_name(name), count
+    return check_topic_name(name), check_partitions(count, f"topic {spec!r}")
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,10 @@ class ServerConfig:
     on-premises Event Streams (SCRAM credentials) does. ``permissions`` maps a
     principal (an API key or user name) to the topics it may write; principals
     not listed may write every topic, listed ones get 403 elsewhere.
+
+    ``admin_keys`` are API keys that may also change the server through
+    ``/_local`` (faults, topics, stats reset). Without them, every principal that
+    ``permissions`` does not limit may; with ``auth`` off, everyone may.
     """
 
     topics: Mapping[str, int] = field(default_factory=dict)
@@ -62,6 +73,7 @@ class ServerConfig:
     api_keys: Collection[str] = ()
     users: Mapping[str, str] = field(default_factory=dict)
     permissions: Mapping[str, Collection[str]] = field(default_factory=dict)
+    admin_keys: Collection[str] = ()
     auto_create_topics: bool = False
     default_partitions: int = 1
     max_key_bytes: int = _API_LIMITS.max_key_bytes
@@ -82,11 +94,14 @@ class ServerConfig:
     def __post_init__(self) -> None:
         for name, partitions in self.topics.items():
             check_topic_name(name)
-            if partitions < 1:
-                raise ValueError(f"topic {name!r} needs at least one partition")
+            check_partitions(partitions, f"topic {name!r}")
+        check_partitions(self.default_partitions, "default_partitions")
         if self.auth and not self.api_keys and not self.users:
             object.__setattr__(self, "api_keys", (secrets.token_urlsafe(24),))
         object.__setattr__(self, "api_keys", tuple(self.api_keys))
+        object.__setattr__(self, "admin_keys", tuple(self.admin_keys))
+        if self.admin_keys and not self.auth:
+            raise ValueError("admin keys (--admin-key) need auth: without it /_local is open")
         object.__setattr__(
             self, "permissions", {p: frozenset(t) for p, t in self.permissions.items()}
         )
@@ -104,5 +119,6 @@ class ServerConfig:
         # Keys and passwords stay out of reprs, logs and tracebacks.
         return (
             f"ServerConfig(topics={dict(self.topics)!r}, auth={self.auth}, "
-            f"api_keys=<{len(self.api_keys)} hidden>, users={sorted(self.users)!r})"
+            f"api_keys=<{len(self.api_keys)} hidden>, admin_keys=<{len(self.admin_keys)} hidden>, "
+            f"users={sorted(self.users)!r})"
         )

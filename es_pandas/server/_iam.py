@@ -9,6 +9,7 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ._body import BodyError, read_body
 from ._json import json_response
 
 if TYPE_CHECKING:
@@ -18,7 +19,12 @@ __all__ = ["identity_token"]
 
 
 async def identity_token(request: Request, state: ServerState) -> Response:
-    form = parse_qs((await request.body()).decode("latin-1"))
+    try:
+        body = await read_body(request, state.config.max_request_bytes)
+    except BodyError as exc:
+        # IAM's namespace: a 400 in IAM's error shape
+        return json_response({"errorCode": "invalid_request", "errorMessage": exc.message}, 400)
+    form = parse_qs(body.decode("latin-1"))
     grant = form.get("grant_type", [""])[0]
     if grant != "urn:ibm:params:oauth:grant-type:apikey":
         return json_response(
