@@ -157,6 +157,18 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
 )
 @click.option("--token-ttl", default=3600.0, show_default=True, help="IAM token lifetime (s).")
 @click.option(
+    "--idle-timeout",
+    default=5.0,
+    show_default=True,
+    help="Close a connection that sends no request for this long (s).",
+)
+@click.option(
+    "--request-timeout",
+    default=30.0,
+    show_default=True,
+    help="Answer 408 to a request not received whole this long after its first byte (s).",
+)
+@click.option(
     "--latency",
     default="0",
     show_default=True,
@@ -236,7 +248,7 @@ def serve(
 
     from ..server import KafkaStore, ServerConfig, SQLiteStore, create_app
     from ..server._kafka import LIBRDKAFKA_LOG
-    from ..server._run import bind_socket, uvicorn_config
+    from ..server._run import bind_socket, raise_open_file_limit, uvicorn_config
 
     if client_ca and not ssl_certfile:
         raise click.UsageError("--client-ca (mutual TLS) needs --ssl-certfile")
@@ -296,6 +308,7 @@ def serve(
     click.echo(f"Use it with:\n  export ES_PANDAS_URL={url}", err=True)
     if not no_auth:
         click.echo(f"  {_credentials_export(keys, generated)}", err=True)
+    raise_open_file_limit()
     server = uvicorn.Server(
         uvicorn_config(
             app,

@@ -89,6 +89,10 @@ class ServerConfig:
     #: ``metadata.timestamp`` is a string; its format is not documented
     timestamp_format: Literal["epoch_ms", "iso"] = "epoch_ms"
     token_ttl: float = 3600.0
+    #: seconds a connection may wait for a request (its first, or the next one)
+    idle_timeout: float = 5.0
+    #: seconds a request may take to arrive whole, head and body, from its first byte
+    request_timeout: float = 30.0
     faults: FaultConfig = field(default_factory=FaultConfig)
 
     def __post_init__(self) -> None:
@@ -102,6 +106,9 @@ class ServerConfig:
         object.__setattr__(self, "admin_keys", tuple(self.admin_keys))
         if self.admin_keys and not self.auth:
             raise ValueError("admin keys (--admin-key) need auth: without it /_local is open")
+        for name in ("idle_timeout", "request_timeout"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be a positive number of seconds")
         object.__setattr__(
             self, "permissions", {p: frozenset(t) for p, t in self.permissions.items()}
         )
