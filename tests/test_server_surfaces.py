@@ -69,8 +69,7 @@ SECRET = "chosen-secret-0123456789"
         (
             ["--user", f"alice:{SECRET}"],
             {},
-            "export ES_PANDAS_API_VERSION=v1 ES_PANDAS_USER='<NAME of --user>' "
-            "ES_PANDAS_PASSWORD='<PASSWORD of --user>'",
+            "export ES_PANDAS_USER='<NAME of --user>' ES_PANDAS_PASSWORD='<PASSWORD of --user>'",
         ),
     ],
     ids=["api-key", "env", "user"],

@@ -104,6 +104,15 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
     help="Topics an API key, user or client certificate's common name may write; others "
     "answer 403 (repeatable).",
 )
+@click.option(
+    "--admin-key",
+    "admin_keys",
+    multiple=True,
+    envvar="ES_PANDAS_SERVER_ADMIN_KEYS",
+    help="API key that may also create topics, set faults and reset stats under /_local "
+    "(repeatable; env ES_PANDAS_SERVER_ADMIN_KEYS, space separated). Default: any key or "
+    "user that --permission does not limit.",
+)
 @click.option("--no-auth", is_flag=True, help="Accept requests without credentials.")
 @click.option(
     "--db",
@@ -156,7 +165,8 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
     "--max-request-bytes",
     default=_API_LIMITS.max_request_bytes,
     show_default=True,
-    help="Longer v2 request bodies (the JSON envelope) are answered 400.",
+    help="Longer request bodies are answered 400 (413 under /_local): v2's JSON envelope, "
+    "and the body of every other route.",
 )
 @click.option(
     "--v2-response",
@@ -179,6 +189,18 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
     help="How answers give a record's timestamp (not documented by IBM).",
 )
 @click.option("--token-ttl", default=3600.0, show_default=True, help="IAM token lifetime (s).")
+@click.option(
+    "--idle-timeout",
+    default=5.0,
+    show_default=True,
+    help="Close a connection that sends no request for this long (s).",
+)
+@click.option(
+    "--request-timeout",
+    default=30.0,
+    show_default=True,
+    help="Answer 408 to a request not received whole this long after its first byte (s).",
+)
 @click.option(
     "--latency",
     default="0",
@@ -267,7 +289,7 @@ def serve(
 
     from ..server import KafkaStore, SQLiteStore, create_app
     from ..server._kafka import LIBRDKAFKA_LOG
-    from ..server._run import bind_socket, uvicorn_config
+    from ..server._run import bind_socket, raise_open_file_limit, uvicorn_config
 
     if client_ca and not ssl_certfile:
         raise click.UsageError("--client-ca (mutual TLS) needs --ssl-certfile")
@@ -331,6 +353,7 @@ def serve(
     click.echo("Use it with:", err=True)
     for line in _connection_exports(config, url, generated, client_ca is not None):
         click.echo(f"  {line}", err=True)
+    raise_open_file_limit()
     server = uvicorn.Server(
         uvicorn_config(
             app,

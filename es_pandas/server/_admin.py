@@ -1,19 +1,27 @@
 """Everything under ``/_local``, a path IBM's API does not use: topics, stored
-records, faults and request counts, for tests and demos to set up and inspect."""
+records, faults and request counts, for tests and demos to set up and inspect.
+
+With authentication on, a caller needs the produce routes' credentials, and sees
+only the topics ``permissions`` lets it write. Changing the server (creating
+topics, setting faults, resetting stats) needs an admin key, or, when the server
+has none, a principal that ``permissions`` does not limit.
+"""
 
 from __future__ import annotations
 
 import base64
-import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ._config import check_topic_name
+from ._body import BodyError, read_body
+from ._config import check_partitions, check_topic_name
 from ._errors import Reject, v1_error
 from ._faults import FaultConfig
-from ._json import json_response
+from ._json import json_response, strict_json
 from ._storage import Record, TopicExistsError
 
 if TYPE_CHECKING:
@@ -32,20 +40,94 @@ __all__ = [
     "set_faults",
 ]
 
+_FAULT_SETTINGS = frozenset(FaultConfig.__dataclass_fields__) | {"script"}
 
-def _guarded(endpoint: Handler) -> Handler:
-    """Same credentials as the produce routes; bad input is answered in the v1 shape."""
 
-    async def guarded(request: Request, state: ServerState) -> Response:
-        try:
-            state.check_auth(request, bearer_only=False)
-            return await endpoint(request, state)
-        except Reject as reject:
-            return v1_error(reject, None, state.config.v1_error_shape)
-        except (ValueError, TypeError, KeyError) as exc:
-            return v1_error(Reject(400, str(exc)), None, state.config.v1_error_shape)
+@dataclass(frozen=True, slots=True)
+class _Access:
+    """What the caller may do here."""
 
-    return guarded
+    topics: frozenset[str] | None  # the topics it may see; None: all of them
+    admin: bool  # whether it may change the server
+
+
+def _access(request: Request, state: ServerState) -> _Access:
+    if not state.auth.enabled:
+        return _Access(None, admin=True)
+    principal = state.check_auth(request, bearer_only=False)
+    config = state.config
+    if principal in config.admin_keys:
+        return _Access(None, admin=True)
+    allowed = config.permissions.get(principal) if principal is not None else None
+    topics = None if allowed is None or "*" in allowed else frozenset(allowed)
+    return _Access(topics, admin=topics is None and not config.admin_keys)
+
+
+Endpoint = Callable[[Request, "ServerState", _Access], Awaitable[Response]]
+
+
+def _local(change: str | None = None) -> Callable[[Endpoint], Handler]:
+    """A ``/_local`` route; ``change`` says what it changes, which needs an admin.
+    Every refusal, bad input included, is a 4xx in the v1 shape."""
+
+    def route(endpoint: Endpoint) -> Handler:
+        async def guarded(request: Request, state: ServerState) -> Response:
+            try:
+                access = _access(request, state)
+                if change is not None and not access.admin:
+                    needs = (
+                        "an admin key (--admin-key)"
+                        if state.config.admin_keys
+                        else "a principal that --permission does not limit to some topics"
+                    )
+                    raise Reject(403, f"{change} needs {needs}", code="forbidden")
+                return await endpoint(request, state, access)
+            except Reject as reject:
+                return v1_error(reject, None, state.config.v1_error_shape)
+            except ValueError as exc:  # the settings' own checks
+                return v1_error(Reject(400, str(exc)), None, state.config.v1_error_shape)
+
+        return guarded
+
+    return route
+
+
+async def _json_object(request: Request, state: ServerState) -> dict[str, Any]:
+    """The body as a JSON object; no body is an empty one."""
+    try:
+        body = await read_body(request, state.config.max_request_bytes)
+    except BodyError as exc:
+        raise Reject(exc.status, exc.message) from None
+    if not body.strip():
+        return {}
+    try:
+        value = strict_json(body)
+    except ValueError as exc:
+        raise Reject(400, f"the body is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise Reject(400, f"the body must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+def _whole_number(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Reject(400, f"{what} must be a whole number, not {value!r:.80}")
+    return value
+
+
+def _actions(value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
+        raise Reject(400, f"fault actions must be a list of strings, not {value!r:.80}")
+    return value
+
+
+def _query_number(request: Request, name: str) -> int | None:
+    value = request.query_params.get(name)
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise Reject(400, f"'{name}' must be a whole number >= 0, not {value!r:.80}")
+    return int(value)
 
 
 def record_json(record: Record) -> dict[str, Any]:
@@ -63,18 +145,25 @@ def record_json(record: Record) -> dict[str, Any]:
     }
 
 
-@_guarded
-async def list_topics(request: Request, state: ServerState) -> Response:
-    return json_response(state.store.topics())
+@_local()
+async def list_topics(request: Request, state: ServerState, access: _Access) -> Response:
+    topics = state.store.topics()
+    if access.topics is not None:
+        topics = {name: n for name, n in topics.items() if name in access.topics}
+    return json_response(topics)
 
 
-@_guarded
-async def create_topic(request: Request, state: ServerState) -> Response:
-    body = json.loads(await request.body())
-    name = check_topic_name(str(body["name"]))
-    partitions = int(body.get("partitions", state.config.default_partitions))
-    if partitions < 1:
-        raise ValueError("a topic needs at least one partition")
+@_local("creating topics")
+async def create_topic(request: Request, state: ServerState, access: _Access) -> Response:
+    body = await _json_object(request, state)
+    name = body.get("name")
+    if not isinstance(name, str):
+        raise Reject(400, f"'name' must be a topic name, not {name!r:.80}")
+    check_topic_name(name)
+    partitions = _whole_number(
+        body.get("partitions", state.config.default_partitions), "'partitions'"
+    )
+    check_partitions(partitions)
     try:
         await state.create_topic(name, partitions)
     except TopicExistsError:
@@ -83,15 +172,16 @@ async def create_topic(request: Request, state: ServerState) -> Response:
     return json_response({"name": name, "partitions": partitions}, 201)
 
 
-@_guarded
-async def read_records(request: Request, state: ServerState) -> Response:
+@_local()
+async def read_records(request: Request, state: ServerState, access: _Access) -> Response:
     topic = request.path_params["topic"]
+    if access.topics is not None and topic not in access.topics:
+        raise Reject(403, f"not authorized to read topic '{topic}'", code="forbidden")
     if await state.store.partitions(topic) is None:
         raise Reject(404, f"topic '{topic}' does not exist")
-    query = request.query_params
-    partition = int(query["partition"]) if "partition" in query else None
-    offset = int(query.get("offset", 0))
-    limit = int(query["limit"]) if "limit" in query else None
+    partition = _query_number(request, "partition")
+    offset = _query_number(request, "offset") or 0
+    limit = _query_number(request, "limit")
     records = await state.store.read(topic, partition, offset, limit)
     return json_response([record_json(r) for r in records])
 
@@ -100,40 +190,45 @@ def _faults_json(state: ServerState) -> Response:
     return json_response({**state.faults.config.to_json(), "script": state.faults.scripted})
 
 
-@_guarded
-async def get_faults(request: Request, state: ServerState) -> Response:
+@_local()
+async def get_faults(request: Request, state: ServerState, access: _Access) -> Response:
     return _faults_json(state)
 
 
-@_guarded
-async def set_faults(request: Request, state: ServerState) -> Response:
-    body = json.loads(await request.body() or b"{}")
+@_local("changing faults")
+async def set_faults(request: Request, state: ServerState, access: _Access) -> Response:
+    body = await _json_object(request, state)
+    unknown = sorted(set(body) - _FAULT_SETTINGS)
+    if unknown:
+        raise Reject(400, f"unknown fault settings {unknown}: use {sorted(_FAULT_SETTINGS)}")
     script = body.pop("script", None)
-    state.faults.configure(FaultConfig(**body))
-    if script:
-        state.faults.script(script)
+    config = FaultConfig(**body)
+    # The script is checked whole before it is queued, and the settings before they
+    # apply: a refused body changes nothing
+    state.faults.script(_actions([] if script is None else script))
+    state.faults.configure(config)
     return _faults_json(state)
 
 
-@_guarded
-async def script_faults(request: Request, state: ServerState) -> Response:
-    body = json.loads(await request.body())
-    state.faults.script(body["actions"])
+@_local("changing faults")
+async def script_faults(request: Request, state: ServerState, access: _Access) -> Response:
+    body = await _json_object(request, state)
+    state.faults.script(_actions(body.get("actions")))
     return json_response({"script": state.faults.scripted})
 
 
-@_guarded
-async def clear_faults(request: Request, state: ServerState) -> Response:
+@_local("changing faults")
+async def clear_faults(request: Request, state: ServerState, access: _Access) -> Response:
     state.faults.reset()
     return Response(status_code=204)
 
 
-@_guarded
-async def get_stats(request: Request, state: ServerState) -> Response:
+@_local()
+async def get_stats(request: Request, state: ServerState, access: _Access) -> Response:
     return json_response(dict(state.stats))
 
 
-@_guarded
-async def clear_stats(request: Request, state: ServerState) -> Response:
+@_local("resetting stats")
+async def clear_stats(request: Request, state: ServerState, access: _Access) -> Response:
     state.stats.clear()
     return Response(status_code=204)

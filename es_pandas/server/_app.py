@@ -31,6 +31,7 @@ from starlette.types import Receive, Scope, Send
 
 from . import _admin
 from ._auth import Authenticator, Denied, certificate_user
+from ._body import BodyError, read_body
 from ._config import ServerConfig, check_topic_name
 from ._errors import (
     KAFKA_MESSAGE_TOO_LARGE,
@@ -165,28 +166,21 @@ class ServerState:
 
     async def read_body(self, request: Request, limit: int) -> bytes:
         """The whole body, refused once it passes ``limit`` bytes or if there is none."""
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > limit:
-            raise self._body_too_large()
-        chunks = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise self._body_too_large()
-            chunks.append(chunk)
-        if not size:
+        try:
+            body = await read_body(request, limit)
+        except BodyError as exc:
+            if exc.status != 413:
+                raise Reject(400, exc.message) from None
+            # IBM answers 400, in the words of Go's http.MaxBytesReader
+            raise Reject(
+                400,
+                "http: request body too large",
+                code="request_too_large",
+                kafka_error_code=KAFKA_MESSAGE_TOO_LARGE,
+            ) from None
+        if not body:
             raise Reject(411, "Length Required: the request contained no data")
-        return b"".join(chunks)
-
-    @staticmethod
-    def _body_too_large() -> Reject:
-        return Reject(
-            400,
-            "http: request body too large",
-            code="request_too_large",
-            kafka_error_code=KAFKA_MESSAGE_TOO_LARGE,
-        )
+        return body
 
     # -- writing -----------------------------------------------------------------
 

@@ -65,9 +65,11 @@ class Authenticator:
     def __init__(self, config: ServerConfig) -> None:
         self.enabled = config.auth
         self._takes_api_keys = config.deployment.api_keys
-        self._api_keys = frozenset(config.api_keys)
+        # An admin key is an API key that may also change the server (see _admin)
+        keys = (*config.api_keys, *config.admin_keys)
+        self._api_keys = frozenset(keys)
         self._users = dict(config.users)
-        self._by_fingerprint = {_fingerprint(k): k for k in config.api_keys}
+        self._by_fingerprint = {_fingerprint(k): k for k in keys}
         self._secret = secrets.token_bytes(32)
         self.token_ttl = config.token_ttl
 

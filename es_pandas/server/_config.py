@@ -12,7 +12,14 @@ from .._wire.limits import Limits
 from ._faults import FaultConfig
 from ._profiles import FROM_PROFILE, PROFILES, Profile, ProfileName
 
-__all__ = ["GENERATED_USER", "ServerConfig", "parse_schema_spec", "parse_topic_spec"]
+__all__ = [
+    "GENERATED_USER",
+    "MAX_PARTITIONS",
+    "ServerConfig",
+    "check_partitions",
+    "parse_schema_spec",
+    "parse_topic_spec",
+]
 
 # IBM Cloud allows topic names of up to 200 characters (Kafka's own limit is 249).
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
@@ -22,6 +29,9 @@ _API_LIMITS = Limits()
 
 #: the user made when the ``onprem`` profile authenticates and no user is given
 GENERATED_USER = "es-pandas"
+
+#: far more than an Event Streams plan allows a topic; a Kafka backend would create them all
+MAX_PARTITIONS = 10_000
 
 
 def check_topic_name(name: str) -> str:
@@ -35,6 +45,12 @@ def check_topic_name(name: str) -> str:
     return name
 
 
+def check_partitions(count: int, what: str = "a topic") -> int:
+    if not 1 <= count <= MAX_PARTITIONS:
+        raise ValueError(f"{what} needs 1 to {MAX_PARTITIONS} partitions, not {count}")
+    return count
+
+
 def parse_topic_spec(spec: str) -> tuple[str, int]:
     """``"orders:3"`` -> ``("orders", 3)``; ``"orders"`` -> ``("orders", 1)``."""
     name, _, partitions = spec.partition(":")
@@ -42,9 +58,7 @@ def parse_topic_spec(spec: str) -> tuple[str, int]:
         count = int(partitions) if partitions else 1
     except ValueError:
         raise ValueError(f"invalid topic {spec!r}: expected NAME or NAME:PARTITIONS") from None
-    if count < 1:
-        raise ValueError(f"invalid topic {spec!r}: a topic needs at least one partition")
-    return check_topic_name(name), count
+    return check_topic_name(name), check_partitions(count, f"topic {spec!r}")
 
 
 def parse_schema_spec(spec: str) -> tuple[str, str, str | None]:
@@ -78,6 +92,10 @@ class ServerConfig:
     listed may write every topic, listed ones get 403 elsewhere. ``schemas`` maps a
     schema name to its versions, each to None or, when deprecated, the comment that
     successful answers then carry (``onprem`` only).
+
+    ``admin_keys`` are API keys that may also change the server through
+    ``/_local`` (faults, topics, stats reset). Without them, every principal that
+    ``permissions`` does not limit may; with ``auth`` off, everyone may.
     """
 
     topics: Mapping[str, int] = field(default_factory=dict)
@@ -86,6 +104,7 @@ class ServerConfig:
     api_keys: Collection[str] = ()
     users: Mapping[str, str] = field(default_factory=dict)
     permissions: Mapping[str, Collection[str]] = field(default_factory=dict)
+    admin_keys: Collection[str] = ()
     auto_create_topics: bool = False
     default_partitions: int = 1
     max_key_bytes: int = _API_LIMITS.max_key_bytes
@@ -103,6 +122,10 @@ class ServerConfig:
     timestamp_format: Literal["epoch_ms", "iso"] = "epoch_ms"
     token_ttl: float = 3600.0
     schemas: Mapping[str, Mapping[str, str | None]] = field(default_factory=dict)
+    #: seconds a connection may wait for a request (its first, or the next one)
+    idle_timeout: float = 5.0
+    #: seconds a request may take to arrive whole, head and body, from its first byte
+    request_timeout: float = 30.0
     faults: FaultConfig = field(default_factory=FaultConfig)
 
     def __post_init__(self) -> None:
@@ -113,9 +136,9 @@ class ServerConfig:
                 object.__setattr__(self, setting.name, getattr(self.deployment, setting.name))
         for name, partitions in self.topics.items():
             check_topic_name(name)
-            if partitions < 1:
-                raise ValueError(f"topic {name!r} needs at least one partition")
-        if self.api_keys and not self.deployment.api_keys:
+            check_partitions(partitions, f"topic {name!r}")
+        check_partitions(self.default_partitions, "default_partitions")
+        if (self.api_keys or self.admin_keys) and not self.deployment.api_keys:
             raise ValueError(
                 f"the {self.profile} profile takes no API keys: on-premises Event Streams "
                 "authenticates users (Basic with a SCRAM user's name and password) or "
@@ -128,6 +151,12 @@ class ServerConfig:
                 object.__setattr__(self, "users", {GENERATED_USER: secrets.token_urlsafe(24)})
         object.__setattr__(self, "api_keys", tuple(self.api_keys))
         object.__setattr__(self, "schemas", self._checked_schemas())
+        object.__setattr__(self, "admin_keys", tuple(self.admin_keys))
+        if self.admin_keys and not self.auth:
+            raise ValueError("admin keys (--admin-key) need auth: without it /_local is open")
+        for name in ("idle_timeout", "request_timeout"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be a positive number of seconds")
         object.__setattr__(
             self, "permissions", {p: frozenset(t) for p, t in self.permissions.items()}
         )
@@ -172,5 +201,6 @@ class ServerConfig:
         return (
             f"ServerConfig(profile={self.profile!r}, topics={dict(self.topics)!r}, "
             f"auth={self.auth}, api_keys=<{len(self.api_keys)} hidden>, "
+            f"admin_keys=<{len(self.admin_keys)} hidden>, "
             f"users={sorted(self.users)!r})"
         )

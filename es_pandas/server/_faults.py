@@ -15,6 +15,7 @@ A fault *action* is written as a short string:
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import re
 import threading
@@ -28,6 +29,9 @@ __all__ = ["Fault", "FaultConfig", "FaultInjector"]
 
 _ACTION = re.compile(r"^(ok|drop|[1-5]\d\d)(\+written)?$")
 
+#: queued actions at most: each is a list entry, and '503x999999999' asks for that many
+MAX_SCRIPT = 1_000_000
+
 
 @dataclass(frozen=True, slots=True)
 class Fault:
@@ -39,10 +43,10 @@ class Fault:
 
     @classmethod
     def parse(cls, action: str) -> Fault:
-        match = _ACTION.match(action.strip().lower())
+        match = _ACTION.match(action.strip().lower()) if isinstance(action, str) else None
         if match is None:
             raise ValueError(
-                f"unknown fault action {action!r}: use 'ok', 'drop', an HTTP status such as "
+                f"unknown fault action {action!r:.80}: use 'ok', 'drop', an HTTP status such as "
                 "'503', optionally followed by '+written'"
             )
         name, written = match.groups()
@@ -63,13 +67,25 @@ OK = Fault()
 
 
 def _parse_latency(value: float | tuple[float, float] | str) -> tuple[float, float]:
-    if isinstance(value, str):
-        first, _, second = value.partition("-")
-        return (float(first), float(second or first))
-    if isinstance(value, (int, float)):
-        return (float(value), float(value))
-    low, high = value
-    return (float(low), float(high))
+    try:
+        if isinstance(value, str):
+            first, _, second = value.partition("-")
+            low, high = float(first), float(second or first)
+        elif isinstance(value, (int, float)):
+            low = high = float(value)
+        else:
+            low, high = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"latency must be seconds or a (low, high) pair of them, not {value!r:.80}"
+        ) from None
+    if not 0 <= low <= high < math.inf:
+        raise ValueError(f"latency must be 0 <= low <= high seconds, not {value!r:.80}")
+    return (low, high)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(frozen=True)
@@ -92,14 +108,24 @@ class FaultConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "latency", _parse_latency(self.latency))
+        if not isinstance(self.rates, Mapping):
+            raise ValueError(f"rates must map fault actions to fractions, not {self.rates!r:.80}")
         for action, rate in self.rates.items():
             Fault.parse(action)
-            if not 0 <= rate <= 1:
-                raise ValueError(f"fault rate for {action!r} must be within 0..1, got {rate}")
+            if not (_is_number(rate) and 0 <= rate <= 1):
+                raise ValueError(
+                    f"fault rate for {action!r:.80} must be within 0..1, got {rate!r:.80}"
+                )
         if sum(self.rates.values()) > 1:
             raise ValueError("fault rates add up to more than 1")
-        if self.quota is not None and self.quota <= 0:
+        if self.retry_after is not None and not (
+            _is_number(self.retry_after) and self.retry_after >= 0
+        ):
+            raise ValueError(f"retry_after must be seconds or None, not {self.retry_after!r:.80}")
+        if self.quota is not None and not (_is_number(self.quota) and self.quota > 0):
             raise ValueError("quota must be a positive number of requests per second")
+        if self.seed is not None and not isinstance(self.seed, (int, str)):
+            raise ValueError(f"seed must be a whole number or a string, not {self.seed!r:.80}")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -138,14 +164,21 @@ class FaultInjector:
 
     def script(self, actions: Iterable[str]) -> None:
         """Queue actions for the next requests, one each; ``"503x5"`` is five 503s."""
-        faults = []
+        runs = []
         for item in actions:
-            action, _, times = item.strip().partition("x")
-            if times and not times.isdigit():
-                raise ValueError(f"unknown fault action {item!r}: repeat as ACTIONxN, e.g. 503x5")
-            faults += [Fault.parse(action)] * (int(times) if times else 1)
+            if not isinstance(item, str):
+                raise ValueError(f"a fault action is a string such as '503', not {item!r:.80}")
+            action, repeat, times = item.strip().partition("x")
+            if repeat and not times.isdigit():
+                raise ValueError(
+                    f"unknown fault action {item!r:.80}: repeat as ACTIONxN, e.g. 503x5"
+                )
+            runs.append((Fault.parse(action), int(times) if repeat else 1))
         with self._lock:
-            self._script.extend(faults)
+            if len(self._script) + sum(n for _, n in runs) > MAX_SCRIPT:
+                raise ValueError(f"a fault script holds at most {MAX_SCRIPT} actions")
+            for fault, count in runs:
+                self._script.extend([fault] * count)
 
     def reset(self) -> None:
         with self._lock:

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ._body import BodyError, read_body
 from ._json import json_response
 
 if TYPE_CHECKING:
@@ -34,7 +35,12 @@ async def identity_token(request: Request, state: ServerState) -> Response:
         retry_after = state.iam_faults.config.retry_after
         headers = None if retry_after is None else {"Retry-After": str(round(retry_after))}
         return iam_error(fault.status, "BXNIM0000E", "IAM is unavailable [injected fault]", headers)
-    form = parse_qs((await request.body()).decode("latin-1"))
+    try:
+        body = await read_body(request, state.config.max_request_bytes)
+    except BodyError as exc:
+        # IAM's namespace: a 400 in IAM's error shape
+        return json_response({"errorCode": "invalid_request", "errorMessage": exc.message}, 400)
+    form = parse_qs(body.decode("latin-1"))
     grant = form.get("grant_type", [""])[0]
     if grant != "urn:ibm:params:oauth:grant-type:apikey":
         return iam_error(400, "BXNIM0109E", f"Unsupported grant type {grant!r}")

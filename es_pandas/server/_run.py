@@ -3,32 +3,20 @@ background thread (:class:`LocalEventStreams`)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
+import math
 import socket
 import ssl
-from typing import Any
+from typing import Any, cast
 
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from ._app import ABORT_EXTENSION
-from ._auth import CLIENT_CERT_EXTENSION
+from ._config import ServerConfig
+from ._protocol import ServerProtocol
 
-__all__ = ["bind_socket", "uvicorn_config"]
-
-
-class _AbortableProtocol(HttpToolsProtocol):
-    """Gives the app a way to drop the connection with no answer at all, which the
-    ASGI interface has no message for (used by the ``drop`` fault), and the client
-    certificate the TLS handshake verified, which uvicorn does not pass on."""
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        # ASGI types extensions as dicts; this one is a callable the app may call.
-        self.scope["extensions"] = {ABORT_EXTENSION: self.transport.abort}  # type: ignore[dict-item]
-        # asyncio's (and uvloop's) TLS transports keep it from the handshake
-        certificate = self.transport.get_extra_info("peercert")
-        if certificate:
-            self.scope["extensions"][CLIENT_CERT_EXTENSION] = certificate
+__all__ = ["bind_socket", "raise_open_file_limit", "uvicorn_config"]
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -42,6 +30,21 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def raise_open_file_limit() -> None:
+    """Lift this process's soft limit on open files to the hard one: each connection
+    is a file, and a soft limit of 1024 (common on Linux) would let a thousand idle
+    clients shut out the rest."""
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard and soft != resource.RLIM_INFINITY:
+        # macOS may report an unlimited hard limit and refuse it: the soft one stays
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def uvicorn_config(
     app: Any,
     *,
@@ -50,15 +53,25 @@ def uvicorn_config(
     ssl_keyfile: str | None = None,
     client_ca: str | None = None,
 ) -> uvicorn.Config:
-    """``client_ca`` makes TLS mutual: only clients whose certificate it signed connect,
+    """uvicorn's settings for ``app``, made by :func:`create_app`, whose
+    :class:`ServerConfig` gives the connections' timeouts.
+
+    ``client_ca`` makes TLS mutual: only clients whose certificate it signed connect,
     as on-premises Event Streams can be set up."""
+    config: ServerConfig = app.state.es.config
+    protocol = functools.partial(
+        ServerProtocol, idle_timeout=config.idle_timeout, request_timeout=config.request_timeout
+    )
     return uvicorn.Config(
         app,
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
         ssl_ca_certs=client_ca,
         ssl_cert_reqs=ssl.CERT_REQUIRED if client_ca else ssl.CERT_NONE,
-        http=_AbortableProtocol,
+        # uvicorn takes a protocol class; it only ever calls it with keywords
+        http=cast(type[asyncio.Protocol], protocol),
+        # uvicorn's own idle timer runs after each answer; ServerProtocol's covers it
+        timeout_keep_alive=math.ceil(config.idle_timeout),
         lifespan="on",
         log_level=log_level,
         access_log=False,
