@@ -119,31 +119,29 @@ def kafka_user(pki, tmp_path_factory) -> dict[str, str]:
     return paths
 
 
-@pytest.fixture(scope="module")
-def onprem_tls(pki) -> Iterator[LocalEventStreams]:
-    """On-premises Event Streams: v1 only, a SCRAM user, mutual TLS offered, the
-    cluster's own CA."""
-    with LocalEventStreams(
+def onprem_server(pki, **options: object) -> LocalEventStreams:
+    """On-premises Event Streams: v1 only, a SCRAM user, the cluster's own CA."""
+    return LocalEventStreams(
         profile="onprem",
         topics={"orders": 3},
         users=dict([SCRAM]),
         ssl_certfile=pki.server_pem,
         ssl_keyfile=pki.server_pem,
-        client_ca=pki.ca_pem,
-    ) as es:
+        **options,
+    )
+
+
+@pytest.fixture(scope="module")
+def onprem_tls(pki) -> Iterator[LocalEventStreams]:
+    """An endpoint that takes mutual TLS: a client certificate is required."""
+    with onprem_server(pki, client_ca=pki.ca_pem) as es:
         yield es
 
 
 @pytest.fixture(scope="module")
 def onprem(pki) -> Iterator[LocalEventStreams]:
-    """On premises with TLS and Basic only (mutual TLS is an endpoint's choice)."""
-    with LocalEventStreams(
-        profile="onprem",
-        topics={"orders": 3},
-        users=dict([SCRAM]),
-        ssl_certfile=pki.server_pem,
-        ssl_keyfile=pki.server_pem,
-    ) as es:
+    """An endpoint that takes TLS and Basic only (mutual TLS is an endpoint's choice)."""
+    with onprem_server(pki) as es:
         yield es
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -39,6 +39,10 @@ __all__ = [
     "script_faults",
     "set_faults",
 ]
+
+# Not IBM's namespace, so one shape whatever the profile: the message at the top level
+# (for scripts) and nested (as v1's errors have it)
+_SHAPE: Final = "v1.1"
 
 _FAULT_SETTINGS = frozenset(FaultConfig.__dataclass_fields__) | {"script"}
 
@@ -83,9 +87,9 @@ def _local(change: str | None = None) -> Callable[[Endpoint], Handler]:
                     raise Reject(403, f"{change} needs {needs}", code="forbidden")
                 return await endpoint(request, state, access)
             except Reject as reject:
-                return v1_error(reject, None, state.config.v1_error_shape)
+                return v1_error(reject, None, _SHAPE)
             except ValueError as exc:  # the settings' own checks
-                return v1_error(Reject(400, str(exc)), None, state.config.v1_error_shape)
+                return v1_error(Reject(400, str(exc)), None, _SHAPE)
 
         return guarded
 
@@ -168,7 +172,7 @@ async def create_topic(request: Request, state: ServerState, access: _Access) ->
         await state.create_topic(name, partitions)
     except TopicExistsError:
         reject = Reject(409, f"topic '{name}' already exists")
-        return v1_error(reject, name, state.config.v1_error_shape)
+        return v1_error(reject, name, _SHAPE)
     return json_response({"name": name, "partitions": partitions}, 201)
 
 
