@@ -18,6 +18,7 @@ import functools
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
 __all__ = ["Batch", "Engine", "RateLimiter"]
 
 logger = logging.getLogger("es_pandas")
+# outcomes after which on_key_error="hold" holds the later rows of the key
+_HOLDS = (FAILED, UNKNOWN)
 # a v2 envelope that Event Streams refuses without writing: its value has no type
 _NO_TYPE = b'{"value":{}}'
 
@@ -116,6 +119,8 @@ class Engine:
         fail_after: int,
         headers: Mapping[str, str],
         success_body: str,
+        ordered: bool = False,
+        hold_keys: bool = False,
     ) -> None:
         self._url = url
         self._transport = transport
@@ -145,6 +150,16 @@ class Engine:
         self._unreadable: Exception | None = None
         self._stopping = False
         self.abort: Abort | None = None
+        # Rows of one key in row order: the rows waiting behind the row of their key in
+        # flight, by key; how many wait in all (bounded, or a frame of one key would be
+        # read whole into memory); the keys whose rows are held after a failure.
+        self._ordered = ordered
+        self._hold_keys = hold_keys
+        self._waiting: dict[str, deque[tuple[Batch, EncodedRecord]]] = {}
+        self._parked = 0
+        self._park_limit = 4 * concurrency
+        self._unparked = asyncio.Event()
+        self._held: set[str] = set()
 
     def stop(self) -> None:
         """Send no more rows (nor retries); the requests in flight go on to their answers."""
@@ -176,7 +191,7 @@ class Engine:
                 # still ends with the one clear error.
                 self.abort = self.abort or self._last_stop
                 return
-            await self._send(*row)
+            await self._send_in_order(*row)
             if self.abort is not None:
                 return
         workers = [asyncio.ensure_future(self._worker(rows)) for _ in range(self._concurrency)]
@@ -192,9 +207,58 @@ class Engine:
             row = next(rows, None)
             if row is None:
                 return
-            await self._send(*row)
+            await self._send_in_order(*row)
             if self.abort is not None:
                 return
+
+    async def _send_in_order(self, batch: Batch, record: EncodedRecord) -> None:
+        """Send a row; with ``ordered``, after the rows of its key that came before it.
+
+        The first row of a key makes its worker the key's sender: it sends the rows
+        of that key that arrive meanwhile, one at a time and in row order, until none
+        waits. Another worker that meets a row of a key in flight leaves it waiting
+        there and reads on, unless too many rows wait already."""
+        key = record.key
+        if not (self._ordered and key):
+            await self._send(batch, record)
+            return
+        waiting = self._waiting.get(key)
+        if waiting is not None:
+            waiting.append((batch, record))
+            self._parked += 1
+            while self._parked >= self._park_limit and self.abort is None and not self._stopping:
+                self._unparked.clear()
+                await self._unparked.wait()
+            return
+        waiting = self._waiting[key] = deque()
+        try:
+            while True:
+                if key in self._held:
+                    self._hold(batch, record)
+                else:
+                    await self._send(batch, record)
+                    if self._hold_keys and batch.book.status[record.position] in _HOLDS:
+                        self._held.add(key)
+                if not waiting or self.abort is not None or self._stopping:
+                    return
+                batch, record = waiting.popleft()
+                self._parked -= 1
+                self._unparked.set()
+        finally:
+            # rows still waiting when the run stops stay not_sent, as unread rows do
+            del self._waiting[key]
+            self._parked -= len(waiting)
+            self._unparked.set()
+
+    def _hold(self, batch: Batch, record: EncodedRecord) -> None:
+        """A row held back: an earlier row of its key did not make it (``hold``)."""
+        batch.book.fail(
+            record.position,
+            NOT_SENT,
+            "held back: an earlier row of its key ended failed or unknown "
+            "(on_key_error='hold'); sent again, it keeps the key's order",
+        )
+        batch.row_done(record.position)
 
     async def _send(self, batch: Batch, record: EncodedRecord) -> None:
         """Send one row with its retries; its outcome goes into its batch's book."""

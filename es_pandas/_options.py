@@ -380,6 +380,25 @@ class ProduceOptions(TypedDict, total=False):
         int | None,
         Option("Requests in flight at once.", default=32, check=checks.integer(1)),
     ]
+    ordering: Annotated[
+        Literal["key", "none"] | None,
+        Option(
+            "key: rows that share a key are written in row order (one request in flight "
+            "per key, a retry holds the key's later rows; a frame with one key goes one "
+            "request at a time). none: no order. Rows without a key have none.",
+            default="key",
+            check=checks.choice(("key", "none")),
+        ),
+    ]
+    on_key_error: Annotated[
+        Literal["continue", "hold"] | None,
+        Option(
+            "When a row of a key ends failed or unknown ({ordering} key): continue sends "
+            "the key's later rows; hold keeps them not_sent, saying why.",
+            default="continue",
+            check=checks.choice(("continue", "hold")),
+        ),
+    ]
     max_rate: Annotated[
         float | None,
         Option(

@@ -115,6 +115,8 @@ class Run:
             fail_after=options["fail_after"],
             headers=_HEADERS,
             success_body=options["success_body"],
+            ordered=options["ordering"] == "key",
+            hold_keys=options["on_key_error"] == "hold",
         )
         if self._stopping:
             engine.stop()

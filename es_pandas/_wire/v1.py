@@ -93,7 +93,7 @@ class V1(Dialect):
             query = key + headers + schema  # each part starts with "&"
             target = f"{path}?{query[1:]}" if query else path
             if body and len(body) <= limit and len(target) <= room:
-                out.append(make_record(start + i, target, body, content_types[kind]))
+                out.append(make_record(start + i, target, body, content_types[kind], key))
             else:
                 out.append(RejectedRow(start + i, self._problem(body, target)))
         return out

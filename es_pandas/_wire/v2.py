@@ -72,5 +72,5 @@ class V2(Dialect):
                     )
                 )
                 continue
-            out.append(make_record(start + i, path, body, "application/json"))
+            out.append(make_record(start + i, path, body, "application/json", key))
         return out
