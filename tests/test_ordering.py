@@ -45,7 +45,8 @@ def keys_out_of_order(es: LocalEventStreams, topic: str = "t") -> tuple[int, lis
     records = es.records(topic, decode=True).sort_values(["partition", "offset"])
     written: dict[str, list[int]] = {}
     for key, value in zip(records["key"], records["value"], strict=True):
-        written.setdefault(key, []).append(json.loads(value)["seq"])
+        # a CSV's values come as written: "12"
+        written.setdefault(key, []).append(int(json.loads(value)["seq"]))
     disordered = sum(seqs != sorted(seqs) for seqs in written.values())
     return disordered, [seq for seqs in written.values() for seq in seqs]
 
@@ -189,3 +190,25 @@ def test_ordering_options_are_checked() -> None:
         pd.DataFrame({"v": [1]}).es.produce("t", url="https://x", ordering="time")
     with pytest.raises(es_pandas.ConfigurationError, match="on_key_error"):
         pd.DataFrame({"v": [1]}).es.produce("t", url="https://x", on_key_error="skip")
+
+
+def test_order_holds_across_a_files_chunks(jittery: LocalEventStreams, tmp_path) -> None:
+    path = tmp_path / "rows.csv"
+    rows(10, 30, adjacent=True).to_csv(path, index=False)  # each key spans chunks of 7
+    jittery.clear_faults()
+    jittery.create_topic("chunked", 4)
+    jittery.set_faults(latency=(0, 0.01), rates={"503": 0.05}, retry_after=None, seed=3)
+    summary = es_pandas.produce_file(
+        path,
+        "chunked",
+        url=jittery.url,
+        api_key=API_KEY,
+        key_col="k",
+        chunksize=7,
+        retries=QUICK,
+        progress=False,
+    )
+    jittery.clear_faults()
+    assert summary.counts["ok"] == 300
+    disordered, written = keys_out_of_order(jittery, "chunked")
+    assert disordered == 0 and len(written) == 300
