@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from .values import Headers
 
-__all__ = ["Dialect", "EncodedRecord", "RejectedRow", "Row", "make_record"]
+__all__ = ["Dialect", "EncodedRecord", "RejectedRow", "Row", "make_record", "set_record_id"]
 
 #: a row before assembly: value kind ("json", "text" or "binary"), value data, and the
 #: dialect's key and headers fragments ("" when none)
@@ -23,18 +23,21 @@ Row = tuple[str, str | bytes, str, str]
 
 @dataclass(frozen=True, slots=True)
 class EncodedRecord:
-    """One row as a request: ``POST {base_url}{target}`` with ``body`` as ``content_type``."""
+    """One row as a request: ``POST {base_url}{target}`` with ``body`` as ``content_type``;
+    ``record_id`` is the id header it carries (see ``RecordEncoder``'s ``record_id``)."""
 
     position: int
     target: str
     body: bytes
     content_type: str
+    record_id: str | None = None
 
 
 # A frozen dataclass's __init__ sets each field through object.__setattr__; setting the
 # slots directly is cheaper for the one record made per row.
-_set_position, _set_target, _set_body, _set_content_type = (
-    EncodedRecord.__dict__[name].__set__ for name in ("position", "target", "body", "content_type")
+_set_position, _set_target, _set_body, _set_content_type, set_record_id = (
+    EncodedRecord.__dict__[name].__set__
+    for name in ("position", "target", "body", "content_type", "record_id")
 )
 
 
@@ -45,6 +48,7 @@ def make_record(position: int, target: str, body: bytes, content_type: str) -> E
     _set_target(record, target)
     _set_body(record, body)
     _set_content_type(record, content_type)
+    set_record_id(record, None)
     return record
 
 
