@@ -156,8 +156,8 @@ class ProduceOptions(TypedDict, total=False):
             "Give each record a header ({record_id_header}) with a stable id, the same on "
             "every attempt and in every run that sends the row, for consumers to drop "
             "duplicates: hash (a BLAKE2b digest of the key, value and headers, 32 hex "
-            "digits) or a column's value as text (a null id rejects its row). The status "
-            "gets a record_id column.",
+            "digits; identical rows share it) or a column's value as text (a null id rejects "
+            "its row). The status gets a record_id column.",
             check=checks.column,
         ),
     ]
