@@ -40,16 +40,16 @@ def content_id(key: str | bytes | None, value: str | bytes, headers: Headers) ->
 
     The same whatever the API version sends them with: a run that falls back to v1, or
     a later one on v1, gives a record the id it had."""
-    parts = [
-        b"" if key is None else key if isinstance(key, bytes) else key.encode(),
-        value if isinstance(value, bytes) else value.encode(),
-    ]
-    for name, data in headers:
-        parts += (name.encode(), data)
+    k = b"" if key is None else key if isinstance(key, bytes) else key.encode()
+    v = value if isinstance(value, bytes) else value.encode()
     # the sizes first, so that no two contents give the same bytes to digest
-    sizes = b"-" if key is None else b"k"
-    sizes += b",".join(b"%d" % len(part) for part in parts)
-    return blake2b(sizes + b";" + b"".join(parts), digest_size=16).hexdigest()
+    sizes = b"%s%d,%d" % (b"-" if key is None else b"k", len(k), len(v))
+    rest = []
+    for name, data in headers:
+        encoded = name.encode()
+        sizes += b",%d,%d" % (len(encoded), len(data))
+        rest += (encoded, data)
+    return blake2b(sizes + b";" + k + v + b"".join(rest), digest_size=16).hexdigest()
 
 
 def _names(option: str, names: object) -> list[Hashable]:
