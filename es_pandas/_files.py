@@ -114,8 +114,7 @@ class StatusWriter:
         frame = status.reset_index(drop=True)
         frame.insert(0, "row", status.index.to_numpy(dtype=np.int64))
         frame["row_hash"] = hashes.reindex(status.index).astype("string").to_numpy()
-        # (rows carried from an earlier load without ids have none)
-        frame = frame.reindex(columns=self._columns)
+        frame = frame[self._columns]
         if _is_parquet(self.path):
             import pyarrow as pa
 
@@ -283,7 +282,7 @@ class FileLoad:
             sending = ~np.isin(rows, self._skip, assume_unique=True)
             carried = None
             if self._earlier is not None and not sending.all():
-                carried = self._earlier.loc[rows[~sending]].reindex(columns=self._status_columns)
+                carried = self._carried(rows[~sending])
                 for status, count in carried["status"].value_counts().items():
                     self._tally.add(str(status), int(count))
                 self._tally.carried += len(carried)
@@ -303,6 +302,13 @@ class FileLoad:
             self._pending.append(chunk)
             yield chunk
         self._read_all = True
+
+    def _carried(self, rows: np.ndarray) -> pd.DataFrame:
+        """The earlier load's status of ``rows``, with their record ids when this load
+        gives ids (none where that load gave none)."""
+        assert self._earlier is not None
+        carried = self._earlier.loc[rows].reindex(columns=self._status_columns)
+        return carried.astype({RECORD_ID: "string"}) if self._record_ids else carried
 
     def _same_rows(self, hashes: pd.Series) -> None:
         """Refuse to go on when a row carried from the earlier load is not the one it

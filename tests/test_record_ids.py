@@ -235,3 +235,28 @@ def test_produce_file_api_takes_the_option(es, tmp_path) -> None:
     )
     assert summary.counts["ok"] == 1
     assert stored_ids(es, "ids-api") == ["a"]
+
+
+def test_a_parquet_status_file_takes_ids_on_resuming_a_load_without_them(es, tmp_path) -> None:
+    pytest.importorskip("pyarrow")
+    path = tmp_path / "rows.csv"
+    pd.DataFrame({"id": [f"id-{i}" for i in range(6)], "v": range(6)}).to_csv(path, index=False)
+    status_out = tmp_path / "status.parquet"
+    es.create_topic("ids-pq", 1)
+    options: dict[str, Any] = {
+        "url": es.url,
+        "api_key": API_KEY,
+        "progress": False,
+        "status_out": str(status_out),
+        "concurrency": 1,
+        "chunksize": 2,
+    }
+    es.set_faults(script=["ok", "ok", "400", "400"])
+    es_pandas.produce_file(path, "ids-pq", **options)
+    assert "record_id" not in pd.read_parquet(status_out)
+    es_pandas.produce_file(path, "ids-pq", **options, resume=str(status_out), record_id="id")
+    final = pd.read_parquet(status_out)
+    assert (final["status"] == "ok").all()
+    # rows 2 and 3 were sent with ids; the others, carried, were sent without
+    assert final["record_id"].fillna("-").tolist() == ["-", "-", "id-2", "id-3", "-", "-"]
+    assert stored_ids(es, "ids-pq", 4, header=RECORD_ID_HEADER) == ["id-2", "id-3"]
