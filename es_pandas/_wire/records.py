@@ -44,7 +44,7 @@ def content_id(key: str | bytes | None, value: str | bytes, headers: Headers) ->
     v = value if isinstance(value, bytes) else value.encode()
     # the sizes first, so that no two contents give the same bytes to digest
     sizes = b"%s%d,%d" % (b"-" if key is None else b"k", len(k), len(v))
-    rest = []
+    rest: list[bytes] = []
     for name, data in headers:
         encoded = name.encode()
         sizes += b",%d,%d" % (len(encoded), len(data))
