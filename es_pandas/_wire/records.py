@@ -274,21 +274,20 @@ class RecordEncoder:
         keys = self._keys(chunk, errors)
         kinds, values = self._values(chunk, errors)
         headers = self._headers(chunk, errors)
-        if not self._record_id:
-            parts = self._header_parts(headers, errors)
-            rows = zip(kinds, values, self._key_parts(keys), parts, strict=True)
-            return self._dialect.rows(start, errors, rows)
-        ids = self._ids(chunk, errors, keys, values, headers)
-        name = self._id_header
-        headers = [
-            [*row, (name, row_id.encode())] for row, row_id in zip(headers, ids, strict=True)
-        ]
+        ids: list[str] = []
+        if self._record_id:
+            ids = self._ids(chunk, errors, keys, values, headers)
+            name = self._id_header
+            headers = [
+                [*row, (name, row_id.encode())] for row, row_id in zip(headers, ids, strict=True)
+            ]
         parts = self._header_parts(headers, errors)
         rows = zip(kinds, values, self._key_parts(keys), parts, strict=True)
         out = self._dialect.rows(start, errors, rows)
-        for item in out:
-            if isinstance(item, EncodedRecord):
-                set_record_id(item, ids[item.position - start])
+        if ids:
+            for item in out:
+                if isinstance(item, EncodedRecord):
+                    set_record_id(item, ids[item.position - start])
         return out
 
     # -- columns of a chunk ------------------------------------------------------
@@ -352,7 +351,7 @@ class RecordEncoder:
         """Each row's headers, as (name, data) pairs."""
         if self._header_fn is not None:
             return self._headers_called(self._header_fn, chunk, errors)
-        elif self._header_cols:
+        if self._header_cols:
             columns = []
             for i, name in self._header_cols:
                 texts, problems = text_column(chunk.iloc[:, i])
