@@ -260,3 +260,15 @@ def test_a_parquet_status_file_takes_ids_on_resuming_a_load_without_them(es, tmp
     # rows 2 and 3 were sent with ids; the others, carried, were sent without
     assert final["record_id"].fillna("-").tolist() == ["-", "-", "id-2", "id-3", "-", "-"]
     assert stored_ids(es, "ids-pq", 4, header=RECORD_ID_HEADER) == ["id-2", "id-3"]
+
+
+def test_a_retried_slice_gets_the_ids_its_rows_had(es) -> None:
+    frame = pd.DataFrame({"v": [1, 2, 3]}, index=["a", "b", "c"])
+    es.set_faults(script=["ok", "400"])
+    status = produce(es, frame, record_id="hash", concurrency=1)
+    assert status["status"].tolist() == ["ok", "failed", "ok"]
+    first = status["record_id"].tolist()
+    retry = produce(es, frame.loc[status["status"] == "failed"], record_id="hash")
+    status.update(retry)
+    assert (status["status"] == "ok").all()
+    assert status["record_id"].tolist() == first
