@@ -32,7 +32,7 @@ from ._reading import (
     read_frames,
     row_hashes,
 )
-from ._status import STATUS_COLUMNS, STATUSES, Chunk, StatusBook, StatusFrame, Tally
+from ._status import RECORD_ID, STATUS_COLUMNS, STATUSES, Chunk, StatusBook, StatusFrame, Tally
 
 __all__ = ["FileLoad"]
 
@@ -57,7 +57,8 @@ def _read_status(path: str) -> pd.DataFrame:
             frame = parquet().read_table(path).to_pandas()
         else:
             frame = pd.read_csv(
-                path, dtype={"status": "string", "error": "string", "trace": "string"}
+                path,
+                dtype={name: "string" for name in ("status", "error", "trace", RECORD_ID)},
             )
         frame = frame.set_index(frame["row"].astype("int64"))
         status = frame["status"].astype("string")
@@ -68,7 +69,9 @@ def _read_status(path: str) -> pd.DataFrame:
         raise ConfigurationError(
             f"the status file {path!r} has rows whose status is not one of {', '.join(STATUSES)}"
         )
-    frame = frame.reindex(columns=[*STATUS_COLUMNS, "row_hash"])
+    # record ids, where the load gave records ids, are carried with their rows
+    ids = [RECORD_ID] if RECORD_ID in frame else []
+    frame = frame.reindex(columns=[*STATUS_COLUMNS, "row_hash", *ids])
     numbers: dict[str, Any] = {
         "http_status": "Int16",
         "partition": "Int32",
@@ -87,9 +90,10 @@ def _read_status(path: str) -> pd.DataFrame:
                 # a column the file lacks is all NaN, a float: pandas fills no bool into it
                 "maybe_duplicate": frame["maybe_duplicate"].astype("boolean").fillna(False),
                 "row_hash": frame["row_hash"].astype("string"),
+                **{name: frame[name].astype("string") for name in ids},
             },
             index=frame.index,
-        )[[*STATUS_COLUMNS, "row_hash"]].astype({"maybe_duplicate": bool})
+        )[[*STATUS_COLUMNS, "row_hash", *ids]].astype({"maybe_duplicate": bool})
     except (ValueError, TypeError) as exc:
         raise ConfigurationError(f"cannot read the status file {path!r}: {exc}") from None
 
@@ -97,10 +101,11 @@ def _read_status(path: str) -> pd.DataFrame:
 class StatusWriter:
     """Writes status rows as they come, so an interrupted load keeps what it did."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, record_ids: bool = False) -> None:
         if not path.endswith((".csv", ".parquet", ".pq")):
             raise ConfigurationError(f"status files are .csv or .parquet, not {path!r}")
         self.path = path
+        self._columns = [*_STATUS_COLUMNS, RECORD_ID] if record_ids else _STATUS_COLUMNS
         self._temp = f"{path}.partial"
         self._writer: Any = None
         self._handle: IO[str] | None = None
@@ -109,7 +114,7 @@ class StatusWriter:
         frame = status.reset_index(drop=True)
         frame.insert(0, "row", status.index.to_numpy(dtype=np.int64))
         frame["row_hash"] = hashes.reindex(status.index).astype("string").to_numpy()
-        frame = frame[_STATUS_COLUMNS]
+        frame = frame[self._columns]
         if _is_parquet(self.path):
             import pyarrow as pa
 
@@ -161,6 +166,7 @@ class FileLoad:
         status_out: str | None = None,
         resume: str | None = None,
         retry_unknown: bool = False,
+        record_ids: bool = False,
         in_flight: int = 32,
     ) -> None:
         self.path = path
@@ -177,7 +183,9 @@ class FileLoad:
         self._tally = tally
         if status_out:
             check_no_journal(status_out, resume)
-        self._writer = StatusWriter(status_out) if status_out else None
+        self._record_ids = record_ids
+        self._status_columns = [*STATUS_COLUMNS, *([RECORD_ID] if record_ids else [])]
+        self._writer = StatusWriter(status_out, record_ids) if status_out else None
         #: called with each chunk and its status, in file order, once its rows have ended
         self.emit: Callable[[Chunk, StatusFrame], None] = self._write
         self._earlier = _read_status(resume) if resume else None
@@ -274,7 +282,7 @@ class FileLoad:
             sending = ~np.isin(rows, self._skip, assume_unique=True)
             carried = None
             if self._earlier is not None and not sending.all():
-                carried = self._earlier.loc[rows[~sending], list(STATUS_COLUMNS)]
+                carried = self._carried(rows[~sending])
                 for status, count in carried["status"].value_counts().items():
                     self._tally.add(str(status), int(count))
                 self._tally.carried += len(carried)
@@ -284,7 +292,7 @@ class FileLoad:
             chunk = Chunk(
                 frame,
                 frame.index,
-                StatusBook(len(frame), self._tally),
+                StatusBook(len(frame), self._tally, self._record_ids),
                 resent=frozenset(resent.tolist()),
                 carried=carried,
                 problems=problems,
@@ -294,6 +302,13 @@ class FileLoad:
             self._pending.append(chunk)
             yield chunk
         self._read_all = True
+
+    def _carried(self, rows: np.ndarray) -> pd.DataFrame:
+        """The earlier load's status of ``rows``, with their record ids when this load
+        gives ids (none where that load gave none)."""
+        assert self._earlier is not None
+        carried = self._earlier.loc[rows].reindex(columns=self._status_columns)
+        return carried.astype({RECORD_ID: "string"}) if self._record_ids else carried
 
     def _same_rows(self, hashes: pd.Series) -> None:
         """Refuse to go on when a row carried from the earlier load is not the one it

@@ -32,6 +32,7 @@ from ._progress import Progress
 from ._retry import Retry
 from ._transports import Engine
 from ._wire.limits import Limits
+from ._wire.records import RECORD_ID_HEADER
 
 __all__ = [
     "ENVIRONMENT_VARIABLES",
@@ -147,6 +148,25 @@ class ProduceOptions(TypedDict, total=False):
             "Kafka headers: columns, each sent under its name (nulls omitted).",
             python="Or a function from the row as {column: value} to {name: str | bytes}.",
             check=checks.header_cols,
+        ),
+    ]
+    record_id: Annotated[
+        Hashable | None,
+        Option(
+            "Give each record a header ({record_id_header}) with a stable id, the same on "
+            "every attempt and in every run that sends the row, for consumers to drop "
+            "duplicates: hash (a BLAKE2b digest of the key, value and headers, 32 hex "
+            "digits; identical rows share it) or a column's value as text (a null id rejects "
+            "its row). The status gets a record_id column.",
+            check=checks.column,
+        ),
+    ]
+    record_id_header: Annotated[
+        str | None,
+        Option(
+            "The name of the {record_id} header.",
+            default=RECORD_ID_HEADER,
+            check=checks.text,
         ),
     ]
     schemaname: Annotated[

@@ -164,6 +164,7 @@ class Producer:
             settings.options["chunksize"],
             tally,
             key_col=settings.options["key_col"],
+            record_ids=settings.options["record_id"] is not None,
             in_flight=settings.options["concurrency"],
             **{k: v for k, v in checked.items() if k in FILE_OPTIONS},
         )

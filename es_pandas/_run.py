@@ -180,6 +180,8 @@ class Run:
             value_cols=options["value_cols"],
             value_type=options["value_type"],
             header_cols=options["header_cols"],
+            record_id=options["record_id"],
+            record_id_header=options["record_id_header"],
             limits=options["limits"],
             base_path="/" + base_path if base_path else "",
         )
@@ -201,6 +203,7 @@ class Run:
             assert chunk.frame is not None
             records = []
             rows = chunk.index.to_numpy() if chunk.journal is not None else None
+            ids = chunk.book.record_ids
             for item in encoder.encode(chunk.frame, chunk.start, chunk.problems):
                 if isinstance(item, RejectedRow):
                     chunk.book.fail(item.position, REJECTED, item.error)
@@ -210,6 +213,9 @@ class Run:
                         chunk.journal.ended(int(rows[item.position]), chunk.book, item.position)
                 else:
                     records.append(item)
+                    if item.record_id is not None:
+                        assert ids is not None
+                        ids[item.position] = item.record_id
             chunk.frame = None
             done = None if chunk_done is None else functools.partial(chunk_done, chunk)
             yield Batch(chunk.book, records, done, chunk.resent, chunk.journal, rows)
@@ -225,7 +231,8 @@ class Run:
 
     async def frame(self, frame: pd.DataFrame) -> StatusFrame | pd.DataFrame:
         size = self.settings.options["chunksize"]
-        book = self._book = StatusBook(len(frame), self.tally)
+        ids = self.settings.options["record_id"] is not None
+        book = self._book = StatusBook(len(frame), self.tally, record_ids=ids)
         self._index = frame.index
         chunks = (
             Chunk(frame.iloc[start : start + size], frame.index[start : start + size], book, start)

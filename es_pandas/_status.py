@@ -20,6 +20,7 @@ __all__ = [
     "FAILED",
     "NOT_SENT",
     "OK",
+    "RECORD_ID",
     "REJECTED",
     "STATUSES",
     "STATUS_COLUMNS",
@@ -47,6 +48,8 @@ STATUS_COLUMNS = (
     "latency_ms",
     "maybe_duplicate",
 )
+#: the column after those when the run gives records ids
+RECORD_ID = "record_id"
 OK, FAILED, UNKNOWN, REJECTED, NOT_SENT = range(5)
 _STATUS_DTYPE = pd.CategoricalDtype(list(STATUSES))
 _NO_TIMESTAMP = np.iinfo(np.int64).min
@@ -176,7 +179,8 @@ class StatusFrame(pd.DataFrame):
     ``http_status``, ``partition``, ``offset``, ``timestamp``, ``error``, ``trace``
     (the id IBM gave the error answer the row ended on, for IBM support), ``attempts``,
     ``latency_ms`` and ``maybe_duplicate`` (an earlier attempt may have written the
-    record before a later one succeeded). :meth:`update` takes in the status of rows
+    record before a later one succeeded); with ``record_id``, ``record_id`` (the id
+    header each sent record carries). :meth:`update` takes in the status of rows
     sent again.
 
     ``attrs`` holds the run's ``elapsed`` seconds and ``api_version`` ("v1" or "v2"),
@@ -314,9 +318,10 @@ class Tally:
 
 class StatusBook:
     """What happened to each row, by position, in arrays of fixed size: the only
-    per-row memory a run holds. Its counts also go to the run's :class:`Tally`."""
+    per-row memory a run holds. Its counts also go to the run's :class:`Tally`; with
+    ``record_ids`` it keeps the id of each record sent."""
 
-    def __init__(self, rows: int, tally: Tally | None = None) -> None:
+    def __init__(self, rows: int, tally: Tally | None = None, record_ids: bool = False) -> None:
         self.rows = rows
         self.status = np.full(rows, NOT_SENT, np.int8)
         self.http_status = np.zeros(rows, np.int16)
@@ -329,6 +334,8 @@ class StatusBook:
         self.errors: dict[int, str] = {}
         #: the id of the error answer a row ended on, where it had one
         self.traces: dict[int, str] = {}
+        #: each sent row's record id, when the run gives records ids (else None)
+        self.record_ids: dict[int, str] | None = {} if record_ids else None
         self.tally = tally or Tally()
         self.tally.counts[NOT_SENT] += rows
         self.counts = [0] * len(STATUSES)
@@ -410,6 +417,8 @@ class StatusBook:
             "latency_ms": pd.arrays.FloatingArray(self.latency * 1000, np.isnan(self.latency)),
             "maybe_duplicate": self.maybe_duplicate.copy(),
         }
+        if self.record_ids is not None:
+            columns[RECORD_ID] = _texts(rows, self.record_ids)
         frame = StatusFrame(columns, index=index if index is not None else pd.RangeIndex(rows))
         frame.attrs["elapsed"] = elapsed
         frame.attrs["rows"] = rows

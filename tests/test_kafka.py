@@ -234,3 +234,39 @@ def test_librdkafkas_log_is_shown_when_asked_for() -> None:
     lines = result.stderr.splitlines()
     assert any("rdkafka" in line and address in line for line in lines[:-1])
     assert lines[-1].startswith(f"Error: cannot reach Kafka at {address} (")
+
+
+def test_the_readme_consumer_recipe_drops_duplicates_by_record_id(kafka, gateway) -> None:
+    from confluent_kafka import Consumer, TopicPartition
+
+    from .test_readme import blocks
+
+    [recipe] = [block for block in blocks("python") if "def unique_messages" in block]
+    namespace: dict[str, object] = {}
+    exec(compile(recipe, "README consumer recipe", "exec"), namespace)
+    topic = topic_name()
+    create(gateway, topic, 1)
+    # each written, then answered 500: the retry writes a second copy next to the first
+    httpx.put(
+        f"{gateway}/_local/faults", json={"script": ["500+written", "ok"] * 2, "retry_after": 0}
+    )
+    try:
+        status = pd.DataFrame({"id": range(5)}).es.produce(
+            topic, url=gateway, record_id="hash", concurrency=1, progress=False
+        )
+    finally:
+        httpx.delete(f"{gateway}/_local/faults")
+    assert (status["status"] == "ok").all() and status["maybe_duplicate"].sum() == 2
+    assert [json.loads(r.value)["id"] for r in consume(kafka, topic)] == [0, 0, 1, 1, 2, 3, 4]
+    consumer = Consumer(
+        {"bootstrap.servers": kafka.bootstrap, "group.id": topic, "enable.auto.commit": False}
+    )
+    try:
+        consumer.assign([TopicPartition(topic, 0, 0)])
+        unique = namespace["unique_messages"](consumer)  # type: ignore[operator]
+        messages = [next(unique) for _ in range(5)]
+    finally:
+        consumer.close()
+    assert [json.loads(m.value())["id"] for m in messages] == [0, 1, 2, 3, 4]
+    ids = [dict(m.headers())["es-pandas-record-id"].decode() for m in messages]
+    assert ids == status["record_id"].tolist()

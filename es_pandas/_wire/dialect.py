@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from .values import Headers
 
-__all__ = ["Dialect", "EncodedRecord", "RejectedRow", "Row", "make_record"]
+__all__ = ["Dialect", "EncodedRecord", "RejectedRow", "Row", "make_record", "set_record_id"]
 
 #: a row before assembly: value kind ("json", "text" or "binary"), value data, and the
 #: dialect's key and headers fragments ("" when none)
@@ -26,20 +26,22 @@ class EncodedRecord:
     """One row as a request: ``POST {base_url}{target}`` with ``body`` as ``content_type``.
 
     ``key`` tells records of one Kafka key apart from others (its fragment of the
-    request, as the dialect writes it); "" when the record has no key."""
+    request, as the dialect writes it); "" when the record has no key. ``record_id`` is
+    the id header it carries (see ``RecordEncoder``'s ``record_id``)."""
 
     position: int
     target: str
     body: bytes
     content_type: str
     key: str = ""
+    record_id: str | None = None
 
 
 # A frozen dataclass's __init__ sets each field through object.__setattr__; setting the
 # slots directly is cheaper for the one record made per row.
-_set_position, _set_target, _set_body, _set_content_type, _set_key = (
+_set_position, _set_target, _set_body, _set_content_type, _set_key, set_record_id = (
     EncodedRecord.__dict__[name].__set__
-    for name in ("position", "target", "body", "content_type", "key")
+    for name in ("position", "target", "body", "content_type", "key", "record_id")
 )
 
 
@@ -53,6 +55,7 @@ def make_record(
     _set_body(record, body)
     _set_content_type(record, content_type)
     _set_key(record, key)
+    set_record_id(record, None)
     return record
 
 

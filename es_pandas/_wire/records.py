@@ -12,6 +12,7 @@ and leaves the request layout and its limits to the API version's dialect (:mod:
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from hashlib import blake2b
 from json.encoder import encode_basestring
 from typing import Any, Literal
 
@@ -19,15 +20,36 @@ import pandas as pd
 
 from .._exceptions import ConfigurationError
 from .columns import json_column, text_column, unsendable
-from .dialect import Dialect, EncodedRecord, RejectedRow
+from .dialect import Dialect, EncodedRecord, RejectedRow, set_record_id
 from .limits import Limits
 from .v1 import V1
 from .v2 import V2
 from .values import BAD_VALUE, Headers, Unencodable, called_headers, single_value, utf8
 
-__all__ = ["EncodedRecord", "RecordEncoder", "RejectedRow"]
+__all__ = ["RECORD_ID_HEADER", "EncodedRecord", "RecordEncoder", "RejectedRow", "content_id"]
+
+#: the header that carries each record's id, unless ``record_id_header`` names another
+RECORD_ID_HEADER = "es-pandas-record-id"
 
 _HeaderSource = Sequence[Hashable] | Callable[[dict[Hashable, Any]], Mapping[str, object]]
+
+
+def content_id(key: str | bytes | None, value: str | bytes, headers: Headers) -> str:
+    """A stable id of a record's content: 32 hex digits of a BLAKE2b digest of its key
+    (None: no key), value and headers, as Kafka stores them.
+
+    The same whatever the API version sends them with: a run that falls back to v1, or
+    a later one on v1, gives a record the id it had."""
+    k = b"" if key is None else key if isinstance(key, bytes) else key.encode()
+    v = value if isinstance(value, bytes) else value.encode()
+    # the sizes first, so that no two contents give the same bytes to digest
+    sizes = b"%s%d,%d" % (b"-" if key is None else b"k", len(k), len(v))
+    rest: list[bytes] = []
+    for name, data in headers:
+        encoded = name.encode()
+        sizes += b",%d,%d" % (len(encoded), len(data))
+        rest += (encoded, data)
+    return blake2b(sizes + b";" + k + v + b"".join(rest), digest_size=16).hexdigest()
 
 
 def _names(option: str, names: object) -> list[Hashable]:
@@ -67,6 +89,13 @@ class RecordEncoder:
     header_cols : sequence of hashable or callable, optional
         Columns whose values become headers named ``str(column)`` (nulls omitted), or a
         function from the row as ``{column: value}`` to ``{name: str | bytes | None}``.
+    record_id : "hash" or hashable, optional
+        Each record gets a header ``record_id_header`` holding its id, and
+        :attr:`EncodedRecord.record_id` says it: with "hash", :func:`content_id` of the
+        key, value and headers; else the value, as text, of this column (which stays
+        in the value unless ``value_cols`` leaves it out); a null id rejects its row.
+    record_id_header : str
+        The name of that header.
     limits : Limits
         Larger keys, values and (v1) request URIs reject their row; by default the
         API's own.
@@ -95,6 +124,8 @@ class RecordEncoder:
         text_content_type: str = "text/plain",
         schemaname: str | None = None,
         schemaversion: str | None = None,
+        record_id: Hashable | None = None,
+        record_id_header: str = RECORD_ID_HEADER,
     ) -> None:
         if api_version not in ("v1", "v2"):
             raise ConfigurationError(f"api_version must be 'v1' or 'v2', not {api_version!r}")
@@ -145,7 +176,7 @@ class RecordEncoder:
 
         roles: dict[int, str] = {}
 
-        def claim(option: str, name: Hashable) -> int:
+        def find(option: str, name: Hashable) -> int:
             matches = [i for i, column in enumerate(self._columns) if column == name]
             if not matches:
                 raise ConfigurationError(
@@ -153,12 +184,16 @@ class RecordEncoder:
                 )
             if len(matches) > 1:
                 raise ConfigurationError(f"{option}: {len(matches)} columns are named {name!r}")
-            if matches[0] in roles:
-                where = roles[matches[0]]
+            return matches[0]
+
+        def claim(option: str, name: Hashable) -> int:
+            found = find(option, name)
+            if found in roles:
+                where = roles[found]
                 twice = f"twice in {option}" if where == option else f"in {where} and {option}"
                 raise ConfigurationError(f"column {name!r} is listed {twice}")
-            roles[matches[0]] = option
-            return matches[0]
+            roles[found] = option
+            return found
 
         self._key = None if key_col is None else claim("key_col", key_col)
         self._header_fn = header_cols if callable(header_cols) else None
@@ -171,6 +206,19 @@ class RecordEncoder:
                     raise ConfigurationError(f"header column {name!r}: {problem}")
                 self._header_cols.append((claim("header_cols", name), header))
         self._value_col = None if value_col is None else claim("value_col", value_col)
+        self._record_id = record_id is not None
+        self._id_header = utf8(record_id_header)
+        # The id column is not claimed: it may well be the key, or a field of the value.
+        self._id_col = None if record_id in (None, "hash") else find("record_id", record_id)
+        if record_id is not None:
+            problem = self._dialect.header_name_problem(self._id_header)
+            if problem:
+                raise ConfigurationError(f"record_id_header {record_id_header!r}: {problem}")
+            if any(name == self._id_header for _, name in self._header_cols):
+                raise ConfigurationError(
+                    f"header column {record_id_header!r} has the name of the record id "
+                    "header: give record_id_header another name"
+                )
         if value_col is not None:
             fields = []
         elif value_cols is not None:
@@ -185,7 +233,7 @@ class RecordEncoder:
             )
         self._fields = fields
         if dtypes is not None:
-            sent = [i for i in (self._key, self._value_col) if i is not None]
+            sent = [i for i in (self._key, self._value_col, self._id_col) if i is not None]
             for i in sent + fields + [i for i, _ in self._header_cols]:
                 problem = unsendable(dtypes[i])
                 if problem:
@@ -226,7 +274,21 @@ class RecordEncoder:
         keys = self._keys(chunk, errors)
         kinds, values = self._values(chunk, errors)
         headers = self._headers(chunk, errors)
-        return self._dialect.rows(start, errors, zip(kinds, values, keys, headers, strict=True))
+        ids: list[str] = []
+        if self._record_id:
+            ids = self._ids(chunk, errors, keys, values, headers)
+            name = self._id_header
+            headers = [
+                [*row, (name, row_id.encode())] for row, row_id in zip(headers, ids, strict=True)
+            ]
+        parts = self._header_parts(headers, errors)
+        rows = zip(kinds, values, self._key_parts(keys), parts, strict=True)
+        out = self._dialect.rows(start, errors, rows)
+        if ids:
+            for item in out:
+                if isinstance(item, EncodedRecord):
+                    set_record_id(item, ids[item.position - start])
+        return out
 
     # -- columns of a chunk ------------------------------------------------------
 
@@ -234,10 +296,10 @@ class RecordEncoder:
         for i, problem in problems.items():
             errors.setdefault(i, f"column {self._columns[position]!r}: {problem}")
 
-    def _keys(self, chunk: pd.DataFrame, errors: dict[int, str]) -> list[str]:
-        """Each row's key as the dialect's fragment (v1 query parameters, a v2 member)."""
+    def _keys(self, chunk: pd.DataFrame, errors: dict[int, str]) -> list[str | bytes | None]:
+        """Each row's key (None: no key, or a rejected row)."""
         if self._key is None:
-            return [""] * len(chunk)
+            return [None] * len(chunk)
         keys, problems = text_column(chunk.iloc[:, self._key])
         self._blame(errors, self._key, problems)
         label = f"column {self._columns[self._key]!r}"
@@ -255,7 +317,11 @@ class RecordEncoder:
                     errors.setdefault(
                         i, f"{label}: key is {size} bytes, over the {limit}-byte limit"
                     )
-        return self._dialect.key_parts(keys)
+        return keys
+
+    def _key_parts(self, keys: list[str | bytes | None]) -> list[str]:
+        """Each row's key as the dialect's fragment (v1 query parameters, a v2 member)."""
+        return [""] * len(keys) if self._key is None else self._dialect.key_parts(keys)
 
     def _values(
         self, chunk: pd.DataFrame, errors: dict[int, str]
@@ -281,11 +347,11 @@ class RecordEncoder:
             values.append(data)
         return kinds, values
 
-    def _headers(self, chunk: pd.DataFrame, errors: dict[int, str]) -> list[str]:
-        """Each row's headers as their wire fragment: a v1 query parameter or a v2 member."""
+    def _headers(self, chunk: pd.DataFrame, errors: dict[int, str]) -> list[Headers]:
+        """Each row's headers, as (name, data) pairs."""
         if self._header_fn is not None:
-            rows = self._headers_called(self._header_fn, chunk, errors)
-        elif self._header_cols:
+            return self._headers_called(self._header_fn, chunk, errors)
+        if self._header_cols:
             columns = []
             for i, name in self._header_cols:
                 texts, problems = text_column(chunk.iloc[:, i])
@@ -296,9 +362,11 @@ class RecordEncoder:
                         for t in texts
                     ]
                 )
-            rows = [[h for h in row if h is not None] for row in zip(*columns, strict=True)]
-        else:
-            return [""] * len(chunk)
+            return [[h for h in row if h is not None] for row in zip(*columns, strict=True)]
+        return [()] * len(chunk)
+
+    def _header_parts(self, rows: list[Headers], errors: dict[int, str]) -> list[str]:
+        """Each row's headers as their wire fragment: a v1 query parameter or a v2 member."""
         header_part = self._dialect.header_part
         parts = []
         for i, headers in enumerate(rows):
@@ -330,3 +398,38 @@ class RecordEncoder:
                 errors.setdefault(i, f"header_cols callable: {exc}")
                 out.append(())
         return out
+
+    def _ids(
+        self,
+        chunk: pd.DataFrame,
+        errors: dict[int, str],
+        keys: list[str | bytes | None],
+        values: list[str] | list[str | bytes],
+        headers: list[Headers],
+    ) -> list[str]:
+        """Each row's record id ("" for a rejected row)."""
+        for i, row in enumerate(headers):
+            if i not in errors and any(name == self._id_header for name, _ in row):
+                errors[i] = (
+                    f"header {self._id_header!r} is the record id header: it is set by record_id"
+                )
+        if self._id_col is None:
+            return [
+                "" if i in errors else content_id(key, value, row)
+                for i, (key, value, row) in enumerate(zip(keys, values, headers, strict=True))
+            ]
+        texts, problems = text_column(chunk.iloc[:, self._id_col])
+        self._blame(errors, self._id_col, problems)
+        label = f"column {self._columns[self._id_col]!r}"
+        ids = []
+        for i, text in enumerate(texts):
+            if isinstance(text, bytes):
+                try:
+                    text = text.decode()
+                except UnicodeDecodeError:
+                    errors.setdefault(i, f"{label}: a record id is text, not non-UTF-8 bytes")
+                    text = None
+            if text is None:
+                errors.setdefault(i, f"{label}: null record id")
+            ids.append("" if text is None else text)
+        return ids
