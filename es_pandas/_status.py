@@ -194,7 +194,8 @@ class StatusFrame(pd.DataFrame):
     sent again.
 
     ``attrs`` holds the run's ``elapsed`` seconds and ``api_version`` ("v1" or "v2"),
-    and ``no_v2_route`` when ``api_version="auto"`` fell back to v1.
+    and ``no_v2_route`` when ``api_version="auto"`` fell back to v1; ``dead_letters`` is
+    (path, rows) with ``dead_letter``.
     """
 
     @property
