@@ -77,6 +77,7 @@ class DeadLetters:
         # a frame's chunks that ended before an earlier one, by their first position
         self._ended: dict[int, Chunk] = {}
         self._next = 0
+        self._broken = False
 
     def check_columns(self, columns: pd.Index) -> None:
         """Refuse rows that have a column a dead letter adds (before anything is sent)."""
@@ -119,7 +120,21 @@ class DeadLetters:
         letters["http_status"] = pd.arrays.IntegerArray(http.astype(np.int16), http == 0)
         letters["trace"] = pd.array([book.traces.get(p) for p in at.tolist()], dtype="string")
         letters["attempts"] = pd.array(book.attempts[at], dtype="Int32")
-        self._write(letters, rows)
+        if self._broken:
+            return  # the run already ends with why
+        try:
+            self._write(letters, rows)
+        except (OSError, ValueError, TypeError) as exc:
+            # pyarrow's errors are ValueError and TypeError
+            self._broken = True
+            raise ConfigurationError(
+                f"cannot write the dead letters to {self.path}: {exc}"
+                + (
+                    "; a Parquet column holds one type: write them to .jsonl"
+                    if self.format == "parquet"
+                    else ""
+                )
+            ) from exc
         self._tally.dead_letters += len(letters)
         chunk.rows = None
 

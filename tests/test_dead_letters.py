@@ -237,3 +237,20 @@ def test_a_column_of_ones_own_named_status_is_sent(es) -> None:
     frame = pd.DataFrame({"status": ["new"], "error": ["none"]})
     frame.es.produce("single", url=es.url, api_key=API_KEY, progress=False)
     assert json.loads(es.read("single")[-1].value) == {"status": "new", "error": "none"}
+
+
+def test_dead_letters_that_cannot_be_written_stop_the_run_saying_why(es, tmp_path) -> None:
+    # a Parquet column has one type; the second chunk's values are not the first's
+    frame = pd.DataFrame({"id": ["1", "2", None, "4"], "x": ["a", "b", 3, 4]})
+    with pytest.raises(es_pandas.ProduceAborted, match="cannot write the dead letters") as caught:
+        frame.es.produce(
+            "single",
+            url=es.url,
+            api_key=API_KEY,
+            progress=False,
+            key_col="id",
+            chunksize=2,
+            dead_letter=str(tmp_path / "failed.parquet"),
+        )
+    assert "write them to .jsonl" in str(caught.value)
+    assert caught.value.status["status"].tolist() == ["ok", "ok", "rejected", "ok"]
