@@ -97,12 +97,11 @@ class DeadLetters:
             self._next += len(ready.index)
 
     def flush(self, chunks: list[Chunk]) -> None:
-        """The run stopped: write the chunks not written yet (with their rows not_sent)."""
+        """The run stopped: write a frame's chunks not written yet (rows not_sent and all)."""
         for chunk in chunks:
-            if chunk.start >= self._next and chunk.start not in self._ended:
-                self._ended[chunk.start] = chunk
-        for start in sorted(self._ended):
-            self.write(self._ended.pop(start))
+            if chunk.start >= self._next:
+                self.write(chunk)
+        self._ended.clear()
 
     def write(self, chunk: Chunk) -> None:
         """The chunk's rows that are not ok, on disk before this returns."""

@@ -244,31 +244,22 @@ class Run:
         book = self._book = StatusBook(len(frame), self.tally)
         self._index = frame.index
         dead = self._dead_letters(frame.columns)
-        made: list[Chunk] = []
-
-        def chunks() -> Iterator[Chunk]:
-            for start in range(0, len(frame), size):
-                rows = frame.iloc[start : start + size]
-                chunk = Chunk(rows, rows.index, book, start)
-                if dead is not None:
-                    chunk.rows = rows
-                    made.append(chunk)
-                yield chunk
-
-        try:
-            await self.send(frame.dtypes, chunks(), None if dead is None else dead.chunk_done)
-        finally:
-            if dead is not None:
-                # the rows of chunks never reached are not_sent: dead letters too
-                start = len(made) * size
-                made += [
-                    Chunk(
-                        None, frame.index[at : at + size], book, at, rows=frame.iloc[at : at + size]
-                    )
-                    for at in range(start, len(frame), size)
-                ]
+        # slices of the frame, not copies: made up front, as the dead letters of chunks
+        # never reached (not_sent) are written too
+        chunks = [
+            Chunk(frame.iloc[at : at + size], frame.index[at : at + size], book, at)
+            for at in range(0, len(frame), size)
+        ]
+        if dead is None:
+            await self.send(frame.dtypes, iter(chunks))
+        else:
+            for chunk in chunks:
+                chunk.rows = chunk.frame
+            try:
+                await self.send(frame.dtypes, iter(chunks), dead.chunk_done)
+            finally:
                 try:
-                    dead.flush(made)
+                    dead.flush(chunks)
                 finally:
                     dead.close()
         status = book.to_frame(frame.index, self.tally.summary().elapsed)

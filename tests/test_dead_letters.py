@@ -229,6 +229,14 @@ def test_dead_letters_are_refused_where_they_cannot_work(es, tmp_path) -> None:
     source.write_text('{"v": 1}\n')
     with pytest.raises(ConfigurationError, match="is the file being sent"):
         es_pandas.produce_file(source, "single", dead_letter=str(source), **options)
+    with pytest.raises(ConfigurationError, match="one file"):
+        es_pandas.produce_file(
+            source,
+            "single",
+            dead_letter=str(tmp_path / "s.csv"),
+            status_out=str(tmp_path / "s.csv"),
+            **options,
+        )
     assert es.stats() == {}
 
 
