@@ -52,6 +52,13 @@ def dead_letter_format(path: str) -> str:
     return _FORMATS[extension]
 
 
+def _same_file(path: str, reading: str | None) -> bool:
+    # (reading "-" is stdin, unless a file of that name is there)
+    if reading is None or not (os.path.exists(path) and os.path.exists(reading)):
+        return False
+    return os.path.samefile(path, reading)
+
+
 class DeadLetters:
     """Writes a run's dead letters to ``path``, chunk by chunk, in input order.
 
@@ -63,7 +70,7 @@ class DeadLetters:
         self.format = dead_letter_format(path)
         if self.format == "parquet":
             parquet()
-        if reading is not None and os.path.exists(path) and os.path.samefile(path, reading):
+        if _same_file(path, reading):
             raise ConfigurationError(
                 f"dead_letter: {path!r} is the file being sent; write the dead letters "
                 "to another file"
@@ -105,6 +112,8 @@ class DeadLetters:
 
     def write(self, chunk: Chunk) -> None:
         """The chunk's rows that are not ok, on disk before this returns."""
+        if self._broken:
+            return  # the run already ends with why
         rows = chunk.rows
         assert rows is not None, "a chunk keeps its rows for its dead letters"
         book = chunk.book
@@ -119,8 +128,6 @@ class DeadLetters:
         letters["http_status"] = pd.arrays.IntegerArray(http.astype(np.int16), http == 0)
         letters["trace"] = pd.array([book.traces.get(p) for p in at.tolist()], dtype="string")
         letters["attempts"] = pd.array(book.attempts[at], dtype="Int32")
-        if self._broken:
-            return  # the run already ends with why
         try:
             self._write(letters, rows)
         except (OSError, ValueError, TypeError) as exc:
