@@ -20,6 +20,7 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
+from ._deadletters import DeadLetters
 from ._exceptions import ConfigurationError
 from ._journal import Journal, check_no_journal, journal_path, read_journal
 from ._parquet import parquet
@@ -40,6 +41,10 @@ __all__ = ["FileLoad"]
 # fingerprint of the row last (so that a resumed load can tell it is the same file)
 _STATUS_COLUMNS = ["row", *STATUS_COLUMNS, "row_hash"]
 logger = logging.getLogger("es_pandas")
+
+
+def _same_path(one: str, other: str) -> bool:
+    return os.path.abspath(one) == os.path.abspath(other)
 
 
 def _is_parquet(path: str) -> bool:
@@ -168,6 +173,7 @@ class FileLoad:
         retry_unknown: bool = False,
         record_ids: bool = False,
         in_flight: int = 32,
+        dead_letter: str | None = None,
     ) -> None:
         self.path = path
         self.format = file_format(path, format)
@@ -185,6 +191,11 @@ class FileLoad:
             check_no_journal(status_out, resume)
         self._record_ids = record_ids
         self._status_columns = [*STATUS_COLUMNS, *([RECORD_ID] if record_ids else [])]
+        if dead_letter and status_out and _same_path(dead_letter, status_out):
+            raise ConfigurationError(
+                "dead_letter and status_out are one file: give them a file each"
+            )
+        self._dead = DeadLetters(dead_letter, tally, reading=path) if dead_letter else None
         self._writer = StatusWriter(status_out, record_ids) if status_out else None
         #: called with each chunk and its status, in file order, once its rows have ended
         self.emit: Callable[[Chunk, StatusFrame], None] = self._write
@@ -238,6 +249,8 @@ class FileLoad:
             # from the whole first chunk, rows carried from resume included, so that a
             # resumed load reads the file as the first one did
             self._types.decide(first)
+        if self._dead is not None:
+            self._dead.check_columns(first.columns)
         # Another file's status is refused here, before the run starts.
         first_hashes = self._fingerprints(first, 0)
         return first.dtypes, self._chunks(first, first_hashes, self._hinted(frames))
@@ -287,6 +300,10 @@ class FileLoad:
                     self._tally.add(str(status), int(count))
                 self._tally.carried += len(carried)
             frame = frame.loc[sending]
+            # as read: the types given below turn a value that does not fit into null
+            as_read = (
+                None if self._dead is None else frame.copy() if self._types is not None else frame
+            )
             problems = {} if self._types is None else self._types.apply(frame)
             resent = np.flatnonzero(np.isin(frame.index.to_numpy(), self._unknown))
             chunk = Chunk(
@@ -298,6 +315,7 @@ class FileLoad:
                 problems=problems,
                 journal=self.journal,
                 hashes=hashes,
+                rows=as_read,
             )
             self._pending.append(chunk)
             yield chunk
@@ -372,6 +390,8 @@ class FileLoad:
     def close(self) -> None:
         finished = False
         try:
+            if self._dead is not None:
+                self._dead.close()
             if self._writer is not None:
                 self._writer.close()
                 # The status file now says all the journal said, unless nothing was
@@ -386,3 +406,5 @@ class FileLoad:
         if self._writer is not None:
             assert chunk.hashes is not None
             self._writer.write(status, chunk.hashes)
+        if self._dead is not None:
+            self._dead.write(chunk)

@@ -524,6 +524,16 @@ class ProduceOptions(TypedDict, total=False):
             check=checks.choice(("collect", "raise")),
         ),
     ]
+    dead_letter: Annotated[
+        str | None,
+        Option(
+            "Write every row that does not end ok here (.jsonl, .csv or .parquet), as the "
+            "run goes and in input order: its columns, then status, error, http_status, "
+            "trace and attempts. Fix it and send it again: those five columns are "
+            "dropped from a file or frame that has them all.",
+            check=checks.path,
+        ),
+    ]
 
 
 class FileOptions(ProduceOptions, total=False):

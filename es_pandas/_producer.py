@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import pandas as pd
 
 from ._config import AUTH_OPTIONS, Settings, resolve
+from ._exceptions import ConfigurationError
 from ._files import FileLoad
 from ._options import FILE_OPTIONS, PRODUCE_OPTIONS, check_options, parameters_doc
 from ._run import Run, run_blocking
@@ -157,7 +158,9 @@ class Producer:
         **options: Unpack[FileOptions],
     ) -> Summary | pd.DataFrame:
         checked = check_options(options, (*PRODUCE_OPTIONS, *FILE_OPTIONS))
-        settings = self._settings({k: v for k, v in checked.items() if k in PRODUCE_OPTIONS})
+        settings = self._settings(
+            {k: v for k, v in checked.items() if k in PRODUCE_OPTIONS}, dry_run
+        )
         tally = Tally()
         load = FileLoad(
             os.fspath(path),
@@ -165,6 +168,7 @@ class Producer:
             tally,
             key_col=settings.options["key_col"],
             record_ids=settings.options["record_id"] is not None,
+            dead_letter=settings.options.get("dead_letter"),
             in_flight=settings.options["concurrency"],
             **{k: v for k, v in checked.items() if k in FILE_OPTIONS},
         )
@@ -178,16 +182,22 @@ class Producer:
         finally:
             load.close()
 
-    def _settings(self, overrides: Mapping[str, Any]) -> Settings:
+    def _settings(self, overrides: Mapping[str, Any], dry_run: object) -> Settings:
         """This producer's settings with ``overrides`` first; its credentials (and IAM
         token) are reused unless the overrides touch them."""
-        if not overrides:
-            return self.settings
-        reuse = not any(name in overrides for name in AUTH_OPTIONS)
-        return resolve([overrides, self._given], auth=self.settings.auth if reuse else None)
+        settings = self.settings
+        if overrides:
+            reuse = not any(name in overrides for name in AUTH_OPTIONS)
+            auth = self.settings.auth if reuse else None
+            settings = resolve([overrides, self._given], auth=auth)
+        if dry_run and settings.options.get("dead_letter"):
+            raise ConfigurationError(
+                "dead_letter: a dry run sends nothing, so it writes no dead letters"
+            )
+        return settings
 
     def _run(self, topic: str, options: Mapping[str, Any], dry_run: bool, rows: int) -> Run:
-        settings = self._settings(check_options(options, PRODUCE_OPTIONS))
+        settings = self._settings(check_options(options, PRODUCE_OPTIONS), dry_run)
         description = f"{settings.url} topic {topic!r}"
         return Run(settings, topic, dry_run, rows, description, routes=self._routes)
 

@@ -32,6 +32,7 @@ from typing import IO, Any, Literal, cast
 import numpy as np
 import pandas as pd
 
+from ._deadletters import drop_dead_letter_columns
 from ._exceptions import ConfigurationError
 from ._parquet import parquet, parquet_frames
 
@@ -258,10 +259,11 @@ def read_frames(
     path: str, options: ReadOptions, chunk_rows: int, name: str
 ) -> Iterator[pd.DataFrame]:
     """The file as DataFrames of at most ``chunk_rows`` rows; never the whole file at
-    once. A file that cannot be read on raises :class:`FileReadError` naming the line."""
+    once. A file that cannot be read on raises :class:`FileReadError` naming the line.
+    Dead letters sent again lose their status columns (see _deadletters)."""
     source: str | IO[bytes] = sys.stdin.buffer if path == "-" else path
     if options.format == "parquet":
-        yield from parquet_frames(source, chunk_rows)
+        yield from map(drop_dead_letter_columns, parquet_frames(source, chunk_rows))
         return
     frames = (
         _json_lines(source, options, chunk_rows, name)
@@ -290,7 +292,7 @@ def read_frames(
             raise FileReadError(f"{name}: {_first_line(exc)}") from None
         if frame is None:
             return
-        yield frame
+        yield drop_dead_letter_columns(frame)
 
 
 def _csv_frames(

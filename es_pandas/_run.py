@@ -21,8 +21,14 @@ import pandas as pd
 
 from ._auth import StaticAuth
 from ._config import Settings
+from ._deadletters import DeadLetters, drop_dead_letter_columns
 from ._engine import Batch, Engine
-from ._exceptions import EventStreamsError, ProduceAborted, ProduceError, ProduceInterrupted
+from ._exceptions import (
+    EventStreamsError,
+    ProduceAborted,
+    ProduceError,
+    ProduceInterrupted,
+)
 from ._files import FileLoad
 from ._outcomes import Abort
 from ._progress import ProgressEvent, make_reporter
@@ -229,18 +235,44 @@ class Run:
 
     # -- a DataFrame -----------------------------------------------------------------
 
+    def _dead_letters(self, columns: pd.Index) -> DeadLetters | None:
+        """The writer of a frame's dead letters, if the run has ``dead_letter``."""
+        path = self.settings.options.get("dead_letter")
+        if path is None:
+            return None
+        dead = DeadLetters(path, self.tally)
+        dead.check_columns(columns)
+        return dead
+
     async def frame(self, frame: pd.DataFrame) -> StatusFrame | pd.DataFrame:
         size = self.settings.options["chunksize"]
+        frame = drop_dead_letter_columns(frame)
         ids = self.settings.options["record_id"] is not None
         book = self._book = StatusBook(len(frame), self.tally, record_ids=ids)
         self._index = frame.index
-        chunks = (
-            Chunk(frame.iloc[start : start + size], frame.index[start : start + size], book, start)
-            for start in range(0, len(frame), size)
-        )
-        await self.send(frame.dtypes, chunks)
+        dead = self._dead_letters(frame.columns)
+        # slices of the frame, not copies: made up front, as the dead letters of chunks
+        # never reached (not_sent) are written too
+        chunks = [
+            Chunk(frame.iloc[at : at + size], frame.index[at : at + size], book, at)
+            for at in range(0, len(frame), size)
+        ]
+        if dead is None:
+            await self.send(frame.dtypes, iter(chunks))
+        else:
+            for chunk in chunks:
+                chunk.rows = chunk.frame
+            try:
+                await self.send(frame.dtypes, iter(chunks), dead.chunk_done)
+            finally:
+                try:
+                    dead.flush(chunks)
+                finally:
+                    dead.close()
         status = book.to_frame(frame.index, self.tally.summary().elapsed)
         status.attrs.update(api_version=self.tally.api_version, no_v2_route=self.tally.no_v2_route)
+        if dead is not None:
+            status.attrs["dead_letters"] = (dead.path, self.tally.dead_letters)
         self.finish(status)
         return self.plan(book, frame.index) if self.dry_run else status
 

@@ -76,7 +76,8 @@ class Summary:
     ``unread_from`` is the first row of a file never read, when the load stopped
     before its end: those rows are in no count. ``api_version`` is the API the run
     used ("v1" or "v2"; None for a slice), and ``no_v2_route`` says that it is v1
-    because ``api_version="auto"`` found no v2 route at the endpoint."""
+    because ``api_version="auto"`` found no v2 route at the endpoint. ``dead_letters``
+    is where the rows not ok were written (``dead_letter``), and how many."""
 
     def __init__(
         self,
@@ -87,6 +88,7 @@ class Summary:
         unread_from: int | None = None,
         api_version: str | None = None,
         no_v2_route: bool = False,
+        dead_letters: tuple[str, int] | None = None,
     ) -> None:
         self.counts = counts
         self.elapsed = elapsed
@@ -95,6 +97,7 @@ class Summary:
         self.unread_from = unread_from
         self.api_version = api_version
         self.no_v2_route = no_v2_route
+        self.dead_letters = dead_letters
 
     def why(self, top: int = _ERRORS_SHOWN) -> str:
         """The most frequent errors of rows not ok, with how many rows each; empty
@@ -133,7 +136,14 @@ class Summary:
             text += f"; the file's rows from {self.unread_from:,} on were not read"
         if self.no_v2_route:
             text += f"; {NO_V2_ROUTE}"
+        if self.dead_letters is not None:
+            text += f"; {self._dead_letters()}"
         return text
+
+    def _dead_letters(self) -> str:
+        assert self.dead_letters is not None
+        path, rows = self.dead_letters
+        return f"{rows:,} dead letter{'' if rows == 1 else 's'} (rows not ok) in {path}"
 
     def __repr__(self) -> str:
         return f"<Summary {self}>"
@@ -153,6 +163,8 @@ class Summary:
             )
         if self.no_v2_route:
             lines.append(f"  {NO_V2_ROUTE}")
+        if self.dead_letters is not None:
+            lines.append(f"  {self._dead_letters()}")
         if self.carried and self.counts["unknown"]:
             lines.append(
                 "  unknown rows may or may not be in Kafka: --retry-unknown sends them again "
@@ -169,6 +181,8 @@ class Summary:
             timing += f" ({self.rate:,.0f} rows/s)</p>" if self.rate else "</p>"
         if self.no_v2_route:
             timing += f"<p>{NO_V2_ROUTE}</p>"
+        if self.dead_letters is not None:
+            timing += f"<p>{html.escape(self._dead_letters())}</p>"
         return f"<table><tr>{head}</tr><tr>{cells}</tr></table>{timing}"
 
 
@@ -184,7 +198,8 @@ class StatusFrame(pd.DataFrame):
     sent again.
 
     ``attrs`` holds the run's ``elapsed`` seconds and ``api_version`` ("v1" or "v2"),
-    and ``no_v2_route`` when ``api_version="auto"`` fell back to v1.
+    and ``no_v2_route`` when ``api_version="auto"`` fell back to v1; ``dead_letters`` is
+    (path, rows) with ``dead_letter``.
     """
 
     @property
@@ -211,6 +226,7 @@ class StatusFrame(pd.DataFrame):
             reasons=reasons,
             api_version=self.attrs.get("api_version"),
             no_v2_route=bool(self.attrs.get("no_v2_route")),
+            dead_letters=self.attrs.get("dead_letters") if whole else None,
         )
 
     def update(self, other: pd.DataFrame) -> None:  # type: ignore[override]
@@ -290,6 +306,9 @@ class Tally:
         #: the API version the run uses, and whether "auto" fell back to v1
         self.api_version: str | None = None
         self.no_v2_route = False
+        #: where the rows not ok go (dead_letter), and how many went
+        self.dead_letter: str | None = None
+        self.dead_letters = 0
 
     def add(self, status: str, rows: int = 1) -> None:
         self.counts[STATUSES.index(status)] += rows
@@ -313,6 +332,9 @@ class Tally:
             unread_from=self.unread_from,
             api_version=self.api_version,
             no_v2_route=self.no_v2_route,
+            dead_letters=None
+            if self.dead_letter is None
+            else (self.dead_letter, self.dead_letters),
         )
 
 
@@ -455,6 +477,8 @@ class Chunk:
     journal: Journal | None = None
     #: a fingerprint of every row read (carried ones too), by row (a file's chunks)
     hashes: pd.Series | None = None
+    #: the rows as read, kept until their dead letters are written (with dead_letter)
+    rows: pd.DataFrame | None = None
     #: every row of it has its final status
     done: bool = False
 

@@ -1,0 +1,183 @@
+"""Dead letters: every row of a run that does not end ``ok``, with its own columns and
+why (``status``, ``error``, ``http_status``, ``trace``, ``attempts``), written to a
+JSON Lines, CSV or Parquet file as the run goes, in input order.
+
+The file is for fixing and sending again (``es-pandas produce failed.jsonl``, or
+``pd.read_json(path, lines=True, dtype=False).es.produce(...)``): a file or frame that
+has all five of those columns is taken for dead letters and they are dropped on input
+(:func:`drop_dead_letter_columns`). All five, so that a column of one's own named
+``status`` or ``error`` is never dropped.
+
+Each chunk's dead letters reach the file (flushed) once that chunk and every earlier
+one have ended, so a Ctrl-C, or a crash of a JSON Lines or CSV file, leaves it whole up
+to that point. A Parquet file is readable once closed (a run that ends, fails or is
+interrupted closes it; a process killed outright leaves it unreadable).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+
+from ._exceptions import ConfigurationError
+from ._parquet import parquet
+from ._status import OK, STATUSES, Chunk, Tally
+
+__all__ = ["DEAD_LETTER_COLUMNS", "DeadLetters", "drop_dead_letter_columns"]
+
+#: what a dead letter has besides its row's columns, in order
+DEAD_LETTER_COLUMNS = ("status", "error", "http_status", "trace", "attempts")
+_FORMATS = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+logger = logging.getLogger("es_pandas")
+
+
+def drop_dead_letter_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` without the dead-letter columns, when it has all of them (it is dead
+    letters sent again); as it is otherwise."""
+    if not all(name in frame.columns for name in DEAD_LETTER_COLUMNS):
+        return frame
+    return frame.drop(columns=list(DEAD_LETTER_COLUMNS))
+
+
+def dead_letter_format(path: str) -> str:
+    extension = os.path.splitext(path)[1].lower()
+    if extension not in _FORMATS:
+        raise ConfigurationError(
+            f"dead_letter: dead letters are written to .jsonl, .csv or .parquet, not {path!r}"
+        )
+    return _FORMATS[extension]
+
+
+def _same_file(path: str, reading: str | None) -> bool:
+    # (reading "-" is stdin, unless a file of that name is there)
+    if reading is None or not (os.path.exists(path) and os.path.exists(reading)):
+        return False
+    return os.path.samefile(path, reading)
+
+
+class DeadLetters:
+    """Writes a run's dead letters to ``path``, chunk by chunk, in input order.
+
+    A file load hands over its chunks in file order (:meth:`write`); a frame's chunks
+    end in any order and go through :meth:`chunk_done`, which holds a chunk back until
+    every earlier one is written."""
+
+    def __init__(self, path: str, tally: Tally, *, reading: str | None = None) -> None:
+        self.format = dead_letter_format(path)
+        if self.format == "parquet":
+            parquet()
+        if _same_file(path, reading):
+            raise ConfigurationError(
+                f"dead_letter: {path!r} is the file being sent; write the dead letters "
+                "to another file"
+            )
+        self.path = path
+        self._tally = tally
+        tally.dead_letter = path
+        self._handle: IO[str] | None = None
+        self._writer: Any = None
+        self._schema: Any = None
+        # a frame's chunks that ended before an earlier one, by their first position
+        self._ended: dict[int, Chunk] = {}
+        self._next = 0
+        self._broken = False
+
+    def check_columns(self, columns: pd.Index) -> None:
+        """Refuse rows that have a column a dead letter adds (before anything is sent)."""
+        clash = [name for name in DEAD_LETTER_COLUMNS if name in columns]
+        if clash:
+            raise ConfigurationError(
+                f"dead_letter: the rows have a column {clash[0]!r}, which a dead letter "
+                f"adds (with {', '.join(DEAD_LETTER_COLUMNS)}): rename it"
+            )
+
+    def chunk_done(self, chunk: Chunk) -> None:
+        """A frame's chunk ended: write it, and the later ones that ended before it."""
+        self._ended[chunk.start] = chunk
+        while self._next in self._ended:
+            ready = self._ended.pop(self._next)
+            self.write(ready)
+            self._next += len(ready.index)
+
+    def flush(self, chunks: list[Chunk]) -> None:
+        """The run stopped: write a frame's chunks not written yet (rows not_sent and all)."""
+        for chunk in chunks:
+            if chunk.start >= self._next:
+                self.write(chunk)
+        self._ended.clear()
+
+    def write(self, chunk: Chunk) -> None:
+        """The chunk's rows that are not ok, on disk before this returns."""
+        if self._broken:
+            return  # the run already ends with why
+        rows = chunk.rows
+        assert rows is not None, "a chunk keeps its rows for its dead letters"
+        book = chunk.book
+        positions = np.arange(chunk.start, chunk.start + len(rows))
+        codes = book.status[positions]
+        bad = np.flatnonzero(codes != OK)
+        at = positions[bad]
+        letters = rows.iloc[bad].reset_index(drop=True)
+        http = book.http_status[at]
+        letters["status"] = pd.array([STATUSES[code] for code in codes[bad]], dtype="string")
+        letters["error"] = pd.array([book.errors.get(p) for p in at.tolist()], dtype="string")
+        letters["http_status"] = pd.arrays.IntegerArray(http.astype(np.int16), http == 0)
+        letters["trace"] = pd.array([book.traces.get(p) for p in at.tolist()], dtype="string")
+        letters["attempts"] = pd.array(book.attempts[at], dtype="Int32")
+        try:
+            self._write(letters, rows)
+        except (OSError, ValueError, TypeError) as exc:
+            # pyarrow's errors are ValueError and TypeError
+            self._broken = True
+            raise ConfigurationError(
+                f"cannot write the dead letters to {self.path}: {exc}"
+                + (
+                    "; a Parquet column holds one type: write them to .jsonl"
+                    if self.format == "parquet"
+                    else ""
+                )
+            ) from exc
+        self._tally.dead_letters += len(letters)
+        chunk.rows = None
+
+    def _write(self, letters: pd.DataFrame, rows: pd.DataFrame) -> None:
+        if self.format == "parquet":
+            self._write_parquet(letters, rows)
+            return
+        first = self._handle is None
+        if self._handle is None:
+            # opened at the first chunk's end, so that a refused run leaves an earlier
+            # file alone, and a finished one never leaves a stale one
+            self._handle = open(self.path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+        if self.format == "csv":
+            letters.to_csv(self._handle, index=False, header=first)
+        elif len(letters):
+            text = letters.to_json(orient="records", lines=True, date_format="iso")
+            self._handle.write(text if text.endswith("\n") else text + "\n")
+        self._handle.flush()
+
+    def _write_parquet(self, letters: pd.DataFrame, rows: pd.DataFrame) -> None:
+        import pyarrow as pa
+
+        if self._writer is None:
+            # the types from the whole chunk: its rows not ok alone may all be null
+            schema = pa.Schema.from_pandas(rows, preserve_index=False)
+            kinds = [pa.string(), pa.string(), pa.int16(), pa.string(), pa.int32()]
+            for name, kind in zip(DEAD_LETTER_COLUMNS, kinds, strict=True):
+                schema = schema.append(pa.field(name, kind))
+            self._schema = schema.remove_metadata()
+            self._writer = parquet().ParquetWriter(self.path, self._schema)
+        table = pa.Table.from_pandas(letters, schema=self._schema, preserve_index=False)
+        self._writer.write_table(table)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        if self._handle is not None:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()

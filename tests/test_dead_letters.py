@@ -1,0 +1,264 @@
+"""Dead letters: the rows not ok, written as the run goes, fixed and sent again."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import es_pandas
+from es_pandas import ConfigurationError
+
+from .conftest import API_KEY, run, start, wait_for_answers
+
+FORMATS = ["jsonl", "csv", "parquet"]
+DEAD_COLUMNS = ["status", "error", "http_status", "trace", "attempts"]
+
+
+def rows() -> pd.DataFrame:
+    # keys that are text of digits: they must come back as written, zeros and all
+    return pd.DataFrame(
+        {
+            "id": ["00001", "00002", None, "00004", "00005", "00006"],
+            "v": ["a", "b", "c", "d", "e", "f"],
+        }
+    )
+
+
+def read(path: Path) -> pd.DataFrame:
+    """A dead-letter file as its user would read it, keys as written."""
+    if path.suffix == ".jsonl":
+        return pd.read_json(path, lines=True, dtype=False)
+    if path.suffix == ".csv":
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+    return pd.read_parquet(path)
+
+
+def write(frame: pd.DataFrame, path: Path) -> None:
+    if path.suffix == ".jsonl":
+        frame.to_json(path, orient="records", lines=True)
+    elif path.suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, index=False)
+
+
+def fix(path: Path) -> pd.DataFrame:
+    """The user's fix: a key for the row that had none; the file written back as it is,
+    status columns and all."""
+    letters = read(path)
+    letters.loc[letters["v"] == "c", "id"] = "00003"
+    write(letters, path)
+    return letters
+
+
+def keys(es, topic: str) -> list[str]:
+    return sorted(r.key.decode() for r in es.read(topic))
+
+
+def check_letters(path: Path) -> None:
+    letters = read(path)
+    assert list(letters.columns) == ["id", "v", *DEAD_COLUMNS]
+    # in input order: the row that failed (the second), then the one rejected (the third)
+    assert letters["v"].tolist() == ["b", "c"]
+    assert letters["id"].tolist()[0] == "00002"
+    assert letters["status"].tolist() == ["failed", "rejected"]
+    assert int(letters["http_status"][0]) == 400
+    assert "null key" in str(letters["error"][1])
+    assert API_KEY.encode() not in path.read_bytes()
+
+
+@pytest.mark.parametrize("kind", FORMATS)
+def test_dead_letters_from_python_fixed_and_sent_again(es, tmp_path, kind) -> None:
+    topic = f"dead-{kind}"
+    es.create_topic(topic, 1)
+    path = tmp_path / f"failed.{kind}"
+    options = {"url": es.url, "api_key": API_KEY, "progress": False, "key_col": "id"}
+    # the second row's request is refused; one row at a time, so it is that row's
+    es.set_faults(retry_after=None, script=["ok", "400"])
+    status = rows().es.produce(
+        topic, dead_letter=str(path), concurrency=1, chunksize=2, api_version="v2", **options
+    )
+    assert status["status"].tolist() == ["ok", "failed", "rejected", "ok", "ok", "ok"]
+    assert f"2 dead letters (rows not ok) in {path}" in str(status.summary)
+    check_letters(path)
+
+    fix(path)
+    again = tmp_path / f"again.{kind}"
+    summary = es_pandas.produce_file(path, topic, dead_letter=str(again), **options)
+    assert summary.counts["ok"] == 2 and summary.total == 2, summary
+    assert summary.dead_letters == (str(again), 0)
+    assert keys(es, topic) == ["00001", "00002", "00003", "00004", "00005", "00006"]
+    # the status columns were not sent as the record's value
+    assert {json.dumps(json.loads(r.value), sort_keys=True) for r in es.read(topic)[-2:]} == {
+        '{"v": "b"}',
+        '{"v": "c"}',
+    }
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "parquet"])
+def test_a_frame_of_dead_letters_drops_their_status_columns(es, tmp_path, kind) -> None:
+    topic = f"dead-frame-{kind}"
+    es.create_topic(topic, 1)
+    path = tmp_path / f"failed.{kind}"
+    options = {"url": es.url, "api_key": API_KEY, "progress": False, "key_col": "id"}
+    rows().es.produce(topic, dead_letter=str(path), **options)
+    letters = fix(path)
+    assert list(letters.columns) == ["id", "v", *DEAD_COLUMNS]
+    status = letters.es.produce(topic, **options)
+    assert status["status"].tolist() == ["ok"]
+    assert json.loads(es.read(topic)[-1].value) == {"v": "c"}
+    assert keys(es, topic) == ["00001", "00002", "00003", "00004", "00005", "00006"]
+
+
+@pytest.mark.parametrize("kind", FORMATS)
+def test_dead_letters_from_the_command_line_fixed_and_sent_again(es, env, tmp_path, kind) -> None:
+    topic = f"dead-cli-{kind}"
+    es.create_topic(topic, 1)
+    source = tmp_path / "rows.csv"
+    source.write_text("id,v\n00001,a\n00002,b\n,c\n00004,d\n00005,e\n00006,f\n")
+    path = tmp_path / f"failed.{kind}"
+    es.set_faults(retry_after=None, script=["ok", "400"])
+    common = ["--topic", topic, "--key-col", "id", "--api-version", "v2"]
+    result = run(
+        "produce",
+        str(source),
+        *common,
+        *["--concurrency", "1", "--chunksize", "2", "--dead-letter", str(path)],
+        *["--na-values", ""],  # the empty key is null
+        env=env,
+    )
+    assert result.returncode == 1, result.stderr
+    assert f"2 dead letters (rows not ok) in {path}" in result.stderr
+    assert "--status-out FILE" not in result.stderr  # the dead letters say it
+    check_letters(path)
+
+    fix(path)
+    result = run("produce", str(path), *common, env=env)
+    assert result.returncode == 0, result.stderr
+    assert keys(es, topic) == ["00001", "00002", "00003", "00004", "00005", "00006"]
+
+
+def test_an_interrupted_load_leaves_its_dead_letters_whole(es, env, tmp_path) -> None:
+    total = 3000
+    source = tmp_path / "rows.csv"
+    source.write_text("v\n" + "".join(f"{i}\n" for i in range(total)))
+    path, status_out = tmp_path / "failed.csv", tmp_path / "status.csv"
+    es.create_topic("dead-interrupt", 2)
+    es.set_faults(latency=0.02)
+    proc = start(
+        *["produce", str(source), "--topic", "dead-interrupt", "--dead-letter", str(path)],
+        *["--status-out", str(status_out), "--concurrency", "8", "--chunksize", "300"],
+        env=env,
+    )
+    wait_for_answers(es, 400, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    status = pd.read_csv(status_out)
+    letters = pd.read_csv(path)
+    # every row read and not ok, in file order, and nothing else
+    not_ok = status.loc[status["status"] != "ok", ["row", "status"]]
+    assert 0 < len(not_ok) < total
+    assert letters["v"].tolist() == not_ok["row"].tolist()
+    assert letters["status"].tolist() == not_ok["status"].tolist()
+
+
+INTERRUPT_ME = textwrap.dedent(
+    """
+    import json, sys
+    import pandas as pd
+    import es_pandas
+
+    url, path = sys.argv[1], sys.argv[2]
+    frame = pd.DataFrame({"v": range(5000)}, index=range(10_000, 15_000))
+    try:
+        frame.es.produce(
+            "dead-interrupt-frame", url=url, api_key=sys.argv[3], concurrency=8, chunksize=250,
+            progress=False, dead_letter=path,
+        )
+    except es_pandas.ProduceInterrupted as exc:
+        status = exc.status
+        print(json.dumps(status.index[status["status"] != "ok"].tolist()), flush=True)
+    """
+)
+
+
+def test_an_interrupted_frame_leaves_its_dead_letters_whole(es, tmp_path) -> None:
+    script = tmp_path / "interrupt_me.py"
+    script.write_text(INTERRUPT_ME)
+    path = tmp_path / "failed.jsonl"
+    es.create_topic("dead-interrupt-frame", 2)
+    es.set_faults(latency=0.02)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), es.url, str(path), API_KEY],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    wait_for_answers(es, 400, proc)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    not_ok = json.loads(out)
+    letters = pd.read_json(path, lines=True, dtype=False)
+    assert 0 < len(not_ok) < 5000
+    # the rows' own values, in input order: v is the label less 10,000
+    assert letters["v"].tolist() == [label - 10_000 for label in not_ok]
+
+
+def test_dead_letters_are_refused_where_they_cannot_work(es, tmp_path) -> None:
+    options = {"url": es.url, "api_key": API_KEY, "progress": False}
+    frame = pd.DataFrame({"v": [1]})
+    with pytest.raises(ConfigurationError, match="dry run sends nothing"):
+        frame.es.produce("single", dry_run=True, dead_letter=str(tmp_path / "d.jsonl"), **options)
+    with pytest.raises(ConfigurationError, match=r"\.jsonl, \.csv or \.parquet"):
+        frame.es.produce("single", dead_letter=str(tmp_path / "d.txt"), **options)
+    with pytest.raises(ConfigurationError, match="a column 'status'"):
+        pd.DataFrame({"v": [1], "status": ["new"]}).es.produce(
+            "single", dead_letter=str(tmp_path / "d.jsonl"), **options
+        )
+    source = tmp_path / "rows.jsonl"
+    source.write_text('{"v": 1}\n')
+    with pytest.raises(ConfigurationError, match="is the file being sent"):
+        es_pandas.produce_file(source, "single", dead_letter=str(source), **options)
+    with pytest.raises(ConfigurationError, match="one file"):
+        es_pandas.produce_file(
+            source,
+            "single",
+            dead_letter=str(tmp_path / "s.csv"),
+            status_out=str(tmp_path / "s.csv"),
+            **options,
+        )
+    assert es.stats() == {}
+
+
+def test_a_column_of_ones_own_named_status_is_sent(es) -> None:
+    # only all five dead-letter columns make a frame dead letters
+    frame = pd.DataFrame({"status": ["new"], "error": ["none"]})
+    frame.es.produce("single", url=es.url, api_key=API_KEY, progress=False)
+    assert json.loads(es.read("single")[-1].value) == {"status": "new", "error": "none"}
+
+
+def test_dead_letters_that_cannot_be_written_stop_the_run_saying_why(es, tmp_path) -> None:
+    # a Parquet column has one type; the second chunk's values are not the first's
+    frame = pd.DataFrame({"id": ["1", "2", None, "4"], "x": ["a", "b", 3, 4]})
+    with pytest.raises(es_pandas.ProduceAborted, match="cannot write the dead letters") as caught:
+        frame.es.produce(
+            "single",
+            url=es.url,
+            api_key=API_KEY,
+            progress=False,
+            key_col="id",
+            chunksize=2,
+            dead_letter=str(tmp_path / "failed.parquet"),
+        )
+    assert "write them to .jsonl" in str(caught.value)
+    assert caught.value.status["status"].tolist() == ["ok", "ok", "rejected", "ok"]
