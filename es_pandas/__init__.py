@@ -28,6 +28,7 @@ from ._exceptions import (
     TopicNotFoundError,
 )
 from ._options import ENVIRONMENT_VARIABLES, FileOptions, ProduceOptions
+from ._pressure import Slowdown
 from ._producer import Producer, produce_file
 from ._progress import ProgressEvent
 from ._retry import Retry
@@ -62,6 +63,7 @@ __all__ = [
     "Producer",
     "ProgressEvent",
     "Retry",
+    "Slowdown",
     "StatusFrame",
     "Summary",
     "TopicNotFoundError",

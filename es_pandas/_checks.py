@@ -10,7 +10,7 @@ import re
 import typing
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from numbers import Integral, Real
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
 from ._exceptions import ConfigurationError
@@ -174,9 +174,26 @@ def choice(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
     return check
 
 
-def max_rate(name: str, value: Any) -> float:
+def max_rate(name: str, value: Any) -> float | Literal["auto"]:
+    if value == "auto":
+        return "auto"
     # float("inf") stays: it is how a call lifts a Producer's cap (None would inherit it).
-    return positive(name, value)
+    try:
+        return positive(name, value)
+    except ConfigurationError:
+        raise fail(name, "a positive number of requests per second, or 'auto'", value) from None
+
+
+def max_rate_from_flags(values: Mapping[str, Any]) -> float | str | None:
+    value = values["max_rate"]
+    if value is None or value == "auto":
+        return cast(str | None, value)
+    try:
+        return float(value)
+    except ValueError:
+        raise fail(
+            "max_rate", "a positive number of requests per second, or 'auto'", value
+        ) from None
 
 
 def retries(name: str, value: Any) -> Retry:

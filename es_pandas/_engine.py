@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import heapq
 import logging
-import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -29,11 +29,13 @@ from ._auth import Auth, IAMError
 from ._exceptions import AuthenticationError, ConnectionFailed, ProduceAborted
 from ._outcomes import MAYBE_WRITTEN as _MAYBE_WRITTEN
 from ._outcomes import Abort, Attempts, Decision, decide, hint
+from ._pressure import Pressure
 from ._retry import Retry, backoff_time, parse_retry_after
 from ._status import FAILED, NOT_SENT, UNKNOWN, StatusBook
 from ._transports import AsyncTransport, Response, TransportError, redact
 from ._wire import (
     EncodedRecord,
+    RejectedRow,
     is_v2_error,
     looks_like_success,
     parse_error,
@@ -44,31 +46,15 @@ from ._wire import (
 if TYPE_CHECKING:
     from ._journal import Journal
 
-__all__ = ["Batch", "Engine", "RateLimiter"]
+__all__ = ["Batch", "Engine"]
 
 logger = logging.getLogger("es_pandas")
-# outcomes after which on_key_error="hold" holds the later rows of the key
+_Row = tuple["Batch", EncodedRecord | RejectedRow]
+# outcomes after which on_key_error="hold" holds the later rows of the key (as a
+# rejected row does)
 _HOLDS = (FAILED, UNKNOWN)
 # a v2 envelope that Event Streams refuses without writing: its value has no type
 _NO_TYPE = b'{"value":{}}'
-
-
-class RateLimiter:
-    """Spaces request starts ``1/rate`` seconds apart (IBM Cloud's quotas are per second).
-
-    Slots are booked in order, so the long-run rate is exact and a burst never
-    exceeds one request."""
-
-    def __init__(self, rate: float) -> None:
-        self.interval = 1.0 / rate
-        self._next = 0.0
-
-    async def wait(self) -> None:
-        now = asyncio.get_running_loop().time()
-        slot = max(now, self._next)
-        self._next = slot + self.interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
 
 
 @dataclass(eq=False, slots=True)
@@ -84,6 +70,9 @@ class Batch:
     #: the load's journal, and each position's row in the file
     journal: Journal | None = None
     rows: np.ndarray | None = None
+    #: its rejected rows that have a key, in row order (they hold their key's later
+    #: rows with on_key_error="hold")
+    rejected: Sequence[RejectedRow] = ()
     #: rows of this batch still being sent
     pending: int = 0
 
@@ -115,7 +104,7 @@ class Engine:
         auth: Auth | None,
         retry: Retry,
         concurrency: int,
-        max_rate: float | None,
+        max_rate: float | Literal["auto"] | None,
         fail_after: int,
         headers: Mapping[str, str],
         success_body: str,
@@ -127,7 +116,7 @@ class Engine:
         self._auth = auth
         self._retry = retry
         self._concurrency = concurrency
-        self._limiter = RateLimiter(max_rate) if max_rate and math.isfinite(max_rate) else None
+        self.pressure = Pressure(max_rate)
         self._fail_after = fail_after
         self._check_body = success_body == "event-streams"
         self._headers = dict(headers)
@@ -155,7 +144,7 @@ class Engine:
         # read whole into memory); the keys whose rows are held after a failure.
         self._ordered = ordered
         self._hold_keys = hold_keys
-        self._waiting: dict[str, deque[tuple[Batch, EncodedRecord]]] = {}
+        self._waiting: dict[str, deque[_Row]] = {}
         self._parked = 0
         self._park_limit = 4 * concurrency
         self._unparked = asyncio.Event()
@@ -170,20 +159,18 @@ class Engine:
 
         If the batches cannot be read on (a malformed line of a file), the rows in
         flight still end as answered, and then the reading error is raised."""
-        rows = self._readable(_rows(batches))
+        rows = self._readable(_rows(batches, with_rejected=self._ordered and self._hold_keys))
         await self._run(rows)
         if self._unreadable is not None:
             raise self._unreadable
 
-    def _readable(
-        self, rows: Iterator[tuple[Batch, EncodedRecord]]
-    ) -> Iterator[tuple[Batch, EncodedRecord]]:
+    def _readable(self, rows: Iterator[_Row]) -> Iterator[_Row]:
         try:
             yield from rows
         except Exception as exc:
             self._unreadable = exc
 
-    async def _run(self, rows: Iterator[tuple[Batch, EncodedRecord]]) -> None:
+    async def _run(self, rows: Iterator[_Row]) -> None:
         while not self._probed and not self._stopping:
             row = next(rows, None)
             if row is None:
@@ -202,7 +189,7 @@ class Engine:
                 worker.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
 
-    async def _worker(self, rows: Iterator[tuple[Batch, EncodedRecord]]) -> None:
+    async def _worker(self, rows: Iterator[_Row]) -> None:
         while not self._stopping:
             row = next(rows, None)
             if row is None:
@@ -211,15 +198,22 @@ class Engine:
             if self.abort is not None:
                 return
 
-    async def _send_in_order(self, batch: Batch, record: EncodedRecord) -> None:
+    @property
+    def held_keys(self) -> int:
+        """Keys whose later rows were held back (``on_key_error="hold"``)."""
+        return len(self._held)
+
+    async def _send_in_order(self, batch: Batch, record: EncodedRecord | RejectedRow) -> None:
         """Send a row; with ``ordered``, after the rows of its key that came before it.
 
         The first row of a key makes its worker the key's sender: it sends the rows
         of that key that arrive meanwhile, one at a time and in row order, until none
         waits. Another worker that meets a row of a key in flight leaves it waiting
-        there and reads on, unless too many rows wait already."""
+        there and reads on, unless too many rows wait already. A rejected row (here
+        only to hold its key) takes its turn like the others, holding the rows after it."""
         key = record.key
         if not (self._ordered and key):
+            assert isinstance(record, EncodedRecord)
             await self._send(batch, record)
             return
         waiting = self._waiting.get(key)
@@ -230,10 +224,15 @@ class Engine:
                 self._unparked.clear()
                 await self._unparked.wait()
             return
+        if isinstance(record, RejectedRow):
+            self._held.add(key)
+            return
         waiting = self._waiting[key] = deque()
         try:
             while True:
-                if key in self._held:
+                if isinstance(record, RejectedRow):
+                    self._held.add(key)
+                elif key in self._held:
                     self._hold(batch, record)
                 else:
                     await self._send(batch, record)
@@ -255,7 +254,7 @@ class Engine:
         batch.book.fail(
             record.position,
             NOT_SENT,
-            "held back: an earlier row of its key ended failed or unknown "
+            "held back: an earlier row of its key ended failed, unknown or rejected "
             "(on_key_error='hold'); sent again, it keeps the key's order",
         )
         batch.row_done(record.position)
@@ -269,8 +268,10 @@ class Engine:
         in_flight = False
         try:
             while True:
-                if self._limiter is not None:
-                    await self._limiter.wait()
+                slot = self.pressure.book()
+                delay = slot - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
                 if self._stopping:
                     self._interrupted(book, position, attempts, in_flight=False)
                     return
@@ -303,6 +304,8 @@ class Engine:
                 if isinstance(outcome, TransportError) and outcome.answer is not None:
                     # The server answered; only its body was lost: its status decides.
                     lost, outcome = str(outcome), outcome.answer
+                if isinstance(outcome, Response):
+                    self.pressure.answered(slot, outcome.status)
                 elif not isinstance(outcome, (Response, TransportError)):
                     self._broken_transport(
                         book, position, f"returned {type(outcome).__name__}", attempts, started
@@ -631,12 +634,24 @@ class Engine:
             self.abort = Abort(ProduceAborted, message)
 
 
-def _rows(batches: Iterator[Batch]) -> Iterator[tuple[Batch, EncodedRecord]]:
+def _rows(batches: Iterator[Batch], with_rejected: bool) -> Iterator[_Row]:
+    """Every record of every batch, in row order; ``with_rejected``, with the rejected
+    rows that have a key in their places."""
     for batch in batches:
         records, batch.pending = batch.records, len(batch.records)
         # Rows in flight keep their batch alive; its records need not stay with it.
         batch.records = ()
         if not records and batch.finished is not None:
             batch.finished()
-        for record in records:
+        if with_rejected and batch.rejected:
+            rows: Iterable[EncodedRecord | RejectedRow] = heapq.merge(
+                records, batch.rejected, key=_position
+            )
+        else:
+            rows = records
+        for record in rows:
             yield batch, record
+
+
+def _position(row: EncodedRecord | RejectedRow) -> int:
+    return row.position

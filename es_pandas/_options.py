@@ -413,19 +413,30 @@ class ProduceOptions(TypedDict, total=False):
     on_key_error: Annotated[
         Literal["continue", "hold"] | None,
         Option(
-            "When a row of a key ends failed or unknown ({ordering} key): continue sends "
+            "When a row of a key ends failed, unknown or rejected ({ordering} key): continue sends "
             "the key's later rows; hold keeps them not_sent, saying why.",
             default="continue",
             check=checks.choice(("continue", "hold")),
         ),
     ]
     max_rate: Annotated[
-        float | None,
+        float | Literal["auto"] | None,
         Option(
-            "Requests per second at most (IBM Cloud: Lite 5, Standard 100).",
+            "Requests per second at most (IBM Cloud: Lite 5, Standard 100). In any case "
+            "the run slows down when the server pushes back (429, or many 503s) and "
+            "speeds up again as answers come back clean; auto also slows down when "
+            "answers come back slower (IBM Cloud delays answers over a plan's quota).",
             python="float('inf') lifts a Producer's cap.",
             check=checks.max_rate,
             shows="no cap",
+            flags=(
+                Flag(
+                    "--max-rate",
+                    "Requests per second at most, or auto: see max_rate.",
+                    metavar="N|auto",
+                ),
+            ),
+            from_flags=checks.max_rate_from_flags,
         ),
     ]
     retries: Annotated[

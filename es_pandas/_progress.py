@@ -29,6 +29,8 @@ class ProgressEvent:
     counts: dict[str, int]
     elapsed: float
     finished: bool = False
+    #: requests per second the run is held to after the server pushed back (else None)
+    max_rate: float | None = None
 
     @property
     def rate(self) -> float:
@@ -92,6 +94,9 @@ class _TqdmReporter(_Reporter):
         parts += [
             f"{name}={n:,}" for name, n in counts.items() if n and name not in ("ok", "not_sent")
         ]
+        if event.max_rate is not None and not event.finished:
+            # the bar's own rate and ETA follow the recent rows; this says why they fell
+            parts.append(f"slowed to {event.max_rate:,.0f}/s (server pushed back)")
         return " ".join(parts)
 
     def update(self, event: ProgressEvent) -> None:

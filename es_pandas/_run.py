@@ -148,6 +148,8 @@ class Run:
                 ProduceAborted, str(exc) if said else f"the run failed: {type(exc).__name__}: {exc}"
             )
         finally:
+            self.tally.held_keys = engine.held_keys
+            self.tally.slowdown = engine.pressure.slowdown()
             ticker.cancel()
             await asyncio.gather(ticker, return_exceptions=True)
             try:
@@ -208,11 +210,14 @@ class Run:
         for chunk in chunks:
             assert chunk.frame is not None
             records = []
+            rejected = []
             rows = chunk.index.to_numpy() if chunk.journal is not None else None
             ids = chunk.book.record_ids
             for item in encoder.encode(chunk.frame, chunk.start, chunk.problems):
                 if isinstance(item, RejectedRow):
                     chunk.book.fail(item.position, REJECTED, item.error)
+                    if item.key:
+                        rejected.append(item)
                     if chunk.journal is not None:
                         # else, within the in-flight mark, it would read as maybe sent
                         assert rows is not None
@@ -224,7 +229,7 @@ class Run:
                         ids[item.position] = item.record_id
             chunk.frame = None
             done = None if chunk_done is None else functools.partial(chunk_done, chunk)
-            yield Batch(chunk.book, records, done, chunk.resent, chunk.journal, rows)
+            yield Batch(chunk.book, records, done, chunk.resent, chunk.journal, rows, rejected)
 
     def _record(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> Response:
         """The dry run's server: remembers each request, under the offset it answers."""
@@ -270,7 +275,12 @@ class Run:
                 finally:
                     dead.close()
         status = book.to_frame(frame.index, self.tally.summary().elapsed)
-        status.attrs.update(api_version=self.tally.api_version, no_v2_route=self.tally.no_v2_route)
+        status.attrs.update(
+            api_version=self.tally.api_version,
+            no_v2_route=self.tally.no_v2_route,
+            held_keys=self.tally.held_keys,
+            slowdown=self.tally.slowdown,
+        )
         if dead is not None:
             status.attrs["dead_letters"] = (dead.path, self.tally.dead_letters)
         self.finish(status)
@@ -363,7 +373,8 @@ class Run:
         counts = summary.counts
         done = summary.total - counts["not_sent"]
         total = self.total if self.total is not None else summary.total
-        return ProgressEvent(done, total, counts, summary.elapsed or 0.0, finished)
+        limit = None if self._engine is None else self._engine.pressure.slowed_to
+        return ProgressEvent(done, total, counts, summary.elapsed or 0.0, finished, limit)
 
     async def _tick(self) -> None:
         while True:

@@ -15,6 +15,7 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from ._journal import Journal
+    from ._pressure import Slowdown
 
 __all__ = [
     "FAILED",
@@ -77,7 +78,10 @@ class Summary:
     before its end: those rows are in no count. ``api_version`` is the API the run
     used ("v1" or "v2"; None for a slice), and ``no_v2_route`` says that it is v1
     because ``api_version="auto"`` found no v2 route at the endpoint. ``dead_letters``
-    is where the rows not ok were written (``dead_letter``), and how many."""
+    is where the rows not ok were written (``dead_letter``), and how many.
+    ``held_keys`` counts the keys whose later rows were held back
+    (``on_key_error="hold"``), ``maybe_duplicates`` the ok rows flagged
+    ``maybe_duplicate``, and ``slowdown`` says how push-back slowed the run."""
 
     def __init__(
         self,
@@ -89,6 +93,9 @@ class Summary:
         api_version: str | None = None,
         no_v2_route: bool = False,
         dead_letters: tuple[str, int] | None = None,
+        held_keys: int = 0,
+        maybe_duplicates: int = 0,
+        slowdown: Slowdown | None = None,
     ) -> None:
         self.counts = counts
         self.elapsed = elapsed
@@ -98,6 +105,9 @@ class Summary:
         self.api_version = api_version
         self.no_v2_route = no_v2_route
         self.dead_letters = dead_letters
+        self.held_keys = held_keys
+        self.maybe_duplicates = maybe_duplicates
+        self.slowdown = slowdown
 
     def why(self, top: int = _ERRORS_SHOWN) -> str:
         """The most frequent errors of rows not ok, with how many rows each; empty
@@ -134,16 +144,30 @@ class Summary:
             text += f"; {self.carried:,} of them carried from the earlier load"
         if self.unread_from is not None:
             text += f"; the file's rows from {self.unread_from:,} on were not read"
-        if self.no_v2_route:
-            text += f"; {NO_V2_ROUTE}"
-        if self.dead_letters is not None:
-            text += f"; {self._dead_letters()}"
-        return text
+        return "; ".join([text, *self.notes()])
 
-    def _dead_letters(self) -> str:
-        assert self.dead_letters is not None
-        path, rows = self.dead_letters
-        return f"{rows:,} dead letter{'' if rows == 1 else 's'} (rows not ok) in {path}"
+    def notes(self) -> list[str]:
+        """What else the run has to say, a line each: how it sent, where its dead
+        letters went, the keys held back, the possible duplicates, the slowdown."""
+        notes = [NO_V2_ROUTE] if self.no_v2_route else []
+        if self.dead_letters is not None:
+            path, rows = self.dead_letters
+            notes.append(f"{_rows(rows, 'dead letter')} (rows not ok) in {path}")
+        if self.held_keys:
+            notes.append(
+                f"{_rows(self.held_keys, 'key')} held back after a row ended failed, "
+                "unknown or rejected: their later rows are not_sent (on_key_error='hold')"
+            )
+        duplicates = self.maybe_duplicates + self.counts["unknown"]
+        if duplicates:
+            notes.append(
+                f"{_rows(duplicates, 'possible duplicate')} in Kafka "
+                f"({self.maybe_duplicates:,} maybe_duplicate, {self.counts['unknown']:,} "
+                "unknown: sent again, an unknown row may be written twice)"
+            )
+        if self.slowdown is not None:
+            notes.append(str(self.slowdown))
+        return notes
 
     def __repr__(self) -> str:
         return f"<Summary {self}>"
@@ -161,10 +185,7 @@ class Summary:
                 f"  the file's rows from {self.unread_from:,} on were not read (the load "
                 "stopped first): --resume with its --status-out sends them"
             )
-        if self.no_v2_route:
-            lines.append(f"  {NO_V2_ROUTE}")
-        if self.dead_letters is not None:
-            lines.append(f"  {self._dead_letters()}")
+        lines += [f"  {note}" for note in self.notes()]
         if self.carried and self.counts["unknown"]:
             lines.append(
                 "  unknown rows may or may not be in Kafka: --retry-unknown sends them again "
@@ -179,11 +200,12 @@ class Summary:
         if self.elapsed is not None:
             timing = f"<p>{self.total:,} rows in {self.elapsed:.1f}s"
             timing += f" ({self.rate:,.0f} rows/s)</p>" if self.rate else "</p>"
-        if self.no_v2_route:
-            timing += f"<p>{NO_V2_ROUTE}</p>"
-        if self.dead_letters is not None:
-            timing += f"<p>{html.escape(self._dead_letters())}</p>"
+        timing += "".join(f"<p>{html.escape(note)}</p>" for note in self.notes())
         return f"<table><tr>{head}</tr><tr>{cells}</tr></table>{timing}"
+
+
+def _rows(n: int, what: str) -> str:
+    return f"{n:,} {what}{'' if n == 1 else 's'}"
 
 
 class StatusFrame(pd.DataFrame):
@@ -199,7 +221,9 @@ class StatusFrame(pd.DataFrame):
 
     ``attrs`` holds the run's ``elapsed`` seconds and ``api_version`` ("v1" or "v2"),
     and ``no_v2_route`` when ``api_version="auto"`` fell back to v1; ``dead_letters`` is
-    (path, rows) with ``dead_letter``.
+    (path, rows) with ``dead_letter``; ``held_keys`` the keys held back with
+    ``on_key_error="hold"``; ``slowdown`` an :class:`~es_pandas.Slowdown` when push-back
+    slowed the run.
     """
 
     @property
@@ -227,6 +251,9 @@ class StatusFrame(pd.DataFrame):
             api_version=self.attrs.get("api_version"),
             no_v2_route=bool(self.attrs.get("no_v2_route")),
             dead_letters=self.attrs.get("dead_letters") if whole else None,
+            held_keys=self.attrs.get("held_keys", 0) if whole else 0,
+            maybe_duplicates=int(self["maybe_duplicate"].sum()) if "maybe_duplicate" in self else 0,
+            slowdown=self.attrs.get("slowdown") if whole else None,
         )
 
     def update(self, other: pd.DataFrame) -> None:  # type: ignore[override]
@@ -309,6 +336,11 @@ class Tally:
         #: where the rows not ok go (dead_letter), and how many went
         self.dead_letter: str | None = None
         self.dead_letters = 0
+        #: keys held back (on_key_error="hold"), ok rows flagged maybe_duplicate, and
+        #: how push-back slowed the run
+        self.held_keys = 0
+        self.maybe_duplicates = 0
+        self.slowdown: Slowdown | None = None
 
     def add(self, status: str, rows: int = 1) -> None:
         self.counts[STATUSES.index(status)] += rows
@@ -335,6 +367,9 @@ class Tally:
             dead_letters=None
             if self.dead_letter is None
             else (self.dead_letter, self.dead_letters),
+            held_keys=self.held_keys,
+            maybe_duplicates=self.maybe_duplicates,
+            slowdown=self.slowdown,
         )
 
 
@@ -392,7 +427,9 @@ class StatusBook:
             self.timestamp[position] = timestamp
         self.attempts[position] = attempts
         self.latency[position] = latency
-        self.maybe_duplicate[position] = maybe_duplicate
+        if maybe_duplicate:
+            self.maybe_duplicate[position] = True
+            self.tally.maybe_duplicates += 1
 
     def fail(
         self,

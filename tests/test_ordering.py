@@ -185,6 +185,37 @@ def test_hold_keeps_a_keys_later_rows_after_a_failure(jittery: LocalEventStreams
     jittery.clear_faults()
 
 
+@pytest.mark.parametrize("chunksize", [2, 1000])
+def test_hold_keeps_a_keys_later_rows_after_a_rejected_row(
+    jittery: LocalEventStreams, chunksize: int
+) -> None:
+    """A row that cannot be sent holds its key's later rows too, in its chunk and in
+    later ones; the rows of the key before it go."""
+    jittery.clear_faults()
+    jittery.create_topic(f"rejected-{chunksize}", 1)
+    frame = pd.DataFrame(
+        {"k": ["a", "a", "b", "a", "b", "a"], "v": ["1", None, "2", "3", "4", "5"]},
+        index=list("uvwxyz"),
+    )
+    status = frame.es.produce(
+        f"rejected-{chunksize}",
+        url=jittery.url,
+        api_key=API_KEY,
+        key_col="k",
+        value_col="v",
+        on_key_error="hold",
+        chunksize=chunksize,
+        progress=False,
+    )
+    assert status["status"].tolist() == ["ok", "rejected", "ok", "not_sent", "ok", "not_sent"]
+    assert status["error"]["v"].startswith("column 'v'")
+    assert "ended failed, unknown or rejected" in status["error"]["x"]
+    assert status.summary.held_keys == 1
+    assert "1 key held back after a row ended failed, unknown or rejected" in str(status.summary)
+    written = jittery.records(f"rejected-{chunksize}", decode=True)
+    assert sorted(written["value"]) == ["1", "2", "4"]
+
+
 def test_ordering_options_are_checked() -> None:
     with pytest.raises(es_pandas.ConfigurationError, match="ordering"):
         pd.DataFrame({"v": [1]}).es.produce("t", url="https://x", ordering="time")

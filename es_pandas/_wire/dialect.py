@@ -61,10 +61,11 @@ def make_record(
 
 @dataclass(frozen=True, slots=True)
 class RejectedRow:
-    """A row that cannot be sent, and why."""
+    """A row that cannot be sent, and why; ``key`` as :class:`EncodedRecord` has it."""
 
     position: int
     error: str
+    key: str = ""
 
 
 class Dialect(ABC):

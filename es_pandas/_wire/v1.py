@@ -87,7 +87,7 @@ class V1(Dialect):
         content_types, schema = self._content_types, self._schema
         for i, (kind, value, key, headers) in enumerate(rows):
             if i in errors:
-                out.append(RejectedRow(start + i, errors[i]))
+                out.append(RejectedRow(start + i, errors[i], key))
                 continue
             body = value if isinstance(value, bytes) else value.encode()
             query = key + headers + schema  # each part starts with "&"
@@ -95,7 +95,7 @@ class V1(Dialect):
             if body and len(body) <= limit and len(target) <= room:
                 out.append(make_record(start + i, target, body, content_types[kind], key))
             else:
-                out.append(RejectedRow(start + i, self._problem(body, target)))
+                out.append(RejectedRow(start + i, self._problem(body, target), key))
         return out
 
     def _problem(self, body: bytes, target: str) -> str:

@@ -49,7 +49,7 @@ class V2(Dialect):
         request_limit = self.max_request_bytes
         for i, (kind, value, key, headers) in enumerate(rows):
             if i in errors:
-                out.append(RejectedRow(start + i, errors[i]))
+                out.append(RejectedRow(start + i, errors[i], key))
                 continue
             if isinstance(value, bytes):
                 size = len(value)
@@ -58,7 +58,7 @@ class V2(Dialect):
                 size = len(value) if value.isascii() else len(value.encode())
                 data = encode_basestring(value)
             if size > limit:
-                out.append(RejectedRow(start + i, self.too_large(size)))
+                out.append(RejectedRow(start + i, self.too_large(size), key))
                 continue
             body = f'{{{key}"value":{{"type":"{kind}","data":{data}}}{headers}}}'.encode()
             if len(body) > request_limit:
@@ -69,6 +69,7 @@ class V2(Dialect):
                         f"{self.value_label}the v2 request body (the record's JSON "
                         "envelope: key, value, headers, binary as base64) is "
                         f"{len(body)} bytes, over the {request_limit}-byte limit",
+                        key,
                     )
                 )
                 continue

@@ -1,0 +1,204 @@
+"""The run's back-pressure controller (es_pandas._pressure), on a clock the tests move:
+what push-back does to the rate, and what it does not. How close it gets to a real
+quota is measured in benchmarks/ (scenario "pressure"), not asserted here; runs
+against the local server are in test_produce_pressure.py."""
+
+from __future__ import annotations
+
+import heapq
+import math
+
+import pytest
+
+from es_pandas._pressure import DECREASE, FLOOR, GROWTH, RECOVERY, Pressure
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def run(pressure: Pressure, clock: Clock, seconds: float, rate: float, status=200, latency=0.0):
+    """Requests offered at ``rate`` for ``seconds``, each started when the controller
+    allows and answered ``latency`` later (seconds, or a function of the time it
+    arrives) with ``status`` (an int, or a function of the request's number called as
+    it arrives): returns how many started."""
+    end = clock.now + seconds
+    answers: list[tuple[float, float, int]] = []  # (answered at, booked at, status)
+    offered = clock.now
+    started = 0
+
+    def answer_until(moment: float) -> None:
+        while answers and answers[0][0] <= moment:
+            clock.now, booked, code = heapq.heappop(answers)
+            pressure.answered(booked, code)
+
+    while True:
+        answer_until(offered)
+        clock.now = max(clock.now, offered)
+        slot = pressure.book()
+        answer_until(slot)
+        if slot >= end:
+            answer_until(math.inf)
+            return started
+        clock.now = slot
+        code = status(started) if callable(status) else status
+        late = latency(slot) if callable(latency) else latency
+        heapq.heappush(answers, (slot + late, slot, code))
+        started += 1
+        offered = slot + 1 / rate
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def test_no_push_back_no_limit(clock: Clock) -> None:
+    pressure = Pressure(None, clock)
+    run(pressure, clock, 5, rate=1000)
+    assert not pressure.limited
+    assert pressure.slowed_to is None and pressure.slowdown() is None
+
+
+def test_max_rate_spaces_starts_and_is_never_exceeded(clock: Clock) -> None:
+    pressure = Pressure(50.0, clock)
+    assert pressure.limited
+    assert run(pressure, clock, 2, rate=1000) == pytest.approx(100, abs=1)
+    assert pressure.slowdown() is None
+
+
+def test_a_429_cuts_to_a_share_of_what_the_server_accepted(clock: Clock) -> None:
+    pressure = Pressure(None, clock)
+    run(pressure, clock, 2, rate=400)  # accepted: 400/s
+    pressure.answered(clock.now, 429)
+    assert pressure.slowed_to == pytest.approx(DECREASE * 400, rel=0.01)
+    slowdown = pressure.slowdown()
+    assert slowdown is not None and slowdown.cuts == 1
+    assert "slowed 1 time, to 340.0 requests/s" in str(slowdown)
+
+
+def test_answers_to_requests_booked_before_a_cut_do_not_cut_again(clock: Clock) -> None:
+    pressure = Pressure(None, clock)
+    run(pressure, clock, 2, rate=400)
+    before = clock.now - 0.001
+    for _ in range(30):  # the rest of a burst in flight when the first 429 came
+        pressure.answered(before, 429)
+    assert pressure.cuts == 1
+    clock.now += 0.01
+    pressure.answered(clock.now, 429)  # booked after the cut: the new rate is too high
+    assert pressure.cuts == 2
+
+
+def test_the_rate_climbs_back_then_grows_while_answers_are_clean(clock: Clock) -> None:
+    pressure = Pressure(None, clock)
+    run(pressure, clock, 2, rate=100)
+    pressure.answered(clock.now, 429)
+    cut_at = clock.now
+    assert pressure.rate(cut_at) == pytest.approx(DECREASE * 100, rel=0.01)
+    assert pressure.rate(cut_at + RECOVERY / 2) == pytest.approx((1 + DECREASE) / 2 * 100, rel=0.01)
+    assert pressure.rate(cut_at + RECOVERY) == pytest.approx(100, rel=0.01)
+    assert pressure.rate(cut_at + RECOVERY + 4) == pytest.approx(100 * (1 + 4 * GROWTH), rel=0.01)
+
+
+def test_max_rate_caps_the_climb(clock: Clock) -> None:
+    pressure = Pressure(120.0, clock)
+    run(pressure, clock, 2, rate=1000)
+    pressure.answered(clock.now, 429)
+    assert pressure.slowed_to == pytest.approx(DECREASE * 120, rel=0.01)
+    assert pressure.rate(clock.now + 100) == 120
+
+
+def test_a_quota_that_refuses_is_found(clock: Clock) -> None:
+    """Requests over 100 a second are answered 429: the rate settles at the quota,
+    and follows it when it halves."""
+    quota = {"rate": 100.0}
+    starts: list[float] = []
+
+    def status(_: int) -> int:
+        # a sliding second: over the quota, refused (a refused request takes no turn)
+        while starts and starts[0] <= clock.now - 1:
+            starts.pop(0)
+        if len(starts) >= quota["rate"]:
+            return 429
+        starts.append(clock.now)
+        return 200
+
+    pressure = Pressure(None, clock)
+    run(pressure, clock, 30, rate=1000, status=status)
+    assert 80 <= pressure.slowed_to <= 130
+    quota["rate"] = 50.0
+    run(pressure, clock, 10, rate=1000, status=status)
+    assert 40 <= pressure.slowed_to <= 65
+
+
+def test_a_503_now_and_then_is_not_push_back(clock: Clock) -> None:
+    pressure = Pressure(None, clock)
+    run(pressure, clock, 10, rate=500, status=lambda n: 503 if n % 10 == 0 else 200)
+    assert pressure.cuts == 0
+
+
+def test_many_503s_slow_the_run_and_it_returns_to_its_rate(clock: Clock) -> None:
+    pressure = Pressure(None, clock)
+    run(pressure, clock, 2, rate=200)
+    run(pressure, clock, 1, rate=200, status=503)  # brokers down for a second
+    assert pressure.cuts >= 2
+    assert pressure.slowed_to < DECREASE**2 * 200
+    run(pressure, clock, RECOVERY + 0.5, rate=1000)
+    assert pressure.slowed_to >= 200  # unavailable was not "too fast"
+
+
+def test_the_floor(clock: Clock) -> None:
+    pressure = Pressure(None, clock)
+    run(pressure, clock, 2, rate=10)
+    run(pressure, clock, 60, rate=10, status=429)
+    assert pressure.slowed_to == FLOOR
+
+
+def queue(clock: Clock, capacity: float, base: float = 0.02):
+    """A server that serves ``capacity`` requests a second in turn, as a quota that
+    delays does: each request's latency as it arrives."""
+    free = {"at": 0.0}
+
+    def latency(arrival: float) -> float:
+        free["at"] = max(arrival, free["at"]) + 1 / capacity
+        return free["at"] - arrival + base
+
+    return latency
+
+
+def test_auto_holds_the_rate_under_what_a_delaying_server_serves(clock: Clock) -> None:
+    """A quota that delays answers (IBM Cloud's): with auto the rate goes under what
+    the server serves, so its queue drains and answers come back in time; the rate
+    then settles at the quota."""
+    pressure = Pressure("auto", clock)
+    served = queue(clock, capacity=100)
+    run(pressure, clock, 5, rate=1000, latency=served)
+    end = clock.now + 20
+    assert run(pressure, clock, 20, rate=1000, latency=served) >= 0.9 * 20 * 100
+    assert served(end) < 0.5  # the queue is short: 0.5 s would be 50 requests
+    # without auto, the queue grows for as long as the run lasts
+    pressure, served = Pressure(None, clock), queue(clock, capacity=100)
+    end = clock.now + 20
+    run(pressure, clock, 20, rate=1000, latency=served)
+    assert pressure.cuts == 0 and served(end) > 100
+
+
+def test_auto_takes_a_server_slower_for_all_as_its_new_pace(clock: Clock) -> None:
+    """Answers that stay slow whatever the rate are not a queue: after a cut that does
+    not help, the rate climbs back."""
+    pressure = Pressure("auto", clock)
+    run(pressure, clock, 2, rate=100, latency=0.02)
+    run(pressure, clock, 3, rate=100, latency=0.5)
+    assert pressure.cuts >= 1
+    run(pressure, clock, RECOVERY + 2, rate=100, latency=0.5)
+    assert pressure.rate(clock.now) >= 100
+
+
+def test_nothing_measured_yet_nothing_cut(clock: Clock) -> None:
+    pressure = Pressure(None, clock)
+    pressure.answered(clock.now, 429)
+    assert pressure.cuts == 0 and math.isinf(pressure.rate(clock.now))

@@ -1,0 +1,78 @@
+"""Back-pressure in real runs against the local server: push-back slows the whole run
+and the run says so (summary, status attrs, progress); a 503 now and then does not.
+The controller's arithmetic is in test_pressure.py; how close it gets to a quota is
+measured by benchmarks/produce.py (scenario "pressure")."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+
+import es_pandas
+from es_pandas import LocalEventStreams, ProgressEvent
+
+from .conftest import API_KEY, run
+
+ROWS = pd.DataFrame({"k": [f"k{i}" for i in range(300)], "v": range(300)})
+
+
+@pytest.fixture(scope="module")
+def es() -> Iterator[LocalEventStreams]:
+    with LocalEventStreams(topics={"t": 2}, api_key=API_KEY) as server:
+        yield server
+
+
+def produce(es: LocalEventStreams, **options) -> es_pandas.StatusFrame:
+    options = {"url": es.url, "api_key": API_KEY, "key_col": "k", "progress": False, **options}
+    return ROWS.es.produce("t", **options)
+
+
+def test_429s_slow_the_run_and_it_says_so(es: LocalEventStreams) -> None:
+    es.set_faults(retry_after=0)
+    # the first answers after the route check and the probe are refused
+    es.script_faults(["ok", "ok", "429x20"])
+    events: list[ProgressEvent] = []
+    status = produce(es, progress=events.append)
+    assert (status["status"] == "ok").all()
+    slowdown = status.attrs["slowdown"]
+    assert isinstance(slowdown, es_pandas.Slowdown) and slowdown.cuts >= 1
+    assert "the server pushed back and the run slowed" in str(status.summary)
+    assert events[-1].finished and events[-1].max_rate == pytest.approx(slowdown.final, rel=0.5)
+
+
+def test_a_503_now_and_then_does_not_slow_the_run(es: LocalEventStreams) -> None:
+    es.set_faults(rates={"503": 0.05}, retry_after=0, seed=5)
+    status = produce(es)
+    assert (status["status"] == "ok").all()
+    assert (status["attempts"] > 1).any()  # the 503s came
+    assert status.attrs["slowdown"] is None
+    assert "pushed back" not in str(status.summary)
+
+
+def test_503s_one_after_another_slow_the_run(es: LocalEventStreams) -> None:
+    es.set_faults(retry_after=0)
+    es.script_faults(["ok", "ok", "503x40"])
+    status = produce(es)
+    assert (status["status"] == "ok").all()
+    assert status.attrs["slowdown"].cuts >= 1
+
+
+def test_max_rate_auto_and_its_flag(es: LocalEventStreams) -> None:
+    es.clear_faults()
+    status = produce(es, max_rate="auto")
+    assert (status["status"] == "ok").all()
+    env = {"ES_PANDAS_URL": es.url, "ES_PANDAS_API_KEY": API_KEY}
+    csv = ROWS.to_csv(index=False).encode()
+    args = ("produce", "-", "--topic", "t", "--key-col", "k", "--max-rate")
+    result = run(*args, "auto", stdin=csv, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "300" in result.stderr
+    with pytest.raises(es_pandas.ConfigurationError, match="max_rate must be a positive number"):
+        produce(es, max_rate="fast")
+    result = run(*args, "fast", stdin=csv, env=env)
+    assert result.returncode == 2
+    assert "--max-rate must be a positive number of requests per second, or 'auto'" in (
+        result.stderr
+    )
