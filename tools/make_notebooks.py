@@ -160,6 +160,189 @@ CSV_BATCH_LOAD = [
     new_code_cell("es.stop()"),
 ]
 
+KAFKA_SEMANTICS = [
+    new_markdown_cell(
+        "# Order, duplicates and dead letters\n\n"
+        "A consumer that folds a key's events (a customer's orders, an account's balance) "
+        "needs them in the order they happened, once each, and none lost. The REST API takes "
+        "one record per request and has no idempotency key, so es_pandas does what it can "
+        "on the sending side: it writes each key's rows in row order, gives each record an id "
+        "that consumers can drop duplicates by, and writes the rows that did not make it to "
+        "a file you can send again. Each is shown here against the local server, with "
+        "seeded faults that make the point."
+    ),
+    new_code_cell(
+        "import json\nimport tempfile\nfrom pathlib import Path\n\n"
+        "import numpy as np\nimport pandas as pd\n\n"
+        "import es_pandas\n\n"
+        "es = es_pandas.LocalEventStreams(\n"
+        '    topics={name: 4 for name in ["unordered", "ordered", "held", "ids", "dead"]}\n'
+        ").start()\n"
+        "work = Path(tempfile.mkdtemp())\n\n"
+        "rng = np.random.default_rng(14)\n"
+        "orders = pd.DataFrame({\n"
+        '    "order_id": [f"ORD-{i:04d}" for i in range(120)],  # in row order\n'
+        '    "customer": rng.choice(["C-A", "C-B", "C-C", "C-D"], 120),\n'
+        '    "amount": rng.gamma(2.0, 30.0, 120).round(2),\n'
+        "})\n"
+        "orders.head()"
+    ),
+    new_markdown_cell(
+        "## Order per key\n\n"
+        "120 orders of four customers, the customer as the key. The server answers after "
+        "0 to 20 ms at random, and 503 to one request in twenty (retried; `retry_after=0` "
+        'keeps it quick). First with `ordering="none"`: up to 32 requests in flight, so a '
+        'customer\'s orders race each other. Then with the default, `ordering="key"`.'
+    ),
+    new_code_cell(
+        "runs = {}\n"
+        'for ordering, topic in [("none", "unordered"), ("key", "ordered")]:\n'
+        '    es.set_faults(latency=(0, 0.02), rates={"503": 0.05}, retry_after=0, seed=12)\n'
+        "    status = orders.es.produce(\n"
+        '        topic, key_col="customer", ordering=ordering, credentials=es.credentials\n'
+        "    )\n"
+        '    assert (status["status"] == "ok").all()\n'
+        '    retried = (status["attempts"] > 1).sum()\n'
+        '    runs[ordering] = f"{status.summary}, {retried} rows retried"\n'
+        "es.clear_faults()\n"
+        "runs"
+    ),
+    new_markdown_cell(
+        "Read the records back by partition and offset (a key's records are all in one "
+        "partition), and count, per customer, the orders that are not where row order puts "
+        "them."
+    ),
+    new_code_cell(
+        "def out_of_order(topic):\n"
+        '    """Per customer, how many of its records the topic holds out of row order."""\n'
+        '    records = es.records(topic, decode=True).sort_values(["partition", "offset"])\n'
+        '    assert records["value"].is_unique  # each order once\n'
+        '    stored = records["value"].map(lambda value: json.loads(value)["order_id"])\n'
+        '    return stored.groupby(records["key"]).agg(lambda ids: (ids != sorted(ids)).sum())\n'
+        "\n\n"
+        "misplaced = pd.DataFrame(\n"
+        '    {"none": out_of_order("unordered"), "key": out_of_order("ordered")}\n'
+        ').rename_axis(index="customer", columns="ordering")\n'
+        'assert (misplaced["key"] == 0).all()  # the guarantee\n'
+        'assert (misplaced["none"] > 0).any()  # and without it, the race shows\n'
+        "misplaced"
+    ),
+    new_markdown_cell(
+        'With `ordering="key"` a customer has one request in flight at a time, and a row '
+        "being retried holds back the customer's later rows until it ends. Customers still "
+        "go in parallel, but four customers means four requests in flight at most, and a "
+        "frame with a single key goes one request at a time. Where the consumer does not "
+        'care about order, `ordering="none"` is the fast choice.'
+    ),
+    new_markdown_cell(
+        "## When a row of a key fails: `on_key_error`\n\n"
+        "A row that fails breaks its key's order if the key's later rows go on without it: "
+        'sent again, it lands after them. By default (`on_key_error="continue"`) they '
+        'go on; `"hold"` keeps them back as `not_sent`, to be sent again after the failed '
+        "row, in order. Here the server refuses the first row (a scripted 400, which is not "
+        "retried). The scripted answer reaches the first row because it goes alone: until "
+        "a row gets an answer about itself, es_pandas sends one at a time, so a wrong URL "
+        "or credential costs a few requests, not 32."
+    ),
+    new_code_cell(
+        "few = orders.head(12)\n"
+        'es.script_faults(["400"])\n'
+        "status = few.es.produce(\n"
+        '    "held", key_col="customer", on_key_error="hold", credentials=es.credentials\n'
+        ")\n"
+        'first = few["customer"] == few.loc[0, "customer"]\n'
+        'assert status.loc[0, "status"] == "failed"\n'
+        'assert (status.loc[first, "status"].iloc[1:] == "not_sent").all()\n'
+        'assert (status.loc[~first, "status"] == "ok").all()  # the other customers went\n'
+        "status"
+    ),
+    new_code_cell('few.join(status[["status", "error"]]).loc[first]'),
+    new_markdown_cell(
+        "## Record ids: dropping duplicates in the consumer\n\n"
+        "At-least-once delivery means duplicates: a request whose answer is lost may "
+        "have written its record, and the retry writes it again. So does a job that runs "
+        'twice. `record_id="hash"` puts a header on each record, `es-pandas-record-id`, '
+        "with a digest of its key, value and headers: the same on every try and in every "
+        'run that sends the row again. (A column works too: `record_id="order_id"`; '
+        "`hash` is for frames without one.)\n\n"
+        "Here the server writes the first row and then answers 500 (`500+written`), so "
+        "es_pandas retries it and it is written twice; then the same rows are sent again."
+    ),
+    new_code_cell(
+        'es.script_faults(["500+written"])\n'
+        'send = {"key_col": "customer", "record_id": "hash", "credentials": es.credentials}\n'
+        'status = few.es.produce("ids", **send)\n'
+        'again = few.es.produce("ids", **send)  # the same rows, once more\n'
+        'assert (status["status"] == "ok").all() and status.loc[0, "maybe_duplicate"]\n'
+        'assert again["record_id"].equals(status["record_id"])  # same rows, same ids\n'
+        'status[["status", "error", "attempts", "maybe_duplicate", "record_id"]].head()'
+    ),
+    new_markdown_cell(
+        "The topic now holds 25 records for 12 rows: the first customer's first order "
+        "three times. Each copy carries the same id in its headers."
+    ),
+    new_code_cell(
+        'records = es.records("ids", decode=True)\n'
+        'print(records.loc[0, "headers"])\n'
+        'records["record_id"] = records["headers"].map(\n'
+        '    lambda headers: dict(headers)["es-pandas-record-id"]\n'
+        ")\n"
+        'records.loc[records["key"] == "C-A", ["partition", "offset", "value", "record_id"]]'
+    ),
+    new_markdown_cell(
+        "A consumer keeps the ids it has seen and skips a record whose id it has seen "
+        "before; in pandas, `drop_duplicates`:"
+    ),
+    new_code_cell(
+        'unique = records.drop_duplicates("record_id")  # the first copy of each\n'
+        "assert len(records) == 2 * len(few) + 1\n"
+        'assert len(unique) == len(few) and set(unique["record_id"]) == set(status["record_id"])\n'
+        'unique.loc[unique["key"] == "C-A", ["partition", "offset", "value", "record_id"]]'
+    ),
+    new_markdown_cell(
+        "## Dead letters: fix the rows, send the file\n\n"
+        '`dead_letter="failed.jsonl"` writes every row that does not end ok to a file, with '
+        "its own columns and why: `status`, `error`, `http_status`, `trace` and `attempts`. "
+        "Here the server answers the first row 503 five times (an outage longer than its "
+        'four retries), and `on_key_error="hold"` keeps that customer\'s later rows back, '
+        "so the file holds all of them, in row order."
+    ),
+    new_code_cell(
+        'es.set_faults(retry_after=0, script=["503x5"])\n'
+        "status = few.es.produce(\n"
+        '    "dead",\n'
+        '    key_col="customer",\n'
+        '    on_key_error="hold",\n'
+        '    dead_letter=str(work / "failed.jsonl"),\n'
+        "    credentials=es.credentials,\n"
+        ")\n"
+        "status.summary"
+    ),
+    new_code_cell(
+        '# dtype=False: pandas would read a key such as "00042" as the number 42\n'
+        'dead = pd.read_json(work / "failed.jsonl", lines=True, dtype=False)\n'
+        'not_ok = few.loc[status["status"] != "ok", "order_id"]\n'
+        'assert dead["order_id"].tolist() == not_ok.tolist()  # every row not ok, in row order\n'
+        "dead"
+    ),
+    new_markdown_cell(
+        "Fix what the errors say and send the file again as it is; here the fix is the "
+        "server coming back. A frame with all five status columns is taken for dead "
+        "letters: the five are dropped, and the rows go as they would have the first time."
+    ),
+    new_code_cell(
+        "es.clear_faults()\n"
+        'resent = pd.read_json(work / "failed.jsonl", lines=True, dtype=False).es.produce(\n'
+        '    "dead", key_col="customer", credentials=es.credentials\n'
+        ")\n"
+        'assert (resent["status"] == "ok").all()\n'
+        'assert len(es.records("dead")) == len(few)\n'
+        'assert (out_of_order("dead") == 0).all()  # each customer\'s orders, once, in order\n'
+        "resent"
+    ),
+    new_code_cell("es.stop()"),
+]
+
 
 def write(name: str, cells: list) -> None:
     notebook = new_notebook(cells=cells)
@@ -174,5 +357,6 @@ def write(name: str, cells: list) -> None:
 if __name__ == "__main__":
     write("quickstart.ipynb", QUICKSTART)
     write("csv_batch_load.ipynb", CSV_BATCH_LOAD)
+    write("kafka_semantics.ipynb", KAFKA_SEMANTICS)
     # the project's lint and format apply to notebooks too
     subprocess.run([sys.executable, "-m", "ruff", "format", "-q", str(HERE)], check=True)
