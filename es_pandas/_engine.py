@@ -255,7 +255,8 @@ class Engine:
             record.position,
             NOT_SENT,
             "held back: an earlier row of its key ended failed, unknown or rejected "
-            "(on_key_error='hold'); sent again, it keeps the key's order",
+            "(on_key_error='hold'); send this row again after that one, to keep the "
+            "key's order",
         )
         batch.row_done(record.position)
 

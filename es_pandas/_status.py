@@ -309,7 +309,11 @@ class StatusFrame(pd.DataFrame):
         table: str | None = pd.DataFrame._repr_html_(self)  # type: ignore[attr-defined]
         if "status" not in self or table is None:
             return table
-        errors = self.loc[self["error"].notna(), ["status", "error"]].head(_ERRORS_SHOWN)
+        errors = (
+            self.loc[self["error"].notna(), ["status", "error"]].head(_ERRORS_SHOWN)
+            if "error" in self
+            else self.iloc[:0]
+        )
         listed = "".join(
             f"<li><code>{html.escape(str(i))}</code> {html.escape(str(row.status))}: "
             f"{html.escape(str(row.error))}</li>"

@@ -369,6 +369,8 @@ def test_status_frame_html_shows_summary_and_first_errors(es) -> None:
     assert "&lt;b&gt;y&lt;/b&gt;" in table.split("<table")[0]  # the row's label, escaped
     assert "<b>y</b>" not in html
     assert "<table" in table  # the usual table follows
+    # a slice without the error column shows too
+    assert "<th>rejected</th>" in status[["status", "attempts"]]._repr_html_()
     # still a plain DataFrame underneath
     assert status.loc[status["status"] == "ok"].shape == (2, 10)
     assert pd.DataFrame(status).equals(status)

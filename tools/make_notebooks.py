@@ -346,6 +346,9 @@ KAFKA_SEMANTICS = [
 
 def write(name: str, cells: list) -> None:
     notebook = new_notebook(cells=cells)
+    # nbformat draws cell ids at random: fixed ones keep a regenerated notebook unchanged
+    for number, cell in enumerate(notebook.cells):
+        cell.id = f"{Path(name).stem}-{number}"
     notebook.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",
