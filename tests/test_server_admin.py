@@ -161,6 +161,8 @@ BAD_BODIES = {
         b'{"retry_after": -1}',
         b'{"quota": 0}',
         b'{"quota": "fast"}',
+        b'{"over_quota": "reject"}',
+        b'{"over_quota": 429}',
         b'{"seed": [1]}',
         b'{"script": "503"}',
         b'{"script": [503]}',

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -11,13 +13,43 @@ import pytest
 from es_pandas import LocalEventStreams
 from es_pandas.server import Fault, FaultConfig
 
-from .conftest import bearer
+from .conftest import bearer, start_server_process
 
 ENVELOPE = {"value": {"type": "text", "data": "v"}}
 
 
 def produce(client: httpx.Client, topic: str = "single") -> httpx.Response:
     return client.post(f"/v2/topics/{topic}/records", json=ENVELOPE, headers=bearer())
+
+
+def produce_v1(client: httpx.Client, topic: str = "single") -> httpx.Response:
+    headers = {**bearer(), "Content-Type": "text/plain"}
+    return client.post(f"/topics/{topic}/records", content="v", headers=headers)
+
+
+def until(
+    send: Callable[[], httpx.Response], done: Callable[[list[int]], bool]
+) -> list[httpx.Response]:
+    """Requests one after another until ``done`` holds for their statuses: an event to
+    wait for, never a clock. The quotas here refill within a second, so each wait ends
+    by then; the cap stops one that never would."""
+    answers: list[httpx.Response] = []
+    while not done([a.status_code for a in answers]):
+        assert len(answers) < 5000, "the quota never let up"
+        answers.append(send())
+    return answers
+
+
+def refused(times: int) -> Callable[[list[int]], bool]:
+    return lambda statuses: statuses.count(429) >= times
+
+
+def ok_after_a_refusal(times: int) -> Callable[[list[int]], bool]:
+    return lambda statuses: 429 in statuses and statuses[statuses.index(429) :].count(200) >= times
+
+
+def ok_in_a_row(times: int) -> Callable[[list[int]], bool]:
+    return lambda statuses: statuses[-times:] == [200] * times
 
 
 def count(es: LocalEventStreams, topic: str = "single") -> int:
@@ -113,6 +145,101 @@ def test_requests_within_the_quota_are_not_throttled(es: LocalEventStreams, clie
     assert es.stats().get("throttled", 0) == 0
 
 
+def test_over_quota_429_refuses_beyond_the_burst_and_writes_nothing(
+    es: LocalEventStreams, client
+) -> None:
+    before = count(es)
+    started = time.monotonic()
+    es.set_faults(quota=5, over_quota="429", retry_after=2)
+    # Until refused requests have seen three more let through: were each refusal to take
+    # a token, requests coming faster than 5/s would keep the bucket empty for good.
+    answers = until(lambda: produce(client), ok_after_a_refusal(3))
+    elapsed = time.monotonic() - started
+    statuses = [a.status_code for a in answers]
+    assert set(statuses) == {200, 429}
+    assert statuses[:5] == [200] * 5  # the burst: the bucket starts with a second's worth
+    # never more than the bucket held at first and gained since, however slow the machine
+    assert statuses.count(200) <= 5 + 5 * elapsed
+    assert count(es) == before + statuses.count(200)  # a refused request writes nothing
+    for answer in answers:
+        if answer.status_code == 429:
+            assert answer.headers["retry-after"] == "2"
+            assert answer.json()["error"]["code"] == "injected"
+    stats = es.stats()
+    assert stats["429"] == stats["throttled"] == statuses.count(429)
+
+
+@pytest.mark.parametrize("send", [produce, produce_v1], ids=["v2", "v1"])
+def test_over_quota_429_is_the_routes_injected_429(
+    es: LocalEventStreams, client, send: Callable[[httpx.Client], httpx.Response]
+) -> None:
+    # The bucket holds one request: it takes the scripted 429, the quota refuses the next.
+    es.set_faults(quota=1, over_quota="429", retry_after=3, script=["429"])
+    scripted, *_, quota = until(lambda: send(client), refused(2))
+    for answer in (scripted, quota):
+        assert answer.status_code == 429
+        assert answer.headers["retry-after"] == "3"
+    assert quota.json().keys() == scripted.json().keys()
+    assert quota.json()["error"].keys() == scripted.json()["error"].keys()
+    assert "quota" in str(quota.json()) and "quota" not in str(scripted.json())
+
+
+def test_within_the_quota_nothing_is_refused(es: LocalEventStreams, client) -> None:
+    before = count(es)
+    es.set_faults(quota=1000, over_quota="429")
+    # 200 requests at once, 8 in flight, are well within the burst of 1000 however fast
+    with ThreadPoolExecutor(8) as pool:
+        statuses = [a.status_code for a in pool.map(lambda _: produce(client), range(200))]
+    assert statuses == [200] * 200
+    assert count(es) == before + 200
+    assert "throttled" not in es.stats()
+
+
+def test_a_quota_changed_mid_run_holds_at_once_and_keeps_its_bucket(
+    es: LocalEventStreams, client
+) -> None:
+    before = count(es)
+    started = time.monotonic()
+    es.set_faults(quota=10, over_quota="429")
+    first = until(lambda: produce(client), refused(1))
+    es.set_faults(quota=5, over_quota="429")  # halved, with the bucket about empty
+    halved = time.monotonic()
+    second = until(lambda: produce(client), refused(3))
+    ended = time.monotonic()
+    statuses = [a.status_code for a in first + second]
+    assert statuses[:10] == [200] * 10
+    # A full bucket at 10/s, its refill up to the change, then 5/s. Halving keeps what
+    # the bucket held: a reset would hand out 5 at once, over this bound unless the
+    # machine took a second over it.
+    assert statuses.count(200) <= 10 + 10 * (halved - started) + 5 * (ended - halved)
+    es.set_faults(quota=100_000, over_quota="429")  # raised: the bucket refills at once
+    third = until(lambda: produce(client), ok_in_a_row(20))
+    everything = [a.status_code for a in first + second + third]
+    assert count(es) == before + everything.count(200)
+
+
+def test_over_quota_through_the_admin_route(es: LocalEventStreams, client) -> None:
+    auth = bearer()
+    response = client.put("/_local/faults", json={"quota": 1, "over_quota": "429"}, headers=auth)
+    assert response.json()["over_quota"] == "429"
+    assert client.get("/_local/faults", headers=auth).json()["over_quota"] == "429"
+    assert until(lambda: produce(client), refused(1))[0].status_code == 200
+
+
+def test_serve_over_quota_429() -> None:
+    proc, url = start_server_process(
+        "--no-auth", "--topic", "t:1", "--quota", "1", "--over-quota", "429", "--retry-after", "4"
+    )
+    try:
+        with httpx.Client(base_url=url, timeout=10) as client:
+            answers = until(lambda: client.post("/topics/t/records", content="v"), refused(1))
+        assert answers[-1].headers["retry-after"] == "4"
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+    assert "quota 1 requests/s (beyond it answered 429)" in err.decode()
+
+
 def test_faults_never_touch_iam_or_local_routes(es: LocalEventStreams, client) -> None:
     es.script_faults(["503"])
     assert client.get("/_local/topics", headers=bearer()).status_code == 200
@@ -166,3 +293,5 @@ def test_fault_config_is_checked() -> None:
         FaultConfig(rates={"503": 0.7, "429": 0.7})
     with pytest.raises(ValueError):
         FaultConfig(quota=0)
+    with pytest.raises(ValueError, match="over_quota"):
+        FaultConfig(quota=5, over_quota="reject")  # type: ignore[arg-type]

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Mapping
+from typing import get_args
 
 import click
 from click.core import ParameterSource
 
 from .._wire.limits import Limits
 from ..server import FaultConfig, ServerConfig, parse_schema_spec
+from ..server._faults import OverQuota
 from ..server._profiles import PROFILES
 
 __all__ = ["serve"]
@@ -226,8 +228,17 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
 @click.option(
     "--quota",
     type=float,
-    help="Requests per second; slower answers beyond it. Assumed behaviour: IBM documents "
-    "delayed answers for byte throughput only, not what happens over its request rates.",
+    help="Requests per second, a burst of one second's worth at once; beyond it answers are "
+    "delayed (or refused: --over-quota). Assumed behaviour: IBM documents delayed answers "
+    "for byte throughput only, not what happens over its request rates.",
+)
+@click.option(
+    "--over-quota",
+    type=click.Choice(get_args(OverQuota)),
+    default="delay",
+    show_default=True,
+    help="What --quota does to a request beyond it: delay its answer until its turn, or "
+    "answer 429 Too Many Requests at once (with --retry-after), writing nothing.",
 )
 @click.option("--seed", type=int, help="Random seed for fault rates and latency.")
 @click.option(
@@ -264,6 +275,7 @@ def serve(
     fault_script: str,
     retry_after: float,
     quota: float | None,
+    over_quota: OverQuota,
     seed: int | None,
     log_level: str,
     ssl_certfile: str | None,
@@ -283,6 +295,7 @@ def serve(
       es-pandas serve --profile onprem --topic orders:3 --schema orders:1.0.0
       es-pandas serve --port 8080 --topic orders:3 --api-key KEY --db records.sqlite3
       es-pandas serve --topic orders:3 --latency 0.01-0.05 --fault-rate 503=0.05 --quota 100
+      es-pandas serve --topic orders:3 --quota 5 --over-quota 429 --retry-after 2
       es-pandas serve --topic orders:3 --no-auth --bootstrap-servers 127.0.0.1:9092
     """
     import uvicorn
@@ -304,6 +317,7 @@ def serve(
             rates={a: float(r) for a, r in fault_rates.items()},
             retry_after=retry_after,
             quota=quota,
+            over_quota=over_quota,
             seed=seed,
         )
         config = ServerConfig(
@@ -423,7 +437,8 @@ def _describe_faults(faults: FaultConfig, script: str) -> str:
         parts.append(f"latency {low:g}s" if low == high else f"latency {low:g}-{high:g}s")
     parts += [f"{action} for {rate:.0%}" for action, rate in faults.rates.items()]
     if faults.quota:
-        parts.append(f"quota {faults.quota:g} requests/s")
+        beyond = "answered 429" if faults.over_quota == "429" else "delayed"
+        parts.append(f"quota {faults.quota:g} requests/s (beyond it {beyond})")
     if script:
         parts.append(f"script {script}")
     return ", ".join(parts)

@@ -57,6 +57,9 @@ logger = logging.getLogger("es_pandas.server")
 #: ASGI scope extension through which the server can drop a connection with no answer
 ABORT_EXTENSION = "es_pandas.abort"
 
+#: the answer to a request beyond a quota that refuses (``over_quota="429"``)
+_OVER_QUOTA = Fault(status=429, written=False)
+
 
 class _DropConnection(Response):
     """Closes the connection without answering, as a crashed proxy or broker would."""
@@ -195,9 +198,12 @@ class ServerState:
     ) -> Response:
         fault = OK
         if self.faults.active:
-            # Answers held back by the quota over a millisecond count as throttled.
-            if await self.faults.delay() > 0.001:
+            turn = await self.faults.delay()
+            if turn != "within":
                 self.stats["throttled"] += 1
+            if turn == "refused":
+                # The quota answers it, so it takes no scripted or random fault.
+                raise self.injected(_OVER_QUOTA, "over the request quota")
             fault = self.faults.next_fault()
         record = None
         if fault.written:
@@ -221,7 +227,7 @@ class ServerState:
         assert record is not None
         return success(record)
 
-    def injected(self, fault: Fault) -> Reject:
+    def injected(self, fault: Fault, why: str = "injected fault") -> Reject:
         status = fault.status
         assert status is not None
         headers = None
@@ -229,7 +235,7 @@ class ServerState:
         if status in (429, 503) and retry_after is not None:
             headers = {"Retry-After": str(round(retry_after))}
         message = STATUS_TEXT.get(status, "injected failure")
-        return Reject(status, f"{message} [injected fault]", code="injected", headers=headers)
+        return Reject(status, f"{message} [{why}]", code="injected", headers=headers)
 
     def metadata(self, record: Record) -> dict[str, Any]:
         if self.config.timestamp_format == "iso":

@@ -1,5 +1,6 @@
 """Fault injection for the local server: latency, error statuses, dropped
-connections and an IBM Cloud-style quota that delays responses.
+connections and an IBM Cloud-style request quota, which delays the answers beyond it
+or refuses them with 429.
 
 A fault *action* is written as a short string:
 
@@ -23,9 +24,9 @@ import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
-__all__ = ["Fault", "FaultConfig", "FaultInjector"]
+__all__ = ["Fault", "FaultConfig", "FaultInjector", "OverQuota", "QuotaTurn"]
 
 _ACTION = re.compile(r"^(ok|drop|[1-5]\d\d)(\+written)?$")
 
@@ -65,6 +66,12 @@ class Fault:
 
 OK = Fault()
 
+#: what the quota does to a request beyond it: wait for its turn, or answer 429 at once
+OverQuota = Literal["delay", "429"]
+
+#: what the quota made of one request: within it, held back (over a millisecond), refused
+QuotaTurn = Literal["within", "held", "refused"]
+
 
 def _parse_latency(value: float | tuple[float, float] | str) -> tuple[float, float]:
     try:
@@ -95,15 +102,24 @@ class FaultConfig:
     ``latency`` is seconds added to every answer: a number, or ``(low, high)`` for a
     uniform spread. ``rates`` maps actions to the fraction of requests they hit,
     e.g. ``{"503": 0.05, "drop": 0.01}``. ``retry_after`` (seconds) is sent with
-    429 and 503 answers. ``quota`` (requests per second) delays answers the way
-    IBM Cloud does when a plan's request rate is exceeded: a burst of up to one
-    second's worth passes at once, later requests wait for their turn.
+    429 and 503 answers. ``quota`` (requests per second) is a token bucket holding
+    one second of requests: a burst of up to one second's worth passes at once, and
+    beyond it requests are spaced ``1/quota`` apart. ``over_quota`` says what happens
+    to a request beyond it: ``"delay"`` answers it when its turn comes, as IBM Cloud
+    delays answers over its byte-throughput quota; ``"429"`` answers it at once with
+    429 Too Many Requests and ``retry_after``, writing nothing and taking no token.
+
+    Configuring an injector anew (``set_faults``, ``PUT /_local/faults``) restarts
+    the random draws from ``seed``, but a change of quota keeps the bucket as it is,
+    capped at the new quota's second: a lower quota holds at once, and no change
+    hands out a fresh burst. A quota set where there was none starts with a full one.
     """
 
     latency: tuple[float, float] = (0.0, 0.0)
     rates: Mapping[str, float] = field(default_factory=dict)
     retry_after: float | None = 1.0
     quota: float | None = None
+    over_quota: OverQuota = "delay"
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -124,6 +140,8 @@ class FaultConfig:
             raise ValueError(f"retry_after must be seconds or None, not {self.retry_after!r:.80}")
         if self.quota is not None and not (_is_number(self.quota) and self.quota > 0):
             raise ValueError("quota must be a positive number of requests per second")
+        if self.over_quota not in get_args(OverQuota):
+            raise ValueError(f"over_quota must be 'delay' or '429', not {self.over_quota!r:.80}")
         if self.seed is not None and not isinstance(self.seed, (int, str)):
             raise ValueError(f"seed must be a whole number or a string, not {self.seed!r:.80}")
 
@@ -133,6 +151,7 @@ class FaultConfig:
             "rates": dict(self.rates),
             "retry_after": self.retry_after,
             "quota": self.quota,
+            "over_quota": self.over_quota,
             "seed": self.seed,
         }
 
@@ -148,6 +167,10 @@ class FaultInjector:
     def __init__(self, config: FaultConfig | None = None) -> None:
         self._lock = threading.Lock()
         self._script: deque[Fault] = deque()
+        self._config = FaultConfig()
+        # The quota's bucket: tokens below zero are requests waiting their turn.
+        self._tokens = 0.0
+        self._refilled = time.monotonic()
         self.configure(config or FaultConfig())
 
     @property
@@ -155,12 +178,16 @@ class FaultInjector:
         return self._config
 
     def configure(self, config: FaultConfig) -> None:
+        """Apply ``config``; what carries over is told in :class:`FaultConfig`."""
         with self._lock:
+            if self._config.quota and config.quota:
+                self._tokens = min(config.quota, self._refill())
+            else:
+                self._tokens = config.quota or 0.0
+                self._refilled = time.monotonic()
             self._config = config
             self._rates = [(Fault.parse(a), r) for a, r in config.rates.items() if r > 0]
             self._random = random.Random(config.seed)
-            self._tokens = config.quota or 0.0
-            self._refilled = time.monotonic()
 
     def script(self, actions: Iterable[str]) -> None:
         """Queue actions for the next requests, one each; ``"503x5"`` is five 503s."""
@@ -207,24 +234,35 @@ class FaultInjector:
                     draw -= rate
             return OK
 
-    async def delay(self) -> float:
-        """Sleep for the configured latency and for the quota, if any; returns how long
-        the quota held this request back."""
-        config = self._config
-        low, high = config.latency
-        wait = low if low == high else self._random.uniform(low, high)
-        throttled = 0.0
-        if config.quota:
-            # A token bucket holding one second of requests: bursts up to the quota pass,
-            # beyond it answers are spaced out. Tokens below zero are requests waiting.
-            with self._lock:
-                now = time.monotonic()
-                refill = (now - self._refilled) * config.quota
-                self._tokens = min(config.quota, self._tokens + refill) - 1
-                self._refilled = now
-                if self._tokens < 0:
-                    throttled = -self._tokens / config.quota
-            wait += throttled
+    def _refill(self) -> float:
+        """The bucket's tokens now, refilled at the quota up to one second's worth; call
+        with the lock held and a quota set."""
+        quota = self._config.quota
+        assert quota
+        now = time.monotonic()
+        self._tokens = min(quota, self._tokens + (now - self._refilled) * quota)
+        self._refilled = now
+        return self._tokens
+
+    async def delay(self) -> QuotaTurn:
+        """Sleep for the configured latency and, beyond a quota that delays, until the
+        request's turn; say what the quota made of the request."""
+        turn: QuotaTurn = "within"
+        with self._lock:
+            config = self._config
+            low, high = config.latency
+            wait = low if low == high else self._random.uniform(low, high)
+            if config.quota:
+                tokens = self._refill()
+                if tokens < 1 and config.over_quota == "429":
+                    turn = "refused"
+                else:
+                    self._tokens -= 1
+                    held = max(0.0, -self._tokens / config.quota)
+                    wait += held
+                    # Waits under a millisecond are the clock's noise, not the quota's.
+                    if held > 0.001:
+                        turn = "held"
         if wait > 0:
             await asyncio.sleep(wait)
-        return throttled
+        return turn

@@ -13,7 +13,7 @@ import uvicorn
 
 from ._app import create_app
 from ._config import ServerConfig
-from ._faults import FaultConfig
+from ._faults import FaultConfig, OverQuota
 from ._kafka import KafkaStore
 from ._run import bind_socket, uvicorn_config
 from ._storage import Record, SQLiteStore, Store
@@ -213,14 +213,23 @@ class LocalEventStreams:
         rates: Mapping[str, float] | None = None,
         retry_after: float | None = 1.0,
         quota: float | None = None,
+        over_quota: OverQuota = "delay",
         seed: int | None = None,
         script: Iterable[str] = (),
     ) -> None:
-        """Replace the fault settings (see :class:`FaultConfig`); ``script`` queues
-        actions for the next requests, e.g. ``["503"] * 5``."""
+        """Replace the fault settings (see :class:`FaultConfig`, which also tells what a
+        change of ``quota`` mid-run keeps); ``script`` queues actions for the next
+        requests, e.g. ``["503"] * 5``."""
         self._state.faults.configure(
-            # FaultConfig turns a single latency into a (low, high) range itself
-            FaultConfig(latency, dict(rates or {}), retry_after, quota, seed)  # type: ignore[arg-type]
+            FaultConfig(
+                # FaultConfig turns a single latency into a (low, high) range itself
+                latency=latency,  # type: ignore[arg-type]
+                rates=dict(rates or {}),
+                retry_after=retry_after,
+                quota=quota,
+                over_quota=over_quota,
+                seed=seed,
+            )
         )
         self._state.faults.script(script)
 
@@ -242,7 +251,8 @@ class LocalEventStreams:
 
     def stats(self) -> dict[str, int]:
         """Counts of produce requests answered, by status (plus ``requests``, ``dropped``,
-        and ``received``, which counts them as they arrive)."""
+        ``received``, which counts them as they arrive, and ``throttled``: beyond the
+        quota, held back over a millisecond or refused)."""
         return dict(self._state.stats)
 
     def reset_stats(self) -> None:
