@@ -5,12 +5,13 @@ shared controller the other requests keep going at the same pace, and against a
 quota that refuses what is over it most of a run's requests would be refused. So a
 run keeps one rate, in requests started per second, and spaces starts by it.
 
-It is not limited until the server first pushes back (or ``max_rate`` limits it).
-Then each answer moves it a little, multiplicatively: push-back takes ``CUT`` off,
-a clean answer adds ``GAIN``. The rate settles where push-back is ``TARGET`` of the
-answers, ``GAIN / (CUT + GAIN)``: just over a quota that refuses what is over it (a
-quota at a share of 0.5% is reached within 0.5% of it), and quickly under one that
-falls (at half the answers refused, it halves in about 30 answers).
+It is not limited until the server first pushes back (or ``max_rate`` limits it);
+then it starts from what the server accepted. From there each answer moves it a
+little, multiplicatively: a push-back takes ``CUT`` off (once a round trip: the
+answers to requests booked before a cut say nothing of the new rate), a clean answer
+adds ``GAIN``. The rate settles where ``TARGET`` of the answers push back, just over
+a quota that refuses what is over it; one that halves is followed in about 14 round
+trips.
 
 Push-back is a 429; a 503 once they are a large share of recent answers (brokers
 unavailable: the run slows while they last, then returns to its rate before them,
