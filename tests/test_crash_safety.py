@@ -15,6 +15,7 @@ import signal
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -172,3 +173,78 @@ def test_resuming_a_dead_load_with_the_wrong_file_keeps_its_journal(es, env, tmp
     assert result.returncode == 0, result.stderr
     stored = es.records(topic, decode=True)["value"].map(lambda v: json.loads(v)["id"])
     assert set(stored) == {f"id-{i}" for i in range(600)}
+
+
+@pytest.mark.parametrize("record_id", ["hash", "id"])
+def test_a_load_killed_twice_keeps_every_rows_record_id(
+    es, env, tmp_path: Path, record_id: str
+) -> None:
+    topic = f"crash-ids-{record_id}"
+    es.create_topic(topic, 2)
+    es.create_topic(f"{topic}-ref", 1)
+    path = write(frame(ROWS), tmp_path / "rows.csv")
+    # the ids a load that is never killed gives the rows
+    reference = tmp_path / "reference.csv"
+    ids = ["--record-id", record_id]
+    clean = run(
+        "produce", str(path), "-t", f"{topic}-ref", *ids, "--status-out", str(reference), env=env
+    )
+    assert clean.returncode == 0, clean.stderr
+    expected = pd.read_csv(reference, dtype={"record_id": "string"})["record_id"]
+    assert expected.notna().all()
+
+    status_out = tmp_path / "status.csv"
+    load = ["produce", str(path), "--topic", topic, "--status-out", str(status_out), *ids]
+    load += ["--chunksize", "300", "--concurrency", "16"]
+    resume = ["--resume", str(status_out)]
+    # some rows fail, to be sent again; rows end out of order around each kill
+    es.set_faults(latency=(0.0, 0.004), rates={"400": 0.05}, seed=7)
+    _killed_at(load, es, env, answered=500)
+    # the resumed load carries the first one's rows into its own journal, and dies too
+    _killed_at([*load, *resume], es, env, answered=400)
+    es.clear_faults()
+    # rows in flight at either kill stay unknown, carried with the ids they went with
+    result = run(*load, *resume, "--errors", "collect", env=env)
+
+    assert result.returncode == 0, result.stderr
+    final = pd.read_csv(status_out, dtype={"record_id": "string"}).set_index("row")
+    assert final.index.tolist() == list(range(ROWS))
+    assert set(final["status"]) == {"ok", "unknown"}, final["status"].value_counts()
+    # every row: rows ended before a kill, carried, in flight, and sent after it
+    wrong = final.index[final["record_id"].ne(expected).fillna(True)]
+    assert not len(wrong), final.loc[wrong[:5], ["status", "error", "record_id"]]
+    # and an ok row's id is the header of the record it points at
+    stored = es.records(topic, decode=True).set_index(["partition", "offset"])
+    ok = final[final["status"] == "ok"]
+    at = list(zip(ok["partition"].astype(int), ok["offset"].astype(int), strict=True))
+    headers = stored.loc[at, "headers"].map(lambda pairs: dict(pairs)["es-pandas-record-id"])
+    assert headers.tolist() == ok["record_id"].tolist()
+
+
+def test_a_journal_keeps_the_record_id_of_every_row_it_may_have_sent(tmp_path: Path) -> None:
+    earlier = StatusBook(3, record_ids=True).to_frame(pd.Index([0, 1, 3], name="row"))
+    earlier["status"] = ["ok", "unknown", "unknown"]
+    earlier["record_id"] = pd.array(['a,"b"', "r1", "r3"], dtype="string")
+    earlier["row_hash"] = pd.array(["h0", "h1", "h3"], dtype="string")
+    journal = Journal(str(tmp_path / "s.csv.journal"), earlier, ahead=5)
+    # the next chunk, rows 1 to 4 (1 and 3 sent again), encoded: row 3 is rejected now
+    book = StatusBook(4, record_ids=True)
+    assert book.record_ids is not None
+    book.record_ids.update({0: "x1", 1: "x2", 3: "x\n4"})
+    book.fail(2, REJECTED, "column 'id': null record id")
+    journal.record_ids(np.arange(1, 5), book)
+    journal.ended(3, book, 2)
+    # the chunk after it, not encoded yet: its ids are written when it is sent
+    later = StatusBook(1, record_ids=True)
+    journal.record_ids(np.array([5]), later)
+    journal.sending(1)  # rows up to 6 may now be in flight
+    assert later.record_ids is not None
+    later.record_ids[0] = "x5"  # encoded
+    journal.sending(5)  # within the mark, but its id is not on disk yet
+    journal.ended(1, book, 0)  # answered, but the process is killed before the next mark
+
+    frame = read_journal(journal.path).set_index("row").loc[:5]
+
+    unknown = "unknown"
+    assert frame["status"].tolist() == ["ok", unknown, unknown, "rejected", unknown, unknown]
+    assert frame["record_id"].fillna("-").tolist() == ['a,"b"', "x1", "x2", "-", "x\n4", "x5"]
