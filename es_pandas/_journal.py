@@ -2,7 +2,8 @@
 cannot take back.
 
 While a load writes ``--status-out s.csv`` it also appends to ``s.csv.journal``: the
-status of every row carried from an earlier load, then, as the load goes, each row's
+status of every row carried from an earlier load (ok or unknown: the others are sent
+again), then, as the load goes, each row's
 outcome as it ends, and, before any row is sent, a line saying how far into the file
 rows may be in flight. The line that covers the rows about to go out reaches the disk
 (``fdatasync``) before the first of them is sent, so whatever stops the process, a
@@ -43,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from ._exceptions import ConfigurationError
-from ._status import NOT_SENT, RECORD_ID, REJECTED, STATUSES, UNKNOWN, StatusBook
+from ._status import NOT_SENT, OK, RECORD_ID, REJECTED, STATUSES, UNKNOWN, StatusBook
 
 __all__ = ["IN_FLIGHT", "Journal", "check_no_journal", "journal_path", "read_journal"]
 
@@ -200,7 +201,11 @@ def _outcome_lines(book: StatusBook, ended: list[tuple[int, StatusBook, int]]) -
 
 
 def _earlier_lines(earlier: pd.DataFrame) -> str:
-    """An earlier load's status rows as journal lines."""
+    """The rows of an earlier load's status that this load carries, as journal lines:
+    those that may be in Kafka (ok, unknown)."""
+    # The others are sent again. An earlier line saying failed would outlive a crash
+    # with the row in flight, and the row be sent once more, unflagged.
+    earlier = earlier[earlier["status"].isin([STATUSES[OK], STATUSES[UNKNOWN]])]
     stamps = earlier["timestamp"]
     milliseconds = stamps.to_numpy(dtype="datetime64[ms]").astype(np.int64)
     frame = pd.DataFrame(
