@@ -298,8 +298,8 @@ class FileLoad:
                 hashes=hashes,
                 rows=as_read,
             )
-            if self.journal is not None and self._record_ids:
-                self.journal.record_ids(frame.index.to_numpy(), chunk.book)
+            if self.journal is not None:
+                self.journal.chunk(frame.index.to_numpy(), chunk.book)
             self._pending.append(chunk)
             yield chunk
         self._read_all = True

@@ -3,16 +3,15 @@ cannot take back.
 
 While a load writes ``--status-out s.csv`` it also appends to ``s.csv.journal``: the
 status of every row carried from an earlier load (ok or unknown: the others are sent
-again), then, as the load goes, each row's
-outcome as it ends, and, before any row is sent, a line saying how far into the file
-rows may be in flight. The line that covers the rows about to go out reaches the disk
-(``fdatasync``) before the first of them is sent, so whatever stops the process, a
-row sent is on disk as in flight or as its outcome. It is written once every
-``ahead`` rows, so the cost is one disk flush per ``ahead`` rows, not one per row.
-
-With ``record_id``, each chunk's record ids go out with the mark before the first of
-its rows is sent (one more disk flush per chunk), so a row in flight keeps the id it
-went with.
+again), then, as the load goes, each row's outcome as it ends, and, before any row is
+sent, a line saying how far into the file rows may be in flight. The line that covers
+the rows about to go out reaches the disk (``fdatasync``) before the first of them is
+sent, so whatever stops the process, a row sent is on disk as in flight or as its
+outcome. It covers ``ahead`` rows, within the chunks that have begun to be sent (a
+later chunk's rows are not encoded yet, so they cannot be in flight), so the cost is
+one disk flush per ``ahead`` rows and one per chunk, not one per row. With
+``record_id``, a chunk's record ids go out with the line that first covers its rows,
+so a row in flight keeps the id it went with.
 
 Read for ``--resume``, a row with an outcome has it; a row without one that is
 covered by the in-flight line is ``unknown`` (it may have been written); a row past it
@@ -94,9 +93,10 @@ class Journal:
         self._lines: list[str] = []
         # (row, book, position) of rows ended since the last flush
         self._ended: list[tuple[int, StatusBook, int]] = []
-        # (first row, rows, book) of chunks to be sent whose record ids are not
-        # written yet
-        self._unsaved_ids: deque[tuple[int, np.ndarray, StatusBook]] = deque()
+        # (first row, rows, book) of the chunks handed over that have not begun to be
+        # sent; the last row of those that have
+        self._chunks: deque[tuple[int, np.ndarray, StatusBook]] = deque()
+        self._begun = -1
         # Written whole under another name, then moved: a journal being resumed stays
         # intact until this one holds everything it said.
         temp = f"{path}.new"
@@ -115,13 +115,15 @@ class Journal:
 
         The outcomes recorded since the last mark go out with the next one: lost to a
         crash, their rows read as in flight, which is what they were until answered."""
-        ids_due = bool(self._unsaved_ids) and row >= self._unsaved_ids[0][0]
-        if row > self._through or ids_due:
-            self._through = max(self._through, row + self._ahead)
-            # the chunks that have begun to be sent are encoded: their ids are known
-            while self._unsaved_ids and self._unsaved_ids[0][0] <= row:
-                _, rows, book = self._unsaved_ids.popleft()
-                self._lines.append(_id_lines(rows, book))
+        if row > self._through:
+            # A chunk with a row going out is encoded (so are those before it): its
+            # rows may go out from now on, with the ids they have.
+            while self._chunks and self._chunks[0][0] <= row:
+                _, rows, book = self._chunks.popleft()
+                self._begun = int(rows[-1])
+                if book.record_ids is not None:
+                    self._lines.append(_id_lines(rows, book))
+            self._through = min(row + self._ahead, self._begun)
             self.flush()
             self._write(f"{_THROUGH},{self._through}\n")
             os.fdatasync(self._fd)
@@ -130,11 +132,11 @@ class Journal:
         """The fingerprints of rows just read, by row; on disk with the next flush."""
         self._lines.append(_hash_lines(hashes))
 
-    def record_ids(self, rows: np.ndarray, book: StatusBook) -> None:
-        """A chunk about to be encoded, its ``rows`` by position in ``book``: its record
-        ids are written before the first of them is sent."""
+    def chunk(self, rows: np.ndarray, book: StatusBook) -> None:
+        """The rows of a chunk to be sent, by position in ``book``, handed over in file
+        order before any of them is sent."""
         if len(rows):
-            self._unsaved_ids.append((int(rows[0]), rows, book))
+            self._chunks.append((int(rows[0]), rows, book))
 
     def ended(self, row: int, book: StatusBook, position: int) -> None:
         """``row`` ended, as ``book`` says at ``position``; on disk with the next flush."""

@@ -109,6 +109,7 @@ def test_a_journal_reads_as_the_rows_it_recorded_and_unknown_for_those_it_may_ha
     book.fail(2, REJECTED, 'column "n": not a number, "x"')
     book.fail(3, FAILED, "HTTP 400: no, (x)", http_status=400, attempts=1, trace='a,"b"')
     journal = Journal(str(tmp_path / "s.csv.journal"), None, ahead=2)
+    journal.chunk(np.arange(10, 17), StatusBook(7))  # rows 10 to 16 to send
     journal.sending(10)  # rows up to 12 may now be in flight
     journal.ended(10, book, 0)
     journal.ended(11, book, 2)
@@ -161,6 +162,7 @@ def test_a_row_sent_again_and_in_flight_when_killed_reads_unknown(tmp_path: Path
     earlier = book.to_frame(pd.Index([0, 1, 2], name="row"))  # row 2 not_sent
     earlier["row_hash"] = pd.array(["h0", "h1", "h2"], dtype="string")
     journal = Journal(str(tmp_path / "s.csv.journal"), earlier, ahead=3)
+    journal.chunk(np.arange(3), StatusBook(3))
     journal.sending(0)  # the resumed load sends them again, and is killed
 
     frame = read_journal(journal.path).set_index("row")
@@ -249,23 +251,25 @@ def test_a_journal_keeps_the_record_id_of_every_row_it_may_have_sent(tmp_path: P
     earlier["record_id"] = pd.array(['a,"b"', "r1", "r3"], dtype="string")
     earlier["row_hash"] = pd.array(["h0", "h1", "h3"], dtype="string")
     journal = Journal(str(tmp_path / "s.csv.journal"), earlier, ahead=5)
-    # the next chunk, rows 1 to 4 (1 and 3 sent again), encoded: row 3 is rejected now
+    # a chunk, rows 1 to 4 (1 and 3 sent again), encoded: row 3 is rejected now
     book = StatusBook(4, record_ids=True)
     assert book.record_ids is not None
+    journal.chunk(np.arange(1, 5), book)
     book.record_ids.update({0: "x1", 1: "x2", 3: "x\n4"})
     book.fail(2, REJECTED, "column 'id': null record id")
-    journal.record_ids(np.arange(1, 5), book)
     journal.ended(3, book, 2)
-    # the chunk after it, not encoded yet: its ids are written when it is sent
+    # the chunk after it, handed over before it is encoded
     later = StatusBook(1, record_ids=True)
-    journal.record_ids(np.array([5]), later)
-    journal.sending(1)  # rows up to 6 may now be in flight
     assert later.record_ids is not None
+    journal.chunk(np.array([5]), later)
+    journal.sending(1)
+    # rows up to 4 may now be in flight, not 5 and 6: their chunk is not sent yet
+    assert read_journal(journal.path)["row"].max() == 4
     later.record_ids[0] = "x5"  # encoded
-    journal.sending(5)  # within the mark, but its id is not on disk yet
+    journal.sending(5)  # a mark of its own, with its chunk's ids
     journal.ended(1, book, 0)  # answered, but the process is killed before the next mark
 
-    frame = read_journal(journal.path).set_index("row").loc[:5]
+    frame = read_journal(journal.path).set_index("row")
 
     unknown = "unknown"
     assert frame["status"].tolist() == ["ok", unknown, unknown, "rejected", unknown, unknown]
