@@ -123,7 +123,8 @@ class Journal:
                 self._begun = int(rows[-1])
                 if book.record_ids is not None:
                     self._lines.append(_id_lines(rows, book))
-            self._through = min(row + self._ahead, self._begun)
+            # (the row itself whatever: a mark that missed it would lose it to a crash)
+            self._through = max(min(row + self._ahead, self._begun), row)
             self.flush()
             self._write(f"{_THROUGH},{self._through}\n")
             os.fdatasync(self._fd)
