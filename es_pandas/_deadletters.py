@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,12 +26,12 @@ import pandas as pd
 from ._exceptions import ConfigurationError
 from ._parquet import parquet
 from ._status import OK, STATUSES, Chunk, Tally
+from ._tables import TableWriter, table_format
 
 __all__ = ["DEAD_LETTER_COLUMNS", "DeadLetters", "drop_dead_letter_columns"]
 
 #: what a dead letter has besides its row's columns, in order
 DEAD_LETTER_COLUMNS = ("status", "error", "http_status", "trace", "attempts")
-_FORMATS = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 logger = logging.getLogger("es_pandas")
 
 
@@ -41,15 +41,6 @@ def drop_dead_letter_columns(frame: pd.DataFrame) -> pd.DataFrame:
     if not all(name in frame.columns for name in DEAD_LETTER_COLUMNS):
         return frame
     return frame.drop(columns=list(DEAD_LETTER_COLUMNS))
-
-
-def dead_letter_format(path: str) -> str:
-    extension = os.path.splitext(path)[1].lower()
-    if extension not in _FORMATS:
-        raise ConfigurationError(
-            f"dead_letter: dead letters are written to .jsonl, .csv or .parquet, not {path!r}"
-        )
-    return _FORMATS[extension]
 
 
 def _same_file(path: str, reading: str | None) -> bool:
@@ -67,8 +58,12 @@ class DeadLetters:
     every earlier one is written."""
 
     def __init__(self, path: str, tally: Tally, *, reading: str | None = None) -> None:
-        self.format = dead_letter_format(path)
-        if self.format == "parquet":
+        format = table_format(path)
+        if format is None:
+            raise ConfigurationError(
+                f"dead_letter: dead letters are written to .jsonl, .csv or .parquet, not {path!r}"
+            )
+        if format == "parquet":
             parquet()
         if _same_file(path, reading):
             raise ConfigurationError(
@@ -78,9 +73,9 @@ class DeadLetters:
         self.path = path
         self._tally = tally
         tally.dead_letter = path
-        self._handle: IO[str] | None = None
-        self._writer: Any = None
-        self._schema: Any = None
+        # made at the first chunk's end, so that a refused run leaves an earlier file
+        # alone, and a finished one never leaves a stale one
+        self._table = TableWriter(path, format)
         # a frame's chunks that ended before an earlier one, by their first position
         self._ended: dict[int, Chunk] = {}
         self._next = 0
@@ -128,8 +123,10 @@ class DeadLetters:
         letters["http_status"] = pd.arrays.IntegerArray(http.astype(np.int16), http == 0)
         letters["trace"] = pd.array([book.traces.get(p) for p in at.tolist()], dtype="string")
         letters["attempts"] = pd.array(book.attempts[at], dtype="Int32")
+        parquet_file = self._table.format == "parquet"
+        schema = _parquet_schema(rows) if parquet_file and not self._table.opened else None
         try:
-            self._write(letters, rows)
+            self._table.write(letters, schema)
         except (OSError, ValueError, TypeError) as exc:
             # pyarrow's errors are ValueError and TypeError
             self._broken = True
@@ -137,47 +134,24 @@ class DeadLetters:
                 f"cannot write the dead letters to {self.path}: {exc}"
                 + (
                     "; a Parquet column holds one type: write them to .jsonl"
-                    if self.format == "parquet"
+                    if parquet_file
                     else ""
                 )
             ) from exc
         self._tally.dead_letters += len(letters)
         chunk.rows = None
 
-    def _write(self, letters: pd.DataFrame, rows: pd.DataFrame) -> None:
-        if self.format == "parquet":
-            self._write_parquet(letters, rows)
-            return
-        first = self._handle is None
-        if self._handle is None:
-            # opened at the first chunk's end, so that a refused run leaves an earlier
-            # file alone, and a finished one never leaves a stale one
-            self._handle = open(self.path, "w", newline="", encoding="utf-8")  # noqa: SIM115
-        if self.format == "csv":
-            letters.to_csv(self._handle, index=False, header=first)
-        elif len(letters):
-            text = letters.to_json(orient="records", lines=True, date_format="iso")
-            self._handle.write(text if text.endswith("\n") else text + "\n")
-        self._handle.flush()
-
-    def _write_parquet(self, letters: pd.DataFrame, rows: pd.DataFrame) -> None:
-        import pyarrow as pa
-
-        if self._writer is None:
-            # the types from the whole chunk: its rows not ok alone may all be null
-            schema = pa.Schema.from_pandas(rows, preserve_index=False)
-            kinds = [pa.string(), pa.string(), pa.int16(), pa.string(), pa.int32()]
-            for name, kind in zip(DEAD_LETTER_COLUMNS, kinds, strict=True):
-                schema = schema.append(pa.field(name, kind))
-            self._schema = schema.remove_metadata()
-            self._writer = parquet().ParquetWriter(self.path, self._schema)
-        table = pa.Table.from_pandas(letters, schema=self._schema, preserve_index=False)
-        self._writer.write_table(table)
-
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-        if self._handle is not None:
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
-            self._handle.close()
+        self._table.close()
+
+
+def _parquet_schema(rows: pd.DataFrame) -> Any:
+    """A Parquet dead-letter file's schema: the types from the whole first chunk (its
+    rows not ok alone may all be null), then the dead-letter columns."""
+    import pyarrow as pa
+
+    schema = pa.Schema.from_pandas(rows, preserve_index=False)
+    kinds = [pa.string(), pa.string(), pa.int16(), pa.string(), pa.int32()]
+    for name, kind in zip(DEAD_LETTER_COLUMNS, kinds, strict=True):
+        schema = schema.append(pa.field(name, kind))
+    return schema.remove_metadata()

@@ -8,14 +8,13 @@ order as soon as its rows have all ended. Parquet needs pyarrow, which is an ext
 
 from __future__ import annotations
 
-import csv
 import itertools
 import logging
 import os
 from collections import deque
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,6 +33,7 @@ from ._reading import (
     row_hashes,
 )
 from ._status import RECORD_ID, STATUS_COLUMNS, STATUSES, Chunk, StatusBook, StatusFrame, Tally
+from ._tables import TableWriter, table_format
 
 __all__ = ["FileLoad"]
 
@@ -48,7 +48,7 @@ def _same_path(one: str, other: str) -> bool:
 
 
 def _is_parquet(path: str) -> bool:
-    return path.endswith((".parquet", ".pq"))
+    return table_format(path) == "parquet"
 
 
 def _read_status(path: str) -> pd.DataFrame:
@@ -107,48 +107,29 @@ class StatusWriter:
     """Writes status rows as they come, so an interrupted load keeps what it did."""
 
     def __init__(self, path: str, record_ids: bool = False) -> None:
-        if not path.endswith((".csv", ".parquet", ".pq")):
+        format = table_format(path)
+        if format not in ("csv", "parquet"):
             raise ConfigurationError(f"status files are .csv or .parquet, not {path!r}")
         self.path = path
         self._columns = [*_STATUS_COLUMNS, RECORD_ID] if record_ids else _STATUS_COLUMNS
-        self._temp = f"{path}.partial"
-        self._writer: Any = None
-        self._handle: IO[str] | None = None
+        # Written under a temporary name and moved at the end, so the status file of
+        # a previous load stays readable (it may be this load's --resume) until then.
+        self._table = TableWriter(f"{path}.partial", format)
 
     def write(self, status: pd.DataFrame, hashes: pd.Series) -> None:
         frame = status.reset_index(drop=True)
         frame.insert(0, "row", status.index.to_numpy(dtype=np.int64))
         frame["row_hash"] = hashes.reindex(status.index).astype("string").to_numpy()
-        frame = frame[self._columns]
-        if _is_parquet(self.path):
-            import pyarrow as pa
-
-            table = pa.Table.from_pandas(frame.astype({"status": "string"}), preserve_index=False)
-            if self._writer is None:
-                self._writer = parquet().ParquetWriter(self._temp, table.schema)
-            self._writer.write_table(table.cast(self._writer.schema))
-        else:
-            if self._handle is None:
-                self._handle = open(self._temp, "w", newline="", encoding="utf-8")  # noqa: SIM115
-                frame.iloc[:0].to_csv(self._handle, index=False)
-            frame.to_csv(self._handle, index=False, header=False, quoting=csv.QUOTE_MINIMAL)
-            self._handle.flush()
+        self._table.write(frame[self._columns].astype({"status": "string"}))
 
     def close(self) -> None:
-        # Written under a temporary name and moved at the end, so the status file of
-        # a previous load stays readable (it may be this load's --resume) until then.
-        if self._writer is not None:
-            self._writer.close()
-        if self._handle is not None:
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
-            self._handle.close()
+        self._table.close()
         if self.wrote:
-            os.replace(self._temp, self.path)
+            os.replace(self._table.path, self.path)
 
     @property
     def wrote(self) -> bool:
-        return self._writer is not None or self._handle is not None
+        return self._table.opened
 
 
 class FileLoad:
@@ -317,6 +298,8 @@ class FileLoad:
                 hashes=hashes,
                 rows=as_read,
             )
+            if self.journal is not None:
+                self.journal.chunk(frame.index.to_numpy(), chunk.book)
             self._pending.append(chunk)
             yield chunk
         self._read_all = True

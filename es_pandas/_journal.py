@@ -2,12 +2,16 @@
 cannot take back.
 
 While a load writes ``--status-out s.csv`` it also appends to ``s.csv.journal``: the
-status of every row carried from an earlier load, then, as the load goes, each row's
-outcome as it ends, and, before any row is sent, a line saying how far into the file
-rows may be in flight. The line that covers the rows about to go out reaches the disk
-(``fdatasync``) before the first of them is sent, so whatever stops the process, a
-row sent is on disk as in flight or as its outcome. It is written once every
-``ahead`` rows, so the cost is one disk flush per ``ahead`` rows, not one per row.
+status of every row carried from an earlier load (ok or unknown: the others are sent
+again), then, as the load goes, each row's outcome as it ends, and, before any row is
+sent, a line saying how far into the file rows may be in flight. The line that covers
+the rows about to go out reaches the disk (``fdatasync``) before the first of them is
+sent, so whatever stops the process, a row sent is on disk as in flight or as its
+outcome. It covers ``ahead`` rows, within the chunks that have begun to be sent (a
+later chunk's rows are not encoded yet, so they cannot be in flight), so the cost is
+one disk flush per ``ahead`` rows and one per chunk, not one per row. With
+``record_id``, a chunk's record ids go out with the line that first covers its rows,
+so a row in flight keeps the id it went with.
 
 Read for ``--resume``, a row with an outcome has it; a row without one that is
 covered by the in-flight line is ``unknown`` (it may have been written); a row past it
@@ -20,6 +24,7 @@ Lines, one per event (CSV, so an error text is quoted as in a status file)::
     es_pandas journal 1
     through,<row>                      rows up to <row> may have been sent
     hash,<row>,<fingerprint>           the row as read (see _reading.row_hashes)
+    id,<row>,<record id>               the id the row's record is sent with
     <row>,<status>,<http_status>,<partition>,<offset>,<timestamp ms>,<attempts>,
         <latency_ms>,<maybe_duplicate 0|1>,<error>,<trace>
 
@@ -32,18 +37,20 @@ from __future__ import annotations
 import io
 import itertools
 import os
+from collections import deque
 
 import numpy as np
 import pandas as pd
 
 from ._exceptions import ConfigurationError
-from ._status import NOT_SENT, STATUSES, UNKNOWN, StatusBook
+from ._status import NOT_SENT, OK, RECORD_ID, REJECTED, STATUSES, UNKNOWN, StatusBook
 
 __all__ = ["IN_FLIGHT", "Journal", "check_no_journal", "journal_path", "read_journal"]
 
 _MAGIC = b"es_pandas journal 1\n"
 _THROUGH = "through"
 _HASH = "hash"
+_ID = "id"
 _FIELDS = [
     "row",
     "status",
@@ -86,6 +93,10 @@ class Journal:
         self._lines: list[str] = []
         # (row, book, position) of rows ended since the last flush
         self._ended: list[tuple[int, StatusBook, int]] = []
+        # (first row, rows, book) of the chunks handed over that have not begun to be
+        # sent; the last row of those that have
+        self._chunks: deque[tuple[int, np.ndarray, StatusBook]] = deque()
+        self._begun = -1
         # Written whole under another name, then moved: a journal being resumed stays
         # intact until this one holds everything it said.
         temp = f"{path}.new"
@@ -99,12 +110,21 @@ class Journal:
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND)
 
     def sending(self, row: int) -> None:
-        """``row`` is about to be sent: on disk as possibly in flight before it goes.
+        """``row`` is about to be sent: on disk as possibly in flight before it goes,
+        with its record id.
 
         The outcomes recorded since the last mark go out with the next one: lost to a
         crash, their rows read as in flight, which is what they were until answered."""
         if row > self._through:
-            self._through = row + self._ahead
+            # A chunk with a row going out is encoded (so are those before it): its
+            # rows may go out from now on, with the ids they have.
+            while self._chunks and self._chunks[0][0] <= row:
+                _, rows, book = self._chunks.popleft()
+                self._begun = int(rows[-1])
+                if book.record_ids is not None:
+                    self._lines.append(_id_lines(rows, book))
+            # (the row itself whatever: a mark that missed it would lose it to a crash)
+            self._through = max(min(row + self._ahead, self._begun), row)
             self.flush()
             self._write(f"{_THROUGH},{self._through}\n")
             os.fdatasync(self._fd)
@@ -112,6 +132,12 @@ class Journal:
     def hashes(self, hashes: pd.Series) -> None:
         """The fingerprints of rows just read, by row; on disk with the next flush."""
         self._lines.append(_hash_lines(hashes))
+
+    def chunk(self, rows: np.ndarray, book: StatusBook) -> None:
+        """The rows of a chunk to be sent, by position in ``book``, handed over in file
+        order before any of them is sent."""
+        if len(rows):
+            self._chunks.append((int(rows[0]), rows, book))
 
     def ended(self, row: int, book: StatusBook, position: int) -> None:
         """``row`` ended, as ``book`` says at ``position``; on disk with the next flush."""
@@ -178,7 +204,11 @@ def _outcome_lines(book: StatusBook, ended: list[tuple[int, StatusBook, int]]) -
 
 
 def _earlier_lines(earlier: pd.DataFrame) -> str:
-    """An earlier load's status rows as journal lines."""
+    """The rows of an earlier load's status that this load carries, as journal lines:
+    those that may be in Kafka (ok, unknown)."""
+    # The others are sent again. An earlier line saying failed would outlive a crash
+    # with the row in flight, and the row be sent once more, unflagged.
+    earlier = earlier[earlier["status"].isin([STATUSES[OK], STATUSES[UNKNOWN]])]
     stamps = earlier["timestamp"]
     milliseconds = stamps.to_numpy(dtype="datetime64[ms]").astype(np.int64)
     frame = pd.DataFrame(
@@ -198,11 +228,32 @@ def _earlier_lines(earlier: pd.DataFrame) -> str:
     )
     out = io.StringIO()
     frame.to_csv(out, index=False, header=False, lineterminator="\n")
-    return out.getvalue() + _hash_lines(earlier["row_hash"].dropna())
+    lines = out.getvalue() + _hash_lines(earlier["row_hash"].dropna())
+    if RECORD_ID in earlier:
+        ids = earlier[RECORD_ID].dropna()
+        lines += _texts(_ID, ids.index.tolist(), ids.tolist())
+    return lines
 
 
 def _hash_lines(hashes: pd.Series) -> str:
-    return "".join(f"{_HASH},{row},{digest}\n" for row, digest in hashes.items())
+    return _texts(_HASH, hashes.index.tolist(), hashes.tolist())
+
+
+def _id_lines(rows: np.ndarray, book: StatusBook) -> str:
+    """The record ids of a chunk's rows (``rows`` by position in ``book``)."""
+    ids = book.record_ids
+    assert ids is not None
+    at = np.fromiter(ids, np.intp, len(ids))
+    return _texts(_ID, rows[at].tolist(), list(ids.values()))
+
+
+def _texts(kind: str, rows: list[int], texts: list[str]) -> str:
+    """``kind,row,text`` lines."""
+    # Checked for quotes in one go: fingerprints and hash ids never need them, a
+    # column's ids seldom, and checking each text would cost more than writing it.
+    if any(char in "".join(texts) for char in _NEEDS_QUOTES):
+        texts = [_quoted(text) for text in texts]
+    return "".join([f"{kind},{row},{text}\n" for row, text in zip(rows, texts, strict=True)])
 
 
 def read_journal(path: str) -> pd.DataFrame:
@@ -228,12 +279,8 @@ def read_journal(path: str) -> pd.DataFrame:
     )
     marks = lines["row"] == _THROUGH
     through = int(pd.to_numeric(lines.loc[marks, "status"]).max()) if marks.any() else -1
-    fingerprints = lines["row"] == _HASH
-    hashed = lines.loc[fingerprints]
-    hashes = pd.Series(
-        hashed["http_status"].to_numpy(), index=hashed["status"].astype("int64").to_numpy()
-    )
-    rows = lines.loc[~(marks | fingerprints)].copy()
+    fingerprints, ids = lines["row"] == _HASH, lines["row"] == _ID
+    rows = lines.loc[~(marks | fingerprints | ids)].copy()
     rows["row"] = rows["row"].astype("int64")
     # a row's last line is its outcome (an earlier load's line, then this one's)
     rows = rows.drop_duplicates("row", keep="last").set_index("row")
@@ -248,8 +295,21 @@ def read_journal(path: str) -> pd.DataFrame:
     frame[numbers] = frame[numbers].apply(pd.to_numeric)
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="ms", utc=True)
     frame["maybe_duplicate"] = frame["maybe_duplicate"].fillna("0").astype(int).astype(bool)
-    frame["row_hash"] = hashes[~hashes.index.duplicated(keep="last")].reindex(frame.index)
+    frame["row_hash"] = _by_row(lines.loc[fingerprints], frame.index)
+    frame[RECORD_ID] = _by_row(lines.loc[ids], frame.index)
+    # sent again and rejected this time: never sent, so with no id (an earlier one's
+    # may be written before)
+    frame.loc[frame["status"] == STATUSES[REJECTED], RECORD_ID] = pd.NA
     return frame.reset_index()
+
+
+def _by_row(lines: pd.DataFrame, index: pd.Index) -> pd.Series:
+    """The text of ``row,text`` lines (``hash`` or ``id``), the last one of each row,
+    for the rows of ``index``."""
+    texts = pd.Series(
+        lines["http_status"].to_numpy(), index=lines["status"].astype("int64").to_numpy()
+    )
+    return texts[~texts.index.duplicated(keep="last")].reindex(index).astype("string")
 
 
 def check_no_journal(status_out: str, resume: str | None) -> None:

@@ -90,6 +90,9 @@ class Option:
     from_flags: Callable[[Mapping[str, Any]], Any] | None = None
     #: other spellings of the derived flag
     aliases: tuple[str, ...] = ()
+    #: what the derived flag's value is called in --help, where its type would only
+    #: say TEXT (as ``Flag.metavar``)
+    metavar: str | None = None
     #: why there is no CLI twin, when there is none
     no_flag: str = ""
     #: the command line's default, where a script's exit status needs another one
@@ -117,6 +120,7 @@ class ProduceOptions(TypedDict, total=False):
         Option(
             "The column whose values are the record keys; a null key rejects its row.",
             check=checks.column,
+            metavar="COLUMN",
         ),
     ]
     value_col: Annotated[
@@ -125,6 +129,7 @@ class ProduceOptions(TypedDict, total=False):
             "One column as the whole value: bytes as binary, str as text, anything else "
             "as JSON (override with {value_type}).",
             check=checks.column,
+            metavar="COLUMN",
         ),
     ]
     value_cols: Annotated[
@@ -159,6 +164,7 @@ class ProduceOptions(TypedDict, total=False):
             "digits; identical rows share it) or a column's value as text (a null id rejects "
             "its row). The status gets a record_id column.",
             check=checks.column,
+            metavar="hash|COLUMN",
         ),
     ]
     record_id_header: Annotated[
@@ -198,6 +204,7 @@ class ProduceOptions(TypedDict, total=False):
             "(https://user:password@host) is taken as credentials and never shown.",
             check=checks.url,
             env=("ES_PANDAS_URL",),
+            metavar="URL",
             auth=True,
         ),
     ]
@@ -211,6 +218,7 @@ class ProduceOptions(TypedDict, total=False):
             python="Or the same as a dict.",
             check=checks.credentials,
             env=("ES_PANDAS_CREDENTIALS",),
+            metavar="PATH",
             auth=True,
         ),
     ]
@@ -262,6 +270,7 @@ class ProduceOptions(TypedDict, total=False):
             default="https://iam.cloud.ibm.com/identity/token",
             check=checks.endpoint,
             env=("ES_PANDAS_IAM_URL",),
+            metavar="URL",
             auth=True,
         ),
     ]
@@ -376,6 +385,7 @@ class ProduceOptions(TypedDict, total=False):
             "An HTTP proxy for every request (http://[user:password@]host:port); default: "
             "HTTPS_PROXY / HTTP_PROXY / ALL_PROXY, except the hosts in NO_PROXY.",
             check=checks.proxy,
+            metavar="URL",
         ),
     ]
     trust_env: Annotated[
@@ -543,6 +553,7 @@ class ProduceOptions(TypedDict, total=False):
             "trace and attempts. Fix it and send it again: those five columns are "
             "dropped from a file or frame that has them all.",
             check=checks.path,
+            metavar="PATH",
         ),
     ]
 
@@ -624,6 +635,7 @@ class FileOptions(ProduceOptions, total=False):
         Option(
             "Write each row's status here (.csv or .parquet), numbered from 0 in row.",
             check=checks.path,
+            metavar="PATH",
         ),
     ]
     resume: Annotated[
@@ -632,6 +644,7 @@ class FileOptions(ProduceOptions, total=False):
             "A status file of an earlier load: its ok rows are not sent again, nor its "
             "unknown ones unless {retry_unknown}.",
             check=checks.path,
+            metavar="PATH",
         ),
     ]
     retry_unknown: Annotated[

@@ -278,6 +278,38 @@ def test_every_option_has_a_cli_twin_generated_from_its_declaration() -> None:
     assert set(params) == twins
 
 
+def test_help_names_what_each_flag_takes() -> None:
+    """A column, a path, a URL or the choices, where click alone would say TEXT; TEXT
+    is left to values that are free text."""
+    context = click.Context(produce)
+    shown = dict(
+        record[0].rsplit(" ", 1)
+        for param in produce.get_params(context)
+        if (record := param.get_help_record(context)) and " " in record[0]
+    )
+    assert shown["--record-id"] == "hash|COLUMN"
+    assert shown["--key-col"] == shown["--value-col"] == "COLUMN"
+    assert shown["--status-out"] == shown["--resume"] == shown["--dead-letter"] == "PATH"
+    assert shown["--credentials"] == "PATH" and shown["--proxy"] == "URL"
+    text = {flag for flag, metavar in shown.items() if metavar == "TEXT"}
+    assert text == {
+        "-t, --topic",
+        "--encoding",
+        "--sep",
+        "--na-values",
+        "--record-id-header",
+        "--schemaname",
+        "--schemaversion",
+        "--text-content-type",
+        "--api-key",
+        "--user",
+        "--password",
+        "--token",
+        "--ca-password",
+        "--client-cert-password",
+    }
+
+
 def test_messages_name_flags_but_leave_arrow_types_as_they_are() -> None:
     arrow_type = "extension<arrow.fixed_shape_tensor[value_type=int32, shape=[2]]>[pyarrow]"
     message = f"column 'c' is {arrow_type}: pass value_type='text' or key_col=..."

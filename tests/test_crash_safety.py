@@ -15,6 +15,7 @@ import signal
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -108,6 +109,7 @@ def test_a_journal_reads_as_the_rows_it_recorded_and_unknown_for_those_it_may_ha
     book.fail(2, REJECTED, 'column "n": not a number, "x"')
     book.fail(3, FAILED, "HTTP 400: no, (x)", http_status=400, attempts=1, trace='a,"b"')
     journal = Journal(str(tmp_path / "s.csv.journal"), None, ahead=2)
+    journal.chunk(np.arange(10, 17), StatusBook(7))  # rows 10 to 16 to send
     journal.sending(10)  # rows up to 12 may now be in flight
     journal.ended(10, book, 0)
     journal.ended(11, book, 2)
@@ -148,8 +150,25 @@ def test_a_journal_keeps_the_traces_of_the_rows_it_carries(tmp_path: Path) -> No
     journal.close(finished=False)
     frame = read_journal(journal.path).set_index("row")
 
-    assert frame["status"].tolist() == ["unknown", "ok", "failed"]
+    # the failed row is sent again, not carried
+    assert frame["status"].tolist() == ["unknown", "ok"]
     assert frame["trace"].tolist()[0] == "t-0" and frame["trace"][6:].isna().all()
+
+
+def test_a_row_sent_again_and_in_flight_when_killed_reads_unknown(tmp_path: Path) -> None:
+    book = StatusBook(3)
+    book.fail(0, FAILED, "HTTP 400: no", http_status=400, attempts=1)
+    book.fail(1, REJECTED, "column 'n': not a number")
+    earlier = book.to_frame(pd.Index([0, 1, 2], name="row"))  # row 2 not_sent
+    earlier["row_hash"] = pd.array(["h0", "h1", "h2"], dtype="string")
+    journal = Journal(str(tmp_path / "s.csv.journal"), earlier, ahead=3)
+    journal.chunk(np.arange(3), StatusBook(3))
+    journal.sending(0)  # the resumed load sends them again, and is killed
+
+    frame = read_journal(journal.path).set_index("row")
+
+    # each may be in Kafka now: sent again as failed, it could be written twice
+    assert frame.loc[[0, 1, 2], "status"].tolist() == ["unknown"] * 3
 
 
 def test_resuming_a_dead_load_with_the_wrong_file_keeps_its_journal(es, env, tmp_path) -> None:
@@ -172,3 +191,86 @@ def test_resuming_a_dead_load_with_the_wrong_file_keeps_its_journal(es, env, tmp
     assert result.returncode == 0, result.stderr
     stored = es.records(topic, decode=True)["value"].map(lambda v: json.loads(v)["id"])
     assert set(stored) == {f"id-{i}" for i in range(600)}
+
+
+@pytest.mark.parametrize("record_id", ["hash", "id"])
+def test_a_load_killed_twice_keeps_every_rows_record_id(
+    es, env, tmp_path: Path, record_id: str
+) -> None:
+    topic = f"crash-ids-{record_id}"
+    es.create_topic(topic, 2)
+    es.create_topic(f"{topic}-ref", 1)
+    path = write(frame(ROWS), tmp_path / "rows.csv")
+    # the ids a load that is never killed gives the rows
+    reference = tmp_path / "reference.csv"
+    ids = ["--record-id", record_id]
+    clean = run(
+        "produce", str(path), "-t", f"{topic}-ref", *ids, "--status-out", str(reference), env=env
+    )
+    assert clean.returncode == 0, clean.stderr
+    expected = pd.read_csv(reference, dtype={"record_id": "string"})["record_id"]
+    assert expected.notna().all()
+
+    status_out = tmp_path / "status.csv"
+    load = ["produce", str(path), "--topic", topic, "--status-out", str(status_out), *ids]
+    load += ["--chunksize", "300", "--concurrency", "16"]
+    resume = ["--resume", str(status_out)]
+    # some rows fail, to be sent again; rows end out of order around each kill
+    es.set_faults(latency=(0.0, 0.004), rates={"400": 0.05}, seed=7)
+    _killed_at(load, es, env, answered=500)
+    # the resumed load carries the first one's rows into its own journal, and dies too,
+    # early: with rows that failed before in flight
+    _killed_at([*load, *resume], es, env, answered=10)
+    es.clear_faults()
+    # rows in flight at either kill stay unknown, carried with the ids they went with
+    result = run(*load, *resume, "--errors", "collect", env=env)
+
+    assert result.returncode == 0, result.stderr
+    final = pd.read_csv(status_out, dtype={"record_id": "string"}).set_index("row")
+    assert final.index.tolist() == list(range(ROWS))
+    assert set(final["status"]) == {"ok", "unknown"}, final["status"].value_counts()
+    # every row: rows ended before a kill, carried, in flight, and sent after it
+    wrong = final.index[final["record_id"].ne(expected).fillna(True)]
+    assert not len(wrong), final.loc[wrong[:5], ["status", "error", "record_id"]]
+    # and an ok row's id is the header of the record it points at
+    stored = es.records(topic, decode=True).set_index(["partition", "offset"])
+    ok = final[final["status"] == "ok"]
+    at = list(zip(ok["partition"].astype(int), ok["offset"].astype(int), strict=True))
+    headers = stored.loc[at, "headers"].map(lambda pairs: dict(pairs)["es-pandas-record-id"])
+    assert headers.tolist() == ok["record_id"].tolist()
+    # and none was sent once more unflagged (those rows in flight read unknown)
+    copies = stored["value"].map(lambda v: int(json.loads(v)["id"].split("-")[1])).value_counts()
+    twice = set(copies.index[copies > 1])
+    flagged = set(final.index[final["maybe_duplicate"]])
+    assert twice <= flagged, f"rows stored twice without maybe_duplicate: {twice - flagged}"
+
+
+def test_a_journal_keeps_the_record_id_of_every_row_it_may_have_sent(tmp_path: Path) -> None:
+    earlier = StatusBook(3, record_ids=True).to_frame(pd.Index([0, 1, 3], name="row"))
+    earlier["status"] = ["ok", "unknown", "unknown"]
+    earlier["record_id"] = pd.array(['a,"b"', "r1", "r3"], dtype="string")
+    earlier["row_hash"] = pd.array(["h0", "h1", "h3"], dtype="string")
+    journal = Journal(str(tmp_path / "s.csv.journal"), earlier, ahead=5)
+    # a chunk, rows 1 to 4 (1 and 3 sent again), encoded: row 3 is rejected now
+    book = StatusBook(4, record_ids=True)
+    assert book.record_ids is not None
+    journal.chunk(np.arange(1, 5), book)
+    book.record_ids.update({0: "x1", 1: "x2", 3: "x\n4"})
+    book.fail(2, REJECTED, "column 'id': null record id")
+    journal.ended(3, book, 2)
+    # the chunk after it, handed over before it is encoded
+    later = StatusBook(1, record_ids=True)
+    assert later.record_ids is not None
+    journal.chunk(np.array([5]), later)
+    journal.sending(1)
+    # rows up to 4 may now be in flight, not 5 and 6: their chunk is not sent yet
+    assert read_journal(journal.path)["row"].max() == 4
+    later.record_ids[0] = "x5"  # encoded
+    journal.sending(5)  # a mark of its own, with its chunk's ids
+    journal.ended(1, book, 0)  # answered, but the process is killed before the next mark
+
+    frame = read_journal(journal.path).set_index("row")
+
+    unknown = "unknown"
+    assert frame["status"].tolist() == ["ok", unknown, unknown, "rejected", unknown, unknown]
+    assert frame["record_id"].fillna("-").tolist() == ['a,"b"', "x1", "x2", "-", "x\n4", "x5"]

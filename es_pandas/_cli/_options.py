@@ -64,7 +64,7 @@ def _derived(name: str, kind: Any, option: Option) -> click.Option:
         default=None,
         help=help_text,
         callback=_columns if columns else None,
-        metavar="A,B,..." if columns else None,
+        metavar=option.metavar or ("A,B,..." if columns else None),
     )
 
 

@@ -119,6 +119,7 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
 @click.option(
     "--db",
     default=":memory:",
+    metavar="FILE",
     show_default=True,
     help="SQLite file for the records; the default keeps them in memory.",
 )

@@ -1,0 +1,77 @@
+"""A table of rows written to a CSV, JSON Lines or Parquet file chunk by chunk, as a run
+goes: what status files and dead letters share.
+
+Each chunk reaches the file (flushed) before :meth:`TableWriter.write` returns, so an
+interrupted run leaves a CSV or JSON Lines file whole up to its last chunk; a Parquet
+file is readable once closed. Closing puts a text file on disk (``fsync``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import IO, Any, Literal
+
+import pandas as pd
+
+from ._parquet import parquet
+
+__all__ = ["TableFormat", "TableWriter", "table_format"]
+
+TableFormat = Literal["csv", "jsonl", "parquet"]
+_FORMATS: dict[str, TableFormat] = {
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+
+
+def table_format(path: str) -> TableFormat | None:
+    """The format of a file to write, by its extension; None for one of none of them."""
+    return _FORMATS.get(os.path.splitext(path)[1].lower())
+
+
+class TableWriter:
+    """Appends frames of the same columns to ``path``, made (or emptied) at the first
+    write."""
+
+    def __init__(self, path: str, format: TableFormat) -> None:
+        self.path = path
+        self.format = format
+        self._handle: IO[str] | None = None
+        self._parquet: Any = None
+
+    @property
+    def opened(self) -> bool:
+        return self._handle is not None or self._parquet is not None
+
+    def write(self, frame: pd.DataFrame, schema: Any = None) -> None:
+        """Append ``frame``'s rows. A Parquet file takes ``schema`` (a pyarrow.Schema;
+        by default the first frame's) at the first write, and every frame in it."""
+        if self.format == "parquet":
+            import pyarrow as pa
+
+            if self._parquet is None:
+                if schema is None:
+                    schema = pa.Schema.from_pandas(frame, preserve_index=False)
+                self._parquet = parquet().ParquetWriter(self.path, schema)
+            table = pa.Table.from_pandas(frame, schema=self._parquet.schema, preserve_index=False)
+            self._parquet.write_table(table)
+            return
+        first = self._handle is None
+        if self._handle is None:
+            self._handle = open(self.path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+        if self.format == "csv":
+            frame.to_csv(self._handle, index=False, header=first)
+        elif len(frame):
+            text = frame.to_json(orient="records", lines=True, date_format="iso")
+            self._handle.write(text if text.endswith("\n") else text + "\n")
+        self._handle.flush()
+
+    def close(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+        if self._handle is not None:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
