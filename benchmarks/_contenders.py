@@ -62,10 +62,17 @@ def _envelope(record: dict) -> str:
 HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 
 
-def es_pandas_engine(engine: str) -> Callable[..., dict]:
+def es_pandas_engine(
+    engine: str, ordering: str = "key", keys: int | None = None
+) -> Callable[..., dict]:
+    """df.es.produce; ``keys``: that many keys, row i's being i % keys, so each key's rows
+    are interleaved with the others' (default: one key per row)."""
+
     def run(frame: pd.DataFrame, url: str, concurrency: int, max_rate: float | None) -> dict:
         import es_pandas  # noqa: F401 - registers df.es
 
+        if keys is not None:
+            frame = frame.assign(order_id=frame["order_id"] % keys)
         status = frame.es.produce(
             TOPIC,
             key_col="order_id",
@@ -73,6 +80,7 @@ def es_pandas_engine(engine: str) -> Callable[..., dict]:
             engine=engine,
             concurrency=concurrency,
             max_rate=max_rate,
+            ordering=ordering,
             progress=False,
         )
         return {
@@ -190,6 +198,10 @@ def bare_aiohttp(frame: pd.DataFrame, url: str, concurrency: int, max_rate: floa
 CONTENDERS: dict[str, Callable[..., dict]] = {
     "es_pandas (aiohttp)": es_pandas_engine("aiohttp"),
     "es_pandas (httpx)": es_pandas_engine("httpx"),
+    'ordering="key", distinct keys': es_pandas_engine("aiohttp"),
+    'ordering="none", distinct keys': es_pandas_engine("aiohttp", ordering="none"),
+    'ordering="key", 100 keys interleaved': es_pandas_engine("aiohttp", keys=100),
+    'ordering="none", 100 keys interleaved': es_pandas_engine("aiohttp", ordering="none", keys=100),
     "bare aiohttp script": bare_aiohttp,
     "produce_file": es_pandas_file(status_out=False),
     "produce_file --status-out": es_pandas_file(status_out=True),

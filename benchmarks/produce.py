@@ -31,6 +31,11 @@ RESULTS = Path(__file__).resolve().parent / "results"
 AIOHTTP, HTTPX, BARE = "es_pandas (aiohttp)", "es_pandas (httpx)", "bare aiohttp script"
 LOOP, THREADS = "requests.Session loop", "requests + 32 threads"
 FILE, JOURNAL = "produce_file", "produce_file --status-out"
+ORDERED, UNORDERED = 'ordering="key", distinct keys', 'ordering="none", distinct keys'
+ORDERED_100, UNORDERED_100 = (
+    'ordering="key", 100 keys interleaved',
+    'ordering="none", 100 keys interleaved',
+)
 CONCURRENCY = 64
 IMPORTS = {"import pandas": "import pandas", "import es_pandas": "import pandas, es_pandas"}
 
@@ -85,6 +90,13 @@ def scenarios(rows: int, rounds: int, memory_rows: int, rate_seconds: float) -> 
             "a CSV file, without and with --status-out (its crash journal)",
             rounds=rounds,
             rows={FILE: rows, JOURNAL: rows},
+        ),
+        Scenario(
+            "ordering",
+            'ordering="key" vs "none", no added latency: distinct keys, and 100 keys '
+            "(row i's key i % 100)",
+            rounds=rounds,
+            rows={ORDERED: rows, UNORDERED: rows, ORDERED_100: rows, UNORDERED_100: rows},
         ),
         Scenario("memory", f"{memory_rows:,} rows, memory", rows={AIOHTTP: memory_rows}),
     ]
@@ -253,6 +265,18 @@ def targets(summary: dict[str, dict[str, dict]], imports: dict[str, dict] | None
         files = summary["journal"]
         ratio = files[JOURNAL]["rows_per_s"] / files[FILE]["rows_per_s"]
         check("file rows/s with --status-out vs without", ratio, ">= 0.95x", ratio >= 0.95)
+    if "ordering" in summary:
+        order = summary["ordering"]
+        ratio = order[ORDERED]["rows_per_s"] / order[UNORDERED]["rows_per_s"]
+        check('rows/s ordering="key" vs "none", distinct keys', ratio, ">= 0.9x", ratio >= 0.9)
+        ratio = order[ORDERED_100]["rows_per_s"] / order[UNORDERED_100]["rows_per_s"]
+        # more keys than requests in flight, so keeping each key's order need not wait
+        check(
+            'rows/s ordering="key" vs "none", 100 keys',
+            ratio,
+            ">= 0.9x (as distinct keys: 100 keys > 64 in flight)",
+            ratio >= 0.9,
+        )
     if imports:
         extra = imports["import es_pandas"]["seconds"] - imports["import pandas"]["seconds"]
         check(
@@ -385,7 +409,9 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--memory-rows", type=int, default=1_000_000)
     parser.add_argument("--rate-seconds", type=float, default=30.0)
-    parser.add_argument("--scenarios", default="import,cpu,latency,max_rate,journal,memory")
+    parser.add_argument(
+        "--scenarios", default="import,cpu,latency,max_rate,journal,ordering,memory"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--quick", action="store_true", help="a smoke run with tiny sizes")
     args = parser.parse_args(argv)

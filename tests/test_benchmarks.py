@@ -27,13 +27,19 @@ def test_quick_run_writes_every_report(tmp_path) -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "latest.json").read_text())
-    assert set(report["summary"]) == {"cpu", "latency", "max_rate", "journal", "memory"}
+    assert set(report["summary"]) == {"cpu", "latency", "max_rate", "journal", "ordering", "memory"}
     assert set(report["summary"]["cpu"]) == {
         "es_pandas (aiohttp)",
         "es_pandas (httpx)",
         "bare aiohttp script",
         "requests.Session loop",
         "requests + 32 threads",
+    }
+    assert set(report["summary"]["ordering"]) == {
+        'ordering="key", distinct keys',
+        'ordering="none", distinct keys',
+        'ordering="key", 100 keys interleaved',
+        'ordering="none", 100 keys interleaved',
     }
     for table in report["summary"].values():
         for row in table.values():
