@@ -63,10 +63,11 @@ HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 
 
 def es_pandas_engine(
-    engine: str, ordering: str = "key", keys: int | None = None
+    engine: str, ordering: str = "key", keys: int | None = None, rate: str | None = None
 ) -> Callable[..., dict]:
     """df.es.produce; ``keys``: that many keys, row i's being i % keys, so each key's rows
-    are interleaved with the others' (default: one key per row)."""
+    are interleaved with the others' (default: one key per row); ``rate``: max_rate
+    whatever the scenario says."""
 
     def run(frame: pd.DataFrame, url: str, concurrency: int, max_rate: float | None) -> dict:
         import es_pandas  # noqa: F401 - registers df.es
@@ -79,7 +80,7 @@ def es_pandas_engine(
             url=url,
             engine=engine,
             concurrency=concurrency,
-            max_rate=max_rate,
+            max_rate=rate or max_rate,
             ordering=ordering,
             progress=False,
         )
@@ -198,6 +199,7 @@ def bare_aiohttp(frame: pd.DataFrame, url: str, concurrency: int, max_rate: floa
 CONTENDERS: dict[str, Callable[..., dict]] = {
     "es_pandas (aiohttp)": es_pandas_engine("aiohttp"),
     "es_pandas (httpx)": es_pandas_engine("httpx"),
+    'es_pandas, max_rate="auto"': es_pandas_engine("aiohttp", rate="auto"),
     'ordering="key", distinct keys': es_pandas_engine("aiohttp"),
     'ordering="none", distinct keys': es_pandas_engine("aiohttp", ordering="none"),
     'ordering="key", 100 keys interleaved': es_pandas_engine("aiohttp", keys=100),

@@ -20,6 +20,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,6 +37,7 @@ ORDERED_100, UNORDERED_100 = (
     'ordering="key", 100 keys interleaved',
     'ordering="none", 100 keys interleaved',
 )
+AUTO = 'es_pandas, max_rate="auto"'
 CONCURRENCY = 64
 IMPORTS = {"import pandas": "import pandas", "import es_pandas": "import pandas, es_pandas"}
 
@@ -46,6 +48,10 @@ class Scenario:
     title: str
     latency: float = 0.0
     quota: float | None = None
+    #: what the quota does beyond it: "delay" or "429"
+    over_quota: str = "delay"
+    #: (seconds into each run, the quota from then on)
+    quota_change: tuple[float, float] | None = None
     max_rate: float | None = None
     rows: dict[str, int] = field(default_factory=dict)  # contender -> rows to send
     rounds: int = 1
@@ -83,6 +89,21 @@ def scenarios(rows: int, rounds: int, memory_rows: int, rate_seconds: float) -> 
             "max_rate=100 against a 100/s quota",
             quota=100,
             max_rate=100,
+            rows={AIOHTTP: int(100 * rate_seconds)},
+        ),
+        Scenario(
+            "pressure",
+            "a 100/s quota that answers 429 beyond it (Retry-After 1 s)",
+            quota=100,
+            over_quota="429",
+            rows={AIOHTTP: int(100 * rate_seconds), AUTO: int(100 * rate_seconds), BARE: 3000},
+        ),
+        Scenario(
+            "pressure_halving",
+            "the same quota, halved to 50/s half-way through the rows",
+            quota=100,
+            over_quota="429",
+            quota_change=(rate_seconds / 2, 50),
             rows={AIOHTTP: int(100 * rate_seconds)},
         ),
         Scenario(
@@ -126,7 +147,7 @@ def start_server(scenario: Scenario) -> tuple[subprocess.Popen[bytes], str]:
         str(scenario.latency),
     ]
     if scenario.quota:
-        command += ["--quota", str(scenario.quota)]
+        command += ["--quota", str(scenario.quota), "--over-quota", scenario.over_quota]
     proc = subprocess.Popen(command, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -176,8 +197,25 @@ def run_scenario(scenario: Scenario, log) -> dict:
         for round_number in range(scenario.rounds):
             for name, rows in scenario.rows.items():
                 httpx.delete(f"{url}/_local/stats")
+                change = None
+                if scenario.quota:
+                    # each contender starts with a full quota (its burst included)
+                    faults = {"latency": scenario.latency, "over_quota": scenario.over_quota}
+                    httpx.put(f"{url}/_local/faults", json={**faults, "quota": None})
+                    httpx.put(f"{url}/_local/faults", json={**faults, "quota": scenario.quota})
+                    if scenario.quota_change:
+                        after, quota = scenario.quota_change
+                        change = threading.Timer(
+                            after,
+                            httpx.put,
+                            (f"{url}/_local/faults",),
+                            {"json": {**faults, "quota": quota}},
+                        )
+                        change.start()
                 server_cpu = process_cpu_seconds(proc.pid)
                 result = run_contender(name, url, rows, scenario.max_rate)
+                if change is not None:
+                    change.cancel()
                 result["server_cpu_seconds"] = process_cpu_seconds(proc.pid) - server_cpu
                 result["round"] = round_number
                 result["server"] = httpx.get(f"{url}/_local/stats").json()
@@ -210,6 +248,10 @@ def medians(result: dict) -> dict[str, dict]:
             "frame_mb": runs[0]["frame_bytes"] / 2**20,
             "status_mb": runs[0].get("status_bytes", 0) / 2**20,
             "throttled": max(r["server"].get("throttled", 0) for r in runs),
+            "refused_share": statistics.median(
+                r["server"].get("429", 0) / max(1, r["server"].get("requests", 0)) for r in runs
+            ),
+            "ok_per_s": statistics.median(r["ok"] / r["seconds"] for r in runs),
             "seconds": statistics.median(r["seconds"] for r in runs),
         }
     return table
@@ -292,6 +334,25 @@ def targets(summary: dict[str, dict[str, dict]], imports: dict[str, dict] | None
         check(
             "answers throttled by the 100/s quota", rate["throttled"], "0", rate["throttled"] == 0
         )
+    if "pressure" in summary:
+        for name in (AIOHTTP, AUTO):
+            row = summary["pressure"][name]
+            share = row["ok_per_s"] / 100
+            check(f"{name}: rows/s as a share of a 100/s quota answering 429", share, ">= 90%",
+                  share >= 0.9)  # fmt: skip
+            check(f"{name}: share of requests refused 429", row["refused_share"], "<= 2%",
+                  row["refused_share"] <= 0.02)  # fmt: skip
+        row = summary["pressure"][BARE]
+        check(f"{BARE} (64 in flight, no back-pressure): share of requests refused 429",
+              row["refused_share"], "reported", True)  # fmt: skip
+    if "pressure_halving" in summary:
+        row = summary["pressure_halving"][AIOHTTP]
+        # the first half of the time at 100/s, the rest at 50/s
+        half = row["rows"] / 200
+        best = row["rows"] / (half + (row["rows"] - 100 * half) / 50)
+        share = row["ok_per_s"] / best
+        check("quota halved mid-run: rows/s as a share of what the quota allowed", share,
+              ">= 90%", share >= 0.9)  # fmt: skip
     if "memory" in summary:
         mem = summary["memory"][AIOHTTP]
         budget = mem["frame_mb"] + mem["status_mb"] + 150
@@ -368,7 +429,7 @@ def markdown(report: dict) -> str:
         value = check["measured"]
         shown = (
             f"{value:.1%}"
-            if "share" in check["target"] or "accuracy" in check["target"]
+            if any(word in check["target"] for word in ("share", "accuracy"))
             else f"{value:,.2f}"
         )
         lines.append(
@@ -410,7 +471,8 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--memory-rows", type=int, default=1_000_000)
     parser.add_argument("--rate-seconds", type=float, default=30.0)
     parser.add_argument(
-        "--scenarios", default="import,cpu,latency,max_rate,journal,ordering,memory"
+        "--scenarios",
+        default="import,cpu,latency,max_rate,pressure,pressure_halving,journal,ordering,memory",
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--quick", action="store_true", help="a smoke run with tiny sizes")

@@ -269,10 +269,10 @@ class Engine:
         in_flight = False
         try:
             while True:
-                slot = self.pressure.book()
-                delay = slot - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+                if self.pressure.limited:
+                    slot = await self.pressure.start()
+                else:
+                    slot = time.monotonic()
                 if self._stopping:
                     self._interrupted(book, position, attempts, in_flight=False)
                     return

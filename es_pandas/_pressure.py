@@ -23,6 +23,7 @@ the server serves until its queue has drained.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Callable
@@ -53,8 +54,6 @@ _SERVED = 1.02
 _DRAINED = 0.95
 #: seconds: rates are measured over the current window and the last one, each as long
 _WINDOW = 1.0
-#: accepted answers that measure a rate
-_MEASURED = 10
 
 
 @dataclass(frozen=True)
@@ -93,6 +92,7 @@ class Pressure:
         self.pushed_back = 0
         self._cut_at = -math.inf
         self._next = 0.0
+        self._turn = asyncio.Lock()
         # the rate before 503s slowed the run, to return to once they stop
         self._before_503 = 0.0
         self._share_503 = 0.0
@@ -101,7 +101,7 @@ class Pressure:
         self._fastest = math.inf
         self._draining: float | None = None
         self._checked = -math.inf
-        now = clock()
+        now = self._started = clock()
         # answers, and answers accepted, in this window and the last one
         self._window_start = now
         self._answers = self._accepted = 0
@@ -117,9 +117,21 @@ class Pressure:
         """The rate push-back holds the run to, if it slowed the run."""
         return self.rate if self._slowed else None
 
+    async def start(self) -> float:
+        """Wait for a request's turn, and return its start time. Requests wait their
+        turns one at a time, each booking its own as it comes: were every waiting
+        request booked at once, a rate cut would reach the requests only after all
+        of them (32 s of them, at 32 in flight and 1 request/s)."""
+        async with self._turn:
+            slot = self.book()
+            delay = slot - self._clock()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            return slot
+
     def book(self) -> float:
-        """The time the next request may start (on ``clock``), booked in turn so that
-        starts are ``1/rate`` apart and a burst never exceeds one."""
+        """The time the next request may start (on ``clock``), so that starts are
+        ``1/rate`` apart and a burst never exceeds one."""
         now = self._clock()
         if self.rate == math.inf:
             return now
@@ -159,12 +171,13 @@ class Pressure:
 
     def _push_back(self, now: float, booked: float) -> None:
         self.pushed_back += 1
-        if not self._slowed:
-            # The first push-back: from what the server accepted (as if over a
-            # second at least: a quota lets a burst through), or if it accepted too
-            # few to measure (a run's first rows go one at a time), what was sent.
-            accepted = self._last_accepted + self._accepted
-            if accepted >= _MEASURED:
+        accepted = self._last_accepted + self._accepted
+        if not self._slowed or (accepted and now - self._started < _WINDOW):
+            # The first push-back, and any in the run's first second: from what the
+            # server accepted, as if over a second at least (a quota lets a burst
+            # through; the answers to the first requests come in meanwhile), or if it
+            # accepted none, from what was sent.
+            if accepted:
                 self._set(min(self._ceiling, accepted / max(self._span(now), _WINDOW)))
             else:
                 self._set(self._sending(now))

@@ -31,8 +31,8 @@ def produce(es: LocalEventStreams, **options) -> es_pandas.StatusFrame:
 
 def test_429s_slow_the_run_and_it_says_so(es: LocalEventStreams) -> None:
     es.set_faults(retry_after=0)
-    # the first answers after the route check and the probe are refused
-    es.script_faults(["ok", "ok", "429x20"])
+    # refused after a second's worth of answers: a rate to start from
+    es.script_faults(["okx100", "429x20"])
     events: list[ProgressEvent] = []
     status = produce(es, progress=events.append)
     assert (status["status"] == "ok").all()
