@@ -158,6 +158,11 @@ class Pressure:
                 self._watch(now, now - booked)
             if self._slowed and self._draining is None:
                 self._gain()
+                if now - self._started < _WINDOW:
+                    # the first second's answers still coming in: what was accepted
+                    # in it is a floor for the rate
+                    floor = (1 - CUT) * (self._last_accepted + self._accepted) / _WINDOW
+                    self.rate = max(self.rate, min(self._ceiling, floor))
         if now - self._window_start >= _WINDOW:
             self._last_span = now - self._window_start
             self._last_answers, self._last_accepted = self._answers, self._accepted
