@@ -15,6 +15,7 @@ import itertools
 import logging
 import threading
 from collections.abc import Callable, Coroutine, Iterator, Mapping
+from dataclasses import asdict
 from typing import Any, Literal, TypeVar, cast
 
 import pandas as pd
@@ -279,7 +280,7 @@ class Run:
             api_version=self.tally.api_version,
             no_v2_route=self.tally.no_v2_route,
             held_keys=self.tally.held_keys,
-            slowdown=self.tally.slowdown,
+            slowdown=None if self.tally.slowdown is None else asdict(self.tally.slowdown),
         )
         if dead is not None:
             status.attrs["dead_letters"] = (dead.path, self.tally.dead_letters)

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import pandas as pd
 
+from ._pressure import Slowdown
+
 if TYPE_CHECKING:
     from ._journal import Journal
-    from ._pressure import Slowdown
 
 __all__ = [
     "FAILED",
@@ -222,8 +223,9 @@ class StatusFrame(pd.DataFrame):
     ``attrs`` holds the run's ``elapsed`` seconds and ``api_version`` ("v1" or "v2"),
     and ``no_v2_route`` when ``api_version="auto"`` fell back to v1; ``dead_letters`` is
     (path, rows) with ``dead_letter``; ``held_keys`` the keys held back with
-    ``on_key_error="hold"``; ``slowdown`` an :class:`~es_pandas.Slowdown` when push-back
-    slowed the run.
+    ``on_key_error="hold"``; ``slowdown`` when push-back slowed the run, as a dict of
+    :class:`~es_pandas.Slowdown`'s fields (attrs stay plain data: ``to_parquet`` writes
+    them as JSON).
     """
 
     @property
@@ -253,7 +255,9 @@ class StatusFrame(pd.DataFrame):
             dead_letters=self.attrs.get("dead_letters") if whole else None,
             held_keys=self.attrs.get("held_keys", 0) if whole else 0,
             maybe_duplicates=int(self["maybe_duplicate"].sum()) if "maybe_duplicate" in self else 0,
-            slowdown=self.attrs.get("slowdown") if whole else None,
+            slowdown=Slowdown(**self.attrs["slowdown"])
+            if whole and self.attrs.get("slowdown")
+            else None,
         )
 
     def update(self, other: pd.DataFrame) -> None:  # type: ignore[override]

@@ -29,15 +29,17 @@ def produce(es: LocalEventStreams, **options) -> es_pandas.StatusFrame:
     return ROWS.es.produce("t", **options)
 
 
-def test_429s_slow_the_run_and_it_says_so(es: LocalEventStreams) -> None:
+def test_429s_slow_the_run_and_it_says_so(es: LocalEventStreams, tmp_path) -> None:
     es.set_faults(retry_after=0)
     # refused after a second's worth of answers: a rate to start from
     es.script_faults(["okx100", "429x20"])
     events: list[ProgressEvent] = []
     status = produce(es, progress=events.append)
     assert (status["status"] == "ok").all()
-    slowdown = status.attrs["slowdown"]
+    slowdown = status.summary.slowdown
     assert isinstance(slowdown, es_pandas.Slowdown) and slowdown.answers >= 1
+    assert status.attrs["slowdown"]["answers"] == slowdown.answers
+    status.to_parquet(tmp_path / "status.parquet")  # attrs are plain data, written as JSON
     assert "the server pushed back (" in str(status.summary)
     assert events[-1].finished and events[-1].max_rate == pytest.approx(slowdown.final, rel=0.5)
 
@@ -56,7 +58,7 @@ def test_503s_one_after_another_slow_the_run(es: LocalEventStreams) -> None:
     es.script_faults(["ok", "ok", "503x40"])
     status = produce(es)
     assert (status["status"] == "ok").all()
-    assert status.attrs["slowdown"].answers >= 1
+    assert status.attrs["slowdown"]["answers"] >= 1
 
 
 def test_max_rate_auto_and_its_flag(es: LocalEventStreams) -> None:
