@@ -34,7 +34,15 @@ class ProgressEvent:
 
     @property
     def rate(self) -> float:
+        """Rows per second so far."""
         return self.done / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds to go, at the rate the run is held to if push-back slowed it, else
+        at the rate so far (None before any row is done)."""
+        rate = self.rate if self.max_rate is None else min(self.rate, self.max_rate)
+        return (self.total - self.done) / rate if rate > 0 else None
 
 
 #: ``progress=``: True, False, or a callable receiving :class:`ProgressEvent`

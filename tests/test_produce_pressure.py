@@ -41,7 +41,11 @@ def test_429s_slow_the_run_and_it_says_so(es: LocalEventStreams, tmp_path) -> No
     assert status.attrs["slowdown"]["answers"] == slowdown.answers
     status.to_parquet(tmp_path / "status.parquet")  # attrs are plain data, written as JSON
     assert "the server pushed back (" in str(status.summary)
-    assert events[-1].finished and events[-1].max_rate == pytest.approx(slowdown.final, rel=0.5)
+    last = events[-1]
+    assert last.finished and last.max_rate == pytest.approx(slowdown.final, rel=0.5)
+    assert last.eta == 0
+    ongoing = es_pandas.ProgressEvent(100, 300, last.counts, 1.0, max_rate=20.0)
+    assert ongoing.eta == 10  # 200 rows at the 20/s it is held to, not at 100/s so far
 
 
 def test_a_503_now_and_then_does_not_slow_the_run(es: LocalEventStreams) -> None:
