@@ -144,13 +144,13 @@ class Pressure:
         now = self._clock()
         self._answers += 1
         if status == 429:
-            self._push_back(now, booked)
+            self._push_back(now, booked, too_fast=True)
         elif status == 503:
             self._share_503 += _SMOOTHING * (1 - self._share_503)
             if self._share_503 > _SHARE_503:
                 # unavailable, not too fast: once it is over, back to the rate before
                 self._before_503 = max(self._before_503, self._sending(now))
-                self._push_back(now, booked)
+                self._push_back(now, booked, too_fast=False)
         else:
             self._accepted += 1
             self._share_503 -= _SMOOTHING * self._share_503
@@ -174,18 +174,17 @@ class Pressure:
             return None
         return Slowdown(self.pushed_back, self._lowest, self.rate)
 
-    def _push_back(self, now: float, booked: float) -> None:
+    def _push_back(self, now: float, booked: float, too_fast: bool) -> None:
+        """A 429 (``too_fast``) or a 503 among many: the rate goes down."""
         self.pushed_back += 1
         accepted = self._last_accepted + self._accepted
-        if not self._slowed or (accepted and now - self._started < _WINDOW):
-            # The first push-back, and any in the run's first second: from what the
-            # server accepted, as if over a second at least (a quota lets a burst
-            # through; the answers to the first requests come in meanwhile), or if it
-            # accepted none, from what was sent.
-            if accepted:
-                self._set(min(self._ceiling, accepted / max(self._span(now), _WINDOW)))
-            else:
-                self._set(self._sending(now))
+        if too_fast and accepted and (not self._slowed or now - self._started < _WINDOW):
+            # The first 429, and any in the run's first second: from what the server
+            # accepted, as if over a second at least (a quota lets a burst through;
+            # the answers to the first requests come in meanwhile).
+            self._set(min(self._ceiling, accepted / max(self._span(now), _WINDOW)))
+        elif not self._slowed:
+            self._set(self._sending(now))
         elif booked < self._cut_at:
             return  # sent before the last cut: it says nothing of the rate now
         self._set(self.rate * (1 - CUT))
