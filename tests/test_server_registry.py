@@ -975,8 +975,6 @@ def test_through_kafka_the_records_are_framed_and_read_back_with_the_schema_by_i
     assert sorted(es.records(topic)["value"].tolist(), key=lambda d: d["id"]) == sent
 
 
-# authlib (confluent-kafka's registry client) warns when it finds httpx rather than httpx2
-@pytest.mark.filterwarnings("ignore:The httpx module is deprecated")
 def test_through_kafka_confluents_avro_deserializer_reads_them(through_kafka) -> None:
     avro_serdes = pytest.importorskip("confluent_kafka.schema_registry.avro")
     from confluent_kafka.schema_registry import SchemaRegistryClient
