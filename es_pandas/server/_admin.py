@@ -58,7 +58,9 @@ class Access:
     admin: bool  # whether it may change the server
 
 
-def local_access(request: Request, state: ServerState) -> Access:
+def local_access(request: Request, state: ServerState, change: str | None = None) -> Access:
+    """What the caller may do under ``/_local``; Reject 403 if ``change`` (what the
+    route changes) is not among it."""
     if not state.auth.enabled:
         return Access(None, admin=True)
     principal = state.check_auth(request, bearer_only=False)
@@ -67,7 +69,15 @@ def local_access(request: Request, state: ServerState) -> Access:
         return Access(None, admin=True)
     allowed = config.permissions.get(principal) if principal is not None else None
     topics = None if allowed is None or "*" in allowed else frozenset(allowed)
-    return Access(topics, admin=topics is None and not config.admin_keys)
+    access = Access(topics, admin=topics is None and not config.admin_keys)
+    if change is not None and not access.admin:
+        needs = (
+            "an admin key (--admin-key)"
+            if config.admin_keys
+            else "a principal that --permission does not limit to some topics"
+        )
+        raise Reject(403, f"{change} needs {needs}", code="forbidden")
+    return access
 
 
 Endpoint = Callable[[Request, "ServerState", Access], Awaitable[Response]]
@@ -80,14 +90,7 @@ def _local(change: str | None = None) -> Callable[[Endpoint], Handler]:
     def route(endpoint: Endpoint) -> Handler:
         async def guarded(request: Request, state: ServerState) -> Response:
             try:
-                access = local_access(request, state)
-                if change is not None and not access.admin:
-                    needs = (
-                        "an admin key (--admin-key)"
-                        if state.config.admin_keys
-                        else "a principal that --permission does not limit to some topics"
-                    )
-                    raise Reject(403, f"{change} needs {needs}", code="forbidden")
+                access = local_access(request, state, change)
                 return await endpoint(request, state, access)
             except Reject as reject:
                 return v1_error(reject, None, _SHAPE)

@@ -34,9 +34,10 @@ class LocalEventStreams:
 
     Keyword arguments are :class:`ServerConfig` fields (``profile="onprem"``,
     ``auth=False``, ``api_keys=[...]``, ``users={...}``, ``schemas={...}``,
-    ``faults=FaultConfig(...)``, ...). ``db`` is a SQLite path;
-    the default keeps records in memory. ``bootstrap_servers`` (and ``kafka_config``,
-    librdkafka settings) store records in a Kafka cluster instead, making the server a
+    ``faults=FaultConfig(...)``, ``schema_compatibility="FULL"``, ...). ``db`` is a
+    SQLite path, for the records and the schema registry; the default keeps them in
+    memory. ``bootstrap_servers`` (and ``kafka_config``, librdkafka settings) store them
+    in a Kafka cluster instead (the registry in topic ``_schemas``), making the server a
     REST producer gateway. ``ssl_certfile`` and ``ssl_keyfile`` serve HTTPS;
     ``client_ca`` then requires a client certificate signed by that CA (mutual TLS),
     whose common name is the user of a request that sends no other credentials.

@@ -58,9 +58,7 @@ def _route(change: str | None = None) -> Callable[[Endpoint], Handler]:
     def route(endpoint: Endpoint) -> Handler:
         async def guarded(request: Request, state: ServerState) -> Response:
             try:
-                access = local_access(request, state)
-                if change is not None and not access.admin:
-                    return _error(403, 40301, f"{change} needs an admin of this server")
+                local_access(request, state, change)
                 body = await endpoint(request, state)
             except RegistryError as exc:
                 return _error(exc.status, exc.error_code, exc.message)
