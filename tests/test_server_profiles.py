@@ -13,8 +13,8 @@ import pytest
 
 from es_pandas import LocalEventStreams
 from es_pandas.server import ServerConfig, parse_schema_spec
+from es_pandas.server._config import SCHEMA_HEADERS
 from es_pandas.server._profiles import PROFILES
-from es_pandas.server._v1 import SCHEMA_HEADERS
 
 from .conftest import basic, bearer, start
 
@@ -230,9 +230,11 @@ def test_bad_schema_specs(spec: str) -> None:
 
 def test_v2_types_are_the_documented_lower_case_names() -> None:
     with LocalEventStreams(topics={"t": 1}, auth=False) as es:
-        url = f"{es.url}/v2/topics/t/records"
-        for kind, data in [("text", "x"), ("binary", "AA=="), ("json", "[1]"), ("avro", "x")]:
-            assert httpx.post(url, json={"value": {"type": kind, "data": data}}).status_code == 200
+        url = f"{es.url}/v2/topics/t/records?serializer=confluent"
+        avro = {"schema": '"string"', "data": '"x"'}
+        for kind, data in [("text", "x"), ("binary", "AA=="), ("json", "[1]"), ("avro", avro)]:
+            value = {"type": kind, **(data if isinstance(data, dict) else {"data": data})}
+            assert httpx.post(url, json={"value": value}).status_code == 200
         response = httpx.post(url, json={"value": {"type": "Json", "data": "[1]"}})
     assert response.status_code == 400
     assert '"Json"' in response.json()["error"]["message"]

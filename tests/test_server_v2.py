@@ -59,7 +59,6 @@ def test_full_envelope(es: LocalEventStreams, client) -> None:
         ({"type": "binary", "data": b64(b"\x00\x01\xff")}, b"\x00\x01\xff"),
         ({"type": "json", "data": '{"a": 1}'}, b'{"a": 1}'),
         ({"type": "json", "data": {"a": [1, 2.5, None]}}, b'{"a":[1,2.5,null]}'),
-        ({"type": "avro", "data": '{"f": 1}'}, b'{"f": 1}'),
     ],
 )
 def test_value_types(es: LocalEventStreams, client, value, expected: bytes) -> None:

@@ -12,6 +12,8 @@ from click.core import ParameterSource
 
 from .._wire.limits import Limits
 from ..server import FaultConfig, ServerConfig, parse_schema_spec
+from ..server._compat import LEVELS
+from ..server._config import SCHEMA_HEADERS
 from ..server._faults import OverQuota
 from ..server._profiles import PROFILES
 
@@ -46,6 +48,13 @@ def _schemas(
             raise click.BadParameter(str(exc)) from None
         schemas.setdefault(name, {})[version] = comment
     return schemas
+
+
+def _schema_headers(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, str, str]:
+    names = tuple(value.split(","))
+    if len(names) != 3 or not all(names):
+        raise click.BadParameter(f"{value!r} is not ID,VERSION,ENCODING (three header names)")
+    return names
 
 
 def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
@@ -141,8 +150,40 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
     multiple=True,
     callback=_schemas,
     metavar="NAME:VERSION[:COMMENT]",
-    help="A schema version v1's schemaname/schemaversion may name, --profile onprem "
+    help="A schema version v1's schemaname/schemaversion may name, --profile onprem, "
+    "with no schema text: besides the subjects registered in /_local/registry "
     "(repeatable); a COMMENT marks it deprecated, and answers then carry it.",
+)
+@click.option(
+    "--schema-compatibility",
+    type=click.Choice(LEVELS, case_sensitive=False),
+    default="BACKWARD",
+    show_default=True,
+    metavar="LEVEL",
+    help="The schema registry's rule for a subject's new schema versions, unless set through "
+    "its API (/_local/registry/config): BACKWARD, the new schema reads the latest version's "
+    "data; FORWARD, the other way; FULL, both; _TRANSITIVE, against every earlier version; NONE.",
+)
+@click.option(
+    "--topic-record-name",
+    "topic_record_names",
+    multiple=True,
+    default=["topic_record"],
+    show_default=True,
+    metavar="SPELLING",
+    help="A v2 schema_name_strategy value taken for TopicRecord subjects "
+    "(<topic>-<record>-value); IBM documents no spelling for it (repeatable; given, it "
+    "replaces the default).",
+)
+@click.option(
+    "--schema-headers",
+    default=",".join(SCHEMA_HEADERS),
+    callback=_schema_headers,
+    metavar="ID,VERSION,ENCODING",
+    help="The headers a v1 record sent with schemaname/schemaversion gets, --profile onprem: "
+    "the schema's name, its version, its encoding (BINARY or JSON). Default: the names IBM "
+    "documents for its serdes, com.ibm.eventstreams.schemaregistry.schema.id, .schema.version "
+    "and .encoding; that its REST producer sets them is assumed.",
 )
 @click.option("--auto-create-topics", is_flag=True, help="Create unknown topics on first write.")
 @click.option("--default-partitions", default=1, show_default=True, help="For auto-created topics.")
@@ -298,6 +339,7 @@ def serve(
       es-pandas serve --topic orders:3 --latency 0.01-0.05 --fault-rate 503=0.05 --quota 100
       es-pandas serve --topic orders:3 --quota 5 --over-quota 429 --retry-after 2
       es-pandas serve --topic orders:3 --no-auth --bootstrap-servers 127.0.0.1:9092
+      es-pandas serve --topic orders:3 --schema-compatibility FULL
     """
     import uvicorn
 
@@ -361,6 +403,10 @@ def serve(
     )
     if config.schemas:
         click.echo(f"  schemas: {_describe_schemas(config.schemas)}", err=True)
+    click.echo(
+        f"  schema registry: {url}/_local/registry (compatibility {config.schema_compatibility})",
+        err=True,
+    )
     if faults.latency[1] or faults.rates or faults.quota or fault_script:
         click.echo(f"  faults: {_describe_faults(faults, fault_script)}", err=True)
     if no_auth:

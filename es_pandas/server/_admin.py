@@ -28,12 +28,15 @@ if TYPE_CHECKING:
     from ._app import Handler, ServerState
 
 __all__ = [
+    "Access",
     "clear_faults",
     "clear_stats",
     "create_topic",
     "get_faults",
     "get_stats",
+    "json_object",
     "list_topics",
+    "local_access",
     "read_records",
     "record_json",
     "script_faults",
@@ -48,26 +51,36 @@ _FAULT_SETTINGS = frozenset(FaultConfig.__dataclass_fields__) | {"script"}
 
 
 @dataclass(frozen=True, slots=True)
-class _Access:
+class Access:
     """What the caller may do here."""
 
     topics: frozenset[str] | None  # the topics it may see; None: all of them
     admin: bool  # whether it may change the server
 
 
-def _access(request: Request, state: ServerState) -> _Access:
+def local_access(request: Request, state: ServerState, change: str | None = None) -> Access:
+    """What the caller may do under ``/_local``; Reject 403 if ``change`` (what the
+    route changes) is not among it."""
     if not state.auth.enabled:
-        return _Access(None, admin=True)
+        return Access(None, admin=True)
     principal = state.check_auth(request, bearer_only=False)
     config = state.config
     if principal in config.admin_keys:
-        return _Access(None, admin=True)
+        return Access(None, admin=True)
     allowed = config.permissions.get(principal) if principal is not None else None
     topics = None if allowed is None or "*" in allowed else frozenset(allowed)
-    return _Access(topics, admin=topics is None and not config.admin_keys)
+    access = Access(topics, admin=topics is None and not config.admin_keys)
+    if change is not None and not access.admin:
+        needs = (
+            "an admin key (--admin-key)"
+            if config.admin_keys
+            else "a principal that --permission does not limit to some topics"
+        )
+        raise Reject(403, f"{change} needs {needs}", code="forbidden")
+    return access
 
 
-Endpoint = Callable[[Request, "ServerState", _Access], Awaitable[Response]]
+Endpoint = Callable[[Request, "ServerState", Access], Awaitable[Response]]
 
 
 def _local(change: str | None = None) -> Callable[[Endpoint], Handler]:
@@ -77,14 +90,7 @@ def _local(change: str | None = None) -> Callable[[Endpoint], Handler]:
     def route(endpoint: Endpoint) -> Handler:
         async def guarded(request: Request, state: ServerState) -> Response:
             try:
-                access = _access(request, state)
-                if change is not None and not access.admin:
-                    needs = (
-                        "an admin key (--admin-key)"
-                        if state.config.admin_keys
-                        else "a principal that --permission does not limit to some topics"
-                    )
-                    raise Reject(403, f"{change} needs {needs}", code="forbidden")
+                access = local_access(request, state, change)
                 return await endpoint(request, state, access)
             except Reject as reject:
                 return v1_error(reject, None, _SHAPE)
@@ -96,7 +102,7 @@ def _local(change: str | None = None) -> Callable[[Endpoint], Handler]:
     return route
 
 
-async def _json_object(request: Request, state: ServerState) -> dict[str, Any]:
+async def json_object(request: Request, state: ServerState) -> dict[str, Any]:
     """The body as a JSON object; no body is an empty one."""
     try:
         body = await read_body(request, state.config.max_request_bytes)
@@ -150,7 +156,7 @@ def record_json(record: Record) -> dict[str, Any]:
 
 
 @_local()
-async def list_topics(request: Request, state: ServerState, access: _Access) -> Response:
+async def list_topics(request: Request, state: ServerState, access: Access) -> Response:
     topics = state.store.topics()
     if access.topics is not None:
         topics = {name: n for name, n in topics.items() if name in access.topics}
@@ -158,8 +164,8 @@ async def list_topics(request: Request, state: ServerState, access: _Access) -> 
 
 
 @_local("creating topics")
-async def create_topic(request: Request, state: ServerState, access: _Access) -> Response:
-    body = await _json_object(request, state)
+async def create_topic(request: Request, state: ServerState, access: Access) -> Response:
+    body = await json_object(request, state)
     name = body.get("name")
     if not isinstance(name, str):
         raise Reject(400, f"'name' must be a topic name, not {name!r:.80}")
@@ -177,7 +183,7 @@ async def create_topic(request: Request, state: ServerState, access: _Access) ->
 
 
 @_local()
-async def read_records(request: Request, state: ServerState, access: _Access) -> Response:
+async def read_records(request: Request, state: ServerState, access: Access) -> Response:
     topic = request.path_params["topic"]
     if access.topics is not None and topic not in access.topics:
         raise Reject(403, f"not authorized to read topic '{topic}'", code="forbidden")
@@ -195,13 +201,13 @@ def _faults_json(state: ServerState) -> Response:
 
 
 @_local()
-async def get_faults(request: Request, state: ServerState, access: _Access) -> Response:
+async def get_faults(request: Request, state: ServerState, access: Access) -> Response:
     return _faults_json(state)
 
 
 @_local("changing faults")
-async def set_faults(request: Request, state: ServerState, access: _Access) -> Response:
-    body = await _json_object(request, state)
+async def set_faults(request: Request, state: ServerState, access: Access) -> Response:
+    body = await json_object(request, state)
     unknown = sorted(set(body) - _FAULT_SETTINGS)
     if unknown:
         raise Reject(400, f"unknown fault settings {unknown}: use {sorted(_FAULT_SETTINGS)}")
@@ -215,24 +221,24 @@ async def set_faults(request: Request, state: ServerState, access: _Access) -> R
 
 
 @_local("changing faults")
-async def script_faults(request: Request, state: ServerState, access: _Access) -> Response:
-    body = await _json_object(request, state)
+async def script_faults(request: Request, state: ServerState, access: Access) -> Response:
+    body = await json_object(request, state)
     state.faults.script(_actions(body.get("actions")))
     return json_response({"script": state.faults.scripted})
 
 
 @_local("changing faults")
-async def clear_faults(request: Request, state: ServerState, access: _Access) -> Response:
+async def clear_faults(request: Request, state: ServerState, access: Access) -> Response:
     state.faults.reset()
     return Response(status_code=204)
 
 
 @_local()
-async def get_stats(request: Request, state: ServerState, access: _Access) -> Response:
+async def get_stats(request: Request, state: ServerState, access: Access) -> Response:
     return json_response(dict(state.stats))
 
 
 @_local("resetting stats")
-async def clear_stats(request: Request, state: ServerState, access: _Access) -> Response:
+async def clear_stats(request: Request, state: ServerState, access: Access) -> Response:
     state.stats.clear()
     return Response(status_code=204)

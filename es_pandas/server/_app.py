@@ -4,7 +4,8 @@ Routes in IBM's namespace: ``POST /topics/{topic}/records`` (v1, :mod:`._v1`) an
 in the ``cloud`` profile (:mod:`._profiles`), ``POST /v2/topics/{topic}/records`` (v2,
 :mod:`._v2`) and ``POST /identity/token`` (IAM API-key grant, :mod:`._iam`).
 Everything else this server offers lives under ``/_local`` (:mod:`._admin`), which
-IBM's API does not use: topics, stored records, faults and request counts.
+IBM's API does not use: topics, stored records, faults and request counts, and the
+schema registry (``/_local/registry``, :mod:`._registry_api`).
 
 This module holds what the routes share: :class:`ServerState`, whose checks every
 produce request goes through in either dialect, the routing table, and the answers to
@@ -29,7 +30,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from . import _admin
+from . import _admin, _registry_api
 from ._auth import Authenticator, Denied, certificate_user
 from ._body import BodyError, read_body
 from ._config import ServerConfig, check_topic_name
@@ -46,6 +47,7 @@ from ._errors import (
 from ._faults import OK, Fault, FaultInjector
 from ._iam import iam_error, identity_token
 from ._partitioner import Partitioner
+from ._registry import SchemaRegistry, registry_log
 from ._storage import Headers, Record, SQLiteStore, Store, StoreError
 from ._v1 import produce_v1
 from ._v2 import produce_v2
@@ -90,6 +92,7 @@ class ServerState:
         #: scripted faults of the IAM route alone (IAM is another service than the producer)
         self.iam_faults = FaultInjector()
         self.partitioner = Partitioner()
+        self.registry = SchemaRegistry(registry_log(store), config.schema_compatibility)
         self.stats: Counter[str] = Counter()
         self.loop: asyncio.AbstractEventLoop | None = None
         self._topic_lock = asyncio.Lock()
@@ -101,6 +104,7 @@ class ServerState:
         for name, partitions in self.config.topics.items():
             if name not in existing:
                 await self.store.create_topic(name, partitions)
+        await self.registry.start()
 
     async def create_topic(self, name: str, partitions: int) -> None:
         async with self._topic_lock:
@@ -318,6 +322,7 @@ def create_app(config: ServerConfig | None = None, *, store: Store | None = None
         try:
             yield
         finally:
+            await state.registry.close()
             await state.store.close()
 
     ibm_routes = [_route("/topics/{topic}/records", "POST", _counted(produce_v1))]
@@ -337,6 +342,10 @@ def create_app(config: ServerConfig | None = None, *, store: Store | None = None
             _route("/_local/faults/script", "POST", _admin.script_faults),
             _route("/_local/stats", "GET", _admin.get_stats),
             _route("/_local/stats", "DELETE", _admin.clear_stats),
+            *(
+                _route(_registry_api.PREFIX + path, method, handler)
+                for path, method, handler in _registry_api.ROUTES
+            ),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
         lifespan=lifespan,

@@ -9,12 +9,14 @@ from dataclasses import dataclass, field, fields
 from typing import Literal
 
 from .._wire.limits import Limits
+from ._compat import check_level
 from ._faults import FaultConfig
 from ._profiles import FROM_PROFILE, PROFILES, Profile, ProfileName
 
 __all__ = [
     "GENERATED_USER",
     "MAX_PARTITIONS",
+    "SCHEMA_HEADERS",
     "ServerConfig",
     "check_partitions",
     "parse_schema_spec",
@@ -32,6 +34,15 @@ GENERATED_USER = "es-pandas"
 
 #: far more than an Event Streams plan allows a topic; a Kafka backend would create them all
 MAX_PARTITIONS = 10_000
+
+#: the headers of a v1 record sent with a schema (schemaname, schemaversion): its name,
+#: its version and the encoding of the data, as IBM names them for records its serdes
+#: write; that the REST producer sets these very names is assumed, as IBM does not say
+SCHEMA_HEADERS = (
+    "com.ibm.eventstreams.schemaregistry.schema.id",
+    "com.ibm.eventstreams.schemaregistry.schema.version",
+    "com.ibm.eventstreams.schemaregistry.encoding",
+)
 
 
 def check_topic_name(name: str) -> str:
@@ -91,7 +102,16 @@ class ServerConfig:
     common name of a client certificate) to the topics it may write; principals not
     listed may write every topic, listed ones get 403 elsewhere. ``schemas`` maps a
     schema name to its versions, each to None or, when deprecated, the comment that
-    successful answers then carry (``onprem`` only).
+    successful answers then carry (``onprem`` only); v1's ``schemaname`` also names
+    the subjects of the schema registry.
+
+    The schema registry (``/_local/registry``, Confluent's API) holds the schemas of v2
+    ``avro`` records and of v1's ``schemaname``. ``schema_compatibility`` is the level
+    a subject's new version must pass unless one is set through its API (BACKWARD,
+    FORWARD, FULL, their ``_TRANSITIVE`` variants, or NONE); ``topic_record_names`` are
+    the ``schema_name_strategy`` values taken for TopicRecord, whose spelling IBM does
+    not document; ``schema_headers`` name the headers a v1 record sent with a schema
+    gets (its name, version and encoding).
 
     ``admin_keys`` are API keys that may also change the server through
     ``/_local`` (faults, topics, stats reset). Without them, every principal that
@@ -122,6 +142,9 @@ class ServerConfig:
     timestamp_format: Literal["epoch_ms", "iso"] = "epoch_ms"
     token_ttl: float = 3600.0
     schemas: Mapping[str, Mapping[str, str | None]] = field(default_factory=dict)
+    schema_compatibility: str = "BACKWARD"
+    topic_record_names: Collection[str] = ("topic_record",)
+    schema_headers: tuple[str, str, str] = SCHEMA_HEADERS
     #: seconds a connection may wait for a request (its first, or the next one)
     idle_timeout: float = 5.0
     #: seconds a request may take to arrive whole, head and body, from its first byte
@@ -151,6 +174,8 @@ class ServerConfig:
                 object.__setattr__(self, "users", {GENERATED_USER: secrets.token_urlsafe(24)})
         object.__setattr__(self, "api_keys", tuple(self.api_keys))
         object.__setattr__(self, "schemas", self._checked_schemas())
+        object.__setattr__(self, "schema_compatibility", check_level(self.schema_compatibility))
+        self._check_schema_names()
         object.__setattr__(self, "admin_keys", tuple(self.admin_keys))
         if self.admin_keys and not self.auth:
             raise ValueError("admin keys (--admin-key) need auth: without it /_local is open")
@@ -195,6 +220,28 @@ class ServerConfig:
                     )
             schemas[name] = dict(versions)
         return schemas
+
+    def _check_schema_names(self) -> None:
+        names = tuple(self.topic_record_names)
+        if isinstance(self.topic_record_names, str) or not all(
+            isinstance(n, str) and n and n not in ("topic", "record") for n in names
+        ):
+            raise ValueError(
+                "topic_record_names are schema_name_strategy values for TopicRecord: "
+                f"non-empty, and not 'topic' or 'record' ({self.topic_record_names!r})"
+            )
+        object.__setattr__(self, "topic_record_names", names)
+        headers = tuple(self.schema_headers)
+        if (
+            len(headers) != 3
+            or len(set(headers)) != 3
+            or not all(isinstance(h, str) and h for h in headers)
+        ):
+            raise ValueError(
+                "schema_headers are three distinct header names: the schema's id (name), "
+                f"version and encoding ({self.schema_headers!r})"
+            )
+        object.__setattr__(self, "schema_headers", headers)
 
     def __repr__(self) -> str:
         # Keys and passwords stay out of reprs, logs and tracebacks.

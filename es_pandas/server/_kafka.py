@@ -15,6 +15,7 @@ instead, which is silent unless the application configures logging (``es-pandas 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import threading
@@ -186,12 +187,16 @@ class KafkaStore:
             if topic.error is None and not name.startswith("__")
         }
 
-    async def create_topic(self, name: str, partitions: int) -> None:
+    async def create_topic(
+        self, name: str, partitions: int, *, config: Mapping[str, str] | None = None
+    ) -> None:
+        """``config``: topic settings, e.g. ``{"cleanup.policy": "compact"}``."""
         await self.start()
         kafka = _kafka()
-        futures = self._admin.create_topics(
-            [kafka.admin.NewTopic(name, num_partitions=partitions, replication_factor=-1)]
+        topic = kafka.admin.NewTopic(
+            name, num_partitions=partitions, replication_factor=-1, config=dict(config or {})
         )
+        futures = self._admin.create_topics([topic])
         try:
             await asyncio.wrap_future(futures[name])
         except kafka.KafkaException as exc:
@@ -240,6 +245,14 @@ class KafkaStore:
             None, read_topic, self._config, topic, partition, offset, limit
         )
 
+    async def read_through(self, topic: str, partition: int, last: int) -> list[Record]:
+        """The records of one partition up to offset ``last``, one known to exist (the
+        offset of a record just written): read without waiting for the topic to go idle."""
+        read = functools.partial(read_topic, until=last, idle_seconds=10.0)
+        return await asyncio.get_running_loop().run_in_executor(
+            None, read, self._config, topic, partition
+        )
+
 
 def _record(message: Any) -> Record:
     return Record(
@@ -270,11 +283,13 @@ def read_topic(
     limit: int | None = None,
     *,
     idle_seconds: float = 1.5,
+    until: int | None = None,
 ) -> list[Record]:
     """Every record of ``topic`` (or one partition from ``offset``), by partition and offset.
 
     Reads until nothing new arrives for ``idle_seconds``: end offsets are not trusted, as
-    some Kafka-compatible brokers report them wrong."""
+    some Kafka-compatible brokers report them wrong. With ``until`` (one partition), reads
+    up to that offset and no further."""
     kafka = _kafka()
     consumer = kafka.Consumer(
         {
@@ -310,6 +325,8 @@ def read_topic(
                 raise kafka.KafkaException(message.error())
             idle_since = time.monotonic()
             records.append(_record(message))
+            if until is not None and message.offset() >= until:
+                break
     finally:
         consumer.close()
     records.sort(key=lambda r: (r.partition, r.offset))

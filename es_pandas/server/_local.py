@@ -6,7 +6,7 @@ import asyncio
 import threading
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import pandas as pd
 import uvicorn
@@ -16,7 +16,8 @@ from ._config import ServerConfig
 from ._faults import FaultConfig, OverQuota
 from ._kafka import KafkaStore
 from ._run import bind_socket, uvicorn_config
-from ._storage import Record, SQLiteStore, Store
+from ._schemas import NOT_AVRO, avro_datum
+from ._storage import Headers, Record, SQLiteStore, Store
 
 __all__ = ["LocalEventStreams"]
 
@@ -29,12 +30,14 @@ class LocalEventStreams:
         >>> with LocalEventStreams(topics={"orders": 3}) as es:
         ...     es.url, es.api_key          # where and how to connect
         ...     es.records("orders")        # what has been stored, as a DataFrame
+        ...     es.registry_url             # its schema registry, Confluent's API
 
     Keyword arguments are :class:`ServerConfig` fields (``profile="onprem"``,
     ``auth=False``, ``api_keys=[...]``, ``users={...}``, ``schemas={...}``,
-    ``faults=FaultConfig(...)``, ...). ``db`` is a SQLite path;
-    the default keeps records in memory. ``bootstrap_servers`` (and ``kafka_config``,
-    librdkafka settings) store records in a Kafka cluster instead, making the server a
+    ``faults=FaultConfig(...)``, ``schema_compatibility="FULL"``, ...). ``db`` is a
+    SQLite path, for the records and the schema registry; the default keeps them in
+    memory. ``bootstrap_servers`` (and ``kafka_config``, librdkafka settings) store them
+    in a Kafka cluster instead (the registry in topic ``_schemas``), making the server a
     REST producer gateway. ``ssl_certfile`` and ``ssl_keyfile`` serve HTTPS;
     ``client_ca`` then requires a client certificate signed by that CA (mutual TLS),
     whose common name is the user of a request that sends no other credentials.
@@ -163,6 +166,12 @@ class LocalEventStreams:
         }
 
     @property
+    def registry_url(self) -> str:
+        """The server's schema registry, for Confluent's clients and deserializers
+        (``schema.registry.url``); it takes the credentials of ``/_local``."""
+        return f"{self.url}/_local/registry"
+
+    @property
     def iam_url(self) -> str:
         """Where this server issues IAM-style tokens for an API key (``cloud`` profile)."""
         return f"{self.url}/identity/token"
@@ -190,18 +199,37 @@ class LocalEventStreams:
         records: list[Record] = self._call(self._store.read(topic, partition, offset, limit))
         return records
 
-    def records(self, topic: str, *, decode: bool = False) -> pd.DataFrame:
+    def records(self, topic: str, *, decode: bool | Literal["avro"] = "avro") -> pd.DataFrame:
         """Stored records of ``topic`` as a DataFrame: partition, offset, timestamp,
-        key, value, headers. Keys and values are bytes, or str with ``decode=True``."""
+        key, value, headers.
+
+        ``decode``: ``"avro"`` (the default) reads Avro keys and values whose schema the
+        server's registry holds (the Confluent wire format of v2's avro; v1's schema
+        headers) into Python objects, with the registered schema, and leaves everything
+        else bytes; ``True`` also makes other keys and values and header values str;
+        ``False`` leaves every key and value the bytes stored."""
         rows = self.read(topic)
+        registry = self._state.registry
+        schema_headers = self.config.schema_headers if self.config.deployment.schemas else ()
+
+        def readable(data: bytes | None, headers: Headers, from_headers: tuple[str, ...]) -> Any:
+            if decode is False:
+                return data
+            datum = avro_datum(registry, data, headers, from_headers)
+            if datum is not NOT_AVRO:
+                return datum
+            return _text(data) if decode is True else data
+
         frame = pd.DataFrame(
             {
                 "partition": pd.array([r.partition for r in rows], dtype="Int32"),
                 "offset": pd.array([r.offset for r in rows], dtype="Int64"),
                 "timestamp": pd.to_datetime([r.timestamp for r in rows], unit="ms", utc=True),
-                "key": [_text(r.key) if decode else r.key for r in rows],
-                "value": [_text(r.value) if decode else r.value for r in rows],
-                "headers": [[(n, _text(v) if decode else v) for n, v in r.headers] for r in rows],
+                "key": [readable(r.key, r.headers, ()) for r in rows],
+                "value": [readable(r.value, r.headers, schema_headers) for r in rows],
+                "headers": [
+                    [(n, _text(v) if decode is True else v) for n, v in r.headers] for r in rows
+                ],
             }
         )
         return frame

@@ -1,18 +1,14 @@
 """``POST /topics/{topic}/records``, the v1 dialect: the body is the record value as
 is, and the key and headers travel in the query string (hex where binary).
 
-On premises (v1.1.0) the query may also name a registered schema and version
-(``schemaname``, ``schemaversion``; ``schemavalidation`` is taken, and like IBM's
-lookup this server does not validate the data). The record then gets the schema
-headers IBM documents for records encoded with a registry schema
-(``com.ibm.eventstreams.schemaregistry.schema.id``, ``.schema.version``, ``.encoding``);
-that the REST producer sets these very names is assumed, as IBM does not name them.
-A deprecated version's comment comes back as the success body's ``Comment``.
+On premises (v1.1.0) the query may also name a schema and version (``schemaname``,
+``schemaversion``, ``schemavalidation``): :mod:`._schemas` looks them up and sets the
+record's schema headers. A deprecated version's comment comes back as the success
+body's ``Comment``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -21,19 +17,13 @@ from starlette.responses import Response
 
 from ._errors import Reject, v1_error
 from ._json import json_response, strict_json
+from ._schemas import v1_schema
 from ._storage import Headers, Record
 
 if TYPE_CHECKING:
     from ._app import ServerState
 
-__all__ = ["SCHEMA_HEADERS", "produce_v1"]
-
-#: the record headers a schema sets: its name, its version and the encoding of the data
-SCHEMA_HEADERS = (
-    "com.ibm.eventstreams.schemaregistry.schema.id",
-    "com.ibm.eventstreams.schemaregistry.schema.version",
-    "com.ibm.eventstreams.schemaregistry.encoding",
-)
+__all__ = ["produce_v1"]
 
 Query = dict[str, list[str]]
 
@@ -95,30 +85,6 @@ def _key_and_headers(query: Query) -> tuple[bytes | None, Headers]:
     return key, headers
 
 
-def _schema(
-    query: Query, schemas: Mapping[str, Mapping[str, str | None]], json_data: bool
-) -> tuple[Headers, str | None]:
-    """The schema headers the query asks for, and the comment of a deprecated version."""
-    validation = query.get("schemavalidation", ["false"])[-1].lower()
-    if validation not in ("true", "false"):
-        raise Reject(400, f"schemavalidation must be true or false, not {validation!r}")
-    name = query["schemaname"][-1] if "schemaname" in query else None
-    version = query["schemaversion"][-1] if "schemaversion" in query else None
-    if name is None and version is None:
-        return (), None
-    if not name or not version:
-        raise Reject(400, "schemaname and schemaversion go together: give both")
-    versions = schemas.get(name)
-    if versions is None:
-        raise Reject(404, f"schema '{name}' does not exist", schema=name)
-    if version not in versions:
-        raise Reject(404, f"schema '{name}' has no version '{version}'", schema=name)
-    # Avro's JSON encoding goes as application/json, its binary encoding as anything else
-    encoding = b"JSON" if json_data else b"BINARY"
-    values = (name.encode(), version.encode(), encoding)
-    return tuple(zip(SCHEMA_HEADERS, values, strict=True)), versions[version]
-
-
 async def produce_v1(request: Request, state: ServerState) -> Response:
     topic = request.path_params["topic"]
     config = state.config
@@ -134,10 +100,11 @@ async def produce_v1(request: Request, state: ServerState) -> Response:
         key, headers = _key_and_headers(query)
         if key is not None:
             state.check_size("key", len(key), config.max_key_bytes)
-        comment = None
+        schema = None
         if config.deployment.schemas:
-            schema_headers, comment = _schema(query, config.schemas, must_be_json)
-            headers += schema_headers
+            schema = v1_schema(query, state.registry, config, must_be_json)
+        if schema is not None:
+            headers += schema.headers
         # The body is the value: its limit applies while reading.
         value = await state.read_body(request, config.max_value_bytes)
         if must_be_json:
@@ -145,6 +112,9 @@ async def produce_v1(request: Request, state: ServerState) -> Response:
                 strict_json(value)
             except ValueError:
                 raise Reject(400, "Error parsing JSON message: body is not valid JSON") from None
+        if schema is not None:
+            schema.check(value)
+        comment = schema.comment if schema is not None else None
 
         def success(record: Record) -> Response:
             body: dict[str, Any] = {"metadata": state.metadata(record)}

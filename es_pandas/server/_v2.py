@@ -1,12 +1,14 @@
 """``POST /v2/topics/{topic}/records``, the v2 dialect: the body is a JSON envelope
 holding the value, the key and the headers, each typed (text, binary as base64, json,
-avro)."""
+avro). An avro key or value (``?serializer=confluent``) goes through :mod:`._schemas`:
+checked, its schema registered, stored in the Confluent wire format."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -14,6 +16,7 @@ from starlette.responses import Response
 
 from ._errors import Reject, v2_error
 from ._json import json_response, strict_json
+from ._schemas import AvroPart, avro_part, check_serializer, encoded_size, frame_parts
 from ._storage import Headers, Record
 
 if TYPE_CHECKING:
@@ -22,6 +25,9 @@ if TYPE_CHECKING:
 __all__ = ["produce_v2"]
 
 _TYPES = ("text", "binary", "json", "avro")
+
+#: reads an avro key or value: (its object, "key" or "value") -> the part, checked
+AvroReader = Callable[[dict[str, Any], str], AvroPart]
 
 
 def _check_content_type(request: Request) -> None:
@@ -34,7 +40,7 @@ def _check_content_type(request: Request) -> None:
         )
 
 
-def _data(part: Any, name: str) -> bytes:
+def _data(part: Any, name: str, avro: AvroReader) -> bytes | AvroPart:
     if not isinstance(part, dict):
         raise Reject(400, f"'{name}' must be an object", code="invalid_type", target=name)
     kind = part.get("type")
@@ -75,6 +81,8 @@ def _data(part: Any, name: str) -> bytes:
             raise Reject(
                 400, f"'{name}' data is not valid base64", code="invalid_data", target="data"
             ) from None
+    if kind == "avro":
+        return avro(part, name)
     return data.encode()
 
 
@@ -109,7 +117,9 @@ def _headers(raw: Any) -> Headers:
     return tuple(headers)
 
 
-def _key_value_and_headers(body: bytes) -> tuple[bytes | None, bytes, Headers]:
+def _key_value_and_headers(
+    body: bytes, avro: AvroReader
+) -> tuple[bytes | AvroPart | None, bytes | AvroPart, Headers]:
     try:
         envelope = strict_json(body)
     except ValueError:
@@ -118,8 +128,8 @@ def _key_value_and_headers(body: bytes) -> tuple[bytes | None, bytes, Headers]:
         raise Reject(400, "request body must be a JSON object", code="invalid_json")
     if "value" not in envelope:
         raise Reject(400, "'value' object is required", code="missing_field", target="value")
-    value = _data(envelope["value"], "value")
-    key = _data(envelope["key"], "key") if envelope.get("key") is not None else None
+    value = _data(envelope["value"], "value", avro)
+    key = _data(envelope["key"], "key", avro) if envelope.get("key") is not None else None
     return key, value, _headers(envelope.get("headers"))
 
 
@@ -130,12 +140,20 @@ async def produce_v2(request: Request, state: ServerState) -> Response:
         principal = state.check_auth(request, bearer_only=True)
         partitions = await state.check_topic(topic, principal)
         _check_content_type(request)
+        serializer = request.query_params.get("serializer")
+        check_serializer(serializer)
         # The key and headers are in the body, so they are judged after it is read.
         body = await state.read_body(request, config.max_request_bytes)
-        key, value, headers = _key_value_and_headers(body)
-        if key is not None:
-            state.check_size("key", len(key), config.max_key_bytes)
-        state.check_size("value", len(value), config.max_value_bytes)
+
+        def avro(part: dict[str, Any], name: str) -> AvroPart:
+            return avro_part(part, name, topic, serializer, config)
+
+        key_part, value_part, headers = _key_value_and_headers(body, avro)
+        if key_part is not None:
+            state.check_size("key", encoded_size(key_part), config.max_key_bytes)
+        state.check_size("value", encoded_size(value_part), config.max_value_bytes)
+        # Schemas are registered once the request is known to be good.
+        key, value = await frame_parts(state.registry, key_part, value_part)
 
         def success(record: Record) -> Response:
             metadata = state.metadata(record)
