@@ -25,6 +25,7 @@ from ._exceptions import (
     ProduceAborted,
     ProduceError,
     ProduceInterrupted,
+    SchemaError,
     TopicNotFoundError,
 )
 from ._options import ENVIRONMENT_VARIABLES, FileOptions, ProduceOptions
@@ -63,6 +64,7 @@ __all__ = [
     "Producer",
     "ProgressEvent",
     "Retry",
+    "SchemaError",
     "Slowdown",
     "StatusFrame",
     "Summary",

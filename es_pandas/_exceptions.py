@@ -10,6 +10,7 @@ EventStreamsError
         ├── PermissionDeniedError  403: not allowed to write the topic
         ├── TopicNotFoundError     404: no such topic, or the URL is not Event Streams
         ├── EndpointError          the URL answers, but not as Event Streams (a redirect)
+        ├── SchemaError            the schema registry refused the records' Avro schema
         └── ConnectionFailed       the server could not be reached, or TLS failed
 
 ProduceInterrupted (a KeyboardInterrupt)  Ctrl-C: carries the partial .status and .summary
@@ -32,6 +33,7 @@ __all__ = [
     "ProduceAborted",
     "ProduceError",
     "ProduceInterrupted",
+    "SchemaError",
     "TopicNotFoundError",
 ]
 
@@ -74,6 +76,11 @@ class TopicNotFoundError(ProduceAborted):
 
 class EndpointError(ProduceAborted):
     """The URL answers, but not as the Event Streams REST producer does (a redirect)."""
+
+
+class SchemaError(ProduceAborted):
+    """The schema registry refused the Avro schema the records carry (not compatible
+    with the versions registered under its subject): no row can be written with it."""
 
 
 class ConnectionFailed(ProduceAborted):

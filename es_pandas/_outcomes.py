@@ -29,6 +29,7 @@ from ._exceptions import (
     EndpointError,
     PermissionDeniedError,
     ProduceAborted,
+    SchemaError,
     TopicNotFoundError,
 )
 from ._retry import Retry, parse_retry_after
@@ -41,7 +42,7 @@ from ._transports import (
     TransportConfig,
     TransportError,
 )
-from ._wire import is_v2_error, looks_like_success, names_a_schema, one_line
+from ._wire import is_v2_error, looks_like_success, names_a_schema, one_line, refuses_a_schema
 
 __all__ = ["MAYBE_WRITTEN", "Abort", "Attempts", "Decision", "decide", "hint"]
 
@@ -200,6 +201,13 @@ def decide(
             "the service credentials)"
         )
         return Decision("run", run_status, message, stops=EndpointError)
+    if status in (400, 409) and refuses_a_schema(outcome.body):
+        message = (
+            f"the schema registry refused the schema: {error}; every row carries it, so "
+            "none can be written: change it as the subject's compatibility rule allows (a "
+            "new field needs a default), or send it under another subject (schema_strategy)"
+        )
+        return Decision("run", run_status, message, stops=SchemaError)
     if status in _RUN_LEVEL:
         error_class, reason = _RUN_LEVEL[status]
         hint = _NO_CREDENTIALS if status == 401 and credentials is None else ""

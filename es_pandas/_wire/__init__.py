@@ -12,6 +12,7 @@ from .answers import (
     parse_error,
     parse_success,
     parse_trace,
+    refuses_a_schema,
 )
 from .limits import Limits
 from .records import EncodedRecord, RecordEncoder, RejectedRow
@@ -29,4 +30,5 @@ __all__ = [
     "parse_error",
     "parse_success",
     "parse_trace",
+    "refuses_a_schema",
 ]

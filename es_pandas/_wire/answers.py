@@ -49,6 +49,7 @@ __all__ = [
     "parse_error",
     "parse_success",
     "parse_trace",
+    "refuses_a_schema",
 ]
 
 _INT32_MAX = 2**31 - 1
@@ -157,6 +158,18 @@ def names_a_schema(body: bytes) -> bool:
     answer = _json(body)
     error = answer.get("error") if isinstance(answer, dict) else None
     return isinstance(error, dict) and bool(error.get("schema"))
+
+
+def refuses_a_schema(body: bytes) -> bool:
+    """Whether an error says the schema registry refused a schema as incompatible with
+    its subject's versions: IBM documents no code for it, so its code or its message
+    naming an incompatible schema."""
+    answer = _json(body)
+    error = answer.get("error") if isinstance(answer, dict) else None
+    if not isinstance(error, dict):
+        return False
+    said = " ".join(str(error.get(name, "")) for name in ("code", "message")).lower()
+    return "schema" in said and "incompatib" in said
 
 
 def parse_error(status: int, body: bytes) -> str:
