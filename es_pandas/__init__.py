@@ -35,6 +35,7 @@ from ._retry import Retry
 from ._sample import sample_orders
 from ._status import STATUSES, StatusFrame, Summary
 from ._wire import Limits
+from ._wire.avro import infer_schema
 
 if TYPE_CHECKING:
     from .server import LocalEventStreams
@@ -69,6 +70,7 @@ __all__ = [
     "TopicNotFoundError",
     "XAuthTokenAuth",
     "__version__",
+    "infer_schema",
     "produce_file",
     "sample_orders",
 ]
