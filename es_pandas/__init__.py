@@ -35,7 +35,7 @@ from ._retry import Retry
 from ._sample import sample_orders
 from ._status import STATUSES, StatusFrame, Summary
 from ._wire import Limits
-from ._wire.avro import infer_schema
+from ._wire.avro_infer import infer_schema
 
 if TYPE_CHECKING:
     from .server import LocalEventStreams

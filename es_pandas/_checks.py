@@ -165,10 +165,12 @@ def avro_name(dotted: bool) -> Callable[[str, Any], str]:
     """An Avro name (``dotted``: a namespace, names joined by dots)."""
     pattern = _AVRO_NAMESPACE if dotted else _AVRO_NAME
 
+    what = "namespace (names joined by dots)" if dotted else "name"
+
     def check(name: str, value: Any) -> str:
         if not isinstance(value, str) or not pattern.fullmatch(value):
-            what = "names joined by dots" if dotted else "a name"
-            raise fail(name, f"an Avro {what} (a letter or _, then letters, digits or _)", value)
+            rule = "a name is a letter or _, then letters, digits or _"
+            raise fail(name, f"an Avro {what}; {rule}", value)
         return value
 
     return check

@@ -254,8 +254,9 @@ class ProduceOptions(TypedDict, total=False):
         str | None,
         Option(
             "On premises (v1): the registered schema the values conform to, sent as the "
-            "schemaname query parameter. Values go as they are: Avro binary with "
-            "{value_type} binary, Avro JSON with json.",
+            "schemaname query parameter. With {value_format} avro the values are Avro "
+            "binary written by {value_schema} (that schema); else they go as they are: "
+            "Avro binary with {value_type} binary, Avro JSON with json.",
             check=checks.text,
         ),
     ]

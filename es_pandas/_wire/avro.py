@@ -1,36 +1,8 @@
 """Avro values and keys: schemas given or inferred from a frame, and rows as Avro
 datums in Avro's binary encoding (v1's body, and what record ids digest) or its JSON
 encoding (the v2 envelope's ``data``). fastavro (the ``avro`` extra) writes the binary
-and checks schemas; it is imported only when a schema is compiled.
-
-Inferred schemas (:func:`infer_schema`): a record named after the topic (each
-character an Avro name cannot hold becomes ``_``, and a leading digit gets a ``_``
-before it: ``orders.v1`` -> ``orders_v1``), one field per column, named as the column
-(a column whose name is not a valid Avro name is refused, naming it):
-
-- int64/Int64, uint32/uint64 (and UInt32/UInt64) -> long; the narrower ints -> int;
-  uint64 values over 2**63-1 reject their row;
-- float64/Float64 -> double, float32/Float32 -> float; bool/boolean -> boolean;
-- string and object columns of str -> string; of bytes -> bytes;
-- datetime64 without a zone -> ``local-timestamp-micros`` (the wall time); with a
-  zone -> ``timestamp-micros``, the UTC instant: the zone's name is not kept, so
-  keep it in a column of its own if readers need it; a timestamp with nanoseconds
-  rejects its row (it is never truncated);
-- datetime.date -> ``date``, datetime.time -> ``time-micros``, UUID -> ``uuid``;
-- Decimal -> ``decimal`` (bytes) with the precision and scale of the values; a later
-  value needing more scale or digits rejects its row (never rounded);
-- categorical -> the type of its categories (string for text): not an enum, whose
-  symbols would fix the categories in the schema;
-- lists -> array of their items' type; dicts -> map of their values' type, or, when
-  the values have several types and every dict has the same keys, a record of those
-  keys (named ``<record>_<column>``);
-- an object column of ints and floats -> double, when every int is exactly a double;
-  of any other mix of types -> refused, naming the column and the types: pass a schema;
-- a column with a missing value (None, NaN, NaT, NA) -> ``["null", T]``, default null;
-  a column with no value at all -> ``"null"``.
-
-``nullable=True`` (a file, of which only the first chunk is seen) makes every field
-``["null", T]``, and refuses a column with no value there, as its type is unknown.
+and checks schemas; it is imported only when a schema is loaded or compiled. How
+schemas are inferred is in :mod:`.avro_infer`.
 
 Rows to datums (:class:`AvroValues`): each value is checked against its field's type
 (:mod:`.avro_types`); a value that does not fit rejects its row, naming the column and
@@ -46,35 +18,39 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
-import numpy as np
 import pandas as pd
 
 from .._exceptions import ConfigurationError
+from .avro_infer import Names, avro_name, check_name, column_type, infer_schema
+from .avro_logical import DateType, DecimalType, TimestampType, TimeType
 from .avro_types import (
+    ArrayType,
     AvroType,
+    BooleanType,
+    BytesType,
+    EnumType,
+    FloatType,
+    IntegerType,
+    MapType,
+    NullType,
     RecordType,
+    StringType,
+    UnionType,
     article,
-    compile_type,
-    is_missing,
-    unscaled_decimal,
 )
 
 __all__ = [
     "AvroSchema",
     "AvroValues",
     "Schema",
-    "avro_name",
+    "avro_sides",
     "avro_values",
-    "infer_schema",
+    "compile_type",
     "load_schema",
 ]
 
@@ -82,9 +58,7 @@ __all__ = [
 AvroSchema = Mapping[str, Any] | list[Any] | str | os.PathLike[str]
 
 _AVRO_EXTRA = 'Avro needs fastavro: pip install "eventstreams-pandas[avro]"'
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PRIMITIVE_NAMES = ("null", "boolean", "int", "long", "float", "double", "string", "bytes")
-_LONGS = {"int64", "uint32", "uint64"}
 
 
 def _fastavro() -> Any:
@@ -144,291 +118,12 @@ def parse(schema: Any, option: str) -> tuple[Any, dict[str, Any]]:
         raise ConfigurationError(f"{option} is not a valid Avro schema: {exc}") from None
     for name, definition in named.items():
         for part in name.split("."):
-            _check_name(part, f"{option}: the name {name!r}")
+            check_name(part, f"{option}: the name {name!r}")
         for field in definition.get("fields", ()):
-            _check_name(field["name"], f"{option}: field {field['name']!r} of {name}")
+            check_name(field["name"], f"{option}: field {field['name']!r} of {name}")
         for symbol in definition.get("symbols", ()):
-            _check_name(symbol, f"{option}: symbol {symbol!r} of enum {name}")
+            check_name(symbol, f"{option}: symbol {symbol!r} of enum {name}")
     return parsed, named
-
-
-def _check_name(name: object, where: str) -> None:
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise ConfigurationError(
-            f"{where} is not a valid Avro name (a letter or _, then letters, digits or _)"
-        )
-
-
-def avro_name(text: str) -> str:
-    """``text`` (a topic) as an Avro name: each other character becomes ``_``, and a
-    leading digit gets a ``_`` before it."""
-    name = re.sub(r"[^A-Za-z0-9_]", "_", text)
-    return f"_{name}" if not name or name[0].isdigit() else name
-
-
-# -- inference --------------------------------------------------------------------------
-
-
-def infer_schema(
-    frame: pd.DataFrame,
-    *,
-    topic: str | None = None,
-    name: str | None = None,
-    namespace: str | None = None,
-    nullable: bool = False,
-) -> dict[str, Any]:
-    """The Avro record schema that ``value_format="avro"`` infers for ``frame``: one
-    field per column, typed from the dtypes and, in object columns, the values.
-
-    Parameters
-    ----------
-    frame : DataFrame
-        The value columns (``produce`` leaves the key and header columns out).
-    topic : str, optional
-        Names the record as ``produce`` does, each character an Avro name cannot
-        hold becoming ``_`` (and a leading digit getting a ``_`` before it).
-    name : str, optional
-        The record's name (``schema_name``), before ``topic``; default "Record".
-    namespace : str, optional
-        The record's namespace (``schema_namespace``).
-    nullable : bool, default False
-        Every field ``["null", T]``, as for a file, whose rows after its first chunk
-        are unseen (a column with no value then is refused: its type is unknown).
-
-    Returns
-    -------
-    dict
-        The schema, as ``json.dumps`` writes it to an ``.avsc`` file. The type policy
-        is in the module documentation (``help(es_pandas._wire.avro)``).
-
-    Raises
-    ------
-    ConfigurationError
-        A column that is not a valid Avro name, or whose values have no one type.
-    """
-    record = name or (avro_name(topic) if topic else "Record")
-    _check_name(record, f"the record name {record!r}")
-    if namespace:
-        for part in namespace.split("."):
-            _check_name(part, f"the namespace {namespace!r}")
-    names = _Names(record)
-    fields = []
-    for i, column in enumerate(frame.columns):
-        field = str(column)
-        _check_name(field, f"column {column!r}: its name")
-        values = frame.iloc[:, i]
-        kind = _column_type(values, repr(column), f"{record}_{field}", names, nullable)
-        fields.append({"name": field, "type": kind, **_default(kind)})
-    if len({f["name"] for f in fields}) < len(fields):
-        raise ConfigurationError("two columns have the same name: Avro fields need their own")
-    schema: dict[str, Any] = {"type": "record", "name": record}
-    if namespace:
-        schema["namespace"] = namespace
-    schema["fields"] = fields
-    return schema
-
-
-def _default(kind: Any) -> dict[str, Any]:
-    nullable = kind == "null" or (isinstance(kind, list) and "null" in kind)
-    return {"default": None} if nullable else {}
-
-
-class _Names:
-    """The names given to records so far: each new one is unique in the schema."""
-
-    def __init__(self, *taken: str) -> None:
-        self._taken = set(taken)
-
-    def new(self, name: str) -> str:
-        unique, n = name, 1
-        while unique in self._taken:
-            n += 1
-            unique = f"{name}_{n}"
-        self._taken.add(unique)
-        return unique
-
-
-class _SeveralTypes(ConfigurationError):
-    """Values of more than one type, where one is needed."""
-
-
-def _column_type(
-    column: pd.Series, where: str, name: str, names: _Names, nullable: bool, nulls: bool = True
-) -> Any:
-    dtype = column.dtype
-    missing = bool(column.isna().any()) if nulls else False
-    if isinstance(dtype, pd.CategoricalDtype):
-        kind: Any = _column_type(pd.Series(dtype.categories), where, name, names, False)
-    else:
-        kind = _dtype_type(dtype, where)
-        if kind is None:
-            present = [v for v in column.tolist() if not is_missing(v)]
-            missing = nulls and len(present) < len(column)
-            kind = _values_type(present, where, name, names) if present else None
-    if kind is None:
-        if nullable:
-            raise ConfigurationError(
-                f"column {where} has no value in the rows seen (a file's first chunk) to "
-                "infer its type from: pass value_schema="
-            )
-        return "null"
-    return ["null", kind] if (missing or nullable) and kind != "null" else kind
-
-
-def _dtype_type(dtype: object, where: str) -> Any:
-    """The type of every value of a column of ``dtype``; None when its values decide."""
-    from .columns import unsendable
-
-    problem = unsendable(dtype)
-    if problem:
-        raise ConfigurationError(f"column {where} is {dtype}: {problem}")
-    if isinstance(dtype, pd.DatetimeTZDtype):
-        return {"type": "long", "logicalType": "timestamp-micros"}
-    if isinstance(dtype, pd.StringDtype) or (
-        isinstance(dtype, pd.ArrowDtype) and str(dtype.pyarrow_dtype) in ("string", "large_string")
-    ):
-        return "string"
-    numpy_dtype = dtype if isinstance(dtype, np.dtype) else getattr(dtype, "numpy_dtype", None)
-    if not isinstance(numpy_dtype, np.dtype):
-        return None
-    kind = numpy_dtype.kind
-    if isinstance(dtype, pd.ArrowDtype) and kind not in "biuf":
-        return None  # Arrow timestamps, decimals, lists, ...: by their values
-    if kind == "M":
-        return {"type": "long", "logicalType": "local-timestamp-micros"}
-    if kind == "m":
-        raise ConfigurationError(
-            f"column {where} is {dtype}: Avro has no type that holds a timedelta as it is; "
-            "convert it (.dt.total_seconds(), or to microseconds with "
-            ".dt.as_unit('us').astype('int64')) or pass value_schema="
-        )
-    if kind == "b":
-        return "boolean"
-    if kind in "iu":
-        return "long" if numpy_dtype.name in _LONGS else "int"
-    if kind == "f":
-        return "float" if numpy_dtype.itemsize <= 4 else "double"
-    return None
-
-
-# a value's type, by its Python type; ints and floats apart from bools
-_KINDS: tuple[tuple[tuple[type, ...], str], ...] = (
-    ((bool, np.bool_), "boolean"),
-    ((int, np.integer), "long"),
-    ((float, np.floating), "double"),
-    ((str,), "string"),
-    ((bytes, bytearray, memoryview), "bytes"),
-    ((datetime, np.datetime64), "timestamp"),
-    ((date,), "date"),
-    ((time,), "time"),
-    ((Decimal,), "decimal"),
-    ((UUID,), "uuid"),
-    ((Mapping,), "dict"),
-    ((list, tuple, np.ndarray), "list"),
-)
-
-
-def _kind(value: object, where: str) -> str:
-    for types, kind in _KINDS:
-        if isinstance(value, types):
-            if kind == "timestamp":
-                return "timestamp" if getattr(value, "tzinfo", None) else "local timestamp"
-            return kind
-    raise ConfigurationError(
-        f"column {where}: {type(value).__name__} values have no Avro type; convert them "
-        "or pass value_schema="
-    )
-
-
-def _values_type(values: list[object], where: str, name: str, names: _Names) -> Any:
-    """The one type of ``values`` (none missing)."""
-    groups: dict[str, list[object]] = {}
-    for value in values:
-        groups.setdefault(_kind(value, where), []).append(value)
-    if set(groups) == {"long", "double"} and all(
-        float(v) == v  # type: ignore[arg-type]
-        for v in groups["long"]
-    ):
-        return "double"
-    if len(groups) > 1:
-        raise _SeveralTypes(
-            f"column {where} holds values of several types ({', '.join(sorted(groups))}): an "
-            "Avro field has one; make them one type, or pass value_schema= (a union type "
-            "can hold several)"
-        )
-    [(kind, group)] = groups.items()
-    if kind in ("boolean", "long", "double", "string", "bytes"):
-        return kind
-    if kind == "timestamp":
-        return {"type": "long", "logicalType": "timestamp-micros"}
-    if kind == "local timestamp":
-        return {"type": "long", "logicalType": "local-timestamp-micros"}
-    if kind in ("date", "uuid"):
-        return {"type": "int" if kind == "date" else "string", "logicalType": kind}
-    if kind == "time":
-        return {"type": "long", "logicalType": "time-micros"}
-    if kind == "decimal":
-        return _decimal_type(group, where)  # type: ignore[arg-type]
-    if kind == "list":
-        return {"type": "array", "items": _items_type(group, where, name, names)}  # type: ignore[arg-type]
-    return _dict_type(group, where, name, names)  # type: ignore[arg-type]
-
-
-def _nested(values: list[object], where: str, name: str, names: _Names) -> Any:
-    """The type of values inside lists or dicts, ``["null", T]`` if some are missing;
-    "null" when all are (or there are none)."""
-    present = [v for v in values if not is_missing(v)]
-    if not present:
-        return "null"
-    kind = _values_type(present, where, name, names)
-    return ["null", kind] if len(present) < len(values) else kind
-
-
-def _items_type(lists: list[Sequence[object]], where: str, name: str, names: _Names) -> Any:
-    return _nested([item for items in lists for item in items], f"{where} items", name, names)
-
-
-def _dict_type(
-    dicts: list[Mapping[object, object]], where: str, name: str, names: _Names
-) -> dict[str, Any]:
-    keys = {key for d in dicts for key in d}
-    bad = next((k for k in keys if not isinstance(k, str)), None)
-    if bad is not None:
-        raise ConfigurationError(
-            f"column {where}: dict key {bad!r} is not a string, as Avro map keys and "
-            "field names are; pass value_schema="
-        )
-    values = [value for d in dicts for value in d.values()]
-    try:
-        return {"type": "map", "values": _nested(values, f"{where} values", name, names)}
-    except _SeveralTypes:
-        if any(set(d) != keys for d in dicts):
-            raise _SeveralTypes(
-                f"column {where} holds dicts whose values have several types and whose keys "
-                "differ: neither an Avro map (one value type) nor a record (the same "
-                "fields); pass value_schema="
-            ) from None
-    record = names.new(name)
-    fields = []
-    for key in sorted(keys, key=list(dicts[0]).index):
-        _check_name(key, f"column {where}: dict key {key!r}")
-        kind = _nested([d[key] for d in dicts], f"{where}[{key!r}]", f"{record}_{key}", names)
-        fields.append({"name": key, "type": kind, **_default(kind)})
-    return {"type": "record", "name": record, "fields": fields}
-
-
-def _decimal_type(values: list[Decimal], where: str) -> dict[str, Any]:
-    finite = [v for v in values if v.is_finite()]
-    scale = max((max(-int(v.as_tuple().exponent), 0) for v in finite), default=0)
-    digits = [unscaled_decimal(v, scale) for v in finite]
-    precision = max((len(str(abs(d))) for d in digits if d is not None), default=1)
-    # Avro wants scale <= precision: 0.001 is decimal(3, 3)
-    return {
-        "type": "bytes",
-        "logicalType": "decimal",
-        "precision": max(precision, scale),
-        "scale": scale,
-    }
 
 
 # -- rows to datums ----------------------------------------------------------------------
@@ -451,6 +146,82 @@ class Schema:
         writer, _ = parse(_without_logical_types(schema), option)
         text = json.dumps(schema, separators=(",", ":"), ensure_ascii=False)
         return cls(schema, text, compile_type(parsed, named, finite=finite), writer)
+
+
+_PRIMITIVES: dict[str, Callable[[bool], AvroType]] = {
+    "null": lambda finite: NullType(),
+    "boolean": lambda finite: BooleanType(),
+    "int": lambda finite: IntegerType("int"),
+    "long": lambda finite: IntegerType("long"),
+    "float": lambda finite: FloatType("float", finite),
+    "double": lambda finite: FloatType("double", finite),
+    "string": lambda finite: StringType(),
+    "bytes": lambda finite: BytesType(),
+}
+_LOGICAL: dict[tuple[str, str], Callable[[], AvroType]] = {
+    ("int", "date"): DateType,
+    ("int", "time-millis"): lambda: TimeType("millis"),
+    ("long", "time-micros"): lambda: TimeType("micros"),
+    ("long", "timestamp-millis"): lambda: TimestampType("millis", local=False),
+    ("long", "timestamp-micros"): lambda: TimestampType("micros", local=False),
+    ("long", "local-timestamp-millis"): lambda: TimestampType("millis", local=True),
+    ("long", "local-timestamp-micros"): lambda: TimestampType("micros", local=True),
+    ("string", "uuid"): lambda: StringType(uuid=True),
+}
+
+
+def compile_type(
+    schema: object,
+    named: Mapping[str, Any],
+    *,
+    finite: bool,
+    _done: dict[str, AvroType] | None = None,
+) -> AvroType:
+    """The converter of ``schema``, as fastavro's ``parse_schema`` gives it (full
+    names; ``named`` maps them to their definitions). Unknown logical types are their
+    underlying types, as the Avro specification says."""
+    done = {} if _done is None else _done
+
+    def build(node: object) -> AvroType:
+        return compile_type(node, named, finite=finite, _done=done)
+
+    if isinstance(schema, list):
+        return UnionType([build(branch) for branch in schema])
+    if isinstance(schema, str):
+        if schema in _PRIMITIVES:
+            return _PRIMITIVES[schema](finite)
+        if schema not in done:
+            done[schema] = build(named[schema])
+        return done[schema]
+    assert isinstance(schema, Mapping)
+    kind = schema["type"]
+    logical = schema.get("logicalType")
+    if logical == "decimal" and kind in ("bytes", "fixed"):
+        return DecimalType(
+            schema["precision"], schema.get("scale", 0), schema.get("name"), schema.get("size")
+        )
+    if isinstance(logical, str) and (kind, logical) in _LOGICAL:
+        return _LOGICAL[kind, logical]()
+    if kind == "array":
+        array = ArrayType()
+        array.items = build(schema["items"])
+        return array
+    if kind == "map":
+        map_type = MapType()
+        map_type.values = build(schema["values"])
+        return map_type
+    if kind == "enum":
+        done[schema["name"]] = EnumType(schema["name"], schema["symbols"])
+    elif kind == "fixed":
+        done[schema["name"]] = BytesType(schema["name"], schema["size"])
+    elif kind in ("record", "error"):
+        record = done[schema["name"]] = RecordType(schema["name"])
+        # registered before its fields, which may refer to it
+        for field in schema["fields"]:
+            record.fields[field["name"]] = build(field["type"])
+    else:
+        return build(kind)
+    return done[schema["name"]]
 
 
 def _without_logical_types(schema: Any) -> Any:
@@ -509,10 +280,12 @@ class AvroValues:
                 columns.append(datums)
                 if text:
                     parts.append(kind.texts(datums))
-            names = list(self._fields)
-            datums = [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
             template = self._template
             texts = [template % row for row in zip(*parts, strict=True)] if text else []
+            if not binary:
+                return [b""] * rows, texts
+            names = list(self._fields)
+            datums = [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
         return (self._binary(datums, errors) if binary else [b""] * rows), texts
 
     def _binary(self, datums: list[Any], errors: dict[int, str]) -> list[bytes]:
@@ -542,7 +315,7 @@ def _nulls(datums: list[object], kind: AvroType, problems: dict[int, str]) -> di
     if kind.nullable or None not in datums:
         return {}
     return {
-        i: f"null, and {kind.what} has no null"
+        i: f"null, but its type ({kind.what}) has no null"
         for i, d in enumerate(datums)
         if d is None and i not in problems
     }
@@ -576,7 +349,7 @@ def avro_values(
         where = repr(columns[column])
         # a key's nulls reject their rows: its type has none
         nulls = option != "key_schema"
-        schema = _column_type(sample().iloc[:, column], where, name, _Names(), nullable, nulls)
+        schema = column_type(sample().iloc[:, column], where, name, Names(), nullable, nulls)
         if namespace and isinstance(schema, dict) and schema["type"] == "record":
             schema["namespace"] = namespace
     checked = Schema.of(schema, option, finite=finite)
@@ -602,3 +375,87 @@ def avro_values(
             "the frame (values are sent as they are: defaults are not filled in)"
         )
     return AvroValues(checked, fields={name: by_name[name] for name in record.fields})
+
+
+def avro_sides(
+    topic: str,
+    columns: Sequence[Hashable],
+    *,
+    api_version: str,
+    value_format: str,
+    key_format: str,
+    value_schema: AvroSchema | None,
+    key_schema: AvroSchema | None,
+    schemaname: str | None,
+    name: str | None,
+    namespace: str | None,
+    value_type: str | None,
+    fields: Sequence[int],
+    value_col: int | None,
+    key_col: int | None,
+    sample: Callable[[], pd.DataFrame] | None,
+    nullable: bool,
+) -> tuple[AvroValues | None, AvroValues | None]:
+    """The Avro value and key of a :class:`.RecordEncoder`'s records (None where
+    their format is not Avro), its options checked: the value a record of the columns
+    at ``fields`` or the values of ``value_col``, the key those of ``key_col``."""
+    if value_format not in ("json", "avro"):
+        raise ConfigurationError(f"value_format must be 'json' or 'avro', not {value_format!r}")
+    if key_format not in ("text", "avro"):
+        raise ConfigurationError(f"key_format must be 'text' or 'avro', not {key_format!r}")
+    value, key = value_format == "avro", key_format == "avro"
+    for option, given, used in (
+        ("value_schema", value_schema, value),
+        ("key_schema", key_schema, key),
+        ("schema_name", name, value or key),
+        ("schema_namespace", namespace, value or key),
+    ):
+        if given is not None and not used:
+            side = "key" if option == "key_schema" else "value"
+            raise ConfigurationError(f"{option} is for Avro: give {side}_format='avro'")
+    if value and value_type is not None:
+        raise ConfigurationError(
+            "value_type is for JSON values; with value_format='avro' the schema types the value"
+        )
+    if key and key_col is None:
+        raise ConfigurationError("key_format='avro' needs key_col: the column of the keys")
+    if api_version == "v1" and key:
+        raise ConfigurationError("key_format='avro' needs the v2 API: v1 keys are text or binary")
+    if api_version == "v1" and value and (schemaname is None or value_schema is None):
+        raise ConfigurationError(
+            "value_format='avro' on v1 (on premises) needs schemaname= (the registered "
+            "schema) and value_schema= (that schema): v1 sends Avro binary, which only "
+            "the schema it was written with reads, and the registry already holds that "
+            "schema, so one inferred from the frame will not do"
+        )
+    record = name or avro_name(topic)
+    common: dict[str, Any] = {
+        "sample": sample,
+        "namespace": namespace,
+        # Avro's JSON encoding (v2) has no standard form for infinities
+        "finite": api_version == "v2",
+    }
+    values = keys = None
+    if value:
+        values = avro_values(
+            "value_schema",
+            value_schema,
+            columns,
+            fields=fields,
+            column=value_col,
+            name=record,
+            nullable=nullable,
+            **common,
+        )
+    if key:
+        # a null key rejects its row: a key's type is never made nullable
+        keys = avro_values(
+            "key_schema",
+            key_schema,
+            columns,
+            column=key_col,
+            name=f"{record}_key",
+            nullable=False,
+            **common,
+        )
+    return values, keys

@@ -1,7 +1,8 @@
 """Avro types as converters: a pandas column or a Python value in, Avro datums out,
 and a datum as Avro's JSON encoding.
 
-A schema is compiled once (:func:`compile_type`) into one :class:`AvroType` per node.
+A schema is compiled once (:func:`.avro.compile_type`) into one :class:`AvroType` per
+node; the logical types are in :mod:`.avro_logical`.
 ``column`` converts a whole column, numpy doing the common dtypes in bulk; ``datum``
 converts one value (object columns, and what is inside lists and dicts). A datum is
 what fastavro's writer takes for the schema with its logical types taken off (the
@@ -15,8 +16,7 @@ truncated or shifted to make it fit. A missing value (None, NaN, NaT, NA) is nul
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from json.encoder import encode_basestring
 from typing import Any
@@ -26,21 +26,24 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "ArrayType",
     "AvroType",
+    "BooleanType",
+    "BytesType",
+    "EnumType",
+    "FloatType",
+    "IntegerType",
+    "MapType",
     "Mismatch",
+    "NullType",
     "RecordType",
+    "StringType",
+    "UnionType",
     "article",
-    "compile_type",
     "is_missing",
     "shown",
-    "unscaled_decimal",
 ]
 
-_EPOCH = datetime(1970, 1, 1)
-_EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
-_EPOCH_DAY = date(1970, 1, 1)
-_MICROSECOND = timedelta(microseconds=1)
-_TICKS_PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
 _BYTES = (bytes, bytearray, memoryview)
 _SEQUENCES = (list, tuple, np.ndarray)
 
@@ -95,7 +98,7 @@ class AvroType:
         if is_missing(value):
             if self.nullable:
                 return None
-            raise Mismatch(f"null, and {self.what} has no null")
+            raise Mismatch(f"null, but its type ({self.what}) has no null")
         return self.datum(value)
 
     def column(self, column: pd.Series) -> tuple[list[object], dict[int, str]]:
@@ -366,188 +369,6 @@ class EnumType(AvroType):
         return encode_basestring(datum)
 
 
-class DecimalType(BytesType):
-    """decimal on bytes or fixed: the unscaled number as big-endian two's complement."""
-
-    def __init__(
-        self, precision: int, scale: int, name: str | None = None, size: int | None = None
-    ) -> None:
-        super().__init__(name, size)
-        self.precision, self.scale = precision, scale
-        self.what = f"decimal({precision}, {scale})"
-
-    def accepts(self, value: object) -> bool:
-        return isinstance(value, Decimal)
-
-    def datum(self, value: object) -> object:
-        if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
-            value = Decimal(int(value))
-        if not isinstance(value, Decimal):
-            raise Mismatch(f"{shown(value)} is not a Decimal")
-        if not value.is_finite():
-            raise Mismatch(f"{value} is not a finite decimal")
-        unscaled = unscaled_decimal(value, self.scale)
-        if unscaled is None:
-            raise Mismatch(f"{value} has more than {self.scale} decimal places")
-        if len(str(abs(unscaled))) > self.precision:
-            raise Mismatch(f"{value} has more than {self.precision} digits")
-        if self.size is None:
-            return unscaled.to_bytes(_signed_size(unscaled), "big", signed=True)
-        if _signed_size(unscaled) > self.size:
-            raise Mismatch(f"{value} does not fit in {self.size} bytes")
-        return unscaled.to_bytes(self.size, "big", signed=True)
-
-
-def unscaled_decimal(value: Decimal, scale: int) -> int | None:
-    """``value`` * 10**scale as an int, exactly (no context rounding); None if that
-    is not a whole number."""
-    sign, digits, exponent = value.as_tuple()
-    assert isinstance(exponent, int)
-    number = int("".join(map(str, digits)) or "0")
-    shift = scale + exponent
-    if shift < 0:
-        divisor: int = 10**-shift
-        number, rest = divmod(number, divisor)
-        if rest:
-            return None
-    else:
-        number *= 10**shift
-    return -number if sign else number
-
-
-def _signed_size(number: int) -> int:
-    return (number if number >= 0 else ~number).bit_length() // 8 + 1
-
-
-class DateType(IntegerType):
-    """date: days since 1970-01-01."""
-
-    def __init__(self) -> None:
-        super().__init__("int")
-        self.what = "date"
-
-    def accepts(self, value: object) -> bool:
-        return isinstance(value, date) and not isinstance(value, datetime)
-
-    def datum(self, value: object) -> object:
-        if not self.accepts(value):
-            raise self._mismatch(value)
-        assert isinstance(value, date)
-        return (value - _EPOCH_DAY).days
-
-    def column(self, column: pd.Series) -> tuple[list[object], dict[int, str]]:
-        return AvroType.column(self, column)
-
-
-class TimeType(IntegerType):
-    """time-micros (long) or time-millis (int) since midnight."""
-
-    def __init__(self, unit: str) -> None:
-        super().__init__("long" if unit == "micros" else "int")
-        self.what = f"time-{unit}"
-        self.per_micro = 1 if unit == "micros" else 1000
-
-    def accepts(self, value: object) -> bool:
-        return isinstance(value, time)
-
-    def datum(self, value: object) -> object:
-        if not isinstance(value, time) or value.tzinfo is not None:
-            raise self._mismatch(value)
-        micros = (value.hour * 3600 + value.minute * 60 + value.second) * 10**6
-        return _in_unit(micros + value.microsecond, self.per_micro, value, self.what)
-
-    def column(self, column: pd.Series) -> tuple[list[object], dict[int, str]]:
-        return AvroType.column(self, column)
-
-
-def _in_unit(micros: int, per_micro: int, value: object, what: str) -> int:
-    count, rest = divmod(micros, per_micro)
-    if rest:
-        raise Mismatch(f"{shown(value)} has microseconds, which {what} cannot hold")
-    return count
-
-
-class TimestampType(IntegerType):
-    """timestamp-micros/-millis (a UTC instant: tz-aware values only) and
-    local-timestamp-micros/-millis (a wall time: naive values only)."""
-
-    def __init__(self, unit: str, local: bool) -> None:
-        super().__init__("long")
-        self.local = local
-        self.what = f"{'local-' if local else ''}timestamp-{unit}"
-        self.per_micro = 1 if unit == "micros" else 1000
-
-    def accepts(self, value: object) -> bool:
-        return isinstance(value, (datetime, np.datetime64))
-
-    def datum(self, value: object) -> object:
-        if isinstance(value, np.datetime64):
-            value = pd.Timestamp(value)
-        if not isinstance(value, datetime):
-            raise self._mismatch(value)
-        self._check_zone(value.tzinfo is not None, value)
-        if getattr(value, "nanosecond", 0):
-            raise Mismatch(self._sub_micro(value))
-        micros = (value - (_EPOCH_UTC if value.tzinfo else _EPOCH)) // _MICROSECOND
-        return _in_unit(micros, self.per_micro, value, self.what)
-
-    def _check_zone(self, aware: bool, value: object) -> None:
-        if aware and self.local:
-            raise Mismatch(
-                f"{shown(value)} has a time zone, and {self.what} holds wall times: "
-                "drop the zone (.dt.tz_localize(None)) or use timestamp-micros"
-            )
-        if not aware and not self.local:
-            raise Mismatch(
-                f"{shown(value)} has no time zone, and {self.what} is an instant (UTC): "
-                "give the zone (.dt.tz_localize(...)) or use local-timestamp-micros"
-            )
-
-    def _sub_micro(self, value: object) -> str:
-        return (
-            f"{shown(value)} has nanoseconds, which {self.what} cannot hold "
-            "(round the column first, .dt.floor('us'), if that is what you want)"
-        )
-
-    def column(self, column: pd.Series) -> tuple[list[object], dict[int, str]]:
-        dtype = column.dtype
-        aware = isinstance(dtype, pd.DatetimeTZDtype)
-        if not aware and not (isinstance(dtype, np.dtype) and dtype.kind == "M"):
-            return AvroType.column(self, column)
-        problems: dict[int, str] = {}
-        wall = (column.dt.tz_convert(None) if aware else column).to_numpy()
-        missing = np.isnat(wall)
-        if missing.all():
-            return [None] * len(column), {}
-        try:
-            self._check_zone(aware, column[~missing].iloc[0])
-        except Mismatch as exc:
-            return [None] * len(column), {i: str(exc) for i in np.flatnonzero(~missing).tolist()}
-        ticks = wall.view("i8")
-        per_second = _TICKS_PER_SECOND[np.datetime_data(wall.dtype)[0]]
-        wanted = 10**6 // self.per_micro  # this type's units per second
-        if per_second >= wanted:
-            units, rest = np.divmod(ticks, per_second // wanted)
-            per_micro = max(per_second // 10**6, 1)
-            for i in np.flatnonzero((rest != 0) & ~missing).tolist():
-                value = column.iloc[i]
-                problems[i] = (
-                    self._sub_micro(value)
-                    if ticks[i] % per_micro
-                    else f"{shown(value)} has microseconds, which {self.what} cannot hold"
-                )
-        else:
-            factor = wanted // per_second
-            outside = np.abs(ticks) > np.iinfo(np.int64).max // factor
-            for i in np.flatnonzero(outside & ~missing).tolist():
-                problems[i] = f"{shown(column.iloc[i])} is out of the range of {self.what}"
-            units = np.where(outside, 0, ticks) * factor
-        out: list[object] = units.tolist()
-        for i in [*np.flatnonzero(missing).tolist(), *problems]:
-            out[i] = None
-        return out, problems
-
-
 class ArrayType(AvroType):
     label = "array"
 
@@ -705,81 +526,3 @@ def _nulls(out: list[object], column: pd.Series, numpy_dtype: np.dtype[Any]) -> 
         for i in np.flatnonzero(column.isna().to_numpy()).tolist():
             out[i] = None
     return out
-
-
-# -- compiling ---------------------------------------------------------------------------
-
-_PRIMITIVES: dict[str, Callable[[bool], AvroType]] = {
-    "null": lambda finite: NullType(),
-    "boolean": lambda finite: BooleanType(),
-    "int": lambda finite: IntegerType("int"),
-    "long": lambda finite: IntegerType("long"),
-    "float": lambda finite: FloatType("float", finite),
-    "double": lambda finite: FloatType("double", finite),
-    "string": lambda finite: StringType(),
-    "bytes": lambda finite: BytesType(),
-}
-_LOGICAL: dict[tuple[str, str], Callable[[], AvroType]] = {
-    ("int", "date"): DateType,
-    ("int", "time-millis"): lambda: TimeType("millis"),
-    ("long", "time-micros"): lambda: TimeType("micros"),
-    ("long", "timestamp-millis"): lambda: TimestampType("millis", local=False),
-    ("long", "timestamp-micros"): lambda: TimestampType("micros", local=False),
-    ("long", "local-timestamp-millis"): lambda: TimestampType("millis", local=True),
-    ("long", "local-timestamp-micros"): lambda: TimestampType("micros", local=True),
-    ("string", "uuid"): lambda: StringType(uuid=True),
-}
-
-
-def compile_type(
-    schema: object,
-    named: Mapping[str, Any],
-    *,
-    finite: bool,
-    _done: dict[str, AvroType] | None = None,
-) -> AvroType:
-    """The converter of ``schema``, as fastavro's ``parse_schema`` gives it (full
-    names; ``named`` maps them to their definitions). Unknown logical types are their
-    underlying types, as the Avro specification says."""
-    done = {} if _done is None else _done
-
-    def build(node: object) -> AvroType:
-        return compile_type(node, named, finite=finite, _done=done)
-
-    if isinstance(schema, list):
-        return UnionType([build(branch) for branch in schema])
-    if isinstance(schema, str):
-        if schema in _PRIMITIVES:
-            return _PRIMITIVES[schema](finite)
-        if schema not in done:
-            done[schema] = build(named[schema])
-        return done[schema]
-    assert isinstance(schema, Mapping)
-    kind = schema["type"]
-    logical = schema.get("logicalType")
-    if logical == "decimal" and kind in ("bytes", "fixed"):
-        return DecimalType(
-            schema["precision"], schema.get("scale", 0), schema.get("name"), schema.get("size")
-        )
-    if isinstance(logical, str) and (kind, logical) in _LOGICAL:
-        return _LOGICAL[kind, logical]()
-    if kind == "array":
-        array = ArrayType()
-        array.items = build(schema["items"])
-        return array
-    if kind == "map":
-        map_type = MapType()
-        map_type.values = build(schema["values"])
-        return map_type
-    if kind == "enum":
-        done[schema["name"]] = EnumType(schema["name"], schema["symbols"])
-    elif kind == "fixed":
-        done[schema["name"]] = BytesType(schema["name"], schema["size"])
-    elif kind in ("record", "error"):
-        record = done[schema["name"]] = RecordType(schema["name"])
-        # registered before its fields, which may refer to it
-        for field in schema["fields"]:
-            record.fields[field["name"]] = build(field["type"])
-    else:
-        return build(kind)
-    return done[schema["name"]]

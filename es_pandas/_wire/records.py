@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .._exceptions import ConfigurationError
-from .avro import AvroSchema, AvroValues, avro_name, avro_values
+from .avro import AvroSchema, AvroValues, avro_sides
 from .columns import json_column, text_column, unsendable
 from .dialect import Dialect, EncodedRecord, RejectedRow, set_record_id
 from .limits import Limits
@@ -281,11 +281,10 @@ class RecordEncoder:
         # One %-format per row is the cheapest way to assemble the object.
         members = (encode_basestring(name).replace("%", "%%") + ":%s" for name in seen)
         self._template = "{" + ",".join(members) + "}"
-        self._avro_value: AvroValues | None = None
-        self._avro_key: AvroValues | None = None
-        self._use_avro(
+        self._avro_value, self._avro_key = avro_sides(
             topic,
-            api_version,
+            self._columns,
+            api_version=api_version,
             value_format=value_format,
             key_format=key_format,
             value_schema=value_schema,
@@ -293,91 +292,18 @@ class RecordEncoder:
             schemaname=schemaname,
             name=schema_name,
             namespace=schema_namespace,
-            strategy=schema_strategy,
+            value_type=value_type,
+            fields=fields,
+            value_col=self._value_col,
+            key_col=self._key,
             sample=sample,
             nullable=nullable,
         )
-
-    def _use_avro(
-        self,
-        topic: str,
-        api_version: str,
-        *,
-        value_format: str,
-        key_format: str,
-        value_schema: AvroSchema | None,
-        key_schema: AvroSchema | None,
-        schemaname: str | None,
-        name: str | None,
-        namespace: str | None,
-        strategy: str,
-        sample: Callable[[], pd.DataFrame] | None,
-        nullable: bool,
-    ) -> None:
-        """Set up the Avro value and key, if asked for."""
-        if value_format not in ("json", "avro"):
-            raise ConfigurationError(f"value_format must be 'json' or 'avro', not {value_format!r}")
-        if key_format not in ("text", "avro"):
-            raise ConfigurationError(f"key_format must be 'text' or 'avro', not {key_format!r}")
-        value, key = value_format == "avro", key_format == "avro"
-        for option, given, used in (
-            ("value_schema", value_schema, value),
-            ("key_schema", key_schema, key),
-            ("schema_name", name, value or key),
-            ("schema_namespace", namespace, value or key),
-        ):
-            if given is not None and not used:
-                side = "key" if option == "key_schema" else "value"
-                raise ConfigurationError(f"{option} is for Avro: give {side}_format='avro'")
-        if value and self._value_type is not None:
-            raise ConfigurationError(
-                "value_type is for JSON values; with value_format='avro' the schema types the value"
-            )
-        if key and self._key is None:
-            raise ConfigurationError("key_format='avro' needs key_col: the column of the keys")
-        if api_version == "v1" and key:
-            raise ConfigurationError(
-                "key_format='avro' needs the v2 API: v1 keys are text or binary"
-            )
-        if api_version == "v1" and value and (schemaname is None or value_schema is None):
-            raise ConfigurationError(
-                "value_format='avro' on v1 (on premises) needs schemaname= (the registered "
-                "schema) and value_schema= (that schema): v1 sends Avro binary, which only "
-                "the schema it was written with reads, and the registry already holds that "
-                "schema, so one inferred from the frame will not do"
-            )
-        record = name or avro_name(topic)
-        common: dict[str, Any] = {
-            "columns": self._columns,
-            "sample": sample,
-            "namespace": namespace,
-            "finite": api_version == "v2",
-        }
-        if value:
-            self._avro_value = avro_values(
-                "value_schema",
-                value_schema,
-                fields=self._fields,
-                column=self._value_col,
-                name=record,
-                nullable=nullable,
-                **common,
-            )
-        if key:
-            # a null key rejects its row: a key's type is never made nullable
-            self._avro_key = avro_values(
-                "key_schema",
-                key_schema,
-                column=self._key,
-                name=f"{record}_key",
-                nullable=False,
-                **common,
-            )
-        if isinstance(self._dialect, V2) and (value or key):
+        if isinstance(self._dialect, V2) and (self._avro_value or self._avro_key):
             self._dialect.use_avro(
                 value=self._avro_value.schema.text if self._avro_value else None,
                 key=self._avro_key.schema.text if self._avro_key else None,
-                strategy=strategy,
+                strategy=schema_strategy,
             )
 
     @property
