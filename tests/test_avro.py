@@ -407,6 +407,44 @@ def test_binary_and_json_read_back_the_same_nested_values() -> None:
     assert v2[1]["price"] == Decimal("100.00")
 
 
+def test_unions_of_named_types_pick_the_branch_of_the_value() -> None:
+    schema = {
+        "type": "record",
+        "name": "R",
+        "namespace": "shop",
+        "fields": [
+            {
+                "name": "u",
+                "type": [
+                    "null",
+                    {"type": "record", "name": "P", "fields": [{"name": "x", "type": "long"}]},
+                    {"type": "enum", "name": "Color", "symbols": ["red", "blue"]},
+                    {"type": "fixed", "name": "F", "size": 2},
+                    "string",
+                ],
+            },
+            {"name": "again", "type": ["null", "P"]},
+        ],
+    }
+    frame = pd.DataFrame(
+        {"u": [{"x": 1}, "red", b"ab", "green", None], "again": [{"x": 2}, None, {}, None, None]}
+    )
+    records = encode(frame, value_schema=schema)
+    assert [
+        json.loads(envelope(r)["value"]["data"]) if isinstance(r, EncodedRecord) else r.error
+        for r in records
+    ] == [
+        {"u": {"shop.P": {"x": 1}}, "again": {"shop.P": {"x": 2}}},
+        {"u": {"shop.Color": "red"}, "again": None},
+        "column 'again': field 'x': null, but its type (long) has no null",
+        {"u": {"string": "green"}, "again": None},
+        {"u": None, "again": None},
+    ]
+    binary = encode(frame, value_schema=schema, api_version="v1", schemaname="s")
+    assert datums(binary, schema) == datums(records, schema)
+    assert datums(records, schema)[0] == {"u": {"x": 1}, "again": {"x": 2}}
+
+
 # -- rows that do not fit -----------------------------------------------------------------
 
 
@@ -432,8 +470,18 @@ REJECTED = [
     (pd.Series([1, None], dtype="Int64"), "long", "null, but its type (long) has no null"),
     (pd.Series([0.5, 0.1]), "float", "0.1 has no exact float (32 bits): use double"),
     (pd.Series([1, 2**53 + 1], dtype=object), "double", "9007199254740993 has no exact double"),
+    (
+        pd.Series([1, 2**53 + 1], dtype="int64"),
+        {"type": "double"},
+        "9007199254740993 has no exact double",
+    ),
+    (
+        pd.Series(["7e0b5f4e-2f1c-4c83-9a52-3d1f1bb7d2a1", "x"]),
+        {"type": "string", "logicalType": "uuid"},
+        "'x' is not a uuid",
+    ),
     (pd.Series(["a", b"b"]), "string", "b'b' is not a string"),
-    (pd.Series([b"a", "b"]), "bytes", "'b' is not a bytes"),
+    (pd.Series([b"a", "b"]), "bytes", "'b' is not bytes"),
     (
         pd.Series(["a", "z"]),
         {"type": "enum", "name": "E", "symbols": ["a", "b"]},

@@ -131,11 +131,10 @@ def parse(schema: Any, option: str) -> tuple[Any, dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Schema:
-    """A checked schema: its JSON, as compact text (for the v2 envelope), its
-    converter and fastavro's parsed form of it without logical types (for the datums
+    """A checked schema: its JSON as compact text (for the v2 envelope), its
+    converter, and fastavro's parsed form of it without logical types (for the datums
     the converter makes)."""
 
-    json: Any
     text: str
     type: AvroType
     writer: Any
@@ -145,7 +144,7 @@ class Schema:
         parsed, named = parse(schema, option)
         writer, _ = parse(_without_logical_types(schema), option)
         text = json.dumps(schema, separators=(",", ":"), ensure_ascii=False)
-        return cls(schema, text, compile_type(parsed, named, finite=finite), writer)
+        return cls(text, compile_type(parsed, named, finite=finite), writer)
 
 
 _PRIMITIVES: dict[str, Callable[[bool], AvroType]] = {
@@ -262,7 +261,7 @@ class AvroValues:
     ) -> tuple[list[bytes], list[str]]:
         """Each row's datum as Avro binary (if ``binary``) and as Avro's JSON
         encoding (if ``text``); a value that does not fit goes into ``errors`` through
-        ``blame(errors, column position, problems)``, and its row's data is empty."""
+        ``blame(errors, column position, problems)``, and its row is not to be sent."""
         rows = len(chunk)
         if self._column is not None:
             datums, problems = self.schema.type.column(chunk.iloc[:, self._column])

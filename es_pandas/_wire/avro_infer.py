@@ -1,33 +1,7 @@
 """Avro schemas inferred from a frame: its dtypes and, in object columns, its values.
 
-Inferred schemas (:func:`infer_schema`): a record named after the topic (each
-character an Avro name cannot hold becomes ``_``, and a leading digit gets a ``_``
-before it: ``orders.v1`` -> ``orders_v1``), one field per column, named as the column
-(a column whose name is not a valid Avro name is refused, naming it):
-
-- int64/Int64, uint32/uint64 (and UInt32/UInt64) -> long; the narrower ints -> int;
-  uint64 values over 2**63-1 reject their row;
-- float64/Float64 -> double, float32/Float32 -> float; bool/boolean -> boolean;
-- string and object columns of str -> string; of bytes -> bytes;
-- datetime64 without a zone -> ``local-timestamp-micros`` (the wall time); with a
-  zone -> ``timestamp-micros``, the UTC instant: the zone's name is not kept, so
-  keep it in a column of its own if readers need it; a timestamp with nanoseconds
-  rejects its row (it is never truncated);
-- datetime.date -> ``date``, datetime.time -> ``time-micros``, UUID -> ``uuid``;
-- Decimal -> ``decimal`` (bytes) with the precision and scale of the values; a later
-  value needing more scale or digits rejects its row (never rounded);
-- categorical -> the type of its categories (string for text): not an enum, whose
-  symbols would fix the categories in the schema;
-- lists -> array of their items' type; dicts -> map of their values' type, or, when
-  the values have several types and every dict has the same keys, a record of those
-  keys (named ``<record>_<column>``);
-- an object column of ints and floats -> double, when every int is exactly a double;
-  of any other mix of types -> refused, naming the column and the types: pass a schema;
-- a column with a missing value (None, NaN, NaT, NA) -> ``["null", T]``, default null;
-  a column with no value at all -> ``"null"``.
-
-``nullable=True`` (a file, of which only the first chunk is seen) makes every field
-``["null", T]``, and refuses a column with no value there, as its type is unknown.
+The policy is :func:`infer_schema`'s documentation; a file's schema is inferred from
+its first chunk with ``nullable=True``.
 """
 
 from __future__ import annotations
@@ -96,13 +70,42 @@ def infer_schema(
     Returns
     -------
     dict
-        The schema, as ``json.dumps`` writes it to an ``.avsc`` file. The type policy
-        is in the module documentation (``help(es_pandas._wire.avro_infer)``).
+        The schema, as ``json.dumps`` writes it to an ``.avsc`` file.
 
     Raises
     ------
     ConfigurationError
         A column that is not a valid Avro name, or whose values have no one type.
+
+    Notes
+    -----
+    One field per column, named as the column (a column whose name is not a valid
+    Avro name is refused, naming it):
+
+    - int64/Int64, uint32/uint64 (and UInt32/UInt64) -> long; narrower ints -> int;
+      uint64 values over 2**63-1 reject their rows;
+    - float64/Float64 -> double, float32/Float32 -> float; bool/boolean -> boolean;
+    - string, and object columns of str -> string; of bytes -> bytes;
+    - datetime64 without a zone -> ``local-timestamp-micros`` (the wall time); with a
+      zone -> ``timestamp-micros``: the UTC instant, without the zone's name (keep it
+      in a column of its own if readers need it); a timestamp with nanoseconds
+      rejects its row, it is never truncated;
+    - datetime.date -> ``date``, datetime.time -> ``time-micros``, UUID -> ``uuid``;
+    - Decimal -> ``decimal`` (bytes) of the values' precision and scale; a later value
+      needing more rejects its row, it is never rounded;
+    - categorical -> the type of its categories (string for text), not an enum:
+      an enum's symbols would fix the categories in the schema;
+    - lists -> array of their items' type; dicts -> map of their values' type, or,
+      when the values have several types and every dict has the same keys, a record
+      of those keys, named ``<record>_<column>``;
+    - an object column of ints and floats -> double, when every int is exactly a
+      double; any other mix of types is refused, naming the column and the types;
+    - a column with a missing value (None, NaN, NaT, NA) -> ``["null", T]`` with
+      default null; a column of missing values only -> ``"null"``.
+
+    ``df.es.produce(topic, value_format="avro")`` sends the schema
+    ``infer_schema(value columns, topic=topic, nullable=False)``;
+    ``produce_file`` that of its first chunk, typed as sent, with ``nullable=True``.
     """
     record = name or (avro_name(topic) if topic else "Record")
     check_name(record, f"the record name {record!r}")
@@ -111,14 +114,18 @@ def infer_schema(
             check_name(part, f"the namespace {namespace!r}")
     names = Names(record)
     fields = []
+    taken: dict[str, object] = {}
     for i, column in enumerate(frame.columns):
         field = str(column)
         check_name(field, f"column {column!r}: its name")
+        if field in taken:
+            raise ConfigurationError(
+                f"columns {taken[field]!r} and {column!r} would both be the field {field!r}"
+            )
+        taken[field] = column
         values = frame.iloc[:, i]
         kind = column_type(values, repr(column), f"{record}_{field}", names, nullable)
         fields.append({"name": field, "type": kind, **_default(kind)})
-    if len({f["name"] for f in fields}) < len(fields):
-        raise ConfigurationError("two columns have the same name: Avro fields need their own")
     schema: dict[str, Any] = {"type": "record", "name": record}
     if namespace:
         schema["namespace"] = namespace
@@ -241,8 +248,9 @@ def _values_type(values: list[object], where: str, name: str, names: Names) -> A
     groups: dict[str, list[object]] = {}
     for value in values:
         groups.setdefault(_kind(value, where), []).append(value)
+    # compared as Python numbers, which compare exactly (numpy's would as floats)
     if set(groups) == {"long", "double"} and all(
-        float(v) == v  # type: ignore[arg-type]
+        float(int(v)) == int(v)  # type: ignore[call-overload]
         for v in groups["long"]
     ):
         return "double"
@@ -264,7 +272,7 @@ def _values_type(values: list[object], where: str, name: str, names: Names) -> A
     if kind == "time":
         return {"type": "long", "logicalType": "time-micros"}
     if kind == "decimal":
-        return _decimal_type(group, where)  # type: ignore[arg-type]
+        return _decimal_type(group)  # type: ignore[arg-type]
     if kind == "list":
         return {"type": "array", "items": _items_type(group, where, name, names)}  # type: ignore[arg-type]
     return _dict_type(group, where, name, names)  # type: ignore[arg-type]
@@ -313,7 +321,7 @@ def _dict_type(
     return {"type": "record", "name": record, "fields": fields}
 
 
-def _decimal_type(values: list[Decimal], where: str) -> dict[str, Any]:
+def _decimal_type(values: list[Decimal]) -> dict[str, Any]:
     finite = [v for v in values if v.is_finite()]
     scale = max((max(-int(v.as_tuple().exponent), 0) for v in finite), default=0)
     digits = [unscaled_decimal(v, scale) for v in finite]

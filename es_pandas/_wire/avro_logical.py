@@ -143,23 +143,26 @@ class TimestampType(IntegerType):
             value = pd.Timestamp(value)
         if not isinstance(value, datetime):
             raise self._mismatch(value)
-        self._check_zone(value.tzinfo is not None, value)
+        problem = self._zone_problem(value.tzinfo is not None, value)
+        if problem:
+            raise Mismatch(problem)
         if getattr(value, "nanosecond", 0):
             raise Mismatch(self._sub_micro(value))
         micros = (value - (_EPOCH_UTC if value.tzinfo else _EPOCH)) // _MICROSECOND
         return _in_unit(micros, self.per_micro, value, self.what)
 
-    def _check_zone(self, aware: bool, value: object) -> None:
+    def _zone_problem(self, aware: bool, value: object) -> str | None:
         if aware and self.local:
-            raise Mismatch(
+            return (
                 f"{shown(value)} has a time zone, and {self.what} holds wall times: "
                 "drop the zone (.dt.tz_localize(None)) or use timestamp-micros"
             )
         if not aware and not self.local:
-            raise Mismatch(
+            return (
                 f"{shown(value)} has no time zone, and {self.what} is an instant (UTC): "
                 "give the zone (.dt.tz_localize(...)) or use local-timestamp-micros"
             )
+        return None
 
     def _sub_micro(self, value: object) -> str:
         return (
@@ -175,12 +178,12 @@ class TimestampType(IntegerType):
         problems: dict[int, str] = {}
         wall = (column.dt.tz_convert(None) if aware else column).to_numpy()
         missing = np.isnat(wall)
-        if missing.all():
-            return [None] * len(column), {}
-        try:
-            self._check_zone(aware, column[~missing].iloc[0])
-        except Mismatch as exc:
-            return [None] * len(column), {i: str(exc) for i in np.flatnonzero(~missing).tolist()}
+        if self._zone_problem(aware, None):
+            # the zone is the dtype's: every value but the missing ones is refused
+            return [None] * len(column), {
+                i: str(self._zone_problem(aware, column.iloc[i]))
+                for i in np.flatnonzero(~missing).tolist()
+            }
         ticks = wall.view("i8")
         per_second = _TICKS_PER_SECOND[np.datetime_data(wall.dtype)[0]]
         wanted = 10**6 // self.per_micro  # this type's units per second

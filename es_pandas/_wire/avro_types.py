@@ -72,7 +72,8 @@ def shown(value: object) -> str:
 
 
 def article(word: str) -> str:
-    return f"an {word}" if word[0] in "aeiou" else f"a {word}"
+    # not "u": "a uuid", and no type's name says "un..."
+    return f"an {word}" if word[0] in "aeio" else f"a {word}"
 
 
 class AvroType:
@@ -241,7 +242,7 @@ class FloatType(AvroType):
             number = float(value)
         elif isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
             number = float(value)
-            if number != value:
+            if int(number) != int(value):  # as Python ints: numpy would compare as floats
                 raise Mismatch(f"{value} has no exact {self.what}")
         else:
             raise self._mismatch(value)
@@ -341,7 +342,9 @@ class BytesType(AvroType):
 
     def datum(self, value: object) -> object:
         if not isinstance(value, _BYTES):
-            raise self._mismatch(value)
+            raise Mismatch(
+                f"{shown(value)} is not {self.what if self.size is None else article(self.what)}"
+            )
         data = bytes(value)
         if self.size is not None and len(data) != self.size:
             raise Mismatch(f"{len(data)} bytes are not {article(self.what)}")
