@@ -740,6 +740,19 @@ def test_value_col_is_the_datum() -> None:
     assert [envelope(r)["value"]["data"] for r in scalars] == ['{"double":1.5}', "null"]
 
 
+def test_an_avro_key_is_held_to_the_key_limit_as_kafka_keeps_it() -> None:
+    frame = pd.DataFrame({"id": ["x" * 9, "x" * 10], "v": [1, 2]})
+    records = encode(
+        frame, key_col="id", key_format="avro", limits=es_pandas.Limits(max_key_bytes=10)
+    )
+    # a string is its length (one byte here) and its UTF-8 bytes
+    assert errors(records) == [
+        None,
+        "column 'id': key is 11 bytes as Avro, over the 10-byte limit",
+    ]
+    assert records[1].key == ""  # no key fragment for a key that cannot be sent
+
+
 def test_the_v1_request_is_avro_binary_with_the_schema_parameters() -> None:
     frame = pd.DataFrame({"id": ["k1", "k2"], "qty": [3, 4], "note": [None, "x"]})
     records = encode(
@@ -989,3 +1002,36 @@ def test_the_command_line_takes_an_avsc_file(es, env, tmp_path) -> None:
     assert "is not an int" in rows[1]["error"]
     bad = run("produce", str(csv), "-t", "orders", "--value-schema", "{", env=env)
     assert bad.returncode == 2 and "--value-schema is not valid JSON" in bad.stderr
+
+
+def test_a_resumed_load_infers_the_schema_of_the_first(es, tmp_path) -> None:
+    """The schema comes from the whole first chunk, rows carried from the status file
+    too: a resumed load whose first chunk is all done sends the schema the first
+    load did (else it would have no row to infer it from)."""
+    path = tmp_path / "orders.jsonl"
+    rows = [{"id": "a", "qty": 1}, {"id": "b", "qty": 2}, {"id": "c", "qty": "three"}]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    status_out = tmp_path / "status.csv"
+    engine, sent = recording()
+    options = {
+        "url": es.url,
+        "api_key": API_KEY,
+        "key_col": "id",
+        "value_format": "avro",
+        "chunksize": 2,
+        "engine": engine,
+        "progress": False,
+    }
+    first = es_pandas.produce_file(path, "orders", status_out=str(status_out), **options)
+    assert first.counts == {**first.counts, "ok": 2, "rejected": 1}
+    rows[2]["qty"] = 3  # fixed, then sent again
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    again = es_pandas.produce_file(path, "orders", resume=str(status_out), **options)
+    assert again.counts["ok"] == 3 and again.carried == 2  # one row sent now
+    schemas = [json.loads(body)["value"]["schema"] for url, _, body in sent if "serializer" in url]
+    assert len(schemas) == 3 and len(set(schemas)) == 1
+    assert json.loads(schemas[0])["fields"][0] == {
+        "name": "qty",
+        "type": NULL_LONG,
+        "default": None,
+    }
