@@ -783,6 +783,8 @@ def test_record_ids_digest_the_avro_binary_on_either_version() -> None:
     assert ids == [r.record_id for r in v2]
     assert ids[0] == content_id("k1", b"\x06\x00", ())
     assert len(set(ids)) == 2
+    by_column = encode(frame, key_col="id", value_schema=ORDERS, record_id="id")
+    assert [r.record_id for r in by_column] == ["k1", "k2"]
 
 
 # -- options that cannot go together ------------------------------------------------------

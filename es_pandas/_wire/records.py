@@ -410,13 +410,14 @@ class RecordEncoder:
         the data its record id digests."""
         if self._avro_value is not None:
             v1 = isinstance(self._dialect, V1)
-            # Ids digest the Avro binary, so that v1 and v2 give a row the same id.
+            # Hashed ids digest the Avro binary, so that v1 and v2 give a row one id.
+            hashed = self._record_id and self._id_col is None
             binaries, texts = self._avro_value.encode(
-                chunk, errors, self._blame, binary=v1 or self._record_id, text=not v1
+                chunk, errors, self._blame, binary=v1 or hashed, text=not v1
             )
             if v1:
                 return ["binary"] * len(chunk), binaries, binaries
-            return ["avro"] * len(chunk), texts, binaries if self._record_id else texts
+            return ["avro"] * len(chunk), texts, binaries if hashed else texts
         if self._value_col is None:
             parts = []
             for i in self._fields:
