@@ -36,6 +36,7 @@ from ._retry import Retry
 from ._sample import sample_orders
 from ._status import STATUSES, StatusFrame, Summary
 from ._wire import Limits
+from ._wire.avro_infer import infer_schema
 
 if TYPE_CHECKING:
     from .server import LocalEventStreams
@@ -71,6 +72,7 @@ __all__ = [
     "TopicNotFoundError",
     "XAuthTokenAuth",
     "__version__",
+    "infer_schema",
     "produce_file",
     "sample_orders",
 ]

@@ -17,6 +17,7 @@ from ._exceptions import ConfigurationError
 from ._progress import Progress
 from ._retry import Retry
 from ._transports import Engine, check_engine, check_proxy_url, split_userinfo
+from ._wire.avro import load_schema
 from ._wire.limits import Limits
 
 Credentials = str | os.PathLike[str] | Mapping[str, Any]
@@ -153,6 +154,37 @@ def columns(name: str, value: Any) -> list[Hashable]:
 
 def header_cols(name: str, value: Any) -> Any:
     return value if callable(value) else columns(name, value)
+
+
+def avro_schema(name: str, value: Any) -> Any:
+    """An Avro schema (a dict, JSON text, or an .avsc path) as its JSON, checked."""
+    return load_schema(value, name)
+
+
+def avro_name(dotted: bool) -> Callable[[str, Any], str]:
+    """An Avro name (``dotted``: a namespace, names joined by dots)."""
+    pattern = _AVRO_NAMESPACE if dotted else _AVRO_NAME
+
+    what = "namespace (names joined by dots)" if dotted else "name"
+
+    def check(name: str, value: Any) -> str:
+        if not isinstance(value, str) or not pattern.fullmatch(value):
+            rule = "a name is a letter or _, then letters, digits or _"
+            raise fail(name, f"an Avro {what}; {rule}", value)
+        return value
+
+    return check
+
+
+def token(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not _TOKEN.fullmatch(value):
+        raise fail(name, "a word (letters, digits, '_', '-', '.')", value)
+    return value
+
+
+_AVRO_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_AVRO_NAMESPACE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+_TOKEN = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 # type/subtype, then parameters; no line breaks (a header value)

@@ -208,6 +208,7 @@ class FileLoad:
             if status_out
             else None
         )
+        self._first: pd.DataFrame | None = None
         self._pending: deque[Chunk] = deque()
         self._not_ok: list[pd.DataFrame] = []
         self._broken = False
@@ -234,7 +235,19 @@ class FileLoad:
             self._dead.check_columns(first.columns)
         # Another file's status is refused here, before the run starts.
         first_hashes = self._fingerprints(first, 0)
+        self._first = first
         return first.dtypes, self._chunks(first, first_hashes, self._hinted(frames))
+
+    def sample(self) -> pd.DataFrame:
+        """The file's first chunk, every row of it (those carried from ``resume`` too,
+        so that a resumed load infers what the first did), its columns typed as they
+        are sent: what an Avro schema for the whole file is inferred from. Only until
+        the second chunk is read."""
+        assert self._first is not None, "the first chunk is gone"
+        frame = self._first.copy()
+        if self._types is not None:
+            self._types.apply(frame)  # a value that does not fit is null here
+        return frame
 
     def _hinted(self, frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         """``frames``, a read error saying how to go on from it."""
@@ -302,6 +315,7 @@ class FileLoad:
                 self.journal.chunk(frame.index.to_numpy(), chunk.book)
             self._pending.append(chunk)
             yield chunk
+            self._first = None  # a run infers its schema before its first chunk goes
         self._read_all = True
 
     def _carried(self, rows: np.ndarray) -> pd.DataFrame:

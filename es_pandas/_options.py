@@ -31,6 +31,7 @@ from ._checks import ColumnType, Credentials
 from ._progress import Progress
 from ._retry import Retry
 from ._transports import Engine
+from ._wire.avro import AvroSchema
 from ._wire.limits import Limits
 from ._wire.records import RECORD_ID_HEADER
 
@@ -147,6 +148,80 @@ class ProduceOptions(TypedDict, total=False):
             check=checks.choice(("json", "text", "binary")),
         ),
     ]
+    value_format: Annotated[
+        Literal["json", "avro"] | None,
+        Option(
+            "json: the value columns as a JSON object (or {value_col} by {value_type}). "
+            "avro: an Avro record of the value columns (or {value_col}'s values) under "
+            "{value_schema}, checked row by row (a value that does not fit rejects its "
+            "row); v2 sends it with its schema for the schema registry "
+            "(?serializer=confluent), v1 as Avro binary with {schemaname}. Needs the "
+            "avro extra.",
+            default="json",
+            check=checks.choice(("json", "avro")),
+        ),
+    ]
+    value_schema: Annotated[
+        AvroSchema | None,
+        Option(
+            "The Avro schema of the values: the path of an .avsc file, or the schema as "
+            "JSON text; default (v2 only): inferred from the frame's dtypes and values, "
+            "a file's from its first chunk with every field nullable "
+            "(es_pandas.infer_schema shows it).",
+            python="Or the schema as a dict.",
+            check=checks.avro_schema,
+            metavar="PATH|JSON",
+        ),
+    ]
+    key_format: Annotated[
+        Literal["text", "avro"] | None,
+        Option(
+            "text: keys as text (bytes as binary). avro (v2 only): the {key_col} values "
+            "as Avro, under {key_schema}.",
+            default="text",
+            check=checks.choice(("text", "avro")),
+        ),
+    ]
+    key_schema: Annotated[
+        AvroSchema | None,
+        Option(
+            "The Avro schema of the keys, as {value_schema}; default: inferred from the "
+            'key column ("string", "long", ...).',
+            python="Or the schema as a dict.",
+            check=checks.avro_schema,
+            metavar="PATH|JSON",
+        ),
+    ]
+    schema_name: Annotated[
+        str | None,
+        Option(
+            "The name of an inferred Avro record; default: the topic, each character an "
+            "Avro name cannot hold as _ (and _ before a leading digit). An inferred key "
+            "record is <name>_key.",
+            check=checks.avro_name(dotted=False),
+            metavar="NAME",
+        ),
+    ]
+    schema_namespace: Annotated[
+        str | None,
+        Option(
+            "The namespace of an inferred Avro record.",
+            check=checks.avro_name(dotted=True),
+            metavar="NAMESPACE",
+        ),
+    ]
+    schema_strategy: Annotated[
+        str | None,
+        Option(
+            "How the registry names an Avro schema's subject (v2 schema_name_strategy): "
+            "topic (<topic>-value), record (<namespace.name>-value) or topic_record "
+            "(<topic>-<namespace.name>-value). IBM's spelling of topic_record is "
+            "unconfirmed: any other word is sent as it is.",
+            default="topic",
+            check=checks.token,
+            metavar="topic|record|topic_record",
+        ),
+    ]
     header_cols: Annotated[
         HeaderSource | None,
         Option(
@@ -179,8 +254,9 @@ class ProduceOptions(TypedDict, total=False):
         str | None,
         Option(
             "On premises (v1): the registered schema the values conform to, sent as the "
-            "schemaname query parameter. Values go as they are: Avro binary with "
-            "{value_type} binary, Avro JSON with json.",
+            "schemaname query parameter. With {value_format} avro the values are Avro "
+            "binary written by {value_schema} (that schema); else they go as they are: "
+            "Avro binary with {value_type} binary, Avro JSON with json.",
             check=checks.text,
         ),
     ]

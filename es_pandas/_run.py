@@ -98,8 +98,13 @@ class Run:
         dtypes: pd.Series,
         chunks: Iterator[Chunk],
         chunk_done: Callable[[Chunk], None] | None = None,
+        *,
+        sample: Callable[[], pd.DataFrame],
+        nullable: bool = False,
     ) -> None:
         """Encode and send every chunk; ``abort`` says why if the run stopped early.
+        An Avro schema not given is inferred from ``sample()`` (``nullable``: every
+        field nullable, as the sample is not every row).
 
         A problem found before anything is sent (options, columns, the engine) raises
         as it is; anything that goes wrong later ends the run as an abort, so that the
@@ -108,7 +113,8 @@ class Run:
         version = options["api_version"]
         # "auto" is settled by asking the endpoint below; a dry run asks nothing, and
         # shows the v2 requests it would try first.
-        encoder = self._encoder(dtypes, "v2" if version == "auto" else version)
+        infer = functools.partial(self._encoder, dtypes, sample=sample, nullable=nullable)
+        encoder = infer("v2" if version == "auto" else version)
         transport = self._transport()
         engine = Engine(
             url=self.settings.url,
@@ -137,7 +143,7 @@ class Run:
                     if found is not None:
                         self._routes[url] = found
                 if not self._routes.get(url, True):
-                    encoder = self._encoder(dtypes, "v1")
+                    encoder = infer("v1")
                     self.tally.no_v2_route = True  # said in the summary, and so in the log
             self.tally.api_version = "v1" if version == "v1" or self.tally.no_v2_route else "v2"
             await engine.run(self._batches(chunks, encoder, chunk_done))
@@ -172,7 +178,14 @@ class Run:
         if self._engine is not None:
             self._engine.stop()
 
-    def _encoder(self, dtypes: pd.Series, api_version: str) -> RecordEncoder:
+    def _encoder(
+        self,
+        dtypes: pd.Series,
+        api_version: str,
+        *,
+        sample: Callable[[], pd.DataFrame],
+        nullable: bool,
+    ) -> RecordEncoder:
         """The encoder of rows whose columns and their dtypes are ``dtypes``."""
         options = self.settings.options
         base_path = self.settings.url.split("://", 1)[1].partition("/")[2]
@@ -191,6 +204,15 @@ class Run:
             header_cols=options["header_cols"],
             record_id=options["record_id"],
             record_id_header=options["record_id_header"],
+            value_format=options["value_format"],
+            key_format=options["key_format"],
+            value_schema=options["value_schema"],
+            key_schema=options["key_schema"],
+            schema_name=options["schema_name"],
+            schema_namespace=options["schema_namespace"],
+            schema_strategy=options["schema_strategy"],
+            sample=sample,
+            nullable=nullable,
             limits=options["limits"],
             base_path="/" + base_path if base_path else "",
         )
@@ -263,13 +285,18 @@ class Run:
             Chunk(frame.iloc[at : at + size], frame.index[at : at + size], book, at)
             for at in range(0, len(frame), size)
         ]
+
+        # an Avro schema inferred for a frame is inferred from all of it
+        def whole() -> pd.DataFrame:
+            return frame
+
         if dead is None:
-            await self.send(frame.dtypes, iter(chunks))
+            await self.send(frame.dtypes, iter(chunks), sample=whole)
         else:
             for chunk in chunks:
                 chunk.rows = chunk.frame
             try:
-                await self.send(frame.dtypes, iter(chunks), dead.chunk_done)
+                await self.send(frame.dtypes, iter(chunks), dead.chunk_done, sample=whole)
             finally:
                 try:
                     dead.flush(chunks)
@@ -328,7 +355,9 @@ class Run:
             load.emit = emit
         try:
             if dtypes is not None:
-                await self.send(dtypes, chunks, load.chunk_done)
+                # later chunks are unseen: a schema inferred from the first has every
+                # field nullable, and holds for the whole file
+                await self.send(dtypes, chunks, load.chunk_done, sample=load.sample, nullable=True)
         finally:
             load.flush()
         summary = self.tally.summary()

@@ -4,9 +4,9 @@
 (a ready request) or :class:`RejectedRow` (why the row cannot be sent) per row. A
 bad value never raises: only its row is rejected, and the message names the column.
 
-The encoder works a column at a time (:mod:`.columns`, by the policy in :mod:`.values`)
-and leaves the request layout and its limits to the API version's dialect (:mod:`.v1`,
-:mod:`.v2`).
+The encoder works a column at a time (:mod:`.columns`, by the policy in :mod:`.values`;
+Avro values and keys by :mod:`.avro`) and leaves the request layout and its limits to
+the API version's dialect (:mod:`.v1`, :mod:`.v2`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from hashlib import blake2b
 from json.encoder import encode_basestring
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from .._exceptions import ConfigurationError
+from .avro import AvroSchema, AvroValues, avro_sides
 from .columns import json_column, text_column, unsendable
 from .dialect import Dialect, EncodedRecord, RejectedRow, set_record_id
 from .limits import Limits
@@ -32,6 +34,7 @@ __all__ = ["RECORD_ID_HEADER", "EncodedRecord", "RecordEncoder", "RejectedRow", 
 RECORD_ID_HEADER = "es-pandas-record-id"
 
 _HeaderSource = Sequence[Hashable] | Callable[[dict[Hashable, Any]], Mapping[str, object]]
+_Keys = list[str | bytes | None]
 
 
 def content_id(key: str | bytes | None, value: str | bytes, headers: Headers) -> str:
@@ -105,6 +108,23 @@ class RecordEncoder:
         The Content-Type of v1 text values.
     schemaname, schemaversion : str, optional
         The registered schema (on premises, v1 only) the values conform to.
+    value_format : {"json", "avro"}
+        avro: each value is an Avro datum: a record of the value columns, or
+        ``value_col``'s value; v2 sends it in Avro's JSON encoding with the schema
+        (``?serializer=confluent``), v1 as Avro binary (with ``schemaname``).
+    key_format : {"text", "avro"}
+        avro (v2 only): each key is the key column's value as an Avro datum.
+    value_schema, key_schema : dict, str or path, optional
+        Their Avro schemas; by default inferred from ``sample()`` (v2 only).
+    schema_name, schema_namespace : str, optional
+        The name (default: the topic as an Avro name) and namespace of an inferred
+        record schema; an inferred key record is named ``<name>_key``.
+    schema_strategy : str
+        The v2 ``schema_name_strategy`` sent with Avro schemas.
+    sample : callable, optional
+        Gives the rows to infer Avro schemas from (called only to infer one).
+    nullable : bool
+        Every field of an inferred schema nullable: ``sample()`` is not every row.
     """
 
     def __init__(
@@ -126,6 +146,15 @@ class RecordEncoder:
         schemaversion: str | None = None,
         record_id: Hashable | None = None,
         record_id_header: str = RECORD_ID_HEADER,
+        value_format: Literal["json", "avro"] = "json",
+        key_format: Literal["text", "avro"] = "text",
+        value_schema: AvroSchema | None = None,
+        key_schema: AvroSchema | None = None,
+        schema_name: str | None = None,
+        schema_namespace: str | None = None,
+        schema_strategy: str = "topic",
+        sample: Callable[[], pd.DataFrame] | None = None,
+        nullable: bool = False,
     ) -> None:
         if api_version not in ("v1", "v2"):
             raise ConfigurationError(f"api_version must be 'v1' or 'v2', not {api_version!r}")
@@ -252,6 +281,30 @@ class RecordEncoder:
         # One %-format per row is the cheapest way to assemble the object.
         members = (encode_basestring(name).replace("%", "%%") + ":%s" for name in seen)
         self._template = "{" + ",".join(members) + "}"
+        self._avro_value, self._avro_key = avro_sides(
+            topic,
+            self._columns,
+            api_version=api_version,
+            value_format=value_format,
+            key_format=key_format,
+            value_schema=value_schema,
+            key_schema=key_schema,
+            schemaname=schemaname,
+            name=schema_name,
+            namespace=schema_namespace,
+            value_type=value_type,
+            fields=fields,
+            value_col=self._value_col,
+            key_col=self._key,
+            sample=sample,
+            nullable=nullable,
+        )
+        if isinstance(self._dialect, V2) and (self._avro_value or self._avro_key):
+            self._dialect.use_avro(
+                value=self._avro_value.schema.text if self._avro_value else None,
+                key=self._avro_key.schema.text if self._avro_key else None,
+                strategy=schema_strategy,
+            )
 
     @property
     def path(self) -> str:
@@ -271,12 +324,12 @@ class RecordEncoder:
             raise ValueError("the chunk's columns differ from those the encoder was made for")
         # Work is done column by column; the row loops only assemble and check sizes.
         errors: dict[int, str] = dict(problems or {})
-        keys = self._keys(chunk, errors)
-        kinds, values = self._values(chunk, errors)
+        keys, key_digests = self._keys(chunk, errors)
+        kinds, values, digests = self._values(chunk, errors)
         headers = self._headers(chunk, errors)
         ids: list[str] = []
         if self._record_id:
-            ids = self._ids(chunk, errors, keys, values, headers)
+            ids = self._ids(chunk, errors, key_digests, digests, headers)
             name = self._id_header
             headers = [
                 [*row, (name, row_id.encode())] for row, row_id in zip(headers, ids, strict=True)
@@ -296,10 +349,13 @@ class RecordEncoder:
         for i, problem in problems.items():
             errors.setdefault(i, f"column {self._columns[position]!r}: {problem}")
 
-    def _keys(self, chunk: pd.DataFrame, errors: dict[int, str]) -> list[str | bytes | None]:
-        """Each row's key (None: no key, or a rejected row)."""
+    def _keys(self, chunk: pd.DataFrame, errors: dict[int, str]) -> tuple[_Keys, _Keys]:
+        """Each row's key as the dialect takes it, and as its record id digests it
+        (None: no key, or a rejected row)."""
         if self._key is None:
-            return [None] * len(chunk)
+            return [None] * len(chunk), [None] * len(chunk)
+        if self._avro_key is not None:
+            return self._avro_keys(chunk, errors, self._key, self._avro_key)
         keys, problems = text_column(chunk.iloc[:, self._key])
         self._blame(errors, self._key, problems)
         label = f"column {self._columns[self._key]!r}"
@@ -317,7 +373,31 @@ class RecordEncoder:
                     errors.setdefault(
                         i, f"{label}: key is {size} bytes, over the {limit}-byte limit"
                     )
-        return keys
+        return keys, keys
+
+    def _avro_keys(
+        self, chunk: pd.DataFrame, errors: dict[int, str], position: int, avro: AvroValues
+    ) -> tuple[_Keys, _Keys]:
+        """Avro keys (v2): their datums in Avro's JSON encoding, and in Avro binary,
+        which is what Kafka keeps and the size limit and record ids count."""
+        column = chunk.iloc[:, position]
+        label = f"column {self._columns[position]!r}"
+        failed = {
+            i: f"{label}: null key" for i in np.flatnonzero(column.isna().to_numpy()).tolist()
+        }
+        binaries, texts = avro.encode(chunk, failed, self._blame, binary=True, text=True)
+        limit = self._max_key_bytes
+        for i, data in enumerate(binaries):
+            if len(data) > limit and i not in failed:
+                failed[i] = (
+                    f"{label}: key is {len(data)} bytes as Avro, over the {limit}-byte limit"
+                )
+        for i, problem in failed.items():
+            errors.setdefault(i, problem)
+        return (
+            [None if i in failed else text for i, text in enumerate(texts)],
+            [None if i in failed else data for i, data in enumerate(binaries)],
+        )
 
     def _key_parts(self, keys: list[str | bytes | None]) -> list[str]:
         """Each row's key as the dialect's fragment (v1 query parameters, a v2 member)."""
@@ -325,8 +405,19 @@ class RecordEncoder:
 
     def _values(
         self, chunk: pd.DataFrame, errors: dict[int, str]
-    ) -> tuple[list[str], list[str] | list[str | bytes]]:
-        """Each row's value kind ("json", "text" or "binary") and data."""
+    ) -> tuple[list[str], Sequence[str | bytes], Sequence[str | bytes]]:
+        """Each row's value kind ("json", "text", "binary" or "avro"), its data, and
+        the data its record id digests."""
+        if self._avro_value is not None:
+            v1 = isinstance(self._dialect, V1)
+            # Hashed ids digest the Avro binary, so that v1 and v2 give a row one id.
+            hashed = self._record_id and self._id_col is None
+            binaries, texts = self._avro_value.encode(
+                chunk, errors, self._blame, binary=v1 or hashed, text=not v1
+            )
+            if v1:
+                return ["binary"] * len(chunk), binaries, binaries
+            return ["avro"] * len(chunk), texts, binaries if hashed else texts
         if self._value_col is None:
             parts = []
             for i in self._fields:
@@ -334,7 +425,8 @@ class RecordEncoder:
                 self._blame(errors, i, problems)
                 parts.append(texts)
             template = self._template
-            return ["json"] * len(chunk), [template % row for row in zip(*parts, strict=True)]
+            texts = [template % row for row in zip(*parts, strict=True)]
+            return ["json"] * len(chunk), texts, texts
         kinds: list[str] = []
         values: list[str | bytes] = []
         for i, value in enumerate(chunk.iloc[:, self._value_col].tolist()):
@@ -345,7 +437,7 @@ class RecordEncoder:
                 errors.setdefault(i, f"{self._dialect.value_label}{exc}")
             kinds.append(kind)
             values.append(data)
-        return kinds, values
+        return kinds, values, values
 
     def _headers(self, chunk: pd.DataFrame, errors: dict[int, str]) -> list[Headers]:
         """Each row's headers, as (name, data) pairs."""
@@ -403,8 +495,8 @@ class RecordEncoder:
         self,
         chunk: pd.DataFrame,
         errors: dict[int, str],
-        keys: list[str | bytes | None],
-        values: list[str] | list[str | bytes],
+        keys: _Keys,
+        values: Sequence[str | bytes],
         headers: list[Headers],
     ) -> list[str]:
         """Each row's record id ("" for a rejected row)."""
