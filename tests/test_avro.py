@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -17,6 +18,7 @@ from typing import Any
 from uuid import UUID
 
 import fastavro
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -30,7 +32,7 @@ from es_pandas._wire import EncodedRecord, RecordEncoder, RejectedRow
 from es_pandas._wire.records import content_id
 from es_pandas.transports import Response
 
-from .conftest import API_KEY, run
+from .conftest import API_KEY, bearer, run
 from .test_install import python
 
 # -- helpers ----------------------------------------------------------------------------
@@ -381,7 +383,11 @@ def test_any_frame_reads_back_as_it_went_in(frame: pd.DataFrame) -> None:
     # The JSON encoding is fastavro's own, as JSON (whose json_writer fails on no
     # records, and on a map key "", taking it for no key at all).
     empty_key = "dict" in frame and any("" in d for d in frame["dict"].dropna())
-    if back and not empty_key:
+    # fastavro writes some negative decimals with a redundant sign byte (-128 as FF 80);
+    # es_pandas writes the shortest form, as Java's BigInteger does (80): both read back
+    # as the same number, above.
+    negative = "decimal" in frame and (frame["decimal"].dropna() < 0).any()
+    if back and not empty_key and not negative:
         written = io.StringIO()
         fastavro.json_writer(written, fastavro.parse_schema(schema), back)
         assert [json.loads(line) for line in written.getvalue().splitlines()] == [
@@ -1045,3 +1051,112 @@ def test_a_resumed_load_infers_the_schema_of_the_first(es, tmp_path) -> None:
         "type": NULL_LONG,
         "default": None,
     }
+
+
+# -- through the local registry, and through Kafka ------------------------------------------
+
+
+EVERY_KIND = pd.DataFrame(
+    {
+        "order_id": ["00042", "00043", "00044"],
+        "qty": pd.array([2, None, 5], dtype="Int64"),
+        "small": pd.array([1, 2, 3], dtype="int16"),
+        "price": [Decimal("9.99"), Decimal("-10.50"), None],
+        "score": [1.5, np.nan, -0.0],
+        "paid": pd.array([True, None, False], dtype="boolean"),
+        "at": stamps(["2024-03-31 01:59:59.999999", "2024-10-27 02:30", None]).tz_localize(
+            "Europe/Paris", ambiguous=[True, True, True]
+        ),
+        "wall": stamps(["2024-03-01 10:00", None, "1969-12-31 23:59:59.000001"]),
+        "day": [date(2024, 2, 29), date(1900, 1, 1), None],
+        "item": pd.array(["pen", None, "ink"], dtype="string"),
+        "raw": [b"\x00\xff", b"", None],
+        "tags": [["a", "b"], [], None],
+        "attrs": [{"colour": "red"}, {}, None],
+    }
+)
+
+
+def test_what_lands_is_what_went_in_every_kind_of_column(es) -> None:
+    topic = f"kinds-{uuid.uuid4().hex[:8]}"
+    es.create_topic(topic, partitions=2)
+    status = EVERY_KIND.es.produce(
+        topic, url=es.url, api_key=API_KEY, key_col="order_id", value_format="avro", progress=False
+    )
+    assert (status["status"] == "ok").all(), status["error"].tolist()
+    values = EVERY_KIND.drop(columns="order_id")
+    back = es.records(topic)
+    back = back.set_index(back["key"].map(bytes.decode)).loc[EVERY_KIND["order_id"]]
+    pd.testing.assert_frame_equal(
+        rebuilt(back["value"].tolist(), values).set_index(back.index),
+        values.set_index(EVERY_KIND["order_id"]),
+        check_names=False,
+    )
+    # The stored value is Confluent's framing: magic byte, the schema's id, the datum.
+    raw = es.records(topic, decode=False)["value"].iloc[0]
+    schema = infer_schema(values, topic=topic)
+    got = httpx.get(f"{es.registry_url}/subjects/{topic}-value/versions/latest", headers=bearer())
+    assert raw[0] == 0 and int.from_bytes(raw[1:5], "big") == got.json()["id"]
+    assert json.loads(got.json()["schema"]) == json.loads(json.dumps(schema))
+
+
+def test_a_new_nullable_column_is_a_new_version_and_a_required_one_stops_the_run(es) -> None:
+    topic = "single"
+    subject = f"{topic}-value"
+    # v2 named, so that no request asks whether the server has the v2 route
+    options: dict[str, Any] = {
+        "url": es.url,
+        "api_key": API_KEY,
+        "api_version": "v2",
+        "progress": False,
+    }
+    first = pd.DataFrame({"id": ["a", "b"], "qty": [1, 2]})
+    versions = f"{es.registry_url}/subjects/{subject}/versions"
+    known = httpx.get(versions, headers=bearer())
+    already = known.json() if known.status_code == 200 else []
+    assert (first.es.produce(topic, value_format="avro", **options)["status"] == "ok").all()
+    added = first.assign(note=["x", None])
+    assert (added.es.produce(topic, value_format="avro", **options)["status"] == "ok").all()
+    assert len(httpx.get(versions, headers=bearer()).json()) == len(already) + 2
+
+    es.reset_stats()
+    required = added.assign(note=["x", "y"], colour=["red", "blue"]).iloc[[0, 1] * 50]
+    with pytest.raises(es_pandas.SchemaError) as caught:
+        required.es.produce(topic, value_format="avro", fail_after=3, **options)
+    message = str(caught.value)
+    assert "schema registry refused the schema" in message and "colour" in message
+    status = caught.value.status
+    counts = status["status"].value_counts()
+    assert counts[counts > 0].to_dict() == {"not_sent": 97, "failed": 3}
+    assert es.stats()["requests"] == 3
+    assert len(httpx.get(versions, headers=bearer()).json()) == len(already) + 2
+
+
+def test_through_kafka_a_consumer_decodes_the_frame_that_went_in(kafka) -> None:
+    """The gateway writes Confluent-framed records to a real Kafka-protocol broker;
+    confluent-kafka consumes them and its AvroDeserializer, pointed at the local
+    registry, decodes them into the frame that was sent."""
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroDeserializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    from es_pandas.server._kafka import read_topic
+
+    topic = f"avro-{uuid.uuid4().hex[:8]}"
+    with LocalEventStreams(topics={topic: 2}, auth=False, bootstrap_servers=kafka.bootstrap) as es:
+        status = EVERY_KIND.es.produce(
+            topic, url=es.url, key_col="order_id", value_format="avro", progress=False
+        )
+        assert (status["status"] == "ok").all(), status["error"].tolist()
+        consumed = read_topic({"bootstrap.servers": kafka.bootstrap}, topic, idle_seconds=2.0)
+        registry = SchemaRegistryClient({"url": es.registry_url})
+        deserialize = AvroDeserializer(registry)
+        context = SerializationContext(topic, MessageField.VALUE)
+        by_key = {record.key.decode(): deserialize(record.value, context) for record in consumed}
+    assert len(consumed) == len(EVERY_KIND)
+    # Kafka's partition and offset of each row are the status frame's.
+    placed = {(record.partition, record.offset) for record in consumed}
+    assert placed == set(zip(status["partition"], status["offset"], strict=True))
+    values = EVERY_KIND.drop(columns="order_id")
+    back = rebuilt([by_key[key] for key in EVERY_KIND["order_id"]], values)
+    pd.testing.assert_frame_equal(back, values)
