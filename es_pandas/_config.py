@@ -248,8 +248,11 @@ def _settle_api_version(options: dict[str, Any], auth: Auth | None) -> None:
             "schemaname names a schema the v1 API way (on-premises Event Streams); the "
             "v2 API has no such parameter: use api_version='v1'"
         )
-    if options["schemaversion"] is not None and options["schemaname"] is None:
-        raise ConfigurationError("schemaversion needs schemaname: the schema it is a version of")
+    if (options["schemaversion"] is None) != (options["schemaname"] is None):
+        # The server looks a schema up by both: either alone fails every row.
+        raise ConfigurationError(
+            "schemaname and schemaversion go together: the registered schema and its version"
+        )
 
 
 def _from_environment(environ: Mapping[str, str], name: str) -> Any:

@@ -10,7 +10,7 @@ EventStreamsError
         ├── PermissionDeniedError  403: not allowed to write the topic
         ├── TopicNotFoundError     404: no such topic, or the URL is not Event Streams
         ├── EndpointError          the URL answers, but not as Event Streams (a redirect)
-        ├── SchemaError            the schema registry refused the records' Avro schema
+        ├── SchemaError            the server refused the records' Avro schema, or has no such one
         └── ConnectionFailed       the server could not be reached, or TLS failed
 
 ProduceInterrupted (a KeyboardInterrupt)  Ctrl-C: carries the partial .status and .summary
@@ -79,8 +79,10 @@ class EndpointError(ProduceAborted):
 
 
 class SchemaError(ProduceAborted):
-    """The schema registry refused the Avro schema the records carry (not compatible
-    with the versions registered under its subject): no row can be written with it."""
+    """The server refused the Avro schema the records carry (not compatible with the
+    versions registered under its subject, not valid, or under a naming strategy it does
+    not know), or does not know the registered schema ``schemaname`` names: no row can be
+    written with it."""
 
 
 class ConnectionFailed(ProduceAborted):

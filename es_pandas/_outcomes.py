@@ -203,9 +203,11 @@ def decide(
         return Decision("run", run_status, message, stops=EndpointError)
     if status in (400, 409) and refuses_a_schema(outcome.body):
         message = (
-            f"the schema registry refused the schema: {error}; every row carries it, so "
-            "none can be written: change it as the subject's compatibility rule allows (a "
-            "new field needs a default), or send it under another subject (schema_strategy)"
+            f"the server refused the records' schema: {error}; every row carries it, so "
+            "none can be written. If the registry holds an earlier version, change the "
+            "schema as its compatibility rule allows (a new field needs a default), or send "
+            "it under another subject (schema_strategy); an inferred schema follows the "
+            "data, so pin one with value_schema= (infer_schema(frame, nullable=True))"
         )
         return Decision("run", run_status, message, stops=SchemaError)
     if status in _RUN_LEVEL:
@@ -218,6 +220,7 @@ def decide(
         elif credentials and status == 403:
             reason = f"{reason} (credentials from {credentials})"
         elif status == 404 and names_a_schema(outcome.body):
+            error_class = SchemaError
             reason = "the schema (schemaname, schemaversion) is not registered"
         message = f"{reason}: {error}{hint}"
         return Decision("run", run_status, message, stops=error_class)

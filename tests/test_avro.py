@@ -1124,7 +1124,8 @@ def test_a_new_nullable_column_is_a_new_version_and_a_required_one_stops_the_run
     with pytest.raises(es_pandas.SchemaError) as caught:
         required.es.produce(topic, value_format="avro", fail_after=3, **options)
     message = str(caught.value)
-    assert "schema registry refused the schema" in message and "colour" in message
+    assert "server refused the records' schema" in message and "colour" in message
+    assert "pin one with value_schema=" in message
     status = caught.value.status
     counts = status["status"].value_counts()
     assert counts[counts > 0].to_dict() == {"not_sent": 97, "failed": 3}
@@ -1160,3 +1161,39 @@ def test_through_kafka_a_consumer_decodes_the_frame_that_went_in(kafka) -> None:
     values = EVERY_KIND.drop(columns="order_id")
     back = rebuilt([by_key[key] for key in EVERY_KIND["order_id"]], values)
     pd.testing.assert_frame_equal(back, values)
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        ({"schema_strategy": "TopicRecordNameStrategy"}, "invalid_schema_name_strategy"),
+        (
+            {
+                "value_schema": {
+                    "type": "record",
+                    "name": "r",
+                    "fields": [{"name": "qty", "type": "long"}, {"name": "qty", "type": "long"}],
+                }
+            },
+            "invalid_schema",
+        ),
+    ],
+)
+def test_a_schema_the_server_cannot_use_stops_the_run_not_every_row(es, options, said) -> None:
+    """Every row carries the schema: fail_after refusals stop the run, as a bad
+    configuration does, instead of one failed request per row."""
+    es.reset_stats()
+    frame = pd.DataFrame({"qty": range(200)})
+    with pytest.raises(es_pandas.SchemaError) as caught:
+        frame.es.produce(
+            "single",
+            url=es.url,
+            api_key=API_KEY,
+            api_version="v2",
+            value_format="avro",
+            fail_after=3,
+            progress=False,
+            **options,
+        )
+    assert said in str(caught.value)
+    assert es.stats()["requests"] == 3

@@ -144,7 +144,8 @@ def test_environment_alone(es, monkeypatch) -> None:
             "Bearer",
         ),
         ({"url": "https://x", "schemaname": "s", "api_version": "v2"}, "v1"),
-        ({"url": "https://x", "schemaversion": "1"}, "schemaversion needs schemaname"),
+        ({"url": "https://x", "schemaversion": "1"}, "schemaname and schemaversion go together"),
+        ({"url": "https://x", "schemaname": "s"}, "schemaname and schemaversion go together"),
         ({"url": "https://x", "text_content_type": "text plain"}, "media type"),
         ({"url": "https://x", "iam": True}, "API key"),
         ({"url": "https://x", "user": "u", "api_version": "v1"}, "password"),
@@ -453,7 +454,7 @@ def test_an_explicit_v2_without_a_v2_route_stops_with_one_clear_error() -> None:
     [
         {"user": "alice", "password": "secret"},  # on premises: a SCRAM user
         {"api_key": "k", "auth_style": "x-auth-token"},
-        {"api_key": "k", "schemaname": "orders"},
+        {"api_key": "k", "schemaname": "orders", "schemaversion": "1"},
     ],
 )
 def test_auto_means_v1_without_asking_for_what_only_v1_has(options: dict) -> None:

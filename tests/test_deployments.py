@@ -258,7 +258,7 @@ def test_onprem_schemas_by_name_and_version(pki, caplog) -> None:
         )
         assert (status["status"] == "ok").all()
         headers = dict(es.records("orders", decode=True)["headers"][0])
-        with pytest.raises(es_pandas.TopicNotFoundError) as caught:
+        with pytest.raises(es_pandas.SchemaError) as caught:
             frame.es.produce(
                 "orders", value_col="v", schemaname="no-such", schemaversion="1", **login
             )

@@ -161,15 +161,20 @@ def names_a_schema(body: bytes) -> bool:
 
 
 def refuses_a_schema(body: bytes) -> bool:
-    """Whether an error says the schema registry refused a schema as incompatible with
-    its subject's versions: IBM documents no code for it, so its code or its message
+    """Whether an error is about the records' schema, which every row carries, not one
+    row's data: the registry refused it as incompatible with its subject's versions, or
+    the schema, its naming strategy or the serializer is not usable. IBM documents no
+    codes for these: a code naming the schema, Avro or the serializer, or a message
     naming an incompatible schema."""
     answer = _json(body)
     error = answer.get("error") if isinstance(answer, dict) else None
     if not isinstance(error, dict):
         return False
-    said = " ".join(str(error.get(name, "")) for name in ("code", "message")).lower()
-    return "schema" in said and "incompatib" in said
+    code = str(error.get("code", "")).lower()
+    message = str(error.get("message", "")).lower()
+    return any(word in code for word in ("schema", "avro", "serializer")) or (
+        "schema" in message and "incompatib" in message
+    )
 
 
 def parse_error(status: int, body: bytes) -> str:
