@@ -27,6 +27,10 @@ COMMANDS = {
         "es_pandas._cli._produce",
         "Send a CSV, TSV, JSON Lines or Parquet file to a topic, one record per row.",
     ),
+    "schema": (
+        "es_pandas._cli._schema",
+        "Print the Avro schema that produce --value-format avro infers for a file.",
+    ),
     "serve": ("es_pandas._cli._serve", "Run a local Event Streams REST producer server."),
 }
 

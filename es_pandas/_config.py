@@ -24,7 +24,7 @@ from ._options import OPTIONS, PRODUCE_OPTIONS, check_options
 from ._retry import Retry
 from ._transports import TransportConfig, split_userinfo
 
-__all__ = ["AUTH_OPTIONS", "Settings", "resolve"]
+__all__ = ["AUTH_OPTIONS", "DEFAULTS", "Settings", "resolve"]
 
 _CREDENTIALS = ("api_key", "user", "password", "token")
 # secrets that are no credentials: they open certificate files, and stay in the transport
@@ -35,8 +35,9 @@ _TLS_PASSWORDS = ("ca_password", "cert_password")
 _ENDPOINT_FIELDS = ("api_version", "verify", "ca_password", "cert", "cert_password")
 # the options a credentials JSON gives
 _KEY_FIELDS = ("url", "api_key", "user", "password", *_ENDPOINT_FIELDS)
-# The defaults, normalised as a value from any other source would be (4 -> Retry(4)).
-_DEFAULTS = {
+#: every option's default, normalised as a value from any other source would be
+#: (4 -> Retry(4))
+DEFAULTS = {
     name: option.default
     if option.default is None
     else check_options({name: option.default}, [name])[name]
@@ -109,7 +110,7 @@ def resolve(
             if not (layer.file and i > url_source and name in _ENDPOINT_FIELDS)
         )
         found = next((value for layer in asked if (value := layer.get(name)) is not None), None)
-        return _DEFAULTS[name] if found is None else found
+        return DEFAULTS[name] if found is None else found
 
     # Credentials go into the Auth alone: not kept as options, and not looked up past
     # the source that has them.

@@ -8,6 +8,7 @@ order as soon as its rows have all ended. Parquet needs pyarrow, which is an ext
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
@@ -190,16 +191,14 @@ class FileLoad:
         # Sent again, these rows may be in Kafka twice: the engine flags them.
         resend = earlier.index[earlier == "unknown"] if retry_unknown else earlier.index[:0]
         self._unknown = resend.to_numpy(dtype=np.int64)
-        total = self._lines = count_rows(path, self.format)
-        if self._earlier is not None and len(self._earlier) and total is not None:
-            last = int(self._earlier.index.max())
-            if last >= total:
+        if self._earlier is not None and len(self._earlier) and self._lines is not None:
+            last, lines = int(self._earlier.index.max()), self._lines
+            if last >= lines:
                 raise ConfigurationError(
                     f"the status file {resume!r} has a row {last:,}, but {self.name} has "
-                    f"{total:,} rows: it is the status of another file; resume= (--resume) "
+                    f"{lines:,} rows: it is the status of another file; resume= (--resume) "
                     "takes the status file of an earlier load of this same file"
                 )
-        self.total = None if total is None else total - int(np.count_nonzero(self._skip < total))
         #: what a crash cannot take back (with a status file only); made last, once
         #: nothing here can refuse the load
         self.journal = (
@@ -215,6 +214,19 @@ class FileLoad:
         # how far the file was read, and whether to its end
         self._read_to = 0
         self._read_all = False
+
+    @functools.cached_property
+    def _lines(self) -> int | None:
+        # counted when first asked for (a load's progress bar, a resume's check), not
+        # for a look at the first chunk alone (es-pandas schema)
+        return count_rows(self.path, self.format)
+
+    @functools.cached_property
+    def total(self) -> int | None:
+        """The rows to send (those carried from ``resume`` left out); None when the
+        file cannot tell cheaply (stdin, compressed)."""
+        lines = self._lines
+        return None if lines is None else lines - int(np.count_nonzero(self._skip < lines))
 
     def chunks(self) -> tuple[pd.Series | None, Iterator[Chunk]]:
         """The dtypes of the file's columns as its first chunk has them (None for an

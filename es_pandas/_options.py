@@ -40,6 +40,7 @@ __all__ = [
     "FILE_OPTIONS",
     "OPTIONS",
     "PRODUCE_OPTIONS",
+    "SCHEMA_OPTIONS",
     "FileOptions",
     "Flag",
     "Option",
@@ -745,6 +746,25 @@ OPTIONS: dict[str, tuple[Any, Option]] = _declared(FileOptions)
 PRODUCE_OPTIONS: tuple[str, ...] = tuple(ProduceOptions.__annotations__)
 #: the names of the options that only a file load has
 FILE_OPTIONS: tuple[str, ...] = tuple(name for name in OPTIONS if name not in PRODUCE_OPTIONS)
+#: the names of the options that decide the Avro schemas a file load infers: how the
+#: file is read (its first chunk is what they are inferred from), the columns' roles,
+#: and the record's names (``es-pandas schema`` takes these)
+SCHEMA_OPTIONS: tuple[str, ...] = (
+    "key_col",
+    "value_col",
+    "value_cols",
+    "schema_name",
+    "schema_namespace",
+    "header_cols",
+    "record_id",
+    "chunksize",
+    "format",
+    "encoding",
+    "sep",
+    "na_values",
+    "dtype",
+    "infer_types",
+)
 #: environment variable -> the option it sets
 ENVIRONMENT_VARIABLES: dict[str, str] = {
     variable: name for name, (_, option) in OPTIONS.items() for variable in option.env

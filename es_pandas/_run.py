@@ -43,7 +43,7 @@ from ._transports import (
 )
 from ._wire import RecordEncoder, RejectedRow
 
-__all__ = ["Run", "run_blocking"]
+__all__ = ["Run", "record_encoder", "run_blocking"]
 
 logger = logging.getLogger("es_pandas")
 T = TypeVar("T")
@@ -187,33 +187,14 @@ class Run:
         nullable: bool,
     ) -> RecordEncoder:
         """The encoder of rows whose columns and their dtypes are ``dtypes``."""
-        options = self.settings.options
         base_path = self.settings.url.split("://", 1)[1].partition("/")[2]
-        return RecordEncoder(
+        return record_encoder(
+            self.settings.options,
             self.topic,
-            dtypes.index.tolist(),
-            dtypes=dtypes.tolist(),
-            api_version=cast(Literal["v1", "v2"], api_version),
-            text_content_type=options["text_content_type"],
-            schemaname=options["schemaname"],
-            schemaversion=options["schemaversion"],
-            key_col=options["key_col"],
-            value_col=options["value_col"],
-            value_cols=options["value_cols"],
-            value_type=options["value_type"],
-            header_cols=options["header_cols"],
-            record_id=options["record_id"],
-            record_id_header=options["record_id_header"],
-            value_format=options["value_format"],
-            key_format=options["key_format"],
-            value_schema=options["value_schema"],
-            key_schema=options["key_schema"],
-            schema_name=options["schema_name"],
-            schema_namespace=options["schema_namespace"],
-            schema_strategy=options["schema_strategy"],
+            dtypes,
+            api_version,
             sample=sample,
             nullable=nullable,
-            limits=options["limits"],
             base_path="/" + base_path if base_path else "",
         )
 
@@ -491,3 +472,45 @@ def run_blocking(
     if "error" in outcome:
         raise outcome["error"]
     return cast(T, outcome["result"])
+
+
+def record_encoder(
+    options: Mapping[str, Any],
+    topic: str,
+    dtypes: pd.Series,
+    api_version: str,
+    *,
+    sample: Callable[[], pd.DataFrame],
+    nullable: bool,
+    base_path: str = "",
+) -> RecordEncoder:
+    """The encoder a run with ``options`` (every option of a run, set or default) makes
+    for rows whose columns and their dtypes are ``dtypes``; an Avro schema not given is
+    inferred from ``sample()`` (``nullable``: every field nullable)."""
+    return RecordEncoder(
+        topic,
+        dtypes.index.tolist(),
+        dtypes=dtypes.tolist(),
+        api_version=cast(Literal["v1", "v2"], api_version),
+        text_content_type=options["text_content_type"],
+        schemaname=options["schemaname"],
+        schemaversion=options["schemaversion"],
+        key_col=options["key_col"],
+        value_col=options["value_col"],
+        value_cols=options["value_cols"],
+        value_type=options["value_type"],
+        header_cols=options["header_cols"],
+        record_id=options["record_id"],
+        record_id_header=options["record_id_header"],
+        value_format=options["value_format"],
+        key_format=options["key_format"],
+        value_schema=options["value_schema"],
+        key_schema=options["key_schema"],
+        schema_name=options["schema_name"],
+        schema_namespace=options["schema_namespace"],
+        schema_strategy=options["schema_strategy"],
+        sample=sample,
+        nullable=nullable,
+        limits=options["limits"],
+        base_path=base_path,
+    )

@@ -63,7 +63,7 @@ def test_the_command_line_answers_without_importing_pandas(args: list[str]) -> N
     assert json.loads(last) == [0, []], result.stderr
     assert "es-pandas" in "\n".join(output)
     if args != ["--version"]:
-        for command in ("demo", "produce", "serve"):
+        for command in ("demo", "produce", "schema", "serve"):
             assert re.search(rf"^  {command} +\S", "\n".join(output), re.M), command
 
 

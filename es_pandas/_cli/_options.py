@@ -35,8 +35,14 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _help(option: Option) -> str:
-    text = help_text(option, flag=_cli_name)
+def _help(option: Option, names: Sequence[str]) -> str:
+    """``option``'s help for a command with the options ``names``: the others it
+    refers to are produce's flags (produce has every flag)."""
+
+    def spelled(name: str) -> str:
+        return _cli_name(name) if name in names else f"produce's {_cli_name(name)}"
+
+    text = help_text(option, flag=spelled)
     given = (d for d in (option.cli_default, option.default) if d is not None)
     default = option.shows or str(next(given, ""))
     notes = [f"env: {', '.join(option.env)}"] if option.env else []
@@ -44,11 +50,11 @@ def _help(option: Option) -> str:
     return f"{text} [{'; '.join(notes)}]" if notes else text
 
 
-def _derived(name: str, kind: Any, option: Option) -> click.Option:
+def _derived(name: str, kind: Any, option: Option, names: Sequence[str]) -> click.Option:
     """``--name`` with a click type that follows the option's Python type."""
     flag = _flag(name)
     members = _members(kind)
-    help_text = _help(option)
+    help_text = _help(option, names)
     literal = next((m for m in members if typing.get_origin(m) is Literal), None)
     names = [flag, *option.aliases, name]
     if bool in members:
@@ -68,12 +74,12 @@ def _derived(name: str, kind: Any, option: Option) -> click.Option:
     )
 
 
-def _params(name: str) -> list[click.Option]:
+def _params(name: str, names: Sequence[str]) -> list[click.Option]:
     kind, option = OPTIONS[name]
     if option.no_flag:
         return []
     if option.flags is None:
-        return [_derived(name, kind, option)]
+        return [_derived(name, kind, option, names)]
     return [
         click.Option([flag.name, flag.dest], is_flag=True, default=False, help=cli_words(flag.help))
         if flag.kind == "switch"
@@ -95,7 +101,7 @@ def flags(names: Sequence[str]) -> Callable[[F], F]:
     def add(command: F) -> F:
         params = getattr(command, "__click_params__", [])
         for name in reversed(names):
-            params.extend(reversed(_params(name)))
+            params.extend(reversed(_params(name, names)))
         command.__click_params__ = params  # type: ignore[attr-defined]
         return command
 

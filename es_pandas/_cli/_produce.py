@@ -18,13 +18,14 @@ from .._producer import produce_file
 from .._status import Summary
 from ._options import cli_words, flags, to_options
 
-__all__ = ["EXIT_CONFIG", "EXIT_INTERRUPTED", "EXIT_NOT_ALL_OK", "produce"]
+__all__ = ["EXIT_CONFIG", "EXIT_INTERRUPTED", "EXIT_NOT_ALL_OK", "fail", "produce"]
 
 EXIT_NOT_ALL_OK = 1
 EXIT_CONFIG = 2
 
 
-def _fail(message: str, code: int) -> NoReturn:
+def fail(message: str, code: int) -> NoReturn:
+    """Exit with ``code``, saying why in one line on stderr."""
     click.echo(f"Error: {message}", err=True)
     sys.exit(code)
 
@@ -64,25 +65,25 @@ def produce(file: str, topic: str, dry_run: bool, **values: Any) -> None:
             file, topic, dry_run=_print_requests if dry_run else False, **options
         )
     except ConfigurationError as exc:
-        _fail(cli_words(str(exc)), EXIT_CONFIG)
+        fail(cli_words(str(exc)), EXIT_CONFIG)
     except ProduceAborted as exc:
         if isinstance(exc.__cause__, BrokenPipeError):
             _reader_gone()
             return
         where = f"; per-row status in {status_out}" if status_out else ""
-        _fail(
+        fail(
             cli_words(str(exc)) + ("" if status_out and status_out in str(exc) else where),
             EXIT_CONFIG,
         )
     except ProduceInterrupted as exc:
         click.echo(exc.summary.table(), err=True)
         where = f"; the status so far is in {status_out}" if status_out else ""
-        _fail(f"interrupted{where}", EXIT_INTERRUPTED)
+        fail(f"interrupted{where}", EXIT_INTERRUPTED)
     except ProduceError as exc:  # --errors raise (the default): rows are not ok
         _report(exc.summary, dry_run, status_out)
         sys.exit(EXIT_NOT_ALL_OK)
     except (OSError, ValueError) as exc:
-        _fail(str(exc), EXIT_CONFIG)
+        fail(str(exc), EXIT_CONFIG)
     assert isinstance(summary, Summary)
     _report(summary, dry_run, status_out)
     if dry_run and summary.counts["ok"] != summary.total and options["errors"] == "raise":

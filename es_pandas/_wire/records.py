@@ -311,6 +311,16 @@ class RecordEncoder:
         """The path the records go to, after the base URL's."""
         return self._dialect.path
 
+    @property
+    def value_schema(self) -> str | None:
+        """The Avro schema of the values as sent (JSON text); None unless Avro."""
+        return None if self._avro_value is None else self._avro_value.schema.text
+
+    @property
+    def key_schema(self) -> str | None:
+        """The Avro schema of the keys as sent (JSON text); None unless Avro."""
+        return None if self._avro_key is None else self._avro_key.schema.text
+
     def encode(
         self, chunk: pd.DataFrame, start: int, problems: Mapping[int, str] | None = None
     ) -> list[EncodedRecord | RejectedRow]:
