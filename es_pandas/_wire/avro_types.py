@@ -16,6 +16,7 @@ truncated or shifted to make it fit. A missing value (None, NaN, NaT, NA) is nul
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from json.encoder import encode_basestring
@@ -76,7 +77,7 @@ def article(word: str) -> str:
     return f"an {word}" if word[0] in "aeio" else f"a {word}"
 
 
-class AvroType:
+class AvroType(ABC):
     """One node of a compiled schema."""
 
     #: its name as a union branch, in Avro's JSON encoding and for fastavro
@@ -90,9 +91,9 @@ class AvroType:
         """Whether ``value`` is of this type's own kind (a union's first choice)."""
         return False
 
+    @abstractmethod
     def datum(self, value: object) -> object:
         """``value`` (not missing) as a datum, or :class:`Mismatch`."""
-        raise NotImplementedError
 
     def convert(self, value: object) -> object:
         """Any value as a datum: a missing one is None, if this type holds null."""
@@ -130,9 +131,9 @@ class AvroType:
                 problems[i] = str(exc)
         return out, problems
 
+    @abstractmethod
     def text(self, datum: Any) -> str:
         """A datum in Avro's JSON encoding; None is null."""
-        raise NotImplementedError
 
     def texts(self, datums: Sequence[object]) -> list[str]:
         text = self.text
