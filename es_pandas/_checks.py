@@ -117,6 +117,54 @@ def url(name: str, value: Any) -> str:
     return address
 
 
+def bootstrap_servers(name: str, value: Any) -> str:
+    """host:port[,host:port...], or a list of them (a service key's kafka_brokers_sasl)."""
+    listed = value.split(",") if isinstance(value, str) else value
+    if isinstance(listed, (bytes, Mapping)) or not isinstance(listed, Iterable):
+        raise fail(name, "host:port, comma-separated, or a list of them", value)
+    servers = [text(name, server).strip() for server in listed]
+    for server in servers:
+        host, _, port = server.rpartition(":")
+        if not host or not port.isdigit() or "/" in server:
+            raise ConfigurationError(f"{name}: {server!r} is not host:port")
+    if not servers:
+        raise fail(name, "at least one host:port", value)
+    return ",".join(servers)
+
+
+def kafka_config(name: str, value: Any) -> dict[str, Any]:
+    """librdkafka settings: a mapping, or ``["key=value", ...]`` as the command line
+    gives them."""
+    if isinstance(value, Mapping):
+        pairs = dict(value)
+    elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        pairs = {}
+        for item in value:
+            key, sep, setting = item.partition("=")
+            if not sep or not key.strip():
+                raise ConfigurationError(f"{name}: {item!r} is not KEY=VALUE")
+            pairs[key.strip()] = setting
+    else:
+        raise fail(name, "a dict of librdkafka settings", value)
+    for key, setting in pairs.items():
+        if not isinstance(key, str) or key in _KAFKA_OWN:
+            raise ConfigurationError(
+                f"{name}: {key!r} is es_pandas' own ({_KAFKA_OWN.get(key, 'a string key')})"
+            )
+        if not isinstance(setting, (str, int, float, bool)):
+            raise fail(f"{name}[{key!r}]", "a string, number or bool", setting)
+    return pairs
+
+
+# librdkafka settings es_pandas sets from its own options, or uses itself
+_KAFKA_OWN = {
+    "bootstrap.servers": "bootstrap_servers=",
+    "on_delivery": "each record's report is the run's",
+    "error_cb": "the run reads the producer's errors",
+    "logger": "librdkafka logs to the es_pandas.librdkafka logger",
+}
+
+
 def proxy(name: str, value: Any) -> str:
     address = text(name, value)
     check_proxy_url(address)

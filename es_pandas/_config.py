@@ -34,7 +34,7 @@ _TLS_PASSWORDS = ("ca_password", "cert_password")
 # gave the run's URL
 _ENDPOINT_FIELDS = ("api_version", "verify", "ca_password", "cert", "cert_password")
 # the options a credentials JSON gives
-_KEY_FIELDS = ("url", "api_key", "user", "password", *_ENDPOINT_FIELDS)
+_KEY_FIELDS = ("url", "bootstrap_servers", "api_key", "user", "password", *_ENDPOINT_FIELDS)
 #: every option's default, normalised as a value from any other source would be
 #: (4 -> Retry(4))
 DEFAULTS = {
@@ -54,10 +54,13 @@ class Settings:
     #: every option of a run, from its source or its default, checked (credentials
     #: and the TLS passwords excepted: they are in ``auth`` and ``transport``)
     options: Mapping[str, Any]
-    #: the kafka_http_url, without user info: safe to show
+    #: the kafka_http_url, without user info (protocol kafka: kafka://<the brokers>):
+    #: safe to show
     url: str
     auth: Auth | None
     transport: TransportConfig
+    #: protocol kafka: librdkafka's settings, credentials included (never shown)
+    kafka: Mapping[str, Any] | None = None
 
     @property
     def retry(self) -> Retry:
@@ -118,6 +121,8 @@ def resolve(
         name: None if name in (*_CREDENTIALS, *_TLS_PASSWORDS) else first(name)
         for name in PRODUCE_OPTIONS
     }
+    if options["protocol"] == "kafka":
+        return _kafka_settings(layers, options, first)
     if options["url"] is None:
         raise ConfigurationError(
             "no Event Streams URL: pass url=... (the kafka_http_url of your service "
@@ -126,8 +131,16 @@ def resolve(
     url, _, _ = split_userinfo(options["url"])
     options["url"] = url.rstrip("/")
     if auth is None:
-        auth = _auth(layers, options)
+        credentials, origin = _credentials(layers)
+        auth = _auth(credentials, origin, options)
     _settle_api_version(options, auth)
+    transport = _transport(options, first)
+    for endpoint in [options["url"], *([options["iam_url"]] if isinstance(auth, IAMAuth) else [])]:
+        transport.proxy_for(endpoint)
+    return Settings(options, options["url"], auth, transport)
+
+
+def _transport(options: Mapping[str, Any], first: Callable[[str], Any]) -> TransportConfig:
     transport = TransportConfig(
         timeout=options["timeout"],
         connections=options["concurrency"],
@@ -138,11 +151,32 @@ def resolve(
         proxy=options["proxy"],
         trust_env=options["trust_env"],
     )
-    # What the environment adds (proxies, CA bundles) is checked now, not mid-run.
+    # What the environment adds (CA bundles, proxies) is checked now, not mid-run.
     transport.ssl_context()
-    for endpoint in [options["url"], *([options["iam_url"]] if isinstance(auth, IAMAuth) else [])]:
-        transport.proxy_for(endpoint)
-    return Settings(options, options["url"], auth, transport)
+    return transport
+
+
+def _kafka_settings(
+    layers: Sequence[_Layer], options: dict[str, Any], first: Callable[[str], Any]
+) -> Settings:
+    """protocol kafka: the brokers, and the credentials and TLS as librdkafka's settings."""
+    from ._kafka import kafka_config
+
+    if options["bootstrap_servers"] is None:
+        raise ConfigurationError(
+            "protocol='kafka' needs the Kafka brokers: pass bootstrap_servers=... (the "
+            "kafka_brokers_sasl of your service credentials), credentials=..., or set "
+            "ES_PANDAS_BOOTSTRAP_SERVERS"
+        )
+    if options["proxy"] is not None:
+        raise ConfigurationError(
+            "protocol='kafka' cannot go through an HTTP proxy (librdkafka speaks Kafka's "
+            "own protocol); use protocol='rest' behind a proxy"
+        )
+    credentials, _ = _credentials(layers, url_credentials=False)
+    transport = _transport(options, first)
+    config = kafka_config(options, credentials, transport)
+    return Settings(options, f"kafka://{options['bootstrap_servers']}", None, transport, config)
 
 
 class _Layer:
@@ -190,12 +224,16 @@ def _credentials_layer(source: Callable[[], Any]) -> _Layer:
     )
 
 
-def _auth(layers: Sequence[_Layer], options: Mapping[str, Any]) -> Auth | None:
+def _credentials(
+    layers: Sequence[_Layer], url_credentials: bool = True
+) -> tuple[dict[str, str], str]:
+    """The credentials of the first source that has any (user info in its URL, with
+    ``url_credentials``), and where they came from ("" when none)."""
     for layer in layers:
         credentials = {
             name: layer.get(name) for name in _CREDENTIALS if layer.get(name) is not None
         }
-        if layer.get("url") is not None:
+        if url_credentials and layer.get("url") is not None:
             _, user, password = split_userinfo(layer.get("url"))
             if user is not None:
                 if credentials:
@@ -205,9 +243,15 @@ def _auth(layers: Sequence[_Layer], options: Mapping[str, Any]) -> Auth | None:
                     )
                 credentials = check_options({"user": user, "password": password}, _CREDENTIALS)
         if credentials:
-            auth = _build_auth(credentials, options)
-            auth.origin = layer.origin(list(credentials))
-            return auth
+            return credentials, layer.origin(list(credentials))
+    return {}, ""
+
+
+def _auth(credentials: Mapping[str, str], origin: str, options: Mapping[str, Any]) -> Auth | None:
+    if credentials:
+        auth = _build_auth(credentials, options)
+        auth.origin = origin
+        return auth
     if options["iam"]:
         raise ConfigurationError("iam=True needs an API key (api_key=... or ES_PANDAS_API_KEY)")
     return None
@@ -282,10 +326,11 @@ def _where(source: str | os.PathLike[str]) -> str:
 def _credentials_file(source: str | os.PathLike[str] | Mapping[str, Any]) -> dict[str, Any]:
     """A credentials JSON as options.
 
-    IBM Cloud's service keys carry ``kafka_http_url`` and the API key as ``api_key``
-    and ``apikey``, and again as ``password`` with the user "token". On premises, where
-    no such file is issued, one may be written with ``url`` (the REST producer
-    endpoint), ``user`` and ``password`` (a SCRAM user), ``api_version``, and the
+    IBM Cloud's service keys carry ``kafka_http_url``, ``kafka_brokers_sasl`` (for
+    protocol kafka) and the API key as ``api_key`` and ``apikey``, and again as
+    ``password`` with the user "token". On premises, where no such file is issued, one
+    may be written with ``url`` (the REST producer endpoint), ``bootstrap_servers``,
+    ``user`` and ``password`` (a SCRAM user), ``api_version``, and the
     certificate files: ``ca_bundle`` (es-cert.pem or es-cert.p12) with ``ca_password``,
     and ``client_cert`` (user.crt, or user.p12) with ``client_key`` (user.key) or
     ``client_cert_password``. Relative paths are from the JSON file's folder."""
@@ -317,6 +362,7 @@ def _credentials_file(source: str | os.PathLike[str] | Mapping[str, Any]) -> dic
 
     found: dict[str, Any] = {
         "url": text("kafka_http_url", "url"),
+        "bootstrap_servers": text("kafka_brokers_sasl", "bootstrap_servers"),
         "api_key": text("api_key", "apikey"),
     }
     if found["api_key"] is None:

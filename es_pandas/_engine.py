@@ -21,7 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 import numpy as np
 
@@ -35,6 +35,7 @@ from ._status import FAILED, NOT_SENT, UNKNOWN, StatusBook
 from ._transports import AsyncTransport, Response, TransportError, redact
 from ._wire import (
     EncodedRecord,
+    KafkaRecord,
     RejectedRow,
     is_v2_error,
     looks_like_success,
@@ -46,10 +47,11 @@ from ._wire import (
 if TYPE_CHECKING:
     from ._journal import Journal
 
-__all__ = ["Batch", "Engine"]
+__all__ = ["Batch", "Engine", "readable_rows"]
 
 logger = logging.getLogger("es_pandas")
 _Row = tuple["Batch", EncodedRecord | RejectedRow]
+_AnyRow = tuple["Batch", EncodedRecord | KafkaRecord | RejectedRow]
 # outcomes after which on_key_error="hold" holds the later rows of the key (as a
 # rejected row does)
 _HOLDS = (FAILED, UNKNOWN)
@@ -63,7 +65,7 @@ class Batch:
     into, and what to call when the last of them is in."""
 
     book: StatusBook
-    records: Sequence[EncodedRecord]
+    records: Sequence[EncodedRecord | KafkaRecord]
     finished: Callable[[], None] | None = None
     #: positions whose record may already be in Kafka (an earlier load's unknown rows)
     resent: frozenset[int] = frozenset()
@@ -136,7 +138,6 @@ class Engine:
         self._warned = False
         self._commented = False
         self._last_stop: Abort | None = None
-        self._unreadable: Exception | None = None
         self._stopping = False
         self.abort: Abort | None = None
         # Rows of one key in row order: the rows waiting behind the row of their key in
@@ -159,16 +160,11 @@ class Engine:
 
         If the batches cannot be read on (a malformed line of a file), the rows in
         flight still end as answered, and then the reading error is raised."""
-        rows = self._readable(_rows(batches, with_rejected=self._ordered and self._hold_keys))
-        await self._run(rows)
-        if self._unreadable is not None:
-            raise self._unreadable
-
-    def _readable(self, rows: Iterator[_Row]) -> Iterator[_Row]:
-        try:
-            yield from rows
-        except Exception as exc:
-            self._unreadable = exc
+        rows, unreadable = readable_rows(batches, self._ordered and self._hold_keys)
+        # a REST run's encoder gives requests (EncodedRecord), never Kafka records
+        await self._run(cast(Iterator[_Row], rows))
+        if unreadable:
+            raise unreadable[0]
 
     async def _run(self, rows: Iterator[_Row]) -> None:
         while not self._probed and not self._stopping:
@@ -635,7 +631,24 @@ class Engine:
             self.abort = Abort(ProduceAborted, message)
 
 
-def _rows(batches: Iterator[Batch], with_rejected: bool) -> Iterator[_Row]:
+def readable_rows(
+    batches: Iterator[Batch], with_rejected: bool
+) -> tuple[Iterator[_AnyRow], list[Exception]]:
+    """Every record of every batch, in row order (see :func:`_rows`), and the list that
+    holds the error that stopped reading them, if one did: the rows already out still
+    end as answered before it is raised."""
+    unreadable: list[Exception] = []
+
+    def rows() -> Iterator[_AnyRow]:
+        try:
+            yield from _rows(batches, with_rejected)
+        except Exception as exc:
+            unreadable.append(exc)
+
+    return rows(), unreadable
+
+
+def _rows(batches: Iterator[Batch], with_rejected: bool) -> Iterator[_AnyRow]:
     """Every record of every batch, in row order; ``with_rejected``, with the rejected
     rows that have a key in their places."""
     for batch in batches:
@@ -645,7 +658,7 @@ def _rows(batches: Iterator[Batch], with_rejected: bool) -> Iterator[_Row]:
         if not records and batch.finished is not None:
             batch.finished()
         if with_rejected and batch.rejected:
-            rows: Iterable[EncodedRecord | RejectedRow] = heapq.merge(
+            rows: Iterable[EncodedRecord | KafkaRecord | RejectedRow] = heapq.merge(
                 records, batch.rejected, key=_position
             )
         else:
@@ -654,5 +667,5 @@ def _rows(batches: Iterator[Batch], with_rejected: bool) -> Iterator[_Row]:
             yield batch, record
 
 
-def _position(row: EncodedRecord | RejectedRow) -> int:
+def _position(row: EncodedRecord | KafkaRecord | RejectedRow) -> int:
     return row.position

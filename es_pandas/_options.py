@@ -274,6 +274,52 @@ class ProduceOptions(TypedDict, total=False):
         ),
     ]
     # Where and how to connect
+    protocol: Annotated[
+        Literal["rest", "kafka"] | None,
+        Option(
+            "rest: one REST request per row to {url}. kafka: the Kafka protocol to "
+            "{bootstrap_servers} with confluent-kafka (the kafka extra), thousands of rows "
+            "a second past the REST quota: the same rows, records and status frame; the "
+            "same credentials as SASL; an idempotent producer (a retry writes nothing "
+            "twice); Kafka keeps each key's order; each record may take timeout x "
+            "(retries + 1) seconds before it is unknown.",
+            default="rest",
+            check=checks.choice(("rest", "kafka")),
+            env=("ES_PANDAS_PROTOCOL",),
+            auth=True,
+        ),
+    ]
+    bootstrap_servers: Annotated[
+        str | Sequence[str] | None,
+        Option(
+            "The Kafka brokers for {protocol} kafka, host:port[,host:port...]: the "
+            "kafka_brokers_sasl of your service credentials.",
+            python="Or a list of host:port.",
+            check=checks.bootstrap_servers,
+            env=("ES_PANDAS_BOOTSTRAP_SERVERS",),
+            metavar="HOST:PORT[,...]",
+            auth=True,
+        ),
+    ]
+    kafka_config: Annotated[
+        Mapping[str, Any] | None,
+        Option(
+            "librdkafka settings for {protocol} kafka, over es_pandas' own: "
+            "sasl.mechanism, security.protocol, linger.ms, message.max.bytes ...",
+            python="A dict.",
+            check=checks.kafka_config,
+            flags=(
+                Flag(
+                    "--kafka-config",
+                    "A librdkafka setting for --protocol kafka (repeat for several).",
+                    kind="multiple",
+                    metavar="KEY=VALUE",
+                ),
+            ),
+            from_flags=checks.multiple("kafka_config"),
+            auth=True,
+        ),
+    ]
     url: Annotated[
         str | None,
         Option(
@@ -288,8 +334,9 @@ class ProduceOptions(TypedDict, total=False):
     credentials: Annotated[
         Credentials | None,
         Option(
-            "A credentials JSON file: IBM Cloud's service key (its kafka_http_url, and "
-            "api_key or apikey, or user and password), or on premises url, user, "
+            "A credentials JSON file: IBM Cloud's service key (its kafka_http_url, "
+            "kafka_brokers_sasl, and api_key or apikey, or user and password), or on "
+            "premises url, bootstrap_servers, user, "
             "password, api_version, ca_bundle, ca_password, client_cert, client_key and "
             "client_cert_password (paths from the file's folder).",
             python="Or the same as a dict.",

@@ -31,6 +31,7 @@ from ._exceptions import (
     ProduceInterrupted,
 )
 from ._files import FileLoad
+from ._kafka import KafkaEngine, RecordingProducer
 from ._outcomes import Abort
 from ._progress import ProgressEvent, make_reporter
 from ._status import OK, REJECTED, Chunk, StatusBook, StatusFrame, Summary, Tally
@@ -41,7 +42,7 @@ from ._transports import (
     Response,
     build_transport,
 )
-from ._wire import RecordEncoder, RejectedRow
+from ._wire import Limits, RecordEncoder, RejectedRow
 
 __all__ = ["Run", "record_encoder", "run_blocking"]
 
@@ -52,6 +53,7 @@ _TICK_SECONDS = 0.2
 GRACE_SECONDS = 1.0
 _HEADERS = {"Accept": "application/json", **DEFAULT_HEADERS}
 _PLAN_COLUMNS = ["method", "url", "headers", "body", "error"]
+_KAFKA_PLAN_COLUMNS = ["topic", "key", "headers", "value", "error"]
 _SECRET_HEADERS = ("authorization", "x-auth-token", "proxy-authorization")
 
 
@@ -80,9 +82,10 @@ class Run:
         #: why the run stopped early, and the exception behind it (set by send)
         self.abort: Abort | None = None
         self.cause: BaseException | None = None
-        self._engine: Engine | None = None
+        self._engine: Engine | KafkaEngine | None = None
         self._stopping = False
         self._recorded: dict[int, tuple[str, str, dict[str, str], bytes]] = {}
+        self._recorder: RecordingProducer | None = None
         self._offsets = itertools.count()
         self._book: StatusBook | None = None
         self._index: pd.Index | None = None
@@ -114,39 +117,58 @@ class Run:
         # "auto" is settled by asking the endpoint below; a dry run asks nothing, and
         # shows the v2 requests it would try first.
         infer = functools.partial(self._encoder, dtypes, sample=sample, nullable=nullable)
-        encoder = infer("v2" if version == "auto" else version)
-        transport = self._transport()
-        engine = Engine(
-            url=self.settings.url,
-            transport=transport,
-            auth=StaticAuth(self.settings.auth.shown_headers())
-            if self.dry_run and self.settings.auth is not None
-            else self.settings.auth,
-            retry=self.settings.retry,
-            concurrency=options["concurrency"],
-            max_rate=None if self.dry_run else options["max_rate"],
-            fail_after=options["fail_after"],
-            headers=_HEADERS,
-            success_body=options["success_body"],
-            ordered=options["ordering"] == "key",
-            hold_keys=options["on_key_error"] == "hold",
+        kafka = options["protocol"] == "kafka"
+        # Built first, for the Kafka protocol too: what it refuses is refused before a
+        # connection is made.
+        encoder = (
+            infer("kafka", limits=self._kafka_limits())
+            if kafka
+            else infer("v2" if version == "auto" else version)
+        )
+        transport = None if kafka else self._transport()
+        engine: Engine | KafkaEngine = (
+            self._kafka_engine()
+            if transport is None
+            else Engine(
+                url=self.settings.url,
+                transport=transport,
+                auth=StaticAuth(self.settings.auth.shown_headers())
+                if self.dry_run and self.settings.auth is not None
+                else self.settings.auth,
+                retry=self.settings.retry,
+                concurrency=options["concurrency"],
+                max_rate=None if self.dry_run else options["max_rate"],
+                fail_after=options["fail_after"],
+                headers=_HEADERS,
+                success_body=options["success_body"],
+                ordered=options["ordering"] == "key",
+                hold_keys=options["on_key_error"] == "hold",
+            )
         )
         if self._stopping:
             engine.stop()
         self._engine = engine
         ticker = asyncio.ensure_future(self._tick())
         try:
-            if version == "auto" and not self.dry_run:
-                url = self.settings.url
-                if url not in self._routes:
-                    found = await engine.has_v2_route(encoder.path)
-                    if found is not None:
-                        self._routes[url] = found
-                if not self._routes.get(url, True):
-                    encoder = infer("v1")
-                    self.tally.no_v2_route = True  # said in the summary, and so in the log
-            self.tally.api_version = "v1" if version == "v1" or self.tally.no_v2_route else "v2"
-            await engine.run(self._batches(chunks, encoder, chunk_done))
+            if isinstance(engine, KafkaEngine):
+                limit = await engine.connect()
+                self.tally.api_version = "kafka"
+                if limit != self._kafka_limits().max_value_bytes:
+                    encoder = infer("kafka", limits=Limits(max_value_bytes=limit))
+                if engine.abort is None:
+                    await engine.run(self._batches(chunks, encoder, chunk_done))
+            else:
+                if version == "auto" and not self.dry_run:
+                    url = self.settings.url
+                    if url not in self._routes:
+                        found = await engine.has_v2_route(encoder.path)
+                        if found is not None:
+                            self._routes[url] = found
+                    if not self._routes.get(url, True):
+                        encoder = infer("v1")
+                        self.tally.no_v2_route = True  # said in the summary, and so in the log
+                self.tally.api_version = "v1" if version == "v1" or self.tally.no_v2_route else "v2"
+                await engine.run(self._batches(chunks, encoder, chunk_done))
         except Exception as exc:
             self.cause = exc
             # es_pandas' own errors (a file that cannot be read on) say what happened
@@ -159,18 +181,39 @@ class Run:
             self.tally.slowdown = engine.pressure.slowdown()
             ticker.cancel()
             await asyncio.gather(ticker, return_exceptions=True)
-            try:
-                await transport.aclose()
-            except Exception:
-                # Every row's outcome is known by now: a failing close costs nothing more.
-                logger.warning(
-                    "closing the %s engine failed", type(transport).__name__, exc_info=True
-                )
+            if transport is not None:
+                try:
+                    await transport.aclose()
+                except Exception:
+                    # Every row's outcome is known by now: a failing close costs nothing more.
+                    logger.warning(
+                        "closing the %s engine failed", type(transport).__name__, exc_info=True
+                    )
             summary = self.tally.summary()
             self._reporter.close(self._event(finished=True), str(summary))
             if not self.dry_run:
                 logger.info("produce to %s: %s", self.description, summary)
         self.abort = engine.abort
+
+    def _kafka_limits(self) -> Limits:
+        """The Kafka protocol's limit as librdkafka has it, before the broker says its own."""
+        assert self.settings.kafka is not None
+        return Limits(max_value_bytes=KafkaEngine.client_limit(self.settings.kafka))
+
+    def _kafka_engine(self) -> KafkaEngine:
+        options, config = self.settings.options, self.settings.kafka
+        assert config is not None
+        if self.dry_run:
+            self._recorder = RecordingProducer()
+        return KafkaEngine(
+            topic=self.topic,
+            config=config,
+            where=options["bootstrap_servers"],
+            fail_after=options["fail_after"],
+            max_rate=None if self.dry_run else options["max_rate"],
+            timeout=options["timeout"],
+            recorder=self._recorder,
+        )
 
     def stop(self) -> None:
         """The first Ctrl-C: no more rows go out; those in flight end as answered."""
@@ -185,11 +228,14 @@ class Run:
         *,
         sample: Callable[[], pd.DataFrame],
         nullable: bool,
+        limits: Limits | None = None,
     ) -> RecordEncoder:
-        """The encoder of rows whose columns and their dtypes are ``dtypes``."""
+        """The encoder of rows whose columns and their dtypes are ``dtypes`` (with
+        ``limits``, instead of the options')."""
         base_path = self.settings.url.split("://", 1)[1].partition("/")[2]
+        options = self.settings.options
         return record_encoder(
-            self.settings.options,
+            options if limits is None else {**options, "limits": limits},
             self.topic,
             dtypes,
             api_version,
@@ -344,7 +390,7 @@ class Run:
         summary = self.tally.summary()
         self.finish(load.problem_status(), summary)
         if self.dry_run is True:
-            return pd.concat(plans) if plans else pd.DataFrame(columns=_PLAN_COLUMNS)
+            return pd.concat(plans) if plans else pd.DataFrame(columns=self._plan_columns())
         return summary
 
     def file_interrupted(self, load: FileLoad) -> ProduceInterrupted:
@@ -353,29 +399,33 @@ class Run:
     # -- dry runs ------------------------------------------------------------------------
 
     def plan(self, book: StatusBook, index: pd.Index) -> pd.DataFrame:
-        """The requests of a dry run, one row per input row (secrets masked)."""
+        """The requests of a dry run, one row per input row (secrets masked); with
+        protocol kafka, the records."""
         rows: list[list[Any]] = []
         for position in range(book.rows):
             if book.status[position] != OK:
                 rows.append([None, None, None, None, book.errors.get(position)])
-                continue
-            method, url, headers, body = self._recorded.pop(int(book.offset[position]))
-            shown = {
-                name: "<redacted>"
-                if name.lower() in _SECRET_HEADERS and "<" not in value
-                else value
-                for name, value in headers.items()
-            }
-            text: str | bytes
-            try:
-                text = body.decode()
-            except UnicodeDecodeError:
-                text = body
-            rows.append([method, url, shown, text, None])
+            elif self._recorder is not None:
+                topic, key, value, pairs = self._recorder.records.pop(int(book.offset[position]))
+                named = {name: _text(data) for name, data in pairs or ()}
+                rows.append([topic, None if key is None else _text(key), named, _text(value), None])
+            else:
+                method, url, headers, body = self._recorded.pop(int(book.offset[position]))
+                shown = {
+                    name: "<redacted>"
+                    if name.lower() in _SECRET_HEADERS and "<" not in value
+                    else value
+                    for name, value in headers.items()
+                }
+                rows.append([method, url, shown, _text(body), None])
         # object columns: None means "no request", whatever pandas would infer
-        plan = pd.DataFrame(rows, index=index, columns=_PLAN_COLUMNS, dtype=object)
+        plan = pd.DataFrame(rows, index=index, columns=self._plan_columns(), dtype=object)
         plan["error"] = plan["error"].astype("string")
         return plan
+
+    def _plan_columns(self) -> list[str]:
+        kafka = self.settings.options["protocol"] == "kafka"
+        return _KAFKA_PLAN_COLUMNS if kafka else _PLAN_COLUMNS
 
     # -- progress ------------------------------------------------------------------------
 
@@ -391,6 +441,14 @@ class Run:
         while True:
             await asyncio.sleep(_TICK_SECONDS)
             self._reporter.update(self._event())
+
+
+def _text(data: bytes) -> str | bytes:
+    """Bytes as a dry run shows them: text when they are UTF-8."""
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        return data
 
 
 def _new_event_loop() -> asyncio.AbstractEventLoop:
@@ -491,7 +549,7 @@ def record_encoder(
         topic,
         dtypes.index.tolist(),
         dtypes=dtypes.tolist(),
-        api_version=cast(Literal["v1", "v2"], api_version),
+        api_version=cast(Literal["v1", "v2", "kafka"], api_version),
         text_content_type=options["text_content_type"],
         schemaname=options["schemaname"],
         schemaversion=options["schemaversion"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 import uuid
@@ -56,10 +57,16 @@ def _cluster_id(bootstrap: str) -> str | None:
         return None
 
 
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 @contextmanager
-def running_broker(log: Path) -> Iterator[Broker]:
+def running_broker(log: Path, *options: str) -> Iterator[Broker]:
+    """A Tansu broker with ``options`` (``--authentication``: SASL SCRAM required)."""
     external = os.environ.get("KAFKA_BOOTSTRAP")
-    if external:
+    if external and not options:
         yield Broker(external, None)
         return
     binary = tansu_binary()
@@ -79,6 +86,7 @@ def running_broker(log: Path) -> Iterator[Broker]:
                 url,
                 "--advertised-listener-url",
                 url,
+                *options,
             ],
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -86,7 +94,8 @@ def running_broker(log: Path) -> Iterator[Broker]:
     bootstrap = f"127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
-        while _cluster_id(bootstrap) != cluster:
+        # a broker that requires SASL answers no anonymous metadata request
+        while (_cluster_id(bootstrap) != cluster) if not options else not _listening(port):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the Tansu broker did not start:\n{log.read_text()[-2000:]}")
             time.sleep(0.1)

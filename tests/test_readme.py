@@ -13,7 +13,9 @@ requires a certificate).
 Two kinds of shell line are not run here: `pip install ...` (the test environment is the
 installed project) and the test command itself (it is what runs this test). `es-pandas
 serve` runs in the background on a free port instead of the README's (and with the tests'
-Kafka broker for `--bootstrap-servers`), until it answers; then it is stopped. The --help
+Kafka broker for `--bootstrap-servers`), until it answers; then it is stopped. The blocks
+that use `protocol="kafka"` go to the tests' Kafka broker, named instead of the service key:
+IBM Cloud signs in with SASL PLAIN, which the broker (Tansu) does not take. The --help
 examples after the first `es-pandas produce` assume connection settings in the environment:
 there `ES_PANDAS_CREDENTIALS=service-key.json`.
 """
@@ -127,12 +129,35 @@ def test_the_first_python_block_runs_on_a_fresh_machine(tmp_path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["first.py"]
 
 
-def test_python_blocks(scratch, monkeypatch) -> None:
+def _kafka_stand_in(block: str, kafka) -> str:
+    """A block that uses the Kafka protocol, sent to the tests' broker (see above)."""
+    if 'protocol="kafka"' not in block and "--protocol kafka" not in block:
+        return block
+    _ensure_topic(kafka, "orders")
+    block = block.replace(
+        'credentials="service-key.json"', f'bootstrap_servers="{kafka.bootstrap}"'
+    )
+    return block.replace("--credentials service-key.json", f"--bootstrap-servers {kafka.bootstrap}")
+
+
+def _ensure_topic(kafka, name: str) -> None:
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": kafka.bootstrap})
+    try:
+        admin.create_topics([NewTopic(name, 3)])[name].result(10)
+    except KafkaException as exc:
+        if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
+            raise
+
+
+def test_python_blocks(scratch, kafka, monkeypatch) -> None:
     folder, es, onprem = scratch
     monkeypatch.chdir(folder)
     namespace: dict[str, object] = {"__name__": "readme"}
     for number, block in enumerate(blocks("python")):
-        block = block.replace(ONPREM_URL, onprem.scram.url)
+        block = _kafka_stand_in(block.replace(ONPREM_URL, onprem.scram.url), kafka)
         try:
             exec(compile(block, f"README python block {number}", "exec"), namespace)
         except Exception as exc:
@@ -170,7 +195,8 @@ def test_shell_blocks(scratch, kafka) -> None:
     folder, _, onprem = scratch
     env = _shell_env()
     for block in blocks("bash"):
-        for line in _shell_lines(block.replace(ONPREM_URL, onprem.mtls.url)):
+        block = _kafka_stand_in(block.replace(ONPREM_URL, onprem.mtls.url), kafka)
+        for line in _shell_lines(block):
             _run_line(line, folder, env, kafka)
     assert len(onprem.mtls.read("orders")) >= 3000
 

@@ -14,11 +14,13 @@ from .answers import (
     parse_trace,
     refuses_a_schema,
 )
+from .kafka import KafkaRecord
 from .limits import Limits
 from .records import EncodedRecord, RecordEncoder, RejectedRow
 
 __all__ = [
     "EncodedRecord",
+    "KafkaRecord",
     "Limits",
     "Metadata",
     "RecordEncoder",

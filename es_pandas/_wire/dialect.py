@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from .values import Headers
@@ -17,8 +18,9 @@ from .values import Headers
 __all__ = ["Dialect", "EncodedRecord", "RejectedRow", "Row", "make_record", "set_record_id"]
 
 #: a row before assembly: value kind ("json", "text" or "binary"), value data, and the
-#: dialect's key and headers fragments ("" when none)
-Row = tuple[str, str | bytes, str, str]
+#: dialect's key and headers fragments (REST's text, "" when none; the Kafka dialect's
+#: are the key's bytes and the header pairs themselves)
+Row = tuple[str, str | bytes, Any, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,16 +107,14 @@ class Dialect(ABC):
         """Why this dialect cannot carry a header called ``name``; None when it can."""
 
     @abstractmethod
-    def key_parts(self, keys: Sequence[str | bytes | None]) -> list[str]:
+    def key_parts(self, keys: Sequence[str | bytes | None]) -> list[Any]:
         """Each key as its fragment of the request; "" for None (a rejected row)."""
 
     @abstractmethod
-    def header_part(self, headers: Headers) -> str:
+    def header_part(self, headers: Headers) -> Any:
         """A row's (non-empty) headers as their fragment; raises ``Unencodable``."""
 
     @abstractmethod
-    def rows(
-        self, start: int, errors: dict[int, str], rows: Iterable[Row]
-    ) -> list[EncodedRecord | RejectedRow]:
-        """The requests of ``rows``, the first at ``start``; rows in ``errors``, or over
-        a limit, are rejected."""
+    def rows(self, start: int, errors: dict[int, str], rows: Iterable[Row]) -> list[Any]:
+        """The requests (records) of ``rows``, the first at ``start``, and the
+        :class:`RejectedRow` s of those in ``errors`` or over a limit."""

@@ -23,6 +23,7 @@ from .._exceptions import ConfigurationError
 from .avro import AvroSchema, AvroValues, avro_sides
 from .columns import json_column, text_column, unsendable
 from .dialect import Dialect, EncodedRecord, RejectedRow, set_record_id
+from .kafka import Kafka, KafkaRecord
 from .limits import Limits
 from .v1 import V1
 from .v2 import V2
@@ -76,9 +77,10 @@ class RecordEncoder:
         Their dtypes, in the same order: a column to send whose dtype no value can be
         sent of (period, interval, complex) is refused here, naming it. Without them,
         each row of such a column is rejected.
-    api_version : {"v2", "v1"}
+    api_version : {"v2", "v1", "kafka"}
         v2 sends a JSON envelope to ``/v2/topics/{topic}/records``; v1 sends the value
-        as the body of ``/topics/{topic}/records``, with key and headers in the query.
+        as the body of ``/topics/{topic}/records``, with key and headers in the query;
+        kafka gives :class:`~.kafka.KafkaRecord` s, for the Kafka protocol.
     key_col : hashable, optional
         The column whose values are the record keys; a null key rejects its row.
     value_col : hashable, optional
@@ -101,7 +103,7 @@ class RecordEncoder:
         The name of that header.
     limits : Limits
         Larger keys, values and (v1) request URIs reject their row; by default the
-        API's own.
+        API's own. With kafka, ``max_value_bytes`` is the broker's limit on a record.
     base_path : str
         The path of the base URL, counted in the v1 URI length.
     text_content_type : str
@@ -133,7 +135,7 @@ class RecordEncoder:
         columns: Sequence[Hashable],
         *,
         dtypes: Sequence[object] | None = None,
-        api_version: Literal["v1", "v2"] = "v2",
+        api_version: Literal["v1", "v2", "kafka"] = "v2",
         key_col: Hashable | None = None,
         value_col: Hashable | None = None,
         value_cols: Sequence[Hashable] | None = None,
@@ -156,10 +158,18 @@ class RecordEncoder:
         sample: Callable[[], pd.DataFrame] | None = None,
         nullable: bool = False,
     ) -> None:
-        if api_version not in ("v1", "v2"):
+        if api_version not in ("v1", "v2", "kafka"):
             raise ConfigurationError(f"api_version must be 'v1' or 'v2', not {api_version!r}")
-        if api_version == "v2" and (schemaname or schemaversion):
+        if api_version != "v1" and (schemaname or schemaversion):
             raise ConfigurationError("schemaname and schemaversion are v1 parameters")
+        if api_version == "kafka" and "avro" in (value_format, key_format):
+            # Kafka keeps Avro in the Confluent wire format, whose schema id only a
+            # schema registry gives: REST's serializer=confluent asks Event Streams'.
+            raise ConfigurationError(
+                "Avro values and keys go through the REST API (protocol='rest'), whose "
+                "serializer registers the schema; protocol='kafka' sends json, text and "
+                "binary values"
+            )
         if not isinstance(topic, str) or not topic:
             raise ConfigurationError(f"topic must be a non-empty string, not {topic!r}")
         if topic in (".", ".."):
@@ -201,6 +211,8 @@ class RecordEncoder:
             )
             if api_version == "v1"
             else V2(topic, **common)
+            if api_version == "v2"
+            else Kafka(topic, **common)
         )
 
         roles: dict[int, str] = {}
@@ -323,8 +335,9 @@ class RecordEncoder:
 
     def encode(
         self, chunk: pd.DataFrame, start: int, problems: Mapping[int, str] | None = None
-    ) -> list[EncodedRecord | RejectedRow]:
-        """One :class:`EncodedRecord` or :class:`RejectedRow` per row of ``chunk``, in order.
+    ) -> list[EncodedRecord | KafkaRecord | RejectedRow]:
+        """One :class:`EncodedRecord` (a :class:`KafkaRecord` for the Kafka protocol) or
+        :class:`RejectedRow` per row of ``chunk``, in order.
 
         ``start`` is the position of the chunk's first row in the whole frame. A bad
         value never raises: its row becomes a :class:`RejectedRow`; so does a row that
@@ -351,6 +364,8 @@ class RecordEncoder:
             for item in out:
                 if isinstance(item, EncodedRecord):
                     set_record_id(item, ids[item.position - start])
+                elif isinstance(item, KafkaRecord):
+                    object.__setattr__(item, "record_id", ids[item.position - start])
         return out
 
     # -- columns of a chunk ------------------------------------------------------
@@ -409,9 +424,10 @@ class RecordEncoder:
             [None if i in failed else data for i, data in enumerate(binaries)],
         )
 
-    def _key_parts(self, keys: list[str | bytes | None]) -> list[str]:
-        """Each row's key as the dialect's fragment (v1 query parameters, a v2 member)."""
-        return [""] * len(keys) if self._key is None else self._dialect.key_parts(keys)
+    def _key_parts(self, keys: list[str | bytes | None]) -> list[Any]:
+        """Each row's key as the dialect's fragment (v1 query parameters, a v2 member,
+        Kafka's bytes)."""
+        return self._dialect.key_parts(keys)
 
     def _values(
         self, chunk: pd.DataFrame, errors: dict[int, str]
@@ -467,8 +483,9 @@ class RecordEncoder:
             return [[h for h in row if h is not None] for row in zip(*columns, strict=True)]
         return [()] * len(chunk)
 
-    def _header_parts(self, rows: list[Headers], errors: dict[int, str]) -> list[str]:
-        """Each row's headers as their wire fragment: a v1 query parameter or a v2 member."""
+    def _header_parts(self, rows: list[Headers], errors: dict[int, str]) -> list[Any]:
+        """Each row's headers as their wire fragment: a v1 query parameter, a v2 member,
+        Kafka's pairs."""
         header_part = self._dialect.header_part
         parts = []
         for i, headers in enumerate(rows):

@@ -1,0 +1,594 @@
+"""The Kafka protocol (``protocol="kafka"``): a run's rows written by confluent-kafka
+(librdkafka) instead of one REST request each.
+
+:class:`KafkaEngine` keeps the REST engine's contract with the run around it: rows come
+from the same stream of batches, each outcome goes into its batch's book, ``abort`` says
+why a run stopped, ``stop()`` sends no more. What Kafka does itself is left to it:
+librdkafka batches the records and retries them until ``message.timeout.ms``, and the
+idempotent producer (``enable.idempotence``, ``acks=all``) makes a retry write nothing
+twice and keeps each partition's order. A delivery report is a row's answer: partition,
+offset and timestamp are the broker's; a report that never came in time is ``unknown``.
+
+A producer is shared by the runs of a process that have the same settings (a Dask
+worker runs many partitions; a Producer many calls), kept for later runs, and polled by
+one thread of its own, which hands each run its delivery reports in bunches on the
+run's event loop, where the books are written.
+
+librdkafka logs to stderr by default, a line per reconnect attempt; its log goes to the
+``es_pandas.librdkafka`` logger instead, silent unless the application configures it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import functools
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal
+
+from .__version__ import __version__
+from ._engine import Batch, readable_rows
+from ._exceptions import (
+    AuthenticationError,
+    ConfigurationError,
+    ConnectionFailed,
+    PermissionDeniedError,
+    ProduceAborted,
+    TopicNotFoundError,
+)
+from ._outcomes import Abort
+from ._pressure import Pressure
+from ._status import FAILED, OK, REJECTED, UNKNOWN
+from ._transports import TransportConfig
+from ._transports._certs import trust_arguments
+from ._wire.kafka import KafkaRecord
+
+__all__ = ["KafkaEngine", "RecordingProducer", "kafka_config"]
+
+logger = logging.getLogger("es_pandas")
+LIBRDKAFKA_LOG = logging.getLogger("es_pandas.librdkafka")
+LIBRDKAFKA_LOG.addHandler(logging.NullHandler())
+# the run says what went wrong itself; reconnect attempts, hundreds a minute, are noise
+# in an application's log unless it asks for them with a handler of its own
+LIBRDKAFKA_LOG.propagate = False
+
+_Headers = list[tuple[str, bytes]] | None
+#: librdkafka's default ``message.max.bytes``, the limit when the broker does not say
+DEFAULT_MESSAGE_MAX_BYTES = 1_000_000
+#: records handed to librdkafka and not yet reported, per run: bounds the memory a run
+#: holds (and the rows a second Ctrl-C leaves unknown) whatever librdkafka's own queue
+WINDOW = 10_000
+#: producers kept for later runs, at most (a process rarely has more than one setting)
+_KEPT = 4
+# errors after which the broker wrote nothing: the row is failed, not unknown
+_REFUSED = frozenset(
+    (
+        "MSG_SIZE_TOO_LARGE",
+        "RECORD_LIST_TOO_LARGE",
+        "INVALID_RECORD",
+        "CORRUPT_MESSAGE",
+        "INVALID_REQUIRED_ACKS",
+        "UNSUPPORTED_FOR_MESSAGE_FORMAT",
+    )
+)
+# errors about the whole run, and the exception each stops it with
+_RUN_LEVEL: dict[str, type[ProduceAborted]] = {
+    "UNKNOWN_TOPIC_OR_PART": TopicNotFoundError,
+    "_UNKNOWN_TOPIC": TopicNotFoundError,
+    "_UNKNOWN_PARTITION": TopicNotFoundError,
+    "TOPIC_AUTHORIZATION_FAILED": PermissionDeniedError,
+    "CLUSTER_AUTHORIZATION_FAILED": PermissionDeniedError,
+    "TRANSACTIONAL_ID_AUTHORIZATION_FAILED": PermissionDeniedError,
+    "SASL_AUTHENTICATION_FAILED": AuthenticationError,
+    "_AUTHENTICATION": AuthenticationError,
+}
+# what a broker's refusal to let an idempotent producer write usually means
+_IDEMPOTENCE_HINT = (
+    " (an idempotent producer needs the IdempotentWrite permission on older Kafka: "
+    "kafka_config={'enable.idempotence': False} writes without it, and a retry may then "
+    "write a record twice)"
+)
+
+
+def _confluent() -> Any:
+    try:
+        import confluent_kafka
+        import confluent_kafka.admin
+    except ImportError:
+        raise ConfigurationError(
+            "protocol='kafka' needs confluent-kafka: pip install 'eventstreams-pandas[kafka]'"
+        ) from None
+    return confluent_kafka
+
+
+def kafka_config(
+    options: Mapping[str, Any],
+    credentials: Mapping[str, str],
+    transport: TransportConfig,
+) -> dict[str, Any]:
+    """librdkafka's settings for a run: the brokers, an idempotent producer, SASL from
+    the ``credentials`` (an API key as IBM Cloud takes it: PLAIN, user ``token``; a user
+    and password as SCRAM-SHA-512, as on premises), TLS as ``transport`` says, the
+    run's ``timeout`` and ``retries``; then ``options["kafka_config"]`` over them all."""
+    own = dict(options["kafka_config"] or {})
+    retries = options["retries"].retries
+    config: dict[str, Any] = {
+        "bootstrap.servers": options["bootstrap_servers"],
+        "client.id": f"es-pandas/{__version__}",
+        "enable.idempotence": True,
+        "acks": "all",
+        # A missing topic is an error to report, not one to create with the broker's
+        # defaults (Event Streams creates none either).
+        "allow.auto.create.topics": False,
+        "request.timeout.ms": int(options["timeout"] * 1000),
+        # A record gets the time that the REST engine gives a row with its retries.
+        "message.timeout.ms": int(options["timeout"] * 1000 * (retries + 1)),
+    }
+    if "token" in credentials or options["iam"]:
+        raise ConfigurationError(
+            "protocol='kafka' signs in with an API key or a user and password (SASL); "
+            "a bearer token and iam=True are for the REST API"
+        )
+    api_key = credentials.get("api_key")
+    user, password = credentials.get("user"), credentials.get("password")
+    if api_key is None and user == "token":
+        api_key = password
+    if api_key is not None:
+        config |= {"sasl.mechanism": "PLAIN", "sasl.username": "token", "sasl.password": api_key}
+    elif user is not None and password is not None:
+        config |= {"sasl.mechanism": "SCRAM-SHA-512", "sasl.username": user}
+        config["sasl.password"] = password
+    elif user is not None or password is not None:
+        raise ConfigurationError("a user name needs a password (and a password a user name)")
+    sasl = "sasl.mechanism" in config
+    tls = sasl or transport.cert is not None or isinstance(transport.verify, str)
+    protocol = own.get("security.protocol") or (
+        ("SASL_SSL" if tls else "SASL_PLAINTEXT") if sasl else ("SSL" if tls else "PLAINTEXT")
+    )
+    config["security.protocol"] = protocol
+    if "SSL" in str(protocol).upper():
+        config |= _tls(transport)
+    return config | own
+
+
+def _tls(transport: TransportConfig) -> dict[str, Any]:
+    """librdkafka's TLS settings for what the REST engines take: the CA bundle (PEM or
+    PKCS#12; certifi's by default, as for REST) and the client certificate."""
+    out: dict[str, Any] = {}
+    if transport.verify is False:
+        out["enable.ssl.certificate.verification"] = False
+    else:
+        if isinstance(transport.verify, str):
+            source = transport.verify
+        else:
+            import certifi
+
+            source = certifi.where()
+        trust = trust_arguments(source, transport.ca_password, "verify")
+        out |= (
+            {"ssl.ca.location": trust["cafile"]}
+            if "cafile" in trust
+            else {"ssl.ca.pem": trust["cadata"]}
+        )
+    cert = transport.cert
+    if cert is not None:
+        certificate, key = (cert, cert) if isinstance(cert, str) else cert
+        if certificate.lower().endswith((".p12", ".pfx")):
+            out["ssl.keystore.location"] = certificate
+            if transport.cert_password:
+                out["ssl.keystore.password"] = transport.cert_password
+        else:
+            out |= {"ssl.certificate.location": certificate, "ssl.key.location": key}
+            if transport.cert_password:
+                out["ssl.key.password"] = transport.cert_password
+    return out
+
+
+# -- producers shared in a process ---------------------------------------------------
+
+
+class _SharedProducer:
+    """One librdkafka producer, the thread polling it, and the runs using it."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        kafka = _confluent()
+        self.producer = kafka.Producer(
+            {**config, "logger": LIBRDKAFKA_LOG, "error_cb": self._error}
+        )
+        self.runs: set[KafkaEngine] = set()
+        #: each topic's limit on a record (message.max.bytes), once looked up
+        self.limits: dict[str, int] = {}
+        self.broken: str | None = None
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="es-pandas-kafka", daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._closing.is_set():
+            self.producer.poll(0.1)
+            for run in list(self.runs):
+                run.wake()
+
+    def _error(self, error: Any) -> None:  # on the poll thread
+        if error.fatal():
+            # librdkafka gives up on a fatal error: no later run may use this producer
+            self.broken = error.str()
+        for run in list(self.runs):
+            run.error(error)
+
+    def close(self) -> None:
+        self._closing.set()
+        self._thread.join(5)
+        self.producer.flush(5)
+
+
+_producers: collections.OrderedDict[str, _SharedProducer] = collections.OrderedDict()
+_producers_lock = threading.Lock()
+
+
+def _shared_producer(config: Mapping[str, Any]) -> _SharedProducer:
+    """The process's producer for ``config``, made on first use."""
+    # a digest, not the settings: they hold the credentials
+    digest = hashlib.sha256(repr(sorted(config.items())).encode()).hexdigest()
+    with _producers_lock:
+        shared = _producers.get(digest)
+        if shared is not None and shared.broken is None:
+            _producers.move_to_end(digest)
+            return shared
+        shared = _producers[digest] = _SharedProducer(config)
+        while len(_producers) > _KEPT:
+            oldest = next((d for d, p in _producers.items() if not p.runs), None)
+            if oldest is None:
+                break
+            _producers.pop(oldest).close()
+        return shared
+
+
+class RecordingProducer:
+    """A dry run's producer: each record is remembered and reported written at once,
+    at partition 0 and the next offset; nothing is connected to."""
+
+    def __init__(self) -> None:
+        self.records: dict[int, tuple[str, bytes | None, bytes, _Headers]] = {}
+        self.runs: set[KafkaEngine] = set()
+        self.limits: dict[str, int] = {}
+        self.broken: str | None = None
+        self.producer = self
+
+    def produce(
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes | None,
+        *,
+        headers: _Headers,
+        on_delivery: Any,
+    ) -> None:
+        offset = len(self.records)
+        self.records[offset] = (topic, key, value, headers)
+        on_delivery(None, _Recorded(offset))
+        for run in self.runs:
+            run.wake()
+
+
+class _Recorded:
+    """The delivery report of a dry run's record."""
+
+    def __init__(self, offset: int) -> None:
+        self._offset = offset
+
+    def partition(self) -> int:
+        return 0
+
+    def offset(self) -> int:
+        return self._offset
+
+    def timestamp(self) -> tuple[int, int]:
+        return (0, 0)
+
+
+# -- a run ----------------------------------------------------------------------------
+
+
+class KafkaEngine:
+    """Writes the records of a stream of batches to ``topic`` with the producer for
+    ``config`` (or ``recorder``, a dry run's), at most ``max_rate`` records a second.
+
+    ``abort`` is set when the run must stop; the caller raises it with the status."""
+
+    def __init__(
+        self,
+        *,
+        topic: str,
+        config: Mapping[str, Any],
+        where: str,
+        fail_after: int,
+        max_rate: float | Literal["auto"] | None,
+        timeout: float,
+        recorder: RecordingProducer | None = None,
+    ) -> None:
+        self._topic = topic
+        self._config = config
+        self._where = where
+        self._fail_after = fail_after
+        self._timeout = timeout
+        self._recorder = recorder
+        # "auto" watches REST answers; a Kafka broker throttles a client by itself
+        self.pressure = Pressure(None if max_rate == "auto" else max_rate)
+        self.abort: Abort | None = None
+        #: keys held back (REST's on_key_error="hold"): Kafka keeps each key's order
+        self.held_keys = 0
+        self._shared: _SharedProducer | RecordingProducer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._reports: collections.deque[tuple[Batch, int, float, Any, Any]] = collections.deque()
+        self._errors: collections.deque[Any] = collections.deque()
+        self._woken = False
+        self._in_flight: dict[tuple[int, int], tuple[Batch, int]] = {}
+        self._room = asyncio.Event()
+        self._stopping = False
+        self._delivered = False  # whether any record was written
+        self._streak = 0  # reports in a row that did not write their record
+
+    def stop(self) -> None:
+        """Write no more rows; those handed to Kafka go on to their reports."""
+        self._stopping = True
+
+    # -- on the poll thread ------------------------------------------------------
+
+    def wake(self) -> None:
+        """Reports or errors are waiting: have the run's loop take them, once."""
+        if (self._reports or self._errors) and not self._woken and self._loop is not None:
+            self._woken = True
+            # a closed loop: the run is over
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._take)
+
+    def error(self, error: Any) -> None:
+        self._errors.append(error)
+
+    def _report(
+        self, batch: Batch, position: int, started: float, error: Any, message: Any
+    ) -> None:
+        self._reports.append((batch, position, started, error, message))
+
+    # -- on the run's loop -------------------------------------------------------
+
+    async def connect(self) -> int:
+        """Take the producer and check the topic: the largest record it takes, in
+        bytes. A problem of the whole run (no broker, refused credentials, no such
+        topic) sets ``abort`` and sends nothing."""
+        self._loop = asyncio.get_running_loop()
+        if self._recorder is not None:
+            self._shared = self._recorder
+            self._shared.runs.add(self)
+            return self.client_limit(self._config)
+        shared = await self._loop.run_in_executor(None, _shared_producer, self._config)
+        self._shared = shared
+        shared.runs.add(self)
+        problem = await self._loop.run_in_executor(None, self._check_topic, shared)
+        if problem is not None and self.abort is None:
+            self.abort = problem
+        return shared.limits.get(self._topic, self.client_limit(self._config))
+
+    @staticmethod
+    def client_limit(config: Mapping[str, Any]) -> int:
+        """The largest record librdkafka takes with ``config`` (``message.max.bytes``)."""
+        return int(config.get("message.max.bytes", DEFAULT_MESSAGE_MAX_BYTES))
+
+    def _check_topic(self, shared: _SharedProducer) -> Abort | None:
+        """Ask the brokers for the topic (on a worker thread): a metadata request, in
+        short tries until ``timeout`` passes or librdkafka finds every broker down or
+        the credentials refused, then the topic's ``max.message.bytes``."""
+        kafka = _confluent()
+        deadline = time.monotonic() + self._timeout
+        while True:
+            try:
+                metadata = shared.producer.list_topics(
+                    self._topic, timeout=max(0.05, min(1.0, deadline - time.monotonic()))
+                )
+            except kafka.KafkaException as exc:
+                metadata, reason = None, exc.args[0].str()
+            else:
+                topic = metadata.topics.get(self._topic)
+                error = None if topic is None else topic.error
+                if error is None and topic is not None and topic.partitions:
+                    break
+                reason = "no partitions" if error is None else error.str()
+                stops = None if error is None else _RUN_LEVEL.get(error.name())
+                if stops is not None:
+                    return Abort(stops, self._topic_problem(error))
+            if self.abort is not None:
+                return None  # set on the loop: no broker, or refused credentials
+            if time.monotonic() >= deadline:
+                return Abort(
+                    ConnectionFailed,
+                    f"Kafka at {self._where} did not describe topic {self._topic!r} within "
+                    f"{self._timeout:g} s: {reason}",
+                )
+        if self._topic not in shared.limits:
+            shared.limits[self._topic] = self._topic_limit(kafka)
+        return None
+
+    def _topic_problem(self, error: Any) -> str:
+        if error.name() == "UNKNOWN_TOPIC_OR_PART":
+            return f"topic {self._topic!r} does not exist at Kafka {self._where}"
+        return f"Kafka at {self._where} refused topic {self._topic!r}: {error.str()}"
+
+    def _topic_limit(self, kafka: Any) -> int:
+        """The topic's ``max.message.bytes`` (a broker that will not say: the client's
+        ``message.max.bytes``), whichever is lower."""
+        client = self.client_limit(self._config)
+        admin_config = {
+            k: v
+            for k, v in self._config.items()
+            if k.startswith(("bootstrap", "security", "sasl", "ssl", "client", "enable.ssl"))
+        }
+        admin = kafka.admin.AdminClient({**admin_config, "logger": LIBRDKAFKA_LOG})
+        resource = kafka.admin.ConfigResource("topic", self._topic)
+        try:
+            entries = admin.describe_configs([resource])[resource].result(timeout=self._timeout)
+            return min(client, int(entries["max.message.bytes"].value))
+        except Exception:
+            # not allowed to describe it, or a broker that keeps no such setting
+            return client
+
+    async def run(self, batches: Iterator[Batch]) -> None:
+        """Write every row of every batch, each outcome into its batch's book; then wait
+        for the reports of those handed to Kafka."""
+        rows, unreadable = readable_rows(batches, with_rejected=False)
+        assert self._shared is not None
+        produce = self._shared.producer.produce
+        kafka = None if self._recorder is not None else _confluent()
+        topic = self._topic
+        try:
+            for batch, record in rows:
+                if self._stopping or self.abort is not None:
+                    break
+                assert isinstance(record, KafkaRecord)
+                while len(self._in_flight) >= WINDOW and self.abort is None:
+                    await self._wait()
+                if self.pressure.limited:
+                    await self.pressure.start()
+                position = record.position
+                batch.sending(position)
+                report = functools.partial(self._report, batch, position, time.monotonic())
+                while True:
+                    try:
+                        produce(
+                            topic,
+                            record.value,
+                            record.key,
+                            headers=record.headers,
+                            on_delivery=report,
+                        )
+                    except BufferError:
+                        # librdkafka's queue is full (runs share it): wait for room
+                        await (self._wait() if self._in_flight else asyncio.sleep(0.005))
+                        continue
+                    except Exception as exc:
+                        if kafka is None or not isinstance(exc, kafka.KafkaException):
+                            raise
+                        self._refused(batch, position, exc.args[0])
+                        break
+                    self._in_flight[(id(batch), position)] = (batch, position)
+                    break
+            while self._in_flight:
+                await self._wait()
+        except asyncio.CancelledError:
+            self._interrupted()
+            raise
+        finally:
+            self._shared.runs.discard(self)
+        if unreadable:
+            raise unreadable[0]
+
+    async def _wait(self) -> None:
+        """Until reports come in (or an error stops the run)."""
+        self._room.clear()
+        await self._room.wait()
+
+    def _take(self) -> None:
+        """The reports and errors the poll thread has for this run."""
+        self._woken = False
+        while self._errors:
+            self._global_error(self._errors.popleft())
+        while self._reports:
+            batch, position, started, error, message = self._reports.popleft()
+            if self._in_flight.pop((id(batch), position), None) is None:
+                continue  # ended when the run was interrupted
+            try:
+                if error is None:
+                    self._written(batch, position, started, message)
+                else:
+                    self._not_written(batch, position, started, error)
+            finally:
+                batch.row_done(position)
+        self._room.set()
+
+    def _written(self, batch: Batch, position: int, started: float, message: Any) -> None:
+        kind, timestamp = message.timestamp()
+        batch.book.ok(
+            position,
+            0,
+            message.partition(),
+            message.offset(),
+            timestamp if kind else None,
+            1,
+            time.monotonic() - started,
+            position in batch.resent,
+        )
+        self._delivered = True
+        self._streak = 0
+
+    def _not_written(self, batch: Batch, position: int, started: float, error: Any) -> None:
+        """A report with an error: the row is failed when the broker refused it, else
+        unknown (librdkafka gave up waiting; the broker may have written it)."""
+        name = error.name()
+        latency = time.monotonic() - started
+        stops = _RUN_LEVEL.get(name)
+        refused = stops is not None or name in _REFUSED
+        message = f"Kafka: {error.str()}"
+        if stops is PermissionDeniedError and name != "TOPIC_AUTHORIZATION_FAILED":
+            message += _IDEMPOTENCE_HINT
+        if not refused:
+            message += ": the record may have been written"
+        batch.book.fail(
+            position, FAILED if refused else UNKNOWN, message, attempts=1, latency=latency
+        )
+        if stops is not None:
+            topic = stops is TopicNotFoundError
+            self._stop(stops, self._topic_problem(error) if topic else message)
+            return
+        if name in _REFUSED:
+            self._streak = 0
+            return
+        self._streak += 1
+        if self._streak >= self._fail_after:
+            self._stop(
+                ConnectionFailed,
+                f"Kafka at {self._where} stopped writing ({self._streak} records in a row "
+                f"were not confirmed): {error.str()}",
+            )
+
+    def _refused(self, batch: Batch, position: int, error: Any) -> None:
+        """librdkafka refused a record before sending it (its own size limit)."""
+        status = REJECTED if error.name() == "MSG_SIZE_TOO_LARGE" else FAILED
+        batch.book.fail(position, status, f"Kafka: {error.str()}")
+        batch.row_done(position)
+        stops = _RUN_LEVEL.get(error.name())
+        if stops is not None:
+            self._stop(stops, self._topic_problem(error))
+
+    def _global_error(self, error: Any) -> None:
+        """An error of the producer's, not of a record: refused credentials and fatal
+        errors stop the run; a lost connection is librdkafka's to retry."""
+        stops = _RUN_LEVEL.get(error.name())
+        if stops is not None:
+            self._stop(stops, f"Kafka at {self._where} refused: {error.str()}")
+        elif error.fatal():
+            self._stop(ProduceAborted, f"the Kafka producer failed: {error.str()}")
+        elif not self._delivered and error.name() == "_ALL_BROKERS_DOWN":
+            self._stop(ConnectionFailed, f"cannot reach Kafka at {self._where}: {error.str()}")
+
+    def _stop(self, error: type[ProduceAborted], message: str) -> None:
+        if self.abort is None:
+            self.abort = Abort(error, message)
+        self._room.set()
+
+    def _interrupted(self) -> None:
+        """Cancelled (a second Ctrl-C): the records not yet reported may be written."""
+        for batch, position in self._in_flight.values():
+            if batch.book.status[position] != OK:
+                batch.book.fail(
+                    position,
+                    UNKNOWN,
+                    "interrupted before Kafka reported it: the record may have been written",
+                    attempts=1,
+                )
+            batch.row_done(position)
+        self._in_flight.clear()

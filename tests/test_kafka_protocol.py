@@ -1,0 +1,380 @@
+"""``protocol="kafka"``: rows written with the Kafka protocol (confluent-kafka) to a real
+Kafka-protocol broker (Tansu), then read back with a consumer.
+
+Tansu takes SASL SCRAM but not PLAIN (what IBM Cloud's API keys use): PLAIN is checked
+as the settings librdkafka is given, not against a broker."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import uuid
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import es_pandas
+from es_pandas import (
+    AuthenticationError,
+    ConfigurationError,
+    ConnectionFailed,
+    Producer,
+    TopicNotFoundError,
+)
+from es_pandas._config import resolve
+from es_pandas.server._kafka import read_topic
+
+from .conftest import run, start
+from .test_kafka import create, gateway  # noqa: F401 - the REST gateway fixture
+
+pytest.importorskip("confluent_kafka")
+
+
+def new_topic(kafka, partitions: int = 3) -> str:
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    name = f"k-{uuid.uuid4().hex[:10]}"
+    admin = AdminClient({"bootstrap.servers": kafka.bootstrap})
+    admin.create_topics([NewTopic(name, partitions)])[name].result(10)
+    return name
+
+
+def consume(kafka, topic: str) -> list:
+    return read_topic({"bootstrap.servers": kafka.bootstrap}, topic, idle_seconds=1.5)
+
+
+def orders(n: int) -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    return pd.DataFrame(
+        {
+            "order_id": [f"{i:07d}" for i in range(n)],
+            "customer": [f"{i % 613:05d}" for i in range(n)],
+            "amount": rng.random(n),
+            "qty": pd.array([None if i % 13 == 0 else i % 50 for i in range(n)], "Int64"),
+            "note": [None if i % 11 == 0 else f"note {i} ✓" for i in range(n)],
+            "region": [["eu", "us", "ap"][i % 3] for i in range(n)],
+        }
+    )
+
+
+def test_50000_rows_land_once_each_where_the_status_frame_says(kafka) -> None:
+    topic = new_topic(kafka, partitions=4)
+    frame = orders(50_000)
+    status = frame.es.produce(
+        topic,
+        key_col="customer",
+        header_cols=["region"],
+        record_id="order_id",
+        protocol="kafka",
+        bootstrap_servers=kafka.bootstrap,
+        progress=False,
+    )
+    assert status.summary.counts["ok"] == len(frame), status.summary.why()
+    assert status.index.equals(frame.index)
+    assert status.attrs["api_version"] == "kafka"
+    assert not status["maybe_duplicate"].any()
+    assert status["http_status"].isna().all()  # not HTTP: no status code to show
+
+    records = consume(kafka, topic)
+    assert len(records) == len(frame)
+    by_place = {(r.partition, r.offset): r for r in records}
+    assert len(by_place) == len(frame)
+    for row, (partition, offset) in enumerate(
+        zip(status["partition"], status["offset"], strict=True)
+    ):
+        record = by_place[(partition, offset)]
+        assert record.key == frame["customer"][row].encode()  # "00042" stays "00042"
+        assert dict(record.headers)["region"] == frame["region"][row].encode()
+        assert dict(record.headers)["es-pandas-record-id"] == frame["order_id"][row].encode()
+        value = json.loads(record.value)
+        assert value["order_id"] == frame["order_id"][row]
+        assert value["qty"] == (None if pd.isna(frame["qty"][row]) else int(frame["qty"][row]))
+    # Kafka's own per-key order: the rows of a key are written in row order
+    for _, rows in status.groupby(frame["customer"]):
+        assert rows["partition"].nunique() == 1
+        assert rows["offset"].is_monotonic_increasing
+    assert set(status["record_id"]) == set(frame["order_id"])
+
+
+def test_a_row_lands_as_the_same_record_over_rest_and_over_kafka(kafka, gateway) -> None:  # noqa: F811
+    """The value policy is one: the REST gateway (v1 and v2) and the Kafka protocol
+    write the same key, value and headers for every row."""
+    frame = pd.DataFrame(
+        {
+            "k": ["00042", "a/b c", "ü"],
+            "when": pd.to_datetime(["2024-01-02 03:04:05.123456", None, "2024-06-30 00:00:00.5"]),
+            "big": [2**63 - 1, -(2**53) - 1, 0],
+            "ratio": [0.1, float("nan"), 1e300],
+            "tags": [["x", 1], {"a": None}, []],
+            "h": ["one", None, "three"],
+        }
+    )
+    options = {"key_col": "k", "header_cols": ["h"], "record_id": "hash", "progress": False}
+    landed = {}
+    for how in ("v1", "v2", "kafka"):
+        topic = f"same-{how}-{uuid.uuid4().hex[:6]}"
+        create(gateway, topic, 1)
+        if how == "kafka":
+            status = frame.es.produce(
+                topic, protocol="kafka", bootstrap_servers=kafka.bootstrap, **options
+            )
+        else:
+            status = frame.es.produce(topic, url=gateway, api_version=how, **options)
+        assert status.summary.counts["ok"] == 3, status.summary.why()
+        landed[how] = [(r.key, r.value, r.headers) for r in consume(kafka, topic)]
+        landed[how].append(status["record_id"].tolist())
+    assert landed["kafka"] == landed["v1"] == landed["v2"]
+
+
+def test_a_row_kafka_cannot_take_is_rejected_and_the_others_go(kafka) -> None:
+    topic = new_topic(kafka, partitions=1)
+    frame = pd.DataFrame({"v": ["small", "x" * 30_000, "also small"]})
+    status = frame.es.produce(
+        topic,
+        value_col="v",
+        protocol="kafka",
+        bootstrap_servers=kafka.bootstrap,
+        kafka_config={"message.max.bytes": 20_000},
+        progress=False,
+    )
+    assert status["status"].tolist() == ["ok", "rejected", "ok"]
+    assert "over the" in status["error"][1] and "message.max.bytes" in status["error"][1]
+    assert [r.value for r in consume(kafka, topic)] == [b"small", b"also small"]
+
+
+def test_an_unknown_topic_stops_the_run_before_any_row(kafka) -> None:
+    with pytest.raises(TopicNotFoundError, match="does not exist") as caught:
+        orders(10).es.produce(
+            "no-such-topic-" + uuid.uuid4().hex[:6],
+            protocol="kafka",
+            bootstrap_servers=kafka.bootstrap,
+            progress=False,
+        )
+    assert (caught.value.status["status"] == "not_sent").all()
+
+
+def test_no_broker_fails_fast_with_the_reason() -> None:
+    with pytest.raises(ConnectionFailed, match=r"cannot reach Kafka at 127\.0\.0\.1:9") as caught:
+        orders(5).es.produce(
+            "t", protocol="kafka", bootstrap_servers="127.0.0.1:9", timeout=20, progress=False
+        )
+    assert caught.value.summary.elapsed < 15  # a refused connection, not the whole timeout
+
+
+@pytest.fixture(scope="module")
+def scram_broker(tmp_path_factory):
+    from .kafka_broker import running_broker
+
+    log = tmp_path_factory.mktemp("kafka-scram") / "broker.log"
+    with running_broker(log, "--authentication") as broker:
+        yield broker
+
+
+def test_refused_credentials_stop_the_run_and_never_show_the_password(scram_broker) -> None:
+    password = "s3cret-" + uuid.uuid4().hex
+    with pytest.raises(AuthenticationError) as caught:
+        orders(5).es.produce(
+            "t",
+            protocol="kafka",
+            bootstrap_servers=scram_broker.bootstrap,
+            user="nobody",
+            password=password,
+            kafka_config={"security.protocol": "SASL_PLAINTEXT"},
+            progress=False,
+        )
+    assert "SCRAM" in str(caught.value)
+    shown = str(caught.value) + caught.value.status.to_string()
+    assert password not in shown
+
+
+def test_credentials_become_sasl_settings_that_are_never_shown(tmp_path) -> None:
+    """IBM Cloud's service key as librdkafka's settings (no broker here speaks PLAIN)."""
+    key = tmp_path / "service-key.json"
+    key.write_text(
+        json.dumps(
+            {
+                "api_key": "the-api-key",
+                "kafka_brokers_sasl": ["b-0.example:9093", "b-1.example:9093"],
+                "kafka_http_url": "https://example.eventstreams.cloud.ibm.com",
+                "user": "token",
+                "password": "the-api-key",
+            }
+        )
+    )
+    settings = resolve([{"credentials": str(key), "protocol": "kafka"}])
+    assert settings.kafka is not None
+    assert settings.kafka["bootstrap.servers"] == "b-0.example:9093,b-1.example:9093"
+    assert settings.kafka["security.protocol"] == "SASL_SSL"
+    assert settings.kafka["sasl.mechanism"] == "PLAIN"
+    assert settings.kafka["sasl.username"] == "token"
+    assert settings.kafka["sasl.password"] == "the-api-key"
+    assert settings.kafka["enable.idempotence"] is True and settings.kafka["acks"] == "all"
+    producer = Producer(credentials=str(key), protocol="kafka")
+    assert "the-api-key" not in repr(producer) + repr(producer.settings)
+    plan = pd.DataFrame({"v": [1]}).es.produce("t", producer=producer, dry_run=True)
+    assert "the-api-key" not in plan.to_string()
+
+    scram = resolve(
+        [{"protocol": "kafka", "bootstrap_servers": "h:1", "user": "alice", "password": "pw"}]
+    )
+    assert scram.kafka is not None and scram.kafka["sasl.mechanism"] == "SCRAM-SHA-512"
+    mine = resolve(
+        [
+            {
+                "protocol": "kafka",
+                "bootstrap_servers": "h:1",
+                "user": "alice",
+                "password": "pw",
+                "kafka_config": {"sasl.mechanism": "SCRAM-SHA-256", "linger.ms": 50},
+            }
+        ]
+    )
+    assert mine.kafka is not None
+    assert mine.kafka["sasl.mechanism"] == "SCRAM-SHA-256" and mine.kafka["linger.ms"] == 50
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({}, "needs the Kafka brokers"),
+        ({"bootstrap_servers": "h:1", "token": "t"}, "bearer token"),
+        ({"bootstrap_servers": "h:1", "proxy": "http://p:3128"}, "HTTP proxy"),
+        ({"bootstrap_servers": "nohost"}, "is not host:port"),
+        (
+            {"bootstrap_servers": "h:1", "kafka_config": {"bootstrap.servers": "x"}},
+            "es_pandas' own",
+        ),
+        ({"bootstrap_servers": "h:1", "value_format": "avro"}, "protocol='rest'"),
+    ],
+)
+def test_settings_kafka_cannot_use_fail_before_anything_is_read(options, message) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        pd.DataFrame({"v": [1]}).es.produce("t", protocol="kafka", progress=False, **options)
+
+
+def test_a_dry_run_shows_the_records_and_connects_to_nothing() -> None:
+    frame = pd.DataFrame({"k": ["00042", None], "v": [1.5, 2.5], "h": ["x", "y"]})
+    plan = frame.es.produce(
+        "orders",
+        key_col="k",
+        header_cols=["h"],
+        protocol="kafka",
+        bootstrap_servers="127.0.0.1:9",
+        dry_run=True,
+    )
+    assert plan.columns.tolist() == ["topic", "key", "headers", "value", "error"]
+    assert plan.loc[0, "key"] == "00042" and plan.loc[0, "value"] == '{"v":1.5}'
+    assert plan.loc[0, "headers"] == {"h": "x"}
+    assert plan.loc[1, "error"] == "column 'k': null key"
+
+
+def test_the_protocol_comes_from_the_environment(kafka, monkeypatch) -> None:
+    topic = new_topic(kafka, partitions=1)
+    monkeypatch.setenv("ES_PANDAS_PROTOCOL", "kafka")
+    monkeypatch.setenv("ES_PANDAS_BOOTSTRAP_SERVERS", kafka.bootstrap)
+    status = pd.DataFrame({"v": [1, 2]}).es.produce(topic, progress=False)
+    assert status.summary.counts["ok"] == 2
+    assert len(consume(kafka, topic)) == 2
+
+
+def test_a_broker_stopped_mid_run_leaves_no_row_ok_that_is_not_in_kafka(tmp_path) -> None:
+    """Tansu frozen (SIGSTOP) once 2,000 rows are written: the records then in flight
+    end unknown when their time is up, the run stops as ConnectionFailed, and every row
+    it says ok is in the topic, where it says, once the broker is back."""
+    from .kafka_broker import running_broker
+
+    with running_broker(tmp_path / "broker.log") as broker:
+        topic = new_topic(broker, partitions=2)
+        frame = orders(20_000)
+        froze = threading.Event()
+
+        def progress(event: es_pandas.ProgressEvent) -> None:
+            if event.counts["ok"] >= 2_000 and not froze.is_set():
+                broker.process.send_signal(signal.SIGSTOP)
+                froze.set()
+
+        try:
+            with pytest.raises(ConnectionFailed, match="stopped writing") as caught:
+                frame.es.produce(
+                    topic,
+                    key_col="order_id",
+                    protocol="kafka",
+                    bootstrap_servers=broker.bootstrap,
+                    # librdkafka gives a record 2 s; Tansu keeps no record it lost
+                    timeout=1,
+                    retries=1,
+                    max_rate=4_000.0,
+                    progress=progress,
+                )
+        finally:
+            broker.process.send_signal(signal.SIGCONT)
+        assert froze.is_set()
+        status = caught.value.status
+        counts = Counter(status["status"])
+        assert counts["unknown"] > 0 and counts["not_sent"] > 0, counts
+        assert set(counts) <= {"ok", "unknown", "not_sent"}
+        records = {(r.partition, r.offset): r.key for r in consume(broker, topic)}
+        ok = status[status["status"] == "ok"]
+        for row, partition, offset in zip(ok.index, ok["partition"], ok["offset"], strict=True):
+            assert records[(partition, offset)] == frame["order_id"][row].encode()
+        # an unknown row is there, or not: never twice
+        assert len(records) == len(set(records.values()))
+
+
+def test_the_cli_loads_over_kafka_and_resumes_an_interrupted_load(kafka, tmp_path) -> None:
+    rows = 20_000
+    path = tmp_path / "orders.csv"
+    orders(rows).to_csv(path, index=False)
+    topic = new_topic(kafka, partitions=2)
+    status_out = tmp_path / "status.csv"
+    env = {"ES_PANDAS_PROTOCOL": "kafka", "ES_PANDAS_BOOTSTRAP_SERVERS": kafka.bootstrap}
+    proc = start(
+        *["produce", str(path), "--topic", topic, "--key-col", "customer"],
+        *["--status-out", str(status_out), "--max-rate", "3000", "--chunksize", "1000"],
+        env=env,
+    )
+    # Interrupt mid-load, on an event (the broker holds 3,000 records), not a clock.
+    watch_until_written(kafka, topic, 3_000, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    first = pd.read_csv(status_out, dtype={"status": str})
+    assert 0 < (first["status"] == "ok").sum() < rows
+
+    result = run(
+        *["produce", str(path), "--topic", topic, "--key-col", "customer"],
+        *["--protocol", "kafka", "--resume", str(status_out), "--status-out", str(status_out)],
+        env={"ES_PANDAS_BOOTSTRAP_SERVERS": kafka.bootstrap},
+    )
+    final = pd.read_csv(status_out)
+    assert result.returncode == int((final["status"] == "unknown").any()), result.stderr
+    assert final["row"].tolist() == list(range(rows))
+    written = Counter(json.loads(r.value)["order_id"] for r in consume(kafka, topic))
+    unknown = set(final.loc[final["status"] == "unknown", "row"])
+    for row in range(rows):
+        if row not in unknown:
+            assert written[f"{row:07d}"] == 1, (row, written[f"{row:07d}"])
+
+
+def watch_until_written(kafka, topic: str, records: int, proc) -> None:
+    """Until the topic holds ``records`` records (its partitions' end offsets)."""
+    import time
+
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": "watch"})
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            ends = [
+                consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)[1]
+                for p in (0, 1)
+            ]
+            if sum(ends) >= records:
+                return
+            assert proc.poll() is None and time.monotonic() < deadline, "the load ended or stalled"
+    finally:
+        consumer.close()
