@@ -2,10 +2,12 @@
 
     import es_pandas                       # registers the DataFrame accessor df.es
     status = df.es.produce("orders", key_col="order_id")
+    summary = ddf.es.produce("orders")     # a Dask DataFrame's, from its workers
 
 ``import es_pandas`` loads pandas and this package's client only: the HTTP engine is
 imported when a run starts, and the local server (``LocalEventStreams``), the CLI and
-Parquet support on first use.
+Parquet support on first use; Dask is not imported: ``ddf.es`` is registered when
+``dask.dataframe`` is.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from . import _accessor  # noqa: F401 - registers df.es
 from .__version__ import __version__
 from ._auth import APIKeyAuth, Auth, BasicAuth, BearerAuth, IAMAuth, XAuthTokenAuth
+from ._dask import register_when_dask_loads
 from ._exceptions import (
     AuthenticationError,
     ConfigurationError,
@@ -82,6 +85,7 @@ for _name in __all__:
     if getattr(_obj, "__module__", "").startswith("es_pandas._"):
         _obj.__module__ = "es_pandas"
 del _name, _obj
+register_when_dask_loads()
 
 
 def __getattr__(name: str) -> Any:

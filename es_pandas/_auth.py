@@ -13,7 +13,7 @@ import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 from ._exceptions import ConfigurationError, EventStreamsError
@@ -165,6 +165,10 @@ class IAMAuth(Auth):
 
     def __repr__(self) -> str:
         return f"<IAMAuth url={split_userinfo(self.url)[0]!r}>"
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A lock belongs to its event loop: a copy (a Dask worker's) makes its own.
+        return {**self.__dict__, "_locks": {}}
 
     def shown_headers(self) -> dict[str, str]:
         return {"Authorization": "Bearer <IAM token>"}

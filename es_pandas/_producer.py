@@ -22,6 +22,7 @@ from ._status import StatusFrame, Summary, Tally
 if TYPE_CHECKING:
     from typing import Unpack
 
+    from ._auth import Auth
     from ._options import FileOptions, ProduceOptions
 
 __all__ = ["Producer", "produce_doc", "produce_file"]
@@ -50,6 +51,18 @@ class Producer:
         self.settings = resolve([self._given])
         # whether each URL has the v2 route: api_version="auto" asks once per producer
         self._routes: dict[str, bool] = {}
+
+    @classmethod
+    def _resolved(cls, options: Mapping[str, Any], auth: Auth | None) -> Producer:
+        """A producer of options resolved in another process (a Dask client's: every
+        option set there, checked, and its credentials as ``auth``), so that this
+        process's environment and files change none of them. A call's options go over
+        them as over any producer's."""
+        producer = cls.__new__(cls)
+        producer._given = dict(options)
+        producer.settings = resolve([producer._given], auth=auth)
+        producer._routes = {}
+        return producer
 
     def __repr__(self) -> str:
         settings = self.settings

@@ -244,8 +244,10 @@ class StatusFrame(pd.DataFrame):
         if "error" in self:
             errors = self.loc[self["error"].notna(), ["status", "error"]]
             for pair, n in errors.value_counts(sort=False).items():
-                status, error = cast(tuple[str, str], pair)
-                reasons[str(status), str(error)] = int(n)
+                # the status is categorical: pandas counts every category with each error
+                if n:
+                    status, error = cast(tuple[str, str], pair)
+                    reasons[str(status), str(error)] = int(n)
         return Summary(
             counts,
             self.attrs.get("elapsed") if whole else None,

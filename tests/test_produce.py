@@ -137,6 +137,7 @@ def test_rejected_rows_never_stop_the_others(es) -> None:
     assert "null key" in status.loc[1, "error"] and "'k'" in status.loc[1, "error"]
     assert "'x'" in status.loc[2, "error"]
     assert status.loc[1, "attempts"] == 0
+    assert set(status.summary.reasons) == {("rejected", status.loc[i, "error"]) for i in (1, 2)}
 
 
 def test_infinite_keys_are_rejected_as_infinite_values_are(es) -> None:

@@ -1,0 +1,413 @@
+"""``ddf.es``: the Dask DataFrame accessor; each partition is sent on the workers.
+
+    import dask.dataframe as dd
+    import es_pandas                     # registers ddf.es once dask.dataframe is loaded
+    summary = ddf.es.produce("orders", key_col="order_id")
+
+The options are resolved here, on the client, where the ``ES_PANDAS_*`` variables and
+the credentials files are; the workers get them resolved, with the credentials, pickled
+inside an object that shows and tokenizes without them (task names, reprs of the
+graph, the dashboard). Each worker process builds one :class:`~es_pandas.Producer` for
+them and sends every partition it is given with it.
+
+``import es_pandas`` does not import Dask (that costs about half a second): where Dask
+is installed, the accessor is registered as soon as ``dask.dataframe`` is imported,
+before or after ``es_pandas``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import logging
+import os
+import pickle
+import sys
+import threading
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
+
+import pandas as pd
+
+from ._auth import Auth
+from ._config import Settings, resolve
+from ._exceptions import ConfigurationError, ProduceError
+from ._options import PRODUCE_OPTIONS, check_options, parameters_doc
+from ._producer import Producer
+from ._progress import ProgressEvent
+from ._status import STATUSES, StatusBook, StatusFrame, Summary
+
+if TYPE_CHECKING:
+    from typing import Unpack
+
+    import dask.dataframe as dd
+
+    from ._options import ProduceOptions
+
+__all__ = ["DaskEventStreamsAccessor", "register_when_dask_loads"]
+
+logger = logging.getLogger("es_pandas")
+
+# Producers kept per worker process, by the options they were built for: a worker
+# serving runs of several sets of options keeps a few, the least recently used dropped
+# first. A Producer holds no connection between runs.
+_PRODUCERS_KEPT = 8
+_producers: OrderedDict[str, Producer] = OrderedDict()
+_producers_lock = threading.Lock()
+# Keys the digest that names the shipped options in task keys and in the workers'
+# producer cache: without it, a hash of options holding a short password could be
+# tried against guesses. Never shipped.
+_DIGEST_KEY = os.urandom(32)
+# The distinct errors a partition reports to a summary: as many as a run's tally keeps
+# (es_pandas._status), the other rows counted under "(other errors)".
+_REASONS_KEPT = 1000
+_TALLY_COLUMNS = (*STATUSES, "maybe_duplicates", "held_keys", "dead_letters")
+
+
+class _Shipped:
+    """A run's options as a worker needs them (resolved, with the credentials), pickled;
+    it shows and tokenizes as a keyed digest of them, never as what they hold."""
+
+    __slots__ = ("digest", "payload")
+
+    def __init__(self, options: dict[str, Any], auth: Auth | None) -> None:
+        import cloudpickle  # Dask's own: a header_cols callable may be a lambda
+
+        self.payload = cloudpickle.dumps((options, auth))
+        self.digest = hashlib.blake2b(self.payload, key=_DIGEST_KEY, digest_size=16).hexdigest()
+
+    def __repr__(self) -> str:
+        return f"<es_pandas options {self.digest[:8]} (credentials not shown)>"
+
+    def __dask_tokenize__(self) -> str:
+        return self.digest
+
+
+def _ship(settings: Settings) -> _Shipped:
+    """What a worker needs of ``settings``: every option set (the credentials file's
+    included, the TLS passwords back in), and the credentials as their Auth. Workers
+    show no progress and raise nothing for rows not ok (the client does)."""
+    options = {
+        name: value
+        for name, value in settings.options.items()
+        if value is not None and name not in ("credentials", "dead_letter")
+    }
+    passwords = {
+        "ca_password": settings.transport.ca_password,
+        "cert_password": settings.transport.cert_password,
+    }
+    options |= {name: value for name, value in passwords.items() if value is not None}
+    return _Shipped(options | {"progress": False, "errors": "collect"}, settings.auth)
+
+
+def _producer(shipped: _Shipped) -> Producer:
+    """This process's Producer for ``shipped``, built at its first partition."""
+    with _producers_lock:
+        producer = _producers.get(shipped.digest)
+        if producer is None:
+            options, auth = pickle.loads(shipped.payload)
+            producer = _producers[shipped.digest] = Producer._resolved(options, auth)
+            while len(_producers) > _PRODUCERS_KEPT:
+                _producers.popitem(last=False)
+        else:
+            _producers.move_to_end(shipped.digest)
+        return producer
+
+
+def _produce_partition(
+    frame: pd.DataFrame,
+    topic: str,
+    shipped: _Shipped,
+    dead_letter: str | None,
+    partition_info: dict[str, Any] | None = None,
+) -> StatusFrame:
+    """One partition sent (on a worker); its status, even when its run stopped early."""
+    number = 0 if partition_info is None else partition_info["number"]
+    own = None if dead_letter is None else dead_letter.replace("*", str(number))
+    try:
+        return _producer(shipped).produce(frame, topic, dead_letter=own)
+    except ProduceError as exc:
+        # Raised, it would take every other partition's status down with it: its rows
+        # keep why instead (those never sent have no error of their own).
+        status = exc.status
+        unsaid = status["status"].eq("not_sent") & status["error"].isna()
+        status["error"] = status["error"].mask(
+            unsaid, f"the partition's run stopped ({type(exc).__name__}): {exc}"
+        )
+        return status
+
+
+def _partition_tally(status: pd.DataFrame) -> pd.DataFrame:
+    """A partition's status as one row of counts (and its errors, counted): what a
+    summary needs, without the rows."""
+    summary = StatusFrame(status).summary
+    attrs = status.attrs
+    reasons = summary.reasons.most_common()
+    errors = [(state, error, n) for (state, error), n in reasons[:_REASONS_KEPT]]
+    others: Counter[str] = Counter()
+    for (state, _), n in reasons[_REASONS_KEPT:]:
+        others[state] += n
+    errors += [(state, "(other errors)", n) for state, n in others.items()]
+    dead = attrs.get("dead_letters")
+    row: dict[str, Any] = {
+        **summary.counts,
+        "maybe_duplicates": summary.maybe_duplicates,
+        "held_keys": attrs.get("held_keys", 0),
+        "dead_letters": 0 if dead is None else dead[1],
+        "api_version": attrs.get("api_version"),
+        "no_v2_route": bool(attrs.get("no_v2_route")),
+        "errors": errors,
+    }
+    return pd.DataFrame({name: [value] for name, value in row.items()})
+
+
+def _tally_meta() -> pd.DataFrame:
+    columns: dict[str, pd.Series] = {name: pd.Series([], dtype="int64") for name in _TALLY_COLUMNS}
+    columns["api_version"] = pd.Series([], dtype=object)
+    columns["no_v2_route"] = pd.Series([], dtype=bool)
+    columns["errors"] = pd.Series([], dtype=object)
+    return pd.DataFrame(columns)
+
+
+def _summary(tallies: pd.DataFrame, elapsed: float | None, dead_letter: str | None) -> Summary:
+    """The partitions' tallies as one :class:`Summary`."""
+    reasons: Counter[tuple[str, str]] = Counter()
+    for errors in tallies["errors"]:
+        for status, error, n in errors:
+            reasons[status, error] += n
+    versions = set(tallies["api_version"].dropna())
+    return Summary(
+        {name: int(tallies[name].sum()) for name in STATUSES},
+        elapsed,
+        reasons=reasons,
+        api_version=versions.pop() if len(versions) == 1 else None,
+        no_v2_route=bool(tallies["no_v2_route"].any()),
+        dead_letters=None
+        if dead_letter is None
+        else (dead_letter, int(tallies["dead_letters"].sum())),
+        held_keys=int(tallies["held_keys"].sum()),
+        maybe_duplicates=int(tallies["maybe_duplicates"].sum()),
+    )
+
+
+def _compute(collections: Sequence[Any], bar: bool) -> tuple[Any, ...]:
+    """``collections`` computed together (so each partition is sent once), under Dask's
+    progress bar if ``bar``."""
+    from dask.base import compute
+
+    if not bar:
+        return tuple(compute(*collections))
+    client = _distributed_client()
+    if client is None:
+        from dask.diagnostics.progress import ProgressBar
+
+        with ProgressBar():
+            return tuple(compute(*collections))
+    from distributed import progress
+
+    futures = client.compute(list(collections))
+    progress(futures)
+    return tuple(client.gather(futures))
+
+
+def _distributed_client() -> Any:
+    """The dask.distributed client that computes (Dask's scheduler now), if one does."""
+    if "distributed" not in sys.modules:
+        return None
+    from dask.base import get_scheduler
+    from distributed import Client
+
+    owner = getattr(get_scheduler(), "__self__", None)
+    return owner if isinstance(owner, Client) else None
+
+
+class DaskEventStreamsAccessor:
+    """Send a Dask DataFrame's rows to IBM Event Streams from the workers:
+    ``ddf.es.produce("orders")``; ``status.es.summary()`` counts a status frame."""
+
+    def __init__(self, frame: dd.DataFrame) -> None:
+        self._frame = frame
+
+    @overload
+    def produce(
+        self,
+        topic: str,
+        *,
+        compute: Literal[True] = True,
+        producer: Producer | None = None,
+        **options: Unpack[ProduceOptions],
+    ) -> Summary: ...
+
+    @overload
+    def produce(
+        self,
+        topic: str,
+        *,
+        compute: Literal[False],
+        producer: Producer | None = None,
+        **options: Unpack[ProduceOptions],
+    ) -> dd.DataFrame: ...
+
+    def produce(
+        self,
+        topic: str,
+        *,
+        compute: bool = True,
+        producer: Producer | None = None,
+        **options: Unpack[ProduceOptions],
+    ) -> Summary | dd.DataFrame:
+        checked = check_options(options, PRODUCE_OPTIONS)
+        settings = resolve([checked]) if producer is None else producer._settings(checked, False)
+        dead_letter = settings.options["dead_letter"]
+        if dead_letter is not None and "*" not in dead_letter:
+            raise ConfigurationError(
+                f"dead_letter: each partition writes its own file, so the path needs a * "
+                f"for the partition's number (as Dask's to_csv): not {dead_letter!r}"
+            )
+        meta = StatusBook(0, record_ids=settings.options["record_id"] is not None).to_frame(
+            self._frame._meta.index
+        )
+        status = self._frame.map_partitions(
+            _produce_partition,
+            topic,
+            _ship(settings),
+            dead_letter,
+            meta=meta,
+            token=f"es-produce-{topic}",
+        )
+        if not compute:
+            return cast("dd.DataFrame", status)
+        progress, errors = settings.options["progress"], settings.options["errors"]
+        tallies = status.map_partitions(_partition_tally, meta=_tally_meta())
+        wanted = [tallies] if errors != "raise" else [tallies, status[status["status"] != "ok"]]
+        started = time.monotonic()
+        computed = _compute(wanted, bar=progress is True)
+        summary = _summary(computed[0], time.monotonic() - started, dead_letter)
+        rate = summary.rate
+        logger.info(
+            "produce to topic %r with Dask, %s partitions: %s rows at %s rows/s; %s",
+            topic,
+            f"{status.npartitions:,}",
+            f"{summary.total:,}",
+            "-" if rate is None else f"{rate:,.0f}",
+            summary,
+        )
+        if callable(progress):
+            done = summary.total - summary.counts["not_sent"]
+            progress(
+                ProgressEvent(done, summary.total, summary.counts, summary.elapsed or 0.0, True)
+            )
+        if errors == "raise" and summary.counts["ok"] != summary.total:
+            raise ProduceError(
+                f"not every row reached topic {topic!r}: {summary}\n{summary.why()}",
+                computed[1],
+                summary,
+            )
+        return summary
+
+    def summary(self) -> Summary:
+        """The counts of a status Dask DataFrame (``produce(..., compute=False)``'s),
+        computed on the workers: no status row is collected. It has no time or rate
+        (see ``StatusFrame.summary``), and computing it computes the status: persist
+        a status you compute more than once, or its rows are sent again each time."""
+        if "status" not in self._frame.columns:
+            raise ValueError("summary counts a status frame: one from ddf.es.produce")
+        tallies = self._frame.map_partitions(_partition_tally, meta=_tally_meta())
+        (computed,) = _compute([tallies], bar=False)
+        return _summary(computed, None, None)
+
+
+DaskEventStreamsAccessor.produce.__doc__ = f"""Send each row as one record to ``topic``,
+each partition from the worker that holds it; returns the run's :class:`Summary`, or with
+``compute=False`` the status, lazily.
+
+The options are those of ``df.es.produce``, resolved here (arguments, ``producer``, the
+credentials files, the ``ES_PANDAS_*`` variables) and shipped to the workers, whose
+environment adds nothing. Each worker process sends its partitions with one Producer.
+
+Parameters
+----------
+topic : str
+    The Event Streams (Kafka) topic.
+compute : bool, default True
+    Send now and return the :class:`Summary` (counted on the workers: no status row
+    comes back). False: return the status as a Dask DataFrame, nothing sent until it is
+    computed; every compute sends again, so persist it.
+producer : Producer, optional
+    Reusable settings, credentials and defaults; the options given here come first.
+{parameters_doc(PRODUCE_OPTIONS)}
+
+Each partition's run is its own: with ``errors="raise"`` every partition is sent all
+the same, and the rows not ok are raised together once all have ended (only with
+``compute=True``). A partition whose run stops early (``ProduceAborted``: refused
+credentials, a schema the server refuses) does not stop the others: its rows never sent
+stay ``not_sent``, with why as their ``error``. ``dead_letter`` needs a ``*`` in its path,
+which each partition's number replaces. ``progress``: the workers show none; True shows
+Dask's progress bar, and a callable gets one event at the end. With ``value_format="avro"``,
+give ``value_schema``: else each partition infers its own, from its own rows.
+
+Returns
+-------
+Summary
+    With ``compute=True``: the counts of every partition, the run's time and rows/s.
+dask.dataframe.DataFrame
+    With ``compute=False``: the status frame's columns, on the input's partitions and
+    index; ``.es.summary()`` counts it.
+"""
+
+
+def _register() -> None:
+    from dask.dataframe.extensions import register_dataframe_accessor
+
+    register_dataframe_accessor("es")(DaskEventStreamsAccessor)
+
+
+class _DaskDataFrameHook(importlib.abc.MetaPathFinder):
+    """Registers ``ddf.es`` once ``dask.dataframe`` has been loaded: finds the module as
+    the other finders would, and runs the registration after its loader."""
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != "dask.dataframe":
+            return None
+        spec = next(
+            (
+                found
+                for finder in sys.meta_path
+                if finder is not self and hasattr(finder, "find_spec")
+                if (found := finder.find_spec(fullname, path, target)) is not None
+            ),
+            None,
+        )
+        loader = None if spec is None else spec.loader
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        exec_module = loader.exec_module
+
+        def exec_and_register(module: ModuleType) -> None:
+            exec_module(module)
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
+            _register()
+
+        # this spec's loader alone (finders make one per module found)
+        loader.exec_module = exec_and_register  # type: ignore[method-assign]
+        return spec
+
+
+def register_when_dask_loads() -> None:
+    """``ddf.es`` now if ``dask.dataframe`` is loaded, else once it is (if Dask is
+    installed)."""
+    if "dask.dataframe" in sys.modules:
+        _register()
+    elif importlib.util.find_spec("dask") is not None:
+        sys.meta_path.insert(0, _DaskDataFrameHook())

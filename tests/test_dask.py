@@ -1,0 +1,300 @@
+"""ddf.es.produce on a dask.distributed cluster of two worker processes, against the
+local server: every row once, statuses on the input's partitions, failing partitions
+that keep the others' statuses, credentials out of the graph, one Producer per worker
+process, and nothing sent before a lazy status is computed."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import es_pandas
+from es_pandas import ConfigurationError, LocalEventStreams, ProduceError, StatusFrame, Summary
+from es_pandas._status import FAILED, REJECTED, STATUS_COLUMNS, StatusBook
+
+dd = pytest.importorskip("dask.dataframe")
+distributed = pytest.importorskip("distributed")
+
+SECRET = "dask-secret-key-0123456789"
+ROWS = 240
+PARTITIONS = 6
+
+
+@pytest.fixture(scope="module")
+def client():
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            worker_dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
+
+
+@pytest.fixture(scope="module")
+def server():
+    with LocalEventStreams(api_key=SECRET) as es:
+        yield es
+
+
+@pytest.fixture
+def es(server, request):
+    """The server, with a topic of this test's own, counts reset."""
+    server.create_topic(request.node.name[:40], 3)
+    server.reset_stats()
+    server.clear_faults()
+    return server
+
+
+@pytest.fixture
+def topic(request) -> str:
+    return request.node.name[:40]
+
+
+def orders(rows: int = ROWS) -> pd.DataFrame:
+    # an index of its own, not 0..n-1: the status must be on it
+    return pd.DataFrame(
+        {"order_id": [f"o-{i}" for i in range(rows)], "amount": np.arange(rows) * 1.5},
+        index=pd.Index(np.arange(rows) * 10 + 7, name="row"),
+    )
+
+
+def arrived(es: LocalEventStreams, topic: str) -> list[str]:
+    """The order ids stored in ``topic``, once per record (the key, or in the value)."""
+    return sorted(
+        record.key.decode() if record.key else json.loads(record.value)["order_id"]
+        for record in es.read(topic)
+    )
+
+
+def producers(client) -> dict[str, list[str]]:
+    """Each worker process's cached Producers, by the digest of their options."""
+    return client.run(lambda: list(es_pandas._dask._producers))
+
+
+def test_lazy_status_is_on_the_input_partitions_and_sends_each_row_once(client, es, topic) -> None:
+    frame = orders()
+    ddf = dd.from_pandas(frame, npartitions=PARTITIONS)
+    status = ddf.es.produce(topic, url=es.url, api_key=SECRET, compute=False)
+    assert es.stats() == {}  # nothing sent yet
+
+    status = status.persist()  # sent once, here
+    distributed.wait(status)
+    assert status.divisions == ddf.divisions
+    empty = StatusBook(0).to_frame()
+    assert status.dtypes.equals(empty.dtypes)
+    for number in range(PARTITIONS):
+        part = status.partitions[number].compute()
+        assert isinstance(part, StatusFrame)
+        assert part.index.equals(ddf.partitions[number].compute().index)
+
+    computed = status.compute()
+    assert computed.index.equals(frame.index)
+    assert list(computed.columns) == list(STATUS_COLUMNS)
+    assert (computed["status"] == "ok").all()
+    # each status row names the record of its own row
+    stored = {(r.partition, r.offset): json.loads(r.value)["order_id"] for r in es.read(topic)}
+    places = zip(computed["partition"], computed["offset"], strict=True)
+    assert [stored[place] for place in places] == frame["order_id"].tolist()
+    assert arrived(es, topic) == sorted(frame["order_id"])  # once each
+
+    summary = status.es.summary()  # counted on the workers, from the persisted status
+    assert summary.counts["ok"] == ROWS and summary.total == ROWS
+    assert len(es.read(topic)) == ROWS
+
+
+def test_compute_returns_the_summary_and_each_worker_process_has_one_producer(
+    client, es, topic, caplog
+) -> None:
+    ddf = dd.from_pandas(orders(), npartitions=PARTITIONS)
+    before = producers(client)
+    events = []
+    options = {"url": es.url, "api_key": SECRET, "key_col": "order_id", "timeout": 29.5}
+    with caplog.at_level("INFO", logger="es_pandas"):
+        summary = ddf.es.produce(topic, progress=events.append, **options)
+    assert isinstance(summary, Summary)
+    assert summary.counts["ok"] == ROWS and summary.total == ROWS
+    assert summary.elapsed > 0 and summary.api_version == "v2"
+    assert arrived(es, topic) == sorted(orders()["order_id"])
+    line = rf"with Dask, {PARTITIONS} partitions: {ROWS} rows at [\d,]+ rows/s; {ROWS} ok in"
+    assert any(re.search(line, message) for message in caplog.messages), caplog.messages
+    assert [(e.done, e.total, e.finished) for e in events] == [(ROWS, ROWS, True)]
+
+    # api_version="auto" asks the endpoint once per Producer: once per worker process
+    # here, though six partitions were sent
+    new = {worker: set(now) - set(before[worker]) for worker, now in producers(client).items()}
+    assert es.stats()["400"] == sum(len(digests) for digests in new.values()) <= 2
+    assert all(len(digests) <= 1 for digests in new.values())
+    # the next run of the same options reuses them: no new question, no new producer
+    # (and under distributed's progress bar, each row still goes once)
+    es.reset_stats()
+    assert ddf.es.produce(topic, progress=True, **options).counts["ok"] == ROWS
+    assert "400" not in es.stats()
+    assert len(es.read(topic)) == 2 * ROWS
+    assert {w: set(d) for w, d in producers(client).items()} == {
+        worker: set(before[worker]) | new[worker] for worker in new
+    }
+
+
+def rejected_partition() -> tuple[pd.DataFrame, dd.DataFrame]:
+    """Three partitions; the second's keys are all null, so each of its rows is rejected."""
+    frame = orders(90)
+    frame["order_id"] = frame["order_id"].astype(object)
+    frame.iloc[30:60, 0] = None
+    return frame, dd.from_pandas(frame, npartitions=3)
+
+
+def test_a_partition_whose_rows_are_rejected_keeps_the_others_ok(client, es, topic) -> None:
+    frame, ddf = rejected_partition()
+    status = ddf.es.produce(topic, url=es.url, api_key=SECRET, key_col="order_id", compute=False)
+    computed = status.compute()
+    assert computed.index.equals(frame.index)
+    assert computed["status"].tolist() == ["ok"] * 30 + ["rejected"] * 30 + ["ok"] * 30
+    assert len(es.read(topic)) == 60
+
+    # errors="raise": every partition is sent, then the rows not ok are raised together
+    with pytest.raises(ProduceError) as raised:
+        ddf.es.produce(topic, url=es.url, api_key=SECRET, key_col="order_id", errors="raise")
+    assert raised.value.status.index.equals(frame.index[30:60])
+    assert (raised.value.status["status"] == "rejected").all()
+    assert raised.value.summary.counts == {
+        "ok": 60,
+        "failed": 0,
+        "unknown": 0,
+        "rejected": 30,
+        "not_sent": 0,
+    }
+    assert str(raised.value).endswith(
+        "most frequent errors:\n  30 rejected: column 'order_id': null key"
+    )
+    assert len(es.read(topic)) == 120
+
+
+def test_a_partition_whose_run_stops_keeps_the_others_statuses(client, es, topic) -> None:
+    """The second partition's inferred Avro schema (strings) is incompatible with the one
+    registered (longs): its run stops with SchemaError; the first's rows are ok."""
+    options = {"url": es.url, "api_key": SECRET, "value_format": "avro", "fail_after": 2}
+    pd.DataFrame({"v": [1]}).es.produce(topic, progress=False, **options)
+    parts = [
+        pd.DataFrame({"v": range(20)}, index=range(20)),
+        pd.DataFrame({"v": [f"s{i}" for i in range(20)]}, index=range(20, 40)),
+    ]
+    meta = pd.DataFrame({"v": pd.Series([], dtype=object)})
+    from dask import delayed
+
+    # each partition's own dtype: the meta is what they have in common
+    ddf = dd.from_delayed(
+        [delayed(p) for p in parts], meta=meta, divisions=[0, 20, 39], verify_meta=False
+    )
+    status = ddf.es.produce(topic, compute=False, **options).compute()
+    assert status.index.equals(pd.RangeIndex(40))
+    assert (status["status"].iloc[:20] == "ok").all()
+    second = status.iloc[20:]
+    assert second["status"].value_counts().to_dict() == {
+        "failed": 2,
+        "not_sent": 18,
+        "ok": 0,
+        "unknown": 0,
+        "rejected": 0,
+    }
+    stopped = second.loc[second["status"] == "not_sent", "error"]
+    assert stopped.str.startswith("the partition's run stopped (SchemaError): ").all()
+    assert len(es.read(topic)) == 21
+
+
+def test_credentials_stay_out_of_the_graph_and_are_resolved_on_the_client(
+    client, es, topic, tmp_path, monkeypatch
+) -> None:
+    # The workers started before these were set: only the client can see them.
+    key_file = tmp_path / "service-key.json"
+    key_file.write_text(json.dumps(es.credentials))
+    monkeypatch.setenv("ES_PANDAS_CREDENTIALS", str(key_file))
+    ddf = dd.from_pandas(orders(60), npartitions=3)
+    status = ddf.es.produce(topic, compute=False)
+    graph = status.__dask_graph__()
+    # what each task is called with, as the dashboard's task pages show it
+    calls = repr([(task.args, task.kwargs) for task in graph.values() if hasattr(task, "args")])
+    shown = [
+        calls,
+        str(dict(graph)),
+        repr(dict(graph)),
+        repr(status),
+        str(status.expr),
+        str(list(graph)),
+        str(status.__dask_keys__()),
+        status.expr.__dask_tokenize__(),
+    ]
+    for text in shown:
+        assert SECRET not in text
+        assert str(key_file) not in text
+    assert "(credentials not shown)" in calls
+    assert status.compute()["status"].eq("ok").all()
+
+    monkeypatch.delenv("ES_PANDAS_CREDENTIALS")
+    monkeypatch.setenv("ES_PANDAS_URL", es.url)
+    monkeypatch.setenv("ES_PANDAS_API_KEY", SECRET)
+    assert ddf.es.produce(topic).counts["ok"] == 60
+    assert len(es.read(topic)) == 120
+
+
+def test_dead_letters_go_to_one_file_per_partition(client, es, topic, tmp_path) -> None:
+    frame, ddf = rejected_partition()
+    options = {"url": es.url, "api_key": SECRET, "key_col": "order_id"}
+    with pytest.raises(ConfigurationError, match=r"needs a \*"):
+        ddf.es.produce(topic, dead_letter=str(tmp_path / "dead.jsonl"), **options)
+    summary = ddf.es.produce(topic, dead_letter=str(tmp_path / "dead-*.jsonl"), **options)
+    assert summary.dead_letters == (str(tmp_path / "dead-*.jsonl"), 30)
+    files = sorted(tmp_path.iterdir())
+    assert [path.name for path in files] == ["dead-0.jsonl", "dead-1.jsonl", "dead-2.jsonl"]
+    assert files[0].read_text() == files[2].read_text() == ""  # no row of theirs failed
+    dead = pd.read_json(files[1], lines=True)
+    assert dead["amount"].tolist() == frame["amount"].iloc[30:60].tolist()
+
+
+def test_a_partition_reports_its_errors_as_a_run_counts_them() -> None:
+    """Past the distinct errors a run's tally keeps, the rest are counted by status."""
+    book = StatusBook(1004)
+    for position in range(1002):
+        book.fail(position, REJECTED, f"value {position} is not allowed")
+    for position in (1002, 1003):
+        book.fail(position, FAILED, "HTTP 500")
+    tally = es_pandas._dask._partition_tally(book.to_frame())
+    errors = tally.loc[0, "errors"]
+    assert len(errors) == 1001
+    assert errors[0] == ("failed", "HTTP 500", 2)
+    assert errors[-1] == ("rejected", "(other errors)", 3)
+    assert sum(n for _, _, n in errors) == 1004
+    assert tally.loc[0, "rejected"] == 1002 and tally.loc[0, "not_sent"] == 0
+
+
+def python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize("first", ["es_pandas", "dask.dataframe"])
+def test_ddf_es_is_registered_whichever_is_imported_first(first: str) -> None:
+    result = python(
+        f"""
+        import importlib, sys
+        importlib.import_module({first!r})
+        if {first!r} == "es_pandas":
+            assert "dask" not in sys.modules, "import es_pandas imported dask"
+        import dask.dataframe as dd
+        import es_pandas
+        assert dd.DataFrame.es is es_pandas._dask.DaskEventStreamsAccessor
+        """
+    )
+    assert result.returncode == 0, result.stderr
