@@ -77,6 +77,7 @@ def resolve(
     sources: Sequence[Mapping[str, Any]],
     *,
     auth: Auth | None = None,
+    kafka: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Merge ``sources`` (checked options, first wins), the credentials files they name
@@ -84,7 +85,8 @@ def resolve(
 
     ``auth`` is reused instead of building credentials again when the winning
     credentials are the ones it was built from (a Producer's: its IAM token cache
-    survives from call to call)."""
+    survives from call to call); ``kafka`` (librdkafka's settings, credentials
+    included) likewise, for protocol kafka."""
     environment = _Layer(
         functools.partial(_from_environment, os.environ if environ is None else environ),
         lambda names: " and ".join(OPTIONS[name][1].env[0] for name in names),
@@ -122,7 +124,7 @@ def resolve(
         for name in PRODUCE_OPTIONS
     }
     if options["protocol"] == "kafka":
-        return _kafka_settings(layers, options, first)
+        return _kafka_settings(layers, options, first, kafka)
     if options["url"] is None:
         raise ConfigurationError(
             "no Event Streams URL: pass url=... (the kafka_http_url of your service "
@@ -157,9 +159,13 @@ def _transport(options: Mapping[str, Any], first: Callable[[str], Any]) -> Trans
 
 
 def _kafka_settings(
-    layers: Sequence[_Layer], options: dict[str, Any], first: Callable[[str], Any]
+    layers: Sequence[_Layer],
+    options: dict[str, Any],
+    first: Callable[[str], Any],
+    config: Mapping[str, Any] | None,
 ) -> Settings:
-    """protocol kafka: the brokers, and the credentials and TLS as librdkafka's settings."""
+    """protocol kafka: the brokers, and the credentials and TLS as librdkafka's settings
+    (``config`` when they were made already)."""
     from ._kafka import kafka_config
 
     if options["bootstrap_servers"] is None:
@@ -173,9 +179,10 @@ def _kafka_settings(
             "protocol='kafka' cannot go through an HTTP proxy (librdkafka speaks Kafka's "
             "own protocol); use protocol='rest' behind a proxy"
         )
-    credentials, _ = _credentials(layers, url_credentials=False)
     transport = _transport(options, first)
-    config = kafka_config(options, credentials, transport)
+    if config is None:
+        credentials, _ = _credentials(layers, url_credentials=False)
+        config = kafka_config(options, credentials, transport)
     return Settings(options, f"kafka://{options['bootstrap_servers']}", None, transport, config)
 
 

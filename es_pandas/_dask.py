@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
@@ -75,10 +75,12 @@ class _Shipped:
 
     __slots__ = ("digest", "payload")
 
-    def __init__(self, options: dict[str, Any], auth: Auth | None) -> None:
+    def __init__(
+        self, options: dict[str, Any], auth: Auth | None, kafka: Mapping[str, Any] | None
+    ) -> None:
         import cloudpickle  # Dask's own: a header_cols callable may be a lambda
 
-        self.payload = cloudpickle.dumps((options, auth))
+        self.payload = cloudpickle.dumps((options, auth, kafka))
         self.digest = hashlib.blake2b(self.payload, key=_DIGEST_KEY, digest_size=16).hexdigest()
 
     def __repr__(self) -> str:
@@ -90,7 +92,8 @@ class _Shipped:
 
 def _ship(settings: Settings) -> _Shipped:
     """What a worker needs of ``settings``: every option set (the credentials file's
-    included, the TLS passwords back in), and the credentials as their Auth. Workers
+    included, the TLS passwords back in), and the credentials as their Auth (protocol
+    kafka: in librdkafka's settings). Workers
     show no progress and raise nothing for rows not ok (the client does)."""
     options = {
         name: value
@@ -102,7 +105,8 @@ def _ship(settings: Settings) -> _Shipped:
         "cert_password": settings.transport.cert_password,
     }
     options |= {name: value for name, value in passwords.items() if value is not None}
-    return _Shipped(options | {"progress": False, "errors": "collect"}, settings.auth)
+    worker = options | {"progress": False, "errors": "collect"}
+    return _Shipped(worker, settings.auth, settings.kafka)
 
 
 def _producer(shipped: _Shipped) -> Producer:
@@ -110,8 +114,8 @@ def _producer(shipped: _Shipped) -> Producer:
     with _producers_lock:
         producer = _producers.get(shipped.digest)
         if producer is None:
-            options, auth = pickle.loads(shipped.payload)
-            producer = _producers[shipped.digest] = Producer._resolved(options, auth)
+            options, auth, kafka = pickle.loads(shipped.payload)
+            producer = _producers[shipped.digest] = Producer._resolved(options, auth, kafka)
             while len(_producers) > _PRODUCERS_KEPT:
                 _producers.popitem(last=False)
         else:

@@ -53,14 +53,17 @@ class Producer:
         self._routes: dict[str, bool] = {}
 
     @classmethod
-    def _resolved(cls, options: Mapping[str, Any], auth: Auth | None) -> Producer:
+    def _resolved(
+        cls, options: Mapping[str, Any], auth: Auth | None, kafka: Mapping[str, Any] | None
+    ) -> Producer:
         """A producer of options resolved in another process (a Dask client's: every
-        option set there, checked, and its credentials as ``auth``), so that this
-        process's environment and files change none of them. A call's options go over
-        them as over any producer's."""
+        option set there, checked, and its credentials as ``auth``, or for protocol
+        kafka in librdkafka's settings, ``kafka``), so that this process's environment
+        and files change none of them. A call's options go over them as over any
+        producer's."""
         producer = cls.__new__(cls)
         producer._given = dict(options)
-        producer.settings = resolve([producer._given], auth=auth)
+        producer.settings = resolve([producer._given], auth=auth, kafka=kafka)
         producer._routes = {}
         return producer
 
@@ -202,7 +205,8 @@ class Producer:
         if overrides:
             reuse = not any(name in overrides for name in AUTH_OPTIONS)
             auth = self.settings.auth if reuse else None
-            settings = resolve([overrides, self._given], auth=auth)
+            kafka = self.settings.kafka if reuse else None
+            settings = resolve([overrides, self._given], auth=auth, kafka=kafka)
         if dry_run and settings.options.get("dead_letter"):
             raise ConfigurationError(
                 "dead_letter: a dry run sends nothing, so it writes no dead letters"

@@ -298,3 +298,46 @@ def test_ddf_es_is_registered_whichever_is_imported_first(first: str) -> None:
         """
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_protocol_kafka_writes_each_partition_once_with_one_producer_per_worker(
+    client, kafka
+) -> None:
+    """The Kafka protocol from the workers, to the tests' broker: every row once, where
+    its status says; the SASL password (shipped in librdkafka's settings) out of the
+    graph; one librdkafka producer per worker process, kept for the next run."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    from es_pandas.server._kafka import read_topic
+
+    topic = f"dask-kafka-{np.random.default_rng().integers(1 << 30)}"
+    admin = AdminClient({"bootstrap.servers": kafka.bootstrap})
+    admin.create_topics([NewTopic(topic, 3)])[topic].result(10)
+    frame = orders(3_000)
+    ddf = dd.from_pandas(frame, npartitions=PARTITIONS)
+    options = {
+        "protocol": "kafka",
+        "bootstrap_servers": kafka.bootstrap,
+        "key_col": "order_id",
+        # Tansu here takes no SASL: the password is shipped all the same, and unused
+        "user": "alice",
+        "password": SECRET,
+        "kafka_config": {"security.protocol": "PLAINTEXT"},
+    }
+    status = ddf.es.produce(topic, compute=False, **options)
+    assert SECRET not in str(dict(status.__dask_graph__())) + repr(status)
+    computed = status.compute()
+    assert (computed["status"] == "ok").all(), computed["error"].value_counts()
+    assert computed.index.equals(frame.index)
+    stored = {
+        (r.partition, r.offset): r.key.decode()
+        for r in read_topic({"bootstrap.servers": kafka.bootstrap}, topic, idle_seconds=1.5)
+    }
+    places = zip(computed["partition"], computed["offset"], strict=True)
+    assert [stored[place] for place in places] == frame["order_id"].tolist()
+    assert len(stored) == len(frame)
+
+    summary = ddf.es.produce(topic, **options)  # computed: the same producers again
+    assert summary.counts["ok"] == len(frame)
+    kept = client.run(lambda: len(es_pandas._kafka._producers))
+    assert set(kept.values()) == {1}, kept
