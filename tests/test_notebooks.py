@@ -1,5 +1,6 @@
 """The notebooks run top to bottom against the local server, with the widget progress bar,
-in a kernel that can import only what ``pip install ".[notebook]"`` installs."""
+in a kernel that can import only what ``pip install ".[notebook]"`` installs; one that
+reads ``KAFKA_BOOTSTRAP`` gets the tests' Kafka broker there."""
 
 from __future__ import annotations
 
@@ -85,10 +86,12 @@ def test_notebooks_are_committed_without_outputs() -> None:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_runs(path: Path, monkeypatch) -> None:
+def test_notebook_runs(path: Path, monkeypatch, request) -> None:
     monkeypatch.delenv("CI", raising=False)  # CI silences bars; a notebook user sees them
     monkeypatch.setenv("MPLBACKEND", "Agg")
     notebook = nbformat.read(path, as_version=4)
+    if any("KAFKA_BOOTSTRAP" in cell.source for cell in notebook.cells):
+        monkeypatch.setenv("KAFKA_BOOTSTRAP", request.getfixturevalue("kafka").bootstrap)
     allowed = sorted(installed_by("notebook"))
     notebook.cells.insert(0, nbformat.v4.new_code_cell(ONLY_INSTALLED.format(allowed=allowed)))
     client = nbclient.NotebookClient(
