@@ -426,7 +426,7 @@ SCALING_OUT = [
     new_code_cell("rest.summary"),
     new_markdown_cell(
         "## The Kafka protocol\n\n"
-        "The same call with `protocol=\"kafka\"` and the brokers: against IBM Cloud, "
+        'The same call with `protocol="kafka"` and the brokers: against IBM Cloud, '
         '`credentials="service-key.json"` gives both (its `kafka_brokers_sasl` and API key). '
         "The rows become the same records (keys, values, headers), written by confluent-kafka's "
         "idempotent producer; the status frame's partition and offset are the broker's."
@@ -471,7 +471,7 @@ SCALING_OUT = [
     ),
     new_markdown_cell(
         "## Which to use\n\n"
-        "| | REST (`protocol=\"rest\"`) | Kafka protocol (`protocol=\"kafka\"`) | Dask "
+        '| | REST (`protocol="rest"`) | Kafka protocol (`protocol="kafka"`) | Dask '
         "(`ddf.es.produce`) |\n"
         "|---|---|---|---|\n"
         "| rate | the plan's quota on IBM Cloud (5-200 rows/s) | thousands of rows/s per "
