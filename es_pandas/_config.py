@@ -174,6 +174,12 @@ def _kafka_settings(
             "kafka_brokers_sasl of your service credentials), credentials=..., or set "
             "ES_PANDAS_BOOTSTRAP_SERVERS"
         )
+    if options["on_key_error"] == "hold":
+        # librdkafka has a key's next rows queued before an earlier one's report comes
+        raise ConfigurationError(
+            "on_key_error='hold' is the REST API's: protocol='kafka' hands a key's rows "
+            "to Kafka before the earlier ones are confirmed, so it cannot hold them back"
+        )
     if options["proxy"] is not None:
         raise ConfigurationError(
             "protocol='kafka' cannot go through an HTTP proxy (librdkafka speaks Kafka's "

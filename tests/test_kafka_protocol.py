@@ -129,7 +129,7 @@ def test_a_row_lands_as_the_same_record_over_rest_and_over_kafka(kafka, gateway)
     assert landed["kafka"] == landed["v1"] == landed["v2"]
 
 
-def test_a_row_kafka_cannot_take_is_rejected_and_the_others_go(kafka) -> None:
+def test_a_row_kafka_cannot_take_is_rejected_and_the_others_go(kafka, tmp_path) -> None:
     topic = new_topic(kafka, partitions=1)
     frame = pd.DataFrame({"v": ["small", "x" * 30_000, "also small"]})
     status = frame.es.produce(
@@ -138,11 +138,14 @@ def test_a_row_kafka_cannot_take_is_rejected_and_the_others_go(kafka) -> None:
         protocol="kafka",
         bootstrap_servers=kafka.bootstrap,
         kafka_config={"message.max.bytes": 20_000},
+        dead_letter=str(tmp_path / "dead.jsonl"),
         progress=False,
     )
     assert status["status"].tolist() == ["ok", "rejected", "ok"]
     assert "over the" in status["error"][1] and "message.max.bytes" in status["error"][1]
     assert [r.value for r in consume(kafka, topic)] == [b"small", b"also small"]
+    [dead] = [json.loads(line) for line in (tmp_path / "dead.jsonl").read_text().splitlines()]
+    assert dead["v"] == "x" * 30_000 and dead["status"] == "rejected"
 
 
 def test_an_unknown_topic_stops_the_run_before_any_row(kafka) -> None:
@@ -248,6 +251,7 @@ def test_credentials_become_sasl_settings_that_are_never_shown(tmp_path) -> None
             "es_pandas' own",
         ),
         ({"bootstrap_servers": "h:1", "value_format": "avro"}, "protocol='rest'"),
+        ({"bootstrap_servers": "h:1", "on_key_error": "hold"}, "cannot hold them back"),
     ],
 )
 def test_settings_kafka_cannot_use_fail_before_anything_is_read(options, message) -> None:
