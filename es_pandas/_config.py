@@ -118,12 +118,16 @@ def resolve(
         return DEFAULTS[name] if found is None else found
 
     # Credentials go into the Auth alone: not kept as options, and not looked up past
-    # the source that has them.
+    # the source that has them. The brokers are looked up for protocol kafka only: a
+    # REST run opens no credentials file for them.
     options: dict[str, Any] = {
-        name: None if name in (*_CREDENTIALS, *_TLS_PASSWORDS) else first(name)
+        name: None
+        if name in (*_CREDENTIALS, *_TLS_PASSWORDS, "bootstrap_servers")
+        else first(name)
         for name in PRODUCE_OPTIONS
     }
     if options["protocol"] == "kafka":
+        options["bootstrap_servers"] = first("bootstrap_servers")
         return _kafka_settings(layers, options, first, kafka)
     if options["url"] is None:
         raise ConfigurationError(
