@@ -1,8 +1,10 @@
 """One contender sending a realistic frame, in its own process, reporting what it cost.
 
 Run by benchmarks.produce as ``python -m benchmarks._contenders NAME URL ROWS CONCURRENCY
-[MAX_RATE]``; prints one JSON line: rows, ok, seconds, client CPU (getrusage of this
-process, all threads), peak RSS, and the RSS before the frame was built.
+[MAX_RATE]`` (URL: the Kafka contender's is the broker's host:port); prints one JSON
+line: rows, ok, seconds, client CPU (getrusage of this process, all threads; the Dask
+contenders add their worker processes'), peak RSS (this process's), and the RSS before
+the frame was built.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import numpy as np
 import pandas as pd
 
 TOPIC = "bench"
+#: the partitions of the Dask contenders' frame, whatever their number of workers
+DASK_PARTITIONS = 8
 
 
 def realistic_frame(rows: int) -> pd.DataFrame:
@@ -196,6 +200,91 @@ def bare_aiohttp(frame: pd.DataFrame, url: str, concurrency: int, max_rate: floa
         return {"ok": asyncio.run(main())}
 
 
+def es_pandas_kafka(frame: pd.DataFrame, bootstrap: str, concurrency: int, max_rate: float | None):
+    """df.es.produce with protocol="kafka": librdkafka batches the records itself, so
+    ``concurrency`` (REST's requests in flight) has nothing to set."""
+    import es_pandas  # noqa: F401 - registers df.es
+
+    status = frame.es.produce(
+        TOPIC,
+        key_col="order_id",
+        protocol="kafka",
+        bootstrap_servers=bootstrap,
+        max_rate=max_rate,
+        progress=False,
+    )
+    return {
+        "ok": int((status["status"] == "ok").sum()),
+        "status_bytes": int(status.memory_usage(deep=True).sum()),
+    }
+
+
+def _import_es_pandas() -> None:
+    import es_pandas  # noqa: F401
+
+
+def dask_workers(workers: int) -> Callable[..., dict]:
+    """ddf.es.produce over REST from a dask.distributed LocalCluster of ``workers``
+    processes of one thread each, the frame in DASK_PARTITIONS partitions.
+
+    Timed: the run alone. The cluster's start, es_pandas' import on the workers (main
+    imports it here before timing, too) and the frame's trip to the workers (persisted
+    first: data that already lives in Dask) are not. CPU: this process (the client, the
+    scheduler and the nannies, which a LocalCluster runs here) plus every process under
+    it (the workers, multiprocessing's resource tracker), over the timed run."""
+
+    def run(frame: pd.DataFrame, url: str, concurrency: int, max_rate: float | None) -> dict:
+        import dask.dataframe as dd
+        import psutil  # distributed's own dependency
+        from distributed import Client, LocalCluster, wait
+
+        import es_pandas  # noqa: F401 - registers ddf.es
+
+        with (
+            LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                worker_dashboard_address=None,
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            client.run(_import_es_pandas)
+            ddf = dd.from_pandas(frame, npartitions=DASK_PARTITIONS).persist()
+            wait(ddf)
+            processes = psutil.Process().children(recursive=True)
+
+            def workers_cpu() -> float:
+                return sum(sum(p.cpu_times()[:2]) for p in processes)
+
+            workers_before = workers_cpu()
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            started = time.perf_counter()
+            summary = ddf.es.produce(
+                TOPIC,
+                key_col="order_id",
+                url=url,
+                concurrency=concurrency,
+                max_rate=max_rate,
+                progress=False,
+            )
+            seconds = time.perf_counter() - started
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            worker_cpu = workers_cpu() - workers_before
+        own = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return {
+            "ok": summary.counts["ok"],
+            "seconds": seconds,
+            "cpu_seconds": own + worker_cpu,
+            "worker_cpu_seconds": worker_cpu,
+            "worker_processes": len(processes),
+            "partitions": DASK_PARTITIONS,
+        }
+
+    return run
+
+
 CONTENDERS: dict[str, Callable[..., dict]] = {
     "es_pandas (aiohttp)": es_pandas_engine("aiohttp"),
     "es_pandas (httpx)": es_pandas_engine("httpx"),
@@ -209,6 +298,9 @@ CONTENDERS: dict[str, Callable[..., dict]] = {
     "produce_file --status-out": es_pandas_file(status_out=True),
     "requests.Session loop": requests_loop,
     "requests + 32 threads": requests_threads,
+    'protocol="rest", aiohttp engine': es_pandas_engine("aiohttp"),
+    'protocol="kafka"': es_pandas_kafka,
+    **{f"Dask, {n} worker{'s' * (n > 1)}, REST": dask_workers(n) for n in (1, 2, 4)},
 }
 
 

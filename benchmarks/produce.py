@@ -1,25 +1,29 @@
 """How fast and how lean df.es.produce is, against what a user would write instead.
 
-    python -m benchmarks.produce                 # the full run (about 15 minutes here)
+    python -m benchmarks.produce                 # the full run (about 20 minutes here)
     python -m benchmarks.produce --quick         # a smoke run of every scenario
+    python -m benchmarks.produce --scenarios protocols   # some scenarios only
 
-The local server runs in its own process; each contender runs in its own process, so CPU
-(getrusage) and peak RSS are the client's alone. Contenders run side by side, interleaved
-over several rounds, and the report gives medians and ratios from the same run: the
-machine is shared and noisy, so absolute figures move between runs and ratios less so.
-Writes benchmarks/results/<time>.json and .md, and latest.json/.md/.png.
+The local server runs in its own process (and for the Kafka protocol a Tansu broker, in
+its own); each contender runs in its own process, so CPU (getrusage) and peak RSS are the
+client's alone. Contenders run side by side, interleaved over several rounds, and the
+report gives medians and ratios from the same run: the machine is shared and noisy, so
+absolute figures move between runs and ratios less so. Writes
+benchmarks/results/<time>.json and .md, and latest.json/.md/.png; a run of some of the
+scenarios writes <time>-<scenarios>.json and .md, and leaves latest.* to the full run.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,7 +32,10 @@ from pathlib import Path
 
 import httpx
 
+from tools.kafka_broker import Broker, free_port, running_broker
+
 RESULTS = Path(__file__).resolve().parent / "results"
+TOPIC = "bench"  # the contenders' (benchmarks._contenders.TOPIC)
 AIOHTTP, HTTPX, BARE = "es_pandas (aiohttp)", "es_pandas (httpx)", "bare aiohttp script"
 LOOP, THREADS = "requests.Session loop", "requests + 32 threads"
 FILE, JOURNAL = "produce_file", "produce_file --status-out"
@@ -38,8 +45,25 @@ ORDERED_100, UNORDERED_100 = (
     'ordering="none", 100 keys interleaved',
 )
 AUTO = 'es_pandas, max_rate="auto"'
+REST, KAFKA = 'protocol="rest", aiohttp engine', 'protocol="kafka"'
+DASK = [f"Dask, {n} worker{'s' * (n > 1)}, REST" for n in (1, 2, 4)]
 CONCURRENCY = 64
 IMPORTS = {"import pandas": "import pandas", "import es_pandas": "import pandas, es_pandas"}
+ALL_SCENARIOS = (
+    "import",
+    "cpu",
+    "latency",
+    "max_rate",
+    "pressure",
+    "pressure_halving",
+    "journal",
+    "ordering",
+    "memory",
+    "protocols",
+)
+#: rows of every contender of the protocols scenario: here, under a second of the Kafka
+#: protocol, about 20 s of Dask's slowest, a round in about 80 s
+PROTOCOL_ROWS = 30_000
 
 
 @dataclass
@@ -55,9 +79,15 @@ class Scenario:
     max_rate: float | None = None
     rows: dict[str, int] = field(default_factory=dict)  # contender -> rows to send
     rounds: int = 1
+    #: a Tansu broker beside the server; the Kafka contender is given its host:port
+    kafka: bool = False
+    #: the contender the table's last column divides by
+    reference: str = LOOP
 
 
-def scenarios(rows: int, rounds: int, memory_rows: int, rate_seconds: float) -> list[Scenario]:
+def scenarios(
+    rows: int, rounds: int, memory_rows: int, rate_seconds: float, protocol_rows: int
+) -> list[Scenario]:
     return [
         Scenario(
             "cpu",
@@ -120,13 +150,24 @@ def scenarios(rows: int, rounds: int, memory_rows: int, rate_seconds: float) -> 
             rows={ORDERED: rows, UNORDERED: rows, ORDERED_100: rows, UNORDERED_100: rows},
         ),
         Scenario("memory", f"{memory_rows:,} rows, memory", rows={AIOHTTP: memory_rows}),
+        Scenario(
+            "protocols",
+            "REST, the Kafka protocol (Tansu) and Dask over REST, no added latency, no quota "
+            "(on premises)",
+            rounds=rounds,
+            rows={name: protocol_rows for name in (REST, KAFKA, *DASK)},
+            kafka=True,
+            reference=REST,
+        ),
     ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def create_topic(bootstrap: str) -> None:
+    """The REST server's topic on the broker too: the same name, the same 3 partitions."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(TOPIC, 3)])[TOPIC].result(30)
 
 
 def start_server(scenario: Scenario) -> tuple[subprocess.Popen[bytes], str]:
@@ -138,7 +179,7 @@ def start_server(scenario: Scenario) -> tuple[subprocess.Popen[bytes], str]:
         "serve",
         "--no-auth",
         "--topic",
-        "bench:3",
+        f"{TOPIC}:3",
         "--port",
         str(port),
         "--log-level",
@@ -160,8 +201,11 @@ def start_server(scenario: Scenario) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("the local server did not start")
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, from /proc (the server's CPU, measured from outside)."""
+def process_cpu_seconds(pid: int | None) -> float:
+    """utime + stime of a process, from /proc (the server's CPU, measured from outside);
+    NaN for a server that is not a process here."""
+    if pid is None:
+        return float("nan")
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -191,11 +235,28 @@ def run_contender(name: str, url: str, rows: int, max_rate: float | None) -> dic
 
 
 def run_scenario(scenario: Scenario, log) -> dict:
+    with contextlib.ExitStack() as stack:
+        broker = None
+        if scenario.kafka:
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            broker = stack.enter_context(running_broker(folder / "broker.log"))
+            create_topic(broker.bootstrap)
+        return run_rounds(scenario, broker, log)
+
+
+def run_rounds(scenario: Scenario, broker: Broker | None, log) -> dict:
     proc, url = start_server(scenario)
     runs = []
     try:
         for round_number in range(scenario.rounds):
             for name, rows in scenario.rows.items():
+                # the Kafka contender's server is the broker (whose CPU is unknown when
+                # KAFKA_BOOTSTRAP names one outside)
+                target, server = url, proc.pid
+                if name == KAFKA:
+                    assert broker is not None
+                    target = broker.bootstrap
+                    server = None if broker.process is None else broker.process.pid
                 httpx.delete(f"{url}/_local/stats")
                 change = None
                 if scenario.quota:
@@ -212,11 +273,11 @@ def run_scenario(scenario: Scenario, log) -> dict:
                             {"json": {**faults, "quota": quota}},
                         )
                         change.start()
-                server_cpu = process_cpu_seconds(proc.pid)
-                result = run_contender(name, url, rows, scenario.max_rate)
+                server_cpu = process_cpu_seconds(server)
+                result = run_contender(name, target, rows, scenario.max_rate)
                 if change is not None:
                     change.cancel()
-                result["server_cpu_seconds"] = process_cpu_seconds(proc.pid) - server_cpu
+                result["server_cpu_seconds"] = process_cpu_seconds(server) - server_cpu
                 result["round"] = round_number
                 result["server"] = httpx.get(f"{url}/_local/stats").json()
                 runs.append(result)
@@ -240,6 +301,10 @@ def medians(result: dict) -> dict[str, dict]:
             "ok": min(r["ok"] for r in runs),
             "rows_per_s": statistics.median(r["rows"] / r["seconds"] for r in runs),
             "cpu_us_per_row": statistics.median(r["cpu_seconds"] / r["rows"] * 1e6 for r in runs),
+            # the Dask contenders': the part of cpu_us_per_row spent in the worker processes
+            "worker_cpu_us_per_row": statistics.median(
+                r.get("worker_cpu_seconds", 0) / r["rows"] * 1e6 for r in runs
+            ),
             "server_us_per_row": statistics.median(
                 r["server_cpu_seconds"] / r["rows"] * 1e6 for r in runs
             ),
@@ -253,6 +318,7 @@ def medians(result: dict) -> dict[str, dict]:
             ),
             "ok_per_s": statistics.median(r["ok"] / r["seconds"] for r in runs),
             "seconds": statistics.median(r["seconds"] for r in runs),
+            "partitions": runs[0].get("partitions"),  # the Dask contenders'
         }
     return table
 
@@ -383,6 +449,26 @@ def machine() -> dict:
     }
 
 
+def protocols_note(table: dict[str, dict]) -> str:
+    """What the protocols table's columns hold for the Kafka and Dask contenders."""
+    split = "; ".join(
+        f"{name.split(',')[1].strip()} {row['cpu_us_per_row'] - row['worker_cpu_us_per_row']:,.0f}"
+        f" + {row['worker_cpu_us_per_row']:,.0f}"
+        for name, row in table.items()
+        if name in DASK
+    )
+    partitions = table[DASK[0]]["partitions"]
+    return (
+        f"The {KAFKA} row's server is the Tansu broker: its CPU, in its own process. "
+        f"Dask: {partitions} partitions persisted on the workers before the clock "
+        "starts; the cluster's start is not timed. Its client CPU is the client process's "
+        "(the Dask client, the scheduler and the nannies, which a LocalCluster runs in it) "
+        "plus every process under it (the worker processes, multiprocessing's resource "
+        "tracker), over the timed run; peak RSS is the client process's alone. Client "
+        f"process + worker processes, us/row: {split}."
+    )
+
+
 def markdown(report: dict) -> str:
     m = report["machine"]
     lines = [
@@ -393,25 +479,26 @@ def markdown(report: dict) -> str:
         "",
     ]
     for name, table in report["summary"].items():
-        title = next(
-            r["scenario"]["title"] for r in report["results"] if r["scenario"]["name"] == name
-        )
+        scenario = next(r["scenario"] for r in report["results"] if r["scenario"]["name"] == name)
+        reference = scenario.get("reference", LOOP)
         lines += [
-            f"**{title}**",
+            f"**{scenario['title']}**",
             "",
             "| contender | rows | rows/s | client CPU us/row | server CPU us/row | peak RSS MB "
-            "| vs requests loop |",
+            f"| vs {reference} |",
             "|---|---:|---:|---:|---:|---:|---:|",
         ]
-        loop = table.get(LOOP, {}).get("rows_per_s")
+        base = table.get(reference, {}).get("rows_per_s")
         for contender, row in table.items():
-            ratio = f"{row['rows_per_s'] / loop:,.1f}x" if loop else ""
+            ratio = f"{row['rows_per_s'] / base:,.2f}x" if base else ""
             lines.append(
                 f"| {contender} | {row['rows']:,} | {row['rows_per_s']:,.0f} | "
                 f"{row['cpu_us_per_row']:,.0f} | {row['server_us_per_row']:,.0f} | "
                 f"{row['peak_rss_mb']:,.0f} | {ratio} |"
             )
         lines.append("")
+        if name == "protocols":
+            lines += [protocols_note(table), ""]
     if report.get("imports"):
         lines += [
             "**Import time** (fresh process, median)",
@@ -424,7 +511,8 @@ def markdown(report: dict) -> str:
             for name, row in report["imports"].items()
         ]
         lines.append("")
-    lines += ["**Targets**", "", "| target | measured | goal | met |", "|---|---:|---|---|"]
+    if report["targets"]:
+        lines += ["**Targets**", "", "| target | measured | goal | met |", "|---|---:|---|---|"]
     for check in report["targets"]:
         value = check["measured"]
         shown = (
@@ -471,14 +559,18 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--memory-rows", type=int, default=1_000_000)
     parser.add_argument("--rate-seconds", type=float, default=30.0)
     parser.add_argument(
-        "--scenarios",
-        default="import,cpu,latency,max_rate,pressure,pressure_halving,journal,ordering,memory",
+        "--protocol-rows",
+        type=int,
+        default=PROTOCOL_ROWS,
+        help="rows of each contender of the protocols scenario",
     )
+    parser.add_argument("--scenarios", default=",".join(ALL_SCENARIOS))
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--quick", action="store_true", help="a smoke run with tiny sizes")
     args = parser.parse_args(argv)
     if args.quick:
         args.rows, args.rounds, args.memory_rows, args.rate_seconds = 300, 1, 3000, 1.0
+        args.protocol_rows = 300
     wanted = args.scenarios.split(",")
     args.out.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC)
@@ -489,7 +581,10 @@ def main(argv: list[str] | None = None) -> Path:
         "results": [],
         "summary": {},
     }
-    for scenario in scenarios(args.rows, args.rounds, args.memory_rows, args.rate_seconds):
+    chosen = scenarios(
+        args.rows, args.rounds, args.memory_rows, args.rate_seconds, args.protocol_rows
+    )
+    for scenario in chosen:
         if scenario.name in wanted:
             print(f"{scenario.title}", file=sys.stderr)
             result = run_scenario(scenario, lambda line: print(line, file=sys.stderr))
@@ -499,14 +594,25 @@ def main(argv: list[str] | None = None) -> Path:
         print("import time", file=sys.stderr)
         report["imports"] = import_times(args.rounds * 5, lambda line: print(line, file=sys.stderr))
     report["targets"] = targets(report["summary"], report.get("imports"))
-    stamp = started.strftime("%Y%m%dT%H%M%SZ")
     text = markdown(report)
-    for name in (stamp, "latest"):
+    names = report_names(started, wanted)
+    for name in names:
         (args.out / f"{name}.json").write_text(json.dumps(report, indent=1, default=str))
         (args.out / f"{name}.md").write_text(text)
-    plot(report, args.out / "latest.png")
+    if "latest" in names:
+        plot(report, args.out / "latest.png")
     print(text)
-    return args.out / "latest.md"
+    return args.out / f"{names[-1]}.md"
+
+
+def report_names(started: datetime, wanted: list[str]) -> list[str]:
+    """The names a run's report is written under: its time, and latest for a run of
+    every scenario; a run of some has their names after its time, and latest stays
+    the last full run's."""
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    if set(wanted) >= set(ALL_SCENARIOS):
+        return [stamp, "latest"]
+    return [f"{stamp}-{'-'.join(wanted)}"]
 
 
 if __name__ == "__main__":

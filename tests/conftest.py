@@ -5,7 +5,6 @@ import inspect
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import pytest
 
 from _es_pandas_cli import main
 from es_pandas import LocalEventStreams
+from tools.kafka_broker import free_port
 
 API_KEY = "test-api-key-0123456789"
 
@@ -120,12 +120,6 @@ def help_examples(command: click.Command) -> list[str]:
     return [line for line in indented if re.search(r"\bes-pandas\b", line)]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server_process(*args: str) -> tuple[subprocess.Popen[bytes], str]:
     """``es-pandas serve`` in a subprocess; returns it and its URL once it answers."""
     port = free_port()
@@ -161,9 +155,9 @@ def start_server_process(*args: str) -> tuple[subprocess.Popen[bytes], str]:
 
 @pytest.fixture(scope="session")
 def kafka(tmp_path_factory):
-    """A running Kafka-protocol broker (see tests/kafka_broker.py)."""
+    """A running Kafka-protocol broker (see tools/kafka_broker.py)."""
     pytest.importorskip("confluent_kafka")
-    from .kafka_broker import running_broker
+    from tools.kafka_broker import running_broker
 
     with running_broker(tmp_path_factory.mktemp("kafka") / "broker.log") as broker:
         yield broker

