@@ -121,9 +121,7 @@ def resolve(
     # the source that has them. The brokers are looked up for protocol kafka only: a
     # REST run opens no credentials file for them.
     options: dict[str, Any] = {
-        name: None
-        if name in (*_CREDENTIALS, *_TLS_PASSWORDS, "bootstrap_servers")
-        else first(name)
+        name: None if name in (*_CREDENTIALS, *_TLS_PASSWORDS, "bootstrap_servers") else first(name)
         for name in PRODUCE_OPTIONS
     }
     if options["protocol"] == "kafka":
