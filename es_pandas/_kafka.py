@@ -26,6 +26,7 @@ import contextlib
 import functools
 import hashlib
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -48,7 +49,7 @@ from ._transports import TransportConfig
 from ._transports._certs import trust_arguments
 from ._wire.kafka import KafkaRecord
 
-__all__ = ["KafkaEngine", "RecordingProducer", "kafka_config"]
+__all__ = ["KafkaEngine", "RecordingProducer", "kafka_config", "reason"]
 
 logger = logging.getLogger("es_pandas")
 LIBRDKAFKA_LOG = logging.getLogger("es_pandas.librdkafka")
@@ -58,6 +59,8 @@ LIBRDKAFKA_LOG.addHandler(logging.NullHandler())
 LIBRDKAFKA_LOG.propagate = False
 
 _Headers = list[tuple[str, bytes]] | None
+# librdkafka's "host:port/bootstrap: <what happened> (after 0ms in state CONNECT)"
+_AROUND_REASON = re.compile(r"^\S+/\S+: | \(after \d+ms in state \w+\)$")
 #: librdkafka's default ``message.max.bytes``, the limit when the broker does not say
 DEFAULT_MESSAGE_MAX_BYTES = 1_000_000
 #: records handed to librdkafka and not yet reported, per run: bounds the memory a run
@@ -93,6 +96,11 @@ _IDEMPOTENCE_HINT = (
     "kafka_config={'enable.idempotence': False} writes without it, and a retry may then "
     "write a record twice)"
 )
+
+
+def reason(error: Any) -> str:
+    """What a librdkafka error says happened, without its broker and state."""
+    return _AROUND_REASON.sub("", error.str())
 
 
 def _confluent() -> Any:
@@ -195,12 +203,13 @@ def _tls(transport: TransportConfig) -> dict[str, Any]:
 class _SharedProducer:
     """One librdkafka producer, the thread polling it, and the runs using it."""
 
-    def __init__(self, config: Mapping[str, Any]) -> None:
+    def __init__(self, config: Mapping[str, Any], run: KafkaEngine) -> None:
         kafka = _confluent()
         self.producer = kafka.Producer(
             {**config, "logger": LIBRDKAFKA_LOG, "error_cb": self._error}
         )
-        self.runs: set[KafkaEngine] = set()
+        # the first run hears the producer's first errors (no broker answers)
+        self.runs: set[KafkaEngine] = {run}
         #: each topic's limit on a record (message.max.bytes), once looked up
         self.limits: dict[str, int] = {}
         self.broken: str | None = None
@@ -231,16 +240,17 @@ _producers: collections.OrderedDict[str, _SharedProducer] = collections.OrderedD
 _producers_lock = threading.Lock()
 
 
-def _shared_producer(config: Mapping[str, Any]) -> _SharedProducer:
-    """The process's producer for ``config``, made on first use."""
+def _shared_producer(config: Mapping[str, Any], run: KafkaEngine) -> _SharedProducer:
+    """The process's producer for ``config``, made on first use; ``run`` uses it."""
     # a digest, not the settings: they hold the credentials
     digest = hashlib.sha256(repr(sorted(config.items())).encode()).hexdigest()
     with _producers_lock:
         shared = _producers.get(digest)
         if shared is not None and shared.broken is None:
             _producers.move_to_end(digest)
+            shared.runs.add(run)
             return shared
-        shared = _producers[digest] = _SharedProducer(config)
+        shared = _producers[digest] = _SharedProducer(config, run)
         while len(_producers) > _KEPT:
             oldest = next((d for d, p in _producers.items() if not p.runs), None)
             if oldest is None:
@@ -333,6 +343,7 @@ class KafkaEngine:
         self._stopping = False
         self._delivered = False  # whether any record was written
         self._streak = 0  # reports in a row that did not write their record
+        self._unreachable: str | None = None  # the last broker connection's failure
 
     def stop(self) -> None:
         """Write no more rows; those handed to Kafka go on to their reports."""
@@ -367,9 +378,8 @@ class KafkaEngine:
             self._shared = self._recorder
             self._shared.runs.add(self)
             return self.client_limit(self._config)
-        shared = await self._loop.run_in_executor(None, _shared_producer, self._config)
+        shared = await self._loop.run_in_executor(None, _shared_producer, self._config, self)
         self._shared = shared
-        shared.runs.add(self)
         problem = await self._loop.run_in_executor(None, self._check_topic, shared)
         if problem is not None and self.abort is None:
             self.abort = problem
@@ -389,7 +399,7 @@ class KafkaEngine:
         while True:
             try:
                 metadata = shared.producer.list_topics(
-                    self._topic, timeout=max(0.05, min(1.0, deadline - time.monotonic()))
+                    self._topic, timeout=max(0.05, min(0.25, deadline - time.monotonic()))
                 )
             except kafka.KafkaException as exc:
                 metadata, reason = None, exc.args[0].str()
@@ -569,11 +579,14 @@ class KafkaEngine:
         errors stop the run; a lost connection is librdkafka's to retry."""
         stops = _RUN_LEVEL.get(error.name())
         if stops is not None:
-            self._stop(stops, f"Kafka at {self._where} refused: {error.str()}")
+            self._stop(stops, f"Kafka at {self._where} refused: {reason(error)}")
         elif error.fatal():
             self._stop(ProduceAborted, f"the Kafka producer failed: {error.str()}")
+        elif error.name() in ("_TRANSPORT", "_RESOLVE", "_SSL"):
+            self._unreachable = reason(error)  # why, should every broker be down
         elif not self._delivered and error.name() == "_ALL_BROKERS_DOWN":
-            self._stop(ConnectionFailed, f"cannot reach Kafka at {self._where}: {error.str()}")
+            why = self._unreachable or error.str()
+            self._stop(ConnectionFailed, f"cannot reach Kafka at {self._where}: {why}")
 
     def _stop(self, error: type[ProduceAborted], message: str) -> None:
         if self.abort is None:

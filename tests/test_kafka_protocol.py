@@ -160,11 +160,12 @@ def test_an_unknown_topic_stops_the_run_before_any_row(kafka) -> None:
 
 
 def test_no_broker_fails_fast_with_the_reason() -> None:
-    with pytest.raises(ConnectionFailed, match=r"cannot reach Kafka at 127\.0\.0\.1:9") as caught:
+    with pytest.raises(ConnectionFailed, match=r"127\.0\.0\.1:9.*Connection refused") as caught:
         orders(5).es.produce(
-            "t", protocol="kafka", bootstrap_servers="127.0.0.1:9", timeout=20, progress=False
+            "t", protocol="kafka", bootstrap_servers="127.0.0.1:9", timeout=60, progress=False
         )
-    assert caught.value.summary.elapsed < 15  # a refused connection, not the whole timeout
+    # a refused connection is known at once: the run does not wait out the timeout
+    assert caught.value.summary.elapsed < 30
 
 
 @pytest.fixture(scope="module")

@@ -17,13 +17,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import re
 import threading
 import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from .._kafka import reason
 from ._storage import Headers, Record, StoreError, TopicExistsError
 
 __all__ = ["LIBRDKAFKA_LOG", "KafkaStore"]
@@ -32,9 +32,6 @@ _METADATA_REFRESH_SECONDS = 1.0
 
 LIBRDKAFKA_LOG = logging.getLogger("es_pandas.server.kafka")
 LIBRDKAFKA_LOG.addHandler(logging.NullHandler())
-
-# librdkafka's "host:port/bootstrap: <what happened> (after 0ms in state CONNECT)"
-_AROUND_REASON = re.compile(r"^\S+/\S+: | \(after \d+ms in state \w+\)$")
 
 
 def _kafka() -> Any:
@@ -134,7 +131,7 @@ class KafkaStore:
                 admin.poll(0)  # runs error_cb
             if time.monotonic() >= deadline or any(e.code() == all_down for e in errors):
                 break
-        reasons = [_AROUND_REASON.sub("", e.str()) for e in errors if e.code() != all_down]
+        reasons = [reason(e) for e in errors if e.code() != all_down]
         reason = reasons[-1] if reasons else f"no answer in {timeout:g} s"
         raise ConnectionError(f"cannot reach Kafka at {self.bootstrap_servers} ({reason})")
 
