@@ -40,7 +40,7 @@ from ._exceptions import ConfigurationError, ProduceError
 from ._options import PRODUCE_OPTIONS, check_options, parameters_doc
 from ._producer import Producer
 from ._progress import ProgressEvent
-from ._status import STATUSES, StatusBook, StatusFrame, Summary
+from ._status import REASONS_KEPT, STATUSES, StatusBook, StatusFrame, Summary
 
 if TYPE_CHECKING:
     from typing import Unpack
@@ -63,9 +63,6 @@ _producers_lock = threading.Lock()
 # producer cache: without it, a hash of options holding a short password could be
 # tried against guesses. Never shipped.
 _DIGEST_KEY = os.urandom(32)
-# The distinct errors a partition reports to a summary: as many as a run's tally keeps
-# (es_pandas._status), the other rows counted under "(other errors)".
-_REASONS_KEPT = 1000
 _TALLY_COLUMNS = (*STATUSES, "maybe_duplicates", "held_keys", "dead_letters")
 
 
@@ -152,9 +149,9 @@ def _partition_tally(status: pd.DataFrame) -> pd.DataFrame:
     summary = StatusFrame(status).summary
     attrs = status.attrs
     reasons = summary.reasons.most_common()
-    errors = [(state, error, n) for (state, error), n in reasons[:_REASONS_KEPT]]
+    errors = [(state, error, n) for (state, error), n in reasons[:REASONS_KEPT]]
     others: Counter[str] = Counter()
-    for (state, _), n in reasons[_REASONS_KEPT:]:
+    for (state, _), n in reasons[REASONS_KEPT:]:
         others[state] += n
     errors += [(state, "(other errors)", n) for state, n in others.items()]
     dead = attrs.get("dead_letters")

@@ -58,7 +58,7 @@ _NO_TIMESTAMP = np.iinfo(np.int64).min
 _ERRORS_SHOWN = 5
 # Distinct errors counted per run: past that, rows are counted under those seen (a
 # million rows rejected each for its own value must not cost a million entries).
-_REASONS_KEPT = 1000
+REASONS_KEPT = 1000
 NO_V2_ROUTE = "sent with the v1 API: the endpoint has no v2 route (on-premises Event Streams)"
 
 _MAYBE_IN_KAFKA = ["ok", "unknown"]
@@ -358,7 +358,7 @@ class Tally:
     def note(self, status: int, error: str) -> None:
         """A row ended not ok for ``error``."""
         reason = (STATUSES[status], error)
-        if reason in self.reasons or len(self.reasons) < _REASONS_KEPT:
+        if reason in self.reasons or len(self.reasons) < REASONS_KEPT:
             self.reasons[reason] += 1
         else:
             self.reasons[STATUSES[status], "(other errors)"] += 1
