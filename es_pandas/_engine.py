@@ -9,6 +9,9 @@ Until one row gets an answer that is about the row, rows go one at a time (the p
 so a wrong URL, credential or topic costs a handful of requests at any concurrency; a
 2xx whose body is not Event Streams' success answer is about the run until a row has
 been answered with one (a URL that is not Event Streams answers so).
+
+Longer than this project's ~400-line guide on purpose: a row's whole fate (the send,
+its retries, and each way it can end) is read in this one class, top to bottom.
 """
 
 from __future__ import annotations

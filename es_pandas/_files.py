@@ -4,6 +4,9 @@ a per-row status file out, and resuming a load that stopped half way.
 A :class:`FileLoad` is a file as a run sees it: chunks to send (skipping the rows an
 earlier load's status file says are done), and each chunk's status written in file
 order as soon as its rows have all ended. Parquet needs pyarrow, which is an extra.
+
+Just over this project's ~400-line guide: reading a file and accounting for its rows
+(status file, journal, resume) share the chunk they work on.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@
 the encoder, the transport (a recording one for a dry run), the engine, the progress
 reporter, then the outcome. :func:`run_blocking` runs it from synchronous code, scripts
 and Jupyter alike, with Ctrl-C.
+
+Longer than this project's ~400-line guide on purpose: the one routine every surface
+goes through, with what it does for a frame, a file and a dry run, stays in one place.
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """The per-row outcome of a run: built in fixed-size arrays while it runs, handed
-to the user as a :class:`StatusFrame` on the input's index."""
+to the user as a :class:`StatusFrame` on the input's index.
+
+Longer than this project's ~400-line guide: the book a run writes, the tally, the
+summary and the frame they become are one record of outcomes, read together.
+"""
 
 from __future__ import annotations
 

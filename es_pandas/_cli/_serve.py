@@ -1,4 +1,8 @@
-"""``es-pandas serve``: the local Event Streams server."""
+"""``es-pandas serve``: the local Event Streams server.
+
+Longer than this project's ~400-line guide: most of it is the command's option
+declarations, each a click decorator with its help.
+"""
 
 from __future__ import annotations
 

@@ -8,6 +8,10 @@ context (:meth:`TransportConfig.ssl_context`) and the proxy a URL goes through
 1xx answer as final, decodes ``gzip`` and ``deflate``, caps the decoded answer at
 ``max_answer_bytes``, bounds the whole request by ``timeout`` and maps every exception
 its library raises to :class:`TransportError` with a correct ``sent`` flag.
+
+Longer than this project's ~400-line guide on purpose: this is the whole contract
+an engine honours (its configuration, errors, answer and decoder), in one place for
+engine authors.
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ number of microseconds, the decimal's bytes, ...), every value of a union given 
 A value that does not fit raises :class:`Mismatch`, whose message says what the value
 is and what the type wanted (``'abc' is not a long``); nothing is ever rounded,
 truncated or shifted to make it fit. A missing value (None, NaN, NaT, NA) is null.
+
+Longer than this project's ~400-line guide: one class per Avro type, each small,
+so that a type's rules (and its error messages) are found by its name.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ bad value never raises: only its row is rejected, and the message names the colu
 The encoder works a column at a time (:mod:`.columns`, by the policy in :mod:`.values`;
 Avro values and keys by :mod:`.avro`) and leaves the request layout and its limits to
 the API version's dialect (:mod:`.v1`, :mod:`.v2`).
+
+Longer than this project's ~400-line guide on purpose: the encoder is one class whose
+column steps (keys, values, headers, ids) must agree on every row's errors.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ fastavro's JSON reader, which accepts data that does not fit (a string for a lon
 bare value for a union) and names no field when it fails: a datum that does not fit is
 refused naming the field and the problem, and one that fits is written to the binary
 encoding in the same walk, with the union branch the JSON named.
+
+Longer than this project's ~400-line guide: the strict JSON reader and the binary
+writer are one walk over a schema, on purpose (see above).
 """
 
 from __future__ import annotations
