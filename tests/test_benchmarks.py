@@ -63,6 +63,10 @@ def test_quick_run_writes_every_report(tmp_path) -> None:
         "Dask, 2 workers, REST",
         "Dask, 4 workers, REST",
     }
+    assert set(report["summary"]["memory"]) == {
+        "es_pandas (aiohttp)",
+        'protocol="kafka"',
+    }
     (protocols,) = (r for r in report["results"] if r["scenario"]["name"] == "protocols")
     for run in protocols["runs"]:
         if run["contender"].startswith("Dask, "):
