@@ -488,11 +488,15 @@ class StatusBook:
             "trace": trace,
             "attempts": pd.arrays.IntegerArray(self.attempts, np.zeros(rows, bool)),
             "latency_ms": pd.arrays.FloatingArray(self.latency * 1000, np.isnan(self.latency)),
-            "maybe_duplicate": self.maybe_duplicate.copy(),
+            "maybe_duplicate": self.maybe_duplicate,
         }
         if self.record_ids is not None:
             columns[RECORD_ID] = _texts(rows, self.record_ids)
-        frame = StatusFrame(columns, index=index if index is not None else pd.RangeIndex(rows))
+        # The frame takes the arrays as they are: a book is done with once its frame is
+        # made, and a copy would cost another status frame at the peak of a large run.
+        frame = StatusFrame(
+            columns, index=index if index is not None else pd.RangeIndex(rows), copy=False
+        )
         frame.attrs["elapsed"] = elapsed
         frame.attrs["rows"] = rows
         return frame
