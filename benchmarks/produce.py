@@ -496,15 +496,17 @@ def markdown(report: dict) -> str:
     lines = [
         f"Run {report['started']} on {m['cpus']} x {m['cpu']}, Python {m['python']}, "
         f"load average at start {m['load_average'][0]:.1f}; client and server share the "
-        f"machine; {CONCURRENCY} requests in flight; medians of "
-        f"{report['rounds']} interleaved rounds.",
+        f"machine; {CONCURRENCY} requests in flight; medians over each scenario's "
+        "interleaved rounds.",
         "",
     ]
     for name, table in report["summary"].items():
         scenario = next(r["scenario"] for r in report["results"] if r["scenario"]["name"] == name)
         reference = scenario.get("reference", LOOP)
+        rounds = scenario["rounds"]
         lines += [
-            f"**{scenario['title']}**",
+            f"**{scenario['title']}** "
+            f"({'one round' if rounds == 1 else f'{rounds} interleaved rounds'})",
             "",
             "| contender | rows | rows/s | client CPU us/row | server CPU us/row | peak RSS MB "
             f"| vs {reference} |",
