@@ -153,9 +153,18 @@ def kafka_config(name: str, value: Any) -> dict[str, Any]:
             )
         if not isinstance(setting, (str, int, float, bool)):
             raise fail(f"{name}[{key!r}]", "a string, number or bool", setting)
+    for key in _ACKS:
+        if key in pairs and str(pairs[key]).strip() == "0":
+            # librdkafka reports such a record delivered once it is on the socket
+            raise ConfigurationError(
+                f"{name}: {key}=0 has the broker confirm nothing, so a row's status would "
+                "say ok for a record no broker took; use acks=1 or all"
+            )
     return pairs
 
 
+# librdkafka's names of the setting of how many brokers confirm a record
+_ACKS = ("acks", "request.required.acks")
 # librdkafka settings es_pandas sets from its own options, or uses itself
 _KAFKA_OWN = {
     "bootstrap.servers": "bootstrap_servers=",

@@ -253,6 +253,11 @@ def test_credentials_become_sasl_settings_that_are_never_shown(tmp_path) -> None
         ),
         ({"bootstrap_servers": "h:1", "value_format": "avro"}, "protocol='rest'"),
         ({"bootstrap_servers": "h:1", "on_key_error": "hold"}, "cannot hold them back"),
+        ({"bootstrap_servers": "h:1", "kafka_config": {"acks": 0}}, "acks=0 has the broker"),
+        (
+            {"bootstrap_servers": "h:1", "kafka_config": ["request.required.acks=0"]},
+            "request.required.acks=0",
+        ),
     ],
 )
 def test_settings_kafka_cannot_use_fail_before_anything_is_read(options, message) -> None:
