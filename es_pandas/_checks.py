@@ -134,25 +134,34 @@ def bootstrap_servers(name: str, value: Any) -> str:
 
 def kafka_config(name: str, value: Any) -> dict[str, Any]:
     """librdkafka settings: a mapping, or ``["key=value", ...]`` as the command line
-    gives them."""
+    gives them. The messages name a setting, never its value: sasl.password and
+    ssl.key.password are settings too."""
     if isinstance(value, Mapping):
         pairs = dict(value)
     elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
         pairs = {}
-        for item in value:
+        for number, item in enumerate(value, 1):
             key, sep, setting = item.partition("=")
             if not sep or not key.strip():
-                raise ConfigurationError(f"{name}: {item!r} is not KEY=VALUE")
+                raise ConfigurationError(
+                    f"{name}: setting {number} of {len(value)} is not KEY=VALUE (not shown: "
+                    "it may hold a password)"
+                )
             pairs[key.strip()] = setting
     else:
-        raise fail(name, "a dict of librdkafka settings", value)
+        raise ConfigurationError(
+            f"{name} must be a dict of librdkafka settings (or KEY=VALUE strings), "
+            f"not {type(value).__name__}"
+        )
     for key, setting in pairs.items():
-        if not isinstance(key, str) or key in _KAFKA_OWN:
-            raise ConfigurationError(
-                f"{name}: {key!r} is es_pandas' own ({_KAFKA_OWN.get(key, 'a string key')})"
-            )
+        if not isinstance(key, str):
+            raise ConfigurationError(f"{name}: a setting's name is a string, not {key!r}")
+        if key in _KAFKA_OWN:
+            raise ConfigurationError(f"{name}: {key!r} is es_pandas' own ({_KAFKA_OWN[key]})")
         if not isinstance(setting, (str, int, float, bool)):
-            raise fail(f"{name}[{key!r}]", "a string, number or bool", setting)
+            raise ConfigurationError(
+                f"{name}[{key!r}] must be a string, number or bool, not {type(setting).__name__}"
+            )
     for key in _ACKS:
         if key in pairs and str(pairs[key]).strip() == "0":
             # librdkafka reports such a record delivered once it is on the socket

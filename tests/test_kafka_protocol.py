@@ -265,6 +265,33 @@ def test_settings_kafka_cannot_use_fail_before_anything_is_read(options, message
         pd.DataFrame({"v": [1]}).es.produce("t", protocol="kafka", progress=False, **options)
 
 
+@pytest.mark.parametrize(
+    "kafka_config",
+    [
+        {"sasl.password": b"s3cret-in-bytes"},
+        ["linger.ms=5", "sasl.password:s3cret-mistyped"],
+        ["sasl.password=s3cret", 5],
+        "sasl.password=s3cret-as-a-string",
+    ],
+)
+def test_a_kafka_config_that_cannot_be_used_never_shows_its_values(kafka_config) -> None:
+    with pytest.raises(ConfigurationError, match="kafka_config") as caught:
+        pd.DataFrame({"v": [1]}).es.produce(
+            "t", protocol="kafka", bootstrap_servers="h:1", kafka_config=kafka_config
+        )
+    assert "s3cret" not in str(caught.value)
+
+
+def test_a_mistyped_kafka_config_flag_never_shows_its_value() -> None:
+    result = run(
+        *["produce", "-", "--topic", "t", "--protocol", "kafka", "--bootstrap-servers", "h:1"],
+        *["--kafka-config", "sasl.password:s3cret"],
+        stdin=b"v\n1\n",
+    )
+    assert result.returncode == 2 and "KEY=VALUE" in result.stderr, result.stderr
+    assert "s3cret" not in result.stderr
+
+
 def test_a_dry_run_shows_the_records_and_connects_to_nothing() -> None:
     frame = pd.DataFrame({"k": ["00042", None], "v": [1.5, 2.5], "h": ["x", "y"]})
     plan = frame.es.produce(
