@@ -161,7 +161,58 @@ def kafka_config(
     config["security.protocol"] = protocol
     if "SSL" in str(protocol).upper():
         config |= _tls(transport)
-    return config | own
+    config |= own
+    _check_timeouts(config, own, options["timeout"], retries)
+    _check_config(config)
+    return config
+
+
+#: librdkafka's largest request.timeout.ms and message.timeout.ms
+_REQUEST_TIMEOUT_MS = 900_000
+_MESSAGE_TIMEOUT_MS = 2**31 - 1
+
+
+def _check_timeouts(
+    config: Mapping[str, Any], own: Mapping[str, Any], timeout: float, retries: int
+) -> None:
+    """The run's ``timeout`` and ``retries`` as librdkafka can take them, unless
+    ``kafka_config`` (``own``) sets the timeouts itself."""
+    if "request.timeout.ms" not in own and not (
+        1 <= config["request.timeout.ms"] <= _REQUEST_TIMEOUT_MS
+    ):
+        raise ConfigurationError(
+            f"protocol='kafka' takes a timeout from 0.001 to {_REQUEST_TIMEOUT_MS // 1000} s "
+            f"(librdkafka's request.timeout.ms), not {timeout:g}"
+        )
+    if (
+        not {"message.timeout.ms", "delivery.timeout.ms"} & own.keys()
+        and config["message.timeout.ms"] > _MESSAGE_TIMEOUT_MS
+    ):
+        raise ConfigurationError(
+            f"protocol='kafka' gives a record timeout x (retries + 1) seconds, at most "
+            f"{_MESSAGE_TIMEOUT_MS // 1000:,} (librdkafka's message.timeout.ms), not "
+            f"{timeout:g} x {retries + 1}"
+        )
+
+
+def _check_config(config: Mapping[str, Any]) -> None:
+    """Refuse, before anything is read, the settings librdkafka would refuse when the
+    run makes its producer: a producer is made with them but no brokers (it connects
+    to nothing) and let go. Without confluent-kafka the run says it is missing."""
+    try:
+        kafka = _confluent()
+    except ConfigurationError:
+        return
+    probe = {key: value for key, value in config.items() if key != "bootstrap.servers"}
+    try:
+        kafka.Producer({**probe, "logger": LIBRDKAFKA_LOG})
+    except kafka.KafkaException as exc:
+        # librdkafka names the setting; a value it shows is one of a fixed kind
+        # (a number, a choice), never a password
+        raise ConfigurationError(
+            f"librdkafka refuses the settings (kafka_config over es_pandas' own): "
+            f"{exc.args[0].str().strip()}"
+        ) from None
 
 
 def _tls(transport: TransportConfig) -> dict[str, Any]:

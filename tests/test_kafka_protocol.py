@@ -7,6 +7,7 @@ as the settings librdkafka is given, not against a broker."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import threading
 import uuid
@@ -254,6 +255,8 @@ def test_credentials_become_sasl_settings_that_are_never_shown(tmp_path) -> None
         ({"bootstrap_servers": "h:1", "value_format": "avro"}, "protocol='rest'"),
         ({"bootstrap_servers": "h:1", "on_key_error": "hold"}, "cannot hold them back"),
         ({"bootstrap_servers": "h:1", "kafka_config": {"acks": 0}}, "acks=0 has the broker"),
+        ({"bootstrap_servers": "h:1", "timeout": 1000}, "timeout from 0.001 to 900 s"),
+        ({"bootstrap_servers": "h:1", "timeout": 900, "retries": 3000}, "900 x 3001"),
         (
             {"bootstrap_servers": "h:1", "kafka_config": ["request.required.acks=0"]},
             "request.required.acks=0",
@@ -263,6 +266,22 @@ def test_credentials_become_sasl_settings_that_are_never_shown(tmp_path) -> None
 def test_settings_kafka_cannot_use_fail_before_anything_is_read(options, message) -> None:
     with pytest.raises(ConfigurationError, match=message):
         pd.DataFrame({"v": [1]}).es.produce("t", protocol="kafka", progress=False, **options)
+
+
+@pytest.mark.parametrize(
+    ("kafka_config", "message"),
+    [
+        ({"no.such.setting": 1}, 'No such configuration property: "no.such.setting"'),
+        ({"message.max.bytes": "abc"}, '"message.max.bytes"'),
+        ({"acks": 1}, "`acks` must be set to `all` when `enable.idempotence` is true"),
+        ({"security.protocol": "SSL", "ssl.ca.location": "/no/such/ca.pem"}, "ssl.ca.location"),
+    ],
+)
+def test_settings_librdkafka_refuses_fail_when_the_producer_is_made(kafka_config, message) -> None:
+    """Refused before anything is read, as a ConfigurationError naming the setting, not
+    as a run stopped at its first row by librdkafka's exception."""
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
+        Producer(protocol="kafka", bootstrap_servers="h:1", kafka_config=kafka_config)
 
 
 @pytest.mark.parametrize(
