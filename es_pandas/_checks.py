@@ -158,6 +158,12 @@ def kafka_config(name: str, value: Any) -> dict[str, Any]:
             raise ConfigurationError(f"{name}: a setting's name is a string, not {key!r}")
         if key in _KAFKA_OWN:
             raise ConfigurationError(f"{name}: {key!r} is es_pandas' own ({_KAFKA_OWN[key]})")
+        if key == "transactional.id":
+            # librdkafka then refuses every record produced outside a transaction
+            raise ConfigurationError(
+                f"{name}: es_pandas writes with an idempotent producer, not in transactions: "
+                "transactional.id cannot be set"
+            )
         if not isinstance(setting, (str, int, float, bool)):
             raise ConfigurationError(
                 f"{name}[{key!r}] must be a string, number or bool, not {type(setting).__name__}"

@@ -255,6 +255,7 @@ def test_credentials_become_sasl_settings_that_are_never_shown(tmp_path) -> None
         ({"bootstrap_servers": "h:1", "value_format": "avro"}, "protocol='rest'"),
         ({"bootstrap_servers": "h:1", "on_key_error": "hold"}, "cannot hold them back"),
         ({"bootstrap_servers": "h:1", "kafka_config": {"acks": 0}}, "acks=0 has the broker"),
+        ({"bootstrap_servers": "h:1", "kafka_config": {"transactional.id": "t"}}, "transactions"),
         ({"bootstrap_servers": "h:1", "timeout": 1000}, "timeout from 0.001 to 900 s"),
         ({"bootstrap_servers": "h:1", "timeout": 900, "retries": 3000}, "900 x 3001"),
         (
