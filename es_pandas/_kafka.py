@@ -429,9 +429,17 @@ class KafkaEngine:
             self._shared = self._recorder
             self._shared.runs.add(self)
             return self.client_limit(self._config)
-        shared = await self._loop.run_in_executor(None, _shared_producer, self._config, self)
-        self._shared = shared
-        problem = await self._loop.run_in_executor(None, self._check_topic, shared)
+        try:
+            shared = await self._loop.run_in_executor(None, _shared_producer, self._config, self)
+            self._shared = shared
+            problem = await self._loop.run_in_executor(None, self._check_topic, shared)
+        except asyncio.CancelledError:
+            # the topic check on its thread ends too (else it goes on for the timeout,
+            # and a process exiting waits for it)
+            self._stopping = True
+            if self._shared is not None:
+                self._shared.runs.discard(self)
+            raise
         if problem is not None and self.abort is None:
             self.abort = problem
         return shared.limits.get(self._topic, self.client_limit(self._config))
@@ -463,8 +471,9 @@ class KafkaEngine:
                 stops = None if error is None else _RUN_LEVEL.get(error.name())
                 if stops is not None:
                     return Abort(stops, self._topic_problem(error))
-            if self.abort is not None:
-                return None  # set on the loop: no broker, or refused credentials
+            if self.abort is not None or self._stopping:
+                # abort set on the loop (no broker, refused credentials), or Ctrl-C
+                return None
             if time.monotonic() >= deadline:
                 return Abort(
                     ConnectionFailed,

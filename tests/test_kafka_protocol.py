@@ -6,12 +6,16 @@ as the settings librdkafka is given, not against a broker."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import re
 import signal
+import socket
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -167,6 +171,70 @@ def test_no_broker_fails_fast_with_the_reason() -> None:
         )
     # a refused connection is known at once: the run does not wait out the timeout
     assert caught.value.summary.elapsed < 30
+
+
+@pytest.fixture
+def silent_broker() -> Iterator[tuple[str, threading.Event]]:
+    """An address that takes connections and never answers (a broker hung, or a
+    firewall's black hole): its bootstrap, and an event set once a client connected."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    connected = threading.Event()
+    held = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            held.append(listener.accept()[0])
+            connected.set()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"127.0.0.1:{listener.getsockname()[1]}", connected
+    finally:
+        listener.close()
+        for connection in held:
+            connection.close()
+
+
+def test_ctrl_c_while_connecting_ends_the_load_at_once(silent_broker, tmp_path) -> None:
+    """Ctrl-C as the topic is looked up: the load ends then, not when the lookup's
+    timeout (60 s here) is up."""
+    bootstrap, connected = silent_broker
+    path = tmp_path / "rows.csv"
+    path.write_text("v\n1\n2\n")
+    status_out = tmp_path / "status.csv"
+    proc = start(
+        *["produce", str(path), "--topic", "t", "--protocol", "kafka", "--timeout", "60"],
+        *["--bootstrap-servers", bootstrap, "--status-out", str(status_out)],
+    )
+    assert connected.wait(30), "the load never connected"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=15)
+    assert proc.returncode == 130, err
+    assert pd.read_csv(status_out)["status"].tolist() == ["not_sent", "not_sent"]
+
+
+def test_a_run_cancelled_while_connecting_leaves_no_thread_behind(silent_broker) -> None:
+    """aproduce cancelled as the topic is looked up: the lookup's thread ends with it
+    (asyncio.run waits for it otherwise, for the timeout)."""
+    bootstrap, connected = silent_broker
+    producer = Producer(protocol="kafka", bootstrap_servers=bootstrap, timeout=60)
+
+    async def cancelled() -> None:
+        def progress(event: es_pandas.ProgressEvent) -> None:
+            # a tick of the run's, on its loop, once the producer it made has connected:
+            # the run is looking the topic up by then
+            if connected.is_set():
+                task.cancel()
+
+        frame = pd.DataFrame({"v": [1]})
+        task = asyncio.ensure_future(producer.aproduce(frame, "t", progress=progress))
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.wait_for(asyncio.get_running_loop().shutdown_default_executor(), 10)
+
+    asyncio.run(cancelled())
 
 
 @pytest.fixture(scope="module")
