@@ -269,7 +269,8 @@ class _SharedProducer:
         self._thread.start()
 
     def _poll(self) -> None:
-        while not self._closing.is_set():
+        # a broken producer is polled until its last run ends; a later run gets a new one
+        while not self._closing.is_set() and (self.broken is None or self.runs):
             self.producer.poll(0.1)
             for run in list(self.runs):
                 run.wake()
@@ -619,6 +620,11 @@ class KafkaEngine:
             return
         self._streak += 1
         if self._streak >= self._fail_after:
+            # Not handed to later runs: librdkafka may keep it in a state that fails
+            # every record (a broker that does not take the epoch an idempotent
+            # producer moves to after timeouts fences each one); a new one starts clean.
+            assert self._shared is not None
+            self._shared.broken = f"stopped writing: {error.str()}"
             self._stop(
                 ConnectionFailed,
                 f"Kafka at {self._where} stopped writing ({self._streak} records in a row "

@@ -449,6 +449,36 @@ def test_a_broker_stopped_mid_run_leaves_no_row_ok_that_is_not_in_kafka(tmp_path
         assert len(records) == len(set(records.values()))
 
 
+def test_after_a_run_the_broker_stopped_the_next_run_writes_again(tmp_path) -> None:
+    """A run stopped because its records went unconfirmed (Tansu frozen past their
+    time) leaves its producer to no later run: the one librdkafka had then was fenced
+    by the broker on every record of every later run of the process."""
+    from tools.kafka_broker import running_broker
+
+    with running_broker(tmp_path / "broker.log") as broker:
+        # the same settings for both runs: they share a producer unless it is left
+        producer = Producer(
+            protocol="kafka", bootstrap_servers=broker.bootstrap, timeout=2, retries=1
+        )
+        frame = orders(5_000)
+        froze = threading.Event()
+
+        def freeze(event: es_pandas.ProgressEvent) -> None:
+            if event.counts["ok"] >= 500 and not froze.is_set():
+                broker.process.send_signal(signal.SIGSTOP)
+                froze.set()
+
+        try:
+            with pytest.raises(ConnectionFailed, match="stopped writing"):
+                producer.produce(frame, new_topic(broker), max_rate=2_000.0, progress=freeze)
+        finally:
+            broker.process.send_signal(signal.SIGCONT)
+        topic = new_topic(broker)
+        status = producer.produce(frame, topic, progress=False)
+        assert status.summary.counts["ok"] == len(frame), status.summary.why()
+        assert len(consume(broker, topic)) == len(frame)
+
+
 def test_the_cli_loads_over_kafka_and_resumes_an_interrupted_load(kafka, tmp_path) -> None:
     rows = 20_000
     path = tmp_path / "orders.csv"
