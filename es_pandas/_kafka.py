@@ -84,6 +84,7 @@ _RUN_LEVEL: dict[str, type[ProduceAborted]] = {
     "UNKNOWN_TOPIC_OR_PART": TopicNotFoundError,
     "_UNKNOWN_TOPIC": TopicNotFoundError,
     "_UNKNOWN_PARTITION": TopicNotFoundError,
+    "TOPIC_EXCEPTION": TopicNotFoundError,  # "Invalid topic": a name Kafka cannot have
     "TOPIC_AUTHORIZATION_FAILED": PermissionDeniedError,
     "CLUSTER_AUTHORIZATION_FAILED": PermissionDeniedError,
     "TRANSACTIONAL_ID_AUTHORIZATION_FAILED": PermissionDeniedError,

@@ -164,6 +164,17 @@ def test_an_unknown_topic_stops_the_run_before_any_row(kafka) -> None:
     assert (caught.value.status["status"] == "not_sent").all()
 
 
+def test_a_topic_name_kafka_cannot_have_stops_the_run_at_once(kafka) -> None:
+    with pytest.raises(TopicNotFoundError, match=r"refused topic 'no such/topic!'.*Invalid topic"):
+        orders(3).es.produce(
+            "no such/topic!",
+            protocol="kafka",
+            bootstrap_servers=kafka.bootstrap,
+            timeout=60,
+            progress=False,
+        )
+
+
 def test_no_broker_fails_fast_with_the_reason() -> None:
     with pytest.raises(ConnectionFailed, match=r"127\.0\.0\.1:9.*Connection refused") as caught:
         orders(5).es.produce(
