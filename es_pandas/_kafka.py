@@ -397,6 +397,7 @@ class KafkaEngine:
         self._delivered = False  # whether any record was written
         self._streak = 0  # reports in a row that did not write their record
         self._unreachable: str | None = None  # the last broker connection's failure
+        self._failure: Exception | None = None  # raised by handling a report
 
     def stop(self) -> None:
         """Write no more rows; those handed to Kafka go on to their reports."""
@@ -551,6 +552,8 @@ class KafkaEngine:
                     break
             while self._in_flight:
                 await self._wait()
+            if self._failure is not None:
+                raise self._failure
         except asyncio.CancelledError:
             self._interrupted()
             raise
@@ -574,12 +577,18 @@ class KafkaEngine:
             if self._in_flight.pop((id(batch), position), None) is None:
                 continue  # ended when the run was interrupted
             try:
-                if error is None:
-                    self._written(batch, position, started, message)
-                else:
-                    self._not_written(batch, position, started, error)
-            finally:
-                batch.row_done(position)
+                try:
+                    if error is None:
+                        self._written(batch, position, started, message)
+                    else:
+                        self._not_written(batch, position, started, error)
+                finally:
+                    batch.row_done(position)
+            except Exception as exc:
+                # a loop callback's exception goes to asyncio's log, not to the caller:
+                # run() raises it (a chunk's dead letters that cannot be written)
+                self._failure = self._failure or exc
+                self._stopping = True
         self._room.set()
 
     def _written(self, batch: Batch, position: int, started: float, message: Any) -> None:

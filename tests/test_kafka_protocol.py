@@ -26,6 +26,7 @@ from es_pandas import (
     AuthenticationError,
     ConfigurationError,
     ConnectionFailed,
+    ProduceAborted,
     Producer,
     TopicNotFoundError,
 )
@@ -151,6 +152,30 @@ def test_a_row_kafka_cannot_take_is_rejected_and_the_others_go(kafka, tmp_path) 
     assert [r.value for r in consume(kafka, topic)] == [b"small", b"also small"]
     [dead] = [json.loads(line) for line in (tmp_path / "dead.jsonl").read_text().splitlines()]
     assert dead["v"] == "x" * 30_000 and dead["status"] == "rejected"
+
+
+def test_dead_letters_that_cannot_be_written_stop_the_run_and_say_why(kafka, tmp_path) -> None:
+    """A chunk's dead letters are written as Kafka's reports come in: a file that
+    cannot take them (a Parquet column of one type, then another) ends the run with
+    why, as over REST, not in asyncio's log with the run said to be fine."""
+    pytest.importorskip("pyarrow")
+    rows = 4_000
+    frame = pd.DataFrame(
+        {
+            "k": [None if i % 2 else "a" for i in range(rows)],  # every other row rejected
+            "v": [i if i < rows // 2 else f"s{i}" for i in range(rows)],
+        }
+    )
+    with pytest.raises(ProduceAborted, match=r"cannot write the dead letters.*jsonl"):
+        frame.es.produce(
+            new_topic(kafka, partitions=1),
+            key_col="k",
+            protocol="kafka",
+            bootstrap_servers=kafka.bootstrap,
+            dead_letter=str(tmp_path / "dead.parquet"),
+            chunksize=1_000,
+            progress=False,
+        )
 
 
 def test_an_unknown_topic_stops_the_run_before_any_row(kafka) -> None:
