@@ -436,7 +436,7 @@ class KafkaEngine:
             shared = await self._loop.run_in_executor(None, _shared_producer, self._config, self)
             self._shared = shared
             problem = await self._loop.run_in_executor(None, self._check_topic, shared)
-        except asyncio.CancelledError:
+        except BaseException:
             # the topic check on its thread ends too (else it goes on for the timeout,
             # and a process exiting waits for it)
             self._stopping = True
@@ -445,6 +445,10 @@ class KafkaEngine:
             raise
         if problem is not None and self.abort is None:
             self.abort = problem
+        if self.abort is not None:
+            # no run() follows to leave the producer: a run kept in it is woken, and
+            # handed the producer's errors, for as long as the process lives
+            shared.runs.discard(self)
         return shared.limits.get(self._topic, self.client_limit(self._config))
 
     @staticmethod

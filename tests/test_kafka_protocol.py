@@ -200,6 +200,23 @@ def test_a_topic_name_kafka_cannot_have_stops_the_run_at_once(kafka) -> None:
         )
 
 
+def test_runs_stopped_before_any_row_leave_their_producers(kafka) -> None:
+    """Runs that stop at the topic check (no such topic) with settings of their own:
+    each leaves its producer, so that the process keeps at most a few of them, each
+    with its poll thread (a run left in one kept it, and its thread, for good)."""
+    for linger in range(8):
+        with pytest.raises(TopicNotFoundError):
+            orders(1).es.produce(
+                "no-such-topic-" + uuid.uuid4().hex[:6],
+                protocol="kafka",
+                bootstrap_servers=kafka.bootstrap,
+                kafka_config={"linger.ms": linger},
+                progress=False,
+            )
+    polling = [thread for thread in threading.enumerate() if thread.name == "es-pandas-kafka"]
+    assert len(polling) <= 4
+
+
 def test_no_broker_fails_fast_with_the_reason() -> None:
     with pytest.raises(ConnectionFailed, match=r"127\.0\.0\.1:9.*Connection refused") as caught:
         orders(5).es.produce(
