@@ -124,6 +124,12 @@ def bootstrap_servers(name: str, value: Any) -> str:
         raise fail(name, "host:port, comma-separated, or a list of them", value)
     servers = [text(name, server).strip() for server in listed]
     for server in servers:
+        if "@" in server:
+            # user:password@ as a URL takes it; shown, it would show the password
+            raise ConfigurationError(
+                f"{name}: a broker is host:port, without user info (user:password@, not "
+                "shown); give the credentials as api_key=, or user= and password="
+            )
         host, _, port = server.rpartition(":")
         if not host or not port.isdigit() or "/" in server:
             raise ConfigurationError(f"{name}: {server!r} is not host:port")

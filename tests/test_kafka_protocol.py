@@ -433,6 +433,17 @@ def test_a_mistyped_kafka_config_flag_never_shows_its_value() -> None:
     assert "s3cret" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    "servers", ["token:s3cret@b-0.example:9093", ["b-0.example:9093", "kafka://u:s3cret@b-1:9093"]]
+)
+def test_credentials_in_the_broker_addresses_are_refused_unshown(servers) -> None:
+    """User info as a REST URL takes it: as a broker it was taken for the host, and
+    the password shown in the Producer's repr, the run's log line and its exception."""
+    with pytest.raises(ConfigurationError, match="without user info") as caught:
+        Producer(protocol="kafka", bootstrap_servers=servers)
+    assert "s3cret" not in str(caught.value)
+
+
 def test_a_dry_run_shows_the_records_and_connects_to_nothing() -> None:
     frame = pd.DataFrame({"k": ["00042", None], "v": [1.5, 2.5], "h": ["x", "y"]})
     plan = frame.es.produce(
