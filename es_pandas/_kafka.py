@@ -49,7 +49,7 @@ from ._transports import TransportConfig
 from ._transports._certs import trust_arguments
 from ._wire.kafka import KafkaRecord
 
-__all__ = ["KafkaEngine", "RecordingProducer", "kafka_config", "reason"]
+__all__ = ["KAFKA_OPTIONS", "KafkaEngine", "RecordingProducer", "kafka_config", "reason"]
 
 logger = logging.getLogger("es_pandas")
 LIBRDKAFKA_LOG = logging.getLogger("es_pandas.librdkafka")
@@ -113,6 +113,11 @@ def _confluent() -> Any:
             "protocol='kafka' needs confluent-kafka: pip install 'eventstreams-pandas[kafka]'"
         ) from None
     return confluent_kafka
+
+
+#: the options besides the credentials that :func:`kafka_config` makes librdkafka's
+#: settings from: a call that gives any of them needs settings of its own
+KAFKA_OPTIONS = ("timeout", "retries", "verify", "cert", "ca_password", "cert_password")
 
 
 def kafka_config(

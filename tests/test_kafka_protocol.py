@@ -543,6 +543,37 @@ def test_after_a_run_the_broker_stopped_the_next_run_writes_again(tmp_path) -> N
         assert len(consume(broker, topic)) == len(frame)
 
 
+def test_a_calls_timeout_and_retries_hold_over_a_producers(tmp_path) -> None:
+    """A Producer's call with its own timeout and retries: a record gets those (1 s
+    here), not the Producer's (40 s), before it is unknown."""
+    from tools.kafka_broker import running_broker
+
+    with running_broker(tmp_path / "broker.log") as broker:
+        producer = Producer(
+            protocol="kafka", bootstrap_servers=broker.bootstrap, timeout=20, retries=1
+        )
+        froze = threading.Event()
+
+        def freeze(event: es_pandas.ProgressEvent) -> None:
+            if event.counts["ok"] >= 500 and not froze.is_set():
+                broker.process.send_signal(signal.SIGSTOP)
+                froze.set()
+
+        try:
+            with pytest.raises(ConnectionFailed, match="stopped writing") as caught:
+                producer.produce(
+                    orders(5_000),
+                    new_topic(broker),
+                    timeout=1,
+                    retries=0,
+                    max_rate=2_000.0,
+                    progress=freeze,
+                )
+        finally:
+            broker.process.send_signal(signal.SIGCONT)
+        assert caught.value.summary.elapsed < 20
+
+
 def test_the_cli_loads_over_kafka_and_resumes_an_interrupted_load(kafka, tmp_path) -> None:
     rows = 20_000
     path = tmp_path / "orders.csv"
