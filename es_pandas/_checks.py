@@ -128,6 +128,12 @@ def bootstrap_servers(name: str, value: Any) -> str:
         raise fail(name, "host:port, comma-separated, or a list of them", value)
     servers = [text(name, server).strip() for server in listed]
     for server in servers:
+        if "@" in server:
+            # user:password@ as a URL takes it; shown, it would show the password
+            raise ConfigurationError(
+                f"{name}: a broker is host:port, without user info (user:password@, not "
+                "shown); give the credentials as api_key=, or user= and password="
+            )
         host, _, port = server.rpartition(":")
         if not host or not port.isdigit() or "/" in server:
             raise ConfigurationError(f"{name}: {server!r} is not host:port")
@@ -138,28 +144,52 @@ def bootstrap_servers(name: str, value: Any) -> str:
 
 def kafka_config(name: str, value: Any) -> dict[str, Any]:
     """librdkafka settings: a mapping, or ``["key=value", ...]`` as the command line
-    gives them."""
+    gives them. The messages name a setting, never its value: sasl.password and
+    ssl.key.password are settings too."""
     if isinstance(value, Mapping):
         pairs = dict(value)
     elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
         pairs = {}
-        for item in value:
+        for number, item in enumerate(value, 1):
             key, sep, setting = item.partition("=")
             if not sep or not key.strip():
-                raise ConfigurationError(f"{name}: {item!r} is not KEY=VALUE")
+                raise ConfigurationError(
+                    f"{name}: setting {number} of {len(value)} is not KEY=VALUE (not shown: "
+                    "it may hold a password)"
+                )
             pairs[key.strip()] = setting
     else:
-        raise fail(name, "a dict of librdkafka settings", value)
+        raise ConfigurationError(
+            f"{name} must be a dict of librdkafka settings (or KEY=VALUE strings), "
+            f"not {type(value).__name__}"
+        )
     for key, setting in pairs.items():
-        if not isinstance(key, str) or key in _KAFKA_OWN:
+        if not isinstance(key, str):
+            raise ConfigurationError(f"{name}: a setting's name is a string, not {key!r}")
+        if key in _KAFKA_OWN:
+            raise ConfigurationError(f"{name}: {key!r} is es_pandas' own ({_KAFKA_OWN[key]})")
+        if key == "transactional.id":
+            # librdkafka then refuses every record produced outside a transaction
             raise ConfigurationError(
-                f"{name}: {key!r} is es_pandas' own ({_KAFKA_OWN.get(key, 'a string key')})"
+                f"{name}: es_pandas writes with an idempotent producer, not in transactions: "
+                "transactional.id cannot be set"
             )
         if not isinstance(setting, (str, int, float, bool)):
-            raise fail(f"{name}[{key!r}]", "a string, number or bool", setting)
+            raise ConfigurationError(
+                f"{name}[{key!r}] must be a string, number or bool, not {type(setting).__name__}"
+            )
+    for key in _ACKS:
+        if key in pairs and str(pairs[key]).strip() == "0":
+            # librdkafka reports such a record delivered once it is on the socket
+            raise ConfigurationError(
+                f"{name}: {key}=0 has the broker confirm nothing, so a row's status would "
+                "say ok for a record no broker took; use acks=1 or all"
+            )
     return pairs
 
 
+# librdkafka's names of the setting of how many brokers confirm a record
+_ACKS = ("acks", "request.required.acks")
 # librdkafka settings es_pandas sets from its own options, or uses itself
 _KAFKA_OWN = {
     "bootstrap.servers": "bootstrap_servers=",

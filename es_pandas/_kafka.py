@@ -49,7 +49,7 @@ from ._transports import TransportConfig
 from ._transports._certs import trust_arguments
 from ._wire.kafka import KafkaRecord
 
-__all__ = ["KafkaEngine", "RecordingProducer", "kafka_config", "reason"]
+__all__ = ["KAFKA_OPTIONS", "KafkaEngine", "RecordingProducer", "kafka_config", "reason"]
 
 logger = logging.getLogger("es_pandas")
 LIBRDKAFKA_LOG = logging.getLogger("es_pandas.librdkafka")
@@ -84,6 +84,7 @@ _RUN_LEVEL: dict[str, type[ProduceAborted]] = {
     "UNKNOWN_TOPIC_OR_PART": TopicNotFoundError,
     "_UNKNOWN_TOPIC": TopicNotFoundError,
     "_UNKNOWN_PARTITION": TopicNotFoundError,
+    "TOPIC_EXCEPTION": TopicNotFoundError,  # "Invalid topic": a name Kafka cannot have
     "TOPIC_AUTHORIZATION_FAILED": PermissionDeniedError,
     "CLUSTER_AUTHORIZATION_FAILED": PermissionDeniedError,
     "TRANSACTIONAL_ID_AUTHORIZATION_FAILED": PermissionDeniedError,
@@ -112,6 +113,11 @@ def _confluent() -> Any:
             "protocol='kafka' needs confluent-kafka: pip install 'eventstreams-pandas[kafka]'"
         ) from None
     return confluent_kafka
+
+
+#: the options besides the credentials that :func:`kafka_config` makes librdkafka's
+#: settings from: a call that gives any of them needs settings of its own
+KAFKA_OPTIONS = ("timeout", "retries", "verify", "cert", "ca_password", "cert_password")
 
 
 def kafka_config(
@@ -161,7 +167,58 @@ def kafka_config(
     config["security.protocol"] = protocol
     if "SSL" in str(protocol).upper():
         config |= _tls(transport)
-    return config | own
+    config |= own
+    _check_timeouts(config, own, options["timeout"], retries)
+    _check_config(config)
+    return config
+
+
+#: librdkafka's largest request.timeout.ms and message.timeout.ms
+_REQUEST_TIMEOUT_MS = 900_000
+_MESSAGE_TIMEOUT_MS = 2**31 - 1
+
+
+def _check_timeouts(
+    config: Mapping[str, Any], own: Mapping[str, Any], timeout: float, retries: int
+) -> None:
+    """The run's ``timeout`` and ``retries`` as librdkafka can take them, unless
+    ``kafka_config`` (``own``) sets the timeouts itself."""
+    if "request.timeout.ms" not in own and not (
+        1 <= config["request.timeout.ms"] <= _REQUEST_TIMEOUT_MS
+    ):
+        raise ConfigurationError(
+            f"protocol='kafka' takes a timeout from 0.001 to {_REQUEST_TIMEOUT_MS // 1000} s "
+            f"(librdkafka's request.timeout.ms), not {timeout:g}"
+        )
+    if (
+        not {"message.timeout.ms", "delivery.timeout.ms"} & own.keys()
+        and config["message.timeout.ms"] > _MESSAGE_TIMEOUT_MS
+    ):
+        raise ConfigurationError(
+            f"protocol='kafka' gives a record timeout x (retries + 1) seconds, at most "
+            f"{_MESSAGE_TIMEOUT_MS // 1000:,} (librdkafka's message.timeout.ms), not "
+            f"{timeout:g} x {retries + 1}"
+        )
+
+
+def _check_config(config: Mapping[str, Any]) -> None:
+    """Refuse, before anything is read, the settings librdkafka would refuse when the
+    run makes its producer: a producer is made with them but no brokers (it connects
+    to nothing) and let go. Without confluent-kafka the run says it is missing."""
+    try:
+        kafka = _confluent()
+    except ConfigurationError:
+        return
+    probe = {key: value for key, value in config.items() if key != "bootstrap.servers"}
+    try:
+        kafka.Producer({**probe, "logger": LIBRDKAFKA_LOG})
+    except kafka.KafkaException as exc:
+        # librdkafka names the setting; a value it shows is one of a fixed kind
+        # (a number, a choice), never a password
+        raise ConfigurationError(
+            f"librdkafka refuses the settings (kafka_config over es_pandas' own): "
+            f"{exc.args[0].str().strip()}"
+        ) from None
 
 
 def _tls(transport: TransportConfig) -> dict[str, Any]:
@@ -218,7 +275,8 @@ class _SharedProducer:
         self._thread.start()
 
     def _poll(self) -> None:
-        while not self._closing.is_set():
+        # a broken producer is polled until its last run ends; a later run gets a new one
+        while not self._closing.is_set() and (self.broken is None or self.runs):
             self.producer.poll(0.1)
             for run in list(self.runs):
                 run.wake()
@@ -344,6 +402,7 @@ class KafkaEngine:
         self._delivered = False  # whether any record was written
         self._streak = 0  # reports in a row that did not write their record
         self._unreachable: str | None = None  # the last broker connection's failure
+        self._failure: Exception | None = None  # raised by handling a report
 
     def stop(self) -> None:
         """Write no more rows; those handed to Kafka go on to their reports."""
@@ -378,11 +437,23 @@ class KafkaEngine:
             self._shared = self._recorder
             self._shared.runs.add(self)
             return self.client_limit(self._config)
-        shared = await self._loop.run_in_executor(None, _shared_producer, self._config, self)
-        self._shared = shared
-        problem = await self._loop.run_in_executor(None, self._check_topic, shared)
+        try:
+            shared = await self._loop.run_in_executor(None, _shared_producer, self._config, self)
+            self._shared = shared
+            problem = await self._loop.run_in_executor(None, self._check_topic, shared)
+        except BaseException:
+            # the topic check on its thread ends too (else it goes on for the timeout,
+            # and a process exiting waits for it)
+            self._stopping = True
+            if self._shared is not None:
+                self._shared.runs.discard(self)
+            raise
         if problem is not None and self.abort is None:
             self.abort = problem
+        if self.abort is not None:
+            # no run() follows to leave the producer: a run kept in it is woken, and
+            # handed the producer's errors, for as long as the process lives
+            shared.runs.discard(self)
         return shared.limits.get(self._topic, self.client_limit(self._config))
 
     @staticmethod
@@ -412,8 +483,9 @@ class KafkaEngine:
                 stops = None if error is None else _RUN_LEVEL.get(error.name())
                 if stops is not None:
                     return Abort(stops, self._topic_problem(error))
-            if self.abort is not None:
-                return None  # set on the loop: no broker, or refused credentials
+            if self.abort is not None or self._stopping:
+                # abort set on the loop (no broker, refused credentials), or Ctrl-C
+                return None
             if time.monotonic() >= deadline:
                 return Abort(
                     ConnectionFailed,
@@ -489,6 +561,8 @@ class KafkaEngine:
                     break
             while self._in_flight:
                 await self._wait()
+            if self._failure is not None:
+                raise self._failure
         except asyncio.CancelledError:
             self._interrupted()
             raise
@@ -512,12 +586,18 @@ class KafkaEngine:
             if self._in_flight.pop((id(batch), position), None) is None:
                 continue  # ended when the run was interrupted
             try:
-                if error is None:
-                    self._written(batch, position, started, message)
-                else:
-                    self._not_written(batch, position, started, error)
-            finally:
-                batch.row_done(position)
+                try:
+                    if error is None:
+                        self._written(batch, position, started, message)
+                    else:
+                        self._not_written(batch, position, started, error)
+                finally:
+                    batch.row_done(position)
+            except Exception as exc:
+                # a loop callback's exception goes to asyncio's log, not to the caller:
+                # run() raises it (a chunk's dead letters that cannot be written)
+                self._failure = self._failure or exc
+                self._stopping = True
         self._room.set()
 
     def _written(self, batch: Batch, position: int, started: float, message: Any) -> None:
@@ -559,6 +639,11 @@ class KafkaEngine:
             return
         self._streak += 1
         if self._streak >= self._fail_after:
+            # Not handed to later runs: librdkafka may keep it in a state that fails
+            # every record (a broker that does not take the epoch an idempotent
+            # producer moves to after timeouts fences each one); a new one starts clean.
+            assert self._shared is not None
+            self._shared.broken = f"stopped writing: {error.str()}"
             self._stop(
                 ConnectionFailed,
                 f"Kafka at {self._where} stopped writing ({self._streak} records in a row "

@@ -15,6 +15,7 @@ import pandas as pd
 from ._config import AUTH_OPTIONS, Settings, resolve
 from ._exceptions import ConfigurationError
 from ._files import FileLoad
+from ._kafka import KAFKA_OPTIONS
 from ._options import FILE_OPTIONS, PRODUCE_OPTIONS, check_options, parameters_doc
 from ._run import Run, run_blocking
 from ._status import StatusFrame, Summary, Tally
@@ -205,7 +206,9 @@ class Producer:
         if overrides:
             reuse = not any(name in overrides for name in AUTH_OPTIONS)
             auth = self.settings.auth if reuse else None
-            kafka = self.settings.kafka if reuse else None
+            # librdkafka's settings hold the timeouts and TLS files too
+            same_kafka = reuse and not any(name in overrides for name in KAFKA_OPTIONS)
+            kafka = self.settings.kafka if same_kafka else None
             settings = resolve([overrides, self._given], auth=auth, kafka=kafka)
         if dry_run and settings.options.get("dead_letter"):
             raise ConfigurationError(

@@ -6,11 +6,16 @@ as the settings librdkafka is given, not against a broker."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import re
 import signal
+import socket
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -21,6 +26,7 @@ from es_pandas import (
     AuthenticationError,
     ConfigurationError,
     ConnectionFailed,
+    ProduceAborted,
     Producer,
     TopicNotFoundError,
 )
@@ -148,6 +154,30 @@ def test_a_row_kafka_cannot_take_is_rejected_and_the_others_go(kafka, tmp_path) 
     assert dead["v"] == "x" * 30_000 and dead["status"] == "rejected"
 
 
+def test_dead_letters_that_cannot_be_written_stop_the_run_and_say_why(kafka, tmp_path) -> None:
+    """A chunk's dead letters are written as Kafka's reports come in: a file that
+    cannot take them (a Parquet column of one type, then another) ends the run with
+    why, as over REST, not in asyncio's log with the run said to be fine."""
+    pytest.importorskip("pyarrow")
+    rows = 4_000
+    frame = pd.DataFrame(
+        {
+            "k": [None if i % 2 else "a" for i in range(rows)],  # every other row rejected
+            "v": [i if i < rows // 2 else f"s{i}" for i in range(rows)],
+        }
+    )
+    with pytest.raises(ProduceAborted, match=r"cannot write the dead letters.*jsonl"):
+        frame.es.produce(
+            new_topic(kafka, partitions=1),
+            key_col="k",
+            protocol="kafka",
+            bootstrap_servers=kafka.bootstrap,
+            dead_letter=str(tmp_path / "dead.parquet"),
+            chunksize=1_000,
+            progress=False,
+        )
+
+
 def test_an_unknown_topic_stops_the_run_before_any_row(kafka) -> None:
     with pytest.raises(TopicNotFoundError, match="does not exist") as caught:
         orders(10).es.produce(
@@ -159,6 +189,34 @@ def test_an_unknown_topic_stops_the_run_before_any_row(kafka) -> None:
     assert (caught.value.status["status"] == "not_sent").all()
 
 
+def test_a_topic_name_kafka_cannot_have_stops_the_run_at_once(kafka) -> None:
+    with pytest.raises(TopicNotFoundError, match=r"refused topic 'no such/topic!'.*Invalid topic"):
+        orders(3).es.produce(
+            "no such/topic!",
+            protocol="kafka",
+            bootstrap_servers=kafka.bootstrap,
+            timeout=60,
+            progress=False,
+        )
+
+
+def test_runs_stopped_before_any_row_leave_their_producers(kafka) -> None:
+    """Runs that stop at the topic check (no such topic) with settings of their own:
+    each leaves its producer, so that the process keeps at most a few of them, each
+    with its poll thread (a run left in one kept it, and its thread, for good)."""
+    for linger in range(8):
+        with pytest.raises(TopicNotFoundError):
+            orders(1).es.produce(
+                "no-such-topic-" + uuid.uuid4().hex[:6],
+                protocol="kafka",
+                bootstrap_servers=kafka.bootstrap,
+                kafka_config={"linger.ms": linger},
+                progress=False,
+            )
+    polling = [thread for thread in threading.enumerate() if thread.name == "es-pandas-kafka"]
+    assert len(polling) <= 4
+
+
 def test_no_broker_fails_fast_with_the_reason() -> None:
     with pytest.raises(ConnectionFailed, match=r"127\.0\.0\.1:9.*Connection refused") as caught:
         orders(5).es.produce(
@@ -166,6 +224,70 @@ def test_no_broker_fails_fast_with_the_reason() -> None:
         )
     # a refused connection is known at once: the run does not wait out the timeout
     assert caught.value.summary.elapsed < 30
+
+
+@pytest.fixture
+def silent_broker() -> Iterator[tuple[str, threading.Event]]:
+    """An address that takes connections and never answers (a broker hung, or a
+    firewall's black hole): its bootstrap, and an event set once a client connected."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    connected = threading.Event()
+    held = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            held.append(listener.accept()[0])
+            connected.set()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"127.0.0.1:{listener.getsockname()[1]}", connected
+    finally:
+        listener.close()
+        for connection in held:
+            connection.close()
+
+
+def test_ctrl_c_while_connecting_ends_the_load_at_once(silent_broker, tmp_path) -> None:
+    """Ctrl-C as the topic is looked up: the load ends then, not when the lookup's
+    timeout (60 s here) is up."""
+    bootstrap, connected = silent_broker
+    path = tmp_path / "rows.csv"
+    path.write_text("v\n1\n2\n")
+    status_out = tmp_path / "status.csv"
+    proc = start(
+        *["produce", str(path), "--topic", "t", "--protocol", "kafka", "--timeout", "60"],
+        *["--bootstrap-servers", bootstrap, "--status-out", str(status_out)],
+    )
+    assert connected.wait(30), "the load never connected"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=15)
+    assert proc.returncode == 130, err
+    assert pd.read_csv(status_out)["status"].tolist() == ["not_sent", "not_sent"]
+
+
+def test_a_run_cancelled_while_connecting_leaves_no_thread_behind(silent_broker) -> None:
+    """aproduce cancelled as the topic is looked up: the lookup's thread ends with it
+    (asyncio.run waits for it otherwise, for the timeout)."""
+    bootstrap, connected = silent_broker
+    producer = Producer(protocol="kafka", bootstrap_servers=bootstrap, timeout=60)
+
+    async def cancelled() -> None:
+        def progress(event: es_pandas.ProgressEvent) -> None:
+            # a tick of the run's, on its loop, once the producer it made has connected:
+            # the run is looking the topic up by then
+            if connected.is_set():
+                task.cancel()
+
+        frame = pd.DataFrame({"v": [1]})
+        task = asyncio.ensure_future(producer.aproduce(frame, "t", progress=progress))
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.wait_for(asyncio.get_running_loop().shutdown_default_executor(), 10)
+
+    asyncio.run(cancelled())
 
 
 @pytest.fixture(scope="module")
@@ -253,11 +375,73 @@ def test_credentials_become_sasl_settings_that_are_never_shown(tmp_path) -> None
         ),
         ({"bootstrap_servers": "h:1", "value_format": "avro"}, "protocol='rest'"),
         ({"bootstrap_servers": "h:1", "on_key_error": "hold"}, "cannot hold them back"),
+        ({"bootstrap_servers": "h:1", "kafka_config": {"acks": 0}}, "acks=0 has the broker"),
+        ({"bootstrap_servers": "h:1", "kafka_config": {"transactional.id": "t"}}, "transactions"),
+        ({"bootstrap_servers": "h:1", "timeout": 1000}, "timeout from 0.001 to 900 s"),
+        ({"bootstrap_servers": "h:1", "timeout": 900, "retries": 3000}, "900 x 3001"),
+        (
+            {"bootstrap_servers": "h:1", "kafka_config": ["request.required.acks=0"]},
+            "request.required.acks=0",
+        ),
     ],
 )
 def test_settings_kafka_cannot_use_fail_before_anything_is_read(options, message) -> None:
     with pytest.raises(ConfigurationError, match=message):
         pd.DataFrame({"v": [1]}).es.produce("t", protocol="kafka", progress=False, **options)
+
+
+@pytest.mark.parametrize(
+    ("kafka_config", "message"),
+    [
+        ({"no.such.setting": 1}, 'No such configuration property: "no.such.setting"'),
+        ({"message.max.bytes": "abc"}, '"message.max.bytes"'),
+        ({"acks": 1}, "`acks` must be set to `all` when `enable.idempotence` is true"),
+        ({"security.protocol": "SSL", "ssl.ca.location": "/no/such/ca.pem"}, "ssl.ca.location"),
+    ],
+)
+def test_settings_librdkafka_refuses_fail_when_the_producer_is_made(kafka_config, message) -> None:
+    """Refused before anything is read, as a ConfigurationError naming the setting, not
+    as a run stopped at its first row by librdkafka's exception."""
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
+        Producer(protocol="kafka", bootstrap_servers="h:1", kafka_config=kafka_config)
+
+
+@pytest.mark.parametrize(
+    "kafka_config",
+    [
+        {"sasl.password": b"s3cret-in-bytes"},
+        ["linger.ms=5", "sasl.password:s3cret-mistyped"],
+        ["sasl.password=s3cret", 5],
+        "sasl.password=s3cret-as-a-string",
+    ],
+)
+def test_a_kafka_config_that_cannot_be_used_never_shows_its_values(kafka_config) -> None:
+    with pytest.raises(ConfigurationError, match="kafka_config") as caught:
+        pd.DataFrame({"v": [1]}).es.produce(
+            "t", protocol="kafka", bootstrap_servers="h:1", kafka_config=kafka_config
+        )
+    assert "s3cret" not in str(caught.value)
+
+
+def test_a_mistyped_kafka_config_flag_never_shows_its_value() -> None:
+    result = run(
+        *["produce", "-", "--topic", "t", "--protocol", "kafka", "--bootstrap-servers", "h:1"],
+        *["--kafka-config", "sasl.password:s3cret"],
+        stdin=b"v\n1\n",
+    )
+    assert result.returncode == 2 and "KEY=VALUE" in result.stderr, result.stderr
+    assert "s3cret" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "servers", ["token:s3cret@b-0.example:9093", ["b-0.example:9093", "kafka://u:s3cret@b-1:9093"]]
+)
+def test_credentials_in_the_broker_addresses_are_refused_unshown(servers) -> None:
+    """User info as a REST URL takes it: as a broker it was taken for the host, and
+    the password shown in the Producer's repr, the run's log line and its exception."""
+    with pytest.raises(ConfigurationError, match="without user info") as caught:
+        Producer(protocol="kafka", bootstrap_servers=servers)
+    assert "s3cret" not in str(caught.value)
 
 
 def test_a_dry_run_shows_the_records_and_connects_to_nothing() -> None:
@@ -327,6 +511,67 @@ def test_a_broker_stopped_mid_run_leaves_no_row_ok_that_is_not_in_kafka(tmp_path
             assert records[(partition, offset)] == frame["order_id"][row].encode()
         # an unknown row is there, or not: never twice
         assert len(records) == len(set(records.values()))
+
+
+def test_after_a_run_the_broker_stopped_the_next_run_writes_again(tmp_path) -> None:
+    """A run stopped because its records went unconfirmed (Tansu frozen past their
+    time) leaves its producer to no later run: the one librdkafka had then was fenced
+    by the broker on every record of every later run of the process."""
+    from tools.kafka_broker import running_broker
+
+    with running_broker(tmp_path / "broker.log") as broker:
+        # the same settings for both runs: they share a producer unless it is left
+        producer = Producer(
+            protocol="kafka", bootstrap_servers=broker.bootstrap, timeout=2, retries=1
+        )
+        frame = orders(5_000)
+        froze = threading.Event()
+
+        def freeze(event: es_pandas.ProgressEvent) -> None:
+            if event.counts["ok"] >= 500 and not froze.is_set():
+                broker.process.send_signal(signal.SIGSTOP)
+                froze.set()
+
+        try:
+            with pytest.raises(ConnectionFailed, match="stopped writing"):
+                producer.produce(frame, new_topic(broker), max_rate=2_000.0, progress=freeze)
+        finally:
+            broker.process.send_signal(signal.SIGCONT)
+        topic = new_topic(broker)
+        status = producer.produce(frame, topic, progress=False)
+        assert status.summary.counts["ok"] == len(frame), status.summary.why()
+        assert len(consume(broker, topic)) == len(frame)
+
+
+def test_a_calls_timeout_and_retries_hold_over_a_producers(tmp_path) -> None:
+    """A Producer's call with its own timeout and retries: a record gets those (1 s
+    here), not the Producer's (40 s), before it is unknown."""
+    from tools.kafka_broker import running_broker
+
+    with running_broker(tmp_path / "broker.log") as broker:
+        producer = Producer(
+            protocol="kafka", bootstrap_servers=broker.bootstrap, timeout=20, retries=1
+        )
+        froze = threading.Event()
+
+        def freeze(event: es_pandas.ProgressEvent) -> None:
+            if event.counts["ok"] >= 500 and not froze.is_set():
+                broker.process.send_signal(signal.SIGSTOP)
+                froze.set()
+
+        try:
+            with pytest.raises(ConnectionFailed, match="stopped writing") as caught:
+                producer.produce(
+                    orders(5_000),
+                    new_topic(broker),
+                    timeout=1,
+                    retries=0,
+                    max_rate=2_000.0,
+                    progress=freeze,
+                )
+        finally:
+            broker.process.send_signal(signal.SIGCONT)
+        assert caught.value.summary.elapsed < 20
 
 
 def test_the_cli_loads_over_kafka_and_resumes_an_interrupted_load(kafka, tmp_path) -> None:
