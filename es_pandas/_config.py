@@ -168,7 +168,7 @@ def _kafka_settings(
 ) -> Settings:
     """protocol kafka: the brokers, and the credentials and TLS as librdkafka's settings
     (``config`` when they were made already)."""
-    from ._kafka import kafka_config
+    from ._librdkafka import kafka_config
 
     if options["bootstrap_servers"] is None:
         raise ConfigurationError(

@@ -1,5 +1,5 @@
 """The Kafka protocol (``protocol="kafka"``): a run's rows written by confluent-kafka
-(librdkafka) instead of one REST request each.
+(librdkafka, see :mod:`._librdkafka`) instead of one REST request each.
 
 :class:`KafkaEngine` keeps the REST engine's contract with the run around it: rows come
 from the same stream of batches, each outcome goes into its batch's book, ``abort`` says
@@ -8,14 +8,6 @@ librdkafka batches the records and retries them until ``message.timeout.ms``, an
 idempotent producer (``enable.idempotence``, ``acks=all``) makes a retry write nothing
 twice and keeps each partition's order. A delivery report is a row's answer: partition,
 offset and timestamp are the broker's; a report that never came in time is ``unknown``.
-
-A producer is shared by the runs of a process that have the same settings (a Dask
-worker runs many partitions; a Producer many calls), kept for later runs, and polled by
-one thread of its own, which hands each run its delivery reports in bunches on the
-run's event loop, where the books are written.
-
-librdkafka logs to stderr by default, a line per reconnect attempt; its log goes to the
-``es_pandas.librdkafka`` logger instead, silent unless the application configures it.
 """
 
 from __future__ import annotations
@@ -24,50 +16,37 @@ import asyncio
 import collections
 import contextlib
 import functools
-import hashlib
-import logging
-import re
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
-from .__version__ import __version__
 from ._engine import Batch, readable_rows
 from ._exceptions import (
     AuthenticationError,
-    ConfigurationError,
     ConnectionFailed,
     PermissionDeniedError,
     ProduceAborted,
     TopicNotFoundError,
 )
+from ._librdkafka import (
+    DEFAULT_MESSAGE_MAX_BYTES,
+    LIBRDKAFKA_LOG,
+    RecordingProducer,
+    SharedProducer,
+    confluent,
+    reason,
+    shared_producer,
+)
 from ._outcomes import Abort
 from ._pressure import Pressure
 from ._status import FAILED, OK, REJECTED, UNKNOWN
-from ._transports import TransportConfig
-from ._transports._certs import trust_arguments
 from ._wire.kafka import KafkaRecord
 
-__all__ = ["KAFKA_OPTIONS", "KafkaEngine", "RecordingProducer", "kafka_config", "reason"]
+__all__ = ["KafkaEngine"]
 
-logger = logging.getLogger("es_pandas")
-LIBRDKAFKA_LOG = logging.getLogger("es_pandas.librdkafka")
-LIBRDKAFKA_LOG.addHandler(logging.NullHandler())
-# the run says what went wrong itself; reconnect attempts, hundreds a minute, are noise
-# in an application's log unless it asks for them with a handler of its own
-LIBRDKAFKA_LOG.propagate = False
-
-_Headers = list[tuple[str, bytes]] | None
-# librdkafka's "host:port/bootstrap: <what happened> (after 0ms in state CONNECT)"
-_AROUND_REASON = re.compile(r"^\S+/\S+: | \(after \d+ms in state \w+\)$")
-#: librdkafka's default ``message.max.bytes``, the limit when the broker does not say
-DEFAULT_MESSAGE_MAX_BYTES = 1_000_000
 #: records handed to librdkafka and not yet reported, per run: bounds the memory a run
 #: holds (and the rows a second Ctrl-C leaves unknown) whatever librdkafka's own queue
 WINDOW = 10_000
-#: producers kept for later runs, at most (a process rarely has more than one setting)
-_KEPT = 4
 # errors after which the broker wrote nothing: the row is failed, not unknown
 _REFUSED = frozenset(
     (
@@ -97,267 +76,6 @@ _IDEMPOTENCE_HINT = (
     "kafka_config={'enable.idempotence': False} writes without it, and a retry may then "
     "write a record twice)"
 )
-
-
-def reason(error: Any) -> str:
-    """What a librdkafka error says happened, without its broker and state."""
-    return _AROUND_REASON.sub("", error.str())
-
-
-def _confluent() -> Any:
-    try:
-        import confluent_kafka
-        import confluent_kafka.admin
-    except ImportError:
-        raise ConfigurationError(
-            "protocol='kafka' needs confluent-kafka: pip install 'eventstreams-pandas[kafka]'"
-        ) from None
-    return confluent_kafka
-
-
-#: the options besides the credentials that :func:`kafka_config` makes librdkafka's
-#: settings from: a call that gives any of them needs settings of its own
-KAFKA_OPTIONS = ("timeout", "retries", "verify", "cert", "ca_password", "cert_password")
-
-
-def kafka_config(
-    options: Mapping[str, Any],
-    credentials: Mapping[str, str],
-    transport: TransportConfig,
-) -> dict[str, Any]:
-    """librdkafka's settings for a run: the brokers, an idempotent producer, SASL from
-    the ``credentials`` (an API key as IBM Cloud takes it: PLAIN, user ``token``; a user
-    and password as SCRAM-SHA-512, as on premises), TLS as ``transport`` says, the
-    run's ``timeout`` and ``retries``; then ``options["kafka_config"]`` over them all."""
-    own = dict(options["kafka_config"] or {})
-    retries = options["retries"].retries
-    config: dict[str, Any] = {
-        "bootstrap.servers": options["bootstrap_servers"],
-        "client.id": f"es-pandas/{__version__}",
-        "enable.idempotence": True,
-        "acks": "all",
-        # A missing topic is an error to report, not one to create with the broker's
-        # defaults (Event Streams creates none either).
-        "allow.auto.create.topics": False,
-        "request.timeout.ms": int(options["timeout"] * 1000),
-        # A record gets the time that the REST engine gives a row with its retries.
-        "message.timeout.ms": int(options["timeout"] * 1000 * (retries + 1)),
-    }
-    if "token" in credentials or options["iam"]:
-        raise ConfigurationError(
-            "protocol='kafka' signs in with an API key or a user and password (SASL); "
-            "a bearer token and iam=True are for the REST API"
-        )
-    api_key = credentials.get("api_key")
-    user, password = credentials.get("user"), credentials.get("password")
-    if api_key is None and user == "token":
-        api_key = password
-    if api_key is not None:
-        config |= {"sasl.mechanism": "PLAIN", "sasl.username": "token", "sasl.password": api_key}
-    elif user is not None and password is not None:
-        config |= {"sasl.mechanism": "SCRAM-SHA-512", "sasl.username": user}
-        config["sasl.password"] = password
-    elif user is not None or password is not None:
-        raise ConfigurationError("a user name needs a password (and a password a user name)")
-    sasl = "sasl.mechanism" in config
-    tls = sasl or transport.cert is not None or isinstance(transport.verify, str)
-    protocol = own.get("security.protocol") or (
-        ("SASL_SSL" if tls else "SASL_PLAINTEXT") if sasl else ("SSL" if tls else "PLAINTEXT")
-    )
-    config["security.protocol"] = protocol
-    if "SSL" in str(protocol).upper():
-        config |= _tls(transport)
-    config |= own
-    _check_timeouts(config, own, options["timeout"], retries)
-    _check_config(config)
-    return config
-
-
-#: librdkafka's largest request.timeout.ms and message.timeout.ms
-_REQUEST_TIMEOUT_MS = 900_000
-_MESSAGE_TIMEOUT_MS = 2**31 - 1
-
-
-def _check_timeouts(
-    config: Mapping[str, Any], own: Mapping[str, Any], timeout: float, retries: int
-) -> None:
-    """The run's ``timeout`` and ``retries`` as librdkafka can take them, unless
-    ``kafka_config`` (``own``) sets the timeouts itself."""
-    if "request.timeout.ms" not in own and not (
-        1 <= config["request.timeout.ms"] <= _REQUEST_TIMEOUT_MS
-    ):
-        raise ConfigurationError(
-            f"protocol='kafka' takes a timeout from 0.001 to {_REQUEST_TIMEOUT_MS // 1000} s "
-            f"(librdkafka's request.timeout.ms), not {timeout:g}"
-        )
-    if (
-        not {"message.timeout.ms", "delivery.timeout.ms"} & own.keys()
-        and config["message.timeout.ms"] > _MESSAGE_TIMEOUT_MS
-    ):
-        raise ConfigurationError(
-            f"protocol='kafka' gives a record timeout x (retries + 1) seconds, at most "
-            f"{_MESSAGE_TIMEOUT_MS // 1000:,} (librdkafka's message.timeout.ms), not "
-            f"{timeout:g} x {retries + 1}"
-        )
-
-
-def _check_config(config: Mapping[str, Any]) -> None:
-    """Refuse, before anything is read, the settings librdkafka would refuse when the
-    run makes its producer: a producer is made with them but no brokers (it connects
-    to nothing) and let go. Without confluent-kafka the run says it is missing."""
-    try:
-        kafka = _confluent()
-    except ConfigurationError:
-        return
-    probe = {key: value for key, value in config.items() if key != "bootstrap.servers"}
-    try:
-        kafka.Producer({**probe, "logger": LIBRDKAFKA_LOG})
-    except kafka.KafkaException as exc:
-        # librdkafka names the setting; a value it shows is one of a fixed kind
-        # (a number, a choice), never a password
-        raise ConfigurationError(
-            f"librdkafka refuses the settings (kafka_config over es_pandas' own): "
-            f"{exc.args[0].str().strip()}"
-        ) from None
-
-
-def _tls(transport: TransportConfig) -> dict[str, Any]:
-    """librdkafka's TLS settings for what the REST engines take: the CA bundle (PEM or
-    PKCS#12; certifi's by default, as for REST) and the client certificate."""
-    out: dict[str, Any] = {}
-    if transport.verify is False:
-        out["enable.ssl.certificate.verification"] = False
-    else:
-        if isinstance(transport.verify, str):
-            source = transport.verify
-        else:
-            import certifi
-
-            source = certifi.where()
-        trust = trust_arguments(source, transport.ca_password, "verify")
-        out |= (
-            {"ssl.ca.location": trust["cafile"]}
-            if "cafile" in trust
-            else {"ssl.ca.pem": trust["cadata"]}
-        )
-    cert = transport.cert
-    if cert is not None:
-        certificate, key = (cert, cert) if isinstance(cert, str) else cert
-        if certificate.lower().endswith((".p12", ".pfx")):
-            out["ssl.keystore.location"] = certificate
-            if transport.cert_password:
-                out["ssl.keystore.password"] = transport.cert_password
-        else:
-            out |= {"ssl.certificate.location": certificate, "ssl.key.location": key}
-            if transport.cert_password:
-                out["ssl.key.password"] = transport.cert_password
-    return out
-
-
-# -- producers shared in a process ---------------------------------------------------
-
-
-class _SharedProducer:
-    """One librdkafka producer, the thread polling it, and the runs using it."""
-
-    def __init__(self, config: Mapping[str, Any], run: KafkaEngine) -> None:
-        kafka = _confluent()
-        self.producer = kafka.Producer(
-            {**config, "logger": LIBRDKAFKA_LOG, "error_cb": self._error}
-        )
-        # the first run hears the producer's first errors (no broker answers)
-        self.runs: set[KafkaEngine] = {run}
-        #: each topic's limit on a record (message.max.bytes), once looked up
-        self.limits: dict[str, int] = {}
-        self.broken: str | None = None
-        self._closing = threading.Event()
-        self._thread = threading.Thread(target=self._poll, name="es-pandas-kafka", daemon=True)
-        self._thread.start()
-
-    def _poll(self) -> None:
-        # a broken producer is polled until its last run ends; a later run gets a new one
-        while not self._closing.is_set() and (self.broken is None or self.runs):
-            self.producer.poll(0.1)
-            for run in list(self.runs):
-                run.wake()
-
-    def _error(self, error: Any) -> None:  # on the poll thread
-        if error.fatal():
-            # librdkafka gives up on a fatal error: no later run may use this producer
-            self.broken = error.str()
-        for run in list(self.runs):
-            run.error(error)
-
-    def close(self) -> None:
-        self._closing.set()
-        self._thread.join(5)
-        self.producer.flush(5)
-
-
-_producers: collections.OrderedDict[str, _SharedProducer] = collections.OrderedDict()
-_producers_lock = threading.Lock()
-
-
-def _shared_producer(config: Mapping[str, Any], run: KafkaEngine) -> _SharedProducer:
-    """The process's producer for ``config``, made on first use; ``run`` uses it."""
-    # a digest, not the settings: they hold the credentials
-    digest = hashlib.sha256(repr(sorted(config.items())).encode()).hexdigest()
-    with _producers_lock:
-        shared = _producers.get(digest)
-        if shared is not None and shared.broken is None:
-            _producers.move_to_end(digest)
-            shared.runs.add(run)
-            return shared
-        shared = _producers[digest] = _SharedProducer(config, run)
-        while len(_producers) > _KEPT:
-            oldest = next((d for d, p in _producers.items() if not p.runs), None)
-            if oldest is None:
-                break
-            _producers.pop(oldest).close()
-        return shared
-
-
-class RecordingProducer:
-    """A dry run's producer: each record is remembered and reported written at once,
-    at partition 0 and the next offset; nothing is connected to."""
-
-    def __init__(self) -> None:
-        self.records: dict[int, tuple[str, bytes | None, bytes, _Headers]] = {}
-        self.runs: set[KafkaEngine] = set()
-        self.limits: dict[str, int] = {}
-        self.broken: str | None = None
-        self.producer = self
-
-    def produce(
-        self,
-        topic: str,
-        value: bytes,
-        key: bytes | None,
-        *,
-        headers: _Headers,
-        on_delivery: Any,
-    ) -> None:
-        offset = len(self.records)
-        self.records[offset] = (topic, key, value, headers)
-        on_delivery(None, _Recorded(offset))
-        for run in self.runs:
-            run.wake()
-
-
-class _Recorded:
-    """The delivery report of a dry run's record."""
-
-    def __init__(self, offset: int) -> None:
-        self._offset = offset
-
-    def partition(self) -> int:
-        return 0
-
-    def offset(self) -> int:
-        return self._offset
-
-    def timestamp(self) -> tuple[int, int]:
-        return (0, 0)
 
 
 # -- a run ----------------------------------------------------------------------------
@@ -391,7 +109,7 @@ class KafkaEngine:
         self.abort: Abort | None = None
         #: keys held back (REST's on_key_error="hold"): Kafka keeps each key's order
         self.held_keys = 0
-        self._shared: _SharedProducer | RecordingProducer | None = None
+        self._shared: SharedProducer | RecordingProducer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reports: collections.deque[tuple[Batch, int, float, Any, Any]] = collections.deque()
         self._errors: collections.deque[Any] = collections.deque()
@@ -438,7 +156,7 @@ class KafkaEngine:
             self._shared.runs.add(self)
             return self.client_limit(self._config)
         try:
-            shared = await self._loop.run_in_executor(None, _shared_producer, self._config, self)
+            shared = await self._loop.run_in_executor(None, shared_producer, self._config, self)
             self._shared = shared
             problem = await self._loop.run_in_executor(None, self._check_topic, shared)
         except BaseException:
@@ -461,11 +179,11 @@ class KafkaEngine:
         """The largest record librdkafka takes with ``config`` (``message.max.bytes``)."""
         return int(config.get("message.max.bytes", DEFAULT_MESSAGE_MAX_BYTES))
 
-    def _check_topic(self, shared: _SharedProducer) -> Abort | None:
+    def _check_topic(self, shared: SharedProducer) -> Abort | None:
         """Ask the brokers for the topic (on a worker thread): a metadata request, in
         short tries until ``timeout`` passes or librdkafka finds every broker down or
         the credentials refused, then the topic's ``max.message.bytes``."""
-        kafka = _confluent()
+        kafka = confluent()
         deadline = time.monotonic() + self._timeout
         while True:
             try:
@@ -525,7 +243,7 @@ class KafkaEngine:
         rows, unreadable = readable_rows(batches, with_rejected=False)
         assert self._shared is not None
         produce = self._shared.producer.produce
-        kafka = None if self._recorder is not None else _confluent()
+        kafka = None if self._recorder is not None else confluent()
         topic = self._topic
         try:
             for batch, record in rows:

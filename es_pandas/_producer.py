@@ -15,7 +15,7 @@ import pandas as pd
 from ._config import AUTH_OPTIONS, Settings, resolve
 from ._exceptions import ConfigurationError
 from ._files import FileLoad
-from ._kafka import KAFKA_OPTIONS
+from ._librdkafka import KAFKA_OPTIONS
 from ._options import FILE_OPTIONS, PRODUCE_OPTIONS, check_options, parameters_doc
 from ._run import Run, run_blocking
 from ._status import StatusFrame, Summary, Tally

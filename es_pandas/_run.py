@@ -34,7 +34,8 @@ from ._exceptions import (
     ProduceInterrupted,
 )
 from ._files import FileLoad
-from ._kafka import KafkaEngine, RecordingProducer
+from ._kafka import KafkaEngine
+from ._librdkafka import RecordingProducer
 from ._outcomes import Abort
 from ._progress import ProgressEvent, make_reporter
 from ._status import OK, REJECTED, Chunk, StatusBook, StatusFrame, Summary, Tally

@@ -339,5 +339,5 @@ def test_protocol_kafka_writes_each_partition_once_with_one_producer_per_worker(
 
     summary = ddf.es.produce(topic, **options)  # computed: the same producers again
     assert summary.counts["ok"] == len(frame)
-    kept = client.run(lambda: len(es_pandas._kafka._producers))
+    kept = client.run(lambda: len(es_pandas._librdkafka._producers))
     assert set(kept.values()) == {1}, kept

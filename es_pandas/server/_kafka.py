@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from .._kafka import reason
+from .._librdkafka import reason
 from ._storage import Headers, Record, StoreError, TopicExistsError
 
 __all__ = ["LIBRDKAFKA_LOG", "KafkaStore"]
@@ -132,8 +132,8 @@ class KafkaStore:
             if time.monotonic() >= deadline or any(e.code() == all_down for e in errors):
                 break
         reasons = [reason(e) for e in errors if e.code() != all_down]
-        reason = reasons[-1] if reasons else f"no answer in {timeout:g} s"
-        raise ConnectionError(f"cannot reach Kafka at {self.bootstrap_servers} ({reason})")
+        why = reasons[-1] if reasons else f"no answer in {timeout:g} s"
+        raise ConnectionError(f"cannot reach Kafka at {self.bootstrap_servers} ({why})")
 
     def _admin_config(self) -> dict[str, Any]:
         # Producer-only settings make the admin client warn; keep the connection ones.
