@@ -405,7 +405,7 @@ SCALING_OUT = [
         "import es_pandas\n\n"
         'es = es_pandas.LocalEventStreams(topics={"orders": 3}).start()\n'
         "rng = np.random.default_rng(7)\n"
-        "n = 20_000\n"
+        "n = 5_000\n"
         "orders = pd.DataFrame({\n"
         '    "order_id": [f"ORD-{i:06d}" for i in range(n)],\n'
         '    "customer": [f"C-{i % 997:04d}" for i in range(n)],\n'
