@@ -15,7 +15,7 @@ import socket
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -469,6 +469,21 @@ def test_the_protocol_comes_from_the_environment(kafka, monkeypatch) -> None:
     assert len(consume(kafka, topic)) == 2
 
 
+def freezer(
+    broker, after_ok: int
+) -> tuple[threading.Event, Callable[[es_pandas.ProgressEvent], None]]:
+    """A progress callable that freezes ``broker`` (SIGSTOP) once ``after_ok`` rows are
+    ok, and the event it sets then: the moment is the run's, not a clock's."""
+    froze = threading.Event()
+
+    def progress(event: es_pandas.ProgressEvent) -> None:
+        if event.counts["ok"] >= after_ok and not froze.is_set():
+            broker.process.send_signal(signal.SIGSTOP)
+            froze.set()
+
+    return froze, progress
+
+
 def test_a_broker_stopped_mid_run_leaves_no_row_ok_that_is_not_in_kafka(tmp_path) -> None:
     """Tansu frozen (SIGSTOP) once 2,000 rows are written: the records then in flight
     end unknown when their time is up, the run stops as ConnectionFailed, and every row
@@ -478,13 +493,7 @@ def test_a_broker_stopped_mid_run_leaves_no_row_ok_that_is_not_in_kafka(tmp_path
     with running_broker(tmp_path / "broker.log") as broker:
         topic = new_topic(broker, partitions=2)
         frame = orders(20_000)
-        froze = threading.Event()
-
-        def progress(event: es_pandas.ProgressEvent) -> None:
-            if event.counts["ok"] >= 2_000 and not froze.is_set():
-                broker.process.send_signal(signal.SIGSTOP)
-                froze.set()
-
+        froze, progress = freezer(broker, after_ok=2_000)
         try:
             with pytest.raises(ConnectionFailed, match="stopped writing") as caught:
                 frame.es.produce(
@@ -525,18 +534,13 @@ def test_after_a_run_the_broker_stopped_the_next_run_writes_again(tmp_path) -> N
             protocol="kafka", bootstrap_servers=broker.bootstrap, timeout=2, retries=1
         )
         frame = orders(5_000)
-        froze = threading.Event()
-
-        def freeze(event: es_pandas.ProgressEvent) -> None:
-            if event.counts["ok"] >= 500 and not froze.is_set():
-                broker.process.send_signal(signal.SIGSTOP)
-                froze.set()
-
+        froze, freeze = freezer(broker, after_ok=500)
         try:
             with pytest.raises(ConnectionFailed, match="stopped writing"):
                 producer.produce(frame, new_topic(broker), max_rate=2_000.0, progress=freeze)
         finally:
             broker.process.send_signal(signal.SIGCONT)
+        assert froze.is_set()
         topic = new_topic(broker)
         status = producer.produce(frame, topic, progress=False)
         assert status.summary.counts["ok"] == len(frame), status.summary.why()
@@ -552,13 +556,7 @@ def test_a_calls_timeout_and_retries_hold_over_a_producers(tmp_path) -> None:
         producer = Producer(
             protocol="kafka", bootstrap_servers=broker.bootstrap, timeout=20, retries=1
         )
-        froze = threading.Event()
-
-        def freeze(event: es_pandas.ProgressEvent) -> None:
-            if event.counts["ok"] >= 500 and not froze.is_set():
-                broker.process.send_signal(signal.SIGSTOP)
-                froze.set()
-
+        froze, freeze = freezer(broker, after_ok=500)
         try:
             with pytest.raises(ConnectionFailed, match="stopped writing") as caught:
                 producer.produce(
@@ -571,6 +569,7 @@ def test_a_calls_timeout_and_retries_hold_over_a_producers(tmp_path) -> None:
                 )
         finally:
             broker.process.send_signal(signal.SIGCONT)
+        assert froze.is_set()
         assert caught.value.summary.elapsed < 20
 
 
