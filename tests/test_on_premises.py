@@ -22,6 +22,7 @@ import pytest
 import es_pandas
 from es_pandas import ConfigurationError, LocalEventStreams, Producer
 from es_pandas._config import resolve
+from es_pandas.transports import TransportConfig
 
 from .conftest import ENGINES, PKI, pkcs12_bundle, run, truststore
 
@@ -223,6 +224,22 @@ def test_files_that_are_neither_pem_nor_pkcs12_are_named(mtls, pki, bundles, tmp
         Producer(mtls.url, cert=(bundles.user_p12, bundles.user_key))
 
 
+def test_configs_with_the_same_tls_settings_share_one_context(pki, tmp_path: Path) -> None:
+    """A notebook's produce calls do not each load the CA bundle again, yet a bundle
+    replaced on disk is read again, and one that cannot be read fails every time."""
+    bundle = tmp_path / "ca.pem"
+    bundle.write_bytes(Path(pki.ca_pem).read_bytes())
+    first = TransportConfig(verify=str(bundle)).ssl_context()
+    assert TransportConfig(verify=str(bundle), timeout=5).ssl_context() is first
+    assert TransportConfig(verify=False).ssl_context() is not first
+    bundle.write_bytes(Path(pki.ca_pem).read_bytes() + b"\n")
+    assert TransportConfig(verify=str(bundle)).ssl_context() is not first
+    bundle.write_text("not a certificate")
+    for _ in range(2):
+        with pytest.raises(ConfigurationError, match="is neither a PEM file"):
+            TransportConfig(verify=str(bundle)).ssl_context()
+
+
 def test_an_encrypted_key_without_its_password_is_refused_not_prompted(mtls, pki, bundles):
     cert = (bundles.user_crt, bundles.encrypted_key)
     with pytest.raises(ConfigurationError, match="is encrypted: pass its password as cert_pass"):
@@ -232,9 +249,12 @@ def test_an_encrypted_key_without_its_password_is_refused_not_prompted(mtls, pki
     assert "not-it" not in str(caught.value)
 
 
-def test_the_client_key_never_reaches_the_disk_in_the_clear(mtls, bundles, monkeypatch):
+def test_the_client_key_never_reaches_the_disk_in_the_clear(mtls, bundles, monkeypatch, tmp_path):
     """The ssl module loads keys from files only: what it is given is encrypted, and
     gone once loaded."""
+    # new files: the process reuses the context it made of the same files before
+    user_p12 = tmp_path / "user.p12"
+    user_p12.write_bytes(Path(bundles.user_p12).read_bytes())
     written: dict[str, bytes] = {}
     unlink = os.unlink
 
@@ -247,7 +267,7 @@ def test_the_client_key_never_reaches_the_disk_in_the_clear(mtls, bundles, monke
         mtls.url,
         verify=bundles.ca_p12,
         ca_password=CA_PASSWORD,
-        cert=bundles.user_p12,
+        cert=str(user_p12),
         cert_password=USER_PASSWORD,
     )
     monkeypatch.undo()

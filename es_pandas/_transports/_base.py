@@ -16,6 +16,7 @@ engine authors.
 
 from __future__ import annotations
 
+import functools
 import os
 import ssl
 import urllib.request
@@ -228,27 +229,12 @@ class TransportConfig:
     @cached_property
     def _ssl_context(self) -> ssl.SSLContext:
         if self.verify is False:
-            context = ssl.create_default_context()
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
+            trust: tuple[str, str | None, str | None] | None = None
         else:
-            source, cafile, capath = self._trust()
-            # a file may be PKCS#12 (es-cert.p12): read here, into memory
-            trust = (
-                {"capath": capath}
-                if cafile is None
-                else trust_arguments(cafile, self.ca_password, source)
-            )
-            try:
-                context = ssl.create_default_context(**trust)
-            except (OSError, ssl.SSLError) as exc:
-                raise ConfigurationError(
-                    f"{source}: cannot use {cafile or capath!r} as CA certificates: "
-                    f"{getattr(exc, 'reason', None) or exc.strerror or exc}"
-                ) from None
-        if self.cert is not None:
-            load_identity(context, self.cert, self.cert_password)
-        return context
+            trust = self._trust()
+        cert = (self.cert,) if isinstance(self.cert, str) else self.cert or ()
+        files = [path for path in (*(trust or ())[1:], *cert) if path is not None]
+        return _tls_context(trust, self.ca_password, self.cert, self.cert_password, _stamps(files))
 
     def _trust(self) -> tuple[str, str | None, str | None]:
         """Where the CA certificates come from (for messages), and the bundle file or
@@ -471,3 +457,52 @@ class AsyncTransport(ABC):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+def _stamps(paths: Iterable[str]) -> tuple[tuple[int, int, int] | None, ...]:
+    """What tells a file's versions apart: a CA bundle or a certificate replaced on
+    disk makes a new context."""
+    stamps: list[tuple[int, int, int] | None] = []
+    for path in paths:
+        try:
+            found = os.stat(path)
+        except OSError:
+            stamps.append(None)
+        else:
+            stamps.append((found.st_ino, found.st_mtime_ns, found.st_size))
+    return tuple(stamps)
+
+
+# Loading a CA bundle (certifi's: about 150 certificates) costs some 20 ms, about half
+# of a small frame's produce call in a notebook; calls with the same TLS settings and
+# files share one context, which engines only read from. Failures are not cached.
+@functools.lru_cache(maxsize=8)
+def _tls_context(
+    trust: tuple[str, str | None, str | None] | None,
+    ca_password: str | None,
+    cert: str | tuple[str, str] | None,
+    cert_password: str | None,
+    stamps: tuple[tuple[int, int, int] | None, ...],
+) -> ssl.SSLContext:
+    """The context of :meth:`TransportConfig.ssl_context`; ``trust`` as
+    :meth:`TransportConfig._trust` says (None: verify nothing), ``stamps`` the files'."""
+    if trust is None:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    else:
+        source, cafile, capath = trust
+        # a file may be PKCS#12 (es-cert.p12): read here, into memory
+        arguments = (
+            {"capath": capath} if cafile is None else trust_arguments(cafile, ca_password, source)
+        )
+        try:
+            context = ssl.create_default_context(**arguments)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigurationError(
+                f"{source}: cannot use {cafile or capath!r} as CA certificates: "
+                f"{getattr(exc, 'reason', None) or exc.strerror or exc}"
+            ) from None
+    if cert is not None:
+        load_identity(context, cert, cert_password)
+    return context
