@@ -129,6 +129,36 @@ def es_pandas_file(status_out: bool) -> Callable[..., dict]:
     return run
 
 
+def es_pandas_calls(size: int) -> Callable[..., dict]:
+    """df.es.produce on the frame's slices of ``size`` rows, one call after another, as
+    a notebook makes them; timed after a first call (the import scenario has what that
+    one adds: imports, the first connections)."""
+
+    def run(frame: pd.DataFrame, url: str, concurrency: int, max_rate: float | None) -> dict:
+        import es_pandas  # noqa: F401 - registers df.es
+
+        options = {
+            "key_col": "order_id",
+            "url": url,
+            "concurrency": concurrency,
+            "max_rate": max_rate,
+            "progress": False,
+        }
+        frame.head(size).es.produce(TOPIC, **options)
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        started = time.perf_counter()
+        ok = 0
+        for at in range(0, len(frame), size):
+            status = frame.iloc[at : at + size].es.produce(TOPIC, **options)
+            ok += int((status["status"] == "ok").sum())
+        seconds = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return {"ok": ok, "seconds": seconds, "cpu_seconds": cpu, "call_rows": size}
+
+    return run
+
+
 def requests_loop(frame: pd.DataFrame, url: str, concurrency: int, max_rate: float | None):
     import requests
 
@@ -293,6 +323,7 @@ CONTENDERS: dict[str, Callable[..., dict]] = {
     'ordering="none", distinct keys': es_pandas_engine("aiohttp", ordering="none"),
     'ordering="key", 100 keys interleaved': es_pandas_engine("aiohttp", keys=100),
     'ordering="none", 100 keys interleaved': es_pandas_engine("aiohttp", ordering="none", keys=100),
+    "es_pandas, 10-row calls": es_pandas_calls(10),
     "bare aiohttp script": bare_aiohttp,
     "produce_file": es_pandas_file(status_out=False),
     "produce_file --status-out": es_pandas_file(status_out=True),

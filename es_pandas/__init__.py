@@ -4,10 +4,10 @@
     status = df.es.produce("orders", key_col="order_id")
     summary = ddf.es.produce("orders")     # a Dask DataFrame's, from its workers
 
-``import es_pandas`` loads pandas and this package's client only: the HTTP engine is
-imported when a run starts, and the local server (``LocalEventStreams``), the CLI and
-Parquet support on first use; Dask is not imported: ``ddf.es`` is registered when
-``dask.dataframe`` is.
+``import es_pandas`` loads pandas and this package's options, checks and answers only:
+the run machinery (the HTTP engine, the Kafka protocol, files, Avro) is imported when a
+run starts, and the local server (``LocalEventStreams``), the CLI and Parquet support
+on first use; Dask is not imported: ``ddf.es`` is registered when ``dask.dataframe`` is.
 """
 
 from __future__ import annotations
@@ -39,9 +39,9 @@ from ._retry import Retry
 from ._sample import sample_orders
 from ._status import STATUSES, StatusFrame, Summary
 from ._wire import Limits
-from ._wire.avro_infer import infer_schema
 
 if TYPE_CHECKING:
+    from ._wire.avro_infer import infer_schema
     from .server import LocalEventStreams
 
 __all__ = [
@@ -89,9 +89,14 @@ register_when_dask_loads()
 
 
 def __getattr__(name: str) -> Any:
-    # The local server pulls in uvicorn, starlette and sqlite3: only when asked for.
+    # Only when asked for: the local server pulls in uvicorn, starlette and sqlite3, and
+    # Avro's inference its type rules (a run loads them when it sends Avro).
     if name == "LocalEventStreams":
         from .server import LocalEventStreams
 
         return LocalEventStreams
+    if name == "infer_schema":
+        from ._wire.avro_infer import infer_schema
+
+        return infer_schema
     raise AttributeError(f"module 'es_pandas' has no attribute {name!r}")

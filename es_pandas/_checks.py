@@ -21,7 +21,6 @@ from ._exceptions import ConfigurationError
 from ._progress import Progress
 from ._retry import Retry
 from ._transports import Engine, check_engine, check_proxy_url, split_userinfo
-from ._wire.avro import load_schema
 from ._wire.limits import Limits
 
 Credentials = str | os.PathLike[str] | Mapping[str, Any]
@@ -240,6 +239,9 @@ def header_cols(name: str, value: Any) -> Any:
 
 def avro_schema(name: str, value: Any) -> Any:
     """An Avro schema (a dict, JSON text, or an .avsc path) as its JSON, checked."""
+    # Avro's modules load with the first option that is Avro's, not with es_pandas
+    from ._wire.avro import load_schema
+
     return load_schema(value, name)
 
 

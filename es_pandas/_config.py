@@ -24,7 +24,7 @@ from ._options import OPTIONS, PRODUCE_OPTIONS, check_options
 from ._retry import Retry
 from ._transports import TransportConfig, split_userinfo
 
-__all__ = ["AUTH_OPTIONS", "DEFAULTS", "Settings", "resolve"]
+__all__ = ["AUTH_OPTIONS", "DEFAULTS", "KAFKA_OPTIONS", "Settings", "resolve"]
 
 _CREDENTIALS = ("api_key", "user", "password", "token")
 # secrets that are no credentials: they open certificate files, and stay in the transport
@@ -45,6 +45,9 @@ DEFAULTS = {
 }
 #: options that change which credentials a run uses, and how they are sent
 AUTH_OPTIONS = tuple(name for name, (_, option) in OPTIONS.items() if option.auth)
+#: the options besides the credentials that librdkafka's settings are made from
+#: (``_librdkafka.kafka_config``): a call that gives any of them needs settings of its own
+KAFKA_OPTIONS = ("timeout", "retries", "verify", "cert", "ca_password", "cert_password")
 
 
 @dataclass(frozen=True)

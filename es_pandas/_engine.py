@@ -38,7 +38,6 @@ from ._status import FAILED, NOT_SENT, UNKNOWN, StatusBook
 from ._transports import AsyncTransport, Response, TransportError, redact
 from ._wire import (
     EncodedRecord,
-    KafkaRecord,
     RejectedRow,
     is_v2_error,
     looks_like_success,
@@ -46,6 +45,7 @@ from ._wire import (
     parse_success,
     parse_trace,
 )
+from ._wire.kafka import KafkaRecord
 
 if TYPE_CHECKING:
     from ._journal import Journal

@@ -28,7 +28,6 @@ from ._transports._certs import trust_arguments
 
 __all__ = [
     "DEFAULT_MESSAGE_MAX_BYTES",
-    "KAFKA_OPTIONS",
     "LIBRDKAFKA_LOG",
     "Listener",
     "RecordingProducer",
@@ -69,11 +68,6 @@ def confluent() -> Any:
             "protocol='kafka' needs confluent-kafka: pip install 'eventstreams-pandas[kafka]'"
         ) from None
     return confluent_kafka
-
-
-#: the options besides the credentials that :func:`kafka_config` makes librdkafka's
-#: settings from: a call that gives any of them needs settings of its own
-KAFKA_OPTIONS = ("timeout", "retries", "verify", "cert", "ca_password", "cert_password")
 
 
 def kafka_config(

@@ -31,9 +31,9 @@ from ._checks import ColumnType, Credentials
 from ._progress import Progress
 from ._retry import Retry
 from ._transports import Engine
-from ._wire.avro import AvroSchema
+from ._wire.dialect import RECORD_ID_HEADER
 from ._wire.limits import Limits
-from ._wire.records import RECORD_ID_HEADER
+from ._wire.values import AvroSchema
 
 __all__ = [
     "ENVIRONMENT_VARIABLES",

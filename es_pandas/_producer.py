@@ -1,6 +1,10 @@
 """The :class:`Producer`: the one owner of ``produce``, ``aproduce``, ``produce_file`` and
 their dry runs. Each resolves its settings and goes through one :class:`~._run.Run`;
 ``df.es`` and ``es_pandas.produce_file`` are thin fronts over it.
+
+The run machinery (:mod:`._run` and what it brings: the engines, the Kafka protocol,
+files and their journals) is imported by the methods that run, not with this module,
+which ``import es_pandas`` loads: a notebook's start pays for it only when it sends.
 """
 
 from __future__ import annotations
@@ -12,12 +16,9 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 import pandas as pd
 
-from ._config import AUTH_OPTIONS, Settings, resolve
+from ._config import AUTH_OPTIONS, KAFKA_OPTIONS, Settings, resolve
 from ._exceptions import ConfigurationError
-from ._files import FileLoad
-from ._librdkafka import KAFKA_OPTIONS
 from ._options import FILE_OPTIONS, PRODUCE_OPTIONS, check_options, parameters_doc
-from ._run import Run, run_blocking
 from ._status import StatusFrame, Summary, Tally
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
     from ._auth import Auth
     from ._options import FileOptions, ProduceOptions
+    from ._run import Run
 
 __all__ = ["Producer", "produce_doc", "produce_file"]
 
@@ -117,6 +119,8 @@ class Producer:
         dry_run: bool = False,
         **options: Unpack[ProduceOptions],
     ) -> StatusFrame | pd.DataFrame:
+        from ._run import run_blocking
+
         run = self._run(topic, options, dry_run, len(frame))
         return run_blocking(run.frame(frame), run.interrupted, run.stop)
 
@@ -174,6 +178,9 @@ class Producer:
         dry_run: bool | Callable[[pd.DataFrame], object] = False,
         **options: Unpack[FileOptions],
     ) -> Summary | pd.DataFrame:
+        from ._files import FileLoad
+        from ._run import Run, run_blocking
+
         checked = check_options(options, (*PRODUCE_OPTIONS, *FILE_OPTIONS))
         settings = self._settings(
             {k: v for k, v in checked.items() if k in PRODUCE_OPTIONS}, dry_run
@@ -217,6 +224,8 @@ class Producer:
         return settings
 
     def _run(self, topic: str, options: Mapping[str, Any], dry_run: bool, rows: int) -> Run:
+        from ._run import Run
+
         settings = self._settings(check_options(options, PRODUCE_OPTIONS), dry_run)
         description = f"{settings.url} topic {topic!r}"
         return Run(settings, topic, dry_run, rows, description, routes=self._routes)

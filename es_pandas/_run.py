@@ -46,7 +46,8 @@ from ._transports import (
     Response,
     build_transport,
 )
-from ._wire import Limits, RecordEncoder, RejectedRow
+from ._wire import Limits, RejectedRow
+from ._wire.records import RecordEncoder
 
 __all__ = ["Run", "record_encoder", "run_blocking"]
 

@@ -28,8 +28,8 @@ from hypothesis import strategies as st
 import es_pandas
 from es_pandas import ConfigurationError, LocalEventStreams, infer_schema
 from es_pandas._transports._httpx import HttpxTransport
-from es_pandas._wire import EncodedRecord, RecordEncoder, RejectedRow
-from es_pandas._wire.records import content_id
+from es_pandas._wire import EncodedRecord, RejectedRow
+from es_pandas._wire.records import RecordEncoder, content_id
 from es_pandas.transports import Response
 
 from .conftest import API_KEY, bearer, run

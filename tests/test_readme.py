@@ -42,7 +42,8 @@ import pytest
 from es_pandas import LocalEventStreams, produce_file
 from es_pandas._sample import SAMPLE
 from es_pandas._status import STATUSES
-from es_pandas._wire import EncodedRecord, RecordEncoder
+from es_pandas._wire import EncodedRecord
+from es_pandas._wire.records import RecordEncoder
 
 from .conftest import cli_commands, free_port, help_examples
 

@@ -14,8 +14,9 @@ import pytest
 
 import es_pandas
 from es_pandas import ConfigurationError, Retry
-from es_pandas._wire import EncodedRecord, Limits, RecordEncoder, RejectedRow
-from es_pandas._wire.records import RECORD_ID_HEADER, content_id
+from es_pandas._wire import EncodedRecord, Limits, RejectedRow
+from es_pandas._wire.dialect import RECORD_ID_HEADER
+from es_pandas._wire.records import RecordEncoder, content_id
 
 from .conftest import API_KEY, run
 

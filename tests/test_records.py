@@ -22,8 +22,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from es_pandas import ConfigurationError, LocalEventStreams
-from es_pandas._wire import EncodedRecord, Limits, RecordEncoder, RejectedRow
+from es_pandas._wire import EncodedRecord, Limits, RejectedRow
 from es_pandas._wire.dialect import make_record
+from es_pandas._wire.records import RecordEncoder
 from es_pandas.server import Record
 
 # -- helpers ------------------------------------------------------------------------

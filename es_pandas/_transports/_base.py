@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 import os
 import ssl
-import urllib.request
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
@@ -266,6 +265,10 @@ class TransportConfig:
         return {}
 
     def _choose_proxy(self, url: str) -> Proxy | None:
+        # urllib.request (with http.client and email) loads at a run's first URL, not
+        # with es_pandas: import time
+        import urllib.request
+
         parts = urlsplit(url)
         environment = self._environment_proxies
         # proxy_bypass_environment is public, but missing from typeshed's stubs
@@ -293,6 +296,8 @@ class TransportConfig:
 
     @cached_property
     def _environment_proxies(self) -> dict[str, str] | None:
+        import urllib.request
+
         return urllib.request.getproxies_environment() if self.trust_env else None
 
 

@@ -1,5 +1,9 @@
 """The REST producer's wire format: DataFrame rows as v1 or v2 requests, the API's size
-limits, and the server's answers read back."""
+limits, and the server's answers read back.
+
+The encoders (:mod:`.records`, with the dialects, Avro and the Kafka protocol's records)
+are imported from their modules by the run that needs them: ``import es_pandas``
+loads only what reads answers and checks options."""
 
 from __future__ import annotations
 
@@ -14,16 +18,13 @@ from .answers import (
     parse_trace,
     refuses_a_schema,
 )
-from .kafka import KafkaRecord
+from .dialect import EncodedRecord, RejectedRow
 from .limits import Limits
-from .records import EncodedRecord, RecordEncoder, RejectedRow
 
 __all__ = [
     "EncodedRecord",
-    "KafkaRecord",
     "Limits",
     "Metadata",
-    "RecordEncoder",
     "RejectedRow",
     "is_v2_error",
     "looks_like_success",

@@ -46,6 +46,7 @@ from .avro_types import (
     UnionType,
     article,
 )
+from .values import AvroSchema
 
 __all__ = [
     "AvroSchema",
@@ -57,8 +58,6 @@ __all__ = [
     "load_schema",
 ]
 
-#: a schema as options take it: a dict (or list, a union), JSON text, or an .avsc path
-AvroSchema = Mapping[str, Any] | list[Any] | str | os.PathLike[str]
 
 _AVRO_EXTRA = 'Avro needs fastavro: pip install "eventstreams-pandas[avro]"'
 _PRIMITIVE_NAMES = ("null", "boolean", "int", "long", "float", "double", "string", "bytes")

@@ -15,7 +15,18 @@ from urllib.parse import quote
 
 from .values import Headers
 
-__all__ = ["Dialect", "EncodedRecord", "RejectedRow", "Row", "make_record", "set_record_id"]
+__all__ = [
+    "RECORD_ID_HEADER",
+    "Dialect",
+    "EncodedRecord",
+    "RejectedRow",
+    "Row",
+    "make_record",
+    "set_record_id",
+]
+
+#: the header that carries a record's id (``RecordEncoder``'s ``record_id``) by default
+RECORD_ID_HEADER = "es-pandas-record-id"
 
 #: a row before assembly: value kind ("json", "text" or "binary"), value data, and the
 #: dialect's key and headers fragments (REST's text, "" when none; the Kafka dialect's

@@ -25,7 +25,7 @@ import pandas as pd
 from .._exceptions import ConfigurationError
 from .avro import AvroSchema, AvroValues, avro_sides
 from .columns import json_column, text_column, unsendable
-from .dialect import Dialect, EncodedRecord, RejectedRow, set_record_id
+from .dialect import RECORD_ID_HEADER, Dialect, EncodedRecord, RejectedRow, set_record_id
 from .kafka import Kafka, KafkaRecord
 from .limits import Limits
 from .v1 import V1
@@ -35,7 +35,6 @@ from .values import BAD_VALUE, Headers, Unencodable, called_headers, single_valu
 __all__ = ["RECORD_ID_HEADER", "EncodedRecord", "RecordEncoder", "RejectedRow", "content_id"]
 
 #: the header that carries each record's id, unless ``record_id_header`` names another
-RECORD_ID_HEADER = "es-pandas-record-id"
 
 _HeaderSource = Sequence[Hashable] | Callable[[dict[Hashable, Any]], Mapping[str, object]]
 _Keys = list[str | bytes | None]

@@ -40,11 +40,12 @@ from __future__ import annotations
 import base64
 import json
 import math
+import os
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from json.encoder import encode_basestring  # json's C string escaper, without dumps' per-call setup
-from typing import cast
+from typing import Any, cast
 from uuid import UUID
 
 import numpy as np
@@ -52,6 +53,7 @@ import pandas as pd
 
 __all__ = [
     "BAD_VALUE",
+    "AvroSchema",
     "Headers",
     "Unencodable",
     "as_text",
@@ -64,6 +66,9 @@ __all__ = [
 
 #: a row's headers, names with their values' bytes
 Headers = Sequence[tuple[str, bytes]]
+#: an Avro schema as options take it: a dict (or list, a union), JSON text, or an .avsc
+#: path (here, not in .avro, which loads only for Avro runs)
+AvroSchema = Mapping[str, Any] | list[Any] | str | os.PathLike[str]
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
