@@ -49,6 +49,7 @@ def test_quick_run_writes_every_report(tmp_path) -> None:
         "bare aiohttp script",
         "requests.Session loop",
         "requests + 32 threads",
+        "es_pandas, 10-row calls",
     }
     assert set(report["summary"]["ordering"]) == {
         'ordering="key", distinct keys',
@@ -82,6 +83,8 @@ def test_quick_run_writes_every_report(tmp_path) -> None:
     table = (tmp_path / "latest.md").read_text()
     assert "| contender |" in table and "**Targets**" in table and "import es_pandas" in table
     assert '| vs protocol="rest", aiohttp engine |' in table
+    assert "es_pandas, 10-row calls: " in table and " ms a call, " in table
+    assert "rows/s vs the bare aiohttp script (no latency; rounds " in table
     assert (tmp_path / "latest.png").stat().st_size > 1000
 
 
