@@ -478,9 +478,9 @@ def _stamps(paths: Iterable[str]) -> tuple[tuple[int, int, int] | None, ...]:
     return tuple(stamps)
 
 
-# Loading a CA bundle (certifi's: about 150 certificates) costs some 20 ms, about half
-# of a small frame's produce call in a notebook; calls with the same TLS settings and
-# files share one context, which engines only read from. Failures are not cached.
+# Loading a CA bundle (certifi's holds about 150 certificates) was most of a small
+# frame's produce call in a notebook: calls with the same TLS settings and files share
+# one context, which engines only read from. Failures are not cached.
 @functools.lru_cache(maxsize=8)
 def _tls_context(
     trust: tuple[str, str | None, str | None] | None,
