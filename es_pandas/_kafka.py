@@ -17,7 +17,7 @@ import collections
 import contextlib
 import functools
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal
 
 from ._engine import Batch, readable_rows
@@ -244,39 +244,13 @@ class KafkaEngine:
         assert self._shared is not None
         produce = self._shared.producer.produce
         kafka = None if self._recorder is not None else confluent()
-        topic = self._topic
         try:
-            for batch, record in rows:
-                if self._stopping or self.abort is not None:
-                    break
-                assert isinstance(record, KafkaRecord)
-                while len(self._in_flight) >= WINDOW and self.abort is None:
-                    await self._wait()
-                if self.pressure.limited:
-                    await self.pressure.start()
-                position = record.position
-                batch.sending(position)
-                report = functools.partial(self._report, batch, position, time.monotonic())
-                while True:
-                    try:
-                        produce(
-                            topic,
-                            record.value,
-                            record.key,
-                            headers=record.headers,
-                            on_delivery=report,
-                        )
-                    except BufferError:
-                        # librdkafka's queue is full (runs share it): wait for room
-                        await (self._wait() if self._in_flight else asyncio.sleep(0.005))
-                        continue
-                    except Exception as exc:
-                        if kafka is None or not isinstance(exc, kafka.KafkaException):
-                            raise
-                        self._refused(batch, position, exc.args[0])
-                        break
-                    self._in_flight[(id(batch), position)] = (batch, position)
-                    break
+            try:
+                await self._hand_over(rows, produce, kafka)
+            except Exception as exc:
+                # A fault of es_pandas' own (a journal on a full disk): the records
+                # Kafka already has are still reported, so their rows say what they are.
+                self._failure = self._failure or exc
             while self._in_flight:
                 await self._wait()
             if self._failure is not None:
@@ -288,6 +262,43 @@ class KafkaEngine:
             self._shared.runs.discard(self)
         if unreadable:
             raise unreadable[0]
+
+    async def _hand_over(
+        self, rows: Iterator[tuple[Batch, Any]], produce: Callable[..., None], kafka: Any
+    ) -> None:
+        """Each row's record to librdkafka, with the report that ends it."""
+        topic = self._topic
+        for batch, record in rows:
+            if self._stopping or self.abort is not None:
+                break
+            assert isinstance(record, KafkaRecord)
+            while len(self._in_flight) >= WINDOW and self.abort is None:
+                await self._wait()
+            if self.pressure.limited:
+                await self.pressure.start()
+            position = record.position
+            batch.sending(position)
+            report = functools.partial(self._report, batch, position, time.monotonic())
+            while True:
+                try:
+                    produce(
+                        topic,
+                        record.value,
+                        record.key,
+                        headers=record.headers,
+                        on_delivery=report,
+                    )
+                except BufferError:
+                    # librdkafka's queue is full (runs share it): wait for room
+                    await (self._wait() if self._in_flight else asyncio.sleep(0.005))
+                    continue
+                except Exception as exc:
+                    if kafka is None or not isinstance(exc, kafka.KafkaException):
+                        raise
+                    self._refused(batch, position, exc.args[0])
+                    break
+                self._in_flight[(id(batch), position)] = (batch, position)
+                break
 
     async def _wait(self) -> None:
         """Until reports come in (or an error stops the run)."""

@@ -9,6 +9,7 @@ which ``import es_pandas`` loads: a notebook's start pays for it only when it se
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections.abc import Callable, Mapping
@@ -200,11 +201,17 @@ class Producer:
             settings, topic, dry_run, load.total, f"{load.name} -> {topic}", tally, self._routes
         )
         try:
-            return run_blocking(
+            summary = run_blocking(
                 run.file(load), functools.partial(run.file_interrupted, load), run.stop
             )
-        finally:
-            load.close()
+        except BaseException:
+            # The run's exception says what happened, with its rows' status: closing
+            # the files after a full disk fails again, and must not take its place.
+            with contextlib.suppress(OSError):
+                load.close()
+            raise
+        load.close()
+        return summary
 
     def _settings(self, overrides: Mapping[str, Any], dry_run: object) -> Settings:
         """This producer's settings with ``overrides`` first; its credentials (and IAM

@@ -178,6 +178,49 @@ def test_dead_letters_that_cannot_be_written_stop_the_run_and_say_why(kafka, tmp
         )
 
 
+def test_a_journal_that_cannot_be_written_leaves_no_row_kafka_has_as_not_sent(
+    kafka, tmp_path, monkeypatch
+) -> None:
+    """A full disk mid-load: the records already handed to Kafka are still reported,
+    so their rows end as Kafka says (ok), never not_sent; the row the journal could not
+    mark, and those after it, were never sent."""
+    from es_pandas import _journal
+
+    path = tmp_path / "rows.csv"
+    pd.DataFrame({"k": [f"k{i:04d}" for i in range(2_000)], "v": range(2_000)}).to_csv(
+        path, index=False
+    )
+    marked: list[int] = []
+    real_sending = _journal.Journal.sending
+
+    def sending_until_the_disk_is_full(self, row: int) -> None:
+        if len(marked) == 1_250:
+            raise OSError(28, "No space left on device")
+        marked.append(row)
+        real_sending(self, row)
+
+    monkeypatch.setattr(_journal.Journal, "sending", sending_until_the_disk_is_full)
+    topic = new_topic(kafka)
+    with pytest.raises(ProduceAborted, match="No space left") as caught:
+        es_pandas.produce_file(
+            path,
+            topic,
+            key_col="k",
+            protocol="kafka",
+            bootstrap_servers=kafka.bootstrap,
+            status_out=str(tmp_path / "status.csv"),
+            chunksize=500,
+            progress=False,
+        )
+    status = pd.read_csv(tmp_path / "status.csv").set_index("row")["status"]
+    raised = caught.value.status["status"]
+    assert (status[raised.index] == raised).all()
+    in_kafka = {record.key.decode() for record in consume(kafka, topic)}
+    assert in_kafka == {f"k{row:04d}" for row in marked}
+    assert (status[marked] == "ok").all()
+    assert (status.drop(marked) == "not_sent").all()
+
+
 def test_an_unknown_topic_stops_the_run_before_any_row(kafka) -> None:
     with pytest.raises(TopicNotFoundError, match="does not exist") as caught:
         orders(10).es.produce(

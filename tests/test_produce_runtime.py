@@ -255,7 +255,7 @@ def test_a_status_file_that_cannot_be_written_loses_no_row(es, tmp_path, monkeyp
     path = tmp_path / "rows.csv"
     pd.DataFrame({"v": range(9)}).to_csv(path, index=False)
     writes = []
-    real_write = _files.StatusWriter.write
+    real_write, real_close = _files.StatusWriter.write, _files.StatusWriter.close
 
     def write_then_fail(self, status, hashes):
         writes.append(len(status))
@@ -263,7 +263,14 @@ def test_a_status_file_that_cannot_be_written_loses_no_row(es, tmp_path, monkeyp
             raise OSError(28, "No space left on device")
         real_write(self, status, hashes)
 
+    def close_then_fail(self):
+        # the disk is still full when the files are closed: that error must not take
+        # the place of the run's, which carries the status
+        real_close(self)
+        raise OSError(28, "No space left on device (closing)")
+
     monkeypatch.setattr(_files.StatusWriter, "write", write_then_fail)
+    monkeypatch.setattr(_files.StatusWriter, "close", close_then_fail)
     with pytest.raises(es_pandas.ProduceAborted, match="No space left") as caught:
         es_pandas.produce_file(
             path,
