@@ -47,6 +47,9 @@ __all__ = ["KafkaEngine"]
 #: records handed to librdkafka and not yet reported, per run: bounds the memory a run
 #: holds (and the rows a second Ctrl-C leaves unknown) whatever librdkafka's own queue
 WINDOW = 10_000
+#: how long a run that stopped waits for the reports of its records in flight (as the
+#: first Ctrl-C waits for the answers in flight)
+_SETTLE_SECONDS = 1.0
 # errors after which the broker wrote nothing: the row is failed, not unknown
 _REFUSED = frozenset(
     (
@@ -252,11 +255,18 @@ class KafkaEngine:
                 # Kafka already has are still reported, so their rows say what they are.
                 self._failure = self._failure or exc
             while self._in_flight:
+                if self.abort is not None:
+                    # The rest would each wait out message.timeout.ms, though the run
+                    # is over (a broker gone, a refusal): what Kafka reports meanwhile
+                    # ends as it is, then the others are unknown.
+                    await self._reports_within(_SETTLE_SECONDS)
+                    self._unreported("the run stopped")
+                    break
                 await self._wait()
             if self._failure is not None:
                 raise self._failure
         except asyncio.CancelledError:
-            self._interrupted()
+            self._unreported("interrupted")
             raise
         finally:
             self._shared.runs.discard(self)
@@ -304,6 +314,13 @@ class KafkaEngine:
         """Until reports come in (or an error stops the run)."""
         self._room.clear()
         await self._room.wait()
+
+    async def _reports_within(self, seconds: float) -> None:
+        """The reports that come in within ``seconds``, until none is awaited."""
+        deadline = time.monotonic() + seconds
+        while self._in_flight and (left := deadline - time.monotonic()) > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wait(), left)
 
     def _take(self) -> None:
         """The reports and errors the poll thread has for this run."""
@@ -407,14 +424,15 @@ class KafkaEngine:
             self.abort = Abort(error, message)
         self._room.set()
 
-    def _interrupted(self) -> None:
-        """Cancelled (a second Ctrl-C): the records not yet reported may be written."""
+    def _unreported(self, why: str) -> None:
+        """The run ends with records not yet reported (a second Ctrl-C, an abort): they
+        may be written, now or later by librdkafka."""
         for batch, position in self._in_flight.values():
             if batch.book.status[position] != OK:
                 batch.book.fail(
                     position,
                     UNKNOWN,
-                    "interrupted before Kafka reported it: the record may have been written",
+                    f"{why} before Kafka reported it: the record may have been written",
                     attempts=1,
                 )
             batch.row_done(position)

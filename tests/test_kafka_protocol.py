@@ -528,9 +528,10 @@ def freezer(
 
 
 def test_a_broker_stopped_mid_run_leaves_no_row_ok_that_is_not_in_kafka(tmp_path) -> None:
-    """Tansu frozen (SIGSTOP) once 2,000 rows are written: the records then in flight
-    end unknown when their time is up, the run stops as ConnectionFailed, and every row
-    it says ok is in the topic, where it says, once the broker is back."""
+    """Tansu frozen (SIGSTOP) once 2,000 rows are written: the first records then in
+    flight end unknown when their time is up, the run stops as ConnectionFailed without
+    waiting out the others' (unknown too), and every row it says ok is in the topic,
+    where it says, once the broker is back."""
     from tools.kafka_broker import running_broker
 
     with running_broker(tmp_path / "broker.log") as broker:
@@ -557,6 +558,9 @@ def test_a_broker_stopped_mid_run_leaves_no_row_ok_that_is_not_in_kafka(tmp_path
         counts = Counter(status["status"])
         assert counts["unknown"] > 0 and counts["not_sent"] > 0, counts
         assert set(counts) <= {"ok", "unknown", "not_sent"}
+        errors = Counter(status["error"][status["status"] == "unknown"])
+        # those sent in the second before the run stopped would have waited 2 s more
+        assert errors["the run stopped before Kafka reported it: the record may have been written"]
         records = {(r.partition, r.offset): r.key for r in consume(broker, topic)}
         ok = status[status["status"] == "ok"]
         for row, partition, offset in zip(ok.index, ok["partition"], ok["offset"], strict=True):
