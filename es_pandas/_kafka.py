@@ -17,7 +17,7 @@ import collections
 import contextlib
 import functools
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
 from ._engine import Batch, readable_rows
@@ -245,11 +245,9 @@ class KafkaEngine:
         for the reports of those handed to Kafka."""
         rows, unreadable = readable_rows(batches, with_rejected=False)
         assert self._shared is not None
-        produce = self._shared.producer.produce
-        kafka = None if self._recorder is not None else confluent()
         try:
             try:
-                await self._hand_over(rows, produce, kafka)
+                await self._hand_over(rows)
             except Exception as exc:
                 # A fault of es_pandas' own (a journal on a full disk): the records
                 # Kafka already has are still reported, so their rows say what they are.
@@ -273,10 +271,11 @@ class KafkaEngine:
         if unreadable:
             raise unreadable[0]
 
-    async def _hand_over(
-        self, rows: Iterator[tuple[Batch, Any]], produce: Callable[..., None], kafka: Any
-    ) -> None:
+    async def _hand_over(self, rows: Iterator[tuple[Batch, Any]]) -> None:
         """Each row's record to librdkafka, with the report that ends it."""
+        assert self._shared is not None
+        produce = self._shared.producer.produce
+        kafka = None if self._recorder is not None else confluent()
         topic = self._topic
         for batch, record in rows:
             if self._stopping or self.abort is not None:

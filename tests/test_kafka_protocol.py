@@ -512,19 +512,23 @@ def test_the_protocol_comes_from_the_environment(kafka, monkeypatch) -> None:
     assert len(consume(kafka, topic)) == 2
 
 
-def freezer(
-    broker, after_ok: int
-) -> tuple[threading.Event, Callable[[es_pandas.ProgressEvent], None]]:
-    """A progress callable that freezes ``broker`` (SIGSTOP) once ``after_ok`` rows are
-    ok, and the event it sets then: the moment is the run's, not a clock's."""
+@contextlib.contextmanager
+def frozen_after(broker, ok: int) -> Iterator[Callable[[es_pandas.ProgressEvent], None]]:
+    """A progress callable that freezes ``broker`` (SIGSTOP) once ``ok`` rows are ok:
+    the moment is the run's, not a clock's. The broker runs again on leaving, and the
+    run must have frozen it."""
     froze = threading.Event()
 
     def progress(event: es_pandas.ProgressEvent) -> None:
-        if event.counts["ok"] >= after_ok and not froze.is_set():
+        if event.counts["ok"] >= ok and not froze.is_set():
             broker.process.send_signal(signal.SIGSTOP)
             froze.set()
 
-    return froze, progress
+    try:
+        yield progress
+    finally:
+        broker.process.send_signal(signal.SIGCONT)
+    assert froze.is_set()
 
 
 def test_a_broker_stopped_mid_run_leaves_no_row_ok_that_is_not_in_kafka(tmp_path) -> None:
@@ -537,23 +541,21 @@ def test_a_broker_stopped_mid_run_leaves_no_row_ok_that_is_not_in_kafka(tmp_path
     with running_broker(tmp_path / "broker.log") as broker:
         topic = new_topic(broker, partitions=2)
         frame = orders(20_000)
-        froze, progress = freezer(broker, after_ok=2_000)
-        try:
-            with pytest.raises(ConnectionFailed, match="stopped writing") as caught:
-                frame.es.produce(
-                    topic,
-                    key_col="order_id",
-                    protocol="kafka",
-                    bootstrap_servers=broker.bootstrap,
-                    # librdkafka gives a record 2 s; Tansu keeps no record it lost
-                    timeout=1,
-                    retries=1,
-                    max_rate=4_000.0,
-                    progress=progress,
-                )
-        finally:
-            broker.process.send_signal(signal.SIGCONT)
-        assert froze.is_set()
+        with (
+            frozen_after(broker, ok=2_000) as progress,
+            pytest.raises(ConnectionFailed, match="stopped writing") as caught,
+        ):
+            frame.es.produce(
+                topic,
+                key_col="order_id",
+                protocol="kafka",
+                bootstrap_servers=broker.bootstrap,
+                # librdkafka gives a record 2 s; Tansu keeps no record it lost
+                timeout=1,
+                retries=1,
+                max_rate=4_000.0,
+                progress=progress,
+            )
         status = caught.value.status
         counts = Counter(status["status"])
         assert counts["unknown"] > 0 and counts["not_sent"] > 0, counts
@@ -581,13 +583,11 @@ def test_after_a_run_the_broker_stopped_the_next_run_writes_again(tmp_path) -> N
             protocol="kafka", bootstrap_servers=broker.bootstrap, timeout=2, retries=1
         )
         frame = orders(5_000)
-        froze, freeze = freezer(broker, after_ok=500)
-        try:
-            with pytest.raises(ConnectionFailed, match="stopped writing"):
-                producer.produce(frame, new_topic(broker), max_rate=2_000.0, progress=freeze)
-        finally:
-            broker.process.send_signal(signal.SIGCONT)
-        assert froze.is_set()
+        with (
+            frozen_after(broker, ok=500) as freeze,
+            pytest.raises(ConnectionFailed, match="stopped writing"),
+        ):
+            producer.produce(frame, new_topic(broker), max_rate=2_000.0, progress=freeze)
         topic = new_topic(broker)
         status = producer.produce(frame, topic, progress=False)
         assert status.summary.counts["ok"] == len(frame), status.summary.why()
@@ -603,20 +603,18 @@ def test_a_calls_timeout_and_retries_hold_over_a_producers(tmp_path) -> None:
         producer = Producer(
             protocol="kafka", bootstrap_servers=broker.bootstrap, timeout=20, retries=1
         )
-        froze, freeze = freezer(broker, after_ok=500)
-        try:
-            with pytest.raises(ConnectionFailed, match="stopped writing") as caught:
-                producer.produce(
-                    orders(5_000),
-                    new_topic(broker),
-                    timeout=1,
-                    retries=0,
-                    max_rate=2_000.0,
-                    progress=freeze,
-                )
-        finally:
-            broker.process.send_signal(signal.SIGCONT)
-        assert froze.is_set()
+        with (
+            frozen_after(broker, ok=500) as freeze,
+            pytest.raises(ConnectionFailed, match="stopped writing") as caught,
+        ):
+            producer.produce(
+                orders(5_000),
+                new_topic(broker),
+                timeout=1,
+                retries=0,
+                max_rate=2_000.0,
+                progress=freeze,
+            )
         assert caught.value.summary.elapsed < 20
 
 
