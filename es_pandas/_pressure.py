@@ -6,7 +6,11 @@ quota that refuses what is over it most of a run's requests would be refused. So
 run keeps one rate, in requests started per second, and spaces starts by it.
 
 It is not limited until the server first pushes back (or ``max_rate`` limits it);
-then it starts from what the server accepted. From there each answer moves it a
+then it starts from what the server accepted. Early in a run that is the first
+wave's share, counted as its answers come in, and nothing sent after: a quota's
+burst lets a wave through, and what its bucket accepts later is the quota refilling,
+not more of it (counted, it would hold the rate over the quota for the rest of the
+first second). From there each answer moves it a
 little, multiplicatively: a push-back takes ``CUT`` off (once a round trip: the
 answers to requests booked before a cut say nothing of the new rate), a clean answer
 adds ``GAIN``. The rate settles where ``TARGET`` of the answers push back, just over
@@ -91,6 +95,11 @@ class Pressure:
         self._lowest = math.inf
         self.pushed_back = 0
         self._cut_at = -math.inf
+        # when the run first slowed, and whether the answers to what it sent before
+        # (its first wave) still raise the rate
+        self._first_cut = math.inf
+        self._wave_floor = False
+        self._wave_accepted = 0
         self._next = 0.0
         self._turn = asyncio.Lock()
         # the rate before 503s slowed the run, to return to once they stop
@@ -156,12 +165,14 @@ class Pressure:
             self._share_503 -= _SMOOTHING * self._share_503
             if self._watch_latency:
                 self._watch(now, now - booked)
+            if booked < self._first_cut:
+                self._wave_accepted += 1
             if self._slowed and self._draining is None:
                 self._gain()
-                if now - self._started < _WINDOW:
-                    # the first second's answers still coming in: what was accepted
-                    # in it is a floor for the rate
-                    floor = (1 - CUT) * (self._last_accepted + self._accepted) / _WINDOW
+                if booked < self._first_cut and self._wave_floor:
+                    # An answer to the first wave, coming in after the first 429:
+                    # what the server accepted of that wave is a floor for the rate.
+                    floor = (1 - CUT) * self._wave_accepted / _WINDOW
                     self.rate = max(self.rate, min(self._ceiling, floor))
         if now - self._window_start >= _WINDOW:
             self._last_span = now - self._window_start
@@ -178,12 +189,20 @@ class Pressure:
         """A 429 (``too_fast``) or a 503 among many: the rate goes down."""
         self.pushed_back += 1
         accepted = self._last_accepted + self._accepted
-        if too_fast and accepted and (not self._slowed or now - self._started < _WINDOW):
-            # The first 429, and any in the run's first second: from what the server
-            # accepted, as if over a second at least (a quota lets a burst through;
-            # the answers to the first requests come in meanwhile).
+        first = not self._slowed
+        if first:
+            self._first_cut = now
+            # Within the run's first second the rest of the first wave's answers are
+            # still to come; they raise the rate (answered) until a request sent
+            # after this cut is refused.
+            self._wave_floor = too_fast and now - self._started < _WINDOW
+        elif booked >= self._first_cut:
+            self._wave_floor = False
+        if first and too_fast and accepted:
+            # From what the server accepted, as if over a second at least: a quota
+            # lets a burst through.
             self._set(min(self._ceiling, accepted / max(self._span(now), _WINDOW)))
-        elif not self._slowed:
+        elif first:
             self._set(self._sending(now))
         elif booked < self._cut_at:
             return  # sent before the last cut: it says nothing of the rate now
