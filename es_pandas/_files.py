@@ -124,7 +124,10 @@ class StatusWriter:
         frame = status.reset_index(drop=True)
         frame.insert(0, "row", status.index.to_numpy(dtype=np.int64))
         frame["row_hash"] = hashes.reindex(status.index).astype("string").to_numpy()
-        self._table.write(frame[self._columns].astype({"status": "string"}))
+        frame = frame[self._columns].astype({"status": "string"})
+        if self._table.format == "csv":
+            frame["timestamp"] = _timestamp_text(frame["timestamp"])
+        self._table.write(frame)
 
     def close(self) -> None:
         self._table.close()
@@ -134,6 +137,21 @@ class StatusWriter:
     @property
     def wrote(self) -> bool:
         return self._table.opened
+
+
+def _timestamp_text(stamps: pd.Series) -> pd.Series:
+    """UTC timestamps as a status CSV holds them (``2026-12-06 22:19:51.049+00:00``),
+    to the millisecond as Kafka keeps them (finer only if a value has more), and the
+    same in every chunk. Formatted by numpy: pandas' ``to_csv`` of this column cost
+    more than the rest of the status file."""
+    values = stamps.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]")
+    whole_ms = (values.astype(np.int64) % 1000 == 0) | np.isnat(values)
+    texts = np.datetime_as_string(values, unit="ms" if whole_ms.all() else "us").tolist()
+    return pd.Series(
+        [None if text == "NaT" else text.replace("T", " ") + "+00:00" for text in texts],
+        index=stamps.index,
+        dtype="string",
+    )
 
 
 class FileLoad:

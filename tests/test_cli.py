@@ -85,6 +85,13 @@ def test_every_format_streams_in_chunks(es, env, tmp_path, suffix: str) -> None:
     status = pd.read_csv(status_out)
     assert status["row"].tolist() == list(range(250))
     assert (status["status"] == "ok").all()
+    # each row's timestamp as Kafka keeps it, to the millisecond in every chunk
+    stamps = status["timestamp"]
+    assert stamps.str.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\+00:00").all()
+    stored = {(r.partition, r.offset): r.timestamp for r in records}
+    at = zip(status["partition"], status["offset"], strict=True)
+    milliseconds = (pd.to_datetime(stamps) - pd.Timestamp(0, tz="UTC")) // pd.Timedelta("1ms")
+    assert [stored[where] for where in at] == milliseconds.tolist()
 
 
 def test_stdin(es, env) -> None:
