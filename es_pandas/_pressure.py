@@ -6,16 +6,17 @@ quota that refuses what is over it most of a run's requests would be refused. So
 run keeps one rate, in requests started per second, and spaces starts by it.
 
 It is not limited until the server first pushes back (or ``max_rate`` limits it);
-then it starts from what the server accepted. Early in a run that is the first
-wave's share, counted as its answers come in, and nothing sent after: a quota's
-burst lets a wave through, and what its bucket accepts later is the quota refilling,
-not more of it (counted, it would hold the rate over the quota for the rest of the
-first second). From there each answer moves it a
-little, multiplicatively: a push-back takes ``CUT`` off (once a round trip: the
-answers to requests booked before a cut say nothing of the new rate), a clean answer
-adds ``GAIN``. The rate settles where ``TARGET`` of the answers push back, just over
-a quota that refuses what is over it; one that halves is followed in about 14 round
-trips.
+then it starts from what the server accepted. A first 429 in the run's first second
+comes back before the answers to the requests sent with it, and says little of a
+quota whose burst was short, so from there until a request sent after it is pushed
+back too, what the server accepted over the last second or two is a floor for the
+rate: it climbs as fast as answers come back clean, and stops at the first refusal
+of its own (a burst a quota let through counts in it as more quota; that refusal
+corrects it). From there each answer moves it a little, multiplicatively: a
+push-back takes ``CUT`` off (once a round trip: the answers to requests booked
+before a cut say nothing of the new rate), a clean answer adds ``GAIN``. The rate
+settles where ``TARGET`` of the answers push back, just over a quota that refuses
+what is over it; one that halves is followed in about 14 round trips.
 
 Push-back is a 429; a 503 once they are a large share of recent answers (brokers
 unavailable: the run slows while they last, then returns to its rate before them,
@@ -95,11 +96,11 @@ class Pressure:
         self._lowest = math.inf
         self.pushed_back = 0
         self._cut_at = -math.inf
-        # when the run first slowed, and whether the answers to what it sent before
-        # (its first wave) still raise the rate
+        # when the first push-back came; whether the rate still climbs as fast as
+        # the answers come back clean (from a first 429 in the run's first second
+        # until a request sent after it is pushed back too)
         self._first_cut = math.inf
-        self._wave_floor = False
-        self._wave_accepted = 0
+        self._starting = False
         self._next = 0.0
         self._turn = asyncio.Lock()
         # the rate before 503s slowed the run, to return to once they stop
@@ -165,14 +166,10 @@ class Pressure:
             self._share_503 -= _SMOOTHING * self._share_503
             if self._watch_latency:
                 self._watch(now, now - booked)
-            if booked < self._first_cut:
-                self._wave_accepted += 1
             if self._slowed and self._draining is None:
                 self._gain()
-                if booked < self._first_cut and self._wave_floor:
-                    # An answer to the first wave, coming in after the first 429:
-                    # what the server accepted of that wave is a floor for the rate.
-                    floor = (1 - CUT) * self._wave_accepted / _WINDOW
+                if self._starting:
+                    floor = (1 - CUT) * (self._last_accepted + self._accepted) / _WINDOW
                     self.rate = max(self.rate, min(self._ceiling, floor))
         if now - self._window_start >= _WINDOW:
             self._last_span = now - self._window_start
@@ -192,12 +189,10 @@ class Pressure:
         first = not self._slowed
         if first:
             self._first_cut = now
-            # Within the run's first second the rest of the first wave's answers are
-            # still to come; they raise the rate (answered) until a request sent
-            # after this cut is refused.
-            self._wave_floor = too_fast and now - self._started < _WINDOW
+            self._starting = too_fast and now - self._started < _WINDOW
         elif booked >= self._first_cut:
-            self._wave_floor = False
+            # the floor took the rate past what the server takes
+            self._starting = False
         if first and too_fast and accepted:
             # From what the server accepted, as if over a second at least: a quota
             # lets a burst through.
@@ -208,6 +203,10 @@ class Pressure:
             return  # sent before the last cut: it says nothing of the rate now
         self._set(self.rate * (1 - CUT))
         self._cut_at = now
+        if first:
+            # The server has just refused one: a request sent at once would be
+            # refused too, and end the start before it began.
+            self._next = now + 1.0 / self.rate
 
     def _gain(self) -> None:
         if self.rate < self._before_503:
@@ -239,6 +238,7 @@ class Pressure:
             # It queues, so it serves all it can: served is its rate. Under it, the
             # queue drains and answers come faster.
             self._set(min(self._ceiling, (1 - 3 * CUT) * served))
+            self._starting = False
             self.pushed_back += 1
             self._draining = latency
         elif latency >= _DRAINED * self._draining:

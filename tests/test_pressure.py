@@ -21,11 +21,20 @@ class Clock:
         return self.now
 
 
-def run(pressure: Pressure, clock: Clock, seconds: float, rate: float, status=200, latency=0.0):
+def run(
+    pressure: Pressure,
+    clock: Clock,
+    seconds: float,
+    rate: float,
+    status=200,
+    latency=0.0,
+    refused_latency: float | None = None,
+):
     """Requests offered at ``rate`` for ``seconds``, each started when the controller
     allows and answered ``latency`` later (seconds, or a function of the time it
     arrives) with ``status`` (an int, or a function of the request's number called as
-    it arrives): returns how many started."""
+    it arrives), a 429 after ``refused_latency`` if given (refused at once, it waits in
+    no queue): returns how many started."""
     end = clock.now + seconds
     answers: list[tuple[float, float, int]] = []  # (answered at, booked at, status)
     offered = clock.now
@@ -46,7 +55,10 @@ def run(pressure: Pressure, clock: Clock, seconds: float, rate: float, status=20
             return started
         clock.now = slot
         code = status(started) if callable(status) else status
-        late = latency(slot) if callable(latency) else latency
+        if code == 429 and refused_latency is not None:
+            late = refused_latency
+        else:
+            late = latency(slot) if callable(latency) else latency
         heapq.heappush(answers, (slot + late, slot, code))
         started += 1
         offered = slot + 1 / rate
@@ -57,14 +69,16 @@ def clock() -> Clock:
     return Clock()
 
 
-def bucket(clock: Clock, quota: dict[str, float]):
+def bucket(clock: Clock, quota: dict[str, float], burst: float | None = None):
     """A quota that refuses what is over it, as the local server's ``over_quota="429"``
-    does: a token bucket holding a second of requests; a refused request takes none."""
-    state = {"tokens": quota["rate"], "at": clock.now}
+    does: a token bucket holding a second of requests (or ``burst``); a refused
+    request takes none."""
+    state = {"tokens": burst or quota["rate"], "at": clock.now}
 
     def status(_: int) -> int:
         rate = quota["rate"]
-        state["tokens"] = min(rate, state["tokens"] + (clock.now - state["at"]) * rate)
+        room = burst or rate
+        state["tokens"] = min(room, state["tokens"] + (clock.now - state["at"]) * rate)
         state["at"] = clock.now
         if state["tokens"] < 1:
             return 429
@@ -98,29 +112,54 @@ def test_the_first_429_limits_the_rate_to_what_the_server_accepted(clock: Clock)
     )
 
 
-def test_the_first_waves_answers_raise_the_rate_and_nothing_after_it(clock: Clock) -> None:
-    """The first 429 can come back before the answers to the burst sent with it: those
-    raise the rate to what the quota let through, and only those: what its bucket
-    accepts after the burst is the quota refilling, not more of it."""
+def test_a_start_climbs_with_clean_answers_until_its_own_requests_are_refused(
+    clock: Clock,
+) -> None:
+    """The first 429 can come back before the answers to the requests sent with it:
+    from there, what the server accepted is a floor for the rate, until a request
+    sent after that 429 is refused too."""
     pressure = Pressure(None, clock)
-    wave = clock.now
+    first = clock.now
     for _ in range(10):
-        pressure.answered(wave, 200)
+        pressure.answered(first, 200)
     clock.now += 0.01
-    pressure.answered(wave, 429)
+    pressure.answered(first, 429)
     assert pressure.slowed_to == pytest.approx((1 - CUT) * 10)
-    for _ in range(90):  # the rest of the burst the quota let through
-        pressure.answered(wave, 200)
+    # the server has just refused one: the next request waits its turn
+    assert pressure.book() == pytest.approx(clock.now + 1 / ((1 - CUT) * 10))
+    for _ in range(90):  # the rest of the first requests' answers
+        pressure.answered(first, 200)
     assert pressure.slowed_to == pytest.approx((1 - CUT) * 100)
     clock.now += 0.01
-    for _ in range(50):  # sent after the cut, within the run's first second
+    for _ in range(50):  # sent after the 429, and taken: there may be room for more
         pressure.answered(clock.now, 200)
-    assert pressure.slowed_to == pytest.approx((1 - CUT) * 100 * (1 + GAIN) ** 50)
-    pressure.answered(clock.now, 429)  # sent after the cut: the rate is too high
+    assert pressure.slowed_to == pytest.approx((1 - CUT) * 150)
+    pressure.answered(clock.now, 429)  # sent after the 429, and refused: the start ends
     cut = pressure.slowed_to
-    assert cut == pytest.approx((1 - CUT) ** 2 * 100 * (1 + GAIN) ** 50)
-    pressure.answered(wave, 200)  # a late answer of the wave no longer raises it
+    assert cut == pytest.approx((1 - CUT) ** 2 * 150)
+    pressure.answered(clock.now, 200)
     assert pressure.slowed_to == pytest.approx(cut * (1 + GAIN))
+
+
+@pytest.mark.parametrize("burst", [10, 30])
+def test_a_quota_whose_burst_is_short_is_found_quickly(clock: Clock, burst: int) -> None:
+    """A quota that lets fewer than a second of requests through at once: the first
+    429 measures it low, and the rate climbs to it within seconds, not minutes."""
+    pressure = Pressure(None, clock)
+    run(pressure, clock, 5, rate=1000, status=bucket(clock, {"rate": 100}, burst), latency=0.02)
+    assert pressure.slowed_to >= 90
+    assert run(pressure, clock, 10, rate=1000, status=bucket(clock, {"rate": 100}, burst)) >= 950
+
+
+def test_one_stray_429_does_not_hold_a_run_back(clock: Clock) -> None:
+    """A 429 early in a run against a server with no quota: the rate it set climbs
+    back out of the way within seconds."""
+    pressure = Pressure(None, clock)
+    run(pressure, clock, 0.2, rate=100, latency=0.02)
+    pressure.answered(clock.now, 429)
+    assert pressure.slowed_to < 30
+    run(pressure, clock, 5, rate=100, latency=0.02)
+    assert run(pressure, clock, 10, rate=100, latency=0.02) >= 990
 
 
 def test_answers_to_requests_booked_before_a_cut_do_not_cut_again(clock: Clock) -> None:
@@ -223,6 +262,27 @@ def test_auto_holds_the_rate_under_what_a_delaying_server_serves(clock: Clock) -
     end = clock.now + 20
     run(pressure, clock, 20, rate=1000, latency=served)
     assert pressure.slowdown() is None and served(end) > 100
+
+
+def test_auto_holds_the_rate_under_a_queue_after_a_429_in_the_first_second(
+    clock: Clock,
+) -> None:
+    """A 429 early on starts a climb with the answers; auto finding the server queues
+    ends it, so the rate stays under what the server serves."""
+    pressure = Pressure("auto", clock)
+    served = queue(clock, capacity=100)
+    started = run(
+        pressure,
+        clock,
+        40,
+        rate=1000,
+        latency=served,
+        status=lambda n: 429 if n == 900 else 200,
+        refused_latency=0.005,
+    )
+    # the first seconds, before auto saw the queue, went faster
+    assert started <= 1.5 * 40 * 100
+    assert pressure.slowed_to <= 1.1 * 100
 
 
 def test_auto_takes_a_server_slower_for_all_as_its_new_pace(clock: Clock) -> None:
