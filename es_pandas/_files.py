@@ -5,7 +5,7 @@ A :class:`FileLoad` is a file as a run sees it: chunks to send (skipping the row
 earlier load's status file says are done), and each chunk's status written in file
 order as soon as its rows have all ended. Parquet needs pyarrow, which is an extra.
 
-Just over this project's ~400-line guide: reading a file and accounting for its rows
+Over this project's ~400-line guide: reading a file and accounting for its rows
 (status file, journal, resume) share the chunk they work on.
 """
 
@@ -18,7 +18,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -92,7 +92,11 @@ def _read_status(path: str) -> pd.DataFrame:
             {
                 "status": pd.Categorical(status, categories=list(STATUSES)),
                 **{name: pd.to_numeric(frame[name]).astype(kind) for name, kind in numbers.items()},
-                "timestamp": pd.to_datetime(frame["timestamp"], utc=True, errors="coerce"),
+                # each value read by its own shape: files es_pandas wrote before it
+                # wrote every timestamp alike change precision from chunk to chunk
+                "timestamp": pd.to_datetime(
+                    frame["timestamp"], utc=True, errors="coerce", format="ISO8601"
+                ),
                 "error": frame["error"].astype("string"),
                 "trace": frame["trace"].astype("string"),
                 "latency_ms": pd.to_numeric(frame["latency_ms"]).astype("Float64"),
@@ -139,14 +143,21 @@ class StatusWriter:
         return self._table.opened
 
 
+_TIMESTAMP_UNITS: tuple[Literal["ms", "us", "ns"], ...] = ("ms", "us", "ns")
+
+
 def _timestamp_text(stamps: pd.Series) -> pd.Series:
     """UTC timestamps as a status CSV holds them (``2026-12-06 22:19:51.049+00:00``),
-    to the millisecond as Kafka keeps them (finer only if a value has more), and the
-    same in every chunk. Formatted by numpy: pandas' ``to_csv`` of this column cost
-    more than the rest of the status file."""
-    values = stamps.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]")
-    whole_ms = (values.astype(np.int64) % 1000 == 0) | np.isnat(values)
-    texts = np.datetime_as_string(values, unit="ms" if whole_ms.all() else "us").tolist()
+    to the millisecond as Kafka keeps them, finer only in a chunk where a value has
+    more (one carried from a status file made by hand). Formatted by numpy: pandas'
+    ``to_csv`` of this column cost more than the rest of the status file."""
+    values = stamps.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+    unit = next(
+        unit
+        for unit in _TIMESTAMP_UNITS
+        if ((values.astype(f"datetime64[{unit}]") == values) | np.isnat(values)).all()
+    )
+    texts = np.datetime_as_string(values, unit=unit).tolist()
     return pd.Series(
         [None if text == "NaT" else text.replace("T", " ") + "+00:00" for text in texts],
         index=stamps.index,

@@ -296,6 +296,30 @@ def test_a_status_file_of_row_and_status_only_resumes_without_warnings(es, tmp_p
     assert status["maybe_duplicate"].tolist() == [False] * 3
 
 
+def test_resume_keeps_the_timestamps_of_every_carried_row(es, tmp_path) -> None:
+    """A status file written before es_pandas wrote every timestamp to the millisecond:
+    a chunk of whole seconds, then one with milliseconds. Read by the first value's
+    shape, the second chunk's timestamps were dropped."""
+    path = tmp_path / "rows.csv"
+    path.write_text("k,v\na,1\nb,2\nc,3\n")
+    resume = tmp_path / "old.csv"
+    resume.write_text(
+        "row,status,timestamp\n"
+        "0,ok,2025-12-06 22:19:51+00:00\n"
+        "1,ok,2025-12-06 22:19:52.049+00:00\n"
+        "2,ok,2025-12-06 22:19:53.000120+00:00\n"
+    )
+    status_out = tmp_path / "new.csv"
+    es_pandas.produce_file(
+        path, "single", url=es.url, api_key=API_KEY, resume=str(resume), status_out=str(status_out)
+    )
+    assert pd.read_csv(status_out)["timestamp"].tolist() == [
+        "2025-12-06 22:19:51.000000+00:00",
+        "2025-12-06 22:19:52.049000+00:00",
+        "2025-12-06 22:19:53.000120+00:00",
+    ]
+
+
 def test_a_status_file_whose_maybe_duplicate_is_not_a_bool_is_refused(es, tmp_path) -> None:
     path = tmp_path / "rows.csv"
     path.write_text("k,v\na,1\n")
