@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import socket
 import subprocess
 import sys
 
@@ -13,6 +15,7 @@ from starlette.testclient import TestClient
 
 from es_pandas import LocalEventStreams
 from es_pandas.server import ServerConfig, create_app
+from es_pandas.server._run import bind_socket
 
 from .conftest import start_server_process
 
@@ -156,3 +159,30 @@ def test_asgi_app_under_another_server_drops_by_never_finishing() -> None:
         response = client.post("/topics/t/records", content="v")
         assert (response.status_code, response.content) == (500, b"")
         assert client.get("/_local/topics/t/records").json() == []
+
+
+def test_connections_to_the_server_send_small_writes_at_once() -> None:
+    """Nagle's algorithm is off on every connection the server accepts, on asyncio's
+    loop (uvicorn's without uvloop, which turns it off itself): left on, an answer's
+    head and body, written apart, waited out the client's delayed ACK, about 40 ms a
+    request on a kept-alive connection."""
+    listening = bind_socket("127.0.0.1", 0)
+    accepted: asyncio.Queue[asyncio.BaseTransport] = asyncio.Queue()
+
+    class Accept(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            accepted.put_nowait(transport)
+
+    async def nodelay() -> int:
+        # as uvicorn serves the sockets it is given
+        server = await asyncio.get_running_loop().create_server(Accept, sock=listening)
+        async with server:
+            _, writer = await asyncio.open_connection(*listening.getsockname())
+            transport = await accepted.get()
+            option = transport.get_extra_info("socket").getsockopt(
+                socket.IPPROTO_TCP, socket.TCP_NODELAY
+            )
+            writer.close()
+            return option
+
+    assert asyncio.run(nodelay()) != 0
