@@ -11,12 +11,13 @@ comes back before the answers to the requests sent with it, and says little of a
 quota whose burst was short, so from there until a request sent after it is pushed
 back too, what the server accepted over the last second or two is a floor for the
 rate: it climbs as fast as answers come back clean, and stops at the first refusal
-of its own (a burst a quota let through counts in it as more quota; that refusal
-corrects it). From there each answer moves it a little, multiplicatively: a
-push-back takes ``CUT`` off (once a round trip: the answers to requests booked
-before a cut say nothing of the new rate), a clean answer adds ``GAIN``. The rate
-settles where ``TARGET`` of the answers push back, just over a quota that refuses
-what is over it; one that halves is followed in about 14 round trips.
+of its own (a burst a quota let through counts in it as more quota), back to what
+the server took since the first 429. From there each answer moves it a little,
+multiplicatively: a push-back takes ``CUT`` off (once a round trip: the answers to
+requests booked before a cut say nothing of the new rate), a clean answer adds
+``GAIN``. The rate settles where ``TARGET`` of the answers push back, just over a
+quota that refuses what is over it; one that halves is followed in about 14 round
+trips.
 
 Push-back is a 429; a 503 once they are a large share of recent answers (brokers
 unavailable: the run slows while they last, then returns to its rate before them,
@@ -44,6 +45,8 @@ CUT = 0.05
 GAIN = CUT * TARGET / (1 - TARGET)
 #: after 503s, how fast clean answers bring the rate back to where it was
 RETURN = 0.1
+# requests taken since the first 429 that measure a quota, at least
+_MEASURED = 3
 #: requests per second: the rate is never cut below it
 FLOOR = 1.0
 # 503s are push-back once their share of recent answers (smoothed over about 20)
@@ -96,11 +99,13 @@ class Pressure:
         self._lowest = math.inf
         self.pushed_back = 0
         self._cut_at = -math.inf
-        # when the first push-back came; whether the rate still climbs as fast as
+        # When the first push-back came; whether the rate still climbs as fast as
         # the answers come back clean (from a first 429 in the run's first second
-        # until a request sent after it is pushed back too)
+        # until a request sent after it is pushed back too); and how many requests
+        # sent before it, and since, were accepted.
         self._first_cut = math.inf
         self._starting = False
+        self._wave = self._taken = 0
         self._next = 0.0
         self._turn = asyncio.Lock()
         # the rate before 503s slowed the run, to return to once they stop
@@ -163,6 +168,10 @@ class Pressure:
                 self._push_back(now, booked, too_fast=False)
         else:
             self._accepted += 1
+            if booked < self._first_cut:
+                self._wave += 1
+            else:
+                self._taken += 1
             self._share_503 -= _SMOOTHING * self._share_503
             if self._watch_latency:
                 self._watch(now, now - booked)
@@ -190,9 +199,15 @@ class Pressure:
         if first:
             self._first_cut = now
             self._starting = too_fast and now - self._started < _WINDOW
-        elif booked >= self._first_cut:
-            # the floor took the rate past what the server takes
+        elif booked >= self._first_cut and self._starting:
+            # The climb took the rate past what the server takes. A quota's bucket
+            # was empty at the first 429 and is again: what it took in between is
+            # its rate, unless the climb began far under it (a short burst: the
+            # bucket overflowed meanwhile, and the climb's own pace was taken).
             self._starting = False
+            taken = self._taken / (now - self._first_cut)
+            if self._taken >= _MEASURED and taken < 2 * self._wave / _WINDOW:
+                self.rate = min(self.rate, taken)
         if first and too_fast and accepted:
             # From what the server accepted, as if over a second at least: a quota
             # lets a burst through.

@@ -141,6 +141,26 @@ def test_a_start_climbs_with_clean_answers_until_its_own_requests_are_refused(
     assert pressure.slowed_to == pytest.approx(cut * (1 + GAIN))
 
 
+def test_a_start_past_the_quota_goes_back_to_what_the_server_took(clock: Clock) -> None:
+    """A quota of 5 a second whose bucket holds a second of them: the climb passes it
+    before the bucket runs dry. At the climb's first refusal the rate goes back to
+    what the server took since the first 429, not 5% under where the climb got to
+    (which took a 5% cut, and a 429, for each step down)."""
+    pressure = Pressure(None, clock)
+    first = clock.now
+    for _ in range(5):  # the burst
+        pressure.answered(first, 200)
+    clock.now += 0.01
+    pressure.answered(first, 429)
+    cut = clock.now
+    for _ in range(9):  # sent since, 5 a second, and taken while the rate climbs
+        clock.now += 0.2
+        pressure.answered(clock.now - 0.01, 200)
+    assert pressure.slowed_to > 8
+    pressure.answered(clock.now, 429)
+    assert pressure.slowed_to == pytest.approx((1 - CUT) * 9 / (clock.now - cut))
+
+
 @pytest.mark.parametrize("burst", [10, 30])
 def test_a_quota_whose_burst_is_short_is_found_quickly(clock: Clock, burst: int) -> None:
     """A quota that lets fewer than a second of requests through at once: the first
