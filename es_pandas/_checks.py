@@ -117,7 +117,20 @@ def url(name: str, value: Any) -> str:
             f"{name} is not a valid URL; if it holds user info (user:password@), "
             "percent-encode any '/', '?', '#' or '@' in it (%2F, %3F, %23, %40)"
         )
+    segments = parts.path.split("/")
+    api = next((at for at, segment in enumerate(segments) if segment in _API_PATH), None)
+    if api is not None:
+        # IBM's examples append /v2/topics/... to the URL: pasted whole, a run would
+        # post every row to a route that is not there, or take v2's absence for v1's.
+        raise ConfigurationError(
+            f"{name} must be the service's base URL (the kafka_http_url) without the "
+            f"API's own path: drop {'/' + '/'.join(segments[api:])!r}; es_pandas adds it"
+        )
     return address
+
+
+# path segments of the REST producer's own routes (/topics/..., /v2/topics/...)
+_API_PATH = frozenset({"v1", "v2", "topics"})
 
 
 def bootstrap_servers(name: str, value: Any) -> str:

@@ -328,6 +328,32 @@ def test_urls_that_are_not_one_base_url_are_refused(url: str) -> None:
     assert "pa/ss" not in str(caught.value) and "pa?ss" not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("http://127.0.0.1:8765/v2", "/v2"),
+        ("https://es.example/v2/topics/orders/records", "/v2/topics/orders/records"),
+        ("https://user:secret@es.example/topics/orders/records", "/topics/orders/records"),
+        ("https://gw.example/eventstreams/v1/", "/v1/"),
+    ],
+)
+def test_a_url_with_the_apis_own_path_is_refused_before_anything_is_sent(
+    url: str, path: str
+) -> None:
+    # IBM's curl examples append /v2/topics/<topic>/records to the kafka_http_url
+    with pytest.raises(ConfigurationError, match=f"drop {path!r}; es_pandas adds it") as caught:
+        ROWS.es.produce("orders", url=url, api_key="a-key")
+    assert "secret" not in str(caught.value)
+
+
+def test_a_url_with_a_gateways_path_is_taken() -> None:
+    """A path that is not the API's own (a gateway's prefix) goes before the routes."""
+    plan = ROWS.head(1).es.produce(
+        "orders", url="https://gw.example/eventstreams", api_key="a-key", dry_run=True
+    )
+    assert plan["url"].tolist() == ["https://gw.example/eventstreams/v2/topics/orders/records"]
+
+
 def test_proxy_credentials_must_be_header_safe() -> None:
     with pytest.raises(ConfigurationError, match="credentials in 'http://proxy:3128'"):
         ROWS.es.produce("t", url="https://es.example", proxy="http://u:p%C3%A9ss@proxy:3128")
