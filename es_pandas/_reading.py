@@ -314,7 +314,8 @@ def _csv_frames(
             index_col=False,
         )
     except pd.errors.EmptyDataError:
-        return  # an empty file: no columns, no rows
+        # not even a header: more likely an export that failed than a table of none
+        raise ValueError("it is empty, without even a header line") from None
     with reader:
         yield from reader
 
