@@ -307,6 +307,13 @@ class Run:
     async def frame(self, frame: pd.DataFrame) -> StatusFrame | pd.DataFrame:
         size = self.settings.options["chunksize"]
         frame = drop_dead_letter_columns(frame)
+        if not frame.index.is_unique:
+            # said before anything is sent: the retry recipe would fail only after
+            logger.warning(
+                "the frame's index has duplicate labels, and so will its status frame: "
+                "status.update() cannot match a retry's rows back to it by label; "
+                "frame.reset_index() keeps the labels as a column"
+            )
         ids = self.settings.options["record_id"] is not None
         book = self._book = StatusBook(len(frame), self.tally, record_ids=ids)
         self._index = frame.index

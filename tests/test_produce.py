@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 
 import numpy as np
@@ -251,6 +252,20 @@ def test_update_takes_only_rows_of_the_same_status_frame(es) -> None:
         status.update(status.rename(index={2: 1}))
     with pytest.raises(ValueError, match="takes a status frame"):
         status.update(status[["status"]])
+
+
+def test_a_frame_with_duplicate_labels_is_sent_with_a_warning_before(es, caplog) -> None:
+    """Its status frame cannot take a retry's rows back by label (update refuses it):
+    said before anything is sent, not only after a retry has been."""
+    frame = pd.DataFrame({"v": range(4)}, index=[0, 0, 1, 1])
+    with caplog.at_level(logging.WARNING, logger="es_pandas"):
+        status = frame.es.produce("single", url=es.url, api_key=API_KEY, progress=False)
+    assert (status["status"] == "ok").all() and status.index.tolist() == [0, 0, 1, 1]
+    assert "index has duplicate labels" in caplog.text and "reset_index()" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="es_pandas"):
+        frame.reset_index().es.produce("single", url=es.url, api_key=API_KEY, progress=False)
+    assert "duplicate labels" not in caplog.text
 
 
 @pytest.mark.parametrize("topic", [".", ".."])
