@@ -8,9 +8,13 @@ file is readable once closed. Closing puts a text file on disk (``fsync``).
 
 from __future__ import annotations
 
+import math
 import os
+import re
+import uuid
 from typing import IO, Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from ._parquet import parquet
@@ -64,7 +68,7 @@ class TableWriter:
         if self.format == "csv":
             frame.to_csv(self._handle, index=False, header=first)
         elif len(frame):
-            text = frame.to_json(orient="records", lines=True, date_format="iso")
+            text = _json_lines(frame)
             self._handle.write(text if text.endswith("\n") else text + "\n")
         self._handle.flush()
 
@@ -75,3 +79,36 @@ class TableWriter:
             self._handle.flush()
             os.fsync(self._handle.fileno())
             self._handle.close()
+
+
+def _json_lines(frame: pd.DataFrame) -> str:
+    """``frame`` as JSON Lines, each float as the shortest text that reads back as it
+    (``repr``), infinities as ``Infinity`` and ``-Infinity`` (as Python's json module
+    and pandas' ``read_json`` read them). pandas' ``to_json`` keeps 10 digits
+    (``0.1 + 0.2`` -> ``0.3``) and writes infinities as null: a dead letter sent again
+    as it is would land changed."""
+    token = uuid.uuid4().hex  # stands in for them: no value of the frame's holds it
+    marked = frame
+    for at, (_, column) in enumerate(frame.items()):
+        if column.dtype.kind not in "fO":
+            continue
+        values = column.to_numpy(dtype=object)
+        floats = np.fromiter(
+            (isinstance(value, (float, np.floating)) and value == value for value in values),
+            bool,
+            len(values),
+        )
+        if floats.any():
+            values = values.copy()
+            values[floats] = [token + _float_text(float(value)) for value in values[floats]]
+            if marked is frame:
+                marked = frame.copy(deep=False)
+            marked.isetitem(at, values)
+    text = marked.to_json(orient="records", lines=True, date_format="iso")
+    return re.sub(f'"{token}([^"]*)"', r"\1", text) if marked is not frame else text
+
+
+def _float_text(number: float) -> str:
+    if math.isinf(number):
+        return "Infinity" if number > 0 else "-Infinity"
+    return repr(number)

@@ -102,6 +102,27 @@ def test_dead_letters_from_python_fixed_and_sent_again(es, tmp_path, kind) -> No
     }
 
 
+def test_json_lines_dead_letters_keep_every_float_as_it_was(es, tmp_path) -> None:
+    """Sent again, they send what was meant: floats at full precision (pandas' to_json
+    keeps 10 digits) and an infinity as Infinity (it writes null, which would land as
+    it is), so the row is rejected again until it is fixed."""
+    es.create_topic("dead-floats", 1)
+    path = tmp_path / "failed.jsonl"
+    frame = pd.DataFrame({"id": ["a", "b"], "x": [1.5, float("inf")], "y": [2.5, 1 / 3]})
+    options = {"url": es.url, "api_key": API_KEY, "progress": False, "key_col": "id"}
+    frame.es.produce("dead-floats", dead_letter=str(path), **options)
+    (letter,) = [json.loads(line) for line in path.read_text().splitlines()]
+    assert (letter["id"], letter["x"], letter["y"]) == ("b", float("inf"), 1 / 3)
+
+    as_it_is = es_pandas.produce_file(path, "dead-floats", **options)
+    assert as_it_is.counts["rejected"] == 1, as_it_is
+    path.write_text(path.read_text().replace("Infinity", "0.30000000000000004"))
+    fixed = es_pandas.produce_file(path, "dead-floats", **options)
+    assert fixed.counts["ok"] == 1, fixed
+    values = [json.loads(r.value) for r in es.read("dead-floats")]
+    assert values == [{"x": 1.5, "y": 2.5}, {"x": 0.1 + 0.2, "y": 1 / 3}]
+
+
 @pytest.mark.parametrize("kind", ["jsonl", "parquet"])
 def test_a_frame_of_dead_letters_drops_their_status_columns(es, tmp_path, kind) -> None:
     topic = f"dead-frame-{kind}"
