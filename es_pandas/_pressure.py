@@ -205,6 +205,8 @@ class Pressure:
             # its rate, unless the climb began far under it (a short burst: the
             # bucket overflowed meanwhile, and the climb's own pace was taken).
             self._starting = False
+            # the rates of the climb were a start, not a slowdown: the lowest is after
+            self._lowest = math.inf
             taken = self._taken / (now - self._first_cut)
             if self._taken >= _MEASURED and taken < 2 * self._wave / _WINDOW:
                 self.rate = min(self.rate, taken)

@@ -137,6 +137,8 @@ def test_a_start_climbs_with_clean_answers_until_its_own_requests_are_refused(
     pressure.answered(clock.now, 429)  # sent after the 429, and refused: the start ends
     cut = pressure.slowed_to
     assert cut == pytest.approx((1 - CUT) ** 2 * 150)
+    # what the summary calls the lowest is not the start's first, passing step
+    assert pressure.slowdown().lowest == pytest.approx(cut)
     pressure.answered(clock.now, 200)
     assert pressure.slowed_to == pytest.approx(cut * (1 + GAIN))
 
