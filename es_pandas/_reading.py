@@ -245,7 +245,8 @@ def _shown(text: str) -> str:
 
 
 def _infer(column: pd.Series) -> str:
-    """The narrowest type every value of ``column`` reads back exactly as; else text."""
+    """The narrowest type every value of ``column`` is written as (``007`` is no int: as
+    one it would lose its zeros); else text."""
     values = [text for text in column.tolist() if isinstance(text, str)]
     if not values:
         return "str"
