@@ -315,8 +315,7 @@ def _csv_frames(
             index_col=False,
         )
     except pd.errors.EmptyDataError:
-        # not even a header: more likely an export that failed than a table of none
-        raise ValueError("it is empty, without even a header line") from None
+        return  # an empty file: no columns, no rows
     with reader:
         yield from reader
 
