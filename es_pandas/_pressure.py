@@ -207,9 +207,11 @@ class Pressure:
             self._starting = False
             # the rates of the climb were a start, not a slowdown: the lowest is after
             self._lowest = math.inf
-            taken = self._taken / (now - self._first_cut)
-            if self._taken >= _MEASURED and taken < 2 * self._wave / _WINDOW:
-                self.rate = min(self.rate, taken)
+            elapsed = now - self._first_cut
+            if self._taken >= _MEASURED and elapsed > 0:
+                taken = self._taken / elapsed
+                if taken < 2 * self._wave / _WINDOW:
+                    self.rate = min(self.rate, taken)
         if first and too_fast and accepted:
             # From what the server accepted, as if over a second at least: a quota
             # lets a burst through.

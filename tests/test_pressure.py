@@ -163,6 +163,20 @@ def test_a_start_past_the_quota_goes_back_to_what_the_server_took(clock: Clock) 
     assert pressure.slowed_to == pytest.approx((1 - CUT) * 9 / (clock.now - cut))
 
 
+def test_a_start_ended_on_the_clock_tick_of_its_first_429_keeps_its_rate(clock: Clock) -> None:
+    # no time has passed to measure what the server took in: the climb's rate is cut
+    pressure = Pressure(None, clock)
+    for _ in range(10):
+        pressure.answered(clock.now, 200)
+    pressure.answered(clock.now, 429)
+    first = pressure.slowed_to
+    for _ in range(5):
+        pressure.answered(clock.now, 200)
+    climbed = pressure.slowed_to
+    pressure.answered(clock.now, 429)
+    assert climbed > first and pressure.slowed_to == pytest.approx((1 - CUT) * climbed)
+
+
 @pytest.mark.parametrize("burst", [10, 30])
 def test_a_quota_whose_burst_is_short_is_found_quickly(clock: Clock, burst: int) -> None:
     """A quota that lets fewer than a second of requests through at once: the first
