@@ -161,13 +161,24 @@ def test_configuration_errors_exit_2(es, env, tmp_path, args, extra_env, message
     assert "wrong-key" not in result.stderr + result.stdout
 
 
-@pytest.mark.parametrize("topic", [".", ".."])
-def test_dot_topics_exit_2_with_the_reason(es, env, tmp_path, topic: str) -> None:
+@pytest.mark.parametrize(
+    ("topic", "reason"),
+    [
+        (".", "Kafka forbids the topic names '.' and '..'"),
+        ("..", "Kafka forbids the topic names '.' and '..'"),
+        ("orders/eu", "Kafka's topic names are letters, digits, '.', '_' and '-', not '/'"),
+    ],
+)
+def test_topics_kafka_cannot_have_exit_2_with_the_reason(
+    es, env, tmp_path, topic: str, reason: str
+) -> None:
     path = write(frame(3), tmp_path / "rows.csv")
+    es.reset_stats()
     result = run("produce", str(path), "--topic", topic, env=env)
     assert result.returncode == 2, result.stderr
-    assert "Kafka forbids the topic names '.' and '..'" in result.stderr
+    assert f"topic {topic!r} cannot exist: {reason}" in result.stderr
     assert "Traceback" not in result.stderr
+    assert es.stats().get("received", 0) == 0
 
 
 def test_unknown_extension_exits_2(env, tmp_path) -> None:

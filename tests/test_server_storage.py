@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 import signal
 from collections import defaultdict
 
@@ -149,14 +150,22 @@ def test_topics_created_at_run_time(partitions: int) -> None:
         assert httpx.get(f"{es.url}/_local/topics").json() == {"late": partitions, "api": 2}
 
 
-@pytest.mark.parametrize("name", [".", ".."])
-def test_topics_kafka_forbids_are_refused(name: str) -> None:
-    with pytest.raises(ValueError, match=r"Kafka forbids '\.' and '\.\.'"):
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        (".", "Kafka forbids the topic names '.' and '..'"),
+        ("..", "Kafka forbids the topic names '.' and '..'"),
+        ("a/b c", "letters, digits, '.', '_' and '-', not ' /'"),
+        ("t" * 201, "a topic name has 1 to 200 characters, not 201"),
+    ],
+)
+def test_topics_kafka_or_ibm_cloud_forbids_are_refused(name: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(reason)):
         LocalEventStreams(topics={name: 1}, auth=False)
     with LocalEventStreams(auth=False) as es:
         response = httpx.post(f"{es.url}/_local/topics", json={"name": name})
         assert response.status_code == 400
-        assert "Kafka forbids" in response.text
+        assert reason in response.json()["error"]["message"]
         assert es.topics() == {}
 
 

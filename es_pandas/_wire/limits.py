@@ -1,5 +1,5 @@
-"""The REST producer API's size limits: the one place the client, the local server and
-the CLI take them from.
+"""The REST producer API's size limits and Kafka's rule for topic names: the one place
+the client, the local server and the CLI take them from.
 
 IBM documents a 4 KiB key and a 64 KiB value for IBM Cloud (limits_quotas.md) and the
 same defaults, configurable, on premises (``MAX_KEY_SIZE``, ``MAX_MESSAGE_SIZE``); the
@@ -9,11 +9,30 @@ IBM Cloud applies its 64 KB to v2's whole request payload.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 
 from .._exceptions import ConfigurationError
 
-__all__ = ["Limits"]
+__all__ = ["MAX_TOPIC_NAME_CHARS", "Limits", "topic_name_problem"]
+
+#: Kafka's own limit on a topic name's length (IBM Cloud allows 200)
+MAX_TOPIC_NAME_CHARS = 249
+
+_TOPIC_CHARACTERS = re.compile(r"[A-Za-z0-9._-]*")
+
+
+def topic_name_problem(name: str, max_chars: int = MAX_TOPIC_NAME_CHARS) -> str | None:
+    """Why Kafka can have no topic named ``name``, or None when it can."""
+    if not _TOPIC_CHARACTERS.fullmatch(name):
+        bad = sorted({char for char in name if not _TOPIC_CHARACTERS.fullmatch(char)})
+        return f"Kafka's topic names are letters, digits, '.', '_' and '-', not {''.join(bad)!r}"
+    if name in (".", ".."):
+        # also dot segments in a URL path: no request could reach them
+        return "Kafka forbids the topic names '.' and '..'"
+    if not 1 <= len(name) <= max_chars:
+        return f"a topic name has 1 to {max_chars} characters, not {len(name)}"
+    return None
 
 
 @dataclass(frozen=True)

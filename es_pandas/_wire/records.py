@@ -27,7 +27,7 @@ from .avro import AvroSchema, AvroValues, avro_sides
 from .columns import json_column, text_column, unsendable
 from .dialect import RECORD_ID_HEADER, Dialect, EncodedRecord, RejectedRow, set_record_id
 from .kafka import Kafka, KafkaRecord
-from .limits import Limits
+from .limits import Limits, topic_name_problem
 from .v1 import V1
 from .v2 import V2
 from .values import BAD_VALUE, Headers, Unencodable, called_headers, single_value, utf8
@@ -72,7 +72,7 @@ class RecordEncoder:
     Parameters
     ----------
     topic : str
-        The topic; URL-quoted into each target. Kafka forbids "." and "..", so they are refused.
+        The topic; URL-quoted into each target. A name Kafka cannot have is refused.
     columns : sequence of hashable
         The frame's columns, as every chunk passed to :meth:`encode` has them.
     dtypes : sequence, optional
@@ -174,12 +174,10 @@ class RecordEncoder:
             )
         if not isinstance(topic, str) or not topic:
             raise ConfigurationError(f"topic must be a non-empty string, not {topic!r}")
-        if topic in (".", ".."):
-            # Kafka forbids them, and quoted into a URL path they are dot segments, which
-            # HTTP libraries resolve: the request would go to another path altogether.
-            raise ConfigurationError(
-                f"topic {topic!r} cannot exist: Kafka forbids the topic names '.' and '..'"
-            )
+        if (problem := topic_name_problem(topic)) is not None:
+            # refused here, not by a 404 per row (or, for '.' and '..', a request that
+            # HTTP libraries resolve to another path altogether)
+            raise ConfigurationError(f"topic {topic!r} cannot exist: {problem}")
         if value_type not in (None, "json", "text", "binary"):
             raise ConfigurationError(
                 f"value_type must be 'json', 'text', 'binary' or None, not {value_type!r}"

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Literal
 
-from .._wire.limits import Limits
+from .._wire.limits import Limits, topic_name_problem
 from ._compat import check_level
 from ._faults import FaultConfig
 from ._profiles import FROM_PROFILE, PROFILES, Profile, ProfileName
@@ -23,8 +22,8 @@ __all__ = [
     "parse_topic_spec",
 ]
 
-# IBM Cloud allows topic names of up to 200 characters (Kafka's own limit is 249).
-_TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+#: IBM Cloud's limit on a topic name's length, tighter than Kafka's
+_CLOUD_TOPIC_NAME_CHARS = 200
 
 # The server enforces the API's documented limits unless told otherwise.
 _API_LIMITS = Limits()
@@ -46,13 +45,8 @@ SCHEMA_HEADERS = (
 
 
 def check_topic_name(name: str) -> str:
-    if not _TOPIC_NAME.match(name):
-        raise ValueError(
-            f"invalid topic name {name!r}: use 1 to 200 letters, digits, '.', '_' or '-'"
-        )
-    if name in (".", ".."):
-        # as Kafka; in a URL they are dot segments, so no request could reach them
-        raise ValueError(f"invalid topic name {name!r}: Kafka forbids '.' and '..'")
+    if (problem := topic_name_problem(name, _CLOUD_TOPIC_NAME_CHARS)) is not None:
+        raise ValueError(f"invalid topic name {name!r}: {problem}")
     return name
 
 
