@@ -650,8 +650,8 @@ class ProduceOptions(TypedDict, total=False):
     progress: Annotated[
         Progress | None,
         Option(
-            "A progress bar where someone can see it (a widget in Jupyter, text on a "
-            "terminal, nothing in CI), always, or never.",
+            "A progress bar: by default where someone can see it (a widget in Jupyter, "
+            "text on a terminal, nothing in CI); on, always one; off, never.",
             python="True, False, or a callable receiving es_pandas.ProgressEvent.",
             check=checks.progress,
             shows="where someone can see it",
