@@ -337,6 +337,7 @@ class FileLoad:
                 for status, count in carried["status"].value_counts().items():
                     self._tally.add(str(status), int(count))
                 self._tally.carried += len(carried)
+                self._tally.maybe_duplicates += int(carried["maybe_duplicate"].sum())
             frame = frame.loc[sending]
             # as read: the types given below turn a value that does not fit into null
             as_read = (

@@ -133,9 +133,13 @@ class Summary:
         return sum(self.counts.values())
 
     @property
+    def sent(self) -> int:
+        """Rows this run sent (carried, rejected and not_sent ones were not)."""
+        return self.total - self.counts["rejected"] - self.counts["not_sent"] - self.carried
+
+    @property
     def rate(self) -> float | None:
-        sent = self.total - self.counts["rejected"] - self.counts["not_sent"] - self.carried
-        return sent / self.elapsed if self.elapsed else None
+        return self.sent / self.elapsed if self.elapsed else None
 
     def __str__(self) -> str:
         parts = [f"{self.counts['ok']:,} ok"]
@@ -182,7 +186,7 @@ class Summary:
         width = max(len(f"{n:,}") for n in self.counts.values())
         lines = [f"  {name:<9} {n:>{width},}" for name, n in self.counts.items()]
         rate = f", {self.rate:,.0f} rows/s" if self.rate else ""
-        lines.append(f"  {self.total - self.carried:,} rows in {self.elapsed or 0.0:.1f}s{rate}")
+        lines.append(f"  {self.sent:,} rows sent in {self.elapsed or 0.0:.1f}s{rate}")
         if self.carried:
             lines.append(f"  {self.carried:,} rows carried from --resume (not sent again)")
         if self.unread_from is not None:
@@ -203,7 +207,7 @@ class Summary:
         cells = "".join(f"<td>{n:,}</td>" for n in self.counts.values())
         timing = ""
         if self.elapsed is not None:
-            timing = f"<p>{self.total:,} rows in {self.elapsed:.1f}s"
+            timing = f"<p>{self.sent:,} rows sent in {self.elapsed:.1f}s"
             timing += f" ({self.rate:,.0f} rows/s)</p>" if self.rate else "</p>"
         timing += "".join(f"<p>{html.escape(note)}</p>" for note in self.notes())
         return f"<table><tr>{head}</tr><tr>{cells}</tr></table>{timing}"
