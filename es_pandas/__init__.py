@@ -29,6 +29,7 @@ from ._exceptions import (
     ProduceError,
     ProduceInterrupted,
     SchemaError,
+    ServiceUnavailable,
     TopicNotFoundError,
 )
 from ._options import ENVIRONMENT_VARIABLES, FileOptions, ProduceOptions
@@ -69,6 +70,7 @@ __all__ = [
     "ProgressEvent",
     "Retry",
     "SchemaError",
+    "ServiceUnavailable",
     "Slowdown",
     "StatusFrame",
     "Summary",

@@ -29,7 +29,12 @@ from typing import TYPE_CHECKING, Literal, cast
 import numpy as np
 
 from ._auth import Auth, IAMError
-from ._exceptions import AuthenticationError, ConnectionFailed, ProduceAborted
+from ._exceptions import (
+    AuthenticationError,
+    ConnectionFailed,
+    ProduceAborted,
+    ServiceUnavailable,
+)
 from ._outcomes import MAYBE_WRITTEN as _MAYBE_WRITTEN
 from ._outcomes import Abort, Attempts, Decision, decide, hint
 from ._pressure import Pressure
@@ -135,6 +140,7 @@ class Engine:
         self._describe = functools.partial(self._describe_error, None)
         self._run_level_streak = 0
         self._unreachable_streak = 0
+        self._unavailable_streak = 0
         self._answered = False  # whether any request got an HTTP answer
         self._probed = False  # whether a row got an answer about itself
         self._confirmed = False  # whether a row got Event Streams' success body
@@ -513,6 +519,7 @@ class Engine:
             attempts.ambiguous,
         )
         self._run_level_streak = 0
+        self._unavailable_streak = 0
         self._probed = True
 
     def _record(
@@ -537,6 +544,20 @@ class Engine:
         )
         self._run_level_streak = 0
         self._probed = True
+        if answer.status not in self._retry.statuses:
+            self._unavailable_streak = 0
+            return
+        # Retried to the end: a row at a time that is an outage passing by, but rows in
+        # a row with none ok between them are a service down, which every later row
+        # would meet too (at the slowed rate: a row a second, for hours).
+        self._unavailable_streak += 1
+        if self._unavailable_streak >= self._fail_after and self.abort is None:
+            self.abort = Abort(
+                ServiceUnavailable,
+                f"{self._url} is unavailable: {self._unavailable_streak} rows in a row "
+                f"failed, each after {attempts.made} tries, the last with "
+                f"{self._scrub(decision.error)}; send the rows not ok again once it is back",
+            )
 
     def _end_run(
         self,

@@ -11,7 +11,8 @@ EventStreamsError
         ├── TopicNotFoundError     404: no such topic, or the URL is not Event Streams
         ├── EndpointError          the URL answers, but not as Event Streams (a redirect)
         ├── SchemaError            the server refused the records' Avro schema, or has no such one
-        └── ConnectionFailed       the server could not be reached, or TLS failed
+        ├── ConnectionFailed       the server could not be reached, or TLS failed
+        └── ServiceUnavailable     rows in a row failed on 429 or 5xx, every retry spent
 
 ProduceInterrupted (a KeyboardInterrupt)  Ctrl-C: carries the partial .status and .summary
 """
@@ -34,6 +35,7 @@ __all__ = [
     "ProduceError",
     "ProduceInterrupted",
     "SchemaError",
+    "ServiceUnavailable",
     "TopicNotFoundError",
 ]
 
@@ -87,6 +89,12 @@ class SchemaError(ProduceAborted):
 
 class ConnectionFailed(ProduceAborted):
     """The server could not be reached at all, or the TLS handshake failed."""
+
+
+class ServiceUnavailable(ProduceAborted):
+    """``fail_after`` rows in a row failed on answers that are retried (429, 5xx, 408),
+    every retry spent and no row ok between them: Event Streams is down or overloaded,
+    and the rest of the run would fail the same way."""
 
 
 class ProduceInterrupted(KeyboardInterrupt):

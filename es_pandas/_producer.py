@@ -264,7 +264,8 @@ Raises
 ConfigurationError
     Unusable options, no URL, unusable credentials, unknown columns, columns that
     cannot be sent (period, interval, complex): before anything is sent.
-AuthenticationError, PermissionDeniedError, TopicNotFoundError, EndpointError, ConnectionFailed
+AuthenticationError, PermissionDeniedError, TopicNotFoundError, EndpointError, ConnectionFailed,
+ServiceUnavailable
     The run stopped early; ``.status`` holds the frame (the rest ``not_sent``).
 ProduceError
     With ``errors="raise"``, when any row is not ok.

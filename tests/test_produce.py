@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import es_pandas
-from es_pandas import LocalEventStreams, Producer, StatusFrame
+from es_pandas import LocalEventStreams, Producer, Retry, StatusFrame
 from es_pandas.server import partition_for_key
 
 from .conftest import API_KEY, ENGINES
@@ -221,6 +221,43 @@ def test_retry_recipe_sends_only_the_failed_slice(es) -> None:
     # two runs have no single time: the summary counts, and says no time or rate
     assert first.summary.elapsed is None
     assert str(first.summary) == "9 ok, 1 failed"
+
+
+def test_a_service_that_is_down_stops_the_run(es) -> None:
+    # Every request answered 503: before, each row failed after its retries, at the
+    # rate back-pressure slowed to (a row a second), for as long as the frame lasted.
+    es.set_faults(rates={"503": 1.0}, retry_after=None)
+    es.reset_stats()
+    frame = pd.DataFrame({"v": range(1000)})
+    try:
+        with pytest.raises(es_pandas.ServiceUnavailable) as caught:
+            frame.es.produce(
+                "single",
+                url=es.url,
+                api_key=API_KEY,
+                progress=False,
+                concurrency=4,
+                retries=Retry(retries=1, backoff=0.001),
+            )
+    finally:
+        es.clear_faults()
+    message = str(caught.value)
+    assert f"{es.url} is unavailable: 3 rows in a row failed, each after 2 tries" in message
+    assert "HTTP 503" in message
+    counts = caught.value.status["status"].value_counts()
+    # the rows in flight when the third failed end as answered; no other row is sent
+    assert 3 <= counts["failed"] + counts["unknown"] <= 3 + 4
+    assert counts["not_sent"] == 1000 - counts["failed"] - counts["unknown"]
+    assert es.stats()["503"] <= 2 * (3 + 4) + 1  # and the v2 route check
+
+
+def test_rows_failed_on_503_with_rows_ok_between_them_do_not_stop_the_run(es) -> None:
+    es.script_faults(["503", "503", "ok"] * 3 + ["503"] * 2)
+    status = pd.DataFrame({"v": range(12)}).es.produce(
+        "single", url=es.url, api_key=API_KEY, progress=False, concurrency=1, retries=0
+    )
+    assert status["status"].tolist() == ["failed", "failed", "ok"] * 3 + ["failed"] * 2 + ["ok"]
+    assert status["error"].dropna().str.startswith("HTTP 503").all()
 
 
 def test_update_keeps_what_an_earlier_run_may_have_written(es) -> None:
