@@ -141,6 +141,9 @@ class Engine:
         self._run_level_streak = 0
         self._unreachable_streak = 0
         self._unavailable_streak = 0
+        # a round of the requests in flight: fewer, at 64 in flight and no retries, would
+        # stop a run whose service fails 1 row in 20
+        self._unavailable_after = max(fail_after, concurrency)
         self._answered = False  # whether any request got an HTTP answer
         self._probed = False  # whether a row got an answer about itself
         self._confirmed = False  # whether a row got Event Streams' success body
@@ -544,14 +547,15 @@ class Engine:
         )
         self._run_level_streak = 0
         self._probed = True
-        if answer.status not in self._retry.statuses:
+        if answer.status not in self._retry.statuses or answer.status == 429:
+            # 429 is a quota, which back-pressure keeps to; the service is up
             self._unavailable_streak = 0
             return
-        # Retried to the end: a row at a time that is an outage passing by, but rows in
-        # a row with none ok between them are a service down, which every later row
-        # would meet too (at the slowed rate: a row a second, for hours).
+        # Retried to the end: a row now and then is an outage passing by, but a whole
+        # round of the requests in flight with none ok is a service down, which every
+        # later row would meet too (at the slowed rate: a row a second, for hours).
         self._unavailable_streak += 1
-        if self._unavailable_streak >= self._fail_after and self.abort is None:
+        if self._unavailable_streak >= self._unavailable_after and self.abort is None:
             self.abort = Abort(
                 ServiceUnavailable,
                 f"{self._url} is unavailable: {self._unavailable_streak} rows in a row "

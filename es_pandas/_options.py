@@ -596,8 +596,9 @@ class ProduceOptions(TypedDict, total=False):
         Option(
             "Stop the run after this many answers in a row that are about the run, not "
             "the row (401, 403, 404, 405, 501, redirects, web pages, 2xx without Event "
-            "Streams' success body: {success_body}), or that never come, or after this "
-            "many rows in a row failed on 429 or 5xx with every retry spent.",
+            "Streams' success body: {success_body}), or that never come; and after "
+            "this many rows in a row, or {concurrency} if more, failed on 5xx with "
+            "every retry spent.",
             default=3,
             check=checks.integer(1),
         ),

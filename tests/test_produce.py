@@ -242,13 +242,23 @@ def test_a_service_that_is_down_stops_the_run(es) -> None:
     finally:
         es.clear_faults()
     message = str(caught.value)
-    assert f"{es.url} is unavailable: 3 rows in a row failed, each after 2 tries" in message
+    # a round of the requests in flight
+    assert f"{es.url} is unavailable: 4 rows in a row failed, each after 2 tries" in message
     assert "HTTP 503" in message
     counts = caught.value.status["status"].value_counts()
-    # the rows in flight when the third failed end as answered; no other row is sent
-    assert 3 <= counts["failed"] + counts["unknown"] <= 3 + 4
+    # the rows in flight when the fourth failed end as answered; no other row is sent
+    assert 4 <= counts["failed"] + counts["unknown"] <= 4 + 4
     assert counts["not_sent"] == 1000 - counts["failed"] - counts["unknown"]
-    assert es.stats()["503"] <= 2 * (3 + 4) + 1  # and the v2 route check
+    assert es.stats()["503"] <= 2 * (4 + 4) + 1  # and the v2 route check
+
+
+def test_rows_failed_on_429_do_not_stop_the_run(es) -> None:
+    # a quota is back-pressure's to keep to: without retries, the first wave fails
+    es.script_faults(["429"] * 6)
+    status = pd.DataFrame({"v": range(8)}).es.produce(
+        "single", url=es.url, api_key=API_KEY, progress=False, concurrency=1, retries=0
+    )
+    assert status["status"].tolist() == ["failed"] * 6 + ["ok"] * 2
 
 
 def test_rows_failed_on_503_with_rows_ok_between_them_do_not_stop_the_run(es) -> None:
