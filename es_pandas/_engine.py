@@ -559,7 +559,7 @@ class Engine:
             self.abort = Abort(
                 ServiceUnavailable,
                 f"{self._url} is unavailable: {self._unavailable_streak} rows in a row "
-                f"failed, each after {attempts.made} tries, the last with "
+                f"failed with every retry spent, the last after {attempts.made} tries with "
                 f"{self._scrub(decision.error)}; send the rows not ok again once it is back",
             )
 

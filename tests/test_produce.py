@@ -243,7 +243,10 @@ def test_a_service_that_is_down_stops_the_run(es) -> None:
         es.clear_faults()
     message = str(caught.value)
     # a round of the requests in flight
-    assert f"{es.url} is unavailable: 4 rows in a row failed, each after 2 tries" in message
+    assert (
+        f"{es.url} is unavailable: 4 rows in a row failed with every retry spent, "
+        "the last after 2 tries" in message
+    )
     assert "HTTP 503" in message
     counts = caught.value.status["status"].value_counts()
     # the rows in flight when the fourth failed end as answered; no other row is sent
