@@ -12,6 +12,7 @@ import math
 import os
 import re
 import uuid
+from collections.abc import Mapping
 from typing import IO, Any, Literal
 
 import numpy as np
@@ -82,30 +83,42 @@ class TableWriter:
 
 
 def _json_lines(frame: pd.DataFrame) -> str:
-    """``frame`` as JSON Lines, each float as the shortest text that reads back as it
-    (``repr``), infinities as ``Infinity`` and ``-Infinity`` (as Python's json module
-    and pandas' ``read_json`` read them). pandas' ``to_json`` keeps 10 digits
-    (``0.1 + 0.2`` -> ``0.3``) and writes infinities as null: a dead letter sent again
-    as it is would land changed."""
+    """``frame`` as JSON Lines, each float (at any depth) as the shortest text that
+    reads back as it (``repr``), infinities as ``Infinity`` and ``-Infinity`` (as
+    Python's json module and pandas' ``read_json`` read them). pandas' ``to_json`` keeps
+    10 digits (``0.1 + 0.2`` -> ``0.3``) and writes infinities as null: a dead letter
+    sent again as it is would land changed."""
     token = uuid.uuid4().hex  # stands in for them: no value of the frame's holds it
     marked = frame
     for at, (_, column) in enumerate(frame.items()):
         if column.dtype.kind not in "fO":
             continue
         values = column.to_numpy(dtype=object)
-        floats = np.fromiter(
-            (isinstance(value, (float, np.floating)) and value == value for value in values),
-            bool,
-            len(values),
-        )
-        if floats.any():
-            values = values.copy()
-            values[floats] = [token + _float_text(float(value)) for value in values[floats]]
+        new = [_marked(value, token) for value in values]
+        if any(after is not before for after, before in zip(new, values, strict=True)):
             if marked is frame:
                 marked = frame.copy(deep=False)
-            marked.isetitem(at, values)
+            marked.isetitem(at, pd.Series(new, dtype=object).to_numpy())
     text = marked.to_json(orient="records", lines=True, date_format="iso")
     return re.sub(f'"{token}([^"]*)"', r"\1", text) if marked is not frame else text
+
+
+def _marked(value: object, token: str) -> object:
+    """``value`` with each float in it, at any depth, as ``token`` and its text (NaN
+    stays, as null); ``value`` itself when it holds none."""
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        return value if number != number else token + _float_text(number)
+    if isinstance(value, Mapping):
+        items = {key: _marked(item, token) for key, item in value.items()}
+        changed = any(items[key] is not item for key, item in value.items())
+        return items if changed else value
+    if isinstance(value, (list, tuple)) or (
+        isinstance(value, np.ndarray) and value.dtype.kind in "fO"
+    ):
+        inner = [_marked(item, token) for item in value]
+        return inner if any(a is not b for a, b in zip(inner, value, strict=True)) else value
+    return value
 
 
 def _float_text(number: float) -> str:

@@ -123,6 +123,32 @@ def test_json_lines_dead_letters_keep_every_float_as_it_was(es, tmp_path) -> Non
     assert values == [{"x": 1.5, "y": 2.5}, {"x": 0.1 + 0.2, "y": 1 / 3}]
 
 
+def test_json_lines_dead_letters_keep_nested_floats_as_they_were(es, tmp_path) -> None:
+    """Floats inside dicts and lists too: pandas' to_json writes them with 10 digits and
+    an infinity as null. Sent again, the failed row lands exact and the rejected one
+    (an infinity, at any depth) is rejected again until fixed."""
+    es.create_topic("dead-nested", 1)
+    path = tmp_path / "failed.jsonl"
+    exact = {"p": 0.1 + 0.2, "q": [1 / 3, 2.5, None], "r": {"s": [1e-7, 2**0.5]}}
+    frame = pd.DataFrame({"id": ["a", "b"], "n": [exact, {"p": [float("-inf")], "q": 1 / 3}]})
+    options = {"url": es.url, "api_key": API_KEY, "progress": False, "key_col": "id"}
+    es.set_faults(retry_after=None, script=["400"])  # the first row's request
+    frame.es.produce("dead-nested", dead_letter=str(path), concurrency=1, **options)
+    letters = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [letter["n"] for letter in letters] == [exact, {"p": [float("-inf")], "q": 1 / 3}]
+
+    as_they_are = es_pandas.produce_file(path, "dead-nested", **options)
+    assert as_they_are.counts["ok"] == 1 and as_they_are.counts["rejected"] == 1, as_they_are
+    path.write_text(path.read_text().replace("-Infinity", "-1.5e-300"))
+    fixed = es_pandas.produce_file(path, "dead-nested", **options)
+    assert fixed.counts["ok"] == 2, fixed
+    assert [json.loads(r.value) for r in es.read("dead-nested")] == [
+        {"n": exact},
+        {"n": exact},
+        {"n": {"p": [-1.5e-300], "q": 1 / 3}},
+    ]
+
+
 @pytest.mark.parametrize("kind", ["jsonl", "parquet"])
 def test_a_frame_of_dead_letters_drops_their_status_columns(es, tmp_path, kind) -> None:
     topic = f"dead-frame-{kind}"
