@@ -27,6 +27,7 @@ from ._exceptions import ConfigurationError
 from ._parquet import parquet
 from ._status import OK, STATUSES, Chunk, Tally
 from ._tables import TableWriter, table_format
+from ._wire.columns import absent_as_null, absent_rows
 
 __all__ = ["DEAD_LETTER_COLUMNS", "DeadLetters", "drop_dead_letter_columns"]
 
@@ -80,6 +81,7 @@ class DeadLetters:
         self._ended: dict[int, Chunk] = {}
         self._next = 0
         self._broken = False
+        self._columns: list[Any] | None = None
 
     def check_columns(self, columns: pd.Index) -> None:
         """Refuse rows that have a column a dead letter adds (before anything is sent)."""
@@ -116,7 +118,7 @@ class DeadLetters:
         codes = book.status[positions]
         bad = np.flatnonzero(codes != OK)
         at = positions[bad]
-        letters = rows.iloc[bad].reset_index(drop=True)
+        letters = self._in_columns(rows.iloc[bad].reset_index(drop=True))
         http = book.http_status[at]
         letters["status"] = pd.array([STATUSES[code] for code in codes[bad]], dtype="string")
         letters["error"] = pd.array([book.errors.get(p) for p in at.tolist()], dtype="string")
@@ -141,8 +143,32 @@ class DeadLetters:
         self._tally.dead_letters += len(letters)
         chunk.rows = None
 
+    def _in_columns(self, letters: pd.DataFrame) -> pd.DataFrame:
+        """``letters`` in the file's columns. A CSV or Parquet file's are its first
+        rows': a JSON Lines file's field that first appears after its first chunk is
+        left out where no dead letter has it, else the letters are refused."""
+        if self._columns is None or self._table.format == "jsonl":
+            self._columns = letters.columns.tolist()
+            return letters
+        added = [name for name in letters.columns if name not in self._columns]
+        held = [name for name in added if not _all_absent(letters[name])]
+        if held:
+            self._broken = True
+            raise ConfigurationError(
+                f"cannot write the dead letters to {self.path}: rows of a later chunk have "
+                f"the field(s) {', '.join(map(repr, held))}, which the first had not, and "
+                f"a {self._table.format} file's columns are its first rows': write them to "
+                ".jsonl"
+            )
+        return letters.drop(columns=added) if added else letters
+
     def close(self) -> None:
         self._table.close()
+
+
+def _all_absent(column: pd.Series) -> bool:
+    absent = absent_rows(column)
+    return len(column) == 0 or (absent is not None and bool(absent.all()))
 
 
 def _parquet_schema(rows: pd.DataFrame) -> Any:
@@ -150,7 +176,7 @@ def _parquet_schema(rows: pd.DataFrame) -> Any:
     rows not ok alone may all be null), then the dead-letter columns."""
     import pyarrow as pa
 
-    schema = pa.Schema.from_pandas(rows, preserve_index=False)
+    schema = pa.Schema.from_pandas(absent_as_null(rows), preserve_index=False)
     kinds = [pa.string(), pa.string(), pa.int16(), pa.string(), pa.int32()]
     for name, kind in zip(DEAD_LETTER_COLUMNS, kinds, strict=True):
         schema = schema.append(pa.field(name, kind))

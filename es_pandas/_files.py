@@ -38,6 +38,7 @@ from ._reading import (
 )
 from ._status import RECORD_ID, STATUS_COLUMNS, STATUSES, Chunk, StatusBook, StatusFrame, Tally
 from ._tables import TableWriter, table_format
+from ._wire.columns import absent_as_null
 
 __all__ = ["FileLoad"]
 
@@ -291,7 +292,8 @@ class FileLoad:
         frame = self._first.copy()
         if self._types is not None:
             self._types.apply(frame)  # a value that does not fit is null here
-        return frame
+        # an absent JSON Lines field is null to an Avro schema
+        return absent_as_null(frame)
 
     def _hinted(self, frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         """``frames``, a read error saying how to go on from it."""

@@ -9,8 +9,11 @@ column is always text. No string is null unless ``na_values`` names it: ``NA``,
 ``None``, ``null`` and the empty string are values.
 
 JSON Lines keep each value's JSON type (an int stays an int even beside a null), and
-Parquet keeps its schema: each column's dtype follows from its Arrow type alone
-(:mod:`._parquet` has the table).
+a field a line does not have is :data:`._wire.values.ABSENT` in its row, never a null,
+whatever the other lines of its chunk have; a chunk's columns are the file's fields so
+far, in the order they first appear (a later chunk may add some). Parquet keeps its
+schema: each column's dtype follows from its Arrow type alone (:mod:`._parquet` has the
+table).
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ import pandas as pd
 from ._deadletters import drop_dead_letter_columns
 from ._exceptions import ConfigurationError
 from ._parquet import parquet, parquet_frames
+from ._wire.columns import absent_rows
+from ._wire.values import ABSENT
 
 __all__ = [
     "FORMATS",
@@ -328,6 +333,9 @@ def _json_lines(
     handle: IO[bytes] = (
         _OPENERS.get(Path(source).suffix, open)(source, "rb") if isinstance(source, str) else source
     )
+    # the file's fields so far, in the order they first appear: a row's fields keep
+    # their places whatever chunk it is in
+    fields: dict[str, None] = {}
     try:
         numbered = enumerate(handle, start=1)
         while batch := list(itertools.islice(numbered, chunk_rows)):
@@ -342,10 +350,24 @@ def _json_lines(
                 if not isinstance(row, dict):
                     raise FileReadError(f"{name} line {number:,}: not a JSON object")
                 rows.append(row)
-            yield pd.DataFrame(rows, dtype=object) if rows else pd.DataFrame()
+            yield _json_frame(rows, fields)
     finally:
         if isinstance(source, str):
             handle.close()
+
+
+def _json_frame(rows: list[dict[str, Any]], fields: dict[str, None]) -> pd.DataFrame:
+    """``rows`` in object columns, those of ``fields`` (the file's so far, which it
+    updates with the new ones of ``rows``), a field a row lacks :data:`ABSENT`."""
+    frame = pd.DataFrame(rows, dtype=object)  # its columns in the order they first appear
+    fields.update(dict.fromkeys(frame.columns))
+    names = list(fields)
+    if len(frame.columns) == len(names) and sum(map(len, rows)) == len(rows) * len(names):
+        # every row has every field (a row's keys are distinct): the usual file
+        return frame if frame.columns.tolist() == names else frame[names]
+    return pd.DataFrame(
+        {name: pd.Series([row.get(name, ABSENT) for row in rows], dtype=object) for name in names}
+    )
 
 
 def _first_line(exc: BaseException) -> str:
@@ -368,10 +390,15 @@ def _undecodable_line(path: str, encoding: str) -> str:
 
 def row_hashes(frame: pd.DataFrame) -> pd.Series:
     """A fingerprint of each row as read (16 hex digits), on the frame's index: what
-    ties a status file's row to the file's row when a load is resumed."""
+    ties a status file's row to the file's row when a load is resumed. A field a JSON
+    Lines row lacks is left out of it, so that a row's fingerprint is the same whatever
+    the fields of the other rows of its chunk."""
     combined = np.zeros(len(frame), dtype=np.uint64)
     for position in range(frame.shape[1]):
         column = frame.iloc[:, position]
+        absent = absent_rows(column)
+        if absent is not None:
+            column = column.mask(absent)  # hashed as anything: left out below
         try:
             hashed = pd.util.hash_pandas_object(column, index=False, categorize=False)
         except (TypeError, ValueError):
@@ -381,7 +408,8 @@ def row_hashes(frame: pd.DataFrame) -> pd.Series:
             except (TypeError, ValueError):
                 continue  # a column pandas cannot even print cannot be sent either
         # order matters: a row's values in other columns are another row
-        combined = np.bitwise_xor(
+        folded = np.bitwise_xor(
             np.multiply(combined, np.uint64(1_000_003)), hashed.to_numpy(dtype=np.uint64)
         )
+        combined = folded if absent is None else np.where(absent, combined, folded)
     return pd.Series([f"{h:016x}" for h in combined.tolist()], index=frame.index, dtype=object)

@@ -4,6 +4,10 @@ goes: what status files and dead letters share.
 Each chunk reaches the file (flushed) before :meth:`TableWriter.write` returns, so an
 interrupted run leaves a CSV or JSON Lines file whole up to its last chunk; a Parquet
 file is readable once closed. Closing puts a text file on disk (``fsync``).
+
+A field a JSON Lines row lacked (:data:`._wire.values.ABSENT`) is left out of its line
+in a JSON Lines file, so the row read back is the row read; a CSV file has an empty
+field for it, a Parquet file a null.
 """
 
 from __future__ import annotations
@@ -12,12 +16,15 @@ import math
 import os
 import re
 import uuid
+from collections.abc import Mapping
 from typing import IO, Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from ._parquet import parquet
+from ._wire.columns import absent_as_null
+from ._wire.values import ABSENT
 
 __all__ = ["TableFormat", "TableWriter", "table_format"]
 
@@ -52,6 +59,8 @@ class TableWriter:
     def write(self, frame: pd.DataFrame, schema: Any = None) -> None:
         """Append ``frame``'s rows. A Parquet file takes ``schema`` (a pyarrow.Schema;
         by default the first frame's) at the first write, and every frame in it."""
+        if self.format != "jsonl":
+            frame = absent_as_null(frame)
         if self.format == "parquet":
             import pyarrow as pa
 
@@ -82,30 +91,50 @@ class TableWriter:
 
 
 def _json_lines(frame: pd.DataFrame) -> str:
-    """``frame`` as JSON Lines, each float as the shortest text that reads back as it
-    (``repr``), infinities as ``Infinity`` and ``-Infinity`` (as Python's json module
-    and pandas' ``read_json`` read them). pandas' ``to_json`` keeps 10 digits
-    (``0.1 + 0.2`` -> ``0.3``) and writes infinities as null: a dead letter sent again
-    as it is would land changed."""
+    """``frame`` as JSON Lines, each float (at any depth) as the shortest text that
+    reads back as it (``repr``), infinities as ``Infinity`` and ``-Infinity`` (as
+    Python's json module and pandas' ``read_json`` read them), and an absent field left
+    out. pandas' ``to_json`` keeps 10 digits (``0.1 + 0.2`` -> ``0.3``) and writes
+    infinities as null: a dead letter sent again as it is would land changed."""
     token = uuid.uuid4().hex  # stands in for them: no value of the frame's holds it
+    absent = f"{token}~"  # never a float's text
     marked = frame
     for at, (_, column) in enumerate(frame.items()):
         if column.dtype.kind not in "fO":
             continue
         values = column.to_numpy(dtype=object)
-        floats = np.fromiter(
-            (isinstance(value, (float, np.floating)) and value == value for value in values),
-            bool,
-            len(values),
-        )
-        if floats.any():
-            values = values.copy()
-            values[floats] = [token + _float_text(float(value)) for value in values[floats]]
+        new = [absent if value is ABSENT else _marked(value, token) for value in values]
+        if any(after is not before for after, before in zip(new, values, strict=True)):
             if marked is frame:
                 marked = frame.copy(deep=False)
-            marked.isetitem(at, values)
+            marked.isetitem(at, pd.Series(new, dtype=object).to_numpy())
     text = marked.to_json(orient="records", lines=True, date_format="iso")
-    return re.sub(f'"{token}([^"]*)"', r"\1", text) if marked is not frame else text
+    if marked is frame:
+        return text
+    # Each line is one object: an absent member after another goes with the comma
+    # before it, then one left first in its object with the comma after it.
+    member = r'"(?:[^"\\]|\\.)*":"' + absent + '"'
+    text = re.sub("," + member, "", text)
+    text = re.sub(r"\{" + member + ",?", "{", text)
+    return re.sub(f'"{token}([^"]*)"', r"\1", text)
+
+
+def _marked(value: object, token: str) -> object:
+    """``value`` with each float in it, at any depth, as ``token`` and its text (NaN
+    stays, as null); ``value`` itself when it holds none."""
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        return value if number != number else token + _float_text(number)
+    if isinstance(value, Mapping):
+        items = {key: _marked(item, token) for key, item in value.items()}
+        changed = any(items[key] is not item for key, item in value.items())
+        return items if changed else value
+    if isinstance(value, (list, tuple)) or (
+        isinstance(value, np.ndarray) and value.dtype.kind in "fO"
+    ):
+        inner = [_marked(item, token) for item in value]
+        return inner if any(a is not b for a, b in zip(inner, value, strict=True)) else value
+    return value
 
 
 def _float_text(number: float) -> str:

@@ -1001,6 +1001,40 @@ def test_a_file_has_one_schema_from_its_first_chunk_every_field_nullable(es, tmp
     assert summary.counts["ok"] == 4 and summary.counts["rejected"] == 1
 
 
+def test_a_field_a_json_line_lacks_is_null_to_avro(es, tmp_path) -> None:
+    """A nullable field (every field of a file's inferred schema) takes it; one that
+    is not rejects the row, naming the column; a field first seen after the first
+    chunk has no field in the schema: the rows that have it are rejected, naming it."""
+    path = tmp_path / "orders.jsonl"
+    path.write_text(
+        '{"id":"a","qty":1,"note":"x"}\n'
+        '{"id":"b","note":"y"}\n'
+        '{"id":"c","qty":3}\n'
+        '{"id":"d","qty":4,"note":"w","extra":null}\n'
+    )
+    options = {"url": es.url, "api_version": "v2", "dry_run": True, "key_col": "id"}
+    plan = es_pandas.produce_file(path, "orders", value_format="avro", chunksize=2, **options)
+    expected = infer_schema(
+        pd.DataFrame({"qty": [1, None], "note": ["x", "y"]}, dtype=object),
+        topic="orders",
+        nullable=True,
+    )
+    sent = plan[plan["error"].isna()]
+    assert [read_json(json.loads(b)["value"]["data"], expected) for b in sent["body"]] == [
+        {"qty": 1, "note": "x"},
+        {"qty": None, "note": "y"},
+        {"qty": 3, "note": None},
+    ]
+    assert plan["error"].tolist()[3].startswith("column 'extra': the value schema has no field")
+
+    given = es_pandas.produce_file(
+        path, "orders", value_format="avro", value_schema=ORDERS, chunksize=3, **options
+    )
+    errors = given["error"].tolist()
+    assert errors[1] == "column 'qty': null, but its type (long) has no null"
+    assert pd.isna(errors[0]) and pd.isna(errors[2])
+
+
 def test_the_command_line_takes_an_avsc_file(es, env, tmp_path) -> None:
     csv = tmp_path / "orders.csv"
     csv.write_text("id,qty,note\na,3,x\nb,four,y\n")

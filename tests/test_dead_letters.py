@@ -123,6 +123,83 @@ def test_json_lines_dead_letters_keep_every_float_as_it_was(es, tmp_path) -> Non
     assert values == [{"x": 1.5, "y": 2.5}, {"x": 0.1 + 0.2, "y": 1 / 3}]
 
 
+def test_json_lines_dead_letters_keep_nested_floats_as_they_were(es, tmp_path) -> None:
+    """Floats inside dicts and lists too: pandas' to_json writes them with 10 digits and
+    an infinity as null. Sent again, the failed row lands exact and the rejected one
+    (an infinity, at any depth) is rejected again until fixed."""
+    es.create_topic("dead-nested", 1)
+    path = tmp_path / "failed.jsonl"
+    exact = {"p": 0.1 + 0.2, "q": [1 / 3, 2.5, None], "r": {"s": [1e-7, 2**0.5]}}
+    frame = pd.DataFrame({"id": ["a", "b"], "n": [exact, {"p": [float("-inf")], "q": 1 / 3}]})
+    options = {"url": es.url, "api_key": API_KEY, "progress": False, "key_col": "id"}
+    es.set_faults(retry_after=None, script=["400"])  # the first row's request
+    frame.es.produce("dead-nested", dead_letter=str(path), concurrency=1, **options)
+    letters = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [letter["n"] for letter in letters] == [exact, {"p": [float("-inf")], "q": 1 / 3}]
+
+    as_they_are = es_pandas.produce_file(path, "dead-nested", **options)
+    assert as_they_are.counts["ok"] == 1 and as_they_are.counts["rejected"] == 1, as_they_are
+    path.write_text(path.read_text().replace("-Infinity", "-1.5e-300"))
+    fixed = es_pandas.produce_file(path, "dead-nested", **options)
+    assert fixed.counts["ok"] == 2, fixed
+    assert [json.loads(r.value) for r in es.read("dead-nested")] == [
+        {"n": exact},
+        {"n": exact},
+        {"n": {"p": [-1.5e-300], "q": 1 / 3}},
+    ]
+
+
+SPARSE = '{"id":"a","x":1,"y":"p"}\n{"id":"b","y":"q"}\n{"id":"c","x":null,"y":"r"}\n'
+
+
+@pytest.mark.parametrize("kind", FORMATS)
+def test_a_field_a_json_line_lacked_stays_out_of_its_dead_letter(es, tmp_path, kind) -> None:
+    """JSON Lines leave it out, so the dead letter sent again lands as the row would
+    have; CSV has an empty field for it, Parquet a null (as for a null)."""
+    source = tmp_path / "rows.jsonl"
+    source.write_text(SPARSE)
+    path = tmp_path / f"failed.{kind}"
+    options = {"url": es.url, "api_key": API_KEY, "progress": False, "key_col": "id"}
+    es.create_topic(f"dead-sparse-{kind}", 1)
+    es.set_faults(retry_after=None, script=["ok", "400"])  # the second row's request
+    es_pandas.produce_file(
+        source, f"dead-sparse-{kind}", dead_letter=str(path), concurrency=1, **options
+    )
+    if kind == "jsonl":
+        (letter,) = [json.loads(line) for line in path.read_text().splitlines()]
+        assert list(letter) == ["id", "y", *DEAD_COLUMNS]
+        es.create_topic("sparse-as-sent", 1)
+        es_pandas.produce_file(source, "sparse-as-sent", **options)
+        es_pandas.produce_file(path, f"dead-sparse-{kind}", **options)
+        [(key, value)] = [(r.key, r.value) for r in es.read(f"dead-sparse-{kind}")[2:]]
+        assert (key, value) == (b"b", es.read("sparse-as-sent")[1].value) == (b"b", b'{"y":"q"}')
+    else:
+        letters = read(path)
+        assert letters[["id", "y"]].values.tolist() == [["b", "q"]]
+        if kind == "csv":
+            assert letters["x"].tolist() == [""]
+        else:
+            assert letters["x"].isna().all()
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_csv_and_parquet_dead_letters_have_the_first_chunks_fields(es, tmp_path, kind) -> None:
+    """A field first seen after a JSON Lines file's first chunk: left out where no dead
+    letter has it, else the run stops saying to write them to .jsonl."""
+    source = tmp_path / "rows.jsonl"
+    source.write_text('{"id":"a","y":0}\n{"id":"b","y":1,"x":1}\n{"id":"c","y":2,"x":2}\n')
+    path = tmp_path / f"failed.{kind}"
+    options = {"url": es.url, "api_key": API_KEY, "progress": False, "key_col": "id"}
+    # the first row fails, the second is ok, the third fails
+    es.set_faults(retry_after=None, script=["400", "ok", "400"])
+    with pytest.raises(es_pandas.ProduceAborted, match=r"write them to \.jsonl") as caught:
+        es_pandas.produce_file(
+            source, "single", dead_letter=str(path), concurrency=1, chunksize=1, **options
+        )
+    assert "the field(s) 'x'" in str(caught.value)
+    assert read(path)["id"].tolist() == ["a"]
+
+
 @pytest.mark.parametrize("kind", ["jsonl", "parquet"])
 def test_a_frame_of_dead_letters_drops_their_status_columns(es, tmp_path, kind) -> None:
     topic = f"dead-frame-{kind}"

@@ -192,6 +192,107 @@ def test_json_lines_keep_their_types_across_chunks(es, env, tmp_path) -> None:
     assert stored["j150"] == {"n": None, "code": "00042"}
 
 
+# A field some lines lack, one line's null and NaN beside it, a field first seen late,
+# keys in another order than the first line's: (line, the value that lands)
+SPARSE = [
+    ('{"id":"r1","a":1,"b":"x"}', b'{"a":1,"b":"x"}'),
+    ('{"id":"r2"}', b"{}"),
+    ('{"id":"r3","a":null}', b'{"a":null}'),
+    ('{"b":"y","id":"r4","c":[1.5]}', b'{"b":"y","c":[1.5]}'),
+    ('{"id":"r5","a":NaN}', b'{"a":null}'),
+]
+
+
+def sparse_file(tmp_path: Path) -> Path:
+    path = tmp_path / "sparse.jsonl"
+    path.write_text("".join(line + "\n" for line, _ in SPARSE))
+    return path
+
+
+def test_a_field_a_json_line_lacks_stays_absent_whatever_its_chunk(es, tmp_path) -> None:
+    """Fields in the order they first appear in the file, a null only where the line
+    has one: each row lands byte for byte the same, its record id (a digest of it) and
+    its fingerprint in the status file too, whichever rows share its chunk."""
+    path = sparse_file(tmp_path)
+    options = {"url": es.url, "api_key": API_KEY, "progress": False, "key_col": "id"}
+    landed, hashes = [], []
+    for chunksize in (1, 2, 10):
+        topic = f"sparse-{chunksize}"
+        es.create_topic(topic, 1)
+        status_out = tmp_path / f"status-{chunksize}.csv"
+        summary = es_pandas.produce_file(
+            path,
+            topic,
+            chunksize=chunksize,
+            record_id="hash",
+            status_out=str(status_out),
+            **options,
+        )
+        assert summary.counts["ok"] == len(SPARSE), summary
+        landed.append([(r.key, r.value, r.headers) for r in es.read(topic)])
+        hashes.append(pd.read_csv(status_out)["row_hash"].tolist())
+    assert [value for _, value, _ in landed[0]] == [value for _, value in SPARSE]
+    assert landed[1] == landed[0] and landed[2] == landed[0]
+    assert hashes[1] == hashes[0] and hashes[2] == hashes[0]
+
+
+def test_a_json_lines_load_resumes_with_other_chunks(es, tmp_path) -> None:
+    path = sparse_file(tmp_path)
+    status_out = tmp_path / "status.csv"
+    options = {"url": es.url, "api_key": API_KEY, "progress": False, "key_col": "id"}
+    es.create_topic("sparse-resume", 1)
+    es_pandas.produce_file(
+        path, "sparse-resume", chunksize=10, status_out=str(status_out), **options
+    )
+    again = es_pandas.produce_file(
+        path, "sparse-resume", chunksize=1, resume=str(status_out), **options
+    )
+    assert again.carried == len(SPARSE) and again.counts["ok"] == len(SPARSE), again
+    assert len(es.read("sparse-resume")) == len(SPARSE)
+
+
+def test_a_key_header_or_record_id_a_json_line_lacks_is_null(es, tmp_path) -> None:
+    """A null key or record id rejects its row, naming it and the column; a null header
+    is left out."""
+    path = tmp_path / "rows.jsonl"
+    path.write_text(
+        '{"id":"k1","h":"x","rid":"i1","v":1}\n'
+        '{"h":"y","rid":"i2","v":2}\n'
+        '{"id":"k3","rid":"i3","v":3}\n'
+        '{"id":"k4","h":"z","v":4}\n'
+    )
+    es.create_topic("absent-roles", 1)
+    status_out = tmp_path / "status.csv"
+    summary = es_pandas.produce_file(
+        path,
+        "absent-roles",
+        url=es.url,
+        api_key=API_KEY,
+        progress=False,
+        key_col="id",
+        header_cols=["h"],
+        record_id="rid",
+        status_out=str(status_out),
+    )
+    assert summary.counts["rejected"] == 2, summary
+    status = pd.read_csv(status_out, dtype=str, keep_default_na=False)
+    assert status[["row", "status", "error"]].values.tolist() == [
+        ["0", "ok", ""],
+        ["1", "rejected", "column 'id': null key"],
+        ["2", "ok", ""],
+        ["3", "rejected", "column 'rid': null record id"],
+    ]
+    stored = es.read("absent-roles")
+    assert [(r.key, json.loads(r.value)) for r in stored] == [
+        (b"k1", {"rid": "i1", "v": 1}),
+        (b"k3", {"rid": "i3", "v": 3}),
+    ]
+    assert [dict(r.headers) for r in stored] == [
+        {"h": b"x", "es-pandas-record-id": b"i1"},
+        {"es-pandas-record-id": b"i3"},
+    ]
+
+
 def test_a_dtype_for_a_column_the_file_lacks_is_a_usage_error(es, env, tmp_path) -> None:
     path = write_csv(tmp_path / "tricky.csv", TRICKY)
     result = run("produce", str(path), "--topic", "single", "--dtype", "zipp=int", env=env)

@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 from es_pandas import ConfigurationError, LocalEventStreams
 from es_pandas._wire import EncodedRecord, Limits, RejectedRow
 from es_pandas._wire.dialect import make_record
-from es_pandas._wire.records import RecordEncoder
+from es_pandas._wire.records import RECORD_ID_HEADER, RecordEncoder
+from es_pandas._wire.values import ABSENT
 from es_pandas.server import Record
 
 # -- helpers ------------------------------------------------------------------------
@@ -577,6 +578,52 @@ def test_header_callable() -> None:
     assert json.loads(first.body) == {"id": 1, "v": "a"}
 
 
+def test_a_json_lines_field_a_row_lacks_is_left_out_of_its_value_and_null_to_the_rest() -> None:
+    """What each consumer of a row makes of an absent field (ABSENT, as the JSON Lines
+    reader marks it): the JSON object leaves it out; a key, a record id and a value_col
+    are null, which rejects the row; a header is null, which is omitted."""
+    frame = pd.DataFrame(
+        {
+            "id": ["k1", ABSENT, "k3", "k4"],
+            "h": ["x", "y", ABSENT, "z"],
+            "rid": ["i1", "i2", "i3", ABSENT],
+            "a": [1, 2, ABSENT, None],
+            "b": [ABSENT, "q", ABSENT, float("nan")],
+        },
+        dtype=object,
+    )
+    assert [value_bytes(r) for r in encode(frame.iloc[[0, 2, 3]][["a", "b"]])] == [
+        b'{"a":1}',
+        b"{}",
+        b'{"a":null,"b":null}',  # present nulls stay
+    ]
+    options = {"key_col": "id", "header_cols": ["h"], "record_id": "rid"}
+    first, no_key, no_header, no_id = encode(frame, **options)
+    assert envelope(first)["headers"][0] == {"name": "h", "value": base64.b64encode(b"x").decode()}
+    rejected(no_key, "column 'id': null key")
+    assert [h["name"] for h in envelope(no_header)["headers"]] == [RECORD_ID_HEADER]
+    assert json.loads(value_bytes(no_header)) == {"rid": "i3"}  # a and b absent
+    rejected(no_id, "column 'rid': null record id")
+    seen = []
+
+    def headers(row: dict[Any, Any]) -> dict[str, Any]:
+        seen.append(row["b"])
+        return {"b": row["b"]}
+
+    called = encode(frame, value_cols=["a"], header_cols=headers)
+    assert ["headers" in envelope(r) for r in called] == [False, True, False, False]
+    assert seen[:3] == [None, "q", None]
+
+
+@pytest.mark.parametrize("value_type", [None, "text", "binary"])
+@BOTH
+def test_an_absent_value_col_is_a_null_value(value_type: str | None, api_version: str) -> None:
+    frame = pd.DataFrame({"v": [ABSENT, b"x" if value_type == "binary" else "x"]}, dtype=object)
+    absent, present = encode(frame, value_col="v", value_type=value_type, api_version=api_version)
+    rejected(absent, "column 'v': null value")
+    assert value_bytes(present) == b"x"
+
+
 @pytest.mark.parametrize(
     ("produced", "message"),
     [
@@ -684,7 +731,24 @@ def test_positions_follow_start_and_chunks_must_match() -> None:
     assert [r.position for r in encoder.encode(frame.iloc[2:], 2)] == [2, 3, 4]
     assert encoder.encode(frame.iloc[:0], 0) == []
     with pytest.raises(ValueError, match="columns differ"):
-        encoder.encode(frame.assign(w=1), 0)
+        encoder.encode(frame.rename(columns={"v": "w"}), 0)
+    with pytest.raises(ValueError, match="columns differ"):
+        encoder.encode(frame.assign(w=1)[["w", "v"]], 0)
+
+
+@BOTH
+def test_a_later_chunk_may_add_columns_after_the_others(api_version: str) -> None:
+    """A JSON Lines file's fields that first appear in a later chunk: a value of every
+    column takes them in; value_cols and value_col name their columns."""
+    first = pd.DataFrame({"id": ["a"], "x": [1]}, dtype=object)
+    later = pd.DataFrame({"id": ["b", "c"], "x": [2, ABSENT], "y": [ABSENT, "new"]}, dtype=object)
+    every = RecordEncoder("t", ["id", "x"], key_col="id", api_version=api_version)
+    chosen = RecordEncoder(
+        "t", ["id", "x"], key_col="id", value_cols=["x"], api_version=api_version
+    )
+    assert [value_bytes(r) for r in every.encode(first, 0)] == [b'{"x":1}']
+    assert [value_bytes(r) for r in every.encode(later, 1)] == [b'{"x":2}', b'{"y":"new"}']
+    assert [value_bytes(r) for r in chosen.encode(later, 1)] == [b'{"x":2}', b"{}"]
 
 
 def test_record_factory_matches_the_dataclass() -> None:

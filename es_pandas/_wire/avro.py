@@ -251,6 +251,8 @@ class AvroValues:
         self._types: dict[str, AvroType] = getattr(record, "fields", {}) if fields else {}
         # One %-format per row assembles the JSON object; Avro names need no escaping.
         self._template = "{" + ",".join(f'"{name}":%s' for name in self._fields) + "}"
+        #: the positions of the columns it encodes
+        self.columns = frozenset(self._fields.values() if fields else [column])
 
     def encode(
         self,

@@ -3,6 +3,8 @@ dtypes in bulk, and each other value goes through the scalar rules of :mod:`.val
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections.abc import Iterator
 from json.encoder import encode_basestring
 from typing import Any
@@ -10,9 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .values import BAD_VALUE, as_text, json_text
+from .values import ABSENT, BAD_VALUE, as_text, json_text
 
-__all__ = ["json_column", "text_column", "unsendable"]
+__all__ = ["absent_as_null", "absent_rows", "json_column", "text_column", "unsendable"]
 
 _TICKS_PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
 
@@ -164,18 +166,21 @@ def _arrow_unsendable(arrow_type: Any) -> str | None:
     return None
 
 
-def json_column(column: pd.Series) -> tuple[list[str], dict[int, str]]:
-    """Each value's JSON text ("null" when missing), and the problems by row."""
+def json_column(column: pd.Series) -> tuple[list[str], dict[int, str], list[int]]:
+    """Each value's JSON text ("null" when missing, "" when absent), the problems by
+    row, and the rows where the value is :data:`.values.ABSENT`."""
     dtype = column.dtype
     if isinstance(dtype, pd.CategoricalDtype):
-        texts, problems = json_column(pd.Series(dtype.categories))
+        texts, problems, _ = json_column(pd.Series(dtype.categories))
         texts.append("null")  # code -1, a missing value
         codes = column.cat.codes.tolist()
-        return [texts[c] for c in codes], {
-            i: problems[c] for i, c in enumerate(codes) if c in problems
-        }
+        return (
+            [texts[c] for c in codes],
+            {i: problems[c] for i, c in enumerate(codes) if c in problems},
+            [],
+        )
     if _is_datetime(dtype):
-        return ["null" if t is None else f'"{t}"' for t in _iso_datetimes(column)], {}
+        return ["null" if t is None else f'"{t}"' for t in _iso_datetimes(column)], {}, []
     numpy_dtype = dtype if isinstance(dtype, np.dtype) else getattr(dtype, "numpy_dtype", None)
     if numpy_dtype is not None and numpy_dtype.kind in "biuf":
         kind = numpy_dtype.kind
@@ -188,7 +193,7 @@ def json_column(column: pd.Series) -> tuple[list[str], dict[int, str]]:
                     texts[i] = "null"
                 else:
                     problems[i] = f"{texts[i]} is not valid JSON"
-            return texts, problems
+            return texts, problems, []
         # Nullable and pyarrow columns keep missing values in a mask beside the numbers.
         missing = None if dtype is numpy_dtype else column.isna().to_numpy()
         values = column.to_numpy(dtype=numpy_dtype, na_value=False if kind == "b" else 0)
@@ -199,21 +204,24 @@ def json_column(column: pd.Series) -> tuple[list[str], dict[int, str]]:
         if missing is not None:
             for i in np.flatnonzero(missing).tolist():
                 texts[i] = "null"
-        return texts, {}
-    texts, problems = [], {}
+        return texts, {}, []
+    texts, problems, absent = [], {}, []
     for i, value in enumerate(column.tolist()):
         # Inline fast paths for text and for NaN, pandas' usual missing text value
         if type(value) is str and value.isascii():
             texts.append(encode_basestring(value))
         elif type(value) is float and value != value:
             texts.append("null")
+        elif value is ABSENT:
+            texts.append("")
+            absent.append(i)
         else:
             try:
                 texts.append(json_text(value))
             except BAD_VALUE as exc:
                 texts.append("null")
                 problems[i] = str(exc)
-    return texts, problems
+    return texts, problems, absent
 
 
 def text_column(column: pd.Series) -> tuple[list[str | bytes | None], dict[int, str]]:
@@ -231,3 +239,30 @@ def text_column(column: pd.Series) -> tuple[list[str | bytes | None], dict[int, 
             texts.append(None)
             problems[i] = str(exc)
     return texts, problems
+
+
+def absent_rows(column: pd.Series) -> np.ndarray | None:
+    """Where ``column`` holds :data:`.values.ABSENT`, as a bool array; None where
+    nowhere (only the object columns of a JSON Lines file can)."""
+    if column.dtype != object:
+        return None
+    values = column.to_numpy()
+    found = np.fromiter(map(operator.is_, values, itertools.repeat(ABSENT)), bool, len(values))
+    return found if found.any() else None
+
+
+def absent_as_null(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each :data:`.values.ABSENT` as None (a shallow copy), for what
+    reads an absent field as null; ``frame`` itself when it has none."""
+    out = frame
+    for at in range(frame.shape[1]):
+        column = frame.iloc[:, at]
+        absent = absent_rows(column)
+        if absent is not None:
+            if out is frame:
+                out = frame.copy(deep=False)
+            values = column.to_numpy().copy()
+            values[absent] = None
+            # (isetitem would make a column of strings and Nones pandas' str dtype)
+            out.iloc[:, at] = values
+    return out

@@ -24,13 +24,21 @@ import pandas as pd
 
 from .._exceptions import ConfigurationError
 from .avro import AvroSchema, AvroValues, avro_sides
-from .columns import json_column, text_column, unsendable
+from .columns import absent_as_null, json_column, text_column, unsendable
 from .dialect import RECORD_ID_HEADER, Dialect, EncodedRecord, RejectedRow, set_record_id
 from .kafka import Kafka, KafkaRecord
 from .limits import Limits, topic_name_problem
 from .v1 import V1
 from .v2 import V2
-from .values import BAD_VALUE, Headers, Unencodable, called_headers, single_value, utf8
+from .values import (
+    ABSENT,
+    BAD_VALUE,
+    Headers,
+    Unencodable,
+    called_headers,
+    single_value,
+    utf8,
+)
 
 __all__ = ["RECORD_ID_HEADER", "EncodedRecord", "RecordEncoder", "RejectedRow", "content_id"]
 
@@ -74,7 +82,9 @@ class RecordEncoder:
     topic : str
         The topic; URL-quoted into each target. A name Kafka cannot have is refused.
     columns : sequence of hashable
-        The frame's columns, as every chunk passed to :meth:`encode` has them.
+        The frame's columns, as every chunk passed to :meth:`encode` has them (a
+        later chunk may have more after them: a JSON Lines file's fields that first
+        appear in it, which a value of every column takes in).
     dtypes : sequence, optional
         Their dtypes, in the same order: a column to send whose dtype no value can be
         sent of (period, interval, complex) is refused here, naming it. Without them,
@@ -272,7 +282,9 @@ class RecordEncoder:
                 if value_cols is not None
                 else "no value columns left: every column is the key or a header"
             )
-        self._fields = fields
+        # a value of every column but the key and headers takes in the columns that a
+        # later chunk adds (a JSON Lines file's fields that first appear there)
+        self._every_column = value_col is None and value_cols is None
         if dtypes is not None:
             sent = [i for i in (self._key, self._value_col, self._id_col) if i is not None]
             for i in sent + fields + [i for i, _ in self._header_cols]:
@@ -281,18 +293,7 @@ class RecordEncoder:
                     raise ConfigurationError(
                         f"column {self._columns[i]!r} is {dtypes[i]}: {problem}"
                     )
-        seen: dict[str, Hashable] = {}
-        for i in fields:
-            name = utf8(str(self._columns[i]))
-            if name in seen:
-                raise ConfigurationError(
-                    f"value columns {seen[name]!r} and {self._columns[i]!r} both become "
-                    f"the JSON field {name!r}"
-                )
-            seen[name] = self._columns[i]
-        # One %-format per row is the cheapest way to assemble the object.
-        members = (encode_basestring(name).replace("%", "%%") + ":%s" for name in seen)
-        self._template = "{" + ",".join(members) + "}"
+        self._set_fields(fields)
         self._avro_value, self._avro_key = avro_sides(
             topic,
             self._columns,
@@ -317,6 +318,33 @@ class RecordEncoder:
                 key=self._avro_key.schema.text if self._avro_key else None,
                 strategy=schema_strategy,
             )
+
+    def _set_fields(self, fields: list[int]) -> None:
+        """The columns of the JSON object value, by position."""
+        seen: dict[str, Hashable] = {}
+        for i in fields:
+            name = utf8(str(self._columns[i]))
+            if name in seen:
+                raise ConfigurationError(
+                    f"value columns {seen[name]!r} and {self._columns[i]!r} both become "
+                    f"the JSON field {name!r}"
+                )
+            seen[name] = self._columns[i]
+        self._fields = fields
+        # One %-format per row is the cheapest way to assemble the object.
+        members = (encode_basestring(name).replace("%", "%%") + ":%s" for name in seen)
+        self._template = "{" + ",".join(members) + "}"
+        # for the rows that lack a field
+        self._members = [encode_basestring(name) + ":" for name in seen]
+
+    def _add_columns(self, columns: Sequence[Hashable]) -> None:
+        """Columns after those the encoder knows (a JSON Lines file's fields that first
+        appear in a later chunk): a value of every column takes them in; an Avro value's
+        schema, decided already, has no field for them (see :meth:`_outside_schema`)."""
+        added = list(range(len(self._columns), len(self._columns) + len(columns)))
+        self._columns += list(columns)
+        if self._every_column:
+            self._set_fields(self._fields + added)
 
     @property
     def path(self) -> str:
@@ -343,13 +371,22 @@ class RecordEncoder:
         value never raises: its row becomes a :class:`RejectedRow`; so does a row that
         ``problems`` names (by position in ``chunk``), with its reason.
         """
-        if chunk.columns.tolist() != self._columns:
-            raise ValueError("the chunk's columns differ from those the encoder was made for")
+        columns = chunk.columns.tolist()
+        if columns != self._columns:
+            if columns[: len(self._columns)] != self._columns:
+                raise ValueError("the chunk's columns differ from those the encoder was made for")
+            self._add_columns(columns[len(self._columns) :])
         # Work is done column by column; the row loops only assemble and check sizes.
         errors: dict[int, str] = dict(problems or {})
-        keys, key_digests = self._keys(chunk, errors)
-        kinds, values, digests = self._values(chunk, errors)
-        headers = self._headers(chunk, errors)
+        # what reads an absent field as null and cannot tell ABSENT itself
+        nulled = (
+            absent_as_null(chunk)
+            if self._avro_value or self._avro_key or self._header_fn
+            else chunk
+        )
+        keys, key_digests = self._keys(nulled, errors)
+        kinds, values, digests = self._values(chunk, nulled, errors)
+        headers = self._headers(nulled, errors)
         ids: list[str] = []
         if self._record_id:
             ids = self._ids(chunk, errors, key_digests, digests, headers)
@@ -430,28 +467,36 @@ class RecordEncoder:
         return self._dialect.key_parts(keys)
 
     def _values(
-        self, chunk: pd.DataFrame, errors: dict[int, str]
+        self, chunk: pd.DataFrame, nulled: pd.DataFrame, errors: dict[int, str]
     ) -> tuple[list[str], Sequence[str | bytes], Sequence[str | bytes]]:
         """Each row's value kind ("json", "text", "binary" or "avro"), its data, and
-        the data its record id digests."""
+        the data its record id digests (``nulled``: ``chunk``, absent fields null)."""
         if self._avro_value is not None:
             v1 = isinstance(self._dialect, V1)
             # Hashed ids digest the Avro binary, so that v1 and v2 give a row one id.
             hashed = self._record_id and self._id_col is None
+            self._outside_schema(chunk, errors)
             binaries, texts = self._avro_value.encode(
-                chunk, errors, self._blame, binary=v1 or hashed, text=not v1
+                nulled, errors, self._blame, binary=v1 or hashed, text=not v1
             )
             if v1:
                 return ["binary"] * len(chunk), binaries, binaries
             return ["avro"] * len(chunk), texts, binaries if hashed else texts
         if self._value_col is None:
             parts = []
+            lacking: set[int] = set()
             for i in self._fields:
-                texts, problems = json_column(chunk.iloc[:, i])
+                texts, problems, absent = json_column(chunk.iloc[:, i])
                 self._blame(errors, i, problems)
                 parts.append(texts)
+                lacking.update(absent)
             template = self._template
             texts = [template % row for row in zip(*parts, strict=True)]
+            members = self._members
+            for row in lacking:
+                # an absent field's text is "", a JSON text never
+                present = (m + p[row] for m, p in zip(members, parts, strict=True) if p[row])
+                texts[row] = "{" + ",".join(present) + "}"
             return ["json"] * len(chunk), texts, texts
         kinds: list[str] = []
         values: list[str | bytes] = []
@@ -464,6 +509,26 @@ class RecordEncoder:
             kinds.append(kind)
             values.append(data)
         return kinds, values, values
+
+    def _outside_schema(self, chunk: pd.DataFrame, errors: dict[int, str]) -> None:
+        """Reject the rows that have a value (null too) in a column the Avro value's
+        record has no field for: one a later chunk added (see :meth:`_add_columns`)."""
+        assert self._avro_value is not None
+        if not self._every_column:
+            return
+        known = self._avro_value.columns
+        for i in self._fields:
+            if i in known:
+                continue
+            label = f"column {self._columns[i]!r}"
+            for row, value in enumerate(chunk.iloc[:, i].tolist()):
+                if value is not ABSENT:
+                    errors.setdefault(
+                        row,
+                        f"{label}: the value schema has no field for it (a field that "
+                        "first appears after the file's first chunk, which the schema was "
+                        "inferred from or checked against)",
+                    )
 
     def _headers(self, chunk: pd.DataFrame, errors: dict[int, str]) -> list[Headers]:
         """Each row's headers, as (name, data) pairs."""

@@ -28,6 +28,11 @@ policy, so a cell always reads back the same:
   column whose values pandas would give changed (``time64[ns]`` anywhere in it, an
   extension type other than uuid, json and bool8).
 
+A field absent from a JSON Lines line is :data:`ABSENT` in its column (no other input
+makes it): the row's JSON object leaves that field out (:func:`.columns.json_column`
+marks it), and to everything else that reads a field (keys, headers, record ids, a
+``value_col``, Avro, a ``header_cols`` callable) it is null.
+
 Output is compact (no spaces). Keys, header values and ``value_type="text"`` values are
 text: str as is, bytes as binary, ints and integral floats as digits (``3``, not
 ``3.0``: pandas makes int columns with NaN float), other floats by ``repr`` (+inf and
@@ -52,6 +57,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "ABSENT",
     "BAD_VALUE",
     "AvroSchema",
     "Headers",
@@ -71,6 +77,18 @@ Headers = Sequence[tuple[str, bytes]]
 AvroSchema = Mapping[str, Any] | list[Any] | str | os.PathLike[str]
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
+class _Absent:
+    """The type of :data:`ABSENT`."""
+
+    def __repr__(self) -> str:
+        return "<absent>"
+
+
+#: a JSON Lines field that a line does not have, in an object column (json.loads never
+#: gives it; NaN it can: a line may hold the literal NaN)
+ABSENT = _Absent()
 
 
 class Unencodable(ValueError):
@@ -142,6 +160,8 @@ def as_text(value: object) -> str | bytes | None:
         return utf8(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
+    if value is ABSENT:
+        return None
     if isinstance(value, (float, np.floating)):
         number = float(value)
         if math.isnan(number):
@@ -163,7 +183,7 @@ def as_text(value: object) -> str | bytes | None:
 
 def single_value(value: object, value_type: str | None) -> tuple[str, str | bytes]:
     """The kind ("json", "text" or "binary") and data of a ``value_col`` value."""
-    if pd.isna(value) is True:  # type: ignore[call-overload]
+    if value is ABSENT or pd.isna(value) is True:  # type: ignore[call-overload]
         raise Unencodable("null value")
     data = bytes(value) if isinstance(value, (bytes, bytearray, memoryview)) else None
     if value_type == "binary" or (value_type is None and data is not None):
