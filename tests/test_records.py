@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from es_pandas import ConfigurationError, LocalEventStreams
 from es_pandas._wire import EncodedRecord, Limits, RejectedRow
+from es_pandas._wire.columns import absent_as_null
 from es_pandas._wire.dialect import make_record
 from es_pandas._wire.records import RECORD_ID_HEADER, RecordEncoder
 from es_pandas._wire.values import ABSENT
@@ -613,6 +614,16 @@ def test_a_json_lines_field_a_row_lacks_is_left_out_of_its_value_and_null_to_the
     called = encode(frame, value_cols=["a"], header_cols=headers)
     assert ["headers" in envelope(r) for r in called] == [False, True, False, False]
     assert seen[:3] == [None, "q", None]
+
+
+def test_a_header_cols_callable_leaves_the_absent_fields_of_the_value_absent() -> None:
+    # The callable reads an absent field as null, from a copy: on pandas 2 (no
+    # copy-on-write) that copy was written into the frame, and the value got nulls.
+    frame = pd.DataFrame({"a": [1, ABSENT], "b": [ABSENT, "q"]}, dtype=object)
+    records = encode(frame, header_cols=lambda row: {"h": "x"})
+    assert [value_bytes(r) for r in records] == [b'{"a":1}', b'{"b":"q"}']
+    assert frame["a"].iloc[1] is ABSENT and frame["b"].iloc[0] is ABSENT
+    assert absent_as_null(frame)["b"].dtype == object
 
 
 @pytest.mark.parametrize("value_type", [None, "text", "binary"])

@@ -261,8 +261,12 @@ def absent_as_null(frame: pd.DataFrame) -> pd.DataFrame:
         if absent is not None:
             if out is frame:
                 out = frame.copy(deep=False)
+            # A column of its own first (holding ABSENT, it stays object): without
+            # copy-on-write (pandas 2), setting the column ``frame`` shares would take
+            # ABSENT out of ``frame`` too. (Put in whole, strings and Nones would make a
+            # column of pandas' str dtype.)
+            out.isetitem(at, column.to_numpy().copy())
             values = column.to_numpy().copy()
             values[absent] = None
-            # (isetitem would make a column of strings and Nones pandas' str dtype)
             out.iloc[:, at] = values
     return out
