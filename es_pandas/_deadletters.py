@@ -146,7 +146,22 @@ class DeadLetters:
     def _in_columns(self, letters: pd.DataFrame) -> pd.DataFrame:
         """``letters`` in the file's columns. A CSV or Parquet file's are its first
         rows': a JSON Lines file's field that first appears after its first chunk is
-        left out where no dead letter has it, else the letters are refused."""
+        left out where no dead letter has it, else the letters are refused; so are
+        letters that have a field of their own named as a column a dead letter adds
+        (one that first appears after the first chunk, which :meth:`check_columns`
+        could not see): it would be written over."""
+        clash = [
+            name
+            for name in DEAD_LETTER_COLUMNS
+            if name in letters.columns and not _all_absent(letters[name])
+        ]
+        if clash:
+            self._broken = True
+            raise ConfigurationError(
+                f"cannot write the dead letters to {self.path}: rows of a later chunk "
+                f"have the field {clash[0]!r}, which a dead letter adds (with "
+                f"{', '.join(DEAD_LETTER_COLUMNS)}): rename it"
+            )
         if self._columns is None or self._table.format == "jsonl":
             self._columns = letters.columns.tolist()
             return letters

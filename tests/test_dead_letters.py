@@ -200,6 +200,22 @@ def test_csv_and_parquet_dead_letters_have_the_first_chunks_fields(es, tmp_path,
     assert read(path)["id"].tolist() == ["a"]
 
 
+@pytest.mark.parametrize("kind", FORMATS)
+def test_a_later_chunks_field_named_as_a_dead_letter_column_stops_the_run(
+    es, tmp_path, kind
+) -> None:
+    """The first chunk's columns are refused before anything is sent; a field first
+    seen later is only seen once its chunk's dead letters are written: its values are
+    not written over (a .jsonl file of them had status "rejected" for "shipped")."""
+    source = tmp_path / "rows.jsonl"
+    source.write_text('{"id":"a","y":0}\n{"id":null,"y":1,"status":"shipped"}\n')
+    path = tmp_path / f"failed.{kind}"
+    options = {"url": es.url, "api_key": API_KEY, "progress": False, "key_col": "id"}
+    with pytest.raises(es_pandas.ProduceAborted, match="the field 'status', which a dead"):
+        es_pandas.produce_file(source, "single", dead_letter=str(path), chunksize=1, **options)
+    assert read(path).empty
+
+
 @pytest.mark.parametrize("kind", ["jsonl", "parquet"])
 def test_a_frame_of_dead_letters_drops_their_status_columns(es, tmp_path, kind) -> None:
     topic = f"dead-frame-{kind}"
