@@ -17,6 +17,7 @@ its retries, and each way it can end) is read in this one class, top to bottom.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import heapq
 import logging
@@ -63,6 +64,10 @@ _AnyRow = tuple["Batch", EncodedRecord | KafkaRecord | RejectedRow]
 # outcomes after which on_key_error="hold" holds the later rows of the key (as a
 # rejected row does)
 _HOLDS = (FAILED, UNKNOWN)
+
+#: the fewest answers in a row of 5xx or 408 that say a service is down: fewer would
+#: stop a run of one request at a time, without retries, whose service fails 1 in 20
+_DOWN_ANSWERS = 10
 # a v2 envelope that Event Streams refuses without writing: its value has no type
 _NO_TYPE = b'{"value":{}}'
 
@@ -140,10 +145,12 @@ class Engine:
         self._describe = functools.partial(self._describe_error, None)
         self._run_level_streak = 0
         self._unreachable_streak = 0
-        self._unavailable_streak = 0
-        # a round of the requests in flight: fewer, at 64 in flight and no retries, would
-        # stop a run whose service fails 1 row in 20
-        self._unavailable_after = max(fail_after, concurrency)
+        # answers in a row of 5xx or 408, and the rows among them that spent their
+        # retries: enough of both (a round of the requests in flight at least) stop the run
+        self._failing_answers = 0
+        self._failed_rows = 0
+        self._down_after = max(fail_after, concurrency, _DOWN_ANSWERS)
+        self._no_retries = dataclasses.replace(retry, retries=0)
         self._answered = False  # whether any request got an HTTP answer
         self._probed = False  # whether a row got an answer about itself
         self._confirmed = False  # whether a row got Event Streams' success body
@@ -284,6 +291,8 @@ class Engine:
                 if self._stopping:
                     self._interrupted(book, position, attempts, in_flight=False)
                     return
+                if self.abort is not None and not attempts.made:
+                    return  # the run stopped while this row waited its turn: not_sent
                 try:
                     headers = self._static_headers.get(
                         record.content_type
@@ -315,6 +324,7 @@ class Engine:
                     lost, outcome = str(outcome), outcome.answer
                 if isinstance(outcome, Response):
                     self.pressure.answered(slot, outcome.status)
+                    self._count_failing(outcome.status)
                 elif not isinstance(outcome, (Response, TransportError)):
                     self._broken_transport(
                         book, position, f"returned {type(outcome).__name__}", attempts, started
@@ -323,7 +333,8 @@ class Engine:
                 decision = decide(
                     outcome,
                     attempts,
-                    self._retry,
+                    # a stopped run's rows in flight end on their answers
+                    self._retry if self.abort is None else self._no_retries,
                     describe_error=self._describe
                     if lost is None
                     else functools.partial(self._describe_error, lost),
@@ -522,8 +533,15 @@ class Engine:
             attempts.ambiguous,
         )
         self._run_level_streak = 0
-        self._unavailable_streak = 0
         self._probed = True
+
+    def _count_failing(self, status: int) -> None:
+        """Count an answer in or out of a run of 5xx and 408 answers (429 is a quota,
+        which back-pressure keeps to: the service is up)."""
+        if status in self._retry.statuses and status != 429:
+            self._failing_answers += 1
+        else:
+            self._failing_answers = self._failed_rows = 0
 
     def _record(
         self,
@@ -547,20 +565,24 @@ class Engine:
         )
         self._run_level_streak = 0
         self._probed = True
-        if answer.status not in self._retry.statuses or answer.status == 429:
-            # 429 is a quota, which back-pressure keeps to; the service is up
-            self._unavailable_streak = 0
-            return
-        # Retried to the end: a row now and then is an outage passing by, but a whole
-        # round of the requests in flight with none ok is a service down, which every
-        # later row would meet too (at the slowed rate: a row a second, for hours).
-        self._unavailable_streak += 1
-        if self._unavailable_streak >= self._unavailable_after and self.abort is None:
+        if not self._failing_answers:
+            return  # not a 5xx or 408: the service answered for itself
+        # Retried to the end: a row now and then is an outage passing by, but rows that
+        # spent their retries in a run of such answers as long as a round of the requests
+        # in flight are a service down, which every later row would meet too (at the
+        # rate back-pressure slowed to, a row a second, for hours).
+        self._failed_rows += 1
+        if (
+            self._failed_rows >= self._fail_after
+            and self._failing_answers >= self._down_after
+            and self.abort is None
+        ):
             self.abort = Abort(
                 ServiceUnavailable,
-                f"{self._url} is unavailable: {self._unavailable_streak} rows in a row "
-                f"failed with every retry spent, the last after {attempts.made} tries with "
-                f"{self._scrub(decision.error)}; send the rows not ok again once it is back",
+                f"{self._url} is unavailable: its last {self._failing_answers:,} answers "
+                f"were errors, and {self._failed_rows} rows failed with every retry spent, "
+                f"the last with {self._scrub(decision.error)}; send the rows not ok again "
+                "once it is back",
             )
 
     def _end_run(

@@ -12,7 +12,7 @@ EventStreamsError
         ├── EndpointError          the URL answers, but not as Event Streams (a redirect)
         ├── SchemaError            the server refused the records' Avro schema, or has no such one
         ├── ConnectionFailed       the server could not be reached, or TLS failed
-        └── ServiceUnavailable     a round of rows in a row failed on 5xx, every retry spent
+        └── ServiceUnavailable     only 5xx answers, and rows failed with every retry spent
 
 ProduceInterrupted (a KeyboardInterrupt)  Ctrl-C: carries the partial .status and .summary
 """
@@ -92,9 +92,9 @@ class ConnectionFailed(ProduceAborted):
 
 
 class ServiceUnavailable(ProduceAborted):
-    """As many rows in a row as requests in flight (at least ``fail_after``) failed on
-    5xx or 408 answers, every retry spent and no row ok between them: Event Streams is
-    down or overloaded, and the rest of the run would fail the same way."""
+    """Event Streams answered only 5xx or 408 (at least 10 answers in a row, and
+    ``concurrency``), and ``fail_after`` rows among them failed with every retry spent:
+    it is down or overloaded, and the rest of the run would fail the same way."""
 
 
 class ProduceInterrupted(KeyboardInterrupt):

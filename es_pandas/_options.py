@@ -597,8 +597,8 @@ class ProduceOptions(TypedDict, total=False):
             "Stop the run after this many answers in a row that are about the run, not "
             "the row (401, 403, 404, 405, 501, redirects, web pages, 2xx without Event "
             "Streams' success body: {success_body}), or that never come; and after "
-            "this many rows in a row, or {concurrency} if more, failed on 5xx with "
-            "every retry spent.",
+            "this many rows failed, every retry spent, in a run of 5xx and 408 answers "
+            "(at least 10, and {concurrency}).",
             default=3,
             check=checks.integer(1),
         ),

@@ -166,7 +166,7 @@ def test_configuration_errors_exit_2(es, env, tmp_path, args, extra_env, message
     [
         (".", "Kafka forbids the topic names '.' and '..'"),
         ("..", "Kafka forbids the topic names '.' and '..'"),
-        ("orders/eu", "Kafka's topic names are letters, digits, '.', '_' and '-', not '/'"),
+        ("orders/eu", "Kafka's topic names are ASCII letters, digits, '.', '_' and '-', not '/'"),
     ],
 )
 def test_topics_kafka_cannot_have_exit_2_with_the_reason(

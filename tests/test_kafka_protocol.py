@@ -234,7 +234,7 @@ def test_an_unknown_topic_stops_the_run_before_any_row(kafka) -> None:
 
 def test_a_topic_name_kafka_cannot_have_is_refused_before_the_broker_is_asked(kafka) -> None:
     # the rule REST runs check too (Kafka's own answer was TopicNotFoundError, "Invalid topic")
-    message = "topic 'no such/topic!' cannot exist: Kafka's topic names are letters"
+    message = "topic 'no such/topic!' cannot exist: Kafka's topic names are ASCII letters"
     with pytest.raises(es_pandas.ConfigurationError, match=message):
         orders(3).es.produce(
             "no such/topic!",

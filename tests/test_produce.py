@@ -242,26 +242,40 @@ def test_a_service_that_is_down_stops_the_run(es) -> None:
     finally:
         es.clear_faults()
     message = str(caught.value)
-    # a round of the requests in flight
-    assert (
-        f"{es.url} is unavailable: 4 rows in a row failed with every retry spent, "
-        "the last after 2 tries" in message
-    )
-    assert "HTTP 503" in message
+    assert re.search(
+        f"{re.escape(es.url)} is unavailable: its last [0-9]+ answers were errors, and "
+        "[0-9]+ rows failed with every retry spent, the last with HTTP 503",
+        message,
+    ), message
     counts = caught.value.status["status"].value_counts()
-    # the rows in flight when the fourth failed end as answered; no other row is sent
-    assert 4 <= counts["failed"] + counts["unknown"] <= 4 + 4
-    assert counts["not_sent"] == 1000 - counts["failed"] - counts["unknown"]
-    assert es.stats()["503"] <= 2 * (4 + 4) + 1  # and the v2 route check
+    ended = counts["failed"] + counts["unknown"]
+    assert 3 <= ended < 20
+    assert counts["not_sent"] == 1000 - ended
+    # ten answers and three rows failed stop it; the rows in flight then end on their
+    # answers, not retried (and the v2 route check)
+    assert es.stats()["503"] <= 10 + 2 * 4 + 1
+
+
+def test_ten_503s_in_a_row_stop_a_run_of_one_request_at_a_time(es) -> None:
+    options = {"url": es.url, "api_key": API_KEY, "progress": False, "concurrency": 1}
+    # without retries, a row fails on each 503: nine in a row are a service failing
+    # some requests, not a service down
+    es.script_faults(["503"] * 9 + ["ok"] + ["503"] * 9)
+    status = pd.DataFrame({"v": range(20)}).es.produce("single", retries=0, **options)
+    assert status["status"].value_counts()[["failed", "ok"]].tolist() == [18, 2]
+    es.script_faults(["503"] * 10)
+    with pytest.raises(es_pandas.ServiceUnavailable, match="its last 10 answers") as caught:
+        pd.DataFrame({"v": range(20)}).es.produce("single", retries=0, **options)
+    assert caught.value.status["status"].tolist() == ["failed"] * 10 + ["not_sent"] * 10
 
 
 def test_rows_failed_on_429_do_not_stop_the_run(es) -> None:
     # a quota is back-pressure's to keep to: without retries, the first wave fails
-    es.script_faults(["429"] * 6)
-    status = pd.DataFrame({"v": range(8)}).es.produce(
+    es.script_faults(["429"] * 12)
+    status = pd.DataFrame({"v": range(14)}).es.produce(
         "single", url=es.url, api_key=API_KEY, progress=False, concurrency=1, retries=0
     )
-    assert status["status"].tolist() == ["failed"] * 6 + ["ok"] * 2
+    assert status["status"].tolist() == ["failed"] * 12 + ["ok"] * 2
 
 
 def test_rows_failed_on_503_with_rows_ok_between_them_do_not_stop_the_run(es) -> None:

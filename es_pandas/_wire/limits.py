@@ -26,7 +26,9 @@ def topic_name_problem(name: str, max_chars: int = MAX_TOPIC_NAME_CHARS) -> str 
     """Why Kafka can have no topic named ``name``, or None when it can."""
     if not _TOPIC_CHARACTERS.fullmatch(name):
         bad = sorted({char for char in name if not _TOPIC_CHARACTERS.fullmatch(char)})
-        return f"Kafka's topic names are letters, digits, '.', '_' and '-', not {''.join(bad)!r}"
+        return (
+            f"Kafka's topic names are ASCII letters, digits, '.', '_' and '-', not {''.join(bad)!r}"
+        )
     if name in (".", ".."):
         # also dot segments in a URL path: no request could reach them
         return "Kafka forbids the topic names '.' and '..'"
