@@ -4,6 +4,8 @@ local server, the bytes the server stores compared with what the file holds."""
 from __future__ import annotations
 
 import json
+import os
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -488,3 +490,16 @@ def test_an_empty_file_sends_nothing_and_an_undecodable_header_names_the_file(
     assert "header.csv: cannot read line 1" in unreadable.stderr
     assert "--encoding" in unreadable.stderr and "nothing was sent" in unreadable.stderr
     assert es.stats().get("requests", 0) == 0
+
+
+def test_a_fifo_is_read_as_it_comes_not_counted_first(es, tmp_path) -> None:
+    # counting its lines first used it up (and its seek failed): 'Illegal seek'
+    fifo = tmp_path / "rows.csv"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=fifo.write_text, args=("k,v\n1,a\n2,b\n",), daemon=True)
+    writer.start()
+    es.reset_stats()
+    summary = es_pandas.produce_file(fifo, "single", url=es.url, api_key=API_KEY, key_col="k")
+    writer.join()
+    assert summary.total == summary.counts["ok"] == 2
+    assert es.stats()["200"] == 2
