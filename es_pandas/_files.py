@@ -276,8 +276,8 @@ class FileLoad:
         return None if lines is None else lines - int(np.count_nonzero(self._skip < lines))
 
     def chunks(self) -> tuple[pd.Series | None, Iterator[Chunk]]:
-        """The dtypes of the file's columns as its first chunk has them (None for an
-        empty file), and its chunks, read lazily. :meth:`open` first."""
+        """The dtypes of the file's columns as its first chunk has them (None for a
+        JSON Lines file of no lines), and its chunks, read lazily. :meth:`open` first."""
         frames = read_frames(self.path, self._read, self._chunksize, self.name, self._pipe)
         try:
             first = next(frames, None)

@@ -15,6 +15,12 @@ far, in the order they first appear (a later chunk may add some). Parquet keeps 
 schema: each column's dtype follows from its Arrow type alone (:mod:`._parquet` has the
 table).
 
+A CSV or TSV file's first line is its header, so one without even that (0 bytes, or
+blank lines only) holds no table, and is refused: far more often an export that
+failed than a table of no rows, which still has its header line. A JSON Lines file
+holds one record a line, so an empty one is a table of no rows, as an export of none
+writes it.
+
 A pipe, FIFO or terminal (stdin included) is opened by :class:`Pipe`, on the caller's
 thread, and read so that a Ctrl-C ends a read that waits for its writer.
 """
@@ -438,7 +444,9 @@ def _csv_frames(
             index_col=False,
         )
     except pd.errors.EmptyDataError:
-        return  # an empty file: no columns, no rows
+        raise ValueError(
+            "it is empty, without even a header line (a table of no rows still has one)"
+        ) from None
     with reader:
         yield from reader
 
