@@ -62,6 +62,7 @@ def file_schema(
         **{k: v for k, v in checked.items() if k in FILE_OPTIONS},
     )
     try:
+        load.open()
         dtypes, _ = load.chunks()
         if dtypes is None:
             raise ConfigurationError(f"{load.name} has no rows to infer a schema from")

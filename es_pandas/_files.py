@@ -30,6 +30,7 @@ from ._parquet import parquet
 from ._reading import (
     ColumnTypes,
     FileReadError,
+    Pipe,
     ReadOptions,
     count_rows,
     file_format,
@@ -247,6 +248,19 @@ class FileLoad:
         # how far the file was read, and whether to its end
         self._read_to = 0
         self._read_all = False
+        self._pipe: Pipe | None = None
+
+    def open(self) -> None:
+        """Open the file if it is a pipe, FIFO or terminal (a file is opened as it is
+        read): on the caller's thread, before the run's, as opening a FIFO waits for
+        its writer and Ctrl-C ends that wait only on the main thread."""
+        self._pipe = Pipe.open(self.path, self.format)
+
+    def interrupt(self) -> None:
+        """End a read of the pipe that waits for its writer, from any thread: the
+        run's reads raise InputInterrupted from now on."""
+        if self._pipe is not None:
+            self._pipe.interrupt()
 
     @functools.cached_property
     def _lines(self) -> int | None:
@@ -262,9 +276,9 @@ class FileLoad:
         return None if lines is None else lines - int(np.count_nonzero(self._skip < lines))
 
     def chunks(self) -> tuple[pd.Series | None, Iterator[Chunk]]:
-        """The dtypes of the file's columns as its first chunk has them (None for an
-        empty file), and its chunks, read lazily."""
-        frames = read_frames(self.path, self._read, self._chunksize, self.name)
+        """The dtypes of the file's columns as its first chunk has them (None for a
+        JSON Lines file of no lines), and its chunks, read lazily. :meth:`open` first."""
+        frames = read_frames(self.path, self._read, self._chunksize, self.name, self._pipe)
         try:
             first = next(frames, None)
         except FileReadError as exc:
@@ -432,6 +446,8 @@ class FileLoad:
         return StatusFrame(pd.concat(frames)) if frames else StatusBook(0).to_frame()
 
     def close(self) -> None:
+        if self._pipe is not None:
+            self._pipe.close()
         finished = False
         try:
             if self._dead is not None:

@@ -123,7 +123,7 @@ class Producer:
         from ._run import run_blocking
 
         run = self._run(topic, options, dry_run, len(frame))
-        return run_blocking(run.frame(frame), run.interrupted, run.stop)
+        return run_blocking(functools.partial(run.frame, frame), run.interrupted, run.stop)
 
     @overload
     async def aproduce(
@@ -197,12 +197,18 @@ class Producer:
             in_flight=settings.options["concurrency"],
             **{k: v for k, v in checked.items() if k in FILE_OPTIONS},
         )
-        run = Run(
-            settings, topic, dry_run, load.total, f"{load.name} -> {topic}", tally, self._routes
-        )
         try:
+            # Opened (a FIFO waits for its writer) and counted here, where Ctrl-C ends
+            # the wait; and where a Ctrl-C that does leaves no journal behind.
+            load.open()
+            run = Run(
+                settings, topic, dry_run, load.total, f"{load.name} -> {topic}", tally, self._routes
+            )
             summary = run_blocking(
-                run.file(load), functools.partial(run.file_interrupted, load), run.stop
+                functools.partial(run.file, load),
+                functools.partial(run.file_interrupted, load),
+                run.stop,
+                wake=load.interrupt,
             )
         except BaseException:
             # The run's exception says what happened, with its rows' status: closing

@@ -14,6 +14,15 @@ whatever the other lines of its chunk have; a chunk's columns are the file's fie
 far, in the order they first appear (a later chunk may add some). Parquet keeps its
 schema: each column's dtype follows from its Arrow type alone (:mod:`._parquet` has the
 table).
+
+A CSV or TSV file's first line is its header, so one without even that (0 bytes, or
+blank lines only) holds no table, and is refused: far more often an export that
+failed than a table of no rows, which still has its header line. A JSON Lines file
+holds one record a line, so an empty one is a table of no rows, as an export of none
+writes it.
+
+A pipe, FIFO or terminal (stdin included) is opened by :class:`Pipe`, on the caller's
+thread, and read so that a Ctrl-C ends a read that waits for its writer.
 """
 
 from __future__ import annotations
@@ -21,16 +30,20 @@ from __future__ import annotations
 import bz2
 import codecs
 import gzip
+import io
 import itertools
 import json
 import lzma
+import os
 import re
+import selectors
+import stat
 import sys
 import warnings
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal, cast
+from typing import IO, TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -41,10 +54,15 @@ from ._parquet import parquet, parquet_frames
 from ._wire.columns import absent_rows
 from ._wire.values import ABSENT
 
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
 __all__ = [
     "FORMATS",
     "ColumnTypes",
     "FileReadError",
+    "InputInterrupted",
+    "Pipe",
     "ReadOptions",
     "count_rows",
     "file_format",
@@ -89,9 +107,23 @@ def file_format(path: str, format: str | None) -> Format:
         ) from None
 
 
+def _is_pipe(path: str) -> bool:
+    """Whether ``path`` (``-``: stdin) is a pipe, FIFO, terminal or socket: read once,
+    as its writer writes, rather than a file."""
+    if path != "-":
+        mode = os.stat(path).st_mode
+    else:
+        try:
+            mode = os.fstat(sys.stdin.fileno()).st_mode
+        except (AttributeError, OSError):
+            return False  # stdin replaced by an object in memory: read as it is
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
+
+
 def count_rows(path: str, format: Format) -> int | None:
     """Rows in the file, for the progress bar's ETA; None when it cannot be known cheaply."""
-    if path == "-":
+    # a pipe can be read only once: counting it would leave nothing to send
+    if path == "-" or _is_pipe(path):
         return None
     if format == "parquet":
         return int(parquet().ParquetFile(path).metadata.num_rows)
@@ -121,6 +153,95 @@ _DOES_NOT_FIT = (ValueError, KeyError, OverflowError, RecursionError)
 
 class FileReadError(ConfigurationError):
     """The file cannot be read on (undecodable bytes, a malformed line)."""
+
+
+class InputInterrupted(Exception):
+    """Ctrl-C ended a read of a pipe that waited for its writer."""
+
+
+class _WaitingRead(io.RawIOBase):
+    """A pipe's reads, each waiting until the pipe has data or :meth:`interrupt` is
+    called: a run reads on its own thread, where Ctrl-C cannot end a read that waits
+    (Python raises KeyboardInterrupt on the main thread only, and retries the read)."""
+
+    def __init__(self, fd: int, *, closefd: bool) -> None:
+        super().__init__()
+        self._fd = fd
+        self._closefd = closefd
+        self._wake_fd, self._waker = os.pipe()
+        self._interrupted = False
+        self._selector: selectors.BaseSelector | None = selectors.DefaultSelector()
+        try:
+            self._selector.register(fd, selectors.EVENT_READ)
+            self._selector.register(self._wake_fd, selectors.EVENT_READ)
+        except (OSError, ValueError):
+            # epoll refuses some devices (/dev/null): their reads wait as plain reads do
+            self._selector.close()
+            self._selector = None
+
+    def readable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        if self._selector is not None and not self._interrupted:
+            self._selector.select()  # until the pipe has data, or interrupt() is called
+        if self._interrupted:
+            raise InputInterrupted("interrupted while waiting for the input")
+        return os.readv(self._fd, [buffer])
+
+    def interrupt(self) -> None:
+        """End the read waiting now, and every later one (from any thread)."""
+        if not self._interrupted and not self.closed:
+            self._interrupted = True  # before the wake: the read checks it once awake
+            os.write(self._waker, b"\0")
+
+    def close(self) -> None:
+        if not self.closed:
+            if self._selector is not None:
+                self._selector.close()
+            os.close(self._wake_fd)
+            os.close(self._waker)
+            if self._closefd:
+                os.close(self._fd)
+        super().close()
+
+
+class Pipe:
+    """A pipe, FIFO or terminal as :func:`read_frames` reads it (``file``), opened on
+    the caller's thread: opening a FIFO waits for its writer, and Ctrl-C ends that wait
+    only on the main thread. :meth:`interrupt` ends a read that waits, from any thread,
+    with :class:`InputInterrupted`."""
+
+    def __init__(self, path: str) -> None:
+        self._raw = (
+            _WaitingRead(sys.stdin.fileno(), closefd=False)
+            if path == "-"
+            else _WaitingRead(os.open(path, os.O_RDONLY), closefd=True)
+        )
+        self._buffered = io.BufferedReader(self._raw)
+        opener = _OPENERS.get(Path(path).suffix)
+        self.file: IO[bytes] = opener(self._buffered, "rb") if opener else self._buffered
+
+    @staticmethod
+    def open(path: str, format: Format) -> Pipe | None:
+        """``path`` opened if it is a pipe, FIFO or terminal; None for a file (its
+        reader opens it), for Parquet (read by seeking, which a pipe refuses) and on
+        Windows (whose select waits for sockets only: a pipe is read as a file is)."""
+        if os.name == "posix" and format != "parquet" and _is_pipe(path):
+            return Pipe(path)
+        return None
+
+    def interrupt(self) -> None:
+        self._raw.interrupt()
+
+    def close(self) -> None:
+        # a read that waits holds the buffer's lock, which closing takes
+        self.interrupt()
+        self.file.close()
+        self._buffered.close()  # a decompressor leaves the file it was given open
 
 
 @dataclass(frozen=True)
@@ -262,12 +383,15 @@ def _infer(column: pd.Series) -> str:
 
 
 def read_frames(
-    path: str, options: ReadOptions, chunk_rows: int, name: str
+    path: str, options: ReadOptions, chunk_rows: int, name: str, pipe: Pipe | None = None
 ) -> Iterator[pd.DataFrame]:
-    """The file as DataFrames of at most ``chunk_rows`` rows; never the whole file at
-    once. A file that cannot be read on raises :class:`FileReadError` naming the line.
-    Dead letters sent again lose their status columns (see _deadletters)."""
-    source: str | IO[bytes] = sys.stdin.buffer if path == "-" else path
+    """The file (``pipe``'s if it is one) as DataFrames of at most ``chunk_rows`` rows;
+    never the whole file at once. A file that cannot be read on raises
+    :class:`FileReadError` naming the line. Dead letters sent again lose their status
+    columns (see _deadletters)."""
+    source: str | IO[bytes] = (
+        pipe.file if pipe is not None else sys.stdin.buffer if path == "-" else path
+    )
     if options.format == "parquet":
         yield from map(drop_dead_letter_columns, parquet_frames(source, chunk_rows))
         return
@@ -289,7 +413,7 @@ def read_frames(
             ) from None
         except UnicodeDecodeError as exc:
             raise FileReadError(
-                f"{name}: cannot read {_undecodable_line(path, options.encoding)} as "
+                f"{name}: cannot read {_undecodable_line(source, options.encoding)} as "
                 f"{options.encoding} ({exc.reason}); pass encoding= the file's "
                 "(cp1252 for a Windows export, latin-1, ...)"
             ) from None
@@ -320,7 +444,9 @@ def _csv_frames(
             index_col=False,
         )
     except pd.errors.EmptyDataError:
-        return  # an empty file: no columns, no rows
+        raise ValueError(
+            "it is empty, without even a header line (a table of no rows still has one)"
+        ) from None
     with reader:
         yield from reader
 
@@ -374,10 +500,11 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _undecodable_line(path: str, encoding: str) -> str:
-    """Which line of ``path`` does not decode (read again, on this error path only)."""
-    if path == "-":
-        return "stdin"
+def _undecodable_line(path: str | IO[bytes], encoding: str) -> str:
+    """Which line of ``path`` does not decode (read again, on this error path only; a
+    pipe cannot be)."""
+    if not isinstance(path, str):
+        return "it"
     decoder = codecs.getincrementaldecoder(encoding)()
     with open(path, "rb") as handle:
         for number, line in enumerate(handle, start=1):

@@ -16,7 +16,10 @@ import contextlib
 import functools
 import itertools
 import logging
+import math
+import signal
 import threading
+import time
 from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import asdict
 from typing import Any, Literal, TypeVar, cast
@@ -477,71 +480,122 @@ def _call_on(loop: asyncio.AbstractEventLoop, function: Callable[[], object]) ->
         loop.call_soon_threadsafe(function)
 
 
+class _CtrlC:
+    """A SIGINT handler that counts Ctrl-Cs instead of raising KeyboardInterrupt."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.count += 1
+
+
+@contextlib.contextmanager
+def _ctrl_c_counted() -> Iterator[_CtrlC]:
+    """Ctrl-C counted while the block runs, where Python's own handler would raise
+    KeyboardInterrupt (on the main thread): that lands between any two steps, and one
+    landing outside the wait for a run leaves the run going on behind the caller's
+    back, its files closed under it. Elsewhere (another thread, a handler of the
+    caller's own) the count is kept by whoever catches a KeyboardInterrupt."""
+    counter = _CtrlC()
+    ours = threading.current_thread() is threading.main_thread() and (
+        signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    )
+    if ours:
+        signal.signal(signal.SIGINT, counter)
+    try:
+        yield counter
+    finally:
+        if ours:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def run_blocking(
-    coro: Coroutine[Any, Any, T],
+    run: Callable[[], Coroutine[Any, Any, T]],
     on_interrupt: Callable[[], BaseException],
     stop: Callable[[], None],
+    *,
+    wake: Callable[[], None] | None = None,
 ) -> T:
-    """Run ``coro`` on a private event loop in a helper thread and wait for it.
+    """Run the coroutine ``run()`` on a private event loop in a helper thread and wait
+    for it.
 
     The same path serves scripts and Jupyter (where a loop already runs on the main
     thread, so ``asyncio.run`` is impossible; no nest_asyncio). Ctrl-C or a kernel
     interrupt reaches the waiting main thread. The first calls ``stop()`` on the loop
     (no more rows go out) and waits up to :data:`GRACE_SECONDS` for the answers in
     flight; after that, or at a second Ctrl-C, the run is cancelled, which drops the
-    requests still in flight. Either way ``on_interrupt()`` builds the exception.
+    requests still in flight. Either way ``on_interrupt()`` builds the exception, once
+    the run's thread has ended: never before.
+
+    ``wake()`` is called at each Ctrl-C, before anything is asked of the loop: it ends
+    what the loop's thread may be blocked in outside the loop (the read of a pipe that
+    waits for its writer), which would keep it from stopping, or being cancelled.
     """
-    loop = _new_event_loop()
     outcome: dict[str, Any] = {}
     started = threading.Event()
     finished = threading.Event()
 
-    def target() -> None:
-        asyncio.set_event_loop(loop)
-        task = loop.create_task(coro)
-        outcome["task"] = task
-        started.set()
-        try:
-            outcome["result"] = loop.run_until_complete(task)
-        except BaseException as exc:
-            outcome["error"] = exc
-        finally:
-            try:
-                loop.run_until_complete(loop.shutdown_asyncgens())
-            finally:
-                loop.close()
-                finished.set()
+    with _ctrl_c_counted() as ctrl_c:
+        # made here, under the count: a loop made before a Ctrl-C would never be closed
+        loop = _new_event_loop()
 
-    thread = threading.Thread(target=target, name="es-pandas-produce", daemon=True)
-    thread.start()
-    # Each Ctrl-C moves one stage on, wherever it lands (even in the middle of the
-    # previous one's handling): running -> stopping -> cancelled.
-    stage = "running"
-    while not finished.is_set():
-        try:
-            if stage == "running":
-                finished.wait(0.1)
-            elif stage == "stopping":
+        def target() -> None:
+            asyncio.set_event_loop(loop)
+            # the coroutine is made here: one made before a Ctrl-C would never be awaited
+            task = loop.create_task(run())
+            outcome["task"] = task
+            started.set()
+            try:
+                outcome["result"] = loop.run_until_complete(task)
+            except BaseException as exc:
+                outcome["error"] = exc
+            finally:
+                try:
+                    loop.run_until_complete(loop.shutdown_asyncgens())
+                finally:
+                    loop.close()
+                    finished.set()
+
+        thread = threading.Thread(target=target, name="es-pandas-produce", daemon=True)
+        thread.start()
+        # Each Ctrl-C moves one stage on: running -> stopping -> cancelled.
+        handled = 0
+        cancel_at = math.inf
+        while not _wait(finished, ctrl_c):
+            if ctrl_c.count > handled:
+                if wake is not None:
+                    wake()
                 started.wait()
-                _call_on(loop, stop)
-                logger.warning(
-                    "interrupted: waiting up to %.0f s for the rows in flight (Ctrl-C again "
-                    "to stop at once)",
-                    GRACE_SECONDS,
-                )
-                finished.wait(GRACE_SECONDS)
-                stage = "cancelled"
-            else:
-                started.wait()
+                if handled == 0:
+                    _call_on(loop, stop)
+                    logger.warning(
+                        "interrupted: waiting up to %.0f s for the rows in flight (Ctrl-C "
+                        "again to stop at once)",
+                        GRACE_SECONDS,
+                    )
+                    cancel_at = time.monotonic() + GRACE_SECONDS
+                if ctrl_c.count > 1:
+                    cancel_at = 0.0
+                handled = ctrl_c.count
+            if time.monotonic() >= cancel_at:
                 _call_on(loop, outcome["task"].cancel)
-                finished.wait()
-        except KeyboardInterrupt:
-            stage = "stopping" if stage == "running" else "cancelled"
-    if stage != "running":
+                cancel_at = math.inf
+    # a Ctrl-C as the run ended too: the status is whole, and the caller asked to stop
+    if ctrl_c.count:
         raise on_interrupt() from None
     if "error" in outcome:
         raise outcome["error"]
     return cast(T, outcome["result"])
+
+
+def _wait(finished: threading.Event, ctrl_c: _CtrlC) -> bool:
+    """Whether the run has ended, after waiting a little for it."""
+    try:
+        return finished.wait(0.1)
+    except KeyboardInterrupt:  # from a handler of the caller's own
+        ctrl_c.count += 1
+        return False
 
 
 def record_encoder(

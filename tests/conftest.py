@@ -51,12 +51,15 @@ def client(server: LocalEventStreams) -> Iterator[httpx.Client]:
         yield c
 
 
-def start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+def start(
+    *args: str, env: dict[str, str] | None = None, stdin: int | None = None
+) -> subprocess.Popen[str]:
     """``es-pandas ARGS`` started in a subprocess as a shell starts a foreground job,
     SIGINT at its default: a job started in the background (a CI runner's) inherits it
     ignored, and would never see the test's Ctrl-C."""
     return subprocess.Popen(
         [sys.executable, "-m", "es_pandas", *args],
+        stdin=stdin,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

@@ -462,15 +462,49 @@ def test_text_bar_in_a_terminal_without_a_size(es, env, tmp_path, monkeypatch) -
 def test_ctrl_c_while_the_file_is_being_opened_exits_130(env, tmp_path) -> None:
     # A named pipe nobody writes to yet: the command blocks opening it, an event the
     # test can see (its own open for writing returns), not a moment it has to guess.
+    # The Ctrl-C lands in the open or in the read after it, which waits for the write
+    # end held open here: only the Ctrl-C can end the command.
     fifo = tmp_path / "rows.csv"
     os.mkfifo(fifo)
-    proc = start("produce", str(fifo), "--topic", "single", env=env)
+    status_out = tmp_path / "status.csv"
+    proc = start(
+        "produce", str(fifo), "--topic", "single", "--status-out", str(status_out), env=env
+    )
     with open(fifo, "w"):
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "interrupted" in err
-    assert "Aborted" not in err and "Traceback" not in err
+    assert "Aborted" not in err and "Traceback" not in err and "Warning" not in err
+    # nothing was read: no journal is left to refuse the next load into status.csv
+    assert os.listdir(tmp_path) == ["rows.csv"]
+
+
+def test_ctrl_c_while_a_pipe_waits_for_its_writer_exits_130(es, env) -> None:
+    # The run reads on a thread of its own, where Python never raises a Ctrl-C: a read
+    # waiting for a writer that stalls (stdin held open here) once outlasted every
+    # Ctrl-C. JSON Lines are read line by line, and one row at a time is in flight (the
+    # waiting read holds up the run's loop, answers included): all 50 are answered
+    # before the read of the 51st waits.
+    proc = start(
+        *["produce", "-", "-t", "single", "--format", "jsonl", "--chunksize", "10"],
+        *["--concurrency", "1"],
+        env=env,
+        stdin=subprocess.PIPE,
+    )
+    assert proc.stdin is not None and proc.stderr is not None
+    try:
+        proc.stdin.write("".join(json.dumps({"n": n}) + "\n" for n in range(50)))
+        proc.stdin.flush()
+        wait_for_answers(es, 50, proc)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
+        err = proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.stdin.close()
+    assert "rows from 50 on were not read" in err and "Error: interrupted" in err, err
+    assert "Traceback" not in err
 
 
 def test_a_dry_run_plans_only_what_resume_would_send(env, tmp_path) -> None:

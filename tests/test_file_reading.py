@@ -4,6 +4,8 @@ local server, the bytes the server stores compared with what the file holds."""
 from __future__ import annotations
 
 import json
+import os
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -471,7 +473,7 @@ def test_messages_naming_both_spellings_keep_the_command_lines() -> None:
     assert cli_words("pass encoding= the file's") == "pass --encoding the file's"
 
 
-def test_an_empty_file_sends_nothing_and_an_undecodable_header_names_the_file(
+def test_an_empty_file_or_an_undecodable_header_is_refused_naming_the_file(
     es, env, tmp_path
 ) -> None:
     empty = tmp_path / "empty.csv"
@@ -483,8 +485,55 @@ def test_an_empty_file_sends_nothing_and_an_undecodable_header_names_the_file(
     nothing = run("produce", str(empty), "--topic", "single", env=env)
     unreadable = run("produce", str(header), "--topic", "single", env=env)
 
-    assert nothing.returncode == 0, nothing.stderr
+    assert nothing.returncode == 2, nothing.stderr
+    assert "Error: empty.csv: it is empty, without even a header line" in nothing.stderr
+    assert len(nothing.stderr.splitlines()) == 1, nothing.stderr
     assert unreadable.returncode == 2
     assert "header.csv: cannot read line 1" in unreadable.stderr
     assert "--encoding" in unreadable.stderr and "nothing was sent" in unreadable.stderr
     assert es.stats().get("requests", 0) == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "text"), [("empty.csv", ""), ("empty.tsv", ""), ("blank.csv", "\n\n")]
+)
+def test_a_csv_or_tsv_without_even_a_header_line_is_refused(es, tmp_path, name, text) -> None:
+    # more likely an export that failed than a table of no rows, which has its header
+    path = tmp_path / name
+    path.write_text(text)
+    es.reset_stats()
+    with pytest.raises(es_pandas.ConfigurationError, match=rf"^{name}: it is empty, without"):
+        es_pandas.produce_file(path, "single", url=es.url, api_key=API_KEY, key_col="k")
+    assert es.stats().get("requests", 0) == 0
+
+
+def test_a_header_alone_and_an_empty_json_lines_file_are_loads_of_no_rows(es, tmp_path) -> None:
+    header, jsonl = tmp_path / "header.csv", tmp_path / "empty.jsonl"
+    header.write_text("k,v\n")
+    jsonl.write_text("")  # one record a line: no line, no record
+    for path in (header, jsonl):
+        summary = es_pandas.produce_file(path, "single", url=es.url, api_key=API_KEY)
+        assert summary.total == 0
+
+
+def test_stdin_is_refused_empty_as_csv_and_taken_empty_as_json_lines(es, env) -> None:
+    csv = run("produce", "-", "--topic", "single", env=env, stdin=b"")
+    jsonl = run("produce", "-", "--topic", "single", "--format", "jsonl", env=env, stdin=b"")
+
+    assert csv.returncode == 2, csv.stderr
+    assert "Error: stdin: it is empty, without even a header line" in csv.stderr
+    assert jsonl.returncode == 0, jsonl.stderr
+    assert "0 rows" in jsonl.stderr
+
+
+def test_a_fifo_is_read_as_it_comes_not_counted_first(es, tmp_path) -> None:
+    # counting its lines first used it up (and its seek failed): 'Illegal seek'
+    fifo = tmp_path / "rows.csv"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=fifo.write_text, args=("k,v\n1,a\n2,b\n",), daemon=True)
+    writer.start()
+    es.reset_stats()
+    summary = es_pandas.produce_file(fifo, "single", url=es.url, api_key=API_KEY, key_col="k")
+    writer.join()
+    assert summary.total == summary.counts["ok"] == 2
+    assert es.stats()["200"] == 2

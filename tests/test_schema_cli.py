@@ -224,13 +224,15 @@ def test_stdin() -> None:
         ),
         (["orders.csv", "-t", "t", "--schema-name", "9x"], "--schema-name must be an Avro name"),
         (["orders.csv", "-t", "."], "Error: topic '.' cannot exist: Kafka forbids"),
-        (["empty.csv", "-t", "t"], "Error: empty.csv has no rows to infer a schema from"),
+        (["empty.csv", "-t", "t"], "Error: empty.csv: it is empty, without even a header line"),
+        (["empty.jsonl", "-t", "t"], "Error: empty.jsonl has no rows to infer a schema from"),
     ],
 )
 def test_errors_exit_2_in_one_line(tmp_path, monkeypatch, args, message) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "orders.csv").write_text(CSV)
     (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "empty.jsonl").write_text("")
     (tmp_path / "mixed.jsonl").write_text('{"qty": 1}\n{"qty": "two"}\n')
     result = run("schema", *args)
     assert result.returncode == 2, result.stderr
