@@ -44,6 +44,7 @@ from ._options import PRODUCE_OPTIONS, check_options, parameters_doc
 from ._producer import Producer
 from ._progress import ProgressEvent
 from ._status import REASONS_KEPT, STATUSES, StatusBook, StatusFrame, Summary
+from ._wire.limits import check_topic
 
 if TYPE_CHECKING:
     from typing import Unpack
@@ -265,6 +266,8 @@ class DaskEventStreamsAccessor:
         producer: Producer | None = None,
         **options: Unpack[ProduceOptions],
     ) -> Summary | dd.DataFrame:
+        # here, not when computed: a graph to a topic that cannot exist is no graph
+        check_topic(topic)
         checked = check_options(options, PRODUCE_OPTIONS)
         settings = resolve([checked]) if producer is None else producer._settings(checked, False)
         dead_letter = settings.options["dead_letter"]

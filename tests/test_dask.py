@@ -248,6 +248,13 @@ def test_credentials_stay_out_of_the_graph_and_are_resolved_on_the_client(
     assert len(es.read(topic)) == 120
 
 
+def test_a_topic_kafka_cannot_have_is_refused_before_a_graph_is_built() -> None:
+    ddf = dd.from_pandas(pd.DataFrame({"v": range(4)}), npartitions=2)
+    for compute in (True, False):
+        with pytest.raises(ConfigurationError, match="topic 'a/b' cannot exist"):
+            ddf.es.produce("a/b", url="http://127.0.0.1:9", compute=compute)
+
+
 def test_dead_letters_go_to_one_file_per_partition(client, es, topic, tmp_path) -> None:
     frame, ddf = rejected_partition()
     options = {"url": es.url, "api_key": SECRET, "key_col": "order_id"}

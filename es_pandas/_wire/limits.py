@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 
 from .._exceptions import ConfigurationError
 
-__all__ = ["MAX_TOPIC_NAME_CHARS", "Limits", "topic_name_problem"]
+__all__ = ["MAX_TOPIC_NAME_CHARS", "Limits", "check_topic", "topic_name_problem"]
 
 #: Kafka's own limit on a topic name's length (IBM Cloud allows 200)
 MAX_TOPIC_NAME_CHARS = 249
@@ -35,6 +35,16 @@ def topic_name_problem(name: str, max_chars: int = MAX_TOPIC_NAME_CHARS) -> str 
     if not 1 <= len(name) <= max_chars:
         return f"a topic name has 1 to {max_chars} characters, not {len(name)}"
     return None
+
+
+def check_topic(topic: object) -> None:
+    """Refuse a topic Kafka can have no topic of, before anything is sent: not by a 404
+    per row (or, for '.' and '..', a request that HTTP libraries resolve to another
+    path altogether)."""
+    if not isinstance(topic, str) or not topic:
+        raise ConfigurationError(f"topic must be a non-empty string, not {topic!r}")
+    if (problem := topic_name_problem(topic)) is not None:
+        raise ConfigurationError(f"topic {topic!r} cannot exist: {problem}")
 
 
 @dataclass(frozen=True)

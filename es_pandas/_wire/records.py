@@ -27,7 +27,7 @@ from .avro import AvroSchema, AvroValues, avro_sides
 from .columns import absent_as_null, json_column, text_column, unsendable
 from .dialect import RECORD_ID_HEADER, Dialect, EncodedRecord, RejectedRow, set_record_id
 from .kafka import Kafka, KafkaRecord
-from .limits import Limits, topic_name_problem
+from .limits import Limits, check_topic
 from .v1 import V1
 from .v2 import V2
 from .values import (
@@ -182,12 +182,7 @@ class RecordEncoder:
                 "serializer registers the schema; protocol='kafka' sends json, text and "
                 "binary values"
             )
-        if not isinstance(topic, str) or not topic:
-            raise ConfigurationError(f"topic must be a non-empty string, not {topic!r}")
-        if (problem := topic_name_problem(topic)) is not None:
-            # refused here, not by a 404 per row (or, for '.' and '..', a request that
-            # HTTP libraries resolve to another path altogether)
-            raise ConfigurationError(f"topic {topic!r} cannot exist: {problem}")
+        check_topic(topic)
         if value_type not in (None, "json", "text", "binary"):
             raise ConfigurationError(
                 f"value_type must be 'json', 'text', 'binary' or None, not {value_type!r}"
