@@ -68,6 +68,7 @@ _HOLDS = (FAILED, UNKNOWN)
 #: the fewest answers in a row of 5xx or 408 that say a service is down: fewer would
 #: stop a run of one request at a time, without retries, whose service fails 1 in 20
 _DOWN_ANSWERS = 10
+
 # a v2 envelope that Event Streams refuses without writing: its value has no type
 _NO_TYPE = b'{"value":{}}'
 
