@@ -295,7 +295,7 @@ Takes the options of :meth:`produce`, and:
 ``dry_run=True`` returns the requests as a DataFrame indexed by row number instead of
 sending them; a callable as ``dry_run`` is given each chunk's requests in file order
 instead (for files too large to hold), and the :class:`Summary` counts them as ``ok``
-(would be sent) or ``rejected``.
+(would be sent) or ``rejected``, and reads ``dry run: N requests, M rows rejected``.
 
 Returns the run's :class:`Summary`.
 """

@@ -84,6 +84,7 @@ class Run:
         self.total = total
         self.description = description
         self.tally = tally or Tally()
+        self.tally.dry_run = bool(dry_run)
         #: whether each URL has the v2 route, as found out by "auto" (a Producer's
         #: runs share it: a route does not come and go between calls)
         self._routes = {} if routes is None else routes

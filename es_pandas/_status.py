@@ -86,7 +86,8 @@ class Summary:
     is where the rows not ok were written (``dead_letter``), and how many.
     ``held_keys`` counts the keys whose later rows were held back
     (``on_key_error="hold"``), ``maybe_duplicates`` the ok rows flagged
-    ``maybe_duplicate``, and ``slowdown`` says how push-back slowed the run."""
+    ``maybe_duplicate``, and ``slowdown`` says how push-back slowed the run.
+    ``dry_run``: nothing was sent, and ``ok`` counts the requests that would be."""
 
     def __init__(
         self,
@@ -101,6 +102,7 @@ class Summary:
         held_keys: int = 0,
         maybe_duplicates: int = 0,
         slowdown: Slowdown | None = None,
+        dry_run: bool = False,
     ) -> None:
         self.counts = counts
         self.elapsed = elapsed
@@ -113,6 +115,7 @@ class Summary:
         self.held_keys = held_keys
         self.maybe_duplicates = maybe_duplicates
         self.slowdown = slowdown
+        self.dry_run = dry_run
 
     def why(self, top: int = _ERRORS_SHOWN) -> str:
         """The most frequent errors of rows not ok, with how many rows each; empty
@@ -134,14 +137,21 @@ class Summary:
 
     @property
     def sent(self) -> int:
-        """Rows this run sent (carried, rejected and not_sent ones were not)."""
+        """Rows this run sent (carried, rejected and not_sent ones were not; a dry run
+        sends none)."""
+        return 0 if self.dry_run else self._requests
+
+    @property
+    def _requests(self) -> int:
         return self.total - self.counts["rejected"] - self.counts["not_sent"] - self.carried
 
     @property
     def rate(self) -> float | None:
-        return self.sent / self.elapsed if self.elapsed else None
+        return self.sent / self.elapsed if self.elapsed and not self.dry_run else None
 
     def __str__(self) -> str:
+        if self.dry_run:
+            return self._planned()
         parts = [f"{self.counts['ok']:,} ok"]
         parts += [f"{n:,} {name}" for name, n in self.counts.items() if n and name != "ok"]
         text = ", ".join(parts)
@@ -154,6 +164,14 @@ class Summary:
         if self.unread_from is not None:
             text += f"; the file's rows from {self.unread_from:,} on were not read"
         return "; ".join([text, *self.notes()])
+
+    def _planned(self) -> str:
+        """What a dry run would have sent."""
+        requests, rejected = self._requests, self.counts["rejected"]
+        line = f"dry run: {_rows(requests, 'request')}, {rejected:,} rows rejected"
+        if self.carried:
+            line += f", {self.carried:,} rows carried from --resume (not sent again)"
+        return line
 
     def notes(self) -> list[str]:
         """What else the run has to say, a line each: how it sent, where its dead
@@ -185,6 +203,8 @@ class Summary:
         """The counts as an aligned table, for a terminal."""
         width = max(len(f"{n:,}") for n in self.counts.values())
         lines = [f"  {name:<9} {n:>{width},}" for name, n in self.counts.items()]
+        if self.dry_run:
+            return "\n".join([*lines, f"  {self._planned()}"])
         rate = f", {self.rate:,.0f} rows/s" if self.rate else ""
         lines.append(f"  {self.sent:,} rows sent in {self.elapsed or 0.0:.1f}s{rate}")
         if self.carried:
@@ -206,7 +226,9 @@ class Summary:
         head = "".join(f"<th>{name}</th>" for name in self.counts)
         cells = "".join(f"<td>{n:,}</td>" for n in self.counts.values())
         timing = ""
-        if self.elapsed is not None:
+        if self.dry_run:
+            timing = f"<p>{html.escape(self._planned())}</p>"
+        elif self.elapsed is not None:
             timing = f"<p>{self.sent:,} rows sent in {self.elapsed:.1f}s"
             timing += f" ({self.rate:,.0f} rows/s)</p>" if self.rate else "</p>"
         timing += "".join(f"<p>{html.escape(note)}</p>" for note in self.notes())
@@ -359,6 +381,7 @@ class Tally:
         self.held_keys = 0
         self.maybe_duplicates = 0
         self.slowdown: Slowdown | None = None
+        self.dry_run = False
 
     def add(self, status: str, rows: int = 1) -> None:
         self.counts[STATUSES.index(status)] += rows
@@ -388,6 +411,7 @@ class Tally:
             held_keys=self.held_keys,
             maybe_duplicates=self.maybe_duplicates,
             slowdown=self.slowdown,
+            dry_run=self.dry_run,
         )
 
 

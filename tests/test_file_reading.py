@@ -509,6 +509,31 @@ def test_a_csv_or_tsv_without_even_a_header_line_is_refused(es, tmp_path, name, 
     assert es.stats().get("requests", 0) == 0
 
 
+def test_a_dry_run_given_a_callable_sends_nothing_and_says_so(es, tmp_path) -> None:
+    """Its summary counts the requests that would go out as ok (as documented), but
+    never reads as rows sent."""
+    path = tmp_path / "orders.csv"
+    path.write_text("id,amount\n1,9.5\n2,3\n3,\n")
+    es.create_topic("planned", 1)
+    es.reset_stats()
+    plans: list[pd.DataFrame] = []
+    summary = es_pandas.produce_file(
+        path,
+        "planned",
+        key_col="id",
+        url=es.url,
+        api_key=API_KEY,
+        chunksize=2,
+        dry_run=plans.append,
+    )
+    assert [len(plan) for plan in plans] == [2, 1]
+    assert es.stats().get("received", 0) == 0 and es.read("planned") == []
+    assert isinstance(summary, es_pandas.Summary)
+    assert summary.counts["ok"] == 3 and summary.sent == 0 and summary.rate is None
+    assert str(summary) == "dry run: 3 requests, 0 rows rejected"
+    assert "sent in" not in summary.table() and "sent in" not in summary._repr_html_()
+
+
 def test_a_header_alone_and_an_empty_json_lines_file_are_loads_of_no_rows(es, tmp_path) -> None:
     header, jsonl = tmp_path / "header.csv", tmp_path / "empty.jsonl"
     header.write_text("k,v\n")

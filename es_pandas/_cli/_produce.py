@@ -93,14 +93,7 @@ def produce(file: str, topic: str, dry_run: bool, **values: Any) -> None:
 def _report(summary: Summary, dry_run: bool, status_out: str | None) -> None:
     """The counts, and why rows are not ok, on stderr."""
     if dry_run:
-        rejected = summary.counts["rejected"]
-        planned = summary.total - summary.carried - rejected - summary.counts["not_sent"]
-        line = (
-            f"dry run: {planned:,} request{'' if planned == 1 else 's'}, {rejected:,} rows rejected"
-        )
-        if summary.carried:
-            line += f", {summary.carried:,} rows carried from --resume (not sent again)"
-        click.echo(line, err=True)
+        click.echo(str(summary), err=True)
     else:
         click.echo(summary.table(), err=True)
     if summary.counts["ok"] != summary.total:
