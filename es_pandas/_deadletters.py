@@ -17,7 +17,6 @@ interrupted closes it; a process killed outright leaves it unreadable).
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 import numpy as np
@@ -26,7 +25,7 @@ import pandas as pd
 from ._exceptions import ConfigurationError
 from ._parquet import parquet
 from ._status import OK, STATUSES, Chunk, Tally
-from ._tables import TableWriter, table_format
+from ._tables import TableWriter, refuse_the_input, table_format
 from ._wire.columns import absent_as_null, absent_rows
 
 __all__ = ["DEAD_LETTER_COLUMNS", "DeadLetters", "drop_dead_letter_columns"]
@@ -44,13 +43,6 @@ def drop_dead_letter_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns=list(DEAD_LETTER_COLUMNS))
 
 
-def _same_file(path: str, reading: str | None) -> bool:
-    # (reading "-" is stdin, unless a file of that name is there)
-    if reading is None or not (os.path.exists(path) and os.path.exists(reading)):
-        return False
-    return os.path.samefile(path, reading)
-
-
 class DeadLetters:
     """Writes a run's dead letters to ``path``, chunk by chunk, in input order.
 
@@ -66,11 +58,7 @@ class DeadLetters:
             )
         if format == "parquet":
             parquet()
-        if _same_file(path, reading):
-            raise ConfigurationError(
-                f"dead_letter: {path!r} is the file being sent; write the dead letters "
-                "to another file"
-            )
+        refuse_the_input("dead_letter", path, "dead letters", reading)
         self.path = path
         self._tally = tally
         tally.dead_letter = path

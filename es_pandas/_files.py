@@ -38,7 +38,7 @@ from ._reading import (
     row_hashes,
 )
 from ._status import RECORD_ID, STATUS_COLUMNS, STATUSES, Chunk, StatusBook, StatusFrame, Tally
-from ._tables import TableWriter, table_format
+from ._tables import TableWriter, refuse_the_input, table_format
 from ._wire.columns import absent_as_null
 
 __all__ = ["FileLoad"]
@@ -204,6 +204,7 @@ class FileLoad:
         self._chunksize = chunksize
         self._tally = tally
         if status_out:
+            refuse_the_input("status_out", status_out, "status", path)
             check_no_journal(status_out, resume)
         self._record_ids = record_ids
         self._status_columns = [*STATUS_COLUMNS, *([RECORD_ID] if record_ids else [])]

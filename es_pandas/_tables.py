@@ -22,11 +22,12 @@ from typing import IO, Any, Literal
 import numpy as np
 import pandas as pd
 
+from ._exceptions import ConfigurationError
 from ._parquet import parquet
 from ._wire.columns import absent_as_null
 from ._wire.values import ABSENT
 
-__all__ = ["TableFormat", "TableWriter", "table_format"]
+__all__ = ["TableFormat", "TableWriter", "refuse_the_input", "table_format"]
 
 TableFormat = Literal["csv", "jsonl", "parquet"]
 _FORMATS: dict[str, TableFormat] = {
@@ -35,6 +36,17 @@ _FORMATS: dict[str, TableFormat] = {
     ".parquet": "parquet",
     ".pq": "parquet",
 }
+
+
+def refuse_the_input(option: str, path: str, what: str, reading: str | None) -> None:
+    """Refuse to write ``what`` to ``path`` when it is the file being sent (``reading``;
+    "-" is stdin, unless a file of that name is there): it would be written over."""
+    if reading is None or not (os.path.exists(path) and os.path.exists(reading)):
+        return
+    if os.path.samefile(path, reading):
+        raise ConfigurationError(
+            f"{option}: {path!r} is the file being sent; write the {what} to another file"
+        )
 
 
 def table_format(path: str) -> TableFormat | None:

@@ -378,6 +378,16 @@ def test_the_cli_errors_option_decides_the_exit_status(es, env, tmp_path, errors
 
 
 @pytest.mark.filterwarnings("error")
+def test_a_status_file_that_is_the_file_being_sent_is_refused(es, env, tmp_path) -> None:
+    """It would be written over: the input's rows gone, replaced by their status."""
+    path = write_csv(tmp_path / "orders.csv", TRICKY)
+    before = path.read_bytes()
+    result = run("produce", str(path), "--topic", "single", "--status-out", str(path), env=env)
+    assert result.returncode == 2
+    assert "'" + str(path) + "' is the file being sent" in result.stderr
+    assert path.read_bytes() == before and es.stats() == {}
+
+
 def test_a_status_file_of_row_and_status_only_resumes_without_warnings(es, tmp_path) -> None:
     # pandas warned, filling False into maybe_duplicate, a float column when the file lacks it
     path = tmp_path / "rows.csv"
