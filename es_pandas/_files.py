@@ -43,9 +43,10 @@ from ._wire.columns import absent_as_null
 
 __all__ = ["FileLoad"]
 
-# a status file is a status frame with each row's number in the file first, and a
-# fingerprint of the row last (so that a resumed load can tell it is the same file)
-_STATUS_COLUMNS = ["row", *STATUS_COLUMNS, "row_hash"]
+# a status file is a status frame with each row's number in the file and the topic it
+# went to first, and a fingerprint of the row last (so that a resumed load can tell it
+# is the same file, and goes to the same topic)
+_STATUS_COLUMNS = ["row", "topic", *STATUS_COLUMNS, "row_hash"]
 logger = logging.getLogger("es_pandas")
 
 
@@ -82,7 +83,7 @@ def _read_status(path: str) -> pd.DataFrame:
         )
     # record ids, where the load gave records ids, are carried with their rows
     ids = [RECORD_ID] if RECORD_ID in frame else []
-    frame = frame.reindex(columns=[*STATUS_COLUMNS, "row_hash", *ids])
+    frame = frame.reindex(columns=["topic", *STATUS_COLUMNS, "row_hash", *ids])
     numbers: dict[str, Any] = {
         "http_status": "Int16",
         "partition": "Int32",
@@ -105,22 +106,37 @@ def _read_status(path: str) -> pd.DataFrame:
                 # a column the file lacks is all NaN, a float: pandas fills no bool into it
                 "maybe_duplicate": frame["maybe_duplicate"].astype("boolean").fillna(False),
                 "row_hash": frame["row_hash"].astype("string"),
+                # (files of loads before es_pandas wrote it have none)
+                "topic": frame["topic"].astype("string"),
                 **{name: frame[name].astype("string") for name in ids},
             },
             index=frame.index,
-        )[[*STATUS_COLUMNS, "row_hash", *ids]].astype({"maybe_duplicate": bool})
+        )[[*STATUS_COLUMNS, "row_hash", "topic", *ids]].astype({"maybe_duplicate": bool})
     except (ValueError, TypeError) as exc:
         raise ConfigurationError(f"cannot read the status file {path!r}: {exc}") from None
+
+
+def _check_topic(path: str, written: pd.Series, topic: str) -> None:
+    """Refuse the status file of a load to another topic: its ok rows are not in this one,
+    and would be carried as if they were."""
+    others = sorted(set(written.dropna()) - {topic})
+    if others:
+        raise ConfigurationError(
+            f"the status file {path!r} is of a load to topic {others[0]!r}, not {topic!r}: "
+            f"its ok rows are not in {topic!r}; resume= (--resume) takes the status file "
+            "of an earlier load of this same file to this same topic"
+        )
 
 
 class StatusWriter:
     """Writes status rows as they come, so an interrupted load keeps what it did."""
 
-    def __init__(self, path: str, record_ids: bool = False) -> None:
+    def __init__(self, path: str, topic: str, record_ids: bool = False) -> None:
         format = table_format(path)
         if format not in ("csv", "parquet"):
             raise ConfigurationError(f"status files are .csv or .parquet, not {path!r}")
         self.path = path
+        self._topic = topic
         self._columns = [*_STATUS_COLUMNS, RECORD_ID] if record_ids else _STATUS_COLUMNS
         # Written under a temporary name and moved at the end, so the status file of
         # a previous load stays readable (it may be this load's --resume) until then.
@@ -129,6 +145,7 @@ class StatusWriter:
     def write(self, status: pd.DataFrame, hashes: pd.Series) -> None:
         frame = status.reset_index(drop=True)
         frame.insert(0, "row", status.index.to_numpy(dtype=np.int64))
+        frame.insert(1, "topic", pd.Series(self._topic, index=frame.index, dtype="string"))
         frame["row_hash"] = hashes.reindex(status.index).astype("string").to_numpy()
         frame = frame[self._columns].astype({"status": "string"})
         if self._table.format == "csv":
@@ -178,6 +195,7 @@ class FileLoad:
         tally: Tally,
         *,
         key_col: Hashable | None = None,
+        topic: str | None = None,
         format: str | None = None,
         encoding: str = "utf-8",
         sep: str | None = None,
@@ -213,10 +231,13 @@ class FileLoad:
                 "dead_letter and status_out are one file: give them a file each"
             )
         self._dead = DeadLetters(dead_letter, tally, reading=path) if dead_letter else None
-        self._writer = StatusWriter(status_out, record_ids) if status_out else None
+        self._topic = topic
+        self._writer = StatusWriter(status_out, self._to(), record_ids) if status_out else None
         #: called with each chunk and its status, in file order, once its rows have ended
         self.emit: Callable[[Chunk, StatusFrame], None] = self._write
         self._earlier = _read_status(resume) if resume else None
+        if self._earlier is not None and topic is not None:
+            _check_topic(resume or "", self._earlier["topic"], topic)
         self._earlier_rows = 0 if self._earlier is None else len(self._earlier)
         earlier = (
             pd.Series([], dtype="string") if self._earlier is None else self._earlier["status"]
@@ -238,7 +259,7 @@ class FileLoad:
         #: nothing here can refuse the load
         self.journal = (
             # a few times the requests in flight between two disk flushes
-            Journal(journal_path(status_out), self._earlier, ahead=4 * in_flight)
+            Journal(journal_path(status_out), self._to(), self._earlier, ahead=4 * in_flight)
             if status_out
             else None
         )
@@ -250,6 +271,12 @@ class FileLoad:
         self._read_to = 0
         self._read_all = False
         self._pipe: Pipe | None = None
+
+    def _to(self) -> str:
+        """The topic of a load that writes a status file (a produce run's: a schema's
+        load has none)."""
+        assert self._topic is not None
+        return self._topic
 
     def open(self) -> None:
         """Open the file if it is a pipe, FIFO or terminal (a file is opened as it is

@@ -22,6 +22,7 @@ a load that died.
 Lines, one per event (CSV, so an error text is quoted as in a status file)::
 
     es_pandas journal 1
+    topic,<topic>                      the topic the load sends to (its first line)
     through,<row>                      rows up to <row> may have been sent
     hash,<row>,<fingerprint>           the row as read (see _reading.row_hashes)
     id,<row>,<record id>               the id the row's record is sent with
@@ -48,6 +49,7 @@ from ._status import NOT_SENT, OK, RECORD_ID, REJECTED, STATUSES, UNKNOWN, Statu
 __all__ = ["IN_FLIGHT", "Journal", "check_no_journal", "journal_path", "read_journal"]
 
 _MAGIC = b"es_pandas journal 1\n"
+_TOPIC = "topic"
 _THROUGH = "through"
 _HASH = "hash"
 _ID = "id"
@@ -85,7 +87,7 @@ def _quoted(text: str) -> str:
 class Journal:
     """Appends a load's row outcomes and in-flight marks to ``path``."""
 
-    def __init__(self, path: str, earlier: pd.DataFrame | None, ahead: int) -> None:
+    def __init__(self, path: str, topic: str, earlier: pd.DataFrame | None, ahead: int) -> None:
         self.path = path
         self._ahead = ahead
         # rows up to this one may be in flight: the last line that reached the disk
@@ -102,6 +104,7 @@ class Journal:
         temp = f"{path}.new"
         with open(temp, "wb") as handle:
             handle.write(_MAGIC)
+            handle.write(f"{_TOPIC},{_quoted(topic)}\n".encode())
             if earlier is not None and len(earlier):
                 handle.write(_earlier_lines(earlier).encode())
             handle.flush()
@@ -279,8 +282,8 @@ def read_journal(path: str) -> pd.DataFrame:
     )
     marks = lines["row"] == _THROUGH
     through = int(pd.to_numeric(lines.loc[marks, "status"]).max()) if marks.any() else -1
-    fingerprints, ids = lines["row"] == _HASH, lines["row"] == _ID
-    rows = lines.loc[~(marks | fingerprints | ids)].copy()
+    fingerprints, ids, topics = lines["row"] == _HASH, lines["row"] == _ID, lines["row"] == _TOPIC
+    rows = lines.loc[~(marks | fingerprints | ids | topics)].copy()
     rows["row"] = rows["row"].astype("int64")
     # a row's last line is its outcome (an earlier load's line, then this one's)
     rows = rows.drop_duplicates("row", keep="last").set_index("row")
@@ -297,6 +300,8 @@ def read_journal(path: str) -> pd.DataFrame:
     frame["maybe_duplicate"] = frame["maybe_duplicate"].fillna("0").astype(int).astype(bool)
     frame["row_hash"] = _by_row(lines.loc[fingerprints], frame.index)
     frame[RECORD_ID] = _by_row(lines.loc[ids], frame.index)
+    # (journals of loads before es_pandas wrote it have none)
+    frame["topic"] = lines.loc[topics, "status"].iloc[0] if topics.any() else pd.NA
     # sent again and rejected this time: never sent, so with no id (an earlier one's
     # may be written before)
     frame.loc[frame["status"] == STATUSES[REJECTED], RECORD_ID] = pd.NA

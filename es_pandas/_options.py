@@ -768,7 +768,8 @@ class FileOptions(ProduceOptions, total=False):
     resume: Annotated[
         str | None,
         Option(
-            "A status file of an earlier load: its ok rows are not sent again, nor its "
+            "A status file of an earlier load of the file to the topic: its ok rows are not "
+            "sent again, nor its "
             "unknown ones unless {retry_unknown}.",
             check=checks.path,
             metavar="PATH",

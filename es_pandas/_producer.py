@@ -192,6 +192,7 @@ class Producer:
             settings.options["chunksize"],
             tally,
             key_col=settings.options["key_col"],
+            topic=topic,
             record_ids=settings.options["record_id"] is not None,
             dead_letter=settings.options.get("dead_letter"),
             in_flight=settings.options["concurrency"],

@@ -108,7 +108,7 @@ def test_a_journal_reads_as_the_rows_it_recorded_and_unknown_for_those_it_may_ha
     book.ok(0, 200, 1, 17, 1_700_000_000_123, 1, 0.01, False)
     book.fail(2, REJECTED, 'column "n": not a number, "x"')
     book.fail(3, FAILED, "HTTP 400: no, (x)", http_status=400, attempts=1, trace='a,"b"')
-    journal = Journal(str(tmp_path / "s.csv.journal"), None, ahead=2)
+    journal = Journal(str(tmp_path / "s.csv.journal"), "orders", None, ahead=2)
     journal.chunk(np.arange(10, 17), StatusBook(7))  # rows 10 to 16 to send
     journal.sending(10)  # rows up to 12 may now be in flight
     journal.ended(10, book, 0)
@@ -146,7 +146,7 @@ def test_a_journal_keeps_the_traces_of_the_rows_it_carries(tmp_path: Path) -> No
     earlier = book.to_frame(pd.Index([5, 6, 7], name="row"))
     earlier["row_hash"] = pd.array(["h5", "h6", "h7"], dtype="string")
 
-    journal = Journal(str(tmp_path / "s.csv.journal"), earlier, ahead=2)
+    journal = Journal(str(tmp_path / "s.csv.journal"), "orders", earlier, ahead=2)
     journal.close(finished=False)
     frame = read_journal(journal.path).set_index("row")
 
@@ -161,7 +161,7 @@ def test_a_row_sent_again_and_in_flight_when_killed_reads_unknown(tmp_path: Path
     book.fail(1, REJECTED, "column 'n': not a number")
     earlier = book.to_frame(pd.Index([0, 1, 2], name="row"))  # row 2 not_sent
     earlier["row_hash"] = pd.array(["h0", "h1", "h2"], dtype="string")
-    journal = Journal(str(tmp_path / "s.csv.journal"), earlier, ahead=3)
+    journal = Journal(str(tmp_path / "s.csv.journal"), "orders", earlier, ahead=3)
     journal.chunk(np.arange(3), StatusBook(3))
     journal.sending(0)  # the resumed load sends them again, and is killed
 
@@ -191,6 +191,30 @@ def test_resuming_a_dead_load_with_the_wrong_file_keeps_its_journal(es, env, tmp
     assert result.returncode == 0, result.stderr
     stored = es.records(topic, decode=True)["value"].map(lambda v: json.loads(v)["id"])
     assert set(stored) == {f"id-{i}" for i in range(600)}
+
+
+def test_resuming_a_dead_load_to_another_topic_is_refused(es, env, tmp_path) -> None:
+    es.create_topic("crash-staging", 1)
+    es.create_topic("crash-production", 1)
+    path = write(frame(600), tmp_path / "rows.csv")
+    status_out = tmp_path / "status.csv"
+    load = ["--status-out", str(status_out), "--chunksize", "100"]
+    _killed_at(["produce", str(path), "--topic", "crash-staging", *load], es, env, answered=150)
+
+    refused = run(
+        "produce",
+        str(path),
+        "--topic",
+        "crash-production",
+        *load,
+        "--resume",
+        str(status_out),
+        env=env,
+    )
+
+    assert refused.returncode == 2, refused.stderr
+    assert "of a load to topic 'crash-staging', not 'crash-production'" in refused.stderr
+    assert Path(f"{status_out}.journal").exists() and es.read("crash-production") == []
 
 
 @pytest.mark.parametrize("record_id", ["hash", "id"])
@@ -250,7 +274,7 @@ def test_a_journal_keeps_the_record_id_of_every_row_it_may_have_sent(tmp_path: P
     earlier["status"] = ["ok", "unknown", "unknown"]
     earlier["record_id"] = pd.array(['a,"b"', "r1", "r3"], dtype="string")
     earlier["row_hash"] = pd.array(["h0", "h1", "h3"], dtype="string")
-    journal = Journal(str(tmp_path / "s.csv.journal"), earlier, ahead=5)
+    journal = Journal(str(tmp_path / "s.csv.journal"), "orders", earlier, ahead=5)
     # a chunk, rows 1 to 4 (1 and 3 sent again), encoded: row 3 is rejected now
     book = StatusBook(4, record_ids=True)
     assert book.record_ids is not None

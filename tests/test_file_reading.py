@@ -388,6 +388,26 @@ def test_a_status_file_that_is_the_file_being_sent_is_refused(es, env, tmp_path)
     assert path.read_bytes() == before and es.stats() == {}
 
 
+def test_a_status_file_says_its_topic_and_resumes_only_a_load_to_it(es, env, tmp_path) -> None:
+    """Carried to another topic, its ok rows would read ok and never be sent there."""
+    path = write_csv(tmp_path / "orders.csv", TRICKY)
+    status_out = tmp_path / "status.csv"
+    es.create_topic("staging", 1)
+    es.create_topic("production", 1)
+    first = run("produce", str(path), "-t", "staging", "--status-out", str(status_out), env=env)
+    assert first.returncode == 0, first.stderr
+    assert set(pd.read_csv(status_out)["topic"]) == {"staging"}
+
+    again = ["--resume", str(status_out), "--status-out", str(tmp_path / "again.csv")]
+    refused = run("produce", str(path), "-t", "production", *again, env=env)
+
+    assert refused.returncode == 2
+    assert "of a load to topic 'staging', not 'production'" in refused.stderr
+    assert es.read("production") == []
+    resumed = run("produce", str(path), "-t", "staging", *again, env=env)
+    assert resumed.returncode == 0 and len(es.read("staging")) == len(TRICKY)
+
+
 def test_a_status_file_of_row_and_status_only_resumes_without_warnings(es, tmp_path) -> None:
     # pandas warned, filling False into maybe_duplicate, a float column when the file lacks it
     path = tmp_path / "rows.csv"
