@@ -58,7 +58,8 @@ class Flag:
     """One command-line flag of an option whose flags are not simply ``--its-name``."""
 
     name: str
-    help: str
+    #: None: the option's own
+    help: str | None = None
     #: "value" takes an argument of ``type``; "switch" is a flag that is on or absent;
     #: "multiple" takes an argument each time it is given
     kind: Literal["value", "switch", "multiple"] = "value"
@@ -556,7 +557,7 @@ class ProduceOptions(TypedDict, total=False):
     max_rate: Annotated[
         float | Literal["auto"] | None,
         Option(
-            "Requests per second at most (IBM Cloud: Lite 5, Standard 100). In any case "
+            "Requests per second at most (IBM Cloud: Lite 5, Standard 100), or auto. In any case "
             "the run slows down when the server pushes back (429, or many 503s) and "
             "speeds up again as answers come back clean; auto also slows down when "
             "answers come back slower (IBM Cloud delays answers over a plan's quota).",
@@ -566,7 +567,6 @@ class ProduceOptions(TypedDict, total=False):
             flags=(
                 Flag(
                     "--max-rate",
-                    "Requests per second at most, or auto: see max_rate.",
                     metavar="N|auto",
                 ),
             ),
@@ -653,7 +653,7 @@ class ProduceOptions(TypedDict, total=False):
         Progress | None,
         Option(
             "A progress bar: by default where someone can see it (a widget in Jupyter, "
-            "text on a terminal, nothing in CI); on, always one; off, never.",
+            "text on a terminal, nothing in CI); turned on, always one; turned off, never.",
             python="True, False, or a callable receiving es_pandas.ProgressEvent.",
             check=checks.progress,
             shows="where someone can see it",

@@ -190,7 +190,7 @@ class Summary:
             notes.append(
                 f"{_rows(duplicates, 'possible duplicate')} in Kafka "
                 f"({self.maybe_duplicates:,} maybe_duplicate, {self.counts['unknown']:,} "
-                "unknown: sent again, an unknown row may be written twice)"
+                "unknown: an unknown row sent again may be written twice)"
             )
         if self.slowdown is not None:
             notes.append(str(self.slowdown))

@@ -149,6 +149,8 @@ def test_some_rows_not_ok_exits_1(es, env, tmp_path) -> None:
         (["--topic", "single"], {"ES_PANDAS_API_KEY": "wrong-key"}, "401"),
         (["--topic", "single"], {"ES_PANDAS_URL": ""}, "ES_PANDAS_URL"),
         (["--topic", "single", "--format", "xml"], {}, "xml"),
+        # an empty shell variable ("$COLUMNS") is no columns, not every column
+        (["--topic", "single", "--value-cols", ""], {}, "--value-cols is empty"),
     ],
 )
 def test_configuration_errors_exit_2(es, env, tmp_path, args, extra_env, message) -> None:

@@ -92,6 +92,12 @@ def test_the_helpers_own_methods_need_no_key(guarded) -> None:
     guarded.clear_faults()
 
 
+def test_reading_a_topic_the_server_does_not_have_says_so(es) -> None:
+    # an empty result would read as "nothing landed" when the name is mistyped
+    with pytest.raises(KeyError, match="no topic 'nosuch' here; the topics are"):
+        es.records("nosuch")
+
+
 def test_admin_keys_stay_secret_and_need_auth() -> None:
     with LocalEventStreams(admin_keys=["admin-key-0123456789"]) as es:
         assert "admin-key-0123456789" not in repr(es) + repr(es.config)

@@ -28,7 +28,9 @@ def _members(kind: Any) -> tuple[Any, ...]:
 
 
 def _columns(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
-    return [c.strip() for c in value.split(",") if c.strip()] if value else None
+    # "" is a list of no columns, as "," is: an empty shell variable ("$COLUMNS") must
+    # not read as the option left out (for --value-cols, every column)
+    return None if value is None else [c.strip() for c in value.split(",") if c.strip()]
 
 
 def _flag(name: str) -> str:
@@ -81,7 +83,7 @@ def _params(name: str, names: Sequence[str]) -> list[click.Option]:
     if option.flags is None:
         return [_derived(name, kind, option, names)]
     return [
-        click.Option([flag.name, flag.dest], is_flag=True, default=False, help=cli_words(flag.help))
+        click.Option([flag.name, flag.dest], is_flag=True, default=False, help=help)
         if flag.kind == "switch"
         else click.Option(
             [flag.name, flag.dest],
@@ -89,9 +91,10 @@ def _params(name: str, names: Sequence[str]) -> list[click.Option]:
             default=None,
             multiple=flag.kind == "multiple",
             metavar=flag.metavar,
-            help=cli_words(flag.help),
+            help=help,
         )
         for flag in option.flags
+        for help in [_help(option, names) if flag.help is None else cli_words(flag.help)]
     ]
 
 

@@ -84,7 +84,13 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
     + "). Other options override its defaults.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=8080, show_default=True, help="Port to listen on (0: any free).")
+@click.option(
+    "--port",
+    default=8080,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0: any free).",
+)
 @click.option(
     "--topic",
     "topics",

@@ -195,7 +195,12 @@ class LocalEventStreams:
     def read(
         self, topic: str, partition: int | None = None, offset: int = 0, limit: int | None = None
     ) -> list[Record]:
-        """Stored records of ``topic`` as :class:`Record` objects, by partition and offset."""
+        """Stored records of ``topic`` as :class:`Record` objects, by partition and offset.
+        A topic the server does not have is a KeyError: an empty list would read as
+        "nothing landed" when the name is wrong."""
+        topics = self.topics()
+        if topic not in topics:
+            raise KeyError(f"no topic {topic!r} here; the topics are {sorted(topics)}")
         records: list[Record] = self._call(self._store.read(topic, partition, offset, limit))
         return records
 
