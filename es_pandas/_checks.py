@@ -93,7 +93,12 @@ def url(name: str, value: Any) -> str:
     address = text(name, value)
     # No message shows the URL whole: user info in it may hold a password.
     if not address.startswith(("http://", "https://")):
-        shown = address.rpartition("@")[2]
+        try:
+            shown = split_userinfo(address)[0]
+        except ValueError:
+            shown = address
+        # without a scheme user info is not where a URL has it: all before any "@" goes
+        shown = shown.rpartition("@")[2]
         raise ConfigurationError(f"{name} must start with http:// or https://: {shown!r}")
     if not (address.isascii() and address.isprintable()) or " " in address:
         # An engine may drop a line break silently and send to another path.

@@ -329,6 +329,20 @@ def test_urls_that_are_not_one_base_url_are_refused(url: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("htp://user:s3cret@es.example:8080", "'htp://es.example:8080'"),
+        ("user:s3cret@es.example", "'es.example'"),
+        ("es.example:8080", "'es.example:8080'"),
+    ],
+)
+def test_a_url_without_a_scheme_of_http_is_shown_as_given_but_its_user_info(url, shown) -> None:
+    with pytest.raises(ConfigurationError, match="must start with http:// or https://") as caught:
+        ROWS.es.produce("t", url=url, api_key="a-key")
+    assert str(caught.value).endswith(shown) and "s3cret" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
     ("url", "path"),
     [
         ("http://127.0.0.1:8765/v2", "/v2"),
