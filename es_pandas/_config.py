@@ -378,6 +378,10 @@ def _credentials_file(source: str | os.PathLike[str] | Mapping[str, Any]) -> dic
         value = text(key)
         return os.path.join(folder, os.path.expanduser(value)) if isinstance(value, str) else value
 
+    keys = [key for key in (text("api_key"), text("apikey")) if key is not None]
+    if len(keys) == 2 and keys[0] != keys[1]:
+        # IBM's service keys hold one key under both names: two are a hand edit gone wrong
+        raise ConfigurationError(f"{where}: api_key and apikey hold different keys: keep one")
     found: dict[str, Any] = {
         "url": text("kafka_http_url", "url"),
         "bootstrap_servers": text("kafka_brokers_sasl", "bootstrap_servers"),

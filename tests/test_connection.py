@@ -120,6 +120,17 @@ def test_credentials_dict_shape(es) -> None:
     assert ok(status)
 
 
+def test_credentials_with_two_different_api_keys_are_refused(es) -> None:
+    """IBM's service keys hold the key as api_key and apikey alike; two different ones
+    are a hand edit gone wrong, and one of them would fail every row with 401."""
+    given = {"kafka_http_url": es.url, "api_key": "one-key", "apikey": "another-key"}
+    with pytest.raises(ConfigurationError, match="api_key and apikey hold different keys") as e:
+        ROWS.es.produce("single", credentials=given)
+    assert "one-key" not in str(e.value) and "another-key" not in str(e.value)
+    same = {**given, "apikey": API_KEY, "api_key": f" {API_KEY}\n"}
+    assert ok(ROWS.es.produce("single", credentials=same, progress=False))
+
+
 def test_credentials_with_only_user_and_password(es) -> None:
     creds = {"kafka_http_url": es.url, "user": "alice", "password": "alice-password"}
     status = ROWS.es.produce("single", credentials=creds, api_version="v1", progress=False)
