@@ -140,6 +140,17 @@ def test_serve_refuses_admin_keys_without_auth() -> None:
     assert "--admin-key" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_serve_says_why_it_cannot_listen(es) -> None:
+    taken = es.url.rsplit(":", 1)[1]
+    busy = run("serve", "--no-auth", "--port", taken)
+    assert busy.returncode == 1 and "--port 0 picks a free port" in busy.stderr
+    for port in ("70000", "-1"):
+        out_of_range = run("serve", "--no-auth", "--port", port)
+        assert out_of_range.returncode == 2 and "0<=x<=65535" in out_of_range.stderr
+    for result in (busy, out_of_range):
+        assert "Traceback" not in result.stderr
+
+
 # -- bad input: every one a 400 with a message, and nothing changed ----------------------
 
 BAD_BODIES = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Mapping
+from errno import EACCES, EADDRINUSE
 from typing import get_args
 
 import click
@@ -399,8 +400,10 @@ def serve(
     try:
         sock = bind_socket(host, port)
     except OSError as exc:
+        # a port taken or refused has a way out; a host that is not this machine's has not
+        hint = " (--port 0 picks a free port)" if exc.errno in (EADDRINUSE, EACCES) else ""
         raise click.ClickException(
-            f"cannot listen on {host}:{port}: {exc.strerror} (--port 0 picks a free port)"
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}{hint}"
         ) from None
     scheme = "https" if ssl_certfile else "http"
     url = f"{scheme}://{host}:{sock.getsockname()[1]}"
