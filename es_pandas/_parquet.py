@@ -26,10 +26,15 @@ uuid extension                 object: UUID                string
 pandas' own conversion is not used for ints (a null makes the chunk's column float),
 bools (object when null), times with nanoseconds (it raises) and nested values (ints
 inside a list or struct become floats when a null is beside them, and nanoseconds of a
-time inside are dropped). A type the policy cannot send faithfully (another extension
-type; time64[ns] inside a list, struct or map) stays Arrow-backed (``pd.ArrowDtype``),
-and such a column, if it is sent, is refused before a run by :func:`.columns.unsendable`,
+time inside are dropped), nor for dates (it stops at the first after 9999). A type the
+policy cannot send faithfully (another extension type; time64[ns] inside a list, struct
+or map; a struct with two fields of one name) stays Arrow-backed (``pd.ArrowDtype``), and
+such a column, if it is sent, is refused before a run by :func:`.columns.unsendable`,
 naming the column and its Arrow type.
+
+A value Python cannot hold (a date after 9999, a timestamp after 9999 inside a list)
+rejects its row alone, saying so (see :func:`.columns.python_values`), where pyarrow
+would refuse the whole chunk for it.
 
 Columns that pandas wrote as a frame's index (``__index_level_0__`` ...) are not read,
 as ``pd.read_parquet`` makes them the index.
@@ -44,7 +49,7 @@ from typing import IO, Any
 import pandas as pd
 
 from ._exceptions import ConfigurationError
-from ._wire.columns import unsendable
+from ._wire.columns import python_values, unsendable
 
 __all__ = ["parquet", "parquet_frames"]
 
@@ -124,6 +129,7 @@ def _converter(arrow_type: Any) -> Converter:
             types.is_large_list_view,
             types.is_struct,
             types.is_map,
+            types.is_date,
         )
     ):
         return _python_values
@@ -131,7 +137,6 @@ def _converter(arrow_type: Any) -> Converter:
         types.is_floating(arrow_type)
         or _is_text_or_binary(types, arrow_type)
         or types.is_timestamp(arrow_type)
-        or types.is_date(arrow_type)
         or types.is_time(arrow_type)
         or types.is_duration(arrow_type)
         or types.is_decimal(arrow_type)
@@ -179,7 +184,7 @@ def _nullable(array: Any, dtype: Any) -> pd.Series:
 
 
 def _python_values(array: Any) -> pd.Series:
-    return pd.Series(array.to_pylist(), dtype=object)
+    return pd.Series(python_values(array), dtype=object)
 
 
 def _arrow_backed(array: Any) -> pd.Series:

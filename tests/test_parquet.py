@@ -284,6 +284,11 @@ def tensors() -> Any:
     return pa.ExtensionArray.from_storage(pa.fixed_shape_tensor(pa.int32(), [2]), storage)
 
 
+def twin_fields() -> Any:
+    # a JSON object of it would hold "x" twice
+    return pa.StructArray.from_arrays([pa.array([1, 2]), pa.array([3, 4])], names=["x", "x"])
+
+
 @pytest.mark.parametrize(
     ("column", "message"),
     [
@@ -293,8 +298,13 @@ def tensors() -> Any:
             "is extension<arrow.fixed_shape_tensor[value_type=int32, shape=[2]]>[pyarrow]: "
             "the Arrow extension type arrow.fixed_shape_tensor has no JSON",
         ),
+        (
+            twin_fields,
+            "is struct<x: int64, x: int64>[pyarrow]: fields of its struct both become the "
+            "JSON field 'x'",
+        ),
     ],
-    ids=["nested-time64-ns", "tensor-extension"],
+    ids=["nested-time64-ns", "tensor-extension", "struct-fields-of-one-name"],
 )
 def test_a_type_that_cannot_be_sent_stops_the_load_once_up_front(
     es, env, tmp_path, column: Any, message: str
@@ -315,6 +325,44 @@ def test_a_type_that_cannot_be_sent_stops_the_load_once_up_front(
     # a column that is not sent stops nothing
     es_pandas.produce_file(path, topic, value_cols=["v"], **options)
     assert [record.value for record in es.read(topic)] == [b'{"v":1}', b'{"v":2}']
+
+
+def test_a_value_python_cannot_hold_rejects_its_row_alone(es, env, tmp_path) -> None:
+    path = tmp_path / "far.parquet"
+    table = {
+        "k": ["a", "b", "c", "d"],
+        # 2932897 days: 10000-01-01; 10**12 s: the year 33658
+        "d": pa.array([0, 0, 2932897, 0], pa.date32()),
+        "l": pa.array([[0], [0], [0], [10**12]], pa.list_(pa.timestamp("s"))),
+        "t": pa.array([0, 10**12, 0, 0], pa.timestamp("s", tz="UTC")),
+    }
+    pq.write_table(pa.table(table), path)
+    es.create_topic("parquet-far", 1)
+    options = {"url": es.url, "api_key": API_KEY, "key_col": "k", "chunksize": 4}
+    status_out, dead = tmp_path / "status.csv", tmp_path / "dead.jsonl"
+    es_pandas.produce_file(
+        path, "parquet-far", status_out=str(status_out), dead_letter=str(dead), **options
+    )
+    status = pd.read_csv(status_out)
+    assert status["status"].tolist() == ["ok", "ok", "rejected", "rejected"]
+    assert pd.read_json(dead, lines=True)["k"].tolist() == ["c", "d"]
+    assert status["error"].tolist()[2:] == [
+        "column 'd': a date32[day] value that Python cannot hold (date value out of range)",
+        # Parquet has no seconds: pyarrow writes timestamp[s] as milliseconds
+        "column 'l': a list<element: timestamp[ms]> value that Python cannot hold (date "
+        "value out of range)",
+    ]
+    stored = {record.key: json.loads(record.value) for record in es.read("parquet-far")}
+    assert stored[b"b"] == {
+        "d": "1970-01-01",
+        "l": ["1970-01-01T00:00:00"],
+        "t": "+33658-09-27T01:46:40+00:00",
+    }
+    result = run("produce", str(path), "--topic", "parquet-far", "--key-col", "k", env=env)
+    assert result.returncode == 1, result.stderr  # some rows not ok, none stopped the load
+    assert "column 'd': a date32[day] value that Python cannot hold" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(es.read("parquet-far")) == 4
 
 
 def test_arrow_columns_pandas_would_change_are_refused_up_front() -> None:

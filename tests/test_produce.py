@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import re
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -139,6 +140,38 @@ def test_rejected_rows_never_stop_the_others(es) -> None:
     assert "'x'" in status.loc[2, "error"]
     assert status.loc[1, "attempts"] == 0
     assert set(status.summary.reasons) == {("rejected", status.loc[i, "error"]) for i in (1, 2)}
+
+
+def test_a_timestamp_python_cannot_hold_never_stops_the_run(es) -> None:
+    pa = pytest.importorskip("pyarrow")
+    stamps = pd.Series(np.array(["2020-01-01", "12000-01-01"], dtype="datetime64[s]"))
+    aware = stamps.dt.tz_localize(ZoneInfo("UTC"))
+    frame = pd.DataFrame(
+        {
+            "k": ["good", "far"],
+            "d": aware,
+            "a": pd.Series(pa.array(stamps), dtype=pd.ArrowDtype(pa.timestamp("s"))),
+            "o": pd.Series(list(aware), dtype=object),
+            # pandas' Timestamp ends where int64 seconds do: that value rejects its row
+            "x": pd.Series([None, np.datetime64(10**18, "D")], dtype=object),
+        }
+    )
+    options = {"url": es.url, "api_key": API_KEY, "progress": False, "errors": "collect"}
+    status = frame.es.produce("single", key_col="k", **options)
+    assert status["status"].tolist() == ["ok", "rejected"]
+    assert status.loc[1, "error"].startswith(
+        "column 'x': np.datetime64('2737907006990477-08-20') is out of the range of pandas' "
+        "Timestamp"
+    )
+    status = frame.drop(columns="x").es.produce("single", key_col="d", **options)
+    assert status["status"].tolist() == ["ok", "ok"]
+    far = stored_values(es, status, "single")[1]
+    assert far.key == b"+12000-01-01T00:00:00+00:00"
+    assert json.loads(far.value) == {
+        "k": "far",
+        "a": "+12000-01-01T00:00:00",
+        "o": "+12000-01-01T00:00:00+00:00",
+    }
 
 
 def test_infinite_keys_are_rejected_as_infinite_values_are(es) -> None:

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import httpx
 import numpy as np
@@ -26,7 +27,7 @@ from es_pandas._wire import EncodedRecord, Limits, RejectedRow
 from es_pandas._wire.columns import absent_as_null
 from es_pandas._wire.dialect import make_record
 from es_pandas._wire.records import RECORD_ID_HEADER, RecordEncoder
-from es_pandas._wire.values import ABSENT
+from es_pandas._wire.values import ABSENT, MAX_NESTING
 from es_pandas.server import Record
 
 # -- helpers ------------------------------------------------------------------------
@@ -224,6 +225,57 @@ def test_datetime_objects_in_object_columns() -> None:
     ]
 
 
+# years pandas and numpy hold (datetime64[ms] reaches 292 million years) and Python does not
+FAR = np.array(
+    ["12000-01-01T00:00:00.5", "-0005-03-01", "0000-06-01", "2020-01-01", "NaT"],
+    dtype="datetime64[ms]",
+)
+FAR_TEXTS = [
+    "+12000-01-01T00:00:00.500000",
+    "-0005-03-01T00:00:00",
+    "0000-06-01T00:00:00",
+    "2020-01-01T00:00:00",
+    None,
+]
+
+
+def _far(how: str) -> pd.Series:
+    pa = pytest.importorskip("pyarrow")
+    utc = pa.timestamp("ms", tz="UTC")
+    return {
+        "datetime64": lambda: pd.Series(FAR),
+        "aware": lambda: pd.Series(FAR).dt.tz_localize(ZoneInfo("UTC")),
+        "arrow": lambda: pd.Series(pa.array(FAR), dtype=pd.ArrowDtype(pa.timestamp("ms"))),
+        "arrow-aware": lambda: pd.Series(pa.array(FAR).cast(utc), dtype=pd.ArrowDtype(utc)),
+        "object": lambda: pd.Series(
+            list(pd.Series(FAR).dt.tz_localize(ZoneInfo("UTC"))), dtype=object
+        ),
+    }[how]()
+
+
+@pytest.mark.parametrize("how", ["datetime64", "aware", "arrow", "arrow-aware", "object"])
+def test_years_outside_1_to_9999_are_iso_8601_expanded_years(how: str) -> None:
+    column = _far(how)
+    offset = "" if how in ("datetime64", "arrow") else "+00:00"
+    texts = [None if text is None else text + offset for text in FAR_TEXTS]
+    assert [row["t"] for row in values(pd.DataFrame({"t": column}))] == texts
+    # keys, headers and a value_col's value are that text too
+    frame = pd.DataFrame({"k": column, "h": column, "v": column}).iloc[:-1]
+    records = encode(frame, key_col="k", header_cols=["h"], value_col="v", api_version="v1")
+    for record, text in zip(records, texts, strict=False):
+        assert query(record)["key"] == [text]
+        assert query(record)["headers"] == [f"h:{text.encode().hex()}"]
+        assert json.loads(record.body) == text
+
+
+def test_a_tz_aware_far_year_keeps_its_own_offset() -> None:
+    kolkata = pd.Series(FAR[:2]).dt.tz_localize("Asia/Kolkata")
+    expected = ["+12000-01-01T00:00:00.500000+05:30", "-0005-03-01T00:00:00+05:53:28"]
+    assert [row["t"] for row in values(pd.DataFrame({"t": kolkata}))] == expected
+    cells = pd.Series(list(kolkata), dtype=object)
+    assert [row["t"] for row in values(pd.DataFrame({"t": cells}))] == expected
+
+
 def test_timedeltas_become_iso_durations() -> None:
     spans = pd.Series(pd.to_timedelta(["1 days 2 hours 0.5 s", None]))
     assert [r["c"] for r in values(pd.DataFrame({"c": spans}))] == ["P1DT2H0M0.5S", None]
@@ -288,6 +340,17 @@ def test_output_is_compact() -> None:
         ({1, 2}, "column 'price': set is not JSON serializable"),
         (1 + 2j, "column 'price': complex is not JSON serializable"),
         ("\ud800", "column 'price': 'utf-8' codec can't encode"),
+        # one JSON object cannot hold a key twice: a consumer would keep one of them
+        ({1: "int", "1": "str"}, "column 'price': keys 1 and '1' both become the JSON key '1'"),
+        ({True: 1, "true": 2}, "keys True and 'true' both become the JSON key 'true'"),
+        ([{None: 1, "null": 2}], "keys None and 'null' both become the JSON key 'null'"),
+        ({0.5: 1, "0.5": 2}, "keys 0.5 and '0.5' both become the JSON key '0.5'"),
+        (
+            np.timedelta64(10**18, "D"),
+            "column 'price': np.timedelta64(1000000000000000000,'D') is out of the range of "
+            "pandas' Timedelta",
+        ),
+        (np.datetime64(10**18, "D"), "is out of the range of pandas' Timestamp"),
     ],
 )
 def test_bad_values_reject_only_their_row(cell: Any, message: str) -> None:
@@ -297,6 +360,25 @@ def test_bad_values_reject_only_their_row(cell: Any, message: str) -> None:
     assert bad.position == 11
     assert (first.position, last.position) == (10, 12)
     assert json.loads(value_bytes(last)) == {"id": 3, "price": 2.5}
+
+
+def nested(depth: int) -> list[Any]:
+    """A list ``depth`` lists deep: ``nested(2)`` is ``[[]]``."""
+    value: list[Any] = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("api_version", ["v2", "kafka"])
+def test_values_nested_past_the_limit_reject_their_row_at_a_fixed_depth(api_version: str) -> None:
+    cells = [nested(MAX_NESTING), nested(MAX_NESTING + 1), {"a": nested(MAX_NESTING)}, nested(500)]
+    frame = pd.DataFrame({"v": pd.Series(cells, dtype=object)})
+    limit = f"column 'v': nested deeper than {MAX_NESTING} levels"
+    for _ in range(2):  # the same every time, whatever the stack
+        deep, deeper, deep_in_a_dict, deepest = encode(frame, api_version=api_version)
+        assert not isinstance(deep, RejectedRow)
+        assert [item.error for item in (deeper, deep_in_a_dict, deepest)] == [limit] * 3
 
 
 def test_inf_in_float_columns_is_rejected_naming_the_column() -> None:
@@ -797,6 +879,15 @@ def test_more_configuration_errors() -> None:
         RecordEncoder("t", ["a", "a", "b"], key_col="a")
     with pytest.raises(ValueError, match="both become the JSON field '1'"):
         RecordEncoder("t", [1, "1"])
+    # a lone surrogate: no UTF-8, so no JSON field or header name
+    lone = "\ud800"
+    surrogate = f"{lone!r}: its name holds {lone!r}, a lone surrogate, which UTF-8"
+    with pytest.raises(ConfigurationError, match=re.escape(f"column {surrogate}")):
+        RecordEncoder("t", ["a", lone])
+    with pytest.raises(ConfigurationError, match=re.escape(f"header column {surrogate}")):
+        RecordEncoder("t", ["a", lone], header_cols=[lone])
+    with pytest.raises(ConfigurationError, match=re.escape(f"record_id_header {surrogate}")):
+        RecordEncoder("t", ["a"], record_id="hash", record_id_header=lone)
     with pytest.raises(ValueError, match="topic must be a non-empty string"):
         RecordEncoder("", ["a"])
     for topic in (".", ".."):

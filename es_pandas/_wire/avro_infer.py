@@ -19,7 +19,7 @@ import pandas as pd
 from .._exceptions import ConfigurationError
 from .avro_logical import unscaled_decimal
 from .avro_types import is_missing
-from .columns import unsendable
+from .columns import arrow_as_pandas, unsendable
 
 __all__ = ["Names", "avro_name", "check_name", "column_type", "infer_schema"]
 
@@ -160,6 +160,7 @@ class _SeveralTypes(ConfigurationError):
 def column_type(
     column: pd.Series, where: str, name: str, names: Names, nullable: bool, nulls: bool = True
 ) -> Any:
+    column = arrow_as_pandas(column)  # as the encoder reads it
     dtype = column.dtype
     missing = bool(column.isna().any()) if nulls else False
     if isinstance(dtype, pd.CategoricalDtype):

@@ -29,6 +29,8 @@ from uuid import UUID
 import numpy as np
 import pandas as pd
 
+from .datetimes import iso_timestamp
+
 __all__ = [
     "ArrayType",
     "AvroType",
@@ -71,7 +73,11 @@ def is_missing(value: object) -> bool:
 
 def shown(value: object) -> str:
     """A value as messages show it: its repr, cut at 40 characters."""
-    text = repr(value.item() if isinstance(value, np.generic) else value)
+    if isinstance(value, pd.Timestamp) and not 1 <= value.year <= 9999:
+        # its repr raises (Python's datetime has no such year) when it is tz-aware
+        text = f"Timestamp({iso_timestamp(value)!r})"
+    else:
+        text = repr(value.item() if isinstance(value, np.generic) else value)
     return text if len(text) <= 40 else text[:39] + "…"
 
 

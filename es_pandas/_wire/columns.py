@@ -12,11 +12,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .values import ABSENT, BAD_VALUE, as_text, json_text
+from .datetimes import iso_datetimes
+from .values import ABSENT, BAD_VALUE, Unreadable, as_text, json_text
 
-__all__ = ["absent_as_null", "absent_rows", "json_column", "text_column", "unsendable"]
-
-_TICKS_PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
+__all__ = [
+    "absent_as_null",
+    "absent_rows",
+    "arrow_as_pandas",
+    "arrow_frame_as_pandas",
+    "json_column",
+    "python_values",
+    "text_column",
+    "unsendable",
+]
 
 
 def _is_datetime(dtype: object) -> bool:
@@ -25,80 +33,12 @@ def _is_datetime(dtype: object) -> bool:
     )
 
 
-def _utc_offset(seconds: int) -> str:
-    minutes, second = divmod(abs(seconds), 60)
-    text = f"{'-' if seconds < 0 else '+'}{minutes // 60:02d}:{minutes % 60:02d}"
-    return f"{text}:{second:02d}" if second else text
-
-
-def _civil_date(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Year, month and day of days since 1970-01-01 (H. Hinnant's ``civil_from_days``)."""
-    shifted = days + 719468
-    era = shifted // 146097
-    day_of_era = shifted - era * 146097
-    year_of_era = (
-        day_of_era - day_of_era // 1460 + day_of_era // 36524 - day_of_era // 146096
-    ) // 365
-    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
-    shifted_month = (5 * day_of_year + 2) // 153
-    day = day_of_year - (153 * shifted_month + 2) // 5 + 1
-    month = np.where(shifted_month < 10, shifted_month + 3, shifted_month - 9)
-    return year_of_era + era * 400 + (month <= 2), month, day
-
-
-def _divmod(values: np.ndarray, divisor: int) -> tuple[np.ndarray, np.ndarray]:
-    # numpy's int64 % and divmod are much slower than // by a scalar
-    quotient = values // divisor
-    return quotient, values - quotient * divisor
-
-
 def _iso_datetimes(column: pd.Series) -> list[str | None]:
-    """A datetime64 column as ``Timestamp.isoformat`` writes each value, None for NaT.
-
-    The text is built as digit bytes in one numpy array: numpy's and pandas' own
-    formatters cost several times as much per value.
-    """
-    aware = isinstance(column.dtype, pd.DatetimeTZDtype)
-    wall = (column.dt.tz_localize(None) if aware else column).to_numpy()
-    missing = np.isnat(wall)
-    per_second = _TICKS_PER_SECOND[np.datetime_data(wall.dtype)[0]]
-    ticks = wall.view("i8")
-    seconds, fraction = _divmod(ticks, per_second)
-    days, clock = _divmod(seconds, 86400)
-    year, month, day = _civil_date(days)
-    if ((year < 1) | (year > 9999))[~missing].any():
-        return [None if stamp is pd.NaT else stamp.isoformat() for stamp in column.tolist()]
-    hour, minute_second = _divmod(clock, 3600)
-    minute, second = _divmod(minute_second, 60)
-    nanos = fraction * (10**9 // per_second)
-    chars = np.zeros((len(ticks), 30), np.uint8)
-    for start, value, width in (
-        (0, year, 4),
-        (5, month, 2),
-        (8, day, 2),
-        (11, hour, 2),
-        (14, minute, 2),
-        (17, second, 2),
-        (20, nanos, 9),
-    ):
-        for position in range(start + width - 1, start - 1, -1):
-            value, digit = _divmod(value, 10)
-            chars[:, position] = digit + ord("0")
-    chars[:, [4, 7, 10, 13, 16, 19, 29]] = np.frombuffer(b"--T::.,", np.uint8)
-    # As isoformat: no fraction when zero, nanoseconds only when present.
-    chars[nanos == 0, 19:29] = 0
-    chars[_divmod(nanos, 1000)[1] == 0, 26:29] = 0
-    # Dropping the zero bytes and splitting at the commas makes the strings in C.
-    text = chars.tobytes().replace(b"\0", b"").decode("ascii")
-    out: list[str | None] = list(text.split(",")[:-1])
-    if aware:
-        utc = column.dt.tz_convert(None).to_numpy().view("i8")
-        offsets, which = np.unique((ticks - utc) // per_second, return_inverse=True)
-        suffixes = [_utc_offset(int(seconds)) for seconds in offsets.tolist()]
-        out = [f"{stamp}{suffixes[i]}" for stamp, i in zip(out, which.tolist(), strict=True)]
-    for i in np.flatnonzero(missing).tolist():
-        out[i] = None
-    return out
+    """A datetime64 column as ISO 8601 (see :mod:`.datetimes`), None for NaT."""
+    if isinstance(column.dtype, pd.DatetimeTZDtype):
+        wall = column.dt.tz_localize(None).to_numpy()
+        return iso_datetimes(wall, column.dt.tz_convert(None).to_numpy())
+    return iso_datetimes(column.to_numpy(), None)
 
 
 def unsendable(dtype: object) -> str | None:
@@ -147,6 +87,16 @@ def _arrow_unsendable(arrow_type: Any) -> str | None:
     import pyarrow as pa
 
     for inner in _arrow_types(arrow_type):
+        if pa.types.is_struct(inner):
+            names = [inner.field(i).name for i in range(inner.num_fields)]
+            twice = sorted({name for name in names if names.count(name) > 1})
+            if twice:
+                # a JSON object of it would hold the key twice, and a consumer keeps one
+                return (
+                    f"fields of its struct both become the JSON field {twice[0]!r}; "
+                    "convert the column before sending it: cast it to a struct whose "
+                    "fields have names of their own"
+                )
         if inner == pa.time64("ns"):
             return (
                 "pandas gives Arrow time64[ns] values as Python times, which drop the "
@@ -164,6 +114,63 @@ def _arrow_unsendable(arrow_type: Any) -> str | None:
                 f"({inner.storage_type}) or to a type of its meaning"
             )
     return None
+
+
+def python_values(array: Any) -> list[object]:
+    """The values of a pyarrow array as Python objects, each that Python cannot hold
+    (a date after 9999, a duration past ``timedelta.max``) as :class:`.values.Unreadable`,
+    which rejects its row alone: pyarrow refuses the whole array for one such value."""
+    try:
+        values: list[object] = array.to_pylist()
+    except (ValueError, OverflowError):
+        values = []
+        for i in range(len(array)):
+            try:
+                values.append(array[i].as_py())
+            except (ValueError, OverflowError) as exc:
+                values.append(Unreadable(f"a {array.type} value that Python cannot hold ({exc})"))
+    return values
+
+
+def arrow_as_pandas(column: pd.Series) -> pd.Series:
+    """An Arrow-backed column of timestamps as datetime64 of its unit and zone, one of
+    dates, timestamps or durations whose values pandas cannot give (one after 9999 stops
+    it) as :func:`python_values`; any other column as it is.
+
+    pandas gives Arrow timestamps as Python datetimes, which end at 9999; datetime64
+    holds any year, and is sent as ISO 8601 in bulk."""
+    if not isinstance(column.dtype, pd.ArrowDtype):
+        return column
+    import pyarrow as pa
+
+    arrow_type = column.dtype.pyarrow_dtype
+    if pa.types.is_timestamp(arrow_type):
+        converted: pd.Series = pa.array(column).to_pandas()
+        return converted.set_axis(column.index)
+    if not any(
+        pa.types.is_date(inner) or pa.types.is_timestamp(inner) or pa.types.is_duration(inner)
+        for inner in _arrow_types(arrow_type)
+    ):
+        return column
+    try:
+        column.tolist()
+    except (ValueError, OverflowError):
+        return pd.Series(python_values(pa.array(column)), index=column.index, dtype=object)
+    return column
+
+
+def arrow_frame_as_pandas(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each column as :func:`arrow_as_pandas` gives it (a shallow copy);
+    ``frame`` itself when that changes none."""
+    out = frame
+    for at in range(frame.shape[1]):
+        column = frame.iloc[:, at]
+        converted = arrow_as_pandas(column)
+        if converted is not column:
+            if out is frame:
+                out = frame.copy(deep=False)
+            out.isetitem(at, converted.array)
+    return out
 
 
 def json_column(column: pd.Series) -> tuple[list[str], dict[int, str], list[int]]:

@@ -24,7 +24,13 @@ import pandas as pd
 
 from .._exceptions import ConfigurationError
 from .avro import AvroSchema, AvroValues, avro_sides
-from .columns import absent_as_null, json_column, text_column, unsendable
+from .columns import (
+    absent_as_null,
+    arrow_frame_as_pandas,
+    json_column,
+    text_column,
+    unsendable,
+)
 from .dialect import RECORD_ID_HEADER, Dialect, EncodedRecord, RejectedRow, set_record_id
 from .kafka import Kafka, KafkaRecord
 from .limits import Limits, check_topic
@@ -72,6 +78,17 @@ def _names(option: str, names: object) -> list[Hashable]:
             f"{option} must be a list of column names; for one column write [{names!r}]"
         )
     return list(names)
+
+
+def _wire_name(what: str, name: Hashable) -> str:
+    """``str(name)``, which goes on the wire as a JSON field or header name."""
+    try:
+        return utf8(str(name))
+    except UnicodeEncodeError as exc:
+        raise ConfigurationError(
+            f"{what} {name!r}: its name holds {exc.object[exc.start : exc.end]!r}, a lone "
+            "surrogate, which UTF-8 (and so JSON and Kafka) cannot carry"
+        ) from None
 
 
 class RecordEncoder:
@@ -246,14 +263,14 @@ class RecordEncoder:
         self._header_cols: list[tuple[int, str]] = []
         if header_cols is not None and self._header_fn is None:
             for name in _names("header_cols", header_cols):
-                header = utf8(str(name))
+                header = _wire_name("header column", name)
                 problem = self._dialect.header_name_problem(header)
                 if problem:
                     raise ConfigurationError(f"header column {name!r}: {problem}")
                 self._header_cols.append((claim("header_cols", name), header))
         self._value_col = None if value_col is None else claim("value_col", value_col)
         self._record_id = record_id is not None
-        self._id_header = utf8(record_id_header)
+        self._id_header = _wire_name("record_id_header", record_id_header)
         # The id column is not claimed: it may well be the key, or a field of the value.
         self._id_col = None if record_id in (None, "hash") else find("record_id", record_id)
         if record_id is not None:
@@ -318,7 +335,7 @@ class RecordEncoder:
         """The columns of the JSON object value, by position."""
         seen: dict[str, Hashable] = {}
         for i in fields:
-            name = utf8(str(self._columns[i]))
+            name = _wire_name("column", self._columns[i])
             if name in seen:
                 raise ConfigurationError(
                     f"value columns {seen[name]!r} and {self._columns[i]!r} both become "
@@ -373,6 +390,7 @@ class RecordEncoder:
             self._add_columns(columns[len(self._columns) :])
         # Work is done column by column; the row loops only assemble and check sizes.
         errors: dict[int, str] = dict(problems or {})
+        chunk = arrow_frame_as_pandas(chunk)
         # what reads an absent field as null and cannot tell ABSENT itself
         nulled = (
             absent_as_null(chunk)

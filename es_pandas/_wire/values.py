@@ -11,7 +11,8 @@ policy, so a cell always reads back the same:
 - numpy scalars -> Python numbers (float32 as the float64 it equals); bool -> ``true``/``false``;
 - Timestamp and datetime -> ISO 8601 as ``Timestamp.isoformat`` writes it: naive stays
   naive with no offset, tz-aware keeps its own offset (``+05:30``) and is never
-  converted to UTC, nanoseconds are kept when present;
+  converted to UTC, nanoseconds are kept when present; a year outside 0 to 9999 in
+  ISO 8601's expanded form, ``+12000`` (:mod:`.datetimes`);
 - date and time -> ``isoformat()`` (a Parquet ``time64[ns]`` keeps its nanoseconds,
   ``01:02:03.000000001``, as a Timestamp does); Timedelta and timedelta -> ISO 8601 durations as
   ``Timedelta.isoformat`` writes them, nanoseconds kept (``P0DT0H0M1.5S``,
@@ -20,7 +21,9 @@ policy, so a cell always reads back the same:
   reads it back;
 - Decimal -> string (``"1.10"``), a NaN Decimal -> ``null``; UUID -> string;
   bytes -> base64 string;
-- dict, list, tuple and ndarray -> JSON with the same policy inside;
+- dict, list, tuple and ndarray -> JSON with the same policy inside, at most
+  :data:`MAX_NESTING` deep; a dict two of whose keys are one JSON key (``1`` and
+  ``"1"``) rejects the row;
 - categoricals -> their values; strings escaped as JSON needs, non-ASCII kept as UTF-8;
 - anything else (arbitrary objects, complex numbers, sets, ...) rejects the row; a
   column of a dtype none of whose values can be sent (period, interval, complex) is
@@ -46,22 +49,26 @@ import base64
 import json
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from json.encoder import encode_basestring  # json's C string escaper, without dumps' per-call setup
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 import numpy as np
 import pandas as pd
 
+from .datetimes import iso_timestamp
+
 __all__ = [
     "ABSENT",
     "BAD_VALUE",
+    "MAX_NESTING",
     "AvroSchema",
     "Headers",
     "Unencodable",
+    "Unreadable",
     "as_text",
     "b64",
     "called_headers",
@@ -79,6 +86,15 @@ AvroSchema = Mapping[str, Any] | list[Any] | str | os.PathLike[str]
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
+#: how deep lists and dicts may nest in a value (a list of lists is 2): deeper rejects
+#: the row. Well inside the stack whatever calls the encoder, and inside the tightest
+#: limit of common JSON readers (Rust's serde_json: 128).
+MAX_NESTING = 100
+
+# json's text of the keys that are not str: ints and floats are their repr
+_KEY_TEXT: dict[object, str] = {None: "null", True: "true", False: "false"}
+
+
 class _Absent:
     """The type of :data:`ABSENT`."""
 
@@ -89,6 +105,20 @@ class _Absent:
 #: a JSON Lines field that a line does not have, in an object column (json.loads never
 #: gives it; NaN it can: a line may hold the literal NaN)
 ABSENT = _Absent()
+
+
+class Unreadable:
+    """In the place of a pyarrow value that Python cannot hold (a Parquet date after
+    9999; :func:`.columns.python_values`): pyarrow refuses its whole array, this only
+    its row, which it rejects, saying why, as any value the policy cannot send does."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"<unreadable: {self.reason}>"
 
 
 class Unencodable(ValueError):
@@ -110,12 +140,29 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _native(value: object) -> object:
-    """``value`` as what json writes natively: None, bool, int, float, str, list or dict."""
+_T = TypeVar("_T")
+
+
+def _pandas_time(kind: Callable[[Any], _T], value: object) -> _T:
+    """``value`` as a pandas Timestamp or Timedelta (``kind``), which the ISO 8601 text is
+    written from; one it cannot hold rejects its row, saying so (pandas' own message is
+    the value alone: "1000000000000000000 days")."""
+    try:
+        return kind(value)
+    except (pd.errors.OutOfBoundsDatetime, pd.errors.OutOfBoundsTimedelta):
+        raise Unencodable(
+            f"{value!r} is out of the range of pandas' {kind.__name__}, which its "
+            "ISO 8601 text is written from"
+        ) from None
+
+
+def _native(value: object, depth: int = 0) -> object:
+    """``value`` as what json writes natively: None, bool, int, float, str, list or dict
+    (``depth``: the lists and dicts it is in)."""
     if isinstance(value, np.datetime64):
-        value = pd.Timestamp(value)
+        value = _pandas_time(pd.Timestamp, value)
     elif isinstance(value, np.timedelta64):
-        value = pd.Timedelta(value)
+        value = _pandas_time(pd.Timedelta, value)
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, str):
@@ -133,17 +180,44 @@ def _native(value: object) -> object:
         return None if value.is_nan() else str(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return b64(bytes(value))
+    if isinstance(value, pd.Timestamp) and not 1 <= value.year <= 9999:
+        # isoformat writes such a year unsigned (not ISO 8601), or raises if tz-aware
+        return iso_timestamp(value)
     if isinstance(value, (datetime, date, time)):
         return value.isoformat()
     if isinstance(value, timedelta):
-        return pd.Timedelta(value).isoformat()
+        return _pandas_time(pd.Timedelta, value).isoformat()
     if isinstance(value, UUID):
         return str(value)
-    if isinstance(value, Mapping):
-        return {_native(k): _native(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_native(item) for item in value]
+    if isinstance(value, (Mapping, list, tuple, np.ndarray)):
+        if depth == MAX_NESTING:
+            # a fixed limit, not Python's recursion limit, which depends on the caller
+            raise Unencodable(f"nested deeper than {MAX_NESTING} levels")
+        if isinstance(value, Mapping):
+            return _native_object(value, depth + 1)
+        return [_native(item, depth + 1) for item in value]
+    if isinstance(value, Unreadable):
+        raise Unencodable(value.reason)
     raise Unencodable(f"{type(value).__name__} is not JSON serializable")
+
+
+def _native_object(value: Mapping[Any, Any], depth: int) -> dict[object, object]:
+    """A mapping as a dict json writes, refused when two keys would be one JSON key
+    (``1`` and ``"1"``, ``True`` and ``"true"``): the object would hold it twice, and a
+    consumer keeps one of the two."""
+    out: dict[object, object] = {}
+    keys: dict[str, object] = {}
+    for key, item in value.items():
+        native = _native(key, depth)
+        if native is None or isinstance(native, bool):
+            text = _KEY_TEXT[native]
+        else:
+            text = native if isinstance(native, str) else repr(native)
+        if text in keys:
+            raise Unencodable(f"keys {keys[text]!r} and {key!r} both become the JSON key {text!r}")
+        keys[text] = key
+        out[native] = _native(item, depth)
+    return out
 
 
 def json_text(value: object) -> str:
