@@ -117,11 +117,16 @@ class DeadLetters:
         schema = _parquet_schema(rows) if parquet_file and not self._table.opened else None
         try:
             self._table.write(letters, schema)
-        except (OSError, ValueError, TypeError) as exc:
-            # pyarrow's errors are ValueError and TypeError
+        except (OSError, ValueError, TypeError, RecursionError) as exc:
+            # pyarrow's errors are ValueError and TypeError; pandas' writers recurse into
+            # nested values, which the policy rejects past MAX_NESTING but a row holds as
+            # it was
             self._broken = True
+            why = (
+                "a value is nested too deeply to write" if isinstance(exc, RecursionError) else exc
+            )
             raise ConfigurationError(
-                f"cannot write the dead letters to {self.path}: {exc}"
+                f"cannot write the dead letters to {self.path}: {why}"
                 + (
                     "; a Parquet column holds one type: write them to .jsonl"
                     if parquet_file

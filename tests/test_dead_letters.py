@@ -356,6 +356,26 @@ def test_dead_letters_are_refused_where_they_cannot_work(es, tmp_path) -> None:
     assert es.stats() == {}
 
 
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_a_dead_letter_too_deep_to_write_ends_the_run_with_every_rows_status(
+    es, tmp_path, suffix
+) -> None:
+    deep: object = 1
+    for _ in range(3000):  # past what pandas' writers recurse into
+        deep = [deep]
+    rows = pd.DataFrame({"k": ["deep", "flat"], "v": [deep, [1.5]]})
+    with pytest.raises(es_pandas.ProduceAborted, match="nested too deeply to write") as ended:
+        rows.es.produce(
+            "single",
+            key_col="k",
+            url=es.url,
+            api_key=API_KEY,
+            progress=False,
+            dead_letter=str(tmp_path / f"letters{suffix}"),
+        )
+    assert ended.value.status["status"].tolist() == ["rejected", "ok"]
+
+
 def test_a_column_of_ones_own_named_status_is_sent(es) -> None:
     # only all five dead-letter columns make a frame dead letters
     frame = pd.DataFrame({"status": ["new"], "error": ["none"]})
