@@ -373,6 +373,10 @@ class FileLoad:
             offset = self._read_to
             rows = np.arange(offset, offset + len(frame), dtype=np.int64)
             self._read_to += len(frame)
+            if len(frame) < self._chunksize and self.format != "parquet":
+                # the file's last rows (see read_frames): none is left unread, though
+                # the reader has not said so yet (it would wait for a pipe's writer)
+                self._read_all = True
             hashes = first_hashes if offset == 0 else self._fingerprints(frame, offset)
             sending = ~np.isin(rows, self._skip, assume_unique=True)
             carried = None

@@ -751,8 +751,8 @@ class FileOptions(ProduceOptions, total=False):
         Option(
             "Infer the types of a CSV or TSV file's columns (but the key's) from its "
             "first chunk: int, float or bool where every value is written as one "
-            "(007 stays text; 1.10 is the float 1.1); later rows whose value does not "
-            "fit are rejected.",
+            "and reads back the same (007 and 18446744073709551615 stay text; 1.10 is "
+            "the float 1.1); later rows whose value does not fit are rejected.",
             default=False,
             check=checks.boolean,
         ),

@@ -15,11 +15,12 @@ far, in the order they first appear (a later chunk may add some). Parquet keeps 
 schema: each column's dtype follows from its Arrow type alone (:mod:`._parquet` has the
 table).
 
-A CSV or TSV file's first line is its header, so one without even that (0 bytes, or
-blank lines only) holds no table, and is refused: far more often an export that
-failed than a table of no rows, which still has its header line. A JSON Lines file
-holds one record a line, so an empty one is a table of no rows, as an export of none
-writes it.
+A CSV or TSV file's first line is its header, whose names are the records' fields: one
+that repeats a name or leaves one empty is refused (pandas would rename them, ``a.1``,
+``Unnamed: 3``). So is a file without even a header line (0 bytes, or blank lines only),
+which holds no table: far more often an export that failed than a table of no rows,
+which still has its header line. A JSON Lines file holds one record a line, so an empty
+one is a table of no rows, as an export of none writes it.
 
 A pipe, FIFO or terminal (stdin included) is opened by :class:`Pipe`, on the caller's
 thread, and read so that a Ctrl-C ends a read that waits for its writer.
@@ -29,11 +30,14 @@ from __future__ import annotations
 
 import bz2
 import codecs
+import contextlib
+import csv
 import gzip
 import io
 import itertools
 import json
 import lzma
+import math
 import os
 import re
 import selectors
@@ -42,6 +46,7 @@ import sys
 import warnings
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, cast
 
@@ -280,6 +285,16 @@ def _to_bool(text: str) -> bool:
     return _BOOLS[text.lower()]
 
 
+def _float_reads_back(text: str) -> bool:
+    """Whether ``text`` is written as a float, and is the number that float is: not
+    ``18446744073709551615``, whose float is ``1.8446744073709552e+19``, nor ``1e-400``,
+    whose float is 0. ``1.10`` is: its float, ``1.1``, is the same number."""
+    if not _CANONICAL_FLOAT.fullmatch(text):
+        return False
+    value = float(text)
+    return math.isfinite(value) and Decimal(repr(value)) == Decimal(text)
+
+
 _CONVERTERS: dict[str, Callable[[str], object]] = {
     "int": _to_int,
     "float": _to_float,
@@ -289,7 +304,7 @@ _CONVERTERS: dict[str, Callable[[str], object]] = {
 _DTYPES = {"int": "Int64", "float": "Float64", "bool": "boolean", "json": "object"}
 _INFERRED: dict[str, Callable[[str], bool]] = {
     "int": lambda text: bool(_CANONICAL_INT.fullmatch(text)) and int(text) in _INT64,
-    "float": lambda text: bool(_CANONICAL_FLOAT.fullmatch(text)) and abs(float(text)) < 1e308,
+    "float": _float_reads_back,
     "bool": lambda text: text.lower() in _BOOLS,
 }
 
@@ -352,11 +367,13 @@ class ColumnTypes:
                 if fits is not None and not fits(text):
                     raise ValueError
                 values.append(convert(text))
-            except _DOES_NOT_FIT:
+            except _DOES_NOT_FIT as exc:
                 values.append(None)
+                # 18446744073709551615 is an integer, but too large for an int64
+                why = "is out of range for" if isinstance(exc, OverflowError) else "is not"
                 problems.setdefault(
                     position,
-                    f"column {name!r}: {_shown(text)} is not {_ARTICLES[kind]} "
+                    f"column {name!r}: {_shown(text)} {why} {_ARTICLES[kind]} "
                     f"({self._why[name]}; dtype={name}=str sends it as text)",
                 )
         typed: pd.Series = pd.Series(values, index=column.index, dtype=_DTYPES[kind])
@@ -386,7 +403,8 @@ def read_frames(
     path: str, options: ReadOptions, chunk_rows: int, name: str, pipe: Pipe | None = None
 ) -> Iterator[pd.DataFrame]:
     """The file (``pipe``'s if it is one) as DataFrames of at most ``chunk_rows`` rows;
-    never the whole file at once. A file that cannot be read on raises
+    never the whole file at once. A CSV, TSV or JSON Lines frame of fewer rows is the
+    file's last (Parquet's may be a row group's). A file that cannot be read on raises
     :class:`FileReadError` naming the line. Dead letters sent again lose their status
     columns (see _deadletters)."""
     source: str | IO[bytes] = (
@@ -396,7 +414,7 @@ def read_frames(
         yield from map(drop_dead_letter_columns, parquet_frames(source, chunk_rows))
         return
     frames = (
-        _json_lines(source, options, chunk_rows, name)
+        _json_lines(source, options, chunk_rows)
         if options.format == "jsonl"
         else _csv_frames(source, options, chunk_rows)
     )
@@ -412,11 +430,8 @@ def read_frames(
                 "end of each line, or another separator than sep= says"
             ) from None
         except UnicodeDecodeError as exc:
-            raise FileReadError(
-                f"{name}: cannot read {_undecodable_line(source, options.encoding)} as "
-                f"{options.encoding} ({exc.reason}); pass encoding= the file's "
-                "(cp1252 for a Windows export, latin-1, ...)"
-            ) from None
+            where = _undecodable_line(source, options.encoding)
+            raise FileReadError(f"{name}: {_undecodable(where, options, exc)}") from None
         except (pd.errors.ParserError, ValueError) as exc:
             # pandas' message names the line
             raise FileReadError(f"{name}: {_first_line(exc)}") from None
@@ -425,61 +440,209 @@ def read_frames(
         yield drop_dead_letter_columns(frame)
 
 
+@contextlib.contextmanager
+def _binary(source: str | IO[bytes]) -> Iterator[IO[bytes]]:
+    """``source``'s bytes, decompressed as its name says; a file opened here is closed
+    after."""
+    if not isinstance(source, str):
+        yield source
+        return
+    with _OPENERS.get(Path(source).suffix, open)(source, "rb") as handle:
+        yield handle
+
+
 def _csv_frames(
     source: str | IO[bytes], options: ReadOptions, chunk_rows: int
 ) -> Iterator[pd.DataFrame]:
     # A generator, so that the header is read (and fails) where the reading of the
     # rows is watched for errors.
+    sep = options.sep or ("\t" if options.format == "tsv" else ",")
+    with _binary(source) as handle:
+        # The header's names as written are read here, from the bytes pandas then
+        # reads again: a pipe cannot be opened twice, and pandas' columns alone cannot
+        # tell a renamed "a" (a.1) from an "a.1" in the file.
+        head, names = _header(handle, options.encoding, sep)
+        _refuse_other_unicode(head, options.encoding)
+        try:
+            reader = pd.read_csv(
+                io.BufferedReader(_Replay(head, handle)),
+                sep=sep,
+                dtype=str,
+                keep_default_na=False,
+                na_values=list(options.na_values),
+                encoding=options.encoding,
+                chunksize=chunk_rows,
+                # never the first column as an index when lines have a field more than
+                # the header: that would shift every value one column to the left
+                index_col=False,
+            )
+        except pd.errors.EmptyDataError:
+            raise ValueError(
+                "it is empty, without even a header line (a table of no rows still has one)"
+            ) from None
+        with reader:
+            for number, frame in enumerate(reader):
+                if number == 0:
+                    _refuse_renamed(names, frame.columns)
+                yield frame
+
+
+class _Replay(io.RawIOBase):
+    """``head``, bytes read from ``rest`` already, then the rest of ``rest``."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        super().__init__()
+        self._head = memoryview(head)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        target = memoryview(buffer).cast("B")
+        data = self._head[: len(target)] if self._head else self._rest.read(len(target))
+        self._head = self._head[len(data) :]
+        target[: len(data)] = data
+        return len(data)
+
+
+# A header is looked for in this many bytes at most, whatever the file (one whose quote
+# never closes): past them, its names are those read so far.
+_HEADER_BYTES = 1 << 20
+
+
+def _header(handle: IO[bytes], encoding: str, sep: str) -> tuple[bytes, list[str]]:
+    """The first bytes of ``handle``, its header's and perhaps more, and the header's
+    names as written (``[]`` when the csv module cannot parse it)."""
+    # bytes that do not decode are pandas' to refuse, where it reads them
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    head, text = bytearray(), ""
+    while True:
+        block = handle.read(1 << 16)
+        head += block
+        text += decoder.decode(block, final=not block)
+        final = not block or len(head) > _HEADER_BYTES
+        names = _header_names(text.removeprefix("\ufeff"), sep, final=final)
+        if names is not None:
+            return bytes(head), names
+
+
+def _header_names(text: str, sep: str, *, final: bool) -> list[str] | None:
+    """The names of the first line of ``text`` that is not blank (pandas skips those),
+    as the csv module parses them, which agrees with pandas on quotes (a quoted name
+    may hold ``sep`` or a line break); None if ``text`` may end before them (unless
+    ``final``)."""
+    lines = io.StringIO(text, newline="")  # lines end at \n, \r\n or \r, as pandas'
+    ran_out = False
+
+    def fed() -> Iterator[str]:
+        nonlocal ran_out
+        for line in lines:
+            if not final and not line.endswith(("\n", "\r")):
+                break  # the rest of this line is still to be read
+            yield line
+        ran_out = True
+
     try:
-        reader = pd.read_csv(
-            source,
-            sep=options.sep or ("\t" if options.format == "tsv" else ","),
-            dtype=str,
-            keep_default_na=False,
-            na_values=list(options.na_values),
-            encoding=options.encoding,
-            chunksize=chunk_rows,
-            # never the first column as an index when lines have a field more than
-            # the header: that would shift every value one column to the left
-            index_col=False,
-        )
-    except pd.errors.EmptyDataError:
+        for fields in csv.reader(fed(), delimiter=sep):
+            if ran_out and not final:
+                return None  # a quoted name goes on past what was read
+            if len(fields) > 1 or "".join(fields).strip():
+                return fields
+    except csv.Error:
+        return []  # a name past the csv module's size limit: pandas' to read
+    return None if not final else []
+
+
+def _refuse_renamed(names: list[str], columns: pd.Index) -> None:
+    """Refuse a header that repeats a name or leaves one empty, which pandas renames
+    (``a.1``, ``Unnamed: 3``): the records would have fields the file does not."""
+    if list(columns) == names:
+        return  # pandas took the names as written
+    # Else pandas renamed some, or (on a line the csv module parses otherwise than
+    # pandas) these are not its names: refused only for what pandas renames.
+    positions: dict[str, list[int]] = {}
+    for number, name in enumerate(names, start=1):
+        positions.setdefault(name, []).append(number)
+    problems = [
+        f"no name at {_columns(numbers)}"
+        if name == ""
+        else f"{_shown(name)} at {_columns(numbers)}"
+        for name, numbers in positions.items()
+        if name == "" or len(numbers) > 1
+    ]
+    if problems:
         raise ValueError(
-            "it is empty, without even a header line (a table of no rows still has one)"
-        ) from None
-    with reader:
-        yield from reader
+            f"its header has {', and '.join(problems)}: each column needs a name of its "
+            "own, the field its values are sent as (pandas would rename them)"
+        )
+
+
+def _columns(numbers: list[int]) -> str:
+    if len(numbers) == 1:
+        return f"column {numbers[0]}"
+    return f"columns {', '.join(map(str, numbers[:-1]))} and {numbers[-1]}"
+
+
+_UNICODE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _refuse_other_unicode(head: bytes, encoding: str) -> None:
+    """Refuse a file that starts with a UTF-16 or UTF-32 byte order mark read as
+    another encoding: undecodable in UTF-8, garbled in latin-1."""
+    for mark, unicode in _UNICODE_BOMS:
+        if head.startswith(mark):
+            if not codecs.lookup(encoding).name.startswith(unicode):
+                raise ValueError(
+                    f"cannot read it as {encoding}: it starts with a byte order mark, so "
+                    f"it looks {unicode.upper()}: encoding='{unicode}' (--encoding {unicode})"
+                )
+            return
+
+
+def _undecodable(where: str, options: ReadOptions, exc: UnicodeDecodeError) -> str:
+    return (
+        f"cannot read {where} as {options.encoding} ({exc.reason}); pass encoding= the "
+        "file's (cp1252 for a Windows export, latin-1, ...)"
+    )
 
 
 def _json_lines(
-    source: str | IO[bytes], options: ReadOptions, chunk_rows: int, name: str
+    source: str | IO[bytes], options: ReadOptions, chunk_rows: int
 ) -> Iterator[pd.DataFrame]:
     # Each value as json.loads gives it, in object columns: pandas' own reader infers
     # a dtype per chunk (an int column with a null becomes float in that chunk only).
-    handle: IO[bytes] = (
-        _OPENERS.get(Path(source).suffix, open)(source, "rb") if isinstance(source, str) else source
-    )
+    # A UTF-8 file may start with a byte order mark, as a CSV file may.
+    mark = codecs.BOM_UTF8 if codecs.lookup(options.encoding).name == "utf-8" else b""
     # the file's fields so far, in the order they first appear: a row's fields keep
     # their places whatever chunk it is in
     fields: dict[str, None] = {}
-    try:
-        numbered = enumerate(handle, start=1)
-        while batch := list(itertools.islice(numbered, chunk_rows)):
+    with _binary(source) as handle:
+        numbered = (
+            (number, line.removeprefix(mark) if number == 1 else line)
+            for number, line in enumerate(handle, start=1)
+        )
+        # chunk_rows rows to a frame, blank lines aside: a shorter frame is the last
+        lines = ((number, line) for number, line in numbered if line.strip())
+        while batch := list(itertools.islice(lines, chunk_rows)):
             rows = []
             for number, line in batch:
-                if not line.strip():
-                    continue
                 try:
                     row = json.loads(line.decode(options.encoding))
-                except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-                    raise FileReadError(f"{name} line {number:,}: {_first_line(exc)}") from None
+                except UnicodeDecodeError as exc:
+                    where = f"line {number:,} (byte {exc.start + 1} of it)"
+                    raise ValueError(_undecodable(where, options, exc)) from None
+                except (ValueError, RecursionError) as exc:
+                    raise ValueError(f"line {number:,}: {_first_line(exc)}") from None
                 if not isinstance(row, dict):
-                    raise FileReadError(f"{name} line {number:,}: not a JSON object")
+                    raise ValueError(f"line {number:,}: not a JSON object")
                 rows.append(row)
             yield _json_frame(rows, fields)
-    finally:
-        if isinstance(source, str):
-            handle.close()
 
 
 def _json_frame(rows: list[dict[str, Any]], fields: dict[str, None]) -> pd.DataFrame:
@@ -506,7 +669,7 @@ def _undecodable_line(path: str | IO[bytes], encoding: str) -> str:
     if not isinstance(path, str):
         return "it"
     decoder = codecs.getincrementaldecoder(encoding)()
-    with open(path, "rb") as handle:
+    with _binary(path) as handle:
         for number, line in enumerate(handle, start=1):
             try:
                 decoder.decode(line)

@@ -3,6 +3,8 @@ local server, the bytes the server stores compared with what the file holds."""
 
 from __future__ import annotations
 
+import codecs
+import gzip
 import json
 import os
 import threading
@@ -124,6 +126,45 @@ def test_inference_keeps_leading_zeros(es, env, tmp_path) -> None:
     assert load(es, "zeros")["00042"]["zip"] == "01234"
 
 
+def test_inference_takes_no_number_a_float_would_change(es, env, tmp_path) -> None:
+    """Past int64 an integer was inferred a float: 18446744073709551615 landed as
+    1.8446744073709552e+19; given int, such a value rejects its row."""
+    path = tmp_path / "big.csv"
+    path.write_text(
+        "k,n,pi,x\na,18446744073709551615,3.14159265358979323846,1.10\n"
+        "b,99999999999999999999,0.1,2\n"
+    )
+    es.create_topic("big-numbers", 1)
+    args = ["--topic", "big-numbers", "--key-col", "k"]
+    inferred = run("produce", str(path), *args, "--infer-types", env=env)
+    status_out = tmp_path / "status.csv"
+    typed = run(
+        "produce", str(path), *args, "--dtype", "n=int", "--status-out", str(status_out), env=env
+    )
+
+    assert inferred.returncode == 0, inferred.stderr
+    assert load(es, "big-numbers") == {
+        "a": {"n": "18446744073709551615", "pi": "3.14159265358979323846", "x": 1.1},
+        "b": {"n": "99999999999999999999", "pi": "0.1", "x": 2.0},
+    }
+    assert typed.returncode == 1, typed.stderr
+    status = pd.read_csv(status_out, dtype=str, keep_default_na=False)
+    assert status[["row", "status", "error"]].values.tolist() == [
+        [
+            "0",
+            "rejected",
+            "column 'n': '18446744073709551615' is out of range for an int "
+            "(dtype=n=int; dtype=n=str sends it as text)",
+        ],
+        [
+            "1",
+            "rejected",
+            "column 'n': '99999999999999999999' is out of range for an int "
+            "(dtype=n=int; dtype=n=str sends it as text)",
+        ],
+    ]
+
+
 def test_dtype_gives_a_column_its_type(es, env, tmp_path) -> None:
     path = mixed_file(tmp_path / "typed.csv", 20, odd_row=7)
     es.create_topic("typed", 1)
@@ -165,6 +206,41 @@ def test_a_latin_1_file_with_encoding(es, env, tmp_path) -> None:
     }
 
 
+def test_a_utf_16_file_is_named_utf_16(es, env, tmp_path) -> None:
+    """It starts with a byte order mark: the hint was cp1252 or latin-1 (latin-1 would
+    read it, garbled)."""
+    path = tmp_path / "wide.csv"
+    path.write_bytes("id,city\nk1,Köln\n".encode("utf-16"))
+    es.create_topic("wide", 1)
+    args = ["--topic", "wide", "--key-col", "id"]
+    refused = [
+        run("produce", str(path), *args, *encoding, env=env)
+        for encoding in ([], ["--encoding", "latin-1"])
+    ]
+    result = run("produce", str(path), *args, "--encoding", "utf-16", env=env)
+
+    for answer in refused:
+        assert answer.returncode == 2, answer.stderr
+        assert "Error: wide.csv: cannot read it as " in answer.stderr
+        assert (
+            "it starts with a byte order mark, so it looks UTF-16: --encoding utf-16; "
+            "nothing was sent"
+        ) in answer.stderr
+    assert result.returncode == 0, result.stderr
+    assert load(es, "wide") == {"k1": {"city": "Köln"}}
+
+
+def test_a_big_endian_utf_16_pipe_is_named_utf_16(es, tmp_path) -> None:
+    fifo = tmp_path / "wide.csv"
+    os.mkfifo(fifo)
+    text = codecs.BOM_UTF16_BE + "id,city\nk1,Köln\n".encode("utf-16-be")
+    writer = threading.Thread(target=fifo.write_bytes, args=(text,), daemon=True)
+    writer.start()
+    with pytest.raises(es_pandas.ConfigurationError, match="it looks UTF-16: encoding='utf-16'"):
+        es_pandas.produce_file(fifo, "single", url=es.url, api_key=API_KEY, key_col="id")
+    writer.join()
+
+
 def test_a_malformed_line_names_the_file_and_line_and_how_to_go_on(es, env, tmp_path) -> None:
     lines = ["id,n"] + [f"k{i},{i}" for i in range(150)]
     lines[121] = "k120,1,surplus"
@@ -192,6 +268,35 @@ def test_json_lines_keep_their_types_across_chunks(es, env, tmp_path) -> None:
     stored = load(es, "jsonl-types")
     assert stored["j101"] == {"n": 101, "code": "00042"}
     assert stored["j150"] == {"n": None, "code": "00042"}
+
+
+def test_json_lines_take_a_utf_8_bom_and_name_the_file_once(es, env, tmp_path) -> None:
+    """A byte order mark was refused ("Unexpected UTF-8 BOM"), as a CSV file's is not;
+    an error read "d.jsonl: d.jsonl line 6", and one of encoding gave no hint."""
+    marked = tmp_path / "marked.jsonl"
+    marked.write_bytes(codecs.BOM_UTF8 + b'{"k":"a","v":1}\n{"k":"b","v":2}\n')
+    broken = tmp_path / "d.jsonl"
+    broken.write_text('{"k":"a"}\n' * 5 + '{"k":\n')
+    latin = tmp_path / "latin.jsonl"
+    latin.write_bytes('{"k":"a"}\n{"k":"b","city":"Köln"}\n'.encode("latin-1"))
+    es.create_topic("marked", 1)
+    args = ["--key-col", "k"]
+
+    accepted = run("produce", str(marked), "--topic", "marked", *args, env=env)
+    malformed, undecodable = (
+        run("produce", str(path), "--topic", "single", *args, env=env) for path in (broken, latin)
+    )
+
+    assert accepted.returncode == 0, accepted.stderr
+    assert load(es, "marked") == {"a": {"v": 1}, "b": {"v": 2}}
+    assert malformed.returncode == 2
+    assert "Error: d.jsonl: line 6: Expecting value" in malformed.stderr
+    assert malformed.stderr.count("d.jsonl") == 1, malformed.stderr
+    assert undecodable.returncode == 2
+    assert (
+        "Error: latin.jsonl: cannot read line 2 (byte 19 of it) as utf-8 (invalid start "
+        "byte); pass --encoding the file's"
+    ) in undecodable.stderr
 
 
 # A field some lines lack, one line's null and NaN beside it, a field first seen late,
@@ -526,6 +631,60 @@ def test_an_empty_file_or_an_undecodable_header_is_refused_naming_the_file(
     assert es.stats().get("requests", 0) == 0
 
 
+@pytest.mark.parametrize("source", ["file", "gzip", "stdin"])
+def test_a_header_that_repeats_a_name_or_leaves_one_empty_is_refused(
+    es, env, tmp_path, source
+) -> None:
+    """pandas renamed them: the row landed as {"a":"1","a.2":"2","Unnamed: 3":"3",
+    "a.1":"4"}, fields the file does not have. Its header here is longer than one read
+    of it (64 KiB)."""
+    more = [f"c{i}" for i in range(12_000)]
+    header = ",".join(["k", "a", "a", "", "a.1", *more])
+    text = f"{header}\n" + ",".join(["x", "1", "2", "3", "4", *more]) + "\n"
+    path = tmp_path / ("named.csv.gz" if source == "gzip" else "named.csv")
+    path.write_bytes(gzip.compress(text.encode()) if source == "gzip" else text.encode())
+    es.reset_stats()
+
+    result = run(
+        "produce",
+        "-" if source == "stdin" else str(path),
+        "--topic",
+        "single",
+        "--key-col",
+        "k",
+        env=env,
+        stdin=text.encode() if source == "stdin" else None,
+    )
+
+    assert result.returncode == 2, result.stderr
+    name = "stdin" if source == "stdin" else path.name
+    assert (
+        f"Error: {name}: its header has 'a' at columns 2 and 3, and no name at column 4: "
+        "each column needs a name of its own"
+    ) in result.stderr
+    assert "nothing was sent" in result.stderr
+    assert es.stats().get("requests", 0) == 0
+
+
+def test_a_header_is_read_with_the_files_separator_encoding_and_quotes(es, tmp_path) -> None:
+    options = {"url": es.url, "api_key": API_KEY, "key_col": "k", "sep": ";"}
+    repeated = tmp_path / "repeated.csv"
+    repeated.write_bytes('k;"Größe;cm";"Größe;cm";""\nx;1;2;3\n'.encode("latin-1"))
+    distinct = tmp_path / "distinct.csv"
+    distinct.write_bytes('k;a;a.1;"a;1";"Größe\ncm"\nx;1;2;3;4\n'.encode("latin-1"))
+    es.create_topic("distinct-names", 1)
+
+    with pytest.raises(
+        es_pandas.ConfigurationError,
+        match=r"^repeated\.csv: its header has 'Größe;cm' at columns 2 and 3, and no name "
+        "at column 4: ",
+    ):
+        es_pandas.produce_file(repeated, "single", encoding="latin-1", **options)
+    es_pandas.produce_file(distinct, "distinct-names", encoding="latin-1", **options)
+
+    assert load(es, "distinct-names") == {"x": {"a": "1", "a.1": "2", "a;1": "3", "Größe\ncm": "4"}}
+
+
 @pytest.mark.parametrize(
     ("name", "text"), [("empty.csv", ""), ("empty.tsv", ""), ("blank.csv", "\n\n")]
 )
@@ -594,3 +753,35 @@ def test_a_fifo_is_read_as_it_comes_not_counted_first(es, tmp_path) -> None:
     writer.join()
     assert summary.total == summary.counts["ok"] == 2
     assert es.stats()["200"] == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("quoted.csv", 'k,v\na,1\nb,"2\nx"\nc,3\n'),  # 5 lines, 3 rows
+        ("-", "k,v\na,1\nb,2\nc,3\n"),
+        ("-", '{"k":"a"}\n\n{"k":"b"}\n{"k":"c"}\n'),
+    ],
+)
+def test_a_load_that_stops_after_the_last_row_says_none_went_unread(
+    es, env, tmp_path, name, text
+) -> None:
+    """It said "stopped after 3 of 3 rows; the file's rows from 3 on were not read"
+    when it could not count the file's rows (stdin), or counted lines (a quoted field
+    over two, a blank line)."""
+    path = tmp_path / name
+    if name != "-":
+        path.write_text(text)
+    format = ["--format", "jsonl"] if text.startswith("{") else []
+    result = run(
+        "produce",
+        name if name == "-" else str(path),
+        "--topic",
+        "no-such-topic",
+        *format,
+        env=env,
+        stdin=text.encode() if name == "-" else None,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "stopped after 3 of 3 rows" in result.stderr
+    assert "not read" not in result.stderr
