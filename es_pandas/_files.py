@@ -23,20 +23,14 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from ._column_types import ColumnTypes
 from ._deadletters import DeadLetters
 from ._exceptions import ConfigurationError
+from ._formats import ReadOptions, file_format
 from ._journal import Journal, check_no_journal, journal_path, read_journal
 from ._parquet import parquet
-from ._reading import (
-    ColumnTypes,
-    FileReadError,
-    Pipe,
-    ReadOptions,
-    count_rows,
-    file_format,
-    read_frames,
-    row_hashes,
-)
+from ._pipes import Pipe
+from ._reading import FileReadError, count_rows, read_frames, row_hashes
 from ._status import RECORD_ID, STATUS_COLUMNS, STATUSES, Chunk, StatusBook, StatusFrame, Tally
 from ._tables import TableWriter, refuse_the_input, table_format
 from ._wire.columns import absent_as_null

@@ -1,10 +1,11 @@
 """How a file's rows become frames: what is in the file is what is sent.
 
 A CSV or TSV file holds text, so every column is read as text, exactly as it is in
-the file, unless ``dtype`` gives a column a type, or ``infer_types`` has types inferred
-once for the whole file (from its first chunk) and holds every later chunk to them.
-Either way a value that does not fit its column's type rejects its row, naming the
-column and the value; a value never changes type with the chunk it is in. The key
+the file, unless ``dtype`` gives a column a type, or ``infer_types`` has types
+inferred once for the whole file (from its first chunk) and holds every later chunk
+to them (:mod:`._column_types`). Either way a value that does not fit its column's
+type rejects its row, naming the column and the value; a value never changes type
+with the chunk it is in. The key
 column is always text. No string is null unless ``na_values`` names it: ``NA``,
 ``None``, ``null`` and the empty string are values.
 
@@ -22,117 +23,50 @@ which holds no table: far more often an export that failed than a table of no ro
 which still has its header line. A JSON Lines file holds one record a line, so an empty
 one is a table of no rows, as an export of none writes it.
 
-A pipe, FIFO or terminal (stdin included) is opened by :class:`Pipe`, on the caller's
-thread, and read so that a Ctrl-C ends a read that waits for its writer.
+A pipe, FIFO or terminal (stdin included) is read through :class:`._pipes.Pipe`, so
+that a Ctrl-C ends a read that waits for its writer.
 """
 
 from __future__ import annotations
 
-import bz2
 import codecs
 import contextlib
 import csv
-import gzip
 import io
 import itertools
 import json
-import lzma
-import math
-import os
-import re
-import selectors
-import stat
 import sys
 import warnings
-from collections.abc import Callable, Hashable, Iterator, Mapping
-from dataclasses import dataclass, field
-from decimal import Decimal
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal, cast
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from ._column_types import shown
 from ._deadletters import drop_dead_letter_columns
 from ._exceptions import ConfigurationError
+from ._formats import OPENERS, Format, ReadOptions
 from ._parquet import parquet, parquet_frames
+from ._pipes import Pipe, is_pipe
 from ._wire.columns import absent_rows
 from ._wire.values import ABSENT
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
-__all__ = [
-    "FORMATS",
-    "ColumnTypes",
-    "FileReadError",
-    "InputInterrupted",
-    "Pipe",
-    "ReadOptions",
-    "count_rows",
-    "file_format",
-    "read_frames",
-    "row_hashes",
-]
-
-FORMATS = ("csv", "tsv", "jsonl", "parquet")
-Format = Literal["csv", "tsv", "jsonl", "parquet"]
-_SUFFIXES = {
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".tab": "tsv",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-}
-_OPENERS: dict[str, Callable[..., Any]] = {
-    ".gz": gzip.open,
-    ".bz2": bz2.open,
-    ".xz": lzma.open,
-}
-
-
-def file_format(path: str, format: str | None) -> Format:
-    if format is not None:
-        if format not in FORMATS:
-            raise ConfigurationError(f"unknown format {format!r}: use one of {', '.join(FORMATS)}")
-        return cast(Format, format)
-    if path == "-":
-        return "csv"
-    suffixes = Path(path).suffixes
-    if suffixes and suffixes[-1] in _OPENERS:
-        suffixes = suffixes[:-1]
-    try:
-        return cast(Format, _SUFFIXES[suffixes[-1].lower()])
-    except (KeyError, IndexError):
-        raise ConfigurationError(
-            f"cannot tell the format of {path!r} from its name: pass format= (--format) "
-            f"as one of {', '.join(FORMATS)}"
-        ) from None
-
-
-def _is_pipe(path: str) -> bool:
-    """Whether ``path`` (``-``: stdin) is a pipe, FIFO, terminal or socket: read once,
-    as its writer writes, rather than a file."""
-    if path != "-":
-        mode = os.stat(path).st_mode
-    else:
-        try:
-            mode = os.fstat(sys.stdin.fileno()).st_mode
-        except (AttributeError, OSError):
-            return False  # stdin replaced by an object in memory: read as it is
-    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
+__all__ = ["FileReadError", "count_rows", "read_frames", "row_hashes"]
 
 
 def count_rows(path: str, format: Format) -> int | None:
     """Rows in the file, for the progress bar's ETA; None when it cannot be known cheaply."""
     # a pipe can be read only once: counting it would leave nothing to send
-    if path == "-" or _is_pipe(path):
+    if path == "-" or is_pipe(path):
         return None
     if format == "parquet":
         return int(parquet().ParquetFile(path).metadata.num_rows)
-    if Path(path).suffix in _OPENERS:
+    if Path(path).suffix in OPENERS:
         return None
     # Counting newlines is an estimate when quoted fields span lines; it only feeds the ETA.
     lines = 0
@@ -145,258 +79,8 @@ def count_rows(path: str, format: Format) -> int | None:
     return max(lines - (format in ("csv", "tsv")), 0)
 
 
-# What each type takes. Inferred types take only what reads back the same: "007" is
-# not inferred as an int, so a column of zip codes stays text.
-_INT = re.compile(r"[+-]?[0-9]+")
-_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_CANONICAL_INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
-_CANONICAL_FLOAT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
-_BOOLS = {"true": True, "false": False}
-_INT64 = range(-(2**63), 2**63)
-_DOES_NOT_FIT = (ValueError, KeyError, OverflowError, RecursionError)
-
-
 class FileReadError(ConfigurationError):
     """The file cannot be read on (undecodable bytes, a malformed line)."""
-
-
-class InputInterrupted(Exception):
-    """Ctrl-C ended a read of a pipe that waited for its writer."""
-
-
-class _WaitingRead(io.RawIOBase):
-    """A pipe's reads, each waiting until the pipe has data or :meth:`interrupt` is
-    called: a run reads on its own thread, where Ctrl-C cannot end a read that waits
-    (Python raises KeyboardInterrupt on the main thread only, and retries the read)."""
-
-    def __init__(self, fd: int, *, closefd: bool) -> None:
-        super().__init__()
-        self._fd = fd
-        self._closefd = closefd
-        self._wake_fd, self._waker = os.pipe()
-        self._interrupted = False
-        self._selector: selectors.BaseSelector | None = selectors.DefaultSelector()
-        try:
-            self._selector.register(fd, selectors.EVENT_READ)
-            self._selector.register(self._wake_fd, selectors.EVENT_READ)
-        except (OSError, ValueError):
-            # epoll refuses some devices (/dev/null): their reads wait as plain reads do
-            self._selector.close()
-            self._selector = None
-
-    def readable(self) -> bool:
-        return True
-
-    def fileno(self) -> int:
-        return self._fd
-
-    def readinto(self, buffer: WriteableBuffer) -> int:
-        if self._selector is not None and not self._interrupted:
-            self._selector.select()  # until the pipe has data, or interrupt() is called
-        if self._interrupted:
-            raise InputInterrupted("interrupted while waiting for the input")
-        return os.readv(self._fd, [buffer])
-
-    def interrupt(self) -> None:
-        """End the read waiting now, and every later one (from any thread)."""
-        if not self._interrupted and not self.closed:
-            self._interrupted = True  # before the wake: the read checks it once awake
-            os.write(self._waker, b"\0")
-
-    def close(self) -> None:
-        if not self.closed:
-            if self._selector is not None:
-                self._selector.close()
-            os.close(self._wake_fd)
-            os.close(self._waker)
-            if self._closefd:
-                os.close(self._fd)
-        super().close()
-
-
-class Pipe:
-    """A pipe, FIFO or terminal as :func:`read_frames` reads it (``file``), opened on
-    the caller's thread: opening a FIFO waits for its writer, and Ctrl-C ends that wait
-    only on the main thread. :meth:`interrupt` ends a read that waits, from any thread,
-    with :class:`InputInterrupted`."""
-
-    def __init__(self, path: str) -> None:
-        self._raw = (
-            _WaitingRead(sys.stdin.fileno(), closefd=False)
-            if path == "-"
-            else _WaitingRead(os.open(path, os.O_RDONLY), closefd=True)
-        )
-        self._buffered = io.BufferedReader(self._raw)
-        opener = _OPENERS.get(Path(path).suffix)
-        self.file: IO[bytes] = opener(self._buffered, "rb") if opener else self._buffered
-
-    @staticmethod
-    def open(path: str, format: Format) -> Pipe | None:
-        """``path`` opened if it is a pipe, FIFO or terminal; None for a file (its
-        reader opens it), for Parquet (read by seeking, which a pipe refuses) and on
-        Windows (whose select waits for sockets only: a pipe is read as a file is)."""
-        if os.name == "posix" and format != "parquet" and _is_pipe(path):
-            return Pipe(path)
-        return None
-
-    def interrupt(self) -> None:
-        self._raw.interrupt()
-
-    def close(self) -> None:
-        # a read that waits holds the buffer's lock, which closing takes
-        self.interrupt()
-        self.file.close()
-        self._buffered.close()  # a decompressor leaves the file it was given open
-
-
-@dataclass(frozen=True)
-class ReadOptions:
-    """How to read a file (the file options of a load)."""
-
-    format: Format
-    encoding: str = "utf-8"
-    sep: str | None = None
-    na_values: tuple[str, ...] = ()
-    dtype: Mapping[str, str] = field(default_factory=dict)
-    infer_types: bool = False
-    #: always read as text
-    key_col: Hashable | None = None
-
-
-def _to_int(text: str) -> int:
-    if not _INT.fullmatch(text):
-        raise ValueError
-    value = int(text)
-    if value not in _INT64:
-        raise OverflowError
-    return value
-
-
-def _to_float(text: str) -> float:
-    if not _FLOAT.fullmatch(text):
-        raise ValueError
-    value = float(text)
-    if value in (float("inf"), float("-inf")):
-        raise OverflowError
-    return value
-
-
-def _to_bool(text: str) -> bool:
-    return _BOOLS[text.lower()]
-
-
-def _float_reads_back(text: str) -> bool:
-    """Whether ``text`` is written as a float, and is the number that float is: not
-    ``18446744073709551615``, whose float is ``1.8446744073709552e+19``, nor ``1e-400``,
-    whose float is 0. ``1.10`` is: its float, ``1.1``, is the same number."""
-    if not _CANONICAL_FLOAT.fullmatch(text):
-        return False
-    value = float(text)
-    return math.isfinite(value) and Decimal(repr(value)) == Decimal(text)
-
-
-_CONVERTERS: dict[str, Callable[[str], object]] = {
-    "int": _to_int,
-    "float": _to_float,
-    "bool": _to_bool,
-    "json": json.loads,
-}
-_DTYPES = {"int": "Int64", "float": "Float64", "bool": "boolean", "json": "object"}
-_INFERRED: dict[str, Callable[[str], bool]] = {
-    "int": lambda text: bool(_CANONICAL_INT.fullmatch(text)) and int(text) in _INT64,
-    "float": _float_reads_back,
-    "bool": lambda text: text.lower() in _BOOLS,
-}
-
-
-class ColumnTypes:
-    """The type of each column of a CSV or TSV file, decided once for the whole file."""
-
-    def __init__(self, options: ReadOptions) -> None:
-        self._options = options
-        self._types: dict[Hashable, str] | None = None
-        self._why: dict[Hashable, str] = {}
-
-    def decide(self, frame: pd.DataFrame) -> None:
-        """Decide the types from the file's first chunk (later calls do nothing)."""
-        if self._types is None:
-            self._types = self._decided(frame)
-
-    def apply(self, frame: pd.DataFrame) -> dict[int, str]:
-        """Give ``frame``'s columns (all text) their types, in place; the positions of
-        the rows holding a value that does not fit, with why."""
-        assert self._types is not None, "decide() first"
-        problems: dict[int, str] = {}
-        for name, kind in self._types.items():
-            frame[name] = self._convert(frame[name], name, kind, problems)
-        return problems
-
-    def _decided(self, frame: pd.DataFrame) -> dict[Hashable, str]:
-        options = self._options
-        unknown = [name for name in options.dtype if name not in frame.columns]
-        if unknown:
-            raise ConfigurationError(
-                f"dtype: the file has no column {unknown[0]!r}; its columns are "
-                f"{', '.join(map(str, frame.columns))}"
-            )
-        types: dict[Hashable, str] = {}
-        for name in frame.columns:
-            if name in options.dtype:
-                kind = options.dtype[str(name)]
-                self._why[name] = f"dtype={name}={kind}"
-            elif options.infer_types and name != options.key_col:
-                kind = _infer(frame[name])
-                self._why[name] = "inferred from the file's first rows"
-            else:
-                continue
-            if kind != "str":
-                types[name] = kind
-        return types
-
-    def _convert(
-        self, column: pd.Series, name: Hashable, kind: str, problems: dict[int, str]
-    ) -> pd.Series:
-        convert = _CONVERTERS[kind]
-        fits = _INFERRED.get(kind) if self._why[name].startswith("inferred") else None
-        values: list[object] = []
-        for position, text in enumerate(column.tolist()):
-            if not isinstance(text, str):
-                values.append(None)  # named by na_values
-                continue
-            try:
-                if fits is not None and not fits(text):
-                    raise ValueError
-                values.append(convert(text))
-            except _DOES_NOT_FIT as exc:
-                values.append(None)
-                # 18446744073709551615 is an integer, but too large for an int64
-                why = "is out of range for" if isinstance(exc, OverflowError) else "is not"
-                problems.setdefault(
-                    position,
-                    f"column {name!r}: {_shown(text)} {why} {_ARTICLES[kind]} "
-                    f"({self._why[name]}; dtype={name}=str sends it as text)",
-                )
-        typed: pd.Series = pd.Series(values, index=column.index, dtype=_DTYPES[kind])
-        return typed
-
-
-_ARTICLES = {"int": "an int", "float": "a float", "bool": "a bool", "json": "JSON"}
-
-
-def _shown(text: str) -> str:
-    return repr(text if len(text) <= 40 else text[:39] + "…")
-
-
-def _infer(column: pd.Series) -> str:
-    """The narrowest type every value of ``column`` is written as (``007`` is no int: as
-    one it would lose its zeros); else text."""
-    values = [text for text in column.tolist() if isinstance(text, str)]
-    if not values:
-        return "str"
-    for kind, fits in _INFERRED.items():
-        if all(fits(text) for text in values):
-            return kind
-    return "str"
 
 
 def read_frames(
@@ -447,7 +131,7 @@ def _binary(source: str | IO[bytes]) -> Iterator[IO[bytes]]:
     if not isinstance(source, str):
         yield source
         return
-    with _OPENERS.get(Path(source).suffix, open)(source, "rb") as handle:
+    with OPENERS.get(Path(source).suffix, open)(source, "rb") as handle:
         yield handle
 
 
@@ -565,9 +249,7 @@ def _refuse_renamed(names: list[str], columns: pd.Index) -> None:
     for number, name in enumerate(names, start=1):
         positions.setdefault(name, []).append(number)
     problems = [
-        f"no name at {_columns(numbers)}"
-        if name == ""
-        else f"{_shown(name)} at {_columns(numbers)}"
+        f"no name at {_columns(numbers)}" if name == "" else f"{shown(name)} at {_columns(numbers)}"
         for name, numbers in positions.items()
         if name == "" or len(numbers) > 1
     ]

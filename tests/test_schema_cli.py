@@ -21,8 +21,8 @@ import pytest
 from es_pandas import LocalEventStreams
 from es_pandas._cli._produce import produce
 from es_pandas._cli._schema import schema
+from es_pandas._formats import ReadOptions
 from es_pandas._options import SCHEMA_OPTIONS
-from es_pandas._reading import ReadOptions
 
 from .conftest import bearer, run
 

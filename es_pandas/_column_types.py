@@ -1,0 +1,164 @@
+"""The types of a CSV or TSV file's columns, text unless ``dtype`` gives one or
+``infer_types`` infers them from the first chunk; a value that does not fit its column's
+type rejects its row, naming the column and the value."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Hashable
+from decimal import Decimal
+
+import pandas as pd
+
+from ._exceptions import ConfigurationError
+from ._formats import ReadOptions
+
+__all__ = ["ColumnTypes", "shown"]
+
+# What each type takes. Inferred types take only what reads back the same: "007" is
+# not inferred as an int, so a column of zip codes stays text.
+_INT = re.compile(r"[+-]?[0-9]+")
+_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_CANONICAL_INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
+_CANONICAL_FLOAT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_BOOLS = {"true": True, "false": False}
+_INT64 = range(-(2**63), 2**63)
+_DOES_NOT_FIT = (ValueError, KeyError, OverflowError, RecursionError)
+
+
+def _to_int(text: str) -> int:
+    if not _INT.fullmatch(text):
+        raise ValueError
+    value = int(text)
+    if value not in _INT64:
+        raise OverflowError
+    return value
+
+
+def _to_float(text: str) -> float:
+    if not _FLOAT.fullmatch(text):
+        raise ValueError
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise OverflowError
+    return value
+
+
+def _to_bool(text: str) -> bool:
+    return _BOOLS[text.lower()]
+
+
+def _float_reads_back(text: str) -> bool:
+    """Whether ``text`` is written as a float, and is the number that float is: not
+    ``18446744073709551615``, whose float is ``1.8446744073709552e+19``, nor ``1e-400``,
+    whose float is 0. ``1.10`` is: its float, ``1.1``, is the same number."""
+    if not _CANONICAL_FLOAT.fullmatch(text):
+        return False
+    value = float(text)
+    return math.isfinite(value) and Decimal(repr(value)) == Decimal(text)
+
+
+_CONVERTERS: dict[str, Callable[[str], object]] = {
+    "int": _to_int,
+    "float": _to_float,
+    "bool": _to_bool,
+    "json": json.loads,
+}
+_DTYPES = {"int": "Int64", "float": "Float64", "bool": "boolean", "json": "object"}
+_INFERRED: dict[str, Callable[[str], bool]] = {
+    "int": lambda text: bool(_CANONICAL_INT.fullmatch(text)) and int(text) in _INT64,
+    "float": _float_reads_back,
+    "bool": lambda text: text.lower() in _BOOLS,
+}
+
+
+class ColumnTypes:
+    """The type of each column of a CSV or TSV file, decided once for the whole file."""
+
+    def __init__(self, options: ReadOptions) -> None:
+        self._options = options
+        self._types: dict[Hashable, str] | None = None
+        self._why: dict[Hashable, str] = {}
+
+    def decide(self, frame: pd.DataFrame) -> None:
+        """Decide the types from the file's first chunk (later calls do nothing)."""
+        if self._types is None:
+            self._types = self._decided(frame)
+
+    def apply(self, frame: pd.DataFrame) -> dict[int, str]:
+        """Give ``frame``'s columns (all text) their types, in place; the positions of
+        the rows holding a value that does not fit, with why."""
+        assert self._types is not None, "decide() first"
+        problems: dict[int, str] = {}
+        for name, kind in self._types.items():
+            frame[name] = self._convert(frame[name], name, kind, problems)
+        return problems
+
+    def _decided(self, frame: pd.DataFrame) -> dict[Hashable, str]:
+        options = self._options
+        unknown = [name for name in options.dtype if name not in frame.columns]
+        if unknown:
+            raise ConfigurationError(
+                f"dtype: the file has no column {unknown[0]!r}; its columns are "
+                f"{', '.join(map(str, frame.columns))}"
+            )
+        types: dict[Hashable, str] = {}
+        for name in frame.columns:
+            if name in options.dtype:
+                kind = options.dtype[str(name)]
+                self._why[name] = f"dtype={name}={kind}"
+            elif options.infer_types and name != options.key_col:
+                kind = _infer(frame[name])
+                self._why[name] = "inferred from the file's first rows"
+            else:
+                continue
+            if kind != "str":
+                types[name] = kind
+        return types
+
+    def _convert(
+        self, column: pd.Series, name: Hashable, kind: str, problems: dict[int, str]
+    ) -> pd.Series:
+        convert = _CONVERTERS[kind]
+        fits = _INFERRED.get(kind) if self._why[name].startswith("inferred") else None
+        values: list[object] = []
+        for position, text in enumerate(column.tolist()):
+            if not isinstance(text, str):
+                values.append(None)  # named by na_values
+                continue
+            try:
+                if fits is not None and not fits(text):
+                    raise ValueError
+                values.append(convert(text))
+            except _DOES_NOT_FIT as exc:
+                values.append(None)
+                # 18446744073709551615 is an integer, but too large for an int64
+                why = "is out of range for" if isinstance(exc, OverflowError) else "is not"
+                problems.setdefault(
+                    position,
+                    f"column {name!r}: {shown(text)} {why} {_ARTICLES[kind]} "
+                    f"({self._why[name]}; dtype={name}=str sends it as text)",
+                )
+        typed: pd.Series = pd.Series(values, index=column.index, dtype=_DTYPES[kind])
+        return typed
+
+
+_ARTICLES = {"int": "an int", "float": "a float", "bool": "a bool", "json": "JSON"}
+
+
+def shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:39] + "…")
+
+
+def _infer(column: pd.Series) -> str:
+    """The narrowest type every value of ``column`` is written as (``007`` is no int: as
+    one it would lose its zeros); else text."""
+    values = [text for text in column.tolist() if isinstance(text, str)]
+    if not values:
+        return "str"
+    for kind, fits in _INFERRED.items():
+        if all(fits(text) for text in values):
+            return kind
+    return "str"
