@@ -36,12 +36,15 @@ A value Python cannot hold (a date after 9999, a timestamp after 9999 inside a l
 rejects its row alone, saying so (see :func:`.columns.python_values`), where pyarrow
 would refuse the whole chunk for it.
 
-Columns that pandas wrote as a frame's index (``__index_level_0__`` ...) are not read,
-as ``pd.read_parquet`` makes them the index.
+Columns that pandas wrote for a frame's unnamed index (``__index_level_0__`` ...) are
+not read: they are row labels, which ``pd.read_parquet`` makes the index. A named index
+level is read as an ordinary column, in the file's column order: it is data its writer
+named (often the key, ``df.set_index("order_id")``), and a file load has no index.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from datetime import time
 from typing import IO, Any
@@ -56,6 +59,7 @@ __all__ = ["parquet", "parquet_frames"]
 _PARQUET_EXTRA = (
     'reading and writing Parquet needs pyarrow: pip install "eventstreams-pandas[parquet]"'
 )
+_UNNAMED_LEVEL = re.compile(r"__index_level_\d+__")
 # What a column of an Arrow type becomes: one Arrow array of it in, a Series out.
 Converter = Callable[[Any], pd.Series]
 
@@ -86,8 +90,14 @@ def parquet_frames(source: str | IO[bytes], chunk_rows: int) -> Iterator[pd.Data
 
 
 def _pandas_index_columns(schema: Any) -> set[str]:
+    """The columns pandas wrote for an index without a name: its row labels, not data.
+    A named index level (``df.set_index("order_id")``) is read as the column it was."""
     metadata = schema.pandas_metadata or {}
-    return {name for name in metadata.get("index_columns", ()) if isinstance(name, str)}
+    return {
+        name
+        for name in metadata.get("index_columns", ())
+        if isinstance(name, str) and _UNNAMED_LEVEL.fullmatch(name)
+    }
 
 
 def _converter(arrow_type: Any) -> Converter:

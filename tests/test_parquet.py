@@ -387,3 +387,14 @@ def test_index_columns_pandas_wrote_are_not_sent(tmp_path) -> None:
     oracle = frame_plan(pd.read_parquet(path).reset_index(drop=True), key_col="id")
     pd.testing.assert_frame_equal(sent, oracle)
     assert "__index_level_0__" not in sent.loc[0, "body"]
+
+
+def test_a_named_index_pandas_wrote_is_read_as_its_column(tmp_path) -> None:
+    path = tmp_path / "keyed.parquet"
+    frame = pd.DataFrame({"order_id": ["00042", "00043"], "v": [1, 2]})
+    frame.set_index("order_id").to_parquet(path)
+    sent = file_plan(path, key_col="order_id")
+    # the file's column order: pandas writes index levels after the columns
+    oracle = frame_plan(frame[["v", "order_id"]], key_col="order_id")
+    pd.testing.assert_frame_equal(sent, oracle)
+    assert '"data":"00042"' in sent.loc[0, "body"].replace(" ", "")
