@@ -5,10 +5,11 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
+import zipfile
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import IO, Any, Literal, cast
 
 from ._exceptions import ConfigurationError
 
@@ -25,10 +26,32 @@ _SUFFIXES = {
     ".parquet": "parquet",
     ".pq": "parquet",
 }
+
+
+def _zip_member(source: Any, mode: str) -> IO[bytes]:
+    """The one file a .zip archive holds, as pandas reads a zipped CSV; read as bytes
+    (``mode`` is "rb", as for the other openers)."""
+    try:
+        archive = zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, OSError) as exc:
+        # a pipe cannot be read as a zip: its directory is at the end
+        raise ValueError(f"it cannot be read as a .zip archive ({exc})") from None
+    with archive:
+        members = [member for member in archive.infolist() if not member.is_dir()]
+        if len(members) != 1:
+            raise ValueError(
+                f"a .zip archive is read when it holds one file; this one holds {len(members)}"
+            )
+        # the archive's file stays open until its member is closed
+        return archive.open(members[0])
+
+
+#: what a file is read through, by its last suffix (orders.csv.gz)
 OPENERS: dict[str, Callable[..., Any]] = {
     ".gz": gzip.open,
     ".bz2": bz2.open,
     ".xz": lzma.open,
+    ".zip": _zip_member,
 }
 
 

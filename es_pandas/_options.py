@@ -690,7 +690,8 @@ class FileOptions(ProduceOptions, total=False):
     format: Annotated[
         Literal["csv", "tsv", "jsonl", "parquet"] | None,
         Option(
-            "The file's format; default: from its extension (stdin: csv).",
+            "The file's format; default: from its extension, before any .gz, .bz2, .xz or "
+            ".zip (stdin: csv).",
             check=checks.choice(("csv", "tsv", "jsonl", "parquet")),
         ),
     ]

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from ._exceptions import ConfigurationError
 from ._formats import OPENERS, Format
 
 if TYPE_CHECKING:
@@ -108,6 +109,9 @@ class Pipe:
         reader opens it), for Parquet (read by seeking, which a pipe refuses) and on
         Windows (whose select waits for sockets only: a pipe is read as a file is)."""
         if os.name == "posix" and format != "parquet" and is_pipe(path):
+            if Path(path).suffix == ".zip":
+                # a zip archive's directory is at its end, which a pipe reaches last
+                raise ConfigurationError(f"{path}: a .zip archive cannot be read from a pipe")
             return Pipe(path)
         return None
 

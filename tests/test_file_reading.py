@@ -3,11 +3,14 @@ local server, the bytes the server stores compared with what the file holds."""
 
 from __future__ import annotations
 
+import bz2
 import codecs
 import gzip
 import json
+import lzma
 import os
 import threading
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -785,3 +788,50 @@ def test_a_load_that_stops_after_the_last_row_says_none_went_unread(
     assert result.returncode == 2, result.stderr
     assert "stopped after 3 of 3 rows" in result.stderr
     assert "not read" not in result.stderr
+
+
+def _zipped(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz", ".zip"])
+def test_a_compressed_file_lands_as_its_text_does(es, tmp_path, suffix) -> None:
+    text = write_csv(tmp_path / "plain.csv", TRICKY).read_bytes()
+    compress = {".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}
+    path = tmp_path / f"tricky.csv{suffix}"
+    if suffix == ".zip":
+        _zipped(path, {"tricky.csv": text})
+    else:
+        path.write_bytes(compress[suffix](text))
+    topic = f"compressed{suffix.replace('.', '-')}"
+    es.create_topic(topic, 1)
+
+    summary = es_pandas.produce_file(path, topic, url=es.url, api_key=API_KEY, key_col="id")
+
+    assert summary.counts["ok"] == len(TRICKY)
+    stored = load(es, topic)
+    for row in TRICKY:
+        assert stored[row[0]] == dict(zip(HEADER[1:], row[1:], strict=True))
+
+
+@pytest.mark.parametrize(
+    ("members", "message"),
+    [
+        ({"a.csv": b"k\n1\n", "b.csv": b"k\n2\n"}, "holds one file; this one holds 2"),
+        ({}, "holds one file; this one holds 0"),
+        (None, r"cannot be read as a \.zip archive \(File is not a zip file\)"),
+    ],
+)
+def test_a_zip_archive_is_read_when_it_holds_one_file(es, tmp_path, members, message) -> None:
+    path = tmp_path / "orders.csv.zip"
+    if members is None:
+        path.write_bytes(b"k\n1\n")
+    else:
+        _zipped(path, members)
+    es.reset_stats()
+    with pytest.raises(es_pandas.ConfigurationError, match=rf"^orders\.csv\.zip: .*{message}"):
+        es_pandas.produce_file(path, "single", url=es.url, api_key=API_KEY, key_col="k")
+    assert es.stats().get("requests", 0) == 0
