@@ -142,13 +142,18 @@ def resolve(
         auth = _auth(credentials, origin, options)
     _settle_api_version(options, auth)
     transport = _transport(options, first)
-    for endpoint in [options["url"], *([options["iam_url"]] if isinstance(auth, IAMAuth) else [])]:
-        transport.proxy_for(endpoint)
+    # What the environment adds (proxies, CA bundles) and the files given are checked
+    # now, not mid-run. A plain-http run given no files never needs the CA bundle,
+    # whose loading takes a first call's 25 ms.
+    endpoints = [options["url"], *([options["iam_url"]] if isinstance(auth, IAMAuth) else [])]
+    tls = [transport.uses_tls(endpoint) for endpoint in endpoints]
+    if any(tls) or isinstance(transport.verify, str) or transport.cert is not None:
+        transport.ssl_context()
     return Settings(options, options["url"], auth, transport)
 
 
 def _transport(options: Mapping[str, Any], first: Callable[[str], Any]) -> TransportConfig:
-    transport = TransportConfig(
+    return TransportConfig(
         timeout=options["timeout"],
         connections=options["concurrency"],
         verify=options["verify"],
@@ -158,9 +163,6 @@ def _transport(options: Mapping[str, Any], first: Callable[[str], Any]) -> Trans
         proxy=options["proxy"],
         trust_env=options["trust_env"],
     )
-    # What the environment adds (CA bundles, proxies) is checked now, not mid-run.
-    transport.ssl_context()
-    return transport
 
 
 def _kafka_settings(
@@ -191,6 +193,7 @@ def _kafka_settings(
             "own protocol); use protocol='rest' behind a proxy"
         )
     transport = _transport(options, first)
+    transport.ssl_context()  # the CA bundle and certificate librdkafka is given, checked now
     if config is None:
         credentials, _ = _credentials(layers, url_credentials=False)
         config = kafka_config(options, credentials, transport)

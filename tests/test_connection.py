@@ -203,7 +203,11 @@ def test_tls_is_verified_by_default(tmp_path, monkeypatch) -> None:
         resolve_connection({"url": "https://x", "verify": str(empty)})
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "gone.pem"))
     with pytest.raises(ConfigurationError, match=r"SSL_CERT_FILE: cannot read .*gone\.pem"):
-        resolve_connection({"url": "http://x"})
+        resolve_connection({"url": "https://x"})
+    with pytest.raises(ConfigurationError, match=r"SSL_CERT_FILE: cannot read .*gone\.pem"):
+        resolve_connection({"url": "http://x", "proxy": "https://proxy:3128"})
+    # a plain-http run needs no CA bundle: the environment's cannot break it
+    assert resolve_connection({"url": "http://x"}).transport.verify is True
 
 
 def test_the_environment_is_read_only_as_far_as_needed(tmp_path, monkeypatch) -> None:

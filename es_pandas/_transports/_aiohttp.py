@@ -3,6 +3,7 @@ flight (the benchmark's report has the figures)."""
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 
 import aiohttp
@@ -35,7 +36,8 @@ class AiohttpTransport(AsyncTransport):
     def __init__(self, config: TransportConfig) -> None:
         super().__init__(config)
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=config.pool_size, ssl=config.ssl_context()),
+            # TLS settings go with each request (see _route): an http run never builds them
+            connector=aiohttp.TCPConnector(limit=config.pool_size),
             timeout=aiohttp.ClientTimeout(total=config.timeout, connect=config.connect_timeout),
             cookie_jar=aiohttp.DummyCookieJar(),
             # Decoded here (Decoder), under the answer-size cap and for every coding the
@@ -46,14 +48,12 @@ class AiohttpTransport(AsyncTransport):
             trust_env=False,
         )
         self._handshakes = HandshakeCheck(config)
+        self._routes: dict[str, tuple[str | None, ssl.SSLContext | bool]] = {}
 
     async def send(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes
     ) -> Response:
-        chosen = self.config.proxy_for(url)
-        # aiohttp takes proxy credentials from the proxy's URL, for tunnels and plain
-        # requests alike (its proxy_headers only reach a CONNECT).
-        proxy = None if chosen is None else chosen.address()
+        proxy, tls = self._routes.get(url) or self._route(url)
         try:
             async with self._session.request(
                 method,
@@ -62,6 +62,7 @@ class AiohttpTransport(AsyncTransport):
                 headers=headers,
                 allow_redirects=False,
                 proxy=proxy,
+                ssl=tls,
             ) as answer:
                 self._handshakes.answered(url)
                 # later duplicates win, as in the httpx engine
@@ -82,6 +83,17 @@ class AiohttpTransport(AsyncTransport):
         except Exception as exc:
             error = self._error(exc, url, headers)
             raise await self._handshakes.explain(url, error, exc) from exc
+
+    def _route(self, url: str) -> tuple[str | None, ssl.SSLContext | bool]:
+        """The proxy ``url`` goes through and the TLS settings it is sent with, worked
+        out once per URL. aiohttp takes proxy credentials from the proxy's URL, for
+        tunnels and plain requests alike (its proxy_headers only reach a CONNECT); it
+        uses the TLS settings for an https URL and for an https proxy, and nothing (so
+        its default, True) for plain http."""
+        chosen = self.config.proxy_for(url)
+        tls = self.config.ssl_context() if self.config.uses_tls(url) else True
+        route = self._routes[url] = (None if chosen is None else chosen.address(), tls)
+        return route
 
     def _error(self, exc: Exception, url: str, headers: Mapping[str, str]) -> TransportError:
         """aiohttp's exception, when no answer came, as the contract's."""

@@ -255,10 +255,16 @@ class TransportConfig:
         the scheme's or ALL_PROXY from the environment; none when NO_PROXY names the
         host (with :attr:`trust_env`, also for an explicit proxy, as requests does).
         Worked out once per origin: engines ask for every request."""
-        origin = "/".join(url.split("/", 3)[:3])
+        origin = origin_of(url)
         if origin not in self._proxies:
             self._proxies[origin] = self._choose_proxy(url)
         return self._proxies[origin]
+
+    def uses_tls(self, url: str) -> bool:
+        """Whether a request to ``url`` needs :meth:`ssl_context`: the URL or the proxy
+        it goes through is https."""
+        proxy = self.proxy_for(url)
+        return url.startswith("https:") or (proxy is not None and proxy.url.startswith("https:"))
 
     @cached_property
     def _proxies(self) -> dict[str, Proxy | None]:
@@ -299,6 +305,11 @@ class TransportConfig:
         import urllib.request
 
         return urllib.request.getproxies_environment() if self.trust_env else None
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``."""
+    return "/".join(url.split("/", 3)[:3])
 
 
 def _parse_proxy(url: str) -> Proxy:

@@ -22,7 +22,7 @@ import time
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from ._base import RemoteProtocolError, TLSError, TransportError, host_of
+from ._base import RemoteProtocolError, TLSError, TransportError, host_of, origin_of
 
 if TYPE_CHECKING:
     from ._base import Proxy, TransportConfig
@@ -90,7 +90,7 @@ class HandshakeCheck:
 
     def answered(self, url: str) -> None:
         """An answer came from ``url``'s origin."""
-        self._answered.add(_origin(url))
+        self._answered.add(origin_of(url))
 
     async def explain(self, url: str, error: TransportError, exc: BaseException) -> TransportError:
         """``error``, what the engine made of ``exc``, or the refused handshake under it."""
@@ -102,16 +102,12 @@ class HandshakeCheck:
         broken = isinstance(error, RemoteProtocolError) or (
             isinstance(error, TLSError) and error.kind == "handshake"
         )
-        origin = _origin(url)
+        origin = origin_of(url)
         if not broken or not url.startswith("https:") or origin in self._answered:
             return error
         if origin not in self._probed:
             self._probed[origin] = await asyncio.to_thread(_probe, self._config, url)
         return _refused(cert) if self._probed[origin] else error
-
-
-def _origin(url: str) -> str:
-    return "/".join(url.split("/", 3)[:3])
 
 
 def _alert(exc: BaseException | None) -> ssl.SSLError | None:

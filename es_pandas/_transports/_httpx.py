@@ -32,6 +32,7 @@ from ._base import (
     body_error,
     describe,
     host_of,
+    origin_of,
 )
 from ._handshake import HandshakeCheck, tls_error
 
@@ -73,7 +74,7 @@ class HttpxTransport(AsyncTransport):
         self._handshakes = HandshakeCheck(config)
 
     def _pool(self, url: str) -> httpx.AsyncHTTPTransport:
-        origin = "/".join(url.split("/", 3)[:3])
+        origin = origin_of(url)
         pool = self._by_origin.get(origin)
         if pool is not None:
             return pool
