@@ -299,15 +299,15 @@ def _json_lines(
 ) -> Iterator[pd.DataFrame]:
     # Each value as json.loads gives it, in object columns: pandas' own reader infers
     # a dtype per chunk (an int column with a null becomes float in that chunk only).
-    # A UTF-8 file may start with a byte order mark, as a CSV file may.
-    mark = codecs.BOM_UTF8 if codecs.lookup(options.encoding).name == "utf-8" else b""
+
     # the file's fields so far, in the order they first appear: a row's fields keep
     # their places whatever chunk it is in
     fields: dict[str, None] = {}
     with _binary(source) as handle:
-        numbered = (
-            (number, line.removeprefix(mark) if number == 1 else line)
-            for number, line in enumerate(handle, start=1)
+        numbered: Iterator[tuple[int, bytes | str]] = (
+            _byte_lines(handle, options.encoding)
+            if "\n".encode(options.encoding) == b"\n"
+            else _text_lines(handle, options.encoding)
         )
         # chunk_rows rows to a frame, blank lines aside: a shorter frame is the last
         lines = ((number, line) for number, line in numbered if line.strip())
@@ -315,7 +315,9 @@ def _json_lines(
             rows = []
             for number, line in batch:
                 try:
-                    row = json.loads(line.decode(options.encoding))
+                    row = json.loads(
+                        line if isinstance(line, str) else line.decode(options.encoding)
+                    )
                 except UnicodeDecodeError as exc:
                     where = f"line {number:,} (byte {exc.start + 1} of it)"
                     raise ValueError(_undecodable(where, options, exc)) from None
@@ -325,6 +327,31 @@ def _json_lines(
                     raise ValueError(f"line {number:,}: not a JSON object")
                 rows.append(row)
             yield _json_frame(rows, fields)
+
+
+def _byte_lines(handle: IO[bytes], encoding: str) -> Iterator[tuple[int, bytes]]:
+    """The lines of a file in an encoding whose newline is the byte ``\\n``, numbered
+    from 1, each decoded where it is read (so that an error names its byte). A UTF-8 file
+    may start with a byte order mark, as a CSV file may; a UTF-16 or UTF-32 one is
+    refused, naming its encoding."""
+    lines = enumerate(handle, start=1)
+    for number, first in lines:
+        _refuse_other_unicode(first, encoding)
+        if codecs.lookup(encoding).name == "utf-8":
+            first = first.removeprefix(codecs.BOM_UTF8)
+        yield number, first
+        yield from lines
+
+
+def _text_lines(handle: IO[bytes], encoding: str) -> Iterator[tuple[int, str]]:
+    """The lines of a UTF-16 or UTF-32 file, which has no newline byte to split on,
+    decoded as they are read, numbered from 1; a byte order mark is no part of them."""
+    # closing the wrapper leaves ``handle`` to its owner
+    text = io.TextIOWrapper(
+        io.BufferedReader(_Replay(b"", handle)), encoding=encoding, newline="\n"
+    )
+    for number, line in enumerate(text, start=1):
+        yield number, line.removeprefix("\ufeff") if number == 1 else line
 
 
 def _json_frame(rows: list[dict[str, Any]], fields: dict[str, None]) -> pd.DataFrame:

@@ -302,6 +302,42 @@ def test_json_lines_take_a_utf_8_bom_and_name_the_file_once(es, env, tmp_path) -
     ) in undecodable.stderr
 
 
+@pytest.mark.parametrize(
+    "encoding, data",
+    [
+        ("utf-16", '{"k":"a","city":"Köln"}\r\n\n{"k":"b","v":[1,"ÿ"]}\n'.encode("utf-16")),
+        (
+            "utf-16-le",
+            codecs.BOM_UTF16_LE
+            + '{"k":"a","city":"Köln"}\n{"k":"b","v":[1,"ÿ"]}'.encode("utf-16-le"),
+        ),
+        ("utf-32", '{"k":"a","city":"Köln"}\n{"k":"b","v":[1,"ÿ"]}\n'.encode("utf-32")),
+    ],
+)
+def test_json_lines_in_utf_16_or_32_are_read_as_their_encoding_says(
+    es, env, tmp_path, encoding: str, data: bytes
+) -> None:
+    """Windows PowerShell writes UTF-16. Such a file was split at the byte 0x0A, within
+    its characters: even with --encoding utf-16 it could not be read."""
+    path = tmp_path / "wide.jsonl"
+    path.write_bytes(data)
+    topic = f"wide-{encoding}"
+    es.create_topic(topic, 1)
+    args = ["--topic", topic, "--key-col", "k"]
+
+    refused = run("produce", str(path), *args, env=env)
+    result = run("produce", str(path), *args, "--encoding", encoding, env=env)
+
+    assert refused.returncode == 2
+    family = encoding[:6]
+    assert (
+        "wide.jsonl: cannot read it as utf-8: it starts with a byte order mark, so it "
+        f"looks {family.upper()}: --encoding {family}"
+    ) in refused.stderr
+    assert result.returncode == 0, result.stderr
+    assert load(es, topic) == {"a": {"city": "Köln"}, "b": {"v": [1, "ÿ"]}}
+
+
 # A field some lines lack, one line's null and NaN beside it, a field first seen late,
 # keys in another order than the first line's: (line, the value that lands)
 SPARSE = [
