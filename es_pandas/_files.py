@@ -44,6 +44,16 @@ _STATUS_COLUMNS = ["row", "topic", *STATUS_COLUMNS, "row_hash"]
 logger = logging.getLogger("es_pandas")
 
 
+#: a frame read from the file, and its rows that cannot be sent as they are, by
+#: position, with why (see read_frames)
+_Read = tuple[pd.DataFrame, dict[int, str]]
+
+
+def _without(frame: pd.DataFrame, rows: dict[int, str]) -> pd.DataFrame:
+    """``frame`` without the rows at the positions ``rows`` has."""
+    return frame.drop(index=frame.index[list(rows)]) if rows else frame
+
+
 def _same_path(one: str, other: str) -> bool:
     return os.path.abspath(one) == os.path.abspath(other)
 
@@ -257,7 +267,7 @@ class FileLoad:
             if status_out
             else None
         )
-        self._first: pd.DataFrame | None = None
+        self._first: _Read | None = None
         self._pending: deque[Chunk] = deque()
         self._not_ok: list[pd.DataFrame] = []
         self._broken = False
@@ -302,36 +312,38 @@ class FileLoad:
         JSON Lines file of no lines), and its chunks, read lazily. :meth:`open` first."""
         frames = read_frames(self.path, self._read, self._chunksize, self.name, self._pipe)
         try:
-            first = next(frames, None)
+            read = next(frames, None)
         except FileReadError as exc:
             raise FileReadError(f"{exc}; nothing was sent") from None
-        if first is None:
+        if read is None:
             self._read_all = True
             return None, iter(())
+        first, short = read
         if self._types is not None:
             # from the whole first chunk, rows carried from resume included, so that a
-            # resumed load reads the file as the first one did
-            self._types.decide(first)
+            # resumed load reads the file as the first one did; but for the rows short
+            # of fields, whose padding is not in the file
+            self._types.decide(_without(first, short))
         if self._dead is not None:
             self._dead.check_columns(first.columns)
         # Another file's status is refused here, before the run starts.
         first_hashes = self._fingerprints(first, 0)
-        self._first = first
-        return first.dtypes, self._chunks(first, first_hashes, self._hinted(frames))
+        self._first = first, short
+        return first.dtypes, self._chunks(read, first_hashes, self._hinted(frames))
 
     def sample(self) -> pd.DataFrame:
         """The file's first chunk, every row of it (those carried from ``resume`` too,
-        so that a resumed load infers what the first did), its columns typed as they
-        are sent: what an Avro schema for the whole file is inferred from. Only until
-        the second chunk is read."""
+        so that a resumed load infers what the first did) but those short of fields,
+        its columns typed as they are sent: what an Avro schema for the whole file is
+        inferred from. Only until the second chunk is read."""
         assert self._first is not None, "the first chunk is gone"
-        frame = self._first.copy()
+        frame = _without(*self._first).copy()
         if self._types is not None:
             self._types.apply(frame)  # a value that does not fit is null here
         # an absent JSON Lines field is null to an Avro schema
         return absent_as_null(frame)
 
-    def _hinted(self, frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    def _hinted(self, frames: Iterator[_Read]) -> Iterator[_Read]:
         """``frames``, a read error saying how to go on from it."""
         try:
             yield from frames
@@ -360,10 +372,10 @@ class FileLoad:
         return hashes
 
     def _chunks(
-        self, first: pd.DataFrame, first_hashes: pd.Series, rest: Iterator[pd.DataFrame]
+        self, first: _Read, first_hashes: pd.Series, rest: Iterator[_Read]
     ) -> Iterator[Chunk]:
         self._read_to = 0
-        for frame in itertools.chain([first], rest):
+        for frame, short in itertools.chain([first], rest):
             offset = self._read_to
             rows = np.arange(offset, offset + len(frame), dtype=np.int64)
             self._read_to += len(frame)
@@ -386,6 +398,11 @@ class FileLoad:
                 None if self._dead is None else frame.copy() if self._types is not None else frame
             )
             problems = {} if self._types is None else self._types.apply(frame)
+            if short:
+                # by position among the rows sent; a row short of fields is that first
+                # (its padding does not fit a typed column either)
+                sent = np.cumsum(sending) - 1
+                problems |= {int(sent[at]): why for at, why in short.items() if sending[at]}
             resent = np.flatnonzero(np.isin(frame.index.to_numpy(), self._unknown))
             chunk = Chunk(
                 frame,

@@ -20,7 +20,9 @@ A CSV or TSV file's first line is its header, whose names are the records' field
 that repeats a name or leaves one empty is refused (pandas would rename them, ``a.1``,
 ``Unnamed: 3``). So is a file without even a header line (0 bytes, or blank lines only),
 which holds no table: far more often an export that failed than a table of no rows,
-which still has its header line. A JSON Lines file holds one record a line, so an empty
+which still has its header line. A record with fewer fields than the header rejects its
+row, naming its line and the columns it lacks (:mod:`._short_rows`), where pandas pads it
+with empty strings. A JSON Lines file holds one record a line, so an empty
 one is a table of no rows, as an export of none writes it.
 
 A pipe, FIFO or terminal (stdin included) is read through :class:`._pipes.Pipe`, so
@@ -50,6 +52,7 @@ from ._exceptions import ConfigurationError
 from ._formats import OPENERS, Format, ReadOptions
 from ._parquet import parquet, parquet_frames
 from ._pipes import Pipe, is_pipe
+from ._short_rows import ShortRows
 from ._wire.columns import absent_rows
 from ._wire.values import ABSENT
 
@@ -85,20 +88,23 @@ class FileReadError(ConfigurationError):
 
 def read_frames(
     path: str, options: ReadOptions, chunk_rows: int, name: str, pipe: Pipe | None = None
-) -> Iterator[pd.DataFrame]:
+) -> Iterator[tuple[pd.DataFrame, dict[int, str]]]:
     """The file (``pipe``'s if it is one) as DataFrames of at most ``chunk_rows`` rows;
     never the whole file at once. A CSV, TSV or JSON Lines frame of fewer rows is the
-    file's last (Parquet's may be a row group's). A file that cannot be read on raises
-    :class:`FileReadError` naming the line. Dead letters sent again lose their status
-    columns (see _deadletters)."""
+    file's last (Parquet's may be a row group's). Each frame comes with the positions
+    of its rows that cannot be sent as they are, with why: a CSV or TSV record with
+    fewer fields than the header (pandas padded it with empty strings). A file that
+    cannot be read on raises :class:`FileReadError` naming the line. Dead letters sent
+    again lose their status columns (see _deadletters)."""
     source: str | IO[bytes] = (
         pipe.file if pipe is not None else sys.stdin.buffer if path == "-" else path
     )
     if options.format == "parquet":
-        yield from map(drop_dead_letter_columns, parquet_frames(source, chunk_rows))
+        for frame in parquet_frames(source, chunk_rows):
+            yield drop_dead_letter_columns(frame), {}
         return
     frames = (
-        _json_lines(source, options, chunk_rows)
+        ((frame, {}) for frame in _json_lines(source, options, chunk_rows))
         if options.format == "jsonl"
         else _csv_frames(source, options, chunk_rows)
     )
@@ -106,7 +112,7 @@ def read_frames(
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", pd.errors.ParserWarning)
-                frame = next(frames, None)
+                read = next(frames, None)
         except pd.errors.ParserWarning:
             # pandas would drop the fields past the header's without a word
             raise FileReadError(
@@ -119,9 +125,10 @@ def read_frames(
         except (pd.errors.ParserError, ValueError) as exc:
             # pandas' message names the line
             raise FileReadError(f"{name}: {_first_line(exc)}") from None
-        if frame is None:
+        if read is None:
             return
-        yield drop_dead_letter_columns(frame)
+        frame, problems = read
+        yield drop_dead_letter_columns(frame), problems
 
 
 @contextlib.contextmanager
@@ -137,7 +144,7 @@ def _binary(source: str | IO[bytes]) -> Iterator[IO[bytes]]:
 
 def _csv_frames(
     source: str | IO[bytes], options: ReadOptions, chunk_rows: int
-) -> Iterator[pd.DataFrame]:
+) -> Iterator[tuple[pd.DataFrame, dict[int, str]]]:
     # A generator, so that the header is read (and fails) where the reading of the
     # rows is watched for errors.
     sep = options.sep or ("\t" if options.format == "tsv" else ",")
@@ -147,9 +154,13 @@ def _csv_frames(
         # tell a renamed "a" (a.1) from an "a.1" in the file.
         head, names = _header(handle, options.encoding, sep)
         _refuse_other_unicode(head, options.encoding)
+        # pandas pads a record short of the header's fields with empty strings: each
+        # record's fields are counted in the bytes it reads, as it reads them
+        replay = _Replay(head, handle)
+        short = ShortRows(options.encoding, sep, options.na_values)
         try:
             reader = pd.read_csv(
-                io.BufferedReader(_Replay(head, handle)),
+                io.BufferedReader(replay),
                 sep=sep,
                 dtype=str,
                 keep_default_na=False,
@@ -168,16 +179,24 @@ def _csv_frames(
             for number, frame in enumerate(reader):
                 if number == 0:
                     _refuse_renamed(names, frame.columns)
-                yield frame
+                problems = short.of(frame, replay.given(), replay.ended)
+                replay.keep = short.counting
+                yield frame, problems
+            short.end(replay.given())
 
 
 class _Replay(io.RawIOBase):
-    """``head``, bytes read from ``rest`` already, then the rest of ``rest``."""
+    """``head``, bytes read from ``rest`` already, then the rest of ``rest``; keeping
+    what it gives (while ``keep``) until :meth:`given`."""
 
     def __init__(self, head: bytes, rest: IO[bytes]) -> None:
         super().__init__()
         self._head = memoryview(head)
         self._rest = rest
+        self._given: list[bytes] = []
+        self.keep = True
+        #: whether it gave the last of ``rest``
+        self.ended = False
 
     def readable(self) -> bool:
         return True
@@ -187,7 +206,16 @@ class _Replay(io.RawIOBase):
         data = self._head[: len(target)] if self._head else self._rest.read(len(target))
         self._head = self._head[len(data) :]
         target[: len(data)] = data
+        if self.keep:
+            self._given.append(bytes(data))
+        self.ended = self.ended or (not data and len(target) > 0)
         return len(data)
+
+    def given(self) -> bytes:
+        """The bytes given since the last call."""
+        given = b"".join(self._given)
+        self._given.clear()
+        return given
 
 
 # A header is looked for in this many bytes at most, whatever the file (one whose quote
