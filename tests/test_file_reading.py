@@ -502,6 +502,20 @@ def test_the_cli_lists_the_most_frequent_errors(es, env, tmp_path) -> None:
     assert "--status-out FILE" in result.stderr
 
 
+def test_rows_past_the_errors_kept_are_counted_in_the_last_line_not_listed(es, tmp_path) -> None:
+    path = tmp_path / "rows.csv"
+    nulls = [f",{i}" for i in range(20)]
+    # each its own error: past the 1,000 kept, rows are counted without theirs
+    own = [f"k{i},x{i}" for i in range(1010)]
+    path.write_text("\n".join(["k,v", *nulls, *own]) + "\n")
+    options = {"key_col": "k", "na_values": [""], "dtype": {"v": "int"}, "progress": False}
+    summary = es_pandas.produce_file(path, "single", url=es.url, api_key=API_KEY, **options)
+    lines = summary.why().splitlines()
+    assert lines[1] == "  20 rejected: column 'k': null key"
+    assert len(lines) == 7 and "(other errors)" not in summary.why()
+    assert lines[-1] == "  and 1,006 more rows with other errors"
+
+
 @pytest.mark.parametrize(("errors", "code"), [(None, 1), ("raise", 1), ("collect", 0)])
 def test_the_cli_errors_option_decides_the_exit_status(es, env, tmp_path, errors, code) -> None:
     path = tmp_path / "rows.csv"
