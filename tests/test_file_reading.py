@@ -546,6 +546,15 @@ def test_a_status_file_that_is_the_file_being_sent_is_refused(es, env, tmp_path)
     assert path.read_bytes() == before and es.stats() == {}
 
 
+def test_a_status_file_that_cannot_be_written_is_refused_naming_it(es, env, tmp_path) -> None:
+    path = write_csv(tmp_path / "orders.csv", TRICKY)
+    status_out = str(tmp_path / "no-such-folder" / "status.csv")
+    result = run("produce", str(path), "--topic", "single", "--status-out", status_out, env=env)
+    assert result.returncode == 2
+    assert f"--status-out: cannot write {status_out!r}" in result.stderr
+    assert "No such file or directory" in result.stderr and es.stats() == {}
+
+
 def test_a_status_file_says_its_topic_and_resumes_only_a_load_to_it(es, env, tmp_path) -> None:
     """Carried to another topic, its ok rows would read ok and never be sent there."""
     path = write_csv(tmp_path / "orders.csv", TRICKY)
