@@ -43,7 +43,7 @@ from ._exceptions import ConfigurationError, ProduceError
 from ._options import PRODUCE_OPTIONS, check_options, parameters_doc
 from ._producer import Producer
 from ._progress import ProgressEvent
-from ._status import REASONS_KEPT, STATUSES, StatusBook, StatusFrame, Summary
+from ._status import OTHER_ERRORS, REASONS_KEPT, STATUSES, StatusBook, StatusFrame, Summary
 from ._wire.limits import check_topic
 
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ def _partition_tally(status: pd.DataFrame) -> pd.DataFrame:
     others: Counter[str] = Counter()
     for (state, _), n in reasons[REASONS_KEPT:]:
         others[state] += n
-    errors += [(state, "(other errors)", n) for state, n in others.items()]
+    errors += [(state, OTHER_ERRORS, n) for state, n in others.items()]
     dead = attrs.get("dead_letters")
     row: dict[str, Any] = {
         **summary.counts,

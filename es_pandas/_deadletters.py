@@ -114,8 +114,9 @@ class DeadLetters:
         letters["trace"] = pd.array([book.traces.get(p) for p in at.tolist()], dtype="string")
         letters["attempts"] = pd.array(book.attempts[at], dtype="Int32")
         parquet_file = self._table.format == "parquet"
-        schema = _parquet_schema(rows) if parquet_file and not self._table.opened else None
         try:
+            # the first chunk's types: pyarrow refuses a column of mixed values here too
+            schema = _parquet_schema(rows) if parquet_file and not self._table.opened else None
             self._table.write(letters, schema)
         except (OSError, ValueError, TypeError, RecursionError) as exc:
             # pyarrow's errors are ValueError and TypeError; pandas' writers recurse into

@@ -261,12 +261,19 @@ class FileLoad:
                 )
         #: what a crash cannot take back (with a status file only); made last, once
         #: nothing here can refuse the load
-        self.journal = (
-            # a few times the requests in flight between two disk flushes
-            Journal(journal_path(status_out), self._to(), self._earlier, ahead=4 * in_flight)
-            if status_out
-            else None
-        )
+        try:
+            self.journal = (
+                # a few times the requests in flight between two disk flushes
+                Journal(journal_path(status_out), self._to(), self._earlier, ahead=4 * in_flight)
+                if status_out
+                else None
+            )
+        except OSError as exc:
+            # the journal is the first file written beside the status file
+            raise ConfigurationError(
+                f"status_out: cannot write {status_out!r} (nor its journal beside it): "
+                f"{exc.strerror or exc}"
+            ) from exc
         self._first: _Read | None = None
         self._pending: deque[Chunk] = deque()
         self._not_ok: list[pd.DataFrame] = []

@@ -86,6 +86,10 @@ def kafka_config(
         "client.id": f"es-pandas/{__version__}",
         "enable.idempotence": True,
         "acks": "all",
+        # Kafka's default partitioner, as Java clients and IBM's REST producer place keys:
+        # librdkafka's own (CRC32) would put a key in another partition than the REST
+        # API does, and a key's records sent both ways would lose their order.
+        "partitioner": "murmur2_random",
         # A missing topic is an error to report, not one to create with the broker's
         # defaults (Event Streams creates none either).
         "allow.auto.create.topics": False,

@@ -63,6 +63,8 @@ _ERRORS_SHOWN = 5
 # Distinct errors counted per run: past that, rows are counted under those seen (a
 # million rows rejected each for its own value must not cost a million entries).
 REASONS_KEPT = 1000
+#: the error the rows past REASONS_KEPT are counted under
+OTHER_ERRORS = "(other errors)"
 NO_V2_ROUTE = "sent with the v1 API: the endpoint has no v2 route (on-premises Event Streams)"
 
 _MAYBE_IN_KAFKA = ["ok", "unknown"]
@@ -122,7 +124,12 @@ class Summary:
         when every row is ok."""
         if not self.reasons:
             return ""
-        common = self.reasons.most_common(top)
+        # rows counted past REASONS_KEPT have no error to show: they go in the last line
+        common = [
+            (reason, n)
+            for reason, n in self.reasons.most_common(top + len(STATUSES))
+            if reason[1] != OTHER_ERRORS
+        ][:top]
         width = max(len(f"{n:,}") for _, n in common)
         lines = ["most frequent errors:"]
         lines += [f"  {n:>{width},} {status}: {error}" for (status, error), n in common]
@@ -392,7 +399,7 @@ class Tally:
         if reason in self.reasons or len(self.reasons) < REASONS_KEPT:
             self.reasons[reason] += 1
         else:
-            self.reasons[STATUSES[status], "(other errors)"] += 1
+            self.reasons[STATUSES[status], OTHER_ERRORS] += 1
 
     def summary(self, elapsed: float | None = None) -> Summary:
         counts = dict(zip(STATUSES, self.counts, strict=True))

@@ -376,6 +376,22 @@ def test_a_dead_letter_too_deep_to_write_ends_the_run_with_every_rows_status(
     assert ended.value.status["status"].tolist() == ["rejected", "ok"]
 
 
+def test_a_first_chunk_parquet_cannot_hold_stops_the_run_saying_why(es, tmp_path) -> None:
+    # the file's types come from the first chunk, whose column x has no one type
+    frame = pd.DataFrame({"id": ["1", None, "3"], "x": [1, "b", {"d": 1}]})
+    with pytest.raises(es_pandas.ProduceAborted, match="cannot write the dead letters") as caught:
+        frame.es.produce(
+            "single",
+            url=es.url,
+            api_key=API_KEY,
+            progress=False,
+            key_col="id",
+            dead_letter=str(tmp_path / "failed.parquet"),
+        )
+    assert "write them to .jsonl" in str(caught.value)
+    assert caught.value.status["status"].tolist() == ["ok", "rejected", "ok"]
+
+
 def test_a_column_of_ones_own_named_status_is_sent(es) -> None:
     # only all five dead-letter columns make a frame dead letters
     frame = pd.DataFrame({"status": ["new"], "error": ["none"]})

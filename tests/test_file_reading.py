@@ -511,6 +511,20 @@ def test_the_cli_lists_the_most_frequent_errors(es, env, tmp_path) -> None:
     assert "--status-out FILE" in result.stderr
 
 
+def test_rows_past_the_errors_kept_are_counted_in_the_last_line_not_listed(es, tmp_path) -> None:
+    path = tmp_path / "rows.csv"
+    nulls = [f",{i}" for i in range(20)]
+    # each its own error: past the 1,000 kept, rows are counted without theirs
+    own = [f"k{i},x{i}" for i in range(1010)]
+    path.write_text("\n".join(["k,v", *nulls, *own]) + "\n")
+    options = {"key_col": "k", "na_values": [""], "dtype": {"v": "int"}, "progress": False}
+    summary = es_pandas.produce_file(path, "single", url=es.url, api_key=API_KEY, **options)
+    lines = summary.why().splitlines()
+    assert lines[1] == "  20 rejected: column 'k': null key"
+    assert len(lines) == 7 and "(other errors)" not in summary.why()
+    assert lines[-1] == "  and 1,006 more rows with other errors"
+
+
 @pytest.mark.parametrize(("errors", "code"), [(None, 1), ("raise", 1), ("collect", 0)])
 def test_the_cli_errors_option_decides_the_exit_status(es, env, tmp_path, errors, code) -> None:
     path = tmp_path / "rows.csv"
@@ -539,6 +553,15 @@ def test_a_status_file_that_is_the_file_being_sent_is_refused(es, env, tmp_path)
     assert result.returncode == 2
     assert "'" + str(path) + "' is the file being sent" in result.stderr
     assert path.read_bytes() == before and es.stats() == {}
+
+
+def test_a_status_file_that_cannot_be_written_is_refused_naming_it(es, env, tmp_path) -> None:
+    path = write_csv(tmp_path / "orders.csv", TRICKY)
+    status_out = str(tmp_path / "no-such-folder" / "status.csv")
+    result = run("produce", str(path), "--topic", "single", "--status-out", status_out, env=env)
+    assert result.returncode == 2
+    assert f"--status-out: cannot write {status_out!r}" in result.stderr
+    assert "No such file or directory" in result.stderr and es.stats() == {}
 
 
 def test_a_status_file_says_its_topic_and_resumes_only_a_load_to_it(es, env, tmp_path) -> None:

@@ -135,6 +135,22 @@ def test_a_row_lands_as_the_same_record_over_rest_and_over_kafka(kafka, gateway)
     assert landed["kafka"] == landed["v1"] == landed["v2"]
 
 
+def test_a_key_lands_in_the_partition_the_rest_api_puts_it_in(kafka, es) -> None:
+    """Kafka's murmur2 placement, as IBM's REST producer and Java clients: a load that
+    switches protocol keeps each key in one partition, and so in order."""
+    frame = orders(300)
+    options = {"key_col": "customer", "progress": False}
+    rest = frame.es.produce("orders", credentials=es.credentials, **options)
+    topic = new_topic(kafka, partitions=3)
+    kafka_status = frame.es.produce(
+        topic, protocol="kafka", bootstrap_servers=kafka.bootstrap, **options
+    )
+    assert (rest["status"] == "ok").all() and (kafka_status["status"] == "ok").all()
+    assert kafka_status["partition"].tolist() == rest["partition"].tolist()
+    placed = {(r.key.decode(), r.partition) for r in consume(kafka, topic)}
+    assert placed == set(zip(frame["customer"], rest["partition"], strict=True))
+
+
 def test_a_row_kafka_cannot_take_is_rejected_and_the_others_go(kafka, tmp_path) -> None:
     topic = new_topic(kafka, partitions=1)
     frame = pd.DataFrame({"v": ["small", "x" * 30_000, "also small"]})
