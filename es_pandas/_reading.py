@@ -156,7 +156,7 @@ def _csv_frames(
         _refuse_other_unicode(head, options.encoding)
         # pandas pads a record short of the header's fields with empty strings: each
         # record's fields are counted in the bytes it reads, as it reads them
-        replay = _Replay(head, handle)
+        replay = _Replay(head, handle, keep=True)
         short = ShortRows(options.encoding, sep, options.na_values)
         try:
             reader = pd.read_csv(
@@ -189,12 +189,12 @@ class _Replay(io.RawIOBase):
     """``head``, bytes read from ``rest`` already, then the rest of ``rest``; keeping
     what it gives (while ``keep``) until :meth:`given`."""
 
-    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+    def __init__(self, head: bytes, rest: IO[bytes], *, keep: bool = False) -> None:
         super().__init__()
         self._head = memoryview(head)
         self._rest = rest
         self._given: list[bytes] = []
-        self.keep = True
+        self.keep = keep
         #: whether it gave the last of ``rest``
         self.ended = False
 
