@@ -37,9 +37,10 @@ from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 import pandas as pd
 
+from . import _exceptions
 from ._auth import Auth
 from ._config import Settings, resolve
-from ._exceptions import ConfigurationError, ProduceError
+from ._exceptions import ConfigurationError, ProduceAborted, ProduceError
 from ._options import PRODUCE_OPTIONS, check_options, parameters_doc
 from ._producer import Producer
 from ._progress import ProgressEvent
@@ -144,6 +145,9 @@ def _produce_partition(
         status["error"] = status["error"].mask(
             unsaid, f"the partition's run stopped ({type(exc).__name__}): {exc}"
         )
+        if isinstance(exc, ProduceAborted):
+            # raised on the client once every partition has ended (see produce)
+            status.attrs["stopped"] = (type(exc).__name__, str(exc))
         return status
 
 
@@ -167,6 +171,7 @@ def _partition_tally(status: pd.DataFrame) -> pd.DataFrame:
         "api_version": attrs.get("api_version"),
         "no_v2_route": bool(attrs.get("no_v2_route")),
         "errors": errors,
+        "stopped": attrs.get("stopped"),
     }
     return pd.DataFrame({name: [value] for name, value in row.items()})
 
@@ -176,6 +181,7 @@ def _tally_meta() -> pd.DataFrame:
     columns["api_version"] = pd.Series([], dtype=object)
     columns["no_v2_route"] = pd.Series([], dtype=bool)
     columns["errors"] = pd.Series([], dtype=object)
+    columns["stopped"] = pd.Series([], dtype=object)
     return pd.DataFrame(columns)
 
 
@@ -309,10 +315,23 @@ class DaskEventStreamsAccessor:
             progress(
                 ProgressEvent(done, summary.total, summary.counts, summary.elapsed or 0.0, True)
             )
+        not_ok = computed[1] if errors == "raise" else meta
+        stopped = [each for each in computed[0]["stopped"] if each is not None]
+        if stopped:
+            # As df.es.produce raises a stopped run's error: refused credentials or an
+            # unknown topic stop every partition alike, and are said once.
+            kinds = {kind for kind, _ in stopped}
+            error = getattr(_exceptions, kinds.pop()) if len(kinds) == 1 else ProduceAborted
+            raise error(
+                f"{len(stopped)} of {status.npartitions} partitions stopped early, the "
+                f"first with: {stopped[0][1]}\n{summary}",
+                not_ok,
+                summary,
+            )
         if errors == "raise" and summary.counts["ok"] != summary.total:
             raise ProduceError(
                 f"not every row reached topic {topic!r}: {summary}\n{summary.why()}",
-                computed[1],
+                not_ok,
                 summary,
             )
         return summary
@@ -353,10 +372,14 @@ Each partition's run is its own: with ``errors="raise"`` every partition is sent
 the same, and the rows not ok are raised together once all have ended (only with
 ``compute=True``). A partition whose run stops early (``ProduceAborted``: refused
 credentials, a schema the server refuses) does not stop the others: its rows never sent
-stay ``not_sent``, with why as their ``error``. ``dead_letter`` needs a ``*`` in its path,
-which each partition's number replaces. ``progress``: the workers show none; True shows
-Dask's progress bar, and a callable gets one event at the end. With ``value_format="avro"``,
-give ``value_schema``: else each partition infers its own, from its own rows.
+stay ``not_sent``, with why as their ``error``. With ``compute=True`` its error is then
+raised, as ``df.es.produce`` raises it (the same class if every partition that stopped
+says the same; else ``ProduceAborted``), with the :class:`Summary` as its ``summary``
+and, with ``errors="raise"``, the rows not ok as its ``status`` (else no rows).
+``dead_letter`` needs a ``*`` in its path, which each partition's number replaces.
+``progress``: the workers show none; True shows Dask's progress bar, and a callable gets
+one event at the end. With ``value_format="avro"``, give ``value_schema``: else each
+partition infers its own, from its own rows.
 
 Returns
 -------

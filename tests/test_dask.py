@@ -213,6 +213,48 @@ def test_a_partition_whose_run_stops_keeps_the_others_statuses(client, es, topic
     assert len(es.read(topic)) == 21
 
 
+def test_refused_credentials_raise_once_every_partition_has_stopped(client, es, topic) -> None:
+    """It returned a Summary of rows failed and not sent, saying nowhere why."""
+    ddf = dd.from_pandas(orders(), npartitions=PARTITIONS)
+    with pytest.raises(es_pandas.AuthenticationError) as caught:
+        ddf.es.produce(topic, url=es.url, api_key="not-the-key", key_col="order_id")
+    message = str(caught.value)
+    assert message.startswith(f"{PARTITIONS} of {PARTITIONS} partitions stopped early, the first")
+    assert "not-the-key" not in message
+    summary = caught.value.summary
+    assert summary.counts["ok"] == 0 and summary.total == ROWS
+    assert caught.value.status.empty  # no row comes back with compute=True
+    assert es.read(topic) == []
+
+
+@pytest.mark.parametrize("errors", ["collect", "raise"])
+def test_a_stopped_partition_raises(client, es, errors: str) -> None:
+    """As above: the second partition's schema is refused; the first's rows still land."""
+    topic = f"stopped-{errors}"
+    es.create_topic(topic, 3)
+    options = {"url": es.url, "api_key": SECRET, "value_format": "avro", "fail_after": 2}
+    pd.DataFrame({"v": [1]}).es.produce(topic, progress=False, **options)
+    parts = [
+        pd.DataFrame({"v": range(20)}, index=range(20)),
+        pd.DataFrame({"v": [f"s{i}" for i in range(20)]}, index=range(20, 40)),
+    ]
+    from dask import delayed
+
+    ddf = dd.from_delayed(
+        [delayed(p) for p in parts],
+        meta=pd.DataFrame({"v": pd.Series([], dtype=object)}),
+        divisions=[0, 20, 39],
+        verify_meta=False,
+    )
+    with pytest.raises(es_pandas.SchemaError) as caught:
+        ddf.es.produce(topic, errors=errors, **options)
+    assert str(caught.value).startswith("1 of 2 partitions stopped early, the first with: ")
+    assert caught.value.summary.counts["ok"] == 20
+    not_ok = caught.value.status
+    assert len(not_ok) == (20 if errors == "raise" else 0)
+    assert len(es.read(topic)) == 21
+
+
 def test_credentials_stay_out_of_the_graph_and_are_resolved_on_the_client(
     client, es, topic, tmp_path, monkeypatch
 ) -> None:
