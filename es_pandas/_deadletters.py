@@ -17,6 +17,7 @@ interrupted closes it; a process killed outright leaves it unreadable).
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import numpy as np
@@ -59,6 +60,20 @@ class DeadLetters:
         if format == "parquet":
             parquet()
         refuse_the_input("dead_letter", path, "dead letters", reading)
+        # The file is made once the first chunk has ended; where it cannot be is said
+        # before anything is sent, not after every row has gone.
+        folder = os.path.dirname(os.path.abspath(path))
+        problem = (
+            f"there is no folder {folder!r}"
+            if not os.path.isdir(folder)
+            else "it is a folder"
+            if os.path.isdir(path)
+            else f"the folder {folder!r} is not writable"
+            if not os.access(folder, os.W_OK | os.X_OK)
+            else None
+        )
+        if problem is not None:
+            raise ConfigurationError(f"dead_letter: cannot write {path!r}: {problem}")
         self.path = path
         self._tally = tally
         tally.dead_letter = path

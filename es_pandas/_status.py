@@ -175,9 +175,9 @@ class Summary:
     def _planned(self) -> str:
         """What a dry run would have sent."""
         requests, rejected = self._requests, self.counts["rejected"]
-        line = f"dry run: {_rows(requests, 'request')}, {rejected:,} rows rejected"
+        line = f"dry run: {_rows(requests, 'request')}, {_rows(rejected, 'row')} rejected"
         if self.carried:
-            line += f", {self.carried:,} rows carried from --resume (not sent again)"
+            line += f", {_rows(self.carried, 'row')} carried from --resume (not sent again)"
         return line
 
     def notes(self) -> list[str]:
@@ -213,9 +213,9 @@ class Summary:
         if self.dry_run:
             return "\n".join([*lines, f"  {self._planned()}"])
         rate = f", {self.rate:,.0f} rows/s" if self.rate else ""
-        lines.append(f"  {self.sent:,} rows sent in {self.elapsed or 0.0:.1f}s{rate}")
+        lines.append(f"  {_rows(self.sent, 'row')} sent in {self.elapsed or 0.0:.1f}s{rate}")
         if self.carried:
-            lines.append(f"  {self.carried:,} rows carried from --resume (not sent again)")
+            lines.append(f"  {_rows(self.carried, 'row')} carried from --resume (not sent again)")
         if self.unread_from is not None:
             lines.append(
                 f"  the file's rows from {self.unread_from:,} on were not read (the load "
@@ -236,7 +236,7 @@ class Summary:
         if self.dry_run:
             timing = f"<p>{html.escape(self._planned())}</p>"
         elif self.elapsed is not None:
-            timing = f"<p>{self.sent:,} rows sent in {self.elapsed:.1f}s"
+            timing = f"<p>{_rows(self.sent, 'row')} sent in {self.elapsed:.1f}s"
             timing += f" ({self.rate:,.0f} rows/s)</p>" if self.rate else "</p>"
         timing += "".join(f"<p>{html.escape(note)}</p>" for note in self.notes())
         return f"<table><tr>{head}</tr><tr>{cells}</tr></table>{timing}"

@@ -353,6 +353,13 @@ def test_dead_letters_are_refused_where_they_cannot_work(es, tmp_path) -> None:
             status_out=str(tmp_path / "s.csv"),
             **options,
         )
+    # said before anything is sent, not once every row has gone
+    missing = tmp_path / "no-such-folder" / "d.jsonl"
+    with pytest.raises(ConfigurationError, match=r"cannot write .*d\.jsonl.*: there is no folder"):
+        frame.es.produce("single", dead_letter=str(missing), **options)
+    (tmp_path / "d.csv").mkdir()
+    with pytest.raises(ConfigurationError, match=r"cannot write .*d\.csv.*: it is a folder"):
+        frame.es.produce("single", dead_letter=str(tmp_path / "d.csv"), **options)
     assert es.stats() == {}
 
 

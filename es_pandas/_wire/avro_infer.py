@@ -153,8 +153,9 @@ class Names:
         return unique
 
 
-class _SeveralTypes(ConfigurationError):
-    """Values of more than one type, where one is needed."""
+class _SeveralTypes(Exception):
+    """Values of more than one type, where one is needed (a dict's values: then perhaps
+    a record's fields)."""
 
 
 def column_type(
@@ -170,7 +171,10 @@ def column_type(
         if kind is None:
             present = [v for v in column.tolist() if not is_missing(v)]
             missing = nulls and len(present) < len(column)
-            kind = _values_type(present, where, name, names) if present else None
+            try:
+                kind = _values_type(present, where, name, names) if present else None
+            except _SeveralTypes as exc:
+                raise ConfigurationError(str(exc)) from None  # the class is this module's
     if kind is None:
         if nullable:
             raise ConfigurationError(
