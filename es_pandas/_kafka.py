@@ -35,6 +35,7 @@ from ._librdkafka import (
     SharedProducer,
     confluent,
     reason,
+    retire,
     shared_producer,
 )
 from ._outcomes import Abort
@@ -175,6 +176,7 @@ class KafkaEngine:
             # no run() follows to leave the producer: a run kept in it is woken, and
             # handed the producer's errors, for as long as the process lives
             shared.runs.discard(self)
+            await self._loop.run_in_executor(None, retire, shared)
         return shared.limits.get(self._topic, self.client_limit(self._config))
 
     @staticmethod

@@ -35,6 +35,7 @@ __all__ = [
     "confluent",
     "kafka_config",
     "reason",
+    "retire",
     "shared_producer",
 ]
 
@@ -278,6 +279,19 @@ def shared_producer(config: Mapping[str, Any], run: Listener) -> SharedProducer:
                 break
             _producers.pop(oldest).close()
         return shared
+
+
+def retire(shared: SharedProducer) -> None:
+    """Close ``shared`` once no run uses it, and make the next run with its settings
+    build another: one that never reached a broker, or was refused, would otherwise go
+    on connecting (with its credentials) for as long as the process lives."""
+    with _producers_lock:
+        if shared.runs:
+            return
+        for digest, kept in list(_producers.items()):
+            if kept is shared:
+                del _producers[digest]
+    shared.close()
 
 
 class RecordingProducer:

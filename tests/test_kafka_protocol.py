@@ -287,6 +287,21 @@ def test_no_broker_fails_fast_with_the_reason() -> None:
     assert caught.value.summary.elapsed < 30
 
 
+def test_a_producer_that_reached_no_broker_stops_connecting() -> None:
+    """It was kept for later runs, and went on connecting to the address (a test's HTTP
+    server, filling later tests' logs) for as long as the process lived."""
+
+    def polling() -> list[threading.Thread]:
+        return [thread for thread in threading.enumerate() if thread.name == "es-pandas-kafka"]
+
+    before = polling()
+    with pytest.raises(ConnectionFailed):
+        orders(1).es.produce(
+            "t", protocol="kafka", bootstrap_servers="127.0.0.1:9", timeout=60, progress=False
+        )
+    assert polling() == before
+
+
 @pytest.fixture
 def silent_broker() -> Iterator[tuple[str, threading.Event]]:
     """An address that takes connections and never answers (a broker hung, or a
