@@ -125,8 +125,16 @@ def test_in_process_helper() -> None:
             },
             headers={"Authorization": "Bearer k"},
         )
+        httpx.post(
+            f"{es.url}/v2/topics/orders/records",
+            json={"value": {"type": "json", "data": '{"x": 2}'}},
+            headers={"Authorization": "Bearer k"},
+        )
         raw = es.records("orders")
         text = es.records("orders", decode=True)
+    # a record without a key reads None, decoded or not (decoded, it was NaN)
+    assert [key for key in text["key"] if key != "a"] == [None]
+    assert [key for key in raw["key"] if key != b"a"] == [None]
     assert list(raw.columns) == ["partition", "offset", "timestamp", "key", "value", "headers"]
     assert raw.loc[0, "key"] == b"a"
     assert text.loc[0, "value"] == '{"x": 1}'

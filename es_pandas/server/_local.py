@@ -230,8 +230,12 @@ class LocalEventStreams:
                 "partition": pd.array([r.partition for r in rows], dtype="Int32"),
                 "offset": pd.array([r.offset for r in rows], dtype="Int64"),
                 "timestamp": pd.to_datetime([r.timestamp for r in rows], unit="ms", utc=True),
-                "key": [readable(r.key, r.headers, ()) for r in rows],
-                "value": [readable(r.value, r.headers, schema_headers) for r in rows],
+                # object columns: a record without a key reads None whatever the others
+                # hold (a column of str alone would make it NaN)
+                "key": pd.Series([readable(r.key, r.headers, ()) for r in rows], dtype=object),
+                "value": pd.Series(
+                    [readable(r.value, r.headers, schema_headers) for r in rows], dtype=object
+                ),
                 "headers": [
                     [(n, _text(v) if decode is True else v) for n, v in r.headers] for r in rows
                 ],
