@@ -383,9 +383,21 @@ def test_a_dead_letter_too_deep_to_write_ends_the_run_with_every_rows_status(
     assert ended.value.status["status"].tolist() == ["rejected", "ok"]
 
 
-def test_a_first_chunk_parquet_cannot_hold_stops_the_run_saying_why(es, tmp_path) -> None:
-    # the file's types come from the first chunk, whose column x has no one type
-    frame = pd.DataFrame({"id": ["1", None, "3"], "x": [1, "b", {"d": 1}]})
+@pytest.mark.parametrize(
+    ("values", "chunksize", "statuses"),
+    [
+        # the file's types come from the first chunk, whose column x has no one type
+        ([1, "b", {"d": 1}], None, ["ok", "rejected", "ok"]),
+        # a Parquet column has one type; the second chunk's values are not the first's
+        (["a", "b", 3, 4], 2, ["ok", "ok", "rejected", "ok"]),
+    ],
+)
+def test_dead_letters_parquet_cannot_hold_stop_the_run_saying_why(
+    es, tmp_path, values: list, chunksize: int | None, statuses: list[str]
+) -> None:
+    ids = [str(n) for n in range(1, len(values) + 1)]
+    ids[statuses.index("rejected")] = None  # a null key: that row's dead letter
+    frame = pd.DataFrame({"id": ids, "x": values})
     with pytest.raises(es_pandas.ProduceAborted, match="cannot write the dead letters") as caught:
         frame.es.produce(
             "single",
@@ -393,10 +405,11 @@ def test_a_first_chunk_parquet_cannot_hold_stops_the_run_saying_why(es, tmp_path
             api_key=API_KEY,
             progress=False,
             key_col="id",
+            chunksize=chunksize,
             dead_letter=str(tmp_path / "failed.parquet"),
         )
     assert "write them to .jsonl" in str(caught.value)
-    assert caught.value.status["status"].tolist() == ["ok", "rejected", "ok"]
+    assert caught.value.status["status"].tolist() == statuses
 
 
 def test_a_column_of_ones_own_named_status_is_sent(es) -> None:
@@ -404,20 +417,3 @@ def test_a_column_of_ones_own_named_status_is_sent(es) -> None:
     frame = pd.DataFrame({"status": ["new"], "error": ["none"]})
     frame.es.produce("single", url=es.url, api_key=API_KEY, progress=False)
     assert json.loads(es.read("single")[-1].value) == {"status": "new", "error": "none"}
-
-
-def test_dead_letters_that_cannot_be_written_stop_the_run_saying_why(es, tmp_path) -> None:
-    # a Parquet column has one type; the second chunk's values are not the first's
-    frame = pd.DataFrame({"id": ["1", "2", None, "4"], "x": ["a", "b", 3, 4]})
-    with pytest.raises(es_pandas.ProduceAborted, match="cannot write the dead letters") as caught:
-        frame.es.produce(
-            "single",
-            url=es.url,
-            api_key=API_KEY,
-            progress=False,
-            key_col="id",
-            chunksize=2,
-            dead_letter=str(tmp_path / "failed.parquet"),
-        )
-    assert "write them to .jsonl" in str(caught.value)
-    assert caught.value.status["status"].tolist() == ["ok", "ok", "rejected", "ok"]
