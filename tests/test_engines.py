@@ -254,6 +254,57 @@ def test_the_timeout_bounds_the_whole_request_not_each_read(engine: str) -> None
     assert time.monotonic() - started < 5
 
 
+def test_each_request_in_flight_has_its_own_deadline(engine: str) -> None:
+    # Two requests the server never answers, the second started well after the first,
+    # and quick ones in between: each silent one times out a whole timeout after it
+    # started (not when the first one's deadline passes), the others are answered.
+    timeout, later = 0.6, 0.3
+    seen: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            while True:
+                request = await read_request(reader)
+                await seen.put(request)
+                if b"/topics/silent/" in request:
+                    await reader.read()  # until the client gives up
+                    break
+                writer.write(OK)
+                await writer.drain()
+        writer.close()
+
+    async def main() -> list[tuple[Response | TransportError, float]]:
+        async with serving(handle) as url:
+            transport = build_transport(engine, TransportConfig(timeout=timeout))
+            loop = asyncio.get_running_loop()
+
+            async def send(topic: str) -> tuple[Response | TransportError, float]:
+                started = loop.time()
+                try:
+                    result: Response | TransportError = await transport.send(
+                        "POST", f"{url}/topics/{topic}/records", {}, b"body"
+                    )
+                except TransportError as exc:
+                    result = exc
+                return result, loop.time() - started
+
+            try:
+                first = asyncio.ensure_future(send("silent"))
+                await seen.get()
+                quick = [await send("quick") for _ in range(3)]
+                await asyncio.sleep(later)
+                second = asyncio.ensure_future(send("silent"))
+                return [await first, *quick, await second]
+            finally:
+                await transport.aclose()
+
+    first, *quick, second = asyncio.run(main())
+    assert all(isinstance(answer, Response) and answer.status == 200 for answer, _ in quick)
+    for error, lasted in (first, second):
+        assert isinstance(error, ResponseTimeout) and error.sent
+        assert timeout - 0.05 <= lasted < timeout + 2
+
+
 def test_a_connection_dropped_after_the_request_may_have_written_it(engine: str) -> None:
     async def drop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)

@@ -23,6 +23,7 @@ from ._base import (
     describe,
     host_of,
 )
+from ._deadlines import Deadlines
 from ._handshake import HandshakeCheck, tls_error
 
 __all__ = ["AiohttpTransport"]
@@ -38,7 +39,9 @@ class AiohttpTransport(AsyncTransport):
         self._session = aiohttp.ClientSession(
             # TLS settings go with each request (see _route): an http run never builds them
             connector=aiohttp.TCPConnector(limit=config.pool_size),
-            timeout=aiohttp.ClientTimeout(total=config.timeout, connect=config.connect_timeout),
+            # the whole request is bounded by the transport's deadlines, not by a timer
+            # of aiohttp's per request
+            timeout=aiohttp.ClientTimeout(total=None, connect=config.connect_timeout),
             cookie_jar=aiohttp.DummyCookieJar(),
             # Decoded here (Decoder), under the answer-size cap and for every coding the
             # same way: aiohttp refuses some codings before the answer's status is known.
@@ -48,39 +51,40 @@ class AiohttpTransport(AsyncTransport):
             trust_env=False,
         )
         self._handshakes = HandshakeCheck(config)
+        self._deadlines = Deadlines(config.timeout)
         self._routes: dict[str, tuple[str | None, ssl.SSLContext | bool]] = {}
 
     async def send(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes
     ) -> Response:
         proxy, tls = self._routes.get(url) or self._route(url)
+        status, names = 0, None
         try:
-            async with self._session.request(
-                method,
-                url,
-                data=body,
-                headers=headers,
-                allow_redirects=False,
-                proxy=proxy,
-                ssl=tls,
-            ) as answer:
-                self._handshakes.answered(url)
-                # later duplicates win, as in the httpx engine
-                names = {name.lower(): value for name, value in answer.headers.items()}
-                try:
-                    return Response(answer.status, names, await self._read(answer))
-                except Exception as exc:
-                    head = Response(answer.status, names, getattr(exc, "head", b""))
-                    raise body_error(
-                        exc,
-                        head,
-                        timed_out=isinstance(exc, TimeoutError),
-                        timeout=self.config.timeout,
-                        headers=headers,
-                    ) from exc
-        except TransportError:
-            raise
+            with self._deadlines():
+                async with self._session.request(
+                    method,
+                    url,
+                    data=body,
+                    headers=headers,
+                    allow_redirects=False,
+                    proxy=proxy,
+                    ssl=tls,
+                ) as answer:
+                    self._handshakes.answered(url)
+                    status = answer.status
+                    # later duplicates win, as in the httpx engine
+                    names = {name.lower(): value for name, value in answer.headers.items()}
+                    return Response(status, names, await self._read(answer))
         except Exception as exc:
+            if names is not None:
+                # the head arrived: its status still says what became of the record
+                raise body_error(
+                    exc,
+                    Response(status, names, getattr(exc, "head", b"")),
+                    timed_out=isinstance(exc, TimeoutError),
+                    timeout=self.config.timeout,
+                    headers=headers,
+                ) from exc
             error = self._error(exc, url, headers)
             raise await self._handshakes.explain(url, error, exc) from exc
 
@@ -136,4 +140,5 @@ class AiohttpTransport(AsyncTransport):
         return decoder.body()
 
     async def aclose(self) -> None:
+        self._deadlines.close()
         await self._session.close()

@@ -10,7 +10,6 @@ public way to see them, encode/httpcore#872). aiohttp drops such a connection.
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 from collections.abc import Mapping
 from typing import Any
@@ -34,6 +33,7 @@ from ._base import (
     host_of,
     origin_of,
 )
+from ._deadlines import Deadlines
 from ._handshake import HandshakeCheck, tls_error
 
 __all__ = ["HttpxTransport"]
@@ -72,6 +72,7 @@ class HttpxTransport(AsyncTransport):
         self._pools: dict[tuple[str, tuple[str, str] | None] | None, httpx.AsyncHTTPTransport] = {}
         self._by_origin: dict[str, httpx.AsyncHTTPTransport] = {}
         self._handshakes = HandshakeCheck(config)
+        self._deadlines = Deadlines(config.timeout)
 
     def _pool(self, url: str) -> httpx.AsyncHTTPTransport:
         origin = origin_of(url)
@@ -112,7 +113,7 @@ class HttpxTransport(AsyncTransport):
                 extensions={"timeout": self._timeout, "trace": progress},
             )
             # httpx's timeouts bound each read; the request as a whole needs its own.
-            async with asyncio.timeout(self.config.timeout):
+            with self._deadlines():
                 answer = await self._pool(url).handle_async_request(request)
                 # later duplicates win, as in the aiohttp engine
                 head = Response(answer.status_code, dict(answer.headers.multi_items()), b"")
@@ -172,6 +173,7 @@ class HttpxTransport(AsyncTransport):
         return b"".join(chunks)
 
     async def aclose(self) -> None:
+        self._deadlines.close()
         for pool in self._pools.values():
             await pool.aclose()
 

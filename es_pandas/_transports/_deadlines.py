@@ -1,0 +1,102 @@
+"""The whole-request timeout (:attr:`TransportConfig.timeout`) of every request an engine
+has in flight, kept on one timer.
+
+A timer per request, as ``asyncio.timeout`` or aiohttp's ``ClientTimeout(total=...)``
+keep it, schedules and cancels a timer handle for every request, a noticeable share of
+a request's client CPU under aiohttp. All requests of a transport have
+the same timeout, so their deadlines fall due in the order the requests started: one
+timer, set for the oldest request still in flight, bounds them all.
+
+A deadline that passes cancels its request's task and ends the ``with`` block with
+:class:`TimeoutError`, as ``asyncio.timeout`` does (a cancellation from elsewhere, a
+Ctrl-C, still propagates as one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+
+__all__ = ["Deadline", "Deadlines"]
+
+
+class Deadlines:
+    """The deadlines of one transport's requests: ``with deadlines():`` around each."""
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        # insertion order is the order they fall due
+        self._running: dict[Deadline, float] = {}
+        self._timer: asyncio.TimerHandle | None = None
+
+    def __call__(self) -> Deadline:
+        return Deadline(self)
+
+    def _start(self, deadline: Deadline) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time() + self._seconds
+        self._running[deadline] = due
+        if self._timer is None:
+            self._timer = loop.call_at(due, self._expire)
+
+    def _end(self, deadline: Deadline) -> None:
+        # the timer stays set: when it fires it moves on to the oldest still running
+        self._running.pop(deadline, None)
+
+    def _expire(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        self._timer = None
+        while self._running:
+            deadline, due = next(iter(self._running.items()))
+            if due > now:
+                self._timer = loop.call_at(due, self._expire)
+                return
+            del self._running[deadline]
+            deadline.expire()
+
+    def close(self) -> None:
+        """Stop the timer (the transport is closing)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
+class Deadline:
+    """One request's deadline, entered in the task that sends it."""
+
+    __slots__ = ("_cancelling", "_deadlines", "_task", "expired")
+
+    def __init__(self, deadlines: Deadlines) -> None:
+        self._deadlines = deadlines
+        self.expired = False
+
+    def __enter__(self) -> Deadline:
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("a deadline must be entered in a task")
+        self._task = task
+        self._cancelling = task.cancelling()
+        self._deadlines._start(self)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._deadlines._end(self)
+        # Ours, unless the task was also cancelled from elsewhere meanwhile (as
+        # asyncio.timeout decides it).
+        if (
+            self.expired
+            and self._task.uncancel() <= self._cancelling
+            and exc_type is asyncio.CancelledError
+        ):
+            raise TimeoutError from exc
+
+    def expire(self) -> None:
+        """The deadline passed: end the request."""
+        self.expired = True
+        self._task.cancel()

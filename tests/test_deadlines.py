@@ -1,0 +1,75 @@
+"""The engines' whole-request timeout, kept for all requests in flight on one timer
+(es_pandas/_transports/_deadlines.py): it ends only its own request, with TimeoutError,
+and a cancellation from elsewhere (a Ctrl-C, a stopped run) stays a cancellation.
+The engines' conformance suite (test_engines.py) runs it over real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from es_pandas._transports._deadlines import Deadlines
+
+
+async def hang(deadlines: Deadlines, started: asyncio.Event) -> None:
+    with deadlines():
+        started.set()
+        await asyncio.Event().wait()
+
+
+def test_a_passed_deadline_ends_its_request_with_timeout_error() -> None:
+    async def main() -> None:
+        deadlines = Deadlines(0.05)
+        with pytest.raises(TimeoutError):
+            await hang(deadlines, asyncio.Event())
+        # the task itself was not left cancelled: it goes on
+        await asyncio.sleep(0)
+
+    asyncio.run(main())
+
+
+def test_a_cancellation_from_elsewhere_stays_a_cancellation() -> None:
+    async def main() -> None:
+        deadlines = Deadlines(30)
+        started = asyncio.Event()
+        task = asyncio.ensure_future(hang(deadlines, started))
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+
+
+def test_a_cancellation_from_elsewhere_wins_over_a_deadline_passing_with_it() -> None:
+    async def main() -> None:
+        deadlines = Deadlines(30)
+        started = asyncio.Event()
+        task = asyncio.ensure_future(hang(deadlines, started))
+        await started.wait()
+        (deadline,) = deadlines._running
+        deadline.expire()  # the deadline passes ...
+        task.cancel()  # ... and the run is stopped, before the task runs again
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+
+
+def test_requests_that_end_in_time_leave_nothing_behind() -> None:
+    async def main() -> None:
+        deadlines = Deadlines(0.05)
+
+        async def quick() -> None:
+            with deadlines():
+                await asyncio.sleep(0)
+
+        await asyncio.gather(*(quick() for _ in range(100)))
+        assert not deadlines._running
+        # the timer, still set for the first deadline, passes without ending anything
+        await asyncio.sleep(0.1)
+        await quick()
+        deadlines.close()
+
+    asyncio.run(main())
