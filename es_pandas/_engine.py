@@ -17,6 +17,7 @@ its retries, and each way it can end) is read in this one class, top to bottom.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import heapq
@@ -39,7 +40,7 @@ from ._exceptions import (
 from ._outcomes import MAYBE_WRITTEN as _MAYBE_WRITTEN
 from ._outcomes import Abort, Attempts, Decision, decide, hint
 from ._pressure import Pressure
-from ._retry import Retry, backoff_time, parse_retry_after
+from ._retry import DOWN_SECONDS, Retry, backoff_time, parse_retry_after
 from ._status import FAILED, NOT_SENT, UNKNOWN, StatusBook
 from ._transports import AsyncTransport, Response, TransportError, redact
 from ._wire import (
@@ -149,7 +150,9 @@ class Engine:
         # answers in a row of 5xx or 408, and the rows among them that spent their
         # retries: enough of both (a round of the requests in flight at least) stop the run
         self._failing_answers = 0
+        self._failing_since = 0.0
         self._failed_rows = 0
+        self._last_failure = ""
         self._down_after = max(fail_after, concurrency, _DOWN_ANSWERS)
         self._no_retries = dataclasses.replace(retry, retries=0)
         self._answered = False  # whether any request got an HTTP answer
@@ -169,11 +172,25 @@ class Engine:
         self._parked = 0
         self._park_limit = 4 * concurrency
         self._unparked = asyncio.Event()
+        # set when the run stops: retries waiting for their time go on at once
+        self._no_more = asyncio.Event()
         self._held: set[str] = set()
 
     def stop(self) -> None:
         """Send no more rows (nor retries); the requests in flight go on to their answers."""
         self._stopping = True
+        self._ended()
+
+    def _stop_run(self, abort: Abort) -> None:
+        """Stop the run for ``abort`` (the first reason stands): no row starts or tries
+        again, and the rows waiting to end at once."""
+        if self.abort is None:
+            self.abort = abort
+        self._ended()
+
+    def _ended(self) -> None:
+        self.pressure.release()
+        self._no_more.set()
 
     async def run(self, batches: Iterator[Batch]) -> None:
         """Send every row of every batch, each outcome into its batch's book.
@@ -283,6 +300,8 @@ class Engine:
         attempts = Attempts(ambiguous=position in batch.resent)
         started = time.monotonic()
         in_flight = False
+        # a row waiting to try again: its last try, and what it means if it is the last
+        last: tuple[Response | TransportError, Decision] | None = None
         try:
             while True:
                 if self.pressure.limited:
@@ -292,8 +311,13 @@ class Engine:
                 if self._stopping:
                     self._interrupted(book, position, attempts, in_flight=False)
                     return
-                if self.abort is not None and not attempts.made:
-                    return  # the run stopped while this row waited its turn: not_sent
+                if self.abort is not None:
+                    # The run stopped while this row waited its turn (not_sent), or to
+                    # try again (it ends on its last try: a slowed run's retries would
+                    # keep a stopped run going for minutes).
+                    if last is not None:
+                        self._final(book, position, *last, attempts, started, url)
+                    return
                 try:
                     headers = self._static_headers.get(
                         record.content_type
@@ -331,21 +355,13 @@ class Engine:
                         book, position, f"returned {type(outcome).__name__}", attempts, started
                     )
                     return
-                decision = decide(
+                # a stopped run's rows in flight end on their answers
+                decision = self._decide(
                     outcome,
                     attempts,
-                    # a stopped run's rows in flight end on their answers
                     self._retry if self.abort is None else self._no_retries,
-                    describe_error=self._describe
-                    if lost is None
-                    else functools.partial(self._describe_error, lost),
-                    can_refresh=self._can_refresh,
-                    credentials=None if self._auth is None else self._auth.origin,
-                    client_cert=self._client_cert,
-                    answered=self._answered,
-                    url=url,
-                    # a body that could not be read says nothing of who answered
-                    check_body=self._check_body and not self._confirmed and lost is None,
+                    lost,
+                    url,
                 )
                 if isinstance(outcome, Response):
                     self._answered = True
@@ -384,22 +400,17 @@ class Engine:
                     )
                     return
                 if decision.action == "final":
-                    if isinstance(outcome, TransportError):
-                        # No answer at all: counted, as the server may be gone.
-                        config = self._transport.config
-                        error = decision.error + hint(outcome, url, config, self._answered)
-                        self._end_unreachable(
-                            book, position, error, decision.status, attempts, started
-                        )
-                        return
-                    self._record(book, position, decision, outcome, attempts, started)
+                    self._final(book, position, outcome, decision, attempts, started, url)
                     return
                 # This attempt is settled: if it may have written, attempts says so now.
                 in_flight = False
+                last = outcome, self._decide(outcome, attempts, self._no_retries, lost, url)
                 wait = decision.wait
-                await asyncio.sleep(
-                    wait if wait is not None else backoff_time(attempts.retries, self._retry)
-                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self._no_more.wait(),
+                        wait if wait is not None else backoff_time(attempts.retries, self._retry),
+                    )
         except asyncio.CancelledError:
             self._interrupted(book, position, attempts, in_flight)
             raise
@@ -496,6 +507,51 @@ class Engine:
     def _scrub(self, text: str) -> str:
         return text if self._auth is None else redact(text, self._auth.secrets())
 
+    def _decide(
+        self,
+        outcome: Response | TransportError,
+        attempts: Attempts,
+        retry: Retry,
+        lost: str | None,
+        url: str,
+    ) -> Decision:
+        """What an attempt's outcome means for its row (``lost``: why its answer's body
+        could not be read)."""
+        return decide(
+            outcome,
+            attempts,
+            retry,
+            describe_error=self._describe
+            if lost is None
+            else functools.partial(self._describe_error, lost),
+            can_refresh=self._can_refresh,
+            credentials=None if self._auth is None else self._auth.origin,
+            client_cert=self._client_cert,
+            answered=self._answered,
+            url=url,
+            # a body that could not be read says nothing of who answered
+            check_body=self._check_body and not self._confirmed and lost is None,
+        )
+
+    def _final(
+        self,
+        book: StatusBook,
+        position: int,
+        outcome: Response | TransportError,
+        decision: Decision,
+        attempts: Attempts,
+        started: float,
+        url: str,
+    ) -> None:
+        """A row that ends failed or unknown on its last try."""
+        if isinstance(outcome, TransportError):
+            # No answer at all: counted, as the server may be gone.
+            config = self._transport.config
+            error = decision.error + hint(outcome, url, config, self._answered)
+            self._end_unreachable(book, position, error, decision.status, attempts, started)
+        else:
+            self._record(book, position, decision, outcome, attempts, started)
+
     def _ok(
         self,
         book: StatusBook,
@@ -536,14 +592,6 @@ class Engine:
         self._run_level_streak = 0
         self._probed = True
 
-    def _count_failing(self, status: int) -> None:
-        """Count an answer in or out of a run of 5xx and 408 answers (429 is a quota,
-        which back-pressure keeps to: the service is up)."""
-        if status in self._retry.statuses and status != 429:
-            self._failing_answers += 1
-        else:
-            self._failing_answers = self._failed_rows = 0
-
     def _record(
         self,
         book: StatusBook,
@@ -570,21 +618,42 @@ class Engine:
             return  # not a 5xx or 408: the service answered for itself
         # Retried to the end: a row now and then is an outage passing by, but rows that
         # spent their retries in a run of such answers as long as a round of the requests
-        # in flight are a service down, which every later row would meet too (at the
-        # rate back-pressure slowed to, a row a second, for hours).
+        # in flight, or as long as DOWN_SECONDS, are a service down, which every later
+        # row would meet too.
         self._failed_rows += 1
-        if (
-            self._failed_rows >= self._fail_after
-            and self._failing_answers >= self._down_after
-            and self.abort is None
+        self._last_failure = self._scrub(decision.error)
+        self._check_down()
+
+    def _count_failing(self, status: int) -> None:
+        """Count an answer in or out of a run of 5xx and 408 answers (429 is a quota,
+        which back-pressure keeps to: the service is up)."""
+        if status in self._retry.statuses and status != 429:
+            if not self._failing_answers:
+                self._failing_since = time.monotonic()
+            self._failing_answers += 1
+            if self._failed_rows:
+                self._check_down()
+        else:
+            self._failing_answers = self._failed_rows = 0
+
+    def _check_down(self) -> None:
+        """Stop the run if its run of 5xx and 408 answers says the service is down."""
+        lasted = time.monotonic() - self._failing_since
+        if self.abort is not None or not (
+            (self._failed_rows >= self._fail_after and self._failing_answers >= self._down_after)
+            or (lasted >= DOWN_SECONDS and self._failing_answers >= _DOWN_ANSWERS)
         ):
-            self.abort = Abort(
+            return
+        rows = f"{self._failed_rows} row{'s' * (self._failed_rows != 1)}"
+        self._stop_run(
+            Abort(
                 ServiceUnavailable,
-                f"{self._url} is unavailable: its last {self._failing_answers:,} answers "
-                f"were errors, and {self._failed_rows} rows failed with every retry spent, "
-                f"the last with {self._scrub(decision.error)}; send the rows not ok again "
-                "once it is back",
+                f"{self._url} is unavailable: its last {self._failing_answers:,} answers, "
+                f"over {lasted:.0f} s, were errors, and {rows} failed with every retry "
+                f"spent, the last with {self._last_failure}; send the rows not ok again once "
+                "it is back",
             )
+        )
 
     def _end_run(
         self,
@@ -613,8 +682,8 @@ class Engine:
         self._run_level_streak += 1
         support = "" if trace is None else f" (trace {trace}: give it to IBM support)"
         self._last_stop = Abort(error, message + support)
-        if self._run_level_streak >= self._fail_after and self.abort is None:
-            self.abort = self._last_stop
+        if self._run_level_streak >= self._fail_after:
+            self._stop_run(self._last_stop)
 
     def _end_unreachable_service(
         self,
@@ -657,13 +726,15 @@ class Engine:
         )
         self._unreachable_streak += 1
         where = where or self._url
-        if self.abort is None and not self._answered:
-            self.abort = Abort(ConnectionFailed, f"cannot reach {where}: {message}")
-        elif self.abort is None and self._unreachable_streak >= self._fail_after:
-            self.abort = Abort(
-                ConnectionFailed,
-                f"{where} stopped answering ({self._unreachable_streak} rows in a row got "
-                f"no answer): {message}",
+        if not self._answered:
+            self._stop_run(Abort(ConnectionFailed, f"cannot reach {where}: {message}"))
+        elif self._unreachable_streak >= self._fail_after:
+            self._stop_run(
+                Abort(
+                    ConnectionFailed,
+                    f"{where} stopped answering ({self._unreachable_streak} rows in a row "
+                    f"got no answer): {message}",
+                )
             )
 
     def _broken_transport(
@@ -678,8 +749,7 @@ class Engine:
         book.fail(
             position, UNKNOWN, message, attempts=attempts.made, latency=time.monotonic() - started
         )
-        if self.abort is None:
-            self.abort = Abort(ProduceAborted, message)
+        self._stop_run(Abort(ProduceAborted, message))
 
 
 def readable_rows(

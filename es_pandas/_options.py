@@ -29,7 +29,7 @@ from typing import Annotated, Any, Literal, TypedDict
 from . import _checks as checks
 from ._checks import ColumnType, Credentials
 from ._progress import Progress
-from ._retry import Retry
+from ._retry import DOWN_SECONDS, Retry
 from ._transports import Engine
 from ._wire.dialect import RECORD_ID_HEADER
 from ._wire.limits import Limits
@@ -598,7 +598,8 @@ class ProduceOptions(TypedDict, total=False):
             "the row (401, 403, 404, 405, 501, redirects, web pages, 2xx without Event "
             "Streams' success body: {success_body}), or that never come; and after "
             "this many rows failed, every retry spent, in a run of 5xx and 408 answers "
-            "(at least 10, and {concurrency}).",
+            "(at least 10, and {concurrency}), or after one when such answers have lasted "
+            f"{DOWN_SECONDS} s.",
             default=3,
             check=checks.integer(1),
         ),

@@ -109,7 +109,12 @@ class _TqdmReporter(_Reporter):
 
     def update(self, event: ProgressEvent) -> None:
         self._bar.set_postfix_str(self._postfix(event), refresh=False)
-        self._bar.update(event.done - self._bar.n)
+        if event.done > self._bar.n:
+            self._bar.update(event.done - self._bar.n)
+        else:
+            # No row ended since the last tick (rows waiting to try again, a slowed
+            # run): the clock and the counts still move, or the bar looks hung.
+            self._bar.refresh()
 
     def close(self, event: ProgressEvent, summary: str) -> None:
         if any(n for name, n in event.counts.items() if name != "ok"):

@@ -11,7 +11,13 @@ from dataclasses import dataclass
 
 from ._exceptions import ConfigurationError
 
-__all__ = ["Retry", "backoff_time", "parse_retry_after"]
+__all__ = ["DOWN_SECONDS", "Retry", "backoff_time", "parse_retry_after"]
+
+#: how long a run of nothing but 5xx and 408 answers, once a row has failed with every
+#: retry spent in it, says a service is down however few answers came: back-pressure
+#: slows such a run to a request a second, at which a round of the requests in flight
+#: would take minutes
+DOWN_SECONDS = 30
 
 
 @dataclass(frozen=True)

@@ -276,7 +276,8 @@ def test_a_service_that_is_down_stops_the_run(es) -> None:
         es.clear_faults()
     message = str(caught.value)
     assert re.search(
-        f"{re.escape(es.url)} is unavailable: its last [0-9]+ answers were errors, and "
+        f"{re.escape(es.url)} is unavailable: its last [0-9]+ answers, over [0-9]+ s, were "
+        "errors, and "
         "[0-9]+ rows failed with every retry spent, the last with HTTP 503",
         message,
     ), message
@@ -287,6 +288,52 @@ def test_a_service_that_is_down_stops_the_run(es) -> None:
     # ten answers and three rows failed stop it; the rows in flight then end on their
     # answers, not retried (and the v2 route check)
     assert es.stats()["503"] <= 10 + 2 * 4 + 1
+
+
+def test_a_service_down_for_long_stops_the_run_however_few_rows_failed(es, monkeypatch) -> None:
+    # Back-pressure slows a run of 503s to a request a second, at which fail_after rows
+    # and a round of the requests in flight took minutes (124 s for 2,000 rows at the
+    # defaults): once a row has failed, answers that were all errors for DOWN_SECONDS
+    # stop the run too. fail_after=1000 leaves only that rule to stop this one.
+    monkeypatch.setattr(es_pandas._engine, "DOWN_SECONDS", 1.0)
+    es.set_faults(rates={"503": 1.0}, retry_after=None)
+    try:
+        with pytest.raises(es_pandas.ServiceUnavailable) as caught:
+            pd.DataFrame({"v": range(5000)}).es.produce(
+                "single",
+                url=es.url,
+                api_key=API_KEY,
+                progress=False,
+                fail_after=1000,
+                retries=Retry(retries=1, backoff=0.001),
+            )
+    finally:
+        es.clear_faults()
+    assert re.search(
+        r"its last [0-9,]+ answers, over [1-9][0-9]* s, were errors", str(caught.value)
+    )
+    counts = caught.value.status["status"].value_counts()
+    assert 1 <= counts["failed"] < 1000
+
+
+def test_rows_waiting_to_try_again_end_at_once_when_the_run_stops(es) -> None:
+    # Four rows are told to come back in 30 s; then three answers about the run (403)
+    # stop it. The four end on their last try at once, failed, instead of trying again
+    # half a minute later.
+    es.set_faults(retry_after=30, script=["ok"] + ["503"] * 4 + ["403"] * 3)
+    try:
+        with pytest.raises(es_pandas.PermissionDeniedError) as caught:
+            pd.DataFrame({"v": range(100)}).es.produce(
+                "single", url=es.url, api_key=API_KEY, progress=False, concurrency=8
+            )
+    finally:
+        es.clear_faults()
+    status = caught.value.status
+    assert caught.value.summary.elapsed < 20
+    waited = status[status["http_status"] == 503]
+    assert len(waited) == 4
+    assert (waited["status"] == "failed").all() and (waited["attempts"] == 1).all()
+    assert waited["error"].str.startswith("HTTP 503").all()
 
 
 def test_ten_503s_in_a_row_stop_a_run_of_one_request_at_a_time(es) -> None:
@@ -462,6 +509,20 @@ def test_progress_bar_ends_red_when_rows_are_not_ok(es, orders, capsys) -> None:
     broken.es.produce("orders", key_col="k", url=es.url, api_key=API_KEY, progress=True)
     err = capsys.readouterr().err
     assert red in err and "rejected=60" in err
+
+
+def test_the_bar_moves_while_no_row_ends(capsys) -> None:
+    # Rows waiting to try again end nothing for a while: the bar still shows the time
+    # going and why the run is slow, or it looks hung.
+    from es_pandas._progress import ProgressEvent, make_reporter
+    from es_pandas._status import STATUSES
+
+    counts = {**dict.fromkeys(STATUSES, 0), "ok": 1, "not_sent": 9}
+    bar = make_reporter(True, 10, "rows")
+    bar.update(ProgressEvent(1, 10, counts, 1.0))
+    capsys.readouterr()
+    bar.update(ProgressEvent(1, 10, counts, 5.0, max_rate=1.0))
+    assert "slowed to 1/s (server pushed back)" in capsys.readouterr().err
 
 
 def test_progress_is_silent_in_ci(es, orders, capsys, monkeypatch) -> None:
