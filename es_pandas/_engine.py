@@ -300,8 +300,8 @@ class Engine:
         attempts = Attempts(ambiguous=position in batch.resent)
         started = time.monotonic()
         in_flight = False
-        # a row waiting to try again: its last try, and what it means if it is the last
-        last: tuple[Response | TransportError, Decision] | None = None
+        # a row waiting to try again: its last try's outcome (and why its body was lost)
+        last: tuple[Response | TransportError, str | None] | None = None
         try:
             while True:
                 if self.pressure.limited:
@@ -316,7 +316,7 @@ class Engine:
                     # try again (it ends on its last try: a slowed run's retries would
                     # keep a stopped run going for minutes).
                     if last is not None:
-                        self._final(book, position, *last, attempts, started, url)
+                        self._give_up(book, position, *last, attempts, started, url)
                     return
                 try:
                     headers = self._static_headers.get(
@@ -385,6 +385,7 @@ class Engine:
                             book, position, exc, status, attempts, started, 401
                         )
                         return
+                    last = outcome, lost
                     continue
                 if decision.action == "run":
                     assert decision.stops is not None and isinstance(outcome, Response)
@@ -404,7 +405,7 @@ class Engine:
                     return
                 # This attempt is settled: if it may have written, attempts says so now.
                 in_flight = False
-                last = outcome, self._decide(outcome, attempts, self._no_retries, lost, url)
+                last = outcome, lost
                 wait = decision.wait
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(
@@ -532,6 +533,20 @@ class Engine:
             # a body that could not be read says nothing of who answered
             check_body=self._check_body and not self._confirmed and lost is None,
         )
+
+    def _give_up(
+        self,
+        book: StatusBook,
+        position: int,
+        outcome: Response | TransportError,
+        lost: str | None,
+        attempts: Attempts,
+        started: float,
+        url: str,
+    ) -> None:
+        """A row the stopped run does not try again: it ends on its last try."""
+        decision = self._decide(outcome, attempts, self._no_retries, lost, url)
+        self._final(book, position, outcome, decision, attempts, started, url)
 
     def _final(
         self,

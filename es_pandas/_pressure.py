@@ -30,6 +30,7 @@ the server serves until its queue has drained.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -108,7 +109,7 @@ class Pressure:
         self._wave = self._taken = 0
         self._next = 0.0
         self._turn = asyncio.Lock()
-        self._released = False
+        self._released = asyncio.Event()
         # the rate before 503s slowed the run, to return to once they stop
         self._before_503 = 0.0
         self._share_503 = 0.0
@@ -139,18 +140,19 @@ class Pressure:
         request booked at once, a rate cut would reach the requests only after all
         of them (32 s of them, at 32 in flight and 1 request/s)."""
         async with self._turn:
-            if self._released:
+            if self._released.is_set():
                 return self._clock()
             slot = self.book()
             delay = slot - self._clock()
             if delay > 0:
-                await asyncio.sleep(delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._released.wait(), delay)
             return slot
 
     def release(self) -> None:
         """Let the requests waiting for their turns, and any later, go at once: the run
         has stopped, and they will end without being sent."""
-        self._released = True
+        self._released.set()
 
     def book(self) -> float:
         """The time the next request may start (on ``clock``), so that starts are

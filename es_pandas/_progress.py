@@ -109,12 +109,11 @@ class _TqdmReporter(_Reporter):
 
     def update(self, event: ProgressEvent) -> None:
         self._bar.set_postfix_str(self._postfix(event), refresh=False)
-        if event.done > self._bar.n:
-            self._bar.update(event.done - self._bar.n)
-        else:
-            # No row ended since the last tick (rows waiting to try again, a slowed
-            # run): the clock and the counts still move, or the bar looks hung.
-            self._bar.refresh()
+        self._bar.update(event.done - self._bar.n)
+        # At every tick: tqdm redraws by itself only every so many rows (thousands
+        # after a fast start), and a run slowed to a row a second, or waiting to try
+        # again, would look hung, its clock stopped.
+        self._bar.refresh()
 
     def close(self, event: ProgressEvent, summary: str) -> None:
         if any(n for name, n in event.counts.items() if name != "ok"):

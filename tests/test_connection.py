@@ -422,6 +422,57 @@ def test_the_iam_exchange_sends_the_rows_headers() -> None:
         assert exchange[name] == row[name], name
 
 
+def test_a_row_renewing_its_token_when_the_run_stops_ends_on_its_401() -> None:
+    # Row 1 is answered 401 and renews the token; while IAM takes its time, three rows
+    # are answered 403 (about the run), which stops it. Row 1 then ends on its 401,
+    # not as never sent: it was. (A transport answering from a function: the timing
+    # is the test's, not a server's.)
+    import asyncio
+    import functools
+
+    from es_pandas.transports import MockTransport, Response
+
+    tokens = 0
+    refreshing, stopped = asyncio.Event(), asyncio.Event()
+    forbidden = 0
+
+    async def answer(method, url, headers, body):
+        nonlocal tokens, forbidden
+        if url.endswith("/identity/token"):
+            tokens += 1
+            if tokens > 1:
+                refreshing.set()
+                await stopped.wait()
+            token = {"access_token": f"a.b.{tokens}", "expires_in": 3600}
+            return Response(200, {}, json.dumps(token).encode())
+        data = json.loads(body)["value"].get("data")
+        row = None if data is None else json.loads(data)["v"]
+        if row in (None, 0):  # the v2 route check, and the first row
+            return Response(200, {}, b'{"metadata":{"partition":0,"offset":0}}')
+        if row == 1 and tokens == 1:
+            return Response(401, {}, b'{"error_code":40101,"message":"token expired"}')
+        await refreshing.wait()
+        forbidden += 1
+        if forbidden == 3:
+            stopped.set()
+        return Response(403, {}, b'{"error_code":40301,"message":"not allowed"}')
+
+    with pytest.raises(es_pandas.PermissionDeniedError) as caught:
+        ROWS.es.produce(
+            "t",
+            url="https://es.example",
+            api_key="a-key",
+            iam=True,
+            iam_url="https://iam.example/identity/token",
+            engine=functools.partial(MockTransport, answer),
+            concurrency=4,
+            progress=False,
+        )
+    row = caught.value.status.loc[1]
+    assert (row["status"], row["http_status"], row["attempts"]) == ("failed", 401, 1)
+    assert "token expired" in row["error"]
+
+
 def test_refused_credentials_say_where_they_came_from(es, tmp_path, monkeypatch) -> None:
     """A wrong key set long ago in a shell profile is found from the message alone."""
     creds = tmp_path / "old-key.json"

@@ -73,3 +73,50 @@ def test_requests_that_end_in_time_leave_nothing_behind() -> None:
         deadlines.close()
 
     asyncio.run(main())
+
+
+def test_a_timer_that_fires_a_little_early_under_uvloop_does_not_spin() -> None:
+    # uvloop keeps time in milliseconds and fires timers up to one early: a timer set
+    # again for the same deadline ran thousands of times until the millisecond passed.
+    uvloop = pytest.importorskip("uvloop")
+    deadlines = Deadlines(0.0503)
+    fired = 0
+    expire = deadlines._expire
+
+    def counted() -> None:
+        nonlocal fired
+        fired += 1
+        expire()
+
+    deadlines._expire = counted  # type: ignore[method-assign]
+
+    async def main() -> None:
+        async def one(start: float) -> None:
+            await asyncio.sleep(start)  # deadlines apart, each with a timer of its own
+            with pytest.raises(TimeoutError):
+                await hang(deadlines, asyncio.Event())
+
+        await asyncio.gather(*(one(i * 0.0003) for i in range(20)))
+
+    uvloop.run(main())
+    assert fired <= 40
+
+
+def test_a_transport_used_again_in_a_later_event_loop_still_times_out() -> None:
+    deadlines = Deadlines(0.05)
+
+    async def quick() -> None:
+        with deadlines():
+            await asyncio.sleep(0)
+
+    async def slow() -> None:
+        # the timer set in the first loop, for the first request, died with that loop;
+        # wait_for's own 5 s would say so (raising TimeoutError too, but only then)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(hang(deadlines, asyncio.Event()), 5)
+        assert loop.time() - started < 4
+
+    asyncio.run(quick())
+    asyncio.run(slow())

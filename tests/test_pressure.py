@@ -336,3 +336,22 @@ def test_nothing_measured_yet_nothing_limited(clock: Clock) -> None:
     pressure = Pressure(None, clock)
     pressure.answered(clock.now, 429)
     assert not pressure.limited and pressure.slowdown() is None
+
+
+def test_a_released_pressure_lets_every_waiting_turn_go_at_once() -> None:
+    # A stopped run: requests waiting their turns at 1 every 10 s go at once (they end
+    # without being sent), the one sleeping in its turn too.
+    import asyncio
+
+    async def main() -> float:
+        pressure = Pressure(0.1)
+        loop = asyncio.get_running_loop()
+        await pressure.start()
+        waiting = [asyncio.ensure_future(pressure.start()) for _ in range(3)]
+        await asyncio.sleep(0)
+        started = loop.time()
+        pressure.release()
+        await asyncio.gather(*waiting)
+        return loop.time() - started
+
+    assert asyncio.run(main()) < 2

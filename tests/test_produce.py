@@ -511,17 +511,23 @@ def test_progress_bar_ends_red_when_rows_are_not_ok(es, orders, capsys) -> None:
     assert red in err and "rejected=60" in err
 
 
-def test_the_bar_moves_while_no_row_ends(capsys) -> None:
-    # Rows waiting to try again end nothing for a while: the bar still shows the time
-    # going and why the run is slow, or it looks hung.
+@pytest.mark.parametrize("ended", [0, 1], ids=["no row ended", "a row ended"])
+def test_the_bar_moves_at_every_tick(capsys, ended: int) -> None:
+    # A slowed run, or rows waiting to try again, end a row now and then or none: the
+    # bar still shows the time going and why the run is slow, or it looks hung.
+    # (tqdm redraws by itself only every `miniters` rows, thousands after a fast start.)
     from es_pandas._progress import ProgressEvent, make_reporter
     from es_pandas._status import STATUSES
 
-    counts = {**dict.fromkeys(STATUSES, 0), "ok": 1, "not_sent": 9}
-    bar = make_reporter(True, 10, "rows")
-    bar.update(ProgressEvent(1, 10, counts, 1.0))
+    def event(done: int, **more) -> ProgressEvent:
+        counts = {**dict.fromkeys(STATUSES, 0), "ok": done, "not_sent": 10_000 - done}
+        return ProgressEvent(done, 10_000, counts, float(done), **more)
+
+    bar = make_reporter(True, 10_000, "rows")
+    bar.update(event(5000))
+    bar._bar.miniters = 3000  # type: ignore[attr-defined]
     capsys.readouterr()
-    bar.update(ProgressEvent(1, 10, counts, 5.0, max_rate=1.0))
+    bar.update(event(5000 + ended, max_rate=1.0))
     assert "slowed to 1/s (server pushed back)" in capsys.readouterr().err
 
 

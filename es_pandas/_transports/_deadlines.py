@@ -19,6 +19,8 @@ from types import TracebackType
 
 __all__ = ["Deadline", "Deadlines"]
 
+_RESOLUTION = 0.001
+
 
 class Deadlines:
     """The deadlines of one transport's requests: ``with deadlines():`` around each."""
@@ -28,12 +30,17 @@ class Deadlines:
         # insertion order is the order they fall due
         self._running: dict[Deadline, float] = {}
         self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def __call__(self) -> Deadline:
         return Deadline(self)
 
     def _start(self, deadline: Deadline) -> None:
         loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            # a transport used again in a later loop: the last one's timer died with it
+            self._loop, self._timer = loop, None
+            self._running.clear()
         due = loop.time() + self._seconds
         self._running[deadline] = due
         if self._timer is None:
@@ -49,7 +56,9 @@ class Deadlines:
         self._timer = None
         while self._running:
             deadline, due = next(iter(self._running.items()))
-            if due > now:
+            # uvloop keeps time in milliseconds and may fire a timer up to one early:
+            # set again for a moment that close, it would spin until the next one
+            if due > now + _RESOLUTION:
                 self._timer = loop.call_at(due, self._expire)
                 return
             del self._running[deadline]
