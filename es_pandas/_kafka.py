@@ -34,6 +34,7 @@ from ._librdkafka import (
     RecordingProducer,
     SharedProducer,
     confluent,
+    connection_failure,
     reason,
     retire,
     shared_producer,
@@ -210,6 +211,9 @@ class KafkaEngine:
                 # abort set on the loop (no broker, refused credentials), or Ctrl-C
                 return None
             if time.monotonic() >= deadline:
+                failure = shared.log.failure
+                if failure is not None:
+                    reason += f"; the last connection failed: {connection_failure(failure)}"
                 return Abort(
                     ConnectionFailed,
                     f"Kafka at {self._where} did not describe topic {self._topic!r} within "
@@ -417,7 +421,8 @@ class KafkaEngine:
         elif error.name() in ("_TRANSPORT", "_RESOLVE", "_SSL"):
             self._unreachable = reason(error)  # why, should every broker be down
         elif not self._delivered and error.name() == "_ALL_BROKERS_DOWN":
-            why = self._unreachable or error.str()
+            logged = self._shared.log.failure if isinstance(self._shared, SharedProducer) else None
+            why = self._unreachable or (logged and connection_failure(logged)) or error.str()
             self._stop(ConnectionFailed, f"cannot reach Kafka at {self._where}: {why}")
 
     def _stop(self, error: type[ProduceAborted], message: str) -> None:

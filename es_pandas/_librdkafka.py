@@ -33,6 +33,7 @@ __all__ = [
     "RecordingProducer",
     "SharedProducer",
     "confluent",
+    "connection_failure",
     "kafka_config",
     "reason",
     "retire",
@@ -48,6 +49,8 @@ LIBRDKAFKA_LOG.propagate = False
 _Headers = list[tuple[str, bytes]] | None
 # librdkafka's "host:port/bootstrap: <what happened> (after 0ms in state CONNECT)"
 _AROUND_REASON = re.compile(r"^\S+/\S+: | \(after \d+ms in state \w+\)$")
+# the thread a log line comes from: "[thrd:ssl://host:port/bootstrap]: "
+_LOG_THREAD = re.compile(r"^\[thrd:[^\]]*\]: ")
 #: librdkafka's default ``message.max.bytes``, the limit when the broker does not say
 DEFAULT_MESSAGE_MAX_BYTES = 1_000_000
 #: producers kept for later runs, at most (a process rarely has more than one setting)
@@ -57,6 +60,32 @@ _KEPT = 4
 def reason(error: Any) -> str:
     """What a librdkafka error says happened, without its broker and state."""
     return _AROUND_REASON.sub("", error.str())
+
+
+def connection_failure(failure: str) -> str:
+    """A connection failure from librdkafka's log, for a message, with what it often
+    means: a TLS handshake that never finishes is a plaintext listener's silence."""
+    if "timed out in state SSL_HANDSHAKE" in failure:
+        return (
+            f"{failure}: the broker never answered the TLS handshake, as a plaintext "
+            "listener does not (kafka_config's security.protocol sets the protocol)"
+        )
+    return failure
+
+
+class _ProducerLog:
+    """One producer's librdkafka log (confluent-kafka calls its ``log``): passed on to
+    :data:`LIBRDKAFKA_LOG`, with the last failure to connect kept, as librdkafka says
+    why a connection failed only in its log (a TLS handshake that timed out, for one),
+    while its errors say only that the brokers are down."""
+
+    def __init__(self) -> None:
+        self.failure: str | None = None
+
+    def log(self, level: int, message: str, *args: Any) -> None:  # librdkafka's threads
+        if len(args) == 3 and args[0] == "FAIL":
+            self.failure = _AROUND_REASON.sub("", _LOG_THREAD.sub("", str(args[2])))
+        LIBRDKAFKA_LOG.log(level, message, *args)
 
 
 def confluent() -> Any:
@@ -226,9 +255,8 @@ class SharedProducer:
 
     def __init__(self, config: Mapping[str, Any], run: Listener) -> None:
         kafka = confluent()
-        self.producer = kafka.Producer(
-            {**config, "logger": LIBRDKAFKA_LOG, "error_cb": self._error}
-        )
+        self.log = _ProducerLog()
+        self.producer = kafka.Producer({**config, "logger": self.log, "error_cb": self._error})
         # the first run hears the producer's first errors (no broker answers)
         self.runs: set[Listener] = {run}
         #: each topic's limit on a record (message.max.bytes), once looked up

@@ -287,6 +287,25 @@ def test_no_broker_fails_fast_with_the_reason() -> None:
     assert caught.value.summary.elapsed < 30
 
 
+def test_tls_to_a_plaintext_listener_says_the_handshake_never_finished(kafka) -> None:
+    # librdkafka's errors say only that every broker is down: why (a TLS handshake the
+    # plaintext listener never answers) is in its log, which the message now quotes
+    with pytest.raises(ConnectionFailed) as caught:
+        orders(3).es.produce(
+            "orders",
+            protocol="kafka",
+            bootstrap_servers=kafka.bootstrap,
+            kafka_config={"security.protocol": "SSL", "socket.connection.setup.timeout.ms": 1000},
+            timeout=10,
+            progress=False,
+        )
+    assert re.search(
+        "timed out in state SSL_HANDSHAKE: the broker never answered the TLS handshake, as "
+        "a plaintext listener does not",
+        str(caught.value),
+    ), str(caught.value)
+
+
 def test_a_producer_that_reached_no_broker_stops_connecting() -> None:
     """It was kept for later runs, and went on connecting to the address (a test's HTTP
     server, filling later tests' logs) for as long as the process lived."""
