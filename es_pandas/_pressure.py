@@ -75,10 +75,11 @@ class Slowdown:
     final: float
 
     def __str__(self) -> str:
+        end = "no limit" if self.final == math.inf else f"{self.final:,.1f}"
         return (
             f"the server pushed back ({self.answers:,} answer"
             f"{'' if self.answers == 1 else 's'}) and the run slowed, to "
-            f"{self.lowest:,.1f} requests/s at the lowest ({self.final:,.1f} at the end)"
+            f"{self.lowest:,.1f} requests/s at the lowest ({end} at the end)"
         )
 
 
@@ -97,6 +98,8 @@ class Pressure:
         #: requests per second now (infinite: not limited)
         self.rate = self._ceiling
         self._slowed = False
+        # whether it was slowed, then back to no limit
+        self._returned = False
         self._lowest = math.inf
         self.pushed_back = 0
         self._cut_at = -math.inf
@@ -173,8 +176,12 @@ class Pressure:
         elif status == 503:
             self._share_503 += _SMOOTHING * (1 - self._share_503)
             if self._share_503 > _SHARE_503:
-                # unavailable, not too fast: once it is over, back to the rate before
-                self._before_503 = max(self._before_503, self._sending(now))
+                # Unavailable, not too fast: once it is over, back to the rate before.
+                # A run not slowed before them had no rate but its ceiling: what it
+                # sent meanwhile, its rows waiting out Retry-After, says nothing of it
+                # (from the run's start, a few requests a second).
+                before = self._sending(now) if self._slowed else self._ceiling
+                self._before_503 = max(self._before_503, before)
                 self._push_back(now, booked, too_fast=False)
         else:
             self._accepted += 1
@@ -186,7 +193,7 @@ class Pressure:
             if self._watch_latency:
                 self._watch(now, now - booked)
             if self._slowed and self._draining is None:
-                self._gain()
+                self._gain(now)
                 if self._starting:
                     floor = (1 - CUT) * (self._last_accepted + self._accepted) / _WINDOW
                     self.rate = max(self.rate, min(self._ceiling, floor))
@@ -197,7 +204,7 @@ class Pressure:
 
     def slowdown(self) -> Slowdown | None:
         """How the run slowed, if push-back slowed it."""
-        if not self._slowed:
+        if not (self._slowed or self._returned):
             return None
         return Slowdown(self.pushed_back, self._lowest, self.rate)
 
@@ -237,8 +244,17 @@ class Pressure:
             # refused too, and end the start before it began.
             self._next = now + 1.0 / self.rate
 
-    def _gain(self) -> None:
-        if self.rate < self._before_503:
+    def _gain(self, now: float) -> None:
+        if self._before_503 == math.inf:
+            # Back to no limit, doubling as answers come clean (by RETURN, from a
+            # request a second, it took minutes); past twice what is answered, the
+            # rate no longer limits the run, which is as if never slowed (a later
+            # 429 is measured as a first one).
+            self.rate *= 2
+            if self.rate > 2 * self._answered(now):
+                self.rate, self._before_503, self._slowed = self._ceiling, 0.0, False
+                self._returned = True
+        elif self.rate < self._before_503:
             self.rate = min(self._before_503, self.rate * (1 + RETURN))
         else:
             self._before_503 = 0.0
@@ -283,6 +299,9 @@ class Pressure:
 
     def _sending(self, now: float) -> float:
         """The rate requests go at: the rate, or what was answered lately if less."""
+        return min(self.rate, self._answered(now))
+
+    def _answered(self, now: float) -> float:
+        """Answers a second lately."""
         span = self._span(now)
-        answered = (self._last_answers + self._answers) / span if span > 0 else math.inf
-        return min(self.rate, answered)
+        return (self._last_answers + self._answers) / span if span > 0 else math.inf

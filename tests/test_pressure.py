@@ -261,7 +261,30 @@ def test_many_503s_slow_the_run_and_it_returns_to_its_rate(clock: Clock) -> None
     run(pressure, clock, 1, rate=200, status=503)  # brokers down for a second
     assert pressure.slowed_to < 100
     run(pressure, clock, 2, rate=1000)
-    assert pressure.slowed_to >= 190  # unavailable was not "too fast"
+    # unavailable was not "too fast": back to no limit, as before them
+    assert not pressure.limited
+
+
+def test_a_run_down_from_its_start_returns_to_no_limit(clock: Clock) -> None:
+    """Brokers unavailable from the run's first request: its rows waiting out
+    Retry-After sent a few requests a second, which is no rate it had before them.
+    Once they are back, the run is not limited again (it crawled on at that pace)."""
+    pressure = Pressure(None, clock)
+    run(pressure, clock, 15, rate=3, status=503)
+    assert pressure.slowed_to is not None and pressure.slowed_to < 3
+    started = run(pressure, clock, 4, rate=1000)
+    assert started > 1500
+    assert not pressure.limited
+    assert "no limit at the end" in str(pressure.slowdown())
+
+
+def test_a_quota_met_on_the_return_to_no_limit_holds_the_rate(clock: Clock) -> None:
+    """Back from 503s to no limit, a quota's 429s limit the run as at any time."""
+    pressure = Pressure(None, clock)
+    run(pressure, clock, 15, rate=3, status=503)
+    quota = {"rate": 50.0}
+    run(pressure, clock, 20, rate=1000, status=bucket(clock, quota))
+    assert pressure.slowed_to is not None and 50 * 0.3 <= pressure.slowed_to <= 50 * 1.3
 
 
 def test_the_floor(clock: Clock) -> None:
