@@ -544,9 +544,11 @@ class Engine:
         started: float,
         url: str,
     ) -> None:
-        """A row the stopped run does not try again: it ends on its last try."""
+        """A row the stopped run does not try again: it ends on its last try, and says
+        its retries were cut short."""
         decision = self._decide(outcome, attempts, self._no_retries, lost, url)
-        self._final(book, position, outcome, decision, attempts, started, url)
+        error = f"{decision.error}; not tried again: the run stopped"
+        self._final(book, position, outcome, decision._replace(error=error), attempts, started, url)
 
     def _final(
         self,

@@ -334,6 +334,7 @@ def test_rows_waiting_to_try_again_end_at_once_when_the_run_stops(es) -> None:
     assert len(waited) == 4
     assert (waited["status"] == "failed").all() and (waited["attempts"] == 1).all()
     assert waited["error"].str.startswith("HTTP 503").all()
+    assert waited["error"].str.endswith("; not tried again: the run stopped").all()
 
 
 def test_ten_503s_in_a_row_stop_a_run_of_one_request_at_a_time(es) -> None:
