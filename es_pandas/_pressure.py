@@ -177,9 +177,10 @@ class Pressure:
             self._share_503 += _SMOOTHING * (1 - self._share_503)
             if self._share_503 > _SHARE_503:
                 # Unavailable, not too fast: once it is over, back to the rate before.
-                # A run not slowed before them had no rate but its ceiling: what it
-                # sent meanwhile, its rows waiting out Retry-After, says nothing of it
-                # (from the run's start, a few requests a second).
+                # A run not slowed before them had no rate but its ceiling (no limit,
+                # or max_rate): what it sent meanwhile, its rows waiting out
+                # Retry-After, says nothing of it (from the run's start, a few
+                # requests a second).
                 before = self._sending(now) if self._slowed else self._ceiling
                 self._before_503 = max(self._before_503, before)
                 self._push_back(now, booked, too_fast=False)
@@ -245,13 +246,13 @@ class Pressure:
             self._next = now + 1.0 / self.rate
 
     def _gain(self, now: float) -> None:
-        if self._before_503 == math.inf:
-            # Back to no limit, doubling as answers come clean (by RETURN, from a
-            # request a second, it took minutes); past twice what is answered, the
-            # rate no longer limits the run, which is as if never slowed (a later
-            # 429 is measured as a first one).
-            self.rate *= 2
-            if self.rate > 2 * self._answered(now):
+        if self._before_503 >= self._ceiling:
+            # Back to the ceiling (no limit, or max_rate), doubling as answers come
+            # clean (by RETURN, from a request a second, it took minutes); at the
+            # ceiling, or past twice what is answered, the rate no longer limits the
+            # run, which is as if never slowed (a later 429 is measured as a first one).
+            self.rate = min(self._ceiling, 2 * self.rate)
+            if self.rate >= self._ceiling or self.rate > 2 * self._answered(now):
                 self.rate, self._before_503, self._slowed = self._ceiling, 0.0, False
                 self._returned = True
         elif self.rate < self._before_503:

@@ -278,6 +278,17 @@ def test_a_run_down_from_its_start_returns_to_no_limit(clock: Clock) -> None:
     assert "no limit at the end" in str(pressure.slowdown())
 
 
+def test_a_run_down_from_its_start_returns_to_its_max_rate(clock: Clock) -> None:
+    """The same with max_rate (as the README advises on IBM Cloud: the plan's quota):
+    the run goes back to max_rate, not a crawl up from the outage's pace."""
+    pressure = Pressure(100.0, clock)
+    run(pressure, clock, 15, rate=3, status=503)
+    assert pressure.slowed_to is not None and pressure.slowed_to < 3
+    started = run(pressure, clock, 6, rate=1000)
+    assert started > 250  # a few seconds back to max_rate, then at it
+    assert pressure.rate == 100 and pressure.slowed_to is None
+
+
 def test_a_quota_met_on_the_return_to_no_limit_holds_the_rate(clock: Clock) -> None:
     """Back from 503s to no limit, a quota's 429s limit the run as at any time."""
     pressure = Pressure(None, clock)

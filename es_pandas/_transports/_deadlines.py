@@ -3,9 +3,9 @@ has in flight, kept on one timer.
 
 A timer per request, as ``asyncio.timeout`` or aiohttp's ``ClientTimeout(total=...)``
 keep it, schedules and cancels a timer handle for every request, a noticeable share of
-a request's client CPU under aiohttp. All requests of a transport have
-the same timeout, so their deadlines fall due in the order the requests started: one
-timer, set for the oldest request still in flight, bounds them all.
+a request's client CPU under aiohttp. All requests of a transport have the same timeout,
+so their deadlines fall due in the order the requests started: one timer, set for the
+oldest request still in flight, bounds them all.
 
 A deadline that passes cancels its request's task and ends the ``with`` block with
 :class:`TimeoutError`, as ``asyncio.timeout`` does (a cancellation from elsewhere, a
