@@ -179,16 +179,17 @@ class Engine:
     def stop(self) -> None:
         """Send no more rows (nor retries); the requests in flight go on to their answers."""
         self._stopping = True
-        self._ended()
+        self._release_waiting()
 
     def _stop_run(self, abort: Abort) -> None:
         """Stop the run for ``abort`` (the first reason stands): no row starts or tries
         again, and the rows waiting to end at once."""
         if self.abort is None:
             self.abort = abort
-        self._ended()
+        self._release_waiting()
 
-    def _ended(self) -> None:
+    def _release_waiting(self) -> None:
+        """Rows waiting for their turn or their next try go on at once (to end)."""
         self.pressure.release()
         self._no_more.set()
 
