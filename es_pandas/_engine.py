@@ -309,15 +309,15 @@ class Engine:
                     slot = await self.pressure.start()
                 else:
                     slot = time.monotonic()
-                if self._stopping:
-                    self._interrupted(book, position, attempts, in_flight=False)
-                    return
-                if self.abort is not None:
+                if self._stopping or self.abort is not None:
                     # The run stopped while this row waited its turn (not_sent), or to
-                    # try again (it ends on its last try: a slowed run's retries would
-                    # keep a stopped run going for minutes).
+                    # try again: it ends on its last try, as a slowed run's retries
+                    # would keep a stopped run going for minutes.
                     if last is not None:
-                        self._give_up(book, position, *last, attempts, started, url)
+                        why = "interrupted" if self._stopping else "the run stopped"
+                        self._give_up(book, position, *last, attempts, started, url, why)
+                    elif self._stopping:
+                        self._interrupted(book, position, attempts, in_flight=False)
                     return
                 try:
                     headers = self._static_headers.get(
@@ -373,6 +373,8 @@ class Engine:
                     return
                 if decision.action == "refresh":
                     assert self._auth is not None
+                    # a 401: this attempt wrote nothing
+                    in_flight, last = False, (outcome, lost)
                     try:
                         await self._auth.refresh(self._service_send, headers)
                     except IAMError as exc:
@@ -386,7 +388,6 @@ class Engine:
                             book, position, exc, status, attempts, started, 401
                         )
                         return
-                    last = outcome, lost
                     continue
                 if decision.action == "run":
                     assert decision.stops is not None and isinstance(outcome, Response)
@@ -414,7 +415,10 @@ class Engine:
                         wait if wait is not None else backoff_time(attempts.retries, self._retry),
                     )
         except asyncio.CancelledError:
-            self._interrupted(book, position, attempts, in_flight)
+            if in_flight or last is None:
+                self._interrupted(book, position, attempts, in_flight)
+            else:
+                self._give_up(book, position, *last, attempts, started, url, "interrupted")
             raise
         except Exception as exc:
             # A fault of es_pandas' own: the run ends, but a row that may have been
@@ -544,11 +548,12 @@ class Engine:
         attempts: Attempts,
         started: float,
         url: str,
+        why: str,
     ) -> None:
         """A row the stopped run does not try again: it ends on its last try, and says
-        its retries were cut short."""
+        why its retries were cut short."""
         decision = self._decide(outcome, attempts, self._no_retries, lost, url)
-        error = f"{decision.error}; not tried again: the run stopped"
+        error = f"{decision.error}; not tried again: {why}"
         self._final(book, position, outcome, decision._replace(error=error), attempts, started, url)
 
     def _final(

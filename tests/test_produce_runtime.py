@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import signal
@@ -291,3 +292,98 @@ def test_a_status_file_that_cannot_be_written_loses_no_row(es, tmp_path, monkeyp
     assert sorted(unwritten.index) == [3, 4, 5]
     assert (unwritten["status"] == "ok").all()
     assert caught.value.summary.total == 6
+
+
+WAITING_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import pandas as pd
+    import es_pandas
+
+    url, api_key = sys.argv[1:]
+    try:
+        pd.DataFrame({"v": range(2000)}).es.produce(
+            "single", url=url, api_key=api_key, concurrency=8, progress=False
+        )
+    except es_pandas.ProduceInterrupted as exc:
+        status = exc.status
+        waited = status[status["http_status"] == 503]
+        print(json.dumps({
+            "elapsed": exc.summary.elapsed,
+            "waited": waited[["status", "attempts", "error"]].to_dict("records"),
+        }), flush=True)
+    """
+)
+
+
+def test_ctrl_c_ends_the_rows_waiting_to_try_again_on_their_last_try(es, tmp_path) -> None:
+    # Four rows are told to come back in 30 s, then a Ctrl-C: they end at once on the
+    # 503 they got, as when a run stops, not not_sent as if never tried.
+    script = tmp_path / "interrupt_waiting.py"
+    script.write_text(WAITING_SCRIPT)
+    es.set_faults(latency=0.05, retry_after=30, script=["ok"] + ["503"] * 4)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), es.url, API_KEY],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while es.stats().get("503", 0) < 4:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        es.clear_faults()
+    assert proc.returncode == 0, err
+    report = json.loads(out)
+    assert report["elapsed"] < 20
+    waited = report["waited"]
+    assert len(waited) == 4
+    for row in waited:
+        assert (row["status"], row["attempts"]) == ("failed", 1)
+        assert row["error"].startswith("HTTP 503")
+        assert row["error"].endswith("; not tried again: interrupted")
+
+
+def test_a_cancelled_aproduce_ends_the_rows_waiting_to_try_again_on_their_last_try(
+    es, tmp_path
+) -> None:
+    # aproduce's task cancelled (no .status then): the dead letters say what became of
+    # the rows that were waiting to try again.
+    path = tmp_path / "failed.jsonl"
+    es.set_faults(latency=0.05, retry_after=30, script=["ok"] + ["503"] * 4)
+
+    async def cancel_when_four_wait() -> None:
+        task = asyncio.ensure_future(
+            pd.DataFrame({"v": range(2000)}).es.aproduce(
+                "single",
+                url=es.url,
+                api_key=API_KEY,
+                concurrency=8,
+                progress=False,
+                dead_letter=str(path),
+            )
+        )
+        deadline = time.monotonic() + 60
+        while es.stats().get("503", 0) < 4:
+            assert not task.done() and time.monotonic() < deadline
+            await asyncio.sleep(0.005)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    try:
+        asyncio.run(cancel_when_four_wait())
+    finally:
+        es.clear_faults()
+    letters = pd.read_json(path, lines=True, dtype=False)
+    waited = letters[letters["http_status"] == 503]
+    assert len(waited) == 4
+    assert (waited["status"] == "failed").all() and (waited["attempts"] == 1).all()
+    assert waited["error"].str.startswith("HTTP 503").all()
+    assert waited["error"].str.endswith("; not tried again: interrupted").all()
