@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ._pressure import Slowdown
+from ._reasons import Shape, blurred, group_alike, shape_of
 
 if TYPE_CHECKING:
     from ._journal import Journal
@@ -60,8 +61,8 @@ OK, FAILED, UNKNOWN, REJECTED, NOT_SENT = range(5)
 _STATUS_DTYPE = pd.CategoricalDtype(list(STATUSES))
 _NO_TIMESTAMP = np.iinfo(np.int64).min
 _ERRORS_SHOWN = 5
-# Distinct errors counted per run: past that, rows are counted under those seen (a
-# million rows rejected each for its own value must not cost a million entries).
+# Distinct errors counted per run: past that, rows are counted under an error alike
+# kept (a million rows rejected each for its own value must not cost a million entries).
 REASONS_KEPT = 1000
 #: the error the rows past REASONS_KEPT are counted under
 OTHER_ERRORS = "(other errors)"
@@ -125,15 +126,11 @@ class Summary:
         if not self.reasons:
             return ""
         # rows counted past REASONS_KEPT have no error to show: they go in the last line
-        common = [
-            (reason, n)
-            for reason, n in self.reasons.most_common(top + len(STATUSES))
-            if reason[1] != OTHER_ERRORS
-        ][:top]
-        width = max(len(f"{n:,}") for _, n in common)
+        common = [reason for reason in group_alike(self.reasons) if reason[1] != OTHER_ERRORS][:top]
+        width = max(len(f"{n:,}") for _, _, n in common)
         lines = ["most frequent errors:"]
-        lines += [f"  {n:>{width},} {status}: {error}" for (status, error), n in common]
-        rest = sum(self.reasons.values()) - sum(n for _, n in common)
+        lines += [f"  {n:>{width},} {status}: {error}" for status, error, n in common]
+        rest = sum(self.reasons.values()) - sum(n for _, _, n in common)
         if rest:
             lines.append(f"  and {rest:,} more rows with other errors")
         return "\n".join(lines)
@@ -375,6 +372,8 @@ class Tally:
         self.carried = 0
         self.started = time.monotonic()
         self.reasons: Reasons = Counter()
+        # the shapes of the errors kept (see _reasons)
+        self._shapes: set[tuple[int, Shape]] = set()
         #: the first row of a file never read, once a load stopped before its end
         self.unread_from: int | None = None
         #: the API version the run uses, and whether "auto" fell back to v1
@@ -396,8 +395,14 @@ class Tally:
     def note(self, status: int, error: str) -> None:
         """A row ended not ok for ``error``."""
         reason = (STATUSES[status], error)
-        if reason in self.reasons or len(self.reasons) < REASONS_KEPT:
+        if reason in self.reasons:
             self.reasons[reason] += 1
+        elif len(self.reasons) < REASONS_KEPT:
+            self.reasons[reason] = 1
+            self._shapes.add((status, shape_of(error)))
+        elif (status, shape := shape_of(error)) in self._shapes:
+            # one more entry per shape at most: the summary shows it with the errors alike
+            self.reasons[STATUSES[status], blurred(shape)] += 1
         else:
             self.reasons[STATUSES[status], OTHER_ERRORS] += 1
 
