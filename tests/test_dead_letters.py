@@ -390,6 +390,8 @@ def test_a_dead_letter_too_deep_to_write_ends_the_run_with_every_rows_status(
         ([1, "b", {"d": 1}], None, ["ok", "rejected", "ok"]),
         # a Parquet column has one type; the second chunk's values are not the first's
         (["a", "b", 3, 4], 2, ["ok", "ok", "rejected", "ok"]),
+        # an int past int64 (Python ints of an object column): pyarrow overflows
+        ([1, 2**70, 3], None, ["ok", "rejected", "ok"]),
     ],
 )
 def test_dead_letters_parquet_cannot_hold_stop_the_run_saying_why(
