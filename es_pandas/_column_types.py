@@ -21,8 +21,9 @@ __all__ = ["ColumnTypes", "shown"]
 # not inferred as an int, so a column of zip codes stays text.
 _INT = re.compile(r"[+-]?[0-9]+")
 _FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_CANONICAL_INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
+_CANONICAL_INT = re.compile(r"0|-?[1-9][0-9]*")  # not -0: as an int it reads back 0
 _CANONICAL_FLOAT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_NONZERO = re.compile(r"^[+-]?0*\.?0*[1-9]")  # a digit not 0 before any exponent
 _BOOLS = {"true": True, "false": False}
 _INT64 = range(-(2**63), 2**63)
 _DOES_NOT_FIT = (ValueError, KeyError, OverflowError, RecursionError)
@@ -41,7 +42,8 @@ def _to_float(text: str) -> float:
     if not _FLOAT.fullmatch(text):
         raise ValueError
     value = float(text)
-    if value in (float("inf"), float("-inf")):
+    if value in (float("inf"), float("-inf")) or (value == 0 and _NONZERO.search(text)):
+        # 1e400 and 1e-400: the float would be an infinity, or 0
         raise OverflowError
     return value
 

@@ -133,8 +133,9 @@ class DeadLetters:
             # the first chunk's types: pyarrow refuses a column of mixed values here too
             schema = _parquet_schema(rows) if parquet_file and not self._table.opened else None
             self._table.write(letters, schema)
-        except (OSError, ValueError, TypeError, RecursionError) as exc:
-            # pyarrow's errors are ValueError and TypeError; pandas' writers recurse into
+        except (OSError, ValueError, TypeError, OverflowError, RecursionError) as exc:
+            # pyarrow's errors are ValueError, TypeError and, for an int past int64 in an
+            # object column, OverflowError; pandas' writers recurse into
             # nested values, which the policy rejects past MAX_NESTING but a row holds as
             # it was
             self._broken = True

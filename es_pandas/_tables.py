@@ -12,11 +12,13 @@ field for it, a Parquet file a null.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
 import uuid
 from collections.abc import Mapping
+from datetime import date, time, timedelta
 from typing import IO, Any, Literal
 
 import numpy as np
@@ -24,8 +26,8 @@ import pandas as pd
 
 from ._exceptions import ConfigurationError
 from ._parquet import parquet
-from ._wire.columns import absent_as_null
-from ._wire.values import ABSENT
+from ._wire.columns import absent_as_null, json_column
+from ._wire.values import ABSENT, BAD_VALUE, json_text
 
 __all__ = ["TableFormat", "TableWriter", "refuse_the_input", "table_format"]
 
@@ -105,21 +107,27 @@ class TableWriter:
 def _json_lines(frame: pd.DataFrame) -> str:
     """``frame`` as JSON Lines, each float (at any depth) as the shortest text that
     reads back as it (``repr``), infinities as ``Infinity`` and ``-Infinity`` (as
-    Python's json module and pandas' ``read_json`` read them), and an absent field left
-    out. pandas' ``to_json`` keeps 10 digits (``0.1 + 0.2`` -> ``0.3``) and writes
-    infinities as null: a dead letter sent again as it is would land changed."""
+    Python's json module and pandas' ``read_json`` read them), timestamps, dates, times
+    and durations (at any depth) as the value policy sends them, and an absent field
+    left out. pandas' ``to_json`` keeps 10 digits (``0.1 + 0.2`` -> ``0.3``), writes
+    infinities as null, keeps milliseconds of a timestamp, in UTC, and writes a date as
+    a timestamp: a dead letter sent again as it is would land changed."""
     token = uuid.uuid4().hex  # stands in for them: no value of the frame's holds it
     absent = f"{token}~"  # never a float's text
     marked = frame
     for at, (_, column) in enumerate(frame.items()):
-        if column.dtype.kind not in "fO":
+        if column.dtype.kind in "mM":  # datetime64, tz-aware or not, and timedelta64
+            new = _times(column)
+        elif column.dtype.kind in "fO":
+            values = column.to_numpy(dtype=object)
+            new = [absent if value is ABSENT else _marked(value, token) for value in values]
+            if all(after is before for after, before in zip(new, values, strict=True)):
+                continue
+        else:
             continue
-        values = column.to_numpy(dtype=object)
-        new = [absent if value is ABSENT else _marked(value, token) for value in values]
-        if any(after is not before for after, before in zip(new, values, strict=True)):
-            if marked is frame:
-                marked = frame.copy(deep=False)
-            marked.isetitem(at, pd.Series(new, dtype=object).to_numpy())
+        if marked is frame:
+            marked = frame.copy(deep=False)
+        marked.isetitem(at, pd.Series(new, dtype=object).to_numpy())
     text = marked.to_json(orient="records", lines=True, date_format="iso")
     if marked is frame:
         return text
@@ -131,12 +139,24 @@ def _json_lines(frame: pd.DataFrame) -> str:
     return re.sub(f'"{token}([^"]*)"', r"\1", text)
 
 
+def _times(column: pd.Series) -> list[object]:
+    """A column of timestamps or durations as the value policy's text, None for NaT."""
+    texts, _, _ = json_column(column)
+    return [None if text == "null" else json.loads(text) for text in texts]
+
+
 def _marked(value: object, token: str) -> object:
     """``value`` with each float in it, at any depth, as ``token`` and its text (NaN
-    stays, as null); ``value`` itself when it holds none."""
+    stays, as null), and each timestamp, date, time or duration as the value policy's
+    text; ``value`` itself when it holds none."""
     if isinstance(value, (float, np.floating)):
         number = float(value)
         return value if number != number else token + _float_text(number)
+    if isinstance(value, (date, time, timedelta, np.datetime64, np.timedelta64)):
+        try:
+            return json.loads(json_text(value))
+        except BAD_VALUE:
+            return value  # the policy cannot send it: its row was rejected saying so
     if isinstance(value, Mapping):
         items = {key: _marked(item, token) for key, item in value.items()}
         changed = any(items[key] is not item for key, item in value.items())

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -148,6 +149,39 @@ def test_json_lines_dead_letters_keep_nested_floats_as_they_were(es, tmp_path) -
     assert sorted(fixed_rows, key=json.dumps) == sorted(
         [{"n": exact}, {"n": {"p": [-1.5e-300], "q": 1 / 3}}], key=json.dumps
     )
+
+
+def test_json_lines_dead_letters_keep_times_as_they_were_sent(es, tmp_path) -> None:
+    """Timestamps, dates and durations, at any depth, as the value policy sends them:
+    pandas' to_json keeps milliseconds, turns offsets into UTC and dates into
+    timestamps, so a dead letter sent again as it is would land changed."""
+    es.create_topic("dead-times", 1)
+    path = tmp_path / "failed.jsonl"
+    frame = pd.DataFrame(
+        {
+            "id": ["a", None],
+            "ts": pd.to_datetime(["2026-11-26 09:00:00.123456789"] * 2),
+            "tz": pd.to_datetime(["2026-11-26 09:00"] * 2).tz_localize("Europe/Paris"),
+            "td": pd.to_timedelta(["1.5s"] * 2),
+            "o": [date(1969, 7, 20), {"at": pd.Timestamp("1969-07-20 20:17:40.5", tz="UTC")}],
+        }
+    )
+    options = {"url": es.url, "api_key": API_KEY, "progress": False, "key_col": "id"}
+    frame.es.produce("dead-times", dead_letter=str(path), **options)
+    (letter,) = [json.loads(line) for line in path.read_text().splitlines()]
+    assert {name: letter[name] for name in ["ts", "tz", "td", "o"]} == {
+        "ts": "2026-11-26T09:00:00.123456789",
+        "tz": "2026-11-26T09:00:00+01:00",
+        "td": "P0DT0H0M1.5S",
+        "o": {"at": "1969-07-20T20:17:40.500000+00:00"},
+    }
+
+    path.write_text(path.read_text().replace('"id":null', '"id":"b"'))
+    es_pandas.produce_file(path, "dead-times", **options)
+    sent, again = [json.loads(r.value) for r in es.read("dead-times")]
+    assert {name: again[name] for name in ["ts", "tz", "td"]} == {
+        name: sent[name] for name in ["ts", "tz", "td"]
+    }
 
 
 SPARSE = '{"id":"a","x":1,"y":"p"}\n{"id":"b","y":"q"}\n{"id":"c","x":null,"y":"r"}\n'
@@ -390,6 +424,8 @@ def test_a_dead_letter_too_deep_to_write_ends_the_run_with_every_rows_status(
         ([1, "b", {"d": 1}], None, ["ok", "rejected", "ok"]),
         # a Parquet column has one type; the second chunk's values are not the first's
         (["a", "b", 3, 4], 2, ["ok", "ok", "rejected", "ok"]),
+        # an int past int64 (Python ints of an object column): pyarrow overflows
+        ([1, 2**70, 3], None, ["ok", "rejected", "ok"]),
     ],
 )
 def test_dead_letters_parquet_cannot_hold_stop_the_run_saying_why(

@@ -177,6 +177,32 @@ def test_inference_takes_no_number_a_float_would_change(es, env, tmp_path) -> No
     ]
 
 
+def test_no_type_drops_a_sign_or_a_magnitude(es, tmp_path) -> None:
+    """-0 is no int (it would land as 0: the column is a float's, -0.0), and 1e-400 is
+    no float: its float is 0, so given float it rejects its row, as 1e400 does."""
+    path = tmp_path / "tiny.csv"
+    path.write_text("k,n,f\na,-0,1e-400\nb,5,2.5\n")
+    options = {"url": es.url, "api_key": API_KEY, "progress": False, "key_col": "k"}
+    es.create_topic("tiny-inferred", 1)
+    es_pandas.produce_file(path, "tiny-inferred", infer_types=True, **options)
+    assert load(es, "tiny-inferred") == {
+        "a": {"n": -0.0, "f": "1e-400"},
+        "b": {"n": 5.0, "f": "2.5"},
+    }
+    assert str(load(es, "tiny-inferred")["a"]["n"]) == "-0.0"
+    es.create_topic("tiny-typed", 1)
+    status_out = tmp_path / "status.csv"
+    typed = es_pandas.produce_file(
+        path, "tiny-typed", dtype={"f": "float"}, status_out=str(status_out), **options
+    )
+    assert (typed.counts["ok"], typed.counts["rejected"]) == (1, 1), typed
+    status = pd.read_csv(status_out, dtype=str, keep_default_na=False)
+    assert status["error"][0] == (
+        "column 'f': '1e-400' is out of range for a float (dtype=f=float; dtype=f=str "
+        "sends it as text)"
+    )
+
+
 def test_dtype_gives_a_column_its_type(es, env, tmp_path) -> None:
     path = mixed_file(tmp_path / "typed.csv", 20, odd_row=7)
     es.create_topic("typed", 1)
