@@ -145,14 +145,18 @@ def _times(column: pd.Series) -> list[object]:
     return [None if text == "null" else json.loads(text) for text in texts]
 
 
+# sent as base64 text: JSON has no bytes, and pandas' to_json decodes them as UTF-8
+_BYTES = (bytes, bytearray, memoryview)
+
+
 def _marked(value: object, token: str) -> object:
     """``value`` with each float in it, at any depth, as ``token`` and its text (NaN
-    stays, as null), and each timestamp, date, time or duration as the value policy's
-    text; ``value`` itself when it holds none."""
+    stays, as null), and each timestamp, date, time, duration or bytes as the value
+    policy's text; ``value`` itself when it holds none."""
     if isinstance(value, (float, np.floating)):
         number = float(value)
         return value if number != number else token + _float_text(number)
-    if isinstance(value, (date, time, timedelta, np.datetime64, np.timedelta64)):
+    if isinstance(value, (date, time, timedelta, np.datetime64, np.timedelta64, *_BYTES)):
         try:
             return json.loads(json_text(value))
         except BAD_VALUE:

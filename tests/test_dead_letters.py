@@ -184,6 +184,24 @@ def test_json_lines_dead_letters_keep_times_as_they_were_sent(es, tmp_path) -> N
     }
 
 
+def test_json_lines_dead_letters_hold_bytes_as_they_were_sent(es, tmp_path) -> None:
+    """Bytes as the value policy sends them, base64: pandas' to_json decoded them as
+    UTF-8, and bytes that are not stopped the run."""
+    es.create_topic("dead-bytes", 1)
+    path = tmp_path / "failed.jsonl"
+    frame = pd.DataFrame({"id": ["a", None, None], "b": [b"\xff", b"\xff\x00", {"n": b"ok"}]})
+    options = {"url": es.url, "api_key": API_KEY, "progress": False, "key_col": "id"}
+    status = frame.es.produce("dead-bytes", dead_letter=str(path), **options)
+    assert status["status"].tolist() == ["ok", "rejected", "rejected"]
+    letters = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [letter["b"] for letter in letters] == ["/wA=", {"n": "b2s="}]
+
+    path.write_text(path.read_text().replace('"id":null', '"id":"b"'))
+    es_pandas.produce_file(path, "dead-bytes", **options)
+    sent, *again = [json.loads(r.value) for r in es.read("dead-bytes")]
+    assert sent == {"b": "/w=="} and [value["b"] for value in again] == ["/wA=", {"n": "b2s="}]
+
+
 SPARSE = '{"id":"a","x":1,"y":"p"}\n{"id":"b","y":"q"}\n{"id":"c","x":null,"y":"r"}\n'
 
 
