@@ -131,8 +131,13 @@ def resolve(
         options["bootstrap_servers"] = first("bootstrap_servers")
         return _kafka_settings(layers, options, first, kafka)
     if options["url"] is None:
+        # a credentials file given without one is what to fix, not where to look
+        files = [layer.origin([]) for layer in layers if layer.file and layer.given()]
         raise ConfigurationError(
-            "no Event Streams URL: pass url=... (the kafka_http_url of your service "
+            f"no Event Streams URL: {files[0]} has no kafka_http_url (or url); pass "
+            "url=... (the kafka_http_url of your service credentials), or set ES_PANDAS_URL"
+            if files
+            else "no Event Streams URL: pass url=... (the kafka_http_url of your service "
             "credentials), credentials=..., or set ES_PANDAS_URL"
         )
     url, _, _ = split_userinfo(options["url"])
@@ -210,11 +215,14 @@ class _Layer:
         origin: Callable[[list[str]], str],
         *,
         file: bool = False,
+        given: Callable[[], bool] = lambda: True,
     ) -> None:
         self._read = read
         self.origin = origin
         #: a credentials file
         self.file = file
+        #: whether its source names one (a credentials file's: a file or JSON was given)
+        self.given = given
         self._values: dict[str, Any] = {}
 
     def get(self, name: str) -> Any:
@@ -241,7 +249,10 @@ def _credentials_layer(source: Callable[[], Any]) -> _Layer:
 
     # Only what a credentials JSON holds: other options never open the file.
     return _Layer(
-        lambda name: fields().get(name) if name in _KEY_FIELDS else None, origin, file=True
+        lambda name: fields().get(name) if name in _KEY_FIELDS else None,
+        origin,
+        file=True,
+        given=lambda: source() is not None,
     )
 
 
@@ -364,7 +375,8 @@ def _credentials_file(source: str | os.PathLike[str] | Mapping[str, Any]) -> dic
         # The JSON itself (as CI secrets hold it): never shown, it holds the key.
         inline = given.lstrip().startswith("{")
         try:
-            fields = json.loads(given if inline else Path(given).read_text(encoding="utf-8"))
+            # utf-8-sig: a byte order mark, as Windows PowerShell 5 writes, is not JSON
+            fields = json.loads(given if inline else Path(given).read_text(encoding="utf-8-sig"))
         except OSError as exc:
             raise ConfigurationError(f"cannot read {where}: {exc.strerror}") from None
         except ValueError:

@@ -31,6 +31,7 @@ from ._config import Settings
 from ._deadletters import DeadLetters, drop_dead_letter_columns
 from ._engine import Batch, Engine
 from ._exceptions import (
+    ConfigurationError,
     EventStreamsError,
     ProduceAborted,
     ProduceError,
@@ -311,6 +312,7 @@ class Run:
     async def frame(self, frame: pd.DataFrame) -> StatusFrame | pd.DataFrame:
         size = self.settings.options["chunksize"]
         frame = drop_dead_letter_columns(frame)
+        _check_index_not_named(frame, self.settings.options)
         if not frame.index.is_unique:
             # said before anything is sent: the retry recipe would fail only after
             logger.warning(
@@ -597,6 +599,23 @@ def _wait(finished: threading.Event, ctrl_c: _CtrlC) -> bool:
     except KeyboardInterrupt:  # from a handler of the caller's own
         ctrl_c.count += 1
         return False
+
+
+def _check_index_not_named(frame: pd.DataFrame, options: Mapping[str, Any]) -> None:
+    """A column option that names the frame's index (``df.set_index("order_id")``,
+    then ``key_col="order_id"``) says so, where the encoder sees only the columns."""
+    levels = [level for level in frame.index.names if level is not None]
+    named = [(option, options.get(option)) for option in ("key_col", "value_col", "record_id")]
+    for option in ("value_cols", "header_cols"):
+        given = options.get(option)
+        if isinstance(given, list | tuple):
+            named += [(option, name) for name in given]
+    for option, name in named:
+        if name is not None and name in levels and name not in frame.columns:
+            raise ConfigurationError(
+                f"{option}: {name!r} is the frame's index, not a column: "
+                "frame.reset_index() makes it one"
+            )
 
 
 def record_encoder(

@@ -231,6 +231,27 @@ def test_credentials_may_be_the_json_itself_and_it_is_never_shown(es, monkeypatc
     assert API_KEY not in str(caught.value)
 
 
+def test_a_credentials_file_saved_with_a_byte_order_mark_is_read(es, tmp_path) -> None:
+    # Windows PowerShell 5's Set-Content -Encoding UTF8, and older Notepads, write one
+    saved = tmp_path / "service-key.json"
+    saved.write_bytes(b"\xef\xbb\xbf" + json.dumps(es.credentials).encode())
+    assert ok(ROWS.es.produce("single", credentials=str(saved), progress=False))
+
+
+def test_a_credentials_file_without_a_url_is_named(tmp_path, monkeypatch) -> None:
+    for name in es_pandas.ENVIRONMENT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    saved = tmp_path / "service-key.json"
+    saved.write_text(json.dumps({"apikey": API_KEY}))
+    message = r"credentials file '.*service-key\.json' has no kafka_http_url \(or url\)"
+    with pytest.raises(ConfigurationError, match=message) as caught:
+        ROWS.es.produce("t", credentials=str(saved), progress=False)
+    assert API_KEY not in str(caught.value)
+    monkeypatch.setenv("ES_PANDAS_CREDENTIALS", str(saved))
+    with pytest.raises(ConfigurationError, match=message):
+        ROWS.es.produce("t", progress=False)
+
+
 def test_secrets_never_appear_in_reprs_logs_errors_or_frames(es, caplog) -> None:
     caplog.set_level(logging.DEBUG)
     secret = API_KEY

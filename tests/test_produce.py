@@ -555,3 +555,21 @@ def test_status_frame_html_shows_summary_and_first_errors(es) -> None:
     # still a plain DataFrame underneath
     assert status.loc[status["status"] == "ok"].shape == (2, 10)
     assert pd.DataFrame(status).equals(status)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"key_col": "order_id"},
+        {"record_id": "order_id"},
+        {"value_col": "order_id"},
+        {"value_cols": ["order_id"]},
+        {"header_cols": ["order_id"]},
+    ],
+)
+def test_a_column_option_naming_the_index_says_to_reset_it(options) -> None:
+    frame = pd.DataFrame({"order_id": ["a", "b"], "amount": [1, 2]}).set_index("order_id")
+    option = next(iter(options))
+    message = rf"{option}: 'order_id' is the frame's index, not a column: .*reset_index\(\)"
+    with pytest.raises(es_pandas.ConfigurationError, match=message):
+        frame.es.produce("orders", url="http://x", api_key=API_KEY, dry_run=True, **options)

@@ -874,6 +874,17 @@ def test_configuration_errors(options: dict[str, Any], message: str) -> None:
         RecordEncoder("t", ["a", "b"], **options)
 
 
+def test_a_column_missing_from_a_header_of_one_joined_column_names_the_separator() -> None:
+    # a file separated by ';' read with ',': one column, named by the whole header
+    with pytest.raises(ConfigurationError, match=r"separated by ';' \(sep=';'\)"):
+        RecordEncoder("t", ["order_id;amount"], key_col="order_id")
+    with pytest.raises(ConfigurationError, match=r"holds tabs: is the file tab-separated"):
+        RecordEncoder("t", ["order_id\tamount"], value_cols=["amount"])
+    with pytest.raises(ConfigurationError) as caught:
+        RecordEncoder("t", ["order_id", "amount"], key_col="id")
+    assert "separated" not in str(caught.value)
+
+
 def test_more_configuration_errors() -> None:
     with pytest.raises(ValueError, match="2 columns are named 'a'"):
         RecordEncoder("t", ["a", "a", "b"], key_col="a")

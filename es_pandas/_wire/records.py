@@ -80,6 +80,23 @@ def _names(option: str, names: object) -> list[Hashable]:
     return list(names)
 
 
+def _separator_hint(columns: Sequence[Hashable], name: Hashable) -> str:
+    """Why ``name`` may be missing from ``columns``: a file read with the wrong
+    separator has one column, named by its whole header line."""
+    if len(columns) != 1 or not isinstance(columns[0], str) or not isinstance(name, str):
+        return ""
+    for separator in (";", "\t", "|", ","):
+        if name in columns[0].split(separator):
+            # a tab is not typed as sep='\t' on a command line: its files are TSV
+            return (
+                ": one column, whose name holds tabs: is the file tab-separated (TSV)?"
+                if separator == "\t"
+                else f": one column, whose name holds {separator!r}: is the file separated "
+                f"by {separator!r} (sep={separator!r})?"
+            )
+    return ""
+
+
 def _wire_name(what: str, name: Hashable) -> str:
     """``str(name)``, which goes on the wire as a JSON field or header name."""
     try:
@@ -244,6 +261,7 @@ class RecordEncoder:
             if not matches:
                 raise ConfigurationError(
                     f"{option}: no column named {name!r}; columns: {self._columns!r}"
+                    + _separator_hint(self._columns, name)
                 )
             if len(matches) > 1:
                 raise ConfigurationError(f"{option}: {len(matches)} columns are named {name!r}")
