@@ -885,6 +885,21 @@ def test_a_column_missing_from_a_header_of_one_joined_column_names_the_separator
     assert "separated" not in str(caught.value)
 
 
+def test_tuple_column_names_are_refused_as_a_multiindex_not_sent_as_their_repr() -> None:
+    # groupby().agg([...]) and pivot make MultiIndex columns: str() would make the JSON
+    # field "('v', 'a')"
+    frame = pd.DataFrame(
+        [[1, 2, 3]], columns=pd.MultiIndex.from_tuples([("id", ""), ("v", "a"), ("v", "b")])
+    )
+    with pytest.raises(ConfigurationError, match=r"column \('v', 'a'\): .* MultiIndex"):
+        RecordEncoder("t", list(frame.columns), key_col=("id", ""))
+    with pytest.raises(ConfigurationError, match=r"header column \('v', 'b'\): a tuple"):
+        RecordEncoder("t", ["a", ("v", "b")], header_cols=[("v", "b")])
+    # the flattening the message gives works
+    frame.columns = ["_".join(filter(None, map(str, c))) for c in frame.columns]
+    assert list(frame.columns) == ["id", "v_a", "v_b"]
+
+
 def test_more_configuration_errors() -> None:
     with pytest.raises(ValueError, match="2 columns are named 'a'"):
         RecordEncoder("t", ["a", "a", "b"], key_col="a")

@@ -99,6 +99,14 @@ def _separator_hint(columns: Sequence[Hashable], name: Hashable) -> str:
 
 def _wire_name(what: str, name: Hashable) -> str:
     """``str(name)``, which goes on the wire as a JSON field or header name."""
+    if isinstance(name, tuple):
+        # str() would send "('v', 'a')": a name no consumer looks for
+        raise ConfigurationError(
+            f"{what} {name!r}: a tuple is not a name a JSON field or header can have (are "
+            "the columns a MultiIndex, as groupby().agg() and pivot make them?): flatten "
+            "them first, e.g. frame.columns = ['_'.join(filter(None, map(str, c))) "
+            "for c in frame.columns]"
+        )
     try:
         return utf8(str(name))
     except UnicodeEncodeError as exc:
