@@ -154,6 +154,8 @@ def _csv_frames(
         # tell a renamed "a" (a.1) from an "a.1" in the file.
         head, names = _header(handle, options.encoding, sep)
         _refuse_other_unicode(head, options.encoding)
+        if options.sep is None:
+            _refuse_another_separator(names, sep)
         # pandas pads a record short of the header's fields with empty strings: each
         # record's fields are counted in the bytes it reads, as it reads them
         replay = _Replay(head, handle, keep=True)
@@ -221,6 +223,24 @@ class _Replay(io.RawIOBase):
 # A header is looked for in this many bytes at most, whatever the file (one whose quote
 # never closes): past them, its names are those read so far.
 _HEADER_BYTES = 1 << 20
+
+
+def _refuse_another_separator(names: list[str], sep: str) -> None:
+    """A header of one name that holds another separator: the file is separated by it,
+    and read with ``sep`` each line would be sent as one text field, every row ok."""
+    if len(names) != 1:
+        return
+    for other in (";", "\t", "|", ","):
+        if other != sep and other in names[0]:
+            instead = (
+                "is it a TSV file (format='tsv')"
+                if other == "\t"
+                else f"is it separated by {other!r} (sep={other!r})"
+            )
+            raise ValueError(
+                f"its header is one column, {names[0]!r}, which holds {other!r}: {instead}? "
+                f"If it is one column, say sep={sep!r}"
+            )
 
 
 def _header(handle: IO[bytes], encoding: str, sep: str) -> tuple[bytes, list[str]]:

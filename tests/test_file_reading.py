@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import es_pandas
-from es_pandas import LocalEventStreams
+from es_pandas import ConfigurationError, LocalEventStreams
 from es_pandas._formats import ReadOptions
 from es_pandas._reading import read_frames
 
@@ -496,6 +496,34 @@ def test_bad_reading_options(tmp_path, options: dict, message: str) -> None:
     path = write_csv(tmp_path / "tricky.csv", TRICKY)
     with pytest.raises(es_pandas.ConfigurationError, match=message):
         es_pandas.produce_file(path, "t", url="http://127.0.0.1:9", **options)
+
+
+def test_a_header_of_one_column_holding_another_separator_stops_the_load(es, env, tmp_path):
+    # read with ',', a file separated by ';' is one column: every line would go as one
+    # text field, every row ok
+    frame = pd.DataFrame({"order_id": ["00042", "7"], "amount": ["1.5", "2"]})
+    semi, tab = tmp_path / "semi.csv", tmp_path / "tab.csv"
+    frame.to_csv(semi, sep=";", index=False)
+    frame.to_csv(tab, sep="\t", index=False)
+    options = {"url": es.url, "api_key": API_KEY, "progress": False}
+    with pytest.raises(
+        ConfigurationError, match=r"which holds ';': is it separated by ';' \(sep=';'\)"
+    ):
+        es_pandas.produce_file(semi, "single", **options)
+    with pytest.raises(ConfigurationError, match=r"holds '\\t': is it a TSV file \(format='tsv'\)"):
+        es_pandas.produce_file(tab, "single", **options)
+    result = run("produce", str(semi), "--topic", "single", env=env)
+    assert result.returncode == 2
+    assert "is it separated by ';' (--sep ';')? If it is one column, say --sep ','" in (
+        result.stderr
+    )
+    assert es.stats().get("200", 0) == 0
+    # said so, it is one column; and the separator it holds reads it as two
+    assert es_pandas.produce_file(semi, "single", sep=",", **options).counts["ok"] == 2
+    es_pandas.produce_file(semi, "single", sep=";", **options)
+    values = [json.loads(r.value) for r in es.read("single")[-4:]]
+    assert values[0] == {"order_id;amount": "00042;1.5"}
+    assert values[2] == {"order_id": "00042", "amount": "1.5"}
 
 
 # -- reasons, wherever a user looks ---------------------------------------------------
