@@ -355,6 +355,26 @@ def _where(source: str | os.PathLike[str]) -> str:
     )
 
 
+def _service_key(found: object, where: str) -> dict[str, Any]:
+    """The fields of a service key: the JSON IBM Cloud's console gives, or what
+    ``ibmcloud resource service-key NAME --output json`` prints (a list of the key,
+    its fields under ``credentials``)."""
+    if isinstance(found, list):
+        if len(found) != 1:
+            raise ConfigurationError(
+                f"{where} is a list of {len(found)} service keys, as ibmcloud resource "
+                "service-keys prints them: keep the one to use"
+            )
+        found = found[0]
+    if not isinstance(found, Mapping):
+        raise ConfigurationError(f"{where} is not a JSON object")
+    nested = found.get("credentials")
+    # the key's own fields beside it: a file of one's own, which it is part of
+    if isinstance(nested, Mapping) and not {"kafka_http_url", "api_key", "apikey"} & found.keys():
+        return dict(nested)
+    return dict(found)
+
+
 def _credentials_file(source: str | os.PathLike[str] | Mapping[str, Any]) -> dict[str, Any]:
     """A credentials JSON as options.
 
@@ -368,21 +388,20 @@ def _credentials_file(source: str | os.PathLike[str] | Mapping[str, Any]) -> dic
     ``client_cert_password``. Relative paths are from the JSON file's folder."""
     folder = ""
     if isinstance(source, Mapping):
-        fields, where = dict(source), "credentials"
+        fields, where = _service_key(source, "credentials"), "credentials"
     else:
         given = os.fspath(source)
         where = _where(given)
         # The JSON itself (as CI secrets hold it): never shown, it holds the key.
-        inline = given.lstrip().startswith("{")
+        inline = given.lstrip().startswith(("{", "["))
         try:
             # utf-8-sig: a byte order mark, as Windows PowerShell 5 writes, is not JSON
-            fields = json.loads(given if inline else Path(given).read_text(encoding="utf-8-sig"))
+            parsed = json.loads(given if inline else Path(given).read_text(encoding="utf-8-sig"))
         except OSError as exc:
             raise ConfigurationError(f"cannot read {where}: {exc.strerror}") from None
         except ValueError:
             raise ConfigurationError(f"{where} is not valid JSON") from None
-        if not isinstance(fields, dict):
-            raise ConfigurationError(f"{where} is not a JSON object")
+        fields = _service_key(parsed, where)
         folder = "" if inline else os.path.dirname(given)
 
     def text(*keys: str) -> str | None:

@@ -238,6 +238,27 @@ def test_a_credentials_file_saved_with_a_byte_order_mark_is_read(es, tmp_path) -
     assert ok(ROWS.es.produce("single", credentials=str(saved), progress=False))
 
 
+def test_the_service_key_ibmcloud_prints_is_read_as_it_is(es, tmp_path) -> None:
+    # ibmcloud resource service-key NAME --output json: a list of the key, its fields
+    # under "credentials" beside the resource key's own (its "url" is an API path)
+    printed = [
+        {
+            "name": "es-pandas-key",
+            "url": "/v2/resource_keys/abc",
+            "credentials": es.credentials,
+        }
+    ]
+    saved = tmp_path / "printed.json"
+    saved.write_text(json.dumps(printed))
+    assert ok(ROWS.es.produce("single", credentials=str(saved), progress=False))
+    assert ok(ROWS.es.produce("single", credentials=json.dumps(printed), progress=False))
+    assert ok(ROWS.es.produce("single", credentials=printed[0], progress=False))
+    saved.write_text(json.dumps(printed * 2))
+    with pytest.raises(ConfigurationError, match="is a list of 2 service keys") as caught:
+        ROWS.es.produce("single", credentials=str(saved), progress=False)
+    assert API_KEY not in str(caught.value)
+
+
 def test_a_credentials_file_without_a_url_is_named(tmp_path, monkeypatch) -> None:
     for name in es_pandas.ENVIRONMENT_VARIABLES:
         monkeypatch.delenv(name, raising=False)
