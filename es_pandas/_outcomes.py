@@ -55,8 +55,8 @@ _RUN_LEVEL: dict[int, tuple[type[ProduceAborted], str]] = {
     403: (PermissionDeniedError, "not allowed to produce to this topic"),
     404: (TopicNotFoundError, "the topic does not exist, or the URL is not Event Streams"),
     407: (ConnectionFailed, "the proxy wants credentials: proxy=http://user:password@host:port"),
-    405: (EndpointError, f"the URL does not take records by POST: {_NOT_EVENT_STREAMS}"),
-    501: (EndpointError, f"the URL does not take records by POST: {_NOT_EVENT_STREAMS}"),
+    405: (EndpointError, f"does not take records by POST: {_NOT_EVENT_STREAMS}"),
+    501: (EndpointError, f"does not take records by POST: {_NOT_EVENT_STREAMS}"),
 }
 _NO_CREDENTIALS = (
     "; no credentials were configured: pass api_key= (--api-key), credentials= "
@@ -222,6 +222,8 @@ def decide(
         elif status == 404 and names_a_schema(outcome.body):
             error_class = SchemaError
             reason = "the schema (schemaname, schemaversion) is not registered"
+        elif error_class is EndpointError:
+            reason = f"{_path_of(url)} {reason}"
         message = f"{reason}: {error}{hint}"
         return Decision("run", run_status, message, stops=error_class)
     attempts.ambiguous = attempts.ambiguous or status in retry.ambiguous
@@ -234,10 +236,15 @@ def decide(
     return _final(attempts, error)
 
 
+def _path_of(url: str) -> str:
+    """The URL a request went to, without its query: v1 carries each row's key and
+    headers there."""
+    return url.split("?", 1)[0] or "the URL"
+
+
 def _not_a_success(url: str, answer: Response) -> str:
     """Why a 2xx says the URL is not Event Streams: where, and what came back."""
-    # The path, not the query: v1 carries each row's key and headers there.
-    where = url.split("?", 1)[0] or "the URL"
+    where = _path_of(url)
     kind = one_line(answer.headers.get("content-type") or "") or "none"
     text = one_line(answer.body[: _BODY_CHARS * 4].decode("utf-8", "replace"))
     if len(text) > _BODY_CHARS:

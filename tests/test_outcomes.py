@@ -165,9 +165,12 @@ def test_a_web_page_for_an_answer_is_not_a_success() -> None:
 
 @pytest.mark.parametrize("status", [405, 501])
 def test_a_url_that_takes_no_post_is_about_the_run(status: int) -> None:
-    (decision,), _ = run(answer(status, b"<h1>Method Not Allowed</h1>"))
+    (decision,), _ = run(answer(status, b"<h1>Method Not Allowed</h1>"), url=URL + "?key=k9")
     assert decision.action == "run" and decision.stops is es_pandas.EndpointError
     assert f"HTTP {status}" in decision.error and "not an Event Streams" in decision.error
+    # which URL, without the query that carries v1's keys
+    assert decision.error.startswith(f"{URL} does not take records by POST")
+    assert "k9" not in decision.error
 
 
 def test_a_503_is_retried_after_retry_after_and_fails_when_tries_run_out() -> None:
