@@ -16,6 +16,7 @@ interrupted closes it; a process killed outright leaves it unreadable).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from typing import Any
@@ -27,13 +28,38 @@ from ._exceptions import ConfigurationError
 from ._parquet import parquet
 from ._status import OK, STATUSES, Chunk, Tally
 from ._tables import TableWriter, refuse_the_input, table_format
-from ._wire.columns import absent_as_null, absent_rows
+from ._wire.columns import absent_as_null, absent_rows, json_column
 
 __all__ = ["DEAD_LETTER_COLUMNS", "DeadLetters", "drop_dead_letter_columns"]
 
 #: what a dead letter has besides its row's columns, in order
 DEAD_LETTER_COLUMNS = ("status", "error", "http_status", "trace", "attempts")
 logger = logging.getLogger("es_pandas")
+
+
+def _as_sent(letters: pd.DataFrame) -> pd.DataFrame:
+    """A CSV file's cells as the value policy sent them, for a value that is not text
+    already: a timestamp, date or duration its text, bytes base64, a bool ``true``, a
+    list or dict its JSON (``--dtype col=json`` reads it back), where pandas' to_csv
+    writes Python's reprs (``b'\\x01'``, ``{'a': array([1, 2])}``, ``True``). A value the
+    policy cannot send (its row was rejected saying so) is written as pandas writes it."""
+    sent = letters.copy(deep=False)
+    for at, (_, column) in enumerate(letters.items()):
+        if column.dtype.kind not in "bOmM":
+            continue
+        texts, problems, _ = json_column(column)
+        values = column.to_numpy(dtype=object)
+        cells = [
+            value if i in problems or text in ("null", "") else _cell(text)
+            for i, (value, text) in enumerate(zip(values.tolist(), texts, strict=True))
+        ]
+        sent.isetitem(at, pd.Series(cells, dtype=object).to_numpy())
+    return sent
+
+
+def _cell(text: str) -> object:
+    """A JSON text as a CSV cell: a string its characters, anything else its JSON."""
+    return text if not text.startswith('"') else json.loads(text)
 
 
 def drop_dead_letter_columns(frame: pd.DataFrame) -> pd.DataFrame:
@@ -122,6 +148,8 @@ class DeadLetters:
         bad = np.flatnonzero(codes != OK)
         at = positions[bad]
         letters = self._in_columns(rows.iloc[bad].reset_index(drop=True))
+        if self._table.format == "csv":
+            letters = _as_sent(letters)
         http = book.http_status[at]
         letters["status"] = pd.array([STATUSES[code] for code in codes[bad]], dtype="string")
         letters["error"] = pd.array([book.errors.get(p) for p in at.tolist()], dtype="string")

@@ -10,6 +10,7 @@ import textwrap
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -200,6 +201,45 @@ def test_json_lines_dead_letters_hold_bytes_as_they_were_sent(es, tmp_path) -> N
     es_pandas.produce_file(path, "dead-bytes", **options)
     sent, *again = [json.loads(r.value) for r in es.read("dead-bytes")]
     assert sent == {"b": "/w=="} and [value["b"] for value in again] == ["/wA=", {"n": "b2s="}]
+
+
+def test_csv_dead_letters_hold_values_as_they_were_sent_not_as_reprs(es, tmp_path) -> None:
+    """pandas' to_csv writes Python's reprs (b'\\x01a', {'a': array([1, 2])}, True),
+    which nothing reads back: each value that is not text is written as the value
+    policy sent it, so --dtype col=json and --infer-types read it back."""
+    es.create_topic("dead-csv", 1)
+    path = tmp_path / "failed.csv"
+    frame = pd.DataFrame(
+        {
+            "id": [None, "a"],
+            "b": [b"\x01a", b"x"],
+            "d": [{"a": np.array([1, 2])}, {}],
+            "flag": [True, False],
+            "ts": pd.to_datetime(["2026-11-26 09:00:00.123456789"] * 2),
+            "s": ["00042", "x"],
+        }
+    )
+    options = {"url": es.url, "api_key": API_KEY, "progress": False, "key_col": "id"}
+    frame.es.produce("dead-csv", dead_letter=str(path), **options)
+    letter = pd.read_csv(path, dtype=str, keep_default_na=False).iloc[0]
+    assert letter[["b", "d", "flag", "ts", "s"]].tolist() == [
+        "AWE=",
+        '{"a":[1,2]}',
+        "true",
+        "2026-11-26T09:00:00.123456789",
+        "00042",
+    ]
+
+    path.write_text(path.read_text().replace("\n,", "\nb,", 1))
+    es_pandas.produce_file(path, "dead-csv", infer_types=True, dtype={"d": "json"}, **options)
+    sent = json.loads(es.read("dead-csv")[-1].value)
+    assert sent == {
+        "b": "AWE=",
+        "d": {"a": [1, 2]},
+        "flag": True,
+        "ts": "2026-11-26T09:00:00.123456789",
+        "s": "00042",
+    }
 
 
 SPARSE = '{"id":"a","x":1,"y":"p"}\n{"id":"b","y":"q"}\n{"id":"c","x":null,"y":"r"}\n'
