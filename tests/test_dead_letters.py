@@ -207,7 +207,7 @@ def test_csv_dead_letters_hold_values_as_they_were_sent_not_as_reprs(es, tmp_pat
     """pandas' to_csv writes Python's reprs (b'\\x01a', {'a': array([1, 2])}, True),
     which nothing reads back: each value that is not text is written as the value
     policy sent it, so --dtype col=json and --infer-types read it back."""
-    es.create_topic("dead-csv", 1)
+    es.create_topic("dead-csv-sent", 1)
     path = tmp_path / "failed.csv"
     frame = pd.DataFrame(
         {
@@ -220,7 +220,7 @@ def test_csv_dead_letters_hold_values_as_they_were_sent_not_as_reprs(es, tmp_pat
         }
     )
     options = {"url": es.url, "api_key": API_KEY, "progress": False, "key_col": "id"}
-    frame.es.produce("dead-csv", dead_letter=str(path), **options)
+    frame.es.produce("dead-csv-sent", dead_letter=str(path), **options)
     letter = pd.read_csv(path, dtype=str, keep_default_na=False).iloc[0]
     assert letter[["b", "d", "flag", "ts", "s"]].tolist() == [
         "AWE=",
@@ -231,8 +231,8 @@ def test_csv_dead_letters_hold_values_as_they_were_sent_not_as_reprs(es, tmp_pat
     ]
 
     path.write_text(path.read_text().replace("\n,", "\nb,", 1))
-    es_pandas.produce_file(path, "dead-csv", infer_types=True, dtype={"d": "json"}, **options)
-    sent = json.loads(es.read("dead-csv")[-1].value)
+    es_pandas.produce_file(path, "dead-csv-sent", infer_types=True, dtype={"d": "json"}, **options)
+    sent = json.loads(es.read("dead-csv-sent")[-1].value)
     assert sent == {
         "b": "AWE=",
         "d": {"a": [1, 2]},
