@@ -39,6 +39,7 @@ import itertools
 import json
 import sys
 import warnings
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -104,7 +105,7 @@ def read_frames(
             yield drop_dead_letter_columns(frame), {}
         return
     frames = (
-        ((frame, {}) for frame in _json_lines(source, options, chunk_rows))
+        _json_lines(source, options, chunk_rows)
         if options.format == "jsonl"
         else _csv_frames(source, options, chunk_rows)
     )
@@ -344,13 +345,25 @@ def _undecodable(where: str, options: ReadOptions, exc: UnicodeDecodeError) -> s
 
 def _json_lines(
     source: str | IO[bytes], options: ReadOptions, chunk_rows: int
-) -> Iterator[pd.DataFrame]:
+) -> Iterator[tuple[pd.DataFrame, dict[int, str]]]:
     # Each value as json.loads gives it, in object columns: pandas' own reader infers
     # a dtype per chunk (an int column with a null becomes float in that chunk only).
+    # A row with a field twice in one object is rejected: json.loads keeps the last,
+    # and a frame whose columns would make one field twice is refused.
 
     # the file's fields so far, in the order they first appear: a row's fields keep
     # their places whatever chunk it is in
     fields: dict[str, None] = {}
+    twice: list[str] = []
+
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        found = dict(pairs)
+        if len(found) != len(pairs):
+            counts = Counter(key for key, _ in pairs)
+            twice.append(next(key for key, n in counts.items() if n > 1))
+        return found
+
+    decoder = json.JSONDecoder(object_pairs_hook=unique)
     with _binary(source) as handle:
         numbered: Iterator[tuple[int, bytes | str]] = (
             _byte_lines(handle, options.encoding)
@@ -360,10 +373,11 @@ def _json_lines(
         # chunk_rows rows to a frame, blank lines aside: a shorter frame is the last
         lines = ((number, line) for number, line in numbered if line.strip())
         while batch := list(itertools.islice(lines, chunk_rows)):
-            rows = []
+            rows: list[dict[str, Any]] = []
+            problems: dict[int, str] = {}
             for number, line in batch:
                 try:
-                    row = json.loads(
+                    row = decoder.decode(
                         line if isinstance(line, str) else line.decode(options.encoding)
                     )
                 except UnicodeDecodeError as exc:
@@ -373,8 +387,14 @@ def _json_lines(
                     raise ValueError(f"line {number:,}: {_first_line(exc)}") from None
                 if not isinstance(row, dict):
                     raise ValueError(f"line {number:,}: not a JSON object")
+                if twice:
+                    problems[len(rows)] = (
+                        f"line {number:,} has the field {twice[0]!r} twice in one object: "
+                        "a consumer would keep one of them"
+                    )
+                    twice.clear()
                 rows.append(row)
-            yield _json_frame(rows, fields)
+            yield _json_frame(rows, fields), problems
 
 
 def _byte_lines(handle: IO[bytes], encoding: str) -> Iterator[tuple[int, bytes]]:

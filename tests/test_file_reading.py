@@ -308,6 +308,29 @@ def test_json_lines_keep_their_types_across_chunks(es, env, tmp_path) -> None:
     assert stored["j150"] == {"n": None, "code": "00042"}
 
 
+def test_a_json_line_with_a_field_twice_in_one_object_is_rejected(es, tmp_path) -> None:
+    # json.loads keeps the last; a frame whose columns would make one field twice is
+    # refused, for a consumer keeps one of them
+    path = tmp_path / "twice.jsonl"
+    path.write_text(
+        '{"id":"a","v":1}\n{"id":"b","v":1,"v":2}\n\n{"id":"c","v":{"x":1,"x":2}}\n{"id":"d"}\n'
+    )
+    es.create_topic("jsonl-twice", 1)
+    status_out = tmp_path / "status.csv"
+    options = {"key_col": "id", "progress": False, "status_out": str(status_out)}
+    summary = es_pandas.produce_file(
+        path, "jsonl-twice", url=es.url, api_key=API_KEY, chunksize=2, **options
+    )
+    assert summary.counts["rejected"] == 2
+    errors = pd.read_csv(status_out)["error"].tolist()
+    assert (
+        errors[1]
+        == "line 2 has the field 'v' twice in one object: a consumer would keep one of them"
+    )
+    assert errors[2].startswith("line 4 has the field 'x' twice")
+    assert load(es, "jsonl-twice") == {"a": {"v": 1}, "d": {}}
+
+
 def test_json_lines_take_a_utf_8_bom_and_name_the_file_once(es, env, tmp_path) -> None:
     """A byte order mark was refused ("Unexpected UTF-8 BOM"), as a CSV file's is not;
     an error read "d.jsonl: d.jsonl line 6", and one of encoding gave no hint."""
