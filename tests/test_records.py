@@ -345,6 +345,7 @@ def test_output_is_compact() -> None:
         ({True: 1, "true": 2}, "keys True and 'true' both become the JSON key 'true'"),
         ([{None: 1, "null": 2}], "keys None and 'null' both become the JSON key 'null'"),
         ({0.5: 1, "0.5": 2}, "keys 0.5 and '0.5' both become the JSON key '0.5'"),
+        ({(1, 2): "x"}, "column 'price': the key (1, 2) is a tuple: a JSON key is text"),
         (
             np.timedelta64(10**18, "D"),
             "column 'price': np.timedelta64(1000000000000000000,'D') is out of the range of "

@@ -209,6 +209,8 @@ def _native_object(value: Mapping[Any, Any], depth: int) -> dict[object, object]
     keys: dict[str, object] = {}
     for key, item in value.items():
         native = _native(key, depth)
+        if isinstance(native, (list, dict)):
+            raise Unencodable(f"the key {key!r} is a {type(key).__name__}: a JSON key is text")
         if native is None or isinstance(native, bool):
             text = _KEY_TEXT[native]
         else:
