@@ -312,7 +312,7 @@ class Run:
     async def frame(self, frame: pd.DataFrame) -> StatusFrame | pd.DataFrame:
         size = self.settings.options["chunksize"]
         frame = drop_dead_letter_columns(frame)
-        _check_index_not_named(frame, self.settings.options)
+        _check_index(frame, self.settings.options)
         if not frame.index.is_unique:
             # said before anything is sent: the retry recipe would fail only after
             logger.warning(
@@ -601,9 +601,11 @@ def _wait(finished: threading.Event, ctrl_c: _CtrlC) -> bool:
         return False
 
 
-def _check_index_not_named(frame: pd.DataFrame, options: Mapping[str, Any]) -> None:
+def _check_index(frame: pd.DataFrame, options: Mapping[str, Any]) -> None:
     """A column option that names the frame's index (``df.set_index("order_id")``,
-    then ``key_col="order_id"``) says so, where the encoder sees only the columns."""
+    then ``key_col="order_id"``) says so, where the encoder sees only the columns; a
+    named index of a frame whose columns are all sent is said to stay behind (a
+    ``groupby().sum()`` holds its groups there)."""
     levels = [level for level in frame.index.names if level is not None]
     named = [(option, options.get(option)) for option in ("key_col", "value_col", "record_id")]
     for option in ("value_cols", "header_cols"):
@@ -616,6 +618,13 @@ def _check_index_not_named(frame: pd.DataFrame, options: Mapping[str, Any]) -> N
                 f"{option}: {name!r} is the frame's index, not a column: "
                 "frame.reset_index() makes it one"
             )
+    every_column = options.get("value_cols") is None and options.get("value_col") is None
+    if levels and every_column and not set(levels) & set(frame.columns):
+        logger.warning(
+            "the frame's index (%s) is not sent, only its columns are: "
+            "frame.reset_index() sends it as a column",
+            ", ".join(map(repr, levels)),
+        )
 
 
 def record_encoder(

@@ -573,3 +573,20 @@ def test_a_column_option_naming_the_index_says_to_reset_it(options) -> None:
     message = rf"{option}: 'order_id' is the frame's index, not a column: .*reset_index\(\)"
     with pytest.raises(es_pandas.ConfigurationError, match=message):
         frame.es.produce("orders", url="http://x", api_key=API_KEY, dry_run=True, **options)
+
+
+def test_a_named_index_left_behind_is_said(es, caplog) -> None:
+    # a groupby().sum() holds its groups in the index: sent as it is, each record would
+    # lack them
+    totals = pd.DataFrame({"customer": ["a", "b", "a"], "amount": [1, 2, 3]})
+    totals = totals.groupby("customer").sum()
+    options = {"url": es.url, "api_key": API_KEY, "progress": False}
+    with caplog.at_level(logging.WARNING, logger="es_pandas"):
+        totals.es.produce("single", **options)
+    assert "the frame's index ('customer') is not sent, only its columns are" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="es_pandas"):
+        # the columns chosen, or an unnamed index: nothing to say
+        totals.es.produce("single", value_cols=["amount"], **options)
+        totals.reset_index().es.produce("single", **options)
+    assert "index" not in caplog.text
