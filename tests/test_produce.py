@@ -573,3 +573,12 @@ def test_a_column_option_naming_the_index_says_to_reset_it(options) -> None:
     message = rf"{option}: 'order_id' is the frame's index, not a column: .*reset_index\(\)"
     with pytest.raises(es_pandas.ConfigurationError, match=message):
         frame.es.produce("orders", url="http://x", api_key=API_KEY, dry_run=True, **options)
+
+
+def test_record_id_hash_is_not_an_index_named_hash(es) -> None:
+    # "hash" is record_id's mode, never a column: an index of that name is no matter
+    frame = pd.DataFrame({"hash": ["a", "b"], "amount": [1, 2]}).set_index("hash")
+    status = frame.es.produce(
+        "single", url=es.url, api_key=API_KEY, record_id="hash", progress=False
+    )
+    assert (status["status"] == "ok").all()
