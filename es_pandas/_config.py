@@ -348,11 +348,13 @@ def _from_environment(environ: Mapping[str, str], name: str) -> Any:
 def _where(source: str | os.PathLike[str]) -> str:
     """A credentials source as messages name it (never the JSON itself: it holds a key)."""
     given = os.fspath(source)
-    return (
-        "the credentials JSON given"
-        if given.lstrip().startswith("{")
-        else f"credentials file {given!r}"
-    )
+    return "the credentials JSON given" if _inline(given) else f"credentials file {given!r}"
+
+
+def _inline(given: str) -> bool:
+    """Whether ``given`` is a credentials JSON itself, an object or the list ibmcloud
+    prints, rather than a file's path."""
+    return given.lstrip().startswith(("{", "["))
 
 
 def _service_key(found: object, where: str) -> dict[str, Any]:
@@ -393,7 +395,7 @@ def _credentials_file(source: str | os.PathLike[str] | Mapping[str, Any]) -> dic
         given = os.fspath(source)
         where = _where(given)
         # The JSON itself (as CI secrets hold it): never shown, it holds the key.
-        inline = given.lstrip().startswith(("{", "["))
+        inline = _inline(given)
         try:
             # utf-8-sig: a byte order mark, as Windows PowerShell 5 writes, is not JSON
             parsed = json.loads(given if inline else Path(given).read_text(encoding="utf-8-sig"))

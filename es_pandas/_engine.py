@@ -553,6 +553,12 @@ class Engine:
         """A row the stopped run does not try again: it ends on its last try, and says
         why its retries were cut short."""
         decision = self._decide(outcome, attempts, self._no_retries, lost, url)
+        if decision.action == "run":
+            # the 401 of a row waiting on its token's renewal (the one answer about the
+            # run a row waits after): its credentials were not refused
+            assert isinstance(outcome, Response)
+            error = self._describe_error(lost, outcome.status, outcome.body)
+            decision = decision._replace(error=f"{error}: its token was being renewed")
         error = f"{decision.error}; not tried again: {why}"
         self._final(book, position, outcome, decision._replace(error=error), attempts, started, url)
 

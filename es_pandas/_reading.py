@@ -238,9 +238,11 @@ def _refuse_another_separator(names: list[str], sep: str) -> None:
                 if other == "\t"
                 else f"is it separated by {other!r} (sep={other!r})"
             )
+            # a tab is not typed as '\t' on a command line: a shell's $'\t' is one
+            typed = " (--sep $'\\t')" if sep == "\t" else ""
             raise ValueError(
                 f"its header is one column, {names[0]!r}, which holds {other!r}: {instead}? "
-                f"If it is one column, say sep={sep!r}"
+                f"If it is one column, say sep={sep!r}{typed}"
             )
 
 

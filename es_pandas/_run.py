@@ -608,6 +608,8 @@ def _check_index(frame: pd.DataFrame, options: Mapping[str, Any]) -> None:
     ``groupby().sum()`` holds its groups there)."""
     levels = [level for level in frame.index.names if level is not None]
     named = [(option, options.get(option)) for option in ("key_col", "value_col", "record_id")]
+    if options.get("record_id") == "hash":
+        named.pop()  # record_id's mode, never a column
     for option in ("value_cols", "header_cols"):
         given = options.get(option)
         if isinstance(given, list | tuple):

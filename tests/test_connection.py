@@ -257,6 +257,11 @@ def test_the_service_key_ibmcloud_prints_is_read_as_it_is(es, tmp_path) -> None:
     with pytest.raises(ConfigurationError, match="is a list of 2 service keys") as caught:
         ROWS.es.produce("single", credentials=str(saved), progress=False)
     assert API_KEY not in str(caught.value)
+    # the list itself (a CI secret holds it as it was printed): never shown
+    for given in (json.dumps(printed * 2), "[" + json.dumps(printed[0]), json.dumps([API_KEY])):
+        with pytest.raises(ConfigurationError, match="the credentials JSON given") as caught:
+            ROWS.es.produce("single", credentials=given, progress=False)
+        assert API_KEY not in str(caught.value)
 
 
 def test_a_credentials_file_without_a_url_is_named(tmp_path, monkeypatch) -> None:

@@ -549,6 +549,17 @@ def test_a_header_of_one_column_holding_another_separator_stops_the_load(es, env
     assert values[2] == {"order_id": "00042", "amount": "1.5"}
 
 
+def test_a_one_column_tsv_is_told_how_to_type_its_tab(es, env, tmp_path):
+    # --sep '\t' is refused as two characters: the command line is told what a shell takes
+    names = tmp_path / "names.tsv"
+    names.write_text("Name, First\nSmith, John\n")
+    result = run("produce", str(names), "--topic", "single", env=env)
+    assert result.returncode == 2
+    assert "If it is one column, say --sep $'\\t'" in result.stderr
+    told = run("produce", str(names), "--topic", "single", "--sep", "\t", env=env)
+    assert told.returncode == 0, told.stderr
+
+
 # -- reasons, wherever a user looks ---------------------------------------------------
 
 

@@ -590,3 +590,12 @@ def test_a_named_index_left_behind_is_said(es, caplog) -> None:
         totals.es.produce("single", value_cols=["amount"], **options)
         totals.reset_index().es.produce("single", **options)
     assert "index" not in caplog.text
+
+
+def test_record_id_hash_is_not_an_index_named_hash(es) -> None:
+    # "hash" is record_id's mode, never a column: an index of that name is no matter
+    frame = pd.DataFrame({"hash": ["a", "b"], "amount": [1, 2]}).set_index("hash")
+    status = frame.es.produce(
+        "single", url=es.url, api_key=API_KEY, record_id="hash", progress=False
+    )
+    assert (status["status"] == "ok").all()

@@ -387,3 +387,43 @@ def test_a_cancelled_aproduce_ends_the_rows_waiting_to_try_again_on_their_last_t
     assert (waited["status"] == "failed").all() and (waited["attempts"] == 1).all()
     assert waited["error"].str.startswith("HTTP 503").all()
     assert waited["error"].str.endswith("; not tried again: interrupted").all()
+
+
+def test_a_row_cancelled_while_its_token_is_renewed_does_not_blame_the_credentials(
+    es, tmp_path
+) -> None:
+    # A 401, then IAM asks to come back in 30 s: the row waits on the renewal when
+    # aproduce is cancelled. It wrote nothing (failed), and its credentials were not
+    # refused: they were being renewed.
+    path = tmp_path / "failed.jsonl"
+    producer = es_pandas.Producer(
+        es.url, api_key=API_KEY, iam=True, iam_url=es.iam_url, progress=False
+    )
+    producer.produce(pd.DataFrame({"v": [1]}), "single")
+    es.script_faults(["401"])
+    es._state.iam_faults.configure(es_pandas.server.FaultConfig(retry_after=30))
+    es._state.iam_faults.script(["503"])
+
+    async def cancel_while_renewing() -> None:
+        task = asyncio.ensure_future(
+            producer.aproduce(pd.DataFrame({"v": [2]}), "single", dead_letter=str(path))
+        )
+        deadline = time.monotonic() + 60
+        while es.stats().get("401", 0) < 1:
+            assert not task.done() and time.monotonic() < deadline
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.5)  # the renewal has met IAM's 503, and waits 30 s
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    try:
+        asyncio.run(cancel_while_renewing())
+    finally:
+        es.clear_faults()
+    letter = json.loads(path.read_text())
+    assert (letter["status"], letter["http_status"], letter["attempts"]) == ("failed", 401, 1)
+    assert "refused" not in letter["error"]
+    assert letter["error"].endswith("its token was being renewed; not tried again: interrupted"), (
+        letter["error"]
+    )
