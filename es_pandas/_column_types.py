@@ -21,7 +21,8 @@ __all__ = ["ColumnTypes", "shown"]
 # not inferred as an int, so a column of zip codes stays text.
 _INT = re.compile(r"[+-]?[0-9]+")
 _FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_CANONICAL_INT = re.compile(r"0|-?[1-9][0-9]*")  # not -0: as an int it reads back 0
+# -0 is the int 0 (a rounding of a small negative writes it), and -0.0 in a float column
+_CANONICAL_INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _CANONICAL_FLOAT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _NONZERO = re.compile(r"^[+-]?0*\.?0*[1-9]")  # a digit not 0 before any exponent
 _BOOLS = {"true": True, "false": False}

@@ -178,18 +178,20 @@ def test_inference_takes_no_number_a_float_would_change(es, env, tmp_path) -> No
 
 
 def test_no_type_drops_a_sign_or_a_magnitude(es, tmp_path) -> None:
-    """-0 is no int (it would land as 0: the column is a float's, -0.0), and 1e-400 is
-    no float: its float is 0, so given float it rejects its row, as 1e400 does."""
+    """-0 is the int 0 (the text a rounding of a small negative writes: a column of ints
+    does not turn float for it) and -0.0 in a float column; 1e-400 is no float: its
+    float is 0, so given float it rejects its row, as 1e400 does."""
     path = tmp_path / "tiny.csv"
-    path.write_text("k,n,f\na,-0,1e-400\nb,5,2.5\n")
+    path.write_text("k,n,x,f\na,-0,-0,1e-400\nb,5,2.5,2.5\n")
     options = {"url": es.url, "api_key": API_KEY, "progress": False, "key_col": "k"}
     es.create_topic("tiny-inferred", 1)
     es_pandas.produce_file(path, "tiny-inferred", infer_types=True, **options)
     assert load(es, "tiny-inferred") == {
-        "a": {"n": -0.0, "f": "1e-400"},
-        "b": {"n": 5.0, "f": "2.5"},
+        "a": {"n": 0, "x": -0.0, "f": "1e-400"},
+        "b": {"n": 5, "x": 2.5, "f": "2.5"},
     }
-    assert str(load(es, "tiny-inferred")["a"]["n"]) == "-0.0"
+    landed = load(es, "tiny-inferred")
+    assert type(landed["b"]["n"]) is int and str(landed["a"]["x"]) == "-0.0"
     es.create_topic("tiny-typed", 1)
     status_out = tmp_path / "status.csv"
     typed = es_pandas.produce_file(
