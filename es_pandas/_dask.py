@@ -44,6 +44,7 @@ from ._exceptions import ConfigurationError, ProduceAborted, ProduceError
 from ._options import PRODUCE_OPTIONS, check_options, parameters_doc
 from ._producer import Producer
 from ._progress import ProgressEvent
+from ._reasons import group_alike
 from ._status import OTHER_ERRORS, REASONS_KEPT, STATUSES, StatusBook, StatusFrame, Summary
 from ._wire.limits import check_topic
 
@@ -156,10 +157,12 @@ def _partition_tally(status: pd.DataFrame) -> pd.DataFrame:
     summary needs, without the rows."""
     summary = StatusFrame(status).summary
     attrs = status.attrs
-    reasons = summary.reasons.most_common()
-    errors = [(state, error, n) for (state, error), n in reasons[:REASONS_KEPT]]
+    # errors alike as one, with … for their values that differ: the summary groups them
+    # again across partitions
+    reasons = group_alike(summary.reasons)
+    errors = reasons[:REASONS_KEPT]
     others: Counter[str] = Counter()
-    for (state, _), n in reasons[REASONS_KEPT:]:
+    for state, _, n in reasons[REASONS_KEPT:]:
         others[state] += n
     errors += [(state, OTHER_ERRORS, n) for state, n in others.items()]
     dead = attrs.get("dead_letters")

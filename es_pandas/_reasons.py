@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 
-__all__ = ["Shape", "blurred", "group_alike", "shape_of"]
+__all__ = ["Shape", "group_alike", "joined", "split"]
 
 #: an error's text between the parts that differ among errors alike
 Shape = tuple[str, ...]
@@ -27,22 +28,21 @@ _HEAD = re.compile(rf"column (?:{_QUOTED})|HTTP [0-9]{{3}}")
 _VALUE = re.compile(rf"({_QUOTED}|(?<![\w.])[0-9]+(?:[.,][0-9]+)*(?![\w])|…)")
 
 
-def _split(error: str) -> tuple[Shape, list[str]]:
+def split(error: str) -> tuple[Shape, list[str]]:
+    """What ``error`` has in common with the errors alike, and its own values."""
     head = _HEAD.match(error)
     at = head.end() if head is not None else 0
     parts = _VALUE.split(error[at:])
     return (error[:at], *parts[0::2]), parts[1::2]
 
 
-def shape_of(error: str) -> Shape:
-    """What ``error`` has in common with the errors alike."""
-    return _split(error)[0]
-
-
-def blurred(shape: Shape) -> str:
-    """The error of ``shape`` with ``…`` for each of its values: one error for all the
-    errors alike."""
-    return shape[0] + "…".join(shape[1:])
+def joined(shape: Shape, values: Sequence[str | None]) -> str:
+    """The error of ``shape`` with ``values``, ``…`` for each None (values that differ
+    among the errors alike)."""
+    text = shape[0] + shape[1]
+    for value, after in zip(values, shape[2:], strict=True):
+        text += ("…" if value is None else value) + after
+    return text
 
 
 def group_alike(reasons: Counter[tuple[str, str]]) -> list[tuple[str, str, int]]:
@@ -52,7 +52,7 @@ def group_alike(reasons: Counter[tuple[str, str]]) -> list[tuple[str, str, int]]
     rows: Counter[tuple[str, Shape]] = Counter()
     common: dict[tuple[str, Shape], list[str | None]] = {}
     for (status, error), n in reasons.items():
-        shape, values = _split(error)
+        shape, values = split(error)
         group = status, shape
         rows[group] += n
         if group not in common:
@@ -61,12 +61,9 @@ def group_alike(reasons: Counter[tuple[str, str]]) -> list[tuple[str, str, int]]
         for i, (kept, value) in enumerate(zip(common[group], values, strict=True)):
             if kept != value:
                 common[group][i] = None
-    alike: list[tuple[str, str, int]] = []
-    for (status, shape), n in rows.items():
-        text = shape[0] + shape[1]
-        for kept, after in zip(common[status, shape], shape[2:], strict=True):
-            text += ("…" if kept is None else kept) + after
-        alike.append((status, text, n))
+    alike = [
+        (status, joined(shape, common[status, shape]), n) for (status, shape), n in rows.items()
+    ]
     # stable: ties keep the order the errors came in
     alike.sort(key=lambda reason: -reason[2])
     return alike

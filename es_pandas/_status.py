@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ._pressure import Slowdown
-from ._reasons import Shape, blurred, group_alike, shape_of
+from ._reasons import Shape, group_alike, joined, split
 
 if TYPE_CHECKING:
     from ._journal import Journal
@@ -372,8 +372,8 @@ class Tally:
         self.carried = 0
         self.started = time.monotonic()
         self.reasons: Reasons = Counter()
-        # the shapes of the errors kept (see _reasons)
-        self._shapes: set[tuple[int, Shape]] = set()
+        # the values of the first error kept of each shape (see _reasons)
+        self._shapes: dict[tuple[int, Shape], list[str]] = {}
         #: the first row of a file never read, once a load stopped before its end
         self.unread_from: int | None = None
         #: the API version the run uses, and whether "auto" fell back to v1
@@ -399,12 +399,20 @@ class Tally:
             self.reasons[reason] += 1
         elif len(self.reasons) < REASONS_KEPT:
             self.reasons[reason] = 1
-            self._shapes.add((status, shape_of(error)))
-        elif (status, shape := shape_of(error)) in self._shapes:
-            # one more entry per shape at most: the summary shows it with the errors alike
-            self.reasons[STATUSES[status], blurred(shape)] += 1
+            shape, values = split(error)
+            self._shapes.setdefault((status, shape), values)
         else:
-            self.reasons[STATUSES[status], OTHER_ERRORS] += 1
+            shape, values = split(error)
+            first = self._shapes.get((status, shape))
+            if first is None:
+                self.reasons[STATUSES[status], OTHER_ERRORS] += 1
+                return
+            # counted under the first error alike kept, with … for the values that differ
+            # from its (a few more entries at most): the summary shows them as one
+            common = [
+                kept if kept == value else None for kept, value in zip(first, values, strict=True)
+            ]
+            self.reasons[STATUSES[status], joined(shape, common)] += 1
 
     def summary(self, elapsed: float | None = None) -> Summary:
         counts = dict(zip(STATUSES, self.counts, strict=True))

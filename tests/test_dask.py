@@ -312,19 +312,25 @@ def test_dead_letters_go_to_one_file_per_partition(client, es, topic, tmp_path) 
 
 
 def test_a_partition_reports_its_errors_as_a_run_counts_them() -> None:
-    """Past the distinct errors a run's tally keeps, the rest are counted by status."""
-    book = StatusBook(1004)
+    """Errors alike as one (the values that differ as …); past the distinct errors a
+    run's tally keeps, the rest are counted by status."""
+    book = StatusBook(2006)
     for position in range(1002):
-        book.fail(position, REJECTED, f"value {position} is not allowed")
-    for position in (1002, 1003):
+        book.fail(position, REJECTED, f"column 'v': {position} is not allowed")
+    for position in range(1002, 2004):
+        # each its own column: none alike
+        book.fail(position, REJECTED, f"column 'c{position}': null key")
+    for position in (2004, 2005):
         book.fail(position, FAILED, "HTTP 500")
     tally = es_pandas._dask._partition_tally(book.to_frame())
     errors = tally.loc[0, "errors"]
     assert len(errors) == 1001
-    assert errors[0] == ("failed", "HTTP 500", 2)
-    assert errors[-1] == ("rejected", "(other errors)", 3)
-    assert sum(n for _, _, n in errors) == 1004
-    assert tally.loc[0, "rejected"] == 1002 and tally.loc[0, "not_sent"] == 0
+    assert errors[0] == ("rejected", "column 'v': … is not allowed", 1002)
+    assert ("failed", "HTTP 500", 2) in errors
+    # 1,004 kinds: the 1,000 most frequent kept
+    assert errors[-1] == ("rejected", "(other errors)", 4)
+    assert sum(n for _, _, n in errors) == 2006
+    assert tally.loc[0, "rejected"] == 2004 and tally.loc[0, "not_sent"] == 0
 
 
 def python(code: str) -> subprocess.CompletedProcess[str]:

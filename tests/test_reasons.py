@@ -55,9 +55,10 @@ def test_rows_past_the_errors_kept_count_under_one_alike_or_in_the_last_line() -
     # as many different errors as a run keeps, none alike (each names its own column)
     for i in range(REASONS_KEPT - 1):
         tally.note(REJECTED, f"column 'c{i}': null key")
-    tally.note(FAILED, "HTTP 503: unavailable (retried 3 times)")
-    # past them: alike, counted with it; none alike, among the other errors
-    tally.note(FAILED, "HTTP 503: unavailable (retried 4 times)")
+    tally.note(FAILED, "HTTP 503: down for 5 s (retried 3 times)")
+    # past them: alike, counted with it (the values that never differed kept); none
+    # alike, among the other errors
+    tally.note(FAILED, "HTTP 503: down for 5 s (retried 4 times)")
     tally.note(FAILED, "HTTP 500: internal")
     # bounded: past the errors kept, one entry per shape kept, and one per status
     assert len(tally.reasons) == REASONS_KEPT + 2
@@ -66,7 +67,7 @@ def test_rows_past_the_errors_kept_count_under_one_alike_or_in_the_last_line() -
     lines = summary.why(top=1).splitlines()
     assert lines == [
         "most frequent errors:",
-        "  2 failed: HTTP 503: unavailable (retried … times)",
+        "  2 failed: HTTP 503: down for 5 s (retried … times)",
         f"  and {REASONS_KEPT:,} more rows with other errors",
     ]
     assert tally.reasons["failed", OTHER_ERRORS] == 1
