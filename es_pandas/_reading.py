@@ -39,7 +39,6 @@ import itertools
 import json
 import sys
 import warnings
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -155,8 +154,9 @@ def _csv_frames(
         # tell a renamed "a" (a.1) from an "a.1" in the file.
         head, names = _header(handle, options.encoding, sep)
         _refuse_other_unicode(head, options.encoding)
-        if options.sep is None:
-            _refuse_another_separator(names, sep)
+        if options.sep is None and len(names) == 1:
+            text = head.decode(options.encoding, errors="replace").removeprefix("\ufeff")
+            _refuse_another_separator(text, names[0], sep)
         # pandas pads a record short of the header's fields with empty strings: each
         # record's fields are counted in the bytes it reads, as it reads them
         replay = _Replay(head, handle, keep=True)
@@ -226,13 +226,12 @@ class _Replay(io.RawIOBase):
 _HEADER_BYTES = 1 << 20
 
 
-def _refuse_another_separator(names: list[str], sep: str) -> None:
-    """A header of one name that holds another separator: the file is separated by it,
-    and read with ``sep`` each line would be sent as one text field, every row ok."""
-    if len(names) != 1:
-        return
+def _refuse_another_separator(text: str, name: str, sep: str) -> None:
+    """A header of one name that holds another separator outside quotes (``text``: the
+    file's start): the file is separated by it, and read with ``sep`` each line would
+    be sent as one text field, every row ok."""
     for other in (";", "\t", "|", ","):
-        if other != sep and other in names[0]:
+        if other != sep and other in name and len(_header_names(text, other, final=True) or []) > 1:
             instead = (
                 "is it a TSV file (format='tsv')"
                 if other == "\t"
@@ -241,7 +240,7 @@ def _refuse_another_separator(names: list[str], sep: str) -> None:
             # a tab is not typed as '\t' on a command line: a shell's $'\t' is one
             typed = " (--sep $'\\t')" if sep == "\t" else ""
             raise ValueError(
-                f"its header is one column, {names[0]!r}, which holds {other!r}: {instead}? "
+                f"its header is one column, {name!r}, which holds {other!r}: {instead}? "
                 f"If it is one column, say sep={sep!r}{typed}"
             )
 
@@ -350,8 +349,8 @@ def _json_lines(
 ) -> Iterator[tuple[pd.DataFrame, dict[int, str]]]:
     # Each value as json.loads gives it, in object columns: pandas' own reader infers
     # a dtype per chunk (an int column with a null becomes float in that chunk only).
-    # A row with a field twice in one object is rejected: json.loads keeps the last,
-    # and a frame whose columns would make one field twice is refused.
+    # A row with a field twice in one object, with two values, is rejected: json.loads
+    # keeps the last, and a frame whose columns would make one field twice is refused.
 
     # the file's fields so far, in the order they first appear: a row's fields keep
     # their places whatever chunk it is in
@@ -361,8 +360,13 @@ def _json_lines(
     def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         found = dict(pairs)
         if len(found) != len(pairs):
-            counts = Counter(key for key, _ in pairs)
-            twice.append(next(key for key, n in counts.items() if n > 1))
+            # the same value twice (1 and 1.0, or 1 and true, are not) is one field
+            first: dict[str, Any] = {}
+            for key, value in pairs:
+                seen = first.setdefault(key, value)
+                if type(seen) is not type(value) or seen != value:
+                    twice.append(key)
+                    break
         return found
 
     decoder = json.JSONDecoder(object_pairs_hook=unique)

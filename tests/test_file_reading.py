@@ -315,7 +315,8 @@ def test_a_json_line_with_a_field_twice_in_one_object_is_rejected(es, tmp_path) 
     # refused, for a consumer keeps one of them
     path = tmp_path / "twice.jsonl"
     path.write_text(
-        '{"id":"a","v":1}\n{"id":"b","v":1,"v":2}\n\n{"id":"c","v":{"x":1,"x":2}}\n{"id":"d"}\n'
+        '{"id":"a","v":1,"v":1}\n{"id":"b","v":1,"v":1.0}\n\n{"id":"c","v":{"x":1,"x":2}}\n'
+        '{"id":"d"}\n'
     )
     es.create_topic("jsonl-twice", 1)
     status_out = tmp_path / "status.csv"
@@ -330,6 +331,7 @@ def test_a_json_line_with_a_field_twice_in_one_object_is_rejected(es, tmp_path) 
         == "line 2 has the field 'v' twice in one object: a consumer would keep one of them"
     )
     assert errors[2].startswith("line 4 has the field 'x' twice")
+    # the same value twice is one field
     assert load(es, "jsonl-twice") == {"a": {"v": 1}, "d": {}}
 
 
@@ -543,12 +545,17 @@ def test_a_header_of_one_column_holding_another_separator_stops_the_load(es, env
         result.stderr
     )
     assert es.stats().get("200", 0) == 0
+    # a quoted name holds it as a name does: one column
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text('"notes (a; b)"\nfine; thanks\n')
+    assert es_pandas.produce_file(quoted, "single", **options).counts["ok"] == 1
     # said so, it is one column; and the separator it holds reads it as two
     assert es_pandas.produce_file(semi, "single", sep=",", **options).counts["ok"] == 2
     es_pandas.produce_file(semi, "single", sep=";", **options)
-    values = [json.loads(r.value) for r in es.read("single")[-4:]]
-    assert values[0] == {"order_id;amount": "00042;1.5"}
-    assert values[2] == {"order_id": "00042", "amount": "1.5"}
+    values = [json.loads(r.value) for r in es.read("single")[-5:]]
+    assert values[0] == {"notes (a; b)": "fine; thanks"}
+    assert values[1] == {"order_id;amount": "00042;1.5"}
+    assert values[3] == {"order_id": "00042", "amount": "1.5"}
 
 
 def test_a_one_column_tsv_is_told_how_to_type_its_tab(es, env, tmp_path):
