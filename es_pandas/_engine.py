@@ -158,6 +158,7 @@ class Engine:
         self._answered = False  # whether any request got an HTTP answer
         self._probed = False  # whether a row got an answer about itself
         self._confirmed = False  # whether a row got Event Streams' success body
+        self._went_ok = False  # whether a row ended ok
         self._warned = False
         self._commented = False
         self._last_stop: Abort | None = None
@@ -590,6 +591,7 @@ class Engine:
         started: float,
         lost: str | None,
     ) -> None:
+        self._went_ok = True
         if not self._confirmed and lost is None:
             self._confirmed = looks_like_success(answer.body)
         metadata = parse_success(answer.body)
@@ -647,8 +649,8 @@ class Engine:
             return  # not a 5xx or 408: the service answered for itself
         # Retried to the end: a row now and then is an outage passing by, but rows that
         # spent their retries in a run of such answers as long as a round of the requests
-        # in flight, or as long as DOWN_SECONDS, are a service down, which every later
-        # row would meet too.
+        # in flight (before any row was ok), or as long as DOWN_SECONDS, are a service
+        # down, which every later row would meet too.
         self._failed_rows += 1
         self._last_failure = self._scrub(decision.error)
         self._check_down()
@@ -668,8 +670,11 @@ class Engine:
     def _check_down(self) -> None:
         """Stop the run if its run of 5xx and 408 answers says the service is down."""
         lasted = time.monotonic() - self._failing_since
+        # A service that has written rows of this run is ridden through an outage
+        # shorter than DOWN_SECONDS: its rows wait their turn, slowed by back-pressure.
+        counted = not self._went_ok and self._failed_rows >= self._fail_after
         if self.abort is not None or not (
-            (self._failed_rows >= self._fail_after and self._failing_answers >= self._down_after)
+            (counted and self._failing_answers >= self._down_after)
             or (lasted >= DOWN_SECONDS and self._failing_answers >= _DOWN_ANSWERS)
         ):
             return

@@ -596,10 +596,11 @@ class ProduceOptions(TypedDict, total=False):
         Option(
             "Stop the run after this many answers in a row that are about the run, not "
             "the row (401, 403, 404, 405, 501, redirects, web pages, 2xx without Event "
-            "Streams' success body: {success_body}), or that never come; and after "
-            "this many rows failed, every retry spent, in a run of 5xx and 408 answers "
-            "(at least 10, and {concurrency}), or after one when such answers have lasted "
-            f"{DOWN_SECONDS} s.",
+            "Streams' success body: {success_body}), or that never come; and, before "
+            "any row is ok, after this many rows failed, every retry spent, in a run of "
+            "5xx and 408 answers (at least 10, and {concurrency}). After one such row, "
+            f"such answers for {DOWN_SECONDS} s stop it too: a run that has written rows "
+            "rides out a shorter outage.",
             default=3,
             check=checks.integer(1),
         ),

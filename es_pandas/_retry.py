@@ -16,7 +16,7 @@ __all__ = ["DOWN_SECONDS", "Retry", "backoff_time", "parse_retry_after"]
 #: how long a run of nothing but 5xx and 408 answers, once a row has failed with every
 #: retry spent in it, says a service is down however few answers came: back-pressure
 #: slows such a run to a request a second, at which a round of the requests in flight
-#: would take minutes
+#: would take minutes. A run that has written rows rides out a shorter outage.
 DOWN_SECONDS = 30
 
 

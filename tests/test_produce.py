@@ -350,6 +350,18 @@ def test_ten_503s_in_a_row_stop_a_run_of_one_request_at_a_time(es) -> None:
     assert caught.value.status["status"].tolist() == ["failed"] * 10 + ["not_sent"] * 10
 
 
+def test_a_run_that_has_written_rows_rides_out_a_short_outage(es) -> None:
+    # A load 4 s into a 10-20 s broker outage stopped with most of its rows not_sent;
+    # once rows went ok, only answers that were all errors for DOWN_SECONDS stop it.
+    options = {"url": es.url, "api_key": API_KEY, "progress": False, "concurrency": 1}
+    es.set_faults(retry_after=None, script=["ok"] * 5 + ["503"] * 15)
+    try:
+        status = pd.DataFrame({"v": range(30)}).es.produce("single", retries=0, **options)
+    finally:
+        es.clear_faults()
+    assert status["status"].tolist() == ["ok"] * 5 + ["failed"] * 15 + ["ok"] * 10
+
+
 def test_rows_failed_on_429_do_not_stop_the_run(es) -> None:
     # a quota is back-pressure's to keep to: without retries, the first wave fails
     es.script_faults(["429"] * 12)
