@@ -74,9 +74,13 @@ _TALLY_COLUMNS = (*STATUSES, "maybe_duplicates", "held_keys", "dead_letters")
 
 class _Shipped:
     """A run's options as a worker needs them (resolved, with the credentials), pickled;
-    it shows and tokenizes as a keyed digest of them, never as what they hold."""
+    it shows and tokenizes as a keyed digest of them, never as what they hold.
 
-    __slots__ = ("digest", "payload")
+    Its token is the call's own too: two calls with the same frame, topic and options
+    would otherwise make the same task keys, and the second, while the first's status
+    is persisted, would be handed its results and send nothing."""
+
+    __slots__ = ("call", "digest", "payload")
 
     def __init__(
         self, options: dict[str, Any], auth: Auth | None, kafka: Mapping[str, Any] | None
@@ -85,12 +89,13 @@ class _Shipped:
 
         self.payload = cloudpickle.dumps((options, auth, kafka))
         self.digest = hashlib.blake2b(self.payload, key=_DIGEST_KEY, digest_size=16).hexdigest()
+        self.call = os.urandom(8).hex()
 
     def __repr__(self) -> str:
         return f"<es_pandas options {self.digest[:8]} (credentials not shown)>"
 
     def __dask_tokenize__(self) -> str:
-        return self.digest
+        return f"{self.digest}-{self.call}"
 
 
 def _ship(settings: Settings) -> _Shipped:

@@ -419,7 +419,8 @@ class KafkaEngine:
         elif error.fatal():
             self._stop(ProduceAborted, f"the Kafka producer failed: {error.str()}")
         elif error.name() in ("_TRANSPORT", "_RESOLVE", "_SSL"):
-            self._unreachable = reason(error)  # why, should every broker be down
+            # why, should every broker be down
+            self._unreachable = connection_failure(reason(error))
         elif not self._delivered and error.name() == "_ALL_BROKERS_DOWN":
             logged = self._shared.log.failure if isinstance(self._shared, SharedProducer) else None
             why = self._unreachable or (logged and connection_failure(logged)) or error.str()

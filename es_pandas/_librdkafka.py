@@ -62,13 +62,25 @@ def reason(error: Any) -> str:
     return _AROUND_REASON.sub("", error.str())
 
 
+#: "HTTP" read as the 4-byte size of a Kafka answer
+_HTTP_AS_SIZE = f"Invalid response size {int.from_bytes(b'HTTP', 'big')} "
+
+
 def connection_failure(failure: str) -> str:
-    """A connection failure from librdkafka's log, for a message, with what it often
-    means: a TLS handshake that never finishes is a plaintext listener's silence."""
+    """A connection failure from librdkafka (its log or error), for a message, with what
+    it often means: a TLS handshake that never finishes is a plaintext listener's
+    silence; an answer "HTTP" bytes long (for which librdkafka says to raise
+    receive.message.max.bytes) is an HTTP server's."""
     if "timed out in state SSL_HANDSHAKE" in failure:
         return (
             f"{failure}: the broker never answered the TLS handshake, as a plaintext "
             "listener does not (kafka_config's security.protocol sets the protocol)"
+        )
+    if _HTTP_AS_SIZE in failure:
+        return (
+            f"{failure}: the server answered in HTTP, not the Kafka protocol "
+            "(bootstrap_servers names the Kafka brokers, kafka_brokers_sasl, not the "
+            "REST API's kafka_http_url)"
         )
     return failure
 

@@ -114,6 +114,28 @@ def test_lazy_status_is_on_the_input_partitions_and_sends_each_row_once(client, 
     assert len(es.read(topic)) == ROWS
 
 
+def test_each_call_sends_its_rows_while_an_earlier_status_of_the_same_call_is_persisted(
+    client, es, topic
+) -> None:
+    """Two calls with the same frame, topic and options made the same task keys: while
+    the first's status was persisted, the second was handed its results, said every row
+    ok and sent nothing."""
+    ddf = dd.from_pandas(orders(60), npartitions=3)
+    options = {"url": es.url, "api_key": SECRET, "key_col": "order_id"}
+    first = ddf.es.produce(topic, compute=False, **options).persist()
+    distributed.wait(first)
+    assert len(es.read(topic)) == 60
+
+    assert ddf.es.produce(topic, **options).counts["ok"] == 60
+    assert len(es.read(topic)) == 120
+    second = ddf.es.produce(topic, compute=False, **options).persist()
+    distributed.wait(second)
+    assert len(es.read(topic)) == 180
+    # a status is one run: computing it again from its persisted results sends nothing
+    assert (second.compute()["status"] == "ok").all()
+    assert len(es.read(topic)) == 180
+
+
 def test_compute_returns_the_summary_and_each_worker_process_has_one_producer(
     client, es, topic, caplog
 ) -> None:

@@ -306,6 +306,23 @@ def test_tls_to_a_plaintext_listener_says_the_handshake_never_finished(kafka) ->
     ), str(caught.value)
 
 
+def test_an_http_server_as_a_broker_says_it_answered_http(es) -> None:
+    """The REST URL's host:port as bootstrap_servers: librdkafka reads "HTTP" as the size
+    of an answer and asked to raise receive.message.max.bytes."""
+    with pytest.raises(ConnectionFailed) as caught:
+        orders(3).es.produce(
+            "orders",
+            protocol="kafka",
+            bootstrap_servers=es.url.removeprefix("http://"),
+            timeout=10,
+            progress=False,
+        )
+    assert "the server answered in HTTP, not the Kafka protocol" in str(caught.value), str(
+        caught.value
+    )
+    assert "kafka_brokers_sasl" in str(caught.value)
+
+
 def test_a_producer_that_reached_no_broker_stops_connecting() -> None:
     """It was kept for later runs, and went on connecting to the address (a test's HTTP
     server, filling later tests' logs) for as long as the process lived."""
