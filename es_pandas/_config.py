@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from ._retry import Retry
 from ._transports import TransportConfig, split_userinfo
 
 __all__ = ["AUTH_OPTIONS", "DEFAULTS", "KAFKA_OPTIONS", "Settings", "resolve"]
+
+logger = logging.getLogger("es_pandas")
 
 _CREDENTIALS = ("api_key", "user", "password", "token")
 # secrets that are no credentials: they open certificate files, and stay in the transport
@@ -133,12 +136,23 @@ def resolve(
     if options["url"] is None:
         # a credentials file given without one is what to fix, not where to look
         files = [layer.origin([]) for layer in layers if layer.file and layer.given()]
+        kafka_given = first("bootstrap_servers") is not None
         raise ConfigurationError(
-            f"no Event Streams URL: {files[0]} has no kafka_http_url (or url); pass "
-            "url=... (the kafka_http_url of your service credentials), or set ES_PANDAS_URL"
-            if files
-            else "no Event Streams URL: pass url=... (the kafka_http_url of your service "
-            "credentials), credentials=..., or set ES_PANDAS_URL"
+            (
+                f"no Event Streams URL: {files[0]} has no kafka_http_url (or url); pass "
+                "url=... (the kafka_http_url of your service credentials), or set "
+                "ES_PANDAS_URL"
+                if files
+                else "no Event Streams URL: pass url=... (the kafka_http_url of your service "
+                "credentials), credentials=..., or set ES_PANDAS_URL"
+            )
+            + ("; or protocol='kafka' to send to the bootstrap_servers given" * kafka_given)
+        )
+    if options["kafka_config"] is not None:
+        # librdkafka's settings set nothing of a REST run: said, not ignored
+        logger.warning(
+            "kafka_config is not used: it sets the Kafka protocol's producer, and this "
+            "run sends over REST (protocol='kafka' sends over Kafka)"
         )
     url, _, _ = split_userinfo(options["url"])
     options["url"] = url.rstrip("/")

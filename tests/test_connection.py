@@ -278,6 +278,20 @@ def test_a_credentials_file_without_a_url_is_named(tmp_path, monkeypatch) -> Non
         ROWS.es.produce("t", progress=False)
 
 
+def test_kafka_settings_on_a_rest_run_are_said_not_ignored(es, monkeypatch, caplog) -> None:
+    for name in es_pandas.ENVIRONMENT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    # the brokers given and no URL: the protocol is what is missing
+    with pytest.raises(ConfigurationError, match="or protocol='kafka' to send to the bootst"):
+        ROWS.es.produce("t", bootstrap_servers="127.0.0.1:9092", progress=False)
+    with caplog.at_level(logging.WARNING, logger="es_pandas"):
+        status = ROWS.es.produce(
+            "single", url=es.url, api_key=API_KEY, kafka_config={"linger.ms": 5}, progress=False
+        )
+    assert ok(status)
+    assert "kafka_config is not used: it sets the Kafka protocol's producer" in caplog.text
+
+
 def test_secrets_never_appear_in_reprs_logs_errors_or_frames(es, caplog) -> None:
     caplog.set_level(logging.DEBUG)
     secret = API_KEY
