@@ -138,6 +138,10 @@ def kafka_config(
         "request.timeout.ms": int(options["timeout"] * 1000),
         # A record gets the time that the REST engine gives a row with its retries.
         "message.timeout.ms": int(options["timeout"] * 1000 * (retries + 1)),
+        # Connecting (TCP, TLS, SASL) within the timeout, as the REST engines do: with
+        # librdkafka's own 30 s, a shorter timeout ended the run before a handshake
+        # that never finishes was said to be one.
+        "socket.connection.setup.timeout.ms": max(1000, int(transport.connect_timeout * 1000)),
     }
     if "token" in credentials or options["iam"]:
         raise ConfigurationError(
