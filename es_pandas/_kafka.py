@@ -16,6 +16,7 @@ import asyncio
 import collections
 import contextlib
 import functools
+import logging
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
@@ -45,6 +46,8 @@ from ._status import FAILED, OK, REJECTED, UNKNOWN
 from ._wire.kafka import KafkaRecord
 
 __all__ = ["KafkaEngine"]
+
+logger = logging.getLogger("es_pandas")
 
 #: records handed to librdkafka and not yet reported, per run: bounds the memory a run
 #: holds (and the rows a second Ctrl-C leaves unknown) whatever librdkafka's own queue
@@ -421,10 +424,21 @@ class KafkaEngine:
         elif error.name() in ("_TRANSPORT", "_RESOLVE", "_SSL"):
             # why, should every broker be down
             self._unreachable = connection_failure(reason(error))
-        elif not self._delivered and error.name() == "_ALL_BROKERS_DOWN":
+        elif error.name() == "_ALL_BROKERS_DOWN":
             logged = self._shared.log.failure if isinstance(self._shared, SharedProducer) else None
             why = self._unreachable or (logged and connection_failure(logged)) or error.str()
-            self._stop(ConnectionFailed, f"cannot reach Kafka at {self._where}: {why}")
+            if not self._delivered:
+                self._stop(ConnectionFailed, f"cannot reach Kafka at {self._where}: {why}")
+                return
+            # librdkafka waits for a broker to come back: said, not a silent stall
+            seconds = self._config.get("delivery.timeout.ms") or self._config["message.timeout.ms"]
+            logger.warning(
+                "every Kafka broker at %s is unreachable (%s): the records in flight wait up "
+                "to %g s for one to come back (timeout x (retries + 1)), then end unknown",
+                self._where,
+                why,
+                int(seconds) / 1000,
+            )
 
     def _stop(self, error: type[ProduceAborted], message: str) -> None:
         if self.abort is None:

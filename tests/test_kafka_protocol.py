@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import re
 import signal
 import socket
@@ -742,3 +743,37 @@ def watch_until_written(kafka, topic: str, records: int, proc) -> None:
             assert proc.poll() is None and time.monotonic() < deadline, "the load ended or stalled"
     finally:
         consumer.close()
+
+
+def test_every_broker_gone_mid_run_is_said_at_once(tmp_path, caplog) -> None:
+    """Tansu killed once 2,000 rows are written: librdkafka waits out the records' time
+    for a broker to come back (150 s at the defaults); the log says so at once."""
+    from tools.kafka_broker import running_broker
+
+    killed = threading.Event()
+    with running_broker(tmp_path / "broker.log") as broker:
+        topic = new_topic(broker, partitions=1)
+
+        def progress(event: es_pandas.ProgressEvent) -> None:
+            if event.counts["ok"] >= 2_000 and not killed.is_set():
+                broker.process.kill()
+                killed.set()
+
+        with (
+            caplog.at_level(logging.WARNING, logger="es_pandas"),
+            pytest.raises(ConnectionFailed),
+        ):
+            orders(20_000).es.produce(
+                topic,
+                protocol="kafka",
+                bootstrap_servers=broker.bootstrap,
+                timeout=1,
+                retries=1,
+                max_rate=4_000.0,
+                progress=progress,
+            )
+    assert killed.is_set()
+    assert re.search(
+        r"every Kafka broker at .* is unreachable \(.*\): the records in flight wait up to 2 s",
+        caplog.text,
+    ), caplog.text
