@@ -390,38 +390,36 @@ def test_a_cancelled_aproduce_ends_the_rows_waiting_to_try_again_on_their_last_t
 
 
 def test_a_row_cancelled_while_its_token_is_renewed_does_not_blame_the_credentials(
-    es, tmp_path
+    tmp_path,
 ) -> None:
     # A 401, then IAM asks to come back in 30 s: the row waits on the renewal when
     # aproduce is cancelled. It wrote nothing (failed), and its credentials were not
-    # refused: they were being renewed.
+    # refused: they were being renewed. A server of its own: the suite's tokens live 2 s,
+    # and one renewed before the row is sent would take IAM's 503 first.
     path = tmp_path / "failed.jsonl"
-    producer = es_pandas.Producer(
-        es.url, api_key=API_KEY, iam=True, iam_url=es.iam_url, progress=False
-    )
-    producer.produce(pd.DataFrame({"v": [1]}), "single")
-    es.script_faults(["401"])
-    es._state.iam_faults.configure(es_pandas.server.FaultConfig(retry_after=30))
-    es._state.iam_faults.script(["503"])
-
-    async def cancel_while_renewing() -> None:
-        task = asyncio.ensure_future(
-            producer.aproduce(pd.DataFrame({"v": [2]}), "single", dead_letter=str(path))
+    with es_pandas.LocalEventStreams(topics={"single": 1}, api_key=API_KEY) as es:
+        producer = es_pandas.Producer(
+            es.url, api_key=API_KEY, iam=True, iam_url=es.iam_url, progress=False
         )
-        deadline = time.monotonic() + 60
-        # IAM's 503 taken: the row got its 401 and renews its token (an event, where
-        # the suite's shared stats may count an earlier test's 401)
-        while es._state.iam_faults.scripted:
-            assert not task.done() and time.monotonic() < deadline
-            await asyncio.sleep(0.005)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        producer.produce(pd.DataFrame({"v": [1]}), "single")
+        es.script_faults(["401"])
+        es._state.iam_faults.configure(es_pandas.server.FaultConfig(retry_after=30))
+        es._state.iam_faults.script(["503"])
 
-    try:
+        async def cancel_while_renewing() -> None:
+            task = asyncio.ensure_future(
+                producer.aproduce(pd.DataFrame({"v": [2]}), "single", dead_letter=str(path))
+            )
+            deadline = time.monotonic() + 60
+            # IAM's 503 taken: the row got its 401 and renews its token
+            while es._state.iam_faults.scripted:
+                assert not task.done() and time.monotonic() < deadline
+                await asyncio.sleep(0.005)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
         asyncio.run(cancel_while_renewing())
-    finally:
-        es.clear_faults()
     letter = json.loads(path.read_text())
     assert (letter["status"], letter["http_status"], letter["attempts"]) == ("failed", 401, 1)
     assert "refused" not in letter["error"]
