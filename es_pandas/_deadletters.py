@@ -16,7 +16,6 @@ interrupted closes it; a process killed outright leaves it unreadable).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from typing import Any
@@ -27,8 +26,8 @@ import pandas as pd
 from ._exceptions import ConfigurationError
 from ._parquet import parquet
 from ._status import OK, STATUSES, Chunk, Tally
-from ._tables import TableWriter, refuse_the_input, table_format
-from ._wire.columns import absent_as_null, absent_rows, json_column
+from ._tables import TableWriter, as_sent, refuse_the_input, table_format
+from ._wire.columns import absent_as_null, absent_rows
 
 __all__ = ["DEAD_LETTER_COLUMNS", "DeadLetters", "drop_dead_letter_columns"]
 
@@ -41,25 +40,12 @@ def _as_sent(letters: pd.DataFrame) -> pd.DataFrame:
     """A CSV file's cells as the value policy sent them, for a value that is not text
     already: a timestamp, date or duration its text, bytes base64, a bool ``true``, a
     list or dict its JSON (``--dtype col=json`` reads it back), where pandas' to_csv
-    writes Python's reprs (``b'\\x01'``, ``{'a': array([1, 2])}``, ``True``). A value the
-    policy cannot send (its row was rejected saying so) is written as pandas writes it."""
+    writes Python's reprs (``b'\\x01'``, ``{'a': array([1, 2])}``, ``True``)."""
     sent = letters.copy(deep=False)
     for at, (_, column) in enumerate(letters.items()):
-        if column.dtype.kind not in "bOmM":
-            continue
-        texts, problems, _ = json_column(column)
-        values = column.to_numpy(dtype=object)
-        cells = [
-            value if i in problems or text in ("null", "") else _cell(text)
-            for i, (value, text) in enumerate(zip(values.tolist(), texts, strict=True))
-        ]
-        sent.isetitem(at, pd.Series(cells, dtype=object).to_numpy())
+        if column.dtype.kind in "bOmM":
+            sent.isetitem(at, pd.Series(as_sent(column), dtype=object).to_numpy())
     return sent
-
-
-def _cell(text: str) -> object:
-    """A JSON text as a CSV cell: a string its characters, anything else its JSON."""
-    return text if not text.startswith('"') else json.loads(text)
 
 
 def drop_dead_letter_columns(frame: pd.DataFrame) -> pd.DataFrame:

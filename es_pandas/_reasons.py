@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-__all__ = ["Shape", "group_alike", "joined", "split"]
+__all__ = ["Shape", "common", "group_alike", "joined", "split"]
 
 #: an error's text between the parts that differ among errors alike
 Shape = tuple[str, ...]
@@ -45,25 +45,23 @@ def joined(shape: Shape, values: Sequence[str | None]) -> str:
     return text
 
 
+def common(kept: Sequence[str | None], values: Sequence[str]) -> list[str | None]:
+    """``kept`` with None where ``values`` (of an error alike) differ."""
+    return [each if each == value else None for each, value in zip(kept, values, strict=True)]
+
+
 def group_alike(reasons: Counter[tuple[str, str]]) -> list[tuple[str, str, int]]:
     """``(status, error)`` counts as ``(status, error, rows)`` with errors alike
     counted as one, most rows first; in the error of several alike, ``…`` stands for
     each value that differs among them."""
     rows: Counter[tuple[str, Shape]] = Counter()
-    common: dict[tuple[str, Shape], list[str | None]] = {}
+    kept: dict[tuple[str, Shape], list[str | None]] = {}
     for (status, error), n in reasons.items():
         shape, values = split(error)
         group = status, shape
         rows[group] += n
-        if group not in common:
-            common[group] = list(values)
-            continue
-        for i, (kept, value) in enumerate(zip(common[group], values, strict=True)):
-            if kept != value:
-                common[group][i] = None
-    alike = [
-        (status, joined(shape, common[status, shape]), n) for (status, shape), n in rows.items()
-    ]
+        kept[group] = common(kept.get(group, values), values)
+    alike = [(status, joined(shape, kept[status, shape]), n) for (status, shape), n in rows.items()]
     # stable: ties keep the order the errors came in
     alike.sort(key=lambda reason: -reason[2])
     return alike

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ._pressure import Slowdown
-from ._reasons import Shape, group_alike, joined, split
+from ._reasons import Shape, common, group_alike, joined, split
 
 if TYPE_CHECKING:
     from ._journal import Journal
@@ -409,10 +409,7 @@ class Tally:
                 return
             # counted under the first error alike kept, with … for the values that differ
             # from its (a few more entries at most): the summary shows them as one
-            common = [
-                kept if kept == value else None for kept, value in zip(first, values, strict=True)
-            ]
-            self.reasons[STATUSES[status], joined(shape, common)] += 1
+            self.reasons[STATUSES[status], joined(shape, common(first, values))] += 1
 
     def summary(self, elapsed: float | None = None) -> Summary:
         counts = dict(zip(STATUSES, self.counts, strict=True))

@@ -29,7 +29,7 @@ from ._parquet import parquet
 from ._wire.columns import absent_as_null, json_column
 from ._wire.values import ABSENT, BAD_VALUE, json_text
 
-__all__ = ["TableFormat", "TableWriter", "refuse_the_input", "table_format"]
+__all__ = ["TableFormat", "TableWriter", "as_sent", "refuse_the_input", "table_format"]
 
 TableFormat = Literal["csv", "jsonl", "parquet"]
 _FORMATS: dict[str, TableFormat] = {
@@ -117,7 +117,7 @@ def _json_lines(frame: pd.DataFrame) -> str:
     marked = frame
     for at, (_, column) in enumerate(frame.items()):
         if column.dtype.kind in "mM":  # datetime64, tz-aware or not, and timedelta64
-            new = _times(column)
+            new = as_sent(column)
         elif column.dtype.kind in "fO":
             values = column.to_numpy(dtype=object)
             new = [absent if value is ABSENT else _marked(value, token) for value in values]
@@ -139,10 +139,20 @@ def _json_lines(frame: pd.DataFrame) -> str:
     return re.sub(f'"{token}([^"]*)"', r"\1", text)
 
 
-def _times(column: pd.Series) -> list[object]:
-    """A column of timestamps or durations as the value policy's text, None for NaT."""
-    texts, _, _ = json_column(column)
-    return [None if text == "null" else json.loads(text) for text in texts]
+def as_sent(column: pd.Series) -> list[object]:
+    """Each value of ``column`` as the value policy sends it: a JSON string as its
+    characters, other JSON as its text. A missing or absent value, and one the policy
+    cannot send (its row was rejected saying so), stay as they are."""
+    texts, problems, _ = json_column(column)
+    values = column.to_numpy(dtype=object).tolist()
+    return [
+        value
+        if i in problems or text in ("null", "")
+        else json.loads(text)
+        if text.startswith('"')
+        else text
+        for i, (value, text) in enumerate(zip(values, texts, strict=True))
+    ]
 
 
 # sent as base64 text: JSON has no bytes, and pandas' to_json decodes them as UTF-8
