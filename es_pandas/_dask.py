@@ -40,7 +40,17 @@ import pandas as pd
 from . import _exceptions
 from ._auth import Auth
 from ._config import Settings, resolve
-from ._exceptions import ConfigurationError, ProduceAborted, ProduceError
+from ._exceptions import (
+    AuthenticationError,
+    ConfigurationError,
+    ConnectionFailed,
+    EndpointError,
+    PermissionDeniedError,
+    ProduceAborted,
+    ProduceError,
+    ServiceUnavailable,
+    TopicNotFoundError,
+)
 from ._options import PRODUCE_OPTIONS, check_options, parameters_doc
 from ._producer import Producer
 from ._progress import ProgressEvent
@@ -64,12 +74,31 @@ logger = logging.getLogger("es_pandas")
 # first. A Producer holds no connection between runs.
 _PRODUCERS_KEPT = 8
 _producers: OrderedDict[str, Producer] = OrderedDict()
-_producers_lock = threading.Lock()
+# guards what a worker process keeps: its producers, and its calls' stops (_stops)
+_worker_lock = threading.Lock()
 # Keys the digest that names the shipped options in task keys and in the workers'
 # producer cache: without it, a hash of options holding a short password could be
 # tried against guesses. Never shipped.
 _DIGEST_KEY = os.urandom(32)
 _TALLY_COLUMNS = (*STATUSES, "maybe_duplicates", "held_keys", "dead_letters")
+
+# Stops that say nothing about a partition's rows: every partition of the call would
+# meet them, each after its own wait (a timeout, the service down for 30 s), so a
+# worker that has met one stops the call's next partitions at once with it. A
+# SchemaError can be a partition's own (its rows' inferred schema), so it is not here.
+_RUN_WIDE = (
+    AuthenticationError,
+    PermissionDeniedError,
+    TopicNotFoundError,
+    EndpointError,
+    ConnectionFailed,
+    ServiceUnavailable,
+)
+# How long a worker holds a call's stop after a partition of the call last met it: the
+# partitions of one compute come one after another, each stopped at once, while
+# computing a lazy status again later (once the topic is created, say) tries afresh.
+_STOP_HELD_SECONDS = 10.0
+_stops: dict[str, tuple[str, str, float]] = {}
 
 
 class _Shipped:
@@ -119,7 +148,7 @@ def _ship(settings: Settings) -> _Shipped:
 
 def _producer(shipped: _Shipped) -> Producer:
     """This process's Producer for ``shipped``, built at its first partition."""
-    with _producers_lock:
+    with _worker_lock:
         producer = _producers.get(shipped.digest)
         if producer is None:
             options, auth, kafka = pickle.loads(shipped.payload)
@@ -141,9 +170,16 @@ def _produce_partition(
     """One partition sent (on a worker); its status, even when its run stopped early."""
     number = 0 if partition_info is None else partition_info["number"]
     own = None if dead_letter is None else dead_letter.replace("*", str(number))
+    producer = _producer(shipped)
+    stopped = _stop_met(shipped.call)
+    if stopped is not None:
+        return _not_sent(frame, producer, *stopped)
     try:
-        return _producer(shipped).produce(frame, topic, dead_letter=own)
+        return producer.produce(frame, topic, dead_letter=own)
     except ProduceError as exc:
+        if isinstance(exc, _RUN_WIDE):
+            with _worker_lock:
+                _stops[shipped.call] = (type(exc).__name__, str(exc), time.monotonic())
         # Raised, it would take every other partition's status down with it: its rows
         # keep why instead (those never sent have no error of their own).
         status = exc.status
@@ -155,6 +191,33 @@ def _produce_partition(
             # raised on the client once every partition has ended (see produce)
             status.attrs["stopped"] = (type(exc).__name__, str(exc))
         return status
+
+
+def _stop_met(call: str) -> tuple[str, str] | None:
+    """The run-wide stop another partition of ``call`` met on this worker lately, if
+    one did; held on, since this partition meets it too."""
+    now = time.monotonic()
+    with _worker_lock:
+        for each, (_, _, at) in list(_stops.items()):
+            if now - at > _STOP_HELD_SECONDS:
+                del _stops[each]
+        if call not in _stops:
+            return None
+        kind, message, _ = _stops[call]
+        _stops[call] = (kind, message, now)
+        return kind, message
+
+
+def _not_sent(frame: pd.DataFrame, producer: Producer, kind: str, message: str) -> StatusFrame:
+    """A partition none of whose rows is sent: another one of its call stopped with
+    ``kind``, for a reason that is the run's (it says so in each row's error)."""
+    book = StatusBook(len(frame), record_ids=producer.settings.options["record_id"] is not None)
+    book.errors = dict.fromkeys(
+        range(len(frame)), f"not sent: another partition's run stopped ({kind}): {message}"
+    )
+    status = book.to_frame(frame.index)
+    status.attrs["stopped"] = (kind, message)
+    return status
 
 
 def _partition_tally(status: pd.DataFrame) -> pd.DataFrame:
@@ -378,9 +441,12 @@ producer : Producer, optional
 
 Each partition's run is its own: with ``errors="raise"`` every partition is sent all
 the same, and the rows not ok are raised together once all have ended (only with
-``compute=True``). A partition whose run stops early (``ProduceAborted``: refused
-credentials, a schema the server refuses) does not stop the others: its rows never sent
-stay ``not_sent``, with why as their ``error``. With ``compute=True`` its error is then
+``compute=True``). A partition whose run stops early for its own rows (``SchemaError``:
+its inferred schema refused) does not stop the others: its rows never sent stay
+``not_sent``, with why as their ``error``. A stop that is the run's (refused credentials,
+an unknown topic, an endpoint that does not answer, the service down) is met once per
+worker process: its next partitions of the call are not sent, each row saying why,
+rather than each waiting out its own timeout. With ``compute=True`` the error is then
 raised, as ``df.es.produce`` raises it (the same class if every partition that stopped
 says the same; else ``ProduceAborted``), with the :class:`Summary` as its ``summary``
 and, with ``errors="raise"``, the rows not ok as its ``status`` (else no rows).

@@ -237,6 +237,10 @@ def test_a_partition_whose_run_stops_keeps_the_others_statuses(client, es, topic
 
 def test_refused_credentials_raise_once_every_partition_has_stopped(client, es, topic) -> None:
     """It returned a Summary of rows failed and not sent, saying nowhere why."""
+    with pytest.raises(es_pandas.AuthenticationError):
+        orders(ROWS // PARTITIONS).es.produce(topic, url=es.url, api_key="x", progress=False)
+    one_partitions_requests = es.stats()["requests"]
+    es.reset_stats()
     ddf = dd.from_pandas(orders(), npartitions=PARTITIONS)
     with pytest.raises(es_pandas.AuthenticationError) as caught:
         ddf.es.produce(topic, url=es.url, api_key="not-the-key", key_col="order_id")
@@ -247,6 +251,44 @@ def test_refused_credentials_raise_once_every_partition_has_stopped(client, es, 
     assert summary.counts["ok"] == 0 and summary.total == ROWS
     assert caught.value.status.empty  # no row comes back with compute=True
     assert es.read(topic) == []
+    # each worker process met the refusal once; its later partitions stopped at once
+    assert es.stats()["requests"] <= 2 * one_partitions_requests
+
+
+def test_a_partition_after_a_run_wide_stop_is_not_sent_with_why(client, es) -> None:
+    """Each partition used to meet the stop itself: a Kafka or REST endpoint that does
+    not answer cost a timeout per partition, and a service down 30 s per partition."""
+    topic = "no-such-topic-yet"
+    ddf = dd.from_pandas(orders(), npartitions=PARTITIONS)
+    status = ddf.es.produce(topic, url=es.url, api_key=SECRET, compute=False).compute()
+    assert status["status"].isin(["failed", "not_sent"]).all()
+    not_sent = status["status"] == "not_sent"
+    partition = np.arange(ROWS) // (ROWS // PARTITIONS)
+    errors = status.loc[not_sent, "error"].groupby(partition[not_sent]).first()
+    assert len(errors) == PARTITIONS
+    met = errors.str.startswith("the partition's run stopped (TopicNotFoundError): ")
+    skipped = errors.str.startswith(
+        "not sent: another partition's run stopped (TopicNotFoundError): "
+    )
+    assert (met | skipped).all() and 1 <= met.sum() <= 2  # once per worker process
+
+
+def test_computing_a_lazy_status_again_later_tries_afresh(es, monkeypatch) -> None:
+    """A stop is held for the partitions of one compute, not for the next compute of
+    the same status (once the topic is created, say)."""
+    import dask
+
+    topic = "created-after-the-first-compute"
+    ddf = dd.from_pandas(orders(60), npartitions=3)
+    status = ddf.es.produce(topic, url=es.url, api_key=SECRET, compute=False)
+    with dask.config.set(scheduler="sync"):
+        assert (status.compute()["status"] != "ok").all()
+        es.create_topic(topic, 1)
+        held = status.compute()["error"]
+        assert held.str.startswith("not sent: another partition's run stopped").all()
+        monkeypatch.setattr(es_pandas._dask, "_STOP_HELD_SECONDS", 0.0)
+        assert (status.compute()["status"] == "ok").all()
+    assert len(es.read(topic)) == 60
 
 
 @pytest.mark.parametrize("errors", ["collect", "raise"])
