@@ -37,6 +37,7 @@ import csv
 import io
 import itertools
 import json
+import math
 import sys
 import warnings
 from collections.abc import Iterator
@@ -344,6 +345,9 @@ def _undecodable(where: str, options: ReadOptions, exc: UnicodeDecodeError) -> s
     )
 
 
+_INFINITIES = (math.inf, -math.inf)
+
+
 def _json_lines(
     source: str | IO[bytes], options: ReadOptions, chunk_rows: int
 ) -> Iterator[tuple[pd.DataFrame, dict[int, str]]]:
@@ -359,6 +363,8 @@ def _json_lines(
 
     def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         found = dict(pairs)
+        if too_large and not too_large_in:
+            too_large_in.extend(key for key, value in pairs if value in _INFINITIES)
         if len(found) != len(pairs):
             # the same value twice (1 and 1.0, or 1 and true, are not) is one field
             first: dict[str, Any] = {}
@@ -369,7 +375,18 @@ def _json_lines(
                     break
         return found
 
-    decoder = json.JSONDecoder(object_pairs_hook=unique)
+    # a number past a float64's range: json.loads makes it inf, whose error would not
+    # show the number the file holds; and the field it is in
+    too_large: list[str] = []
+    too_large_in: list[str] = []
+
+    def finite(text: str) -> float:
+        number = float(text)
+        if math.isinf(number):
+            too_large.append(text)
+        return number
+
+    decoder = json.JSONDecoder(object_pairs_hook=unique, parse_float=finite)
     with _binary(source) as handle:
         numbered: Iterator[tuple[int, bytes | str]] = (
             _byte_lines(handle, options.encoding)
@@ -399,6 +416,14 @@ def _json_lines(
                         "a consumer would keep one of them"
                     )
                     twice.clear()
+                elif too_large:
+                    field = f", field {too_large_in[0]!r}" if too_large_in else ""
+                    problems[len(rows)] = (
+                        f"line {number:,}{field}: {too_large[0]} is past a float64's range, "
+                        "so it cannot be sent as it is"
+                    )
+                too_large.clear()
+                too_large_in.clear()
                 rows.append(row)
             yield _json_frame(rows, fields), problems
 

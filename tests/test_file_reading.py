@@ -335,6 +335,29 @@ def test_a_json_line_with_a_field_twice_in_one_object_is_rejected(es, tmp_path) 
     assert load(es, "jsonl-twice") == {"a": {"v": 1}, "d": {}}
 
 
+def test_a_json_line_with_a_number_past_a_float64s_range_is_rejected_showing_it(
+    es, tmp_path
+) -> None:
+    """json.loads reads 1e400 as inf: the row was rejected as "inf is not valid JSON",
+    a number the file does not hold."""
+    path = tmp_path / "large.jsonl"
+    path.write_text(
+        '{"id":"a","v":1e400}\n{"id":"b","v":[1,-2E999]}\n{"id":"c","v":1e308}\n'
+        '{"id":"d","v":-1e400,"w":{"x":1}}\n'
+    )
+    es.create_topic("jsonl-large", 1)
+    status_out = tmp_path / "status.csv"
+    options = {"key_col": "id", "progress": False, "status_out": str(status_out)}
+    summary = es_pandas.produce_file(path, "jsonl-large", url=es.url, api_key=API_KEY, **options)
+    assert summary.counts["rejected"] == 3
+    assert pd.read_csv(status_out)["error"].dropna().tolist() == [
+        "line 1, field 'v': 1e400 is past a float64's range, so it cannot be sent as it is",
+        "line 2: -2E999 is past a float64's range, so it cannot be sent as it is",
+        "line 4, field 'v': -1e400 is past a float64's range, so it cannot be sent as it is",
+    ]
+    assert load(es, "jsonl-large") == {"c": {"v": 1e308}}
+
+
 def test_json_lines_take_a_utf_8_bom_and_name_the_file_once(es, env, tmp_path) -> None:
     """A byte order mark was refused ("Unexpected UTF-8 BOM"), as a CSV file's is not;
     an error read "d.jsonl: d.jsonl line 6", and one of encoding gave no hint."""
