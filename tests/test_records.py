@@ -500,6 +500,18 @@ def test_infinite_keys_headers_and_text_values_are_rejected_as_values_are(dtype:
     ]
 
 
+def test_an_infinite_decimal_is_rejected_as_inf_is() -> None:
+    """It went as the string "Infinity": no longer a number, as "inf" would not be."""
+    cells = pd.Series([Decimal("1.10"), Decimal("Infinity"), Decimal("-Infinity")], dtype=object)
+    frame = pd.DataFrame({"k": cells, "v": cells})
+    ok, inf, minus_inf = encode(frame, key_col="k", api_version="v1")
+    assert query(ok)["key"] == ["1.10"] and json.loads(ok.body) == {"v": "1.10"}
+    assert inf == RejectedRow(1, "column 'k': Decimal('Infinity') is not a finite number")
+    assert minus_inf == RejectedRow(2, "column 'k': Decimal('-Infinity') is not a finite number")
+    values = encode(frame[["v"]])
+    rejected(values[1], "column 'v': Decimal('Infinity') is not a finite number")
+
+
 @pytest.mark.parametrize("missing", [None, np.nan, pd.NaT, pd.NA])
 def test_null_keys_are_rejected(missing: Any) -> None:
     frame = pd.DataFrame({"order_id": pd.Series(["a", missing], dtype=object), "v": [1, 2]})

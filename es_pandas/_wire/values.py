@@ -19,7 +19,8 @@ policy, so a cell always reads back the same:
   ``P0DT0H0M0.000000001S``); a negative one has negative days and the rest positive, as
   pandas shows it (-1 ns -> ``P-1DT23H59M59.999999999S``), and ``pd.Timedelta(text)``
   reads it back;
-- Decimal -> string (``"1.10"``), a NaN Decimal -> ``null``; UUID -> string;
+- Decimal -> string (``"1.10"``), a NaN Decimal -> ``null``, an infinite one rejects
+  the row as inf does; UUID -> string;
   bytes -> base64 string;
 - dict, list, tuple and ndarray -> JSON with the same policy inside, at most
   :data:`MAX_NESTING` deep; a dict two of whose keys are one JSON key (``1`` and
@@ -177,6 +178,9 @@ def _native(value: object, depth: int = 0) -> object:
             raise Unencodable(f"{number!r} is not valid JSON")
         return None if math.isnan(number) else number
     if isinstance(value, Decimal):
+        if value.is_infinite():
+            # as a float's inf is: as the string "Infinity" it is no longer a number
+            raise Unencodable(f"Decimal({str(value)!r}) is not a finite number")
         return None if value.is_nan() else str(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return b64(bytes(value))
