@@ -906,11 +906,14 @@ def test_tuple_column_names_are_refused_as_a_multiindex_not_sent_as_their_repr()
     )
     with pytest.raises(ConfigurationError, match=r"column \('v', 'a'\): .* MultiIndex"):
         RecordEncoder("t", list(frame.columns), key_col=("id", ""))
-    with pytest.raises(ConfigurationError, match=r"header column \('v', 'b'\): a tuple"):
+    with pytest.raises(ConfigurationError, match=r"header column \('v', 'b'\): a tuple") as caught:
         RecordEncoder("t", ["a", ("v", "b")], header_cols=[("v", "b")])
-    # the flattening the message gives works
-    frame.columns = ["_".join(filter(None, map(str, c))) for c in frame.columns]
-    assert list(frame.columns) == ["id", "v_a", "v_b"]
+    # the flattening the message gives works, also where some names are not tuples
+    flatten = str(caught.value).split("e.g. ")[1]
+    mixed = pd.DataFrame([[1, 2, 3]], columns=pd.Index(["amount", ("v", "a"), 7], dtype=object))
+    for each, flat in [(frame, ["id", "v_a", "v_b"]), (mixed, ["amount", "v_a", 7])]:
+        exec(flatten, {}, {"frame": each})
+        assert list(each.columns) == flat
 
 
 def test_more_configuration_errors() -> None:

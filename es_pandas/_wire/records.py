@@ -105,7 +105,7 @@ def _wire_name(what: str, name: Hashable) -> str:
             f"{what} {name!r}: a tuple is not a name a JSON field or header can have (are "
             "the columns a MultiIndex, as groupby().agg() and pivot make them?): flatten "
             "them first, e.g. frame.columns = ['_'.join(filter(None, map(str, c))) "
-            "for c in frame.columns]"
+            "if isinstance(c, tuple) else c for c in frame.columns]"
         )
     try:
         return utf8(str(name))
