@@ -342,7 +342,7 @@ def _settle_api_version(options: dict[str, Any], auth: Auth | None) -> None:
     if (options["schemaversion"] is None) != (options["schemaname"] is None):
         # The server looks a schema up by both: either alone fails every row.
         raise ConfigurationError(
-            "schemaname and schemaversion go together: the registered schema and its version"
+            "schemaname= and schemaversion= go together: the registered schema and its version"
         )
 
 

@@ -221,7 +221,7 @@ def decide(
             reason = f"{reason} (credentials from {credentials})"
         elif status == 404 and names_a_schema(outcome.body):
             error_class = SchemaError
-            reason = "the schema (schemaname, schemaversion) is not registered"
+            reason = "the schema named by schemaname= and schemaversion= is not registered"
         elif error_class is EndpointError:
             reason = f"{_path_of(url)} {reason}"
         message = f"{reason}: {error}{hint}"
