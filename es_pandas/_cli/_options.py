@@ -149,9 +149,10 @@ _OPENING = re.compile(rf"^({_NAMES})\b(?!=)")
 _ARROW_TYPE = re.compile(r"(<[^>]*>)")
 
 
-# A message that names both spellings, ``resume= (--resume)`` or ``resume='s.csv'
-# (--resume s.csv)``, keeps the command line's.
-_BOTH = re.compile(rf"\b(?:{_NAMES})=(?:'[^']*'|[^\s(]*)\s\((--[^)]*)\)")
+# A message that names both spellings, ``resume= (--resume)``, ``resume='s.csv'
+# (--resume s.csv)`` or ``cert=(certificate, key) (--client-key)``, keeps the command
+# line's.
+_BOTH = re.compile(rf"\b(?:{_NAMES})=(?:'[^']*'|\([^)]*\)|[^\s(]*)\s\((--[^)]*)\)")
 
 
 def cli_words(message: str) -> str:
