@@ -60,15 +60,15 @@ _RUN_LEVEL: dict[int, tuple[type[ProduceAborted], str]] = {
 }
 _NO_CREDENTIALS = (
     "; no credentials were configured: pass api_key= (--api-key), credentials= "
-    "(--credentials), or set ES_PANDAS_API_KEY; on premises, a SCRAM user as user= and "
-    "password= (--user, --password) or a client certificate as cert= (--client-cert)"
+    "(--credentials), or set ES_PANDAS_API_KEY; on premises, a SCRAM user as user= (--user) "
+    "and password= (--password) or a client certificate as cert= (--client-cert)"
 )
 # With mutual TLS alone, the certificate is the credential: its user is the one refused.
 _CERTIFICATE_ONLY = {
     401: (
         "the client certificate's user was refused",
         "; check that cert= (--client-cert) is the certificate of a user the server "
-        "accepts by mutual TLS, or pass user= and password= (--user, --password) as well",
+        "accepts by mutual TLS, or pass user= (--user) and password= (--password) as well",
     ),
     403: ("the client certificate's user is not allowed to produce to this topic", ""),
 }

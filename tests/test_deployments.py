@@ -245,6 +245,15 @@ def test_the_cli_on_premises_from_the_environment(onprem, pki, tmp_path: Path) -
     assert SCRAM[1] not in result.stderr + result.stdout
 
 
+def test_the_cli_without_credentials_names_each_flag_once(onprem, pki, tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    ORDERS.to_csv(path, index=False)
+    environment = {"ES_PANDAS_URL": onprem.url, "ES_PANDAS_CA_BUNDLE": pki.ca_pem}
+    result = run("produce", str(path), "--topic", "orders", env=environment)
+    assert result.returncode == 2, result.stderr
+    assert "a SCRAM user as --user and --password or a client certificate" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("flags", "message"),
     [

@@ -163,7 +163,7 @@ def test_a_refused_certificate_user_is_named_not_missing_credentials(scram, pki)
     message = str(caught.value)
     assert "client certificate's user was refused" in message
     assert "no credentials were configured" not in message
-    assert "cert=" in message and "user= and password=" in message
+    assert "cert=" in message and "user= (--user) and password= (--password)" in message
     status = ROWS.es.produce(
         "t",
         url=scram.url,
