@@ -214,7 +214,8 @@ def _kafka_settings(
     transport = _transport(options, first)
     transport.ssl_context()  # the CA bundle and certificate librdkafka is given, checked now
     if config is None:
-        credentials, _ = _credentials(layers, url_credentials=False)
+        credentials, origin = _credentials(layers, url_credentials=False)
+        _whole(credentials, origin)
         config = kafka_config(options, credentials, transport)
     return Settings(options, f"kafka://{options['bootstrap_servers']}", None, transport, config)
 
@@ -295,12 +296,30 @@ def _credentials(
 
 def _auth(credentials: Mapping[str, str], origin: str, options: Mapping[str, Any]) -> Auth | None:
     if credentials:
+        _whole(credentials, origin)
         auth = _build_auth(credentials, options)
         auth.origin = origin
         return auth
     if options["iam"]:
         raise ConfigurationError("iam=True needs an API key (api_key=... or ES_PANDAS_API_KEY)")
     return None
+
+
+def _whole(credentials: Mapping[str, str], origin: str) -> None:
+    """Refuse a user name without its password, or a password without its user name,
+    saying where it came from: credentials are never pieced together from two places
+    (a user typed and the password in the environment, as advised for secrets)."""
+    if "api_key" in credentials or "token" in credentials:
+        return
+    if ("user" in credentials) != ("password" in credentials):
+        given, lacking = "user name", "password"
+        if "password" in credentials:
+            given, lacking = lacking, given
+        raise ConfigurationError(
+            f"the {given} from {origin} has no {lacking} with it: credentials come whole "
+            "from one place (the arguments, a Producer, a credentials file or the "
+            "environment), so give both there"
+        )
 
 
 def _build_auth(credentials: Mapping[str, str], options: Mapping[str, Any]) -> Auth:
@@ -342,7 +361,7 @@ def _settle_api_version(options: dict[str, Any], auth: Auth | None) -> None:
     if (options["schemaversion"] is None) != (options["schemaname"] is None):
         # The server looks a schema up by both: either alone fails every row.
         raise ConfigurationError(
-            "schemaname and schemaversion go together: the registered schema and its version"
+            "schemaname= and schemaversion= go together: the registered schema and its version"
         )
 
 

@@ -60,15 +60,15 @@ _RUN_LEVEL: dict[int, tuple[type[ProduceAborted], str]] = {
 }
 _NO_CREDENTIALS = (
     "; no credentials were configured: pass api_key= (--api-key), credentials= "
-    "(--credentials), or set ES_PANDAS_API_KEY; on premises, a SCRAM user as user= and "
-    "password= (--user, --password) or a client certificate as cert= (--client-cert)"
+    "(--credentials), or set ES_PANDAS_API_KEY; on premises, a SCRAM user as user= (--user) "
+    "and password= (--password) or a client certificate as cert= (--client-cert)"
 )
 # With mutual TLS alone, the certificate is the credential: its user is the one refused.
 _CERTIFICATE_ONLY = {
     401: (
         "the client certificate's user was refused",
         "; check that cert= (--client-cert) is the certificate of a user the server "
-        "accepts by mutual TLS, or pass user= and password= (--user, --password) as well",
+        "accepts by mutual TLS, or pass user= (--user) and password= (--password) as well",
     ),
     403: ("the client certificate's user is not allowed to produce to this topic", ""),
 }
@@ -221,7 +221,7 @@ def decide(
             reason = f"{reason} (credentials from {credentials})"
         elif status == 404 and names_a_schema(outcome.body):
             error_class = SchemaError
-            reason = "the schema (schemaname, schemaversion) is not registered"
+            reason = "the schema named by schemaname= and schemaversion= is not registered"
         elif error_class is EndpointError:
             reason = f"{_path_of(url)} {reason}"
         message = f"{reason}: {error}{hint}"
@@ -282,10 +282,7 @@ def hint(error: TransportError, url: str, config: TransportConfig, answered: boo
     if answered:
         return ""
     if isinstance(error, TLSError) and error.kind == "verify":
-        return (
-            "; if the server uses a private CA (on premises: the cluster's es-cert.pem), "
-            "pass its certificate as verify= (--ca-bundle)"
-        )
+        return _untrusted(error.verify_code, config)
     broken_off = isinstance(error, RemoteProtocolError) and url.startswith("https:")
     if (isinstance(error, TLSError) and error.kind in ("plain", "client-cert")) or not (
         isinstance(error, TLSError) or broken_off
@@ -298,3 +295,26 @@ def hint(error: TransportError, url: str, config: TransportConfig, answered: boo
             "connections off like this: pass cert= (--client-cert)"
         )
     return "; check that the server accepts the client certificate given as cert="
+
+
+# OpenSSL's X509_V_ERR_CERT_NOT_YET_VALID and _CERT_HAS_EXPIRED, X509_V_ERR_HOSTNAME_MISMATCH
+_OUT_OF_DATE = (9, 10)
+_OTHER_HOST = 62
+
+
+def _untrusted(verify_code: int | None, config: TransportConfig) -> str:
+    """What to check when the server's certificate was not trusted: no CA bundle fixes
+    a certificate out of date or of another host."""
+    if verify_code in _OUT_OF_DATE:
+        return "; the server's certificate must be renewed (or this machine's clock is wrong)"
+    if verify_code == _OTHER_HOST:
+        return "; use the host name the server's certificate names in the URL"
+    if isinstance(config.verify, str):
+        return (
+            "; the CA bundle given as verify= (--ca-bundle) does not hold the CA that signed "
+            "it: pass the one that does (on premises: the cluster's es-cert.pem)"
+        )
+    return (
+        "; if the server uses a private CA (on premises: the cluster's es-cert.pem), "
+        "pass its certificate as verify= (--ca-bundle)"
+    )

@@ -341,6 +341,16 @@ def test_messages_name_flags_but_leave_arrow_types_as_they_are() -> None:
     )
 
 
+def test_a_message_opening_with_an_assignment_names_the_flag_once() -> None:
+    # the on-premises Avro refusal opens so; "format" is an option of its own
+    message = "value_format='avro' on v1 (on premises) needs schemaname= (the registered schema)"
+    assert cli_words(message) == (
+        "--value-format 'avro' on v1 (on premises) needs --schemaname (the registered schema)"
+    )
+    assert cli_words("cert='user.p12' is refused") == "--client-cert 'user.p12' is refused"
+    assert cli_words("url: not an http(s) URL") == "--url: not an http(s) URL"
+
+
 def test_every_front_takes_the_declared_options() -> None:
     fronts = [
         EventStreamsAccessor.produce,

@@ -13,7 +13,7 @@ from es_pandas import ConfigurationError, IAMAuth, LocalEventStreams, Producer
 from es_pandas._config import resolve
 from es_pandas._options import PRODUCE_OPTIONS, check_options
 
-from .conftest import API_KEY, ENGINES
+from .conftest import API_KEY, ENGINES, run
 
 ROWS = pd.DataFrame({"v": range(20)})
 
@@ -115,6 +115,45 @@ def test_credentials_come_whole_from_one_source(monkeypatch) -> None:
     assert isinstance(connection.auth, es_pandas.BearerAuth)
 
 
+@pytest.mark.parametrize(
+    ("given", "environment", "message"),
+    [
+        (
+            {"user": "alice"},
+            {"ES_PANDAS_PASSWORD": "env-password"},
+            "the user name from the arguments has no password with it",
+        ),
+        (
+            {"password": "typed-password"},
+            {"ES_PANDAS_USER": "alice"},
+            "the password from the arguments has no user name with it",
+        ),
+        ({}, {"ES_PANDAS_PASSWORD": "env-password"}, "the password from ES_PANDAS_PASSWORD has"),
+    ],
+)
+def test_half_a_user_says_which_half_and_where(
+    es, monkeypatch, tmp_path, given, environment, message
+) -> None:
+    """A SCRAM user's name typed and its password in the environment, as the README
+    advises for secrets: credentials come whole from one source, and the error says so."""
+    for name in es_pandas.ENVIRONMENT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError) as caught:
+        ROWS.es.produce("single", url=es.url, progress=False, **given)
+    assert message in str(caught.value)
+    assert "credentials come whole from one place" in str(caught.value)
+    path = tmp_path / "rows.csv"
+    ROWS.to_csv(path, index=False)
+    flags = [f"--{name}={value}" for name, value in given.items()]
+    result = run("produce", str(path), "--topic", "single", "--url", es.url, *flags)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    for secret in ("env-password", "typed-password"):
+        assert secret not in str(caught.value) + result.stderr
+
+
 def test_credentials_dict_shape(es) -> None:
     status = ROWS.es.produce("single", credentials=es.credentials, progress=False)
     assert ok(status)
@@ -155,8 +194,8 @@ def test_environment_alone(es, monkeypatch) -> None:
             "Bearer",
         ),
         ({"url": "https://x", "schemaname": "s", "api_version": "v2"}, "v1"),
-        ({"url": "https://x", "schemaversion": "1"}, "schemaname and schemaversion go together"),
-        ({"url": "https://x", "schemaname": "s"}, "schemaname and schemaversion go together"),
+        ({"url": "https://x", "schemaversion": "1"}, "schemaname= and schemaversion= go together"),
+        ({"url": "https://x", "schemaname": "s"}, "schemaname= and schemaversion= go together"),
         ({"url": "https://x", "text_content_type": "text plain"}, "media type"),
         ({"url": "https://x", "iam": True}, "API key"),
         ({"url": "https://x", "user": "u", "api_version": "v1"}, "password"),

@@ -245,6 +245,37 @@ def test_the_cli_on_premises_from_the_environment(onprem, pki, tmp_path: Path) -
     assert SCRAM[1] not in result.stderr + result.stdout
 
 
+def test_the_cli_without_credentials_names_each_flag_once(onprem, pki, tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    ORDERS.to_csv(path, index=False)
+    environment = {"ES_PANDAS_URL": onprem.url, "ES_PANDAS_CA_BUNDLE": pki.ca_pem}
+    result = run("produce", str(path), "--topic", "orders", env=environment)
+    assert result.returncode == 2, result.stderr
+    assert "a SCRAM user as --user and --password or a client certificate" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--schemaname", "no-such", "--schemaversion", "1"], "is not registered"),
+        (["--schemaname", "order"], "go together"),
+    ],
+)
+def test_the_cli_names_both_schema_flags(onprem, pki, tmp_path: Path, flags, message) -> None:
+    path = tmp_path / "orders.csv"
+    ORDERS.to_csv(path, index=False)
+    environment = {
+        "ES_PANDAS_URL": onprem.url,
+        "ES_PANDAS_USER": SCRAM[0],
+        "ES_PANDAS_PASSWORD": SCRAM[1],
+        "ES_PANDAS_CA_BUNDLE": pki.ca_pem,
+    }
+    result = run("produce", str(path), "--topic", "orders", *flags, env=environment)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "--schemaname and --schemaversion" in result.stderr
+
+
 def test_onprem_schemas_by_name_and_version(pki, caplog) -> None:
     caplog.set_level(logging.WARNING, "es_pandas")
     schemas = {"order": {"1.0.0": None, "0.9": "0.9 has no currency: use 1.0.0"}}
@@ -268,7 +299,9 @@ def test_onprem_schemas_by_name_and_version(pki, caplog) -> None:
     assert headers["com.ibm.eventstreams.schemaregistry.schema.version"] == "0.9"
     # an unknown schema names itself, with the incident id of v1.1's error
     message = str(caught.value)
-    assert message.startswith("the schema (schemaname, schemaversion) is not registered")
+    assert message.startswith(
+        "the schema named by schemaname= and schemaversion= is not registered"
+    )
     assert "no-such" in message and "trace " in message
 
 

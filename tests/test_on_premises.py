@@ -163,7 +163,7 @@ def test_a_refused_certificate_user_is_named_not_missing_credentials(scram, pki)
     message = str(caught.value)
     assert "client certificate's user was refused" in message
     assert "no credentials were configured" not in message
-    assert "cert=" in message and "user= and password=" in message
+    assert "cert=" in message and "user= (--user) and password= (--password)" in message
     status = ROWS.es.produce(
         "t",
         url=scram.url,
@@ -470,6 +470,57 @@ def test_an_untrusted_server_names_the_ca_setting(mtls, pki) -> None:
         ROWS.es.produce("t", url=mtls.url, cert=pki.client_pem, progress=False)
     assert "is not trusted" in str(caught.value)
     assert "verify= (--ca-bundle)" in str(caught.value)
+
+
+@pytest.fixture(scope="module")
+def expired_server(pki: PKI, tmp_path_factory) -> Iterator[LocalEventStreams]:
+    """An endpoint whose own certificate, from the right CA, expired in 2020."""
+    path = tmp_path_factory.mktemp("expired-server") / "server.pem"
+    pki.ca.issue_cert(
+        "127.0.0.1",
+        not_before=datetime.datetime(2019, 1, 1, tzinfo=datetime.UTC),
+        not_after=datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC),
+    ).private_key_and_cert_chain_pem.write_to_path(str(path))
+    with LocalEventStreams(
+        topics={"t": 1}, auth=False, ssl_certfile=str(path), ssl_keyfile=str(path)
+    ) as es:
+        yield es
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("case", ["another CA", "expired", "another host name"])
+def test_an_untrusted_server_says_what_to_fix_when_a_ca_was_given(
+    mtls, expired_server, pki, tmp_path, engine: str, case: str
+) -> None:
+    """The CA hint is for a CA bundle that is missing or wrong, and says which."""
+    other_ca = tmp_path / "other-ca.pem"
+    pytest.importorskip("trustme").CA().cert_pem.write_to_path(str(other_ca))
+    url, verify, expected = {
+        "another CA": (
+            mtls.url,
+            str(other_ca),
+            "the CA bundle given as verify= (--ca-bundle) does not hold the CA that signed "
+            "it: pass the one that does (on premises: the cluster's es-cert.pem)",
+        ),
+        "expired": (
+            expired_server.url,
+            pki.ca_pem,
+            "certificate has expired; the server's certificate must be renewed (or this "
+            "machine's clock is wrong)",
+        ),
+        "another host name": (
+            mtls.url.replace("127.0.0.1", "localhost"),
+            pki.ca_pem,
+            "Hostname mismatch, certificate is not valid for 'localhost'; use the host name "
+            "the server's certificate names in the URL",
+        ),
+    }[case]
+    with pytest.raises(es_pandas.ConnectionFailed) as caught:
+        ROWS.es.produce(
+            "t", url=url, verify=verify, cert=pki.client_pem, engine=engine, progress=False
+        )
+    assert expected in str(caught.value)
+    assert "pass its certificate as verify=" not in str(caught.value)
 
 
 @pytest.fixture(scope="module")

@@ -100,6 +100,50 @@ def test_unusable_client_certificates_are_configuration_errors(mtls_server, pki,
         )
 
 
+@pytest.mark.parametrize(
+    ("pair", "python", "command_line"),
+    [
+        (
+            ("client_cert", None),
+            "holds no private key: pass its key file as well, cert=(certificate, key) "
+            "(--client-key",
+            "holds no private key: pass its key file as well, --client-key",
+        ),
+        (
+            ("client_key", "client_cert"),
+            "holds no certificate: are the certificate and its key swapped?",
+            "holds no certificate: are the certificate and its key swapped?",
+        ),
+        (
+            ("client_cert", "stranger_pem"),
+            "the key is not this certificate's: give the key issued with it",
+            "the key is not this certificate's: give the key issued with it",
+        ),
+    ],
+)
+def test_a_certificate_and_key_that_do_not_go_together_say_what_to_fix(
+    mtls_server, pki, tmp_path, pair, python: str, command_line: str
+) -> None:
+    certificate, key = (getattr(pki, name) if name else None for name in pair)
+    cert = certificate if key is None else (certificate, key)
+    with pytest.raises(es_pandas.ConfigurationError) as caught:
+        ROWS.es.produce("t", url=mtls_server.url, verify=pki.ca_pem, cert=cert, progress=False)
+    assert python in str(caught.value)
+    assert "PEM lib" not in str(caught.value) and "_ssl.c" not in str(caught.value)
+    path = tmp_path / "rows.csv"
+    ROWS.to_csv(path, index=False)
+    flags = ["--url", mtls_server.url, "--ca-bundle", pki.ca_pem, "--client-cert", certificate]
+    flags += ["--client-key", key] if key else []
+    result = subprocess.run(
+        [sys.executable, "-m", "es_pandas", "produce", str(path), "--topic", "t", *flags],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert command_line in result.stderr
+
+
 # -- proxies -------------------------------------------------------------------------
 
 

@@ -137,20 +137,22 @@ def _cli_name(name: str) -> str:
 
 # Option names in library messages -> the flags a CLI user types: ``key_col=...`` and
 # ``iam=True`` anywhere, a snake_case name anywhere, and any name opening a message
-# (``verify: no CA bundle``).
+# (``verify: no CA bundle``). Never a name inside a flag written already: the
+# ``format`` of ``--value-format``.
 _NAMES = "|".join(sorted(OPTIONS, key=len, reverse=True))
-_ASSIGNED = re.compile(rf"\b({_NAMES})=(?:(True\b|\.\.\.)| ?)")
+_ASSIGNED = re.compile(rf"(?<![\w-])({_NAMES})=(?:(True\b|\.\.\.)| ?)")
 _NAMED = re.compile(r"\b(" + "|".join(n for n in OPTIONS if "_" in n) + r")\b")
-_OPENING = re.compile(rf"^({_NAMES})\b")
+_OPENING = re.compile(rf"^({_NAMES})\b(?!=)")
 
 
 # Arrow types are data, not options: extension<arrow.fixed_shape_tensor[value_type=int32]>
 _ARROW_TYPE = re.compile(r"(<[^>]*>)")
 
 
-# A message that names both spellings, ``resume= (--resume)`` or ``resume='s.csv'
-# (--resume s.csv)``, keeps the command line's.
-_BOTH = re.compile(rf"\b(?:{_NAMES})=(?:'[^']*'|[^\s(]*)\s\((--[^)]*)\)")
+# A message that names both spellings, ``resume= (--resume)``, ``resume='s.csv'
+# (--resume s.csv)`` or ``cert=(certificate, key) (--client-key)``, keeps the command
+# line's.
+_BOTH = re.compile(rf"\b(?:{_NAMES})=(?:'[^']*'|\([^)]*\)|[^\s(]*)\s\((--[^)]*)\)")
 
 
 def cli_words(message: str) -> str:

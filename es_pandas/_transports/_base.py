@@ -104,13 +104,19 @@ class TLSError(ConnectError):
     server refused the client certificate (or its absence), and ``"handshake"`` when
     the server broke the handshake off for a reason it did not say. With TLS 1.3 a
     refused client certificate is known only after the request was written, but the
-    server never read it: not sent either."""
+    server never read it: not sent either. ``verify_code`` is OpenSSL's code for why the
+    server's certificate was not trusted (``X509_V_ERR_*``), when known."""
 
     def __init__(
-        self, message: str, kind: Literal["verify", "plain", "client-cert", "handshake"]
+        self,
+        message: str,
+        kind: Literal["verify", "plain", "client-cert", "handshake"],
+        *,
+        verify_code: int | None = None,
     ) -> None:
         super().__init__(message)
         self.kind = kind
+        self.verify_code = verify_code
 
 
 class ProxyError(ConnectError):

@@ -55,7 +55,7 @@ def load_identity(
     certificate, key = (cert, None) if isinstance(cert, str) else cert
     data = _read(certificate, "cert")
     if not _pkcs12(data, certificate, "cert"):
-        _load_pem(context, certificate, key, password)
+        _load_pem(context, certificate, key, password, data)
         return
     if key is not None:
         raise ConfigurationError(
@@ -94,7 +94,7 @@ def load_identity(
 
 
 def _load_pem(
-    context: ssl.SSLContext, certificate: str, key: str | None, password: str | None
+    context: ssl.SSLContext, certificate: str, key: str | None, password: str | None, data: bytes
 ) -> None:
     asked = False
 
@@ -112,12 +112,39 @@ def _load_pem(
     try:
         context.load_cert_chain(certificate, key, password=give_password)
     except (OSError, ssl.SSLError) as exc:
-        reason = f"wrong password in {_PASSWORDS['cert']}" if asked else _reason(exc)
+        reason = (
+            f"wrong password in {_PASSWORDS['cert']}"
+            if asked
+            else _mismatch(exc, data, key) or _reason(exc)
+        )
         raise ConfigurationError(
             f"cert: cannot load the client certificate {certificate!r}"
             + (f" with key {key!r}" if key else "")
             + f": {reason}"
         ) from None
+
+
+def _mismatch(exc: OSError | ssl.SSLError, data: bytes, key: str | None) -> str | None:
+    """What is wrong with a PEM certificate (``data``) and key that go together badly, in
+    words (OpenSSL says "PEM lib" of a missing key or certificate)."""
+    if getattr(exc, "reason", None) == "KEY_VALUES_MISMATCH":
+        return "the key is not this certificate's: give the key issued with it"
+    if b"CERTIFICATE-----" not in data:
+        return "it holds no certificate" + (
+            ": are the certificate and its key swapped?" if key is not None else ""
+        )
+    try:
+        key_data = data if key is None else Path(key).read_bytes()
+    except OSError:
+        return None
+    if b"PRIVATE KEY-----" in key_data:
+        return None
+    if key is None:
+        return (
+            "it holds no private key: pass its key file as well, cert=(certificate, key) "
+            "(--client-key, ES_PANDAS_CLIENT_KEY)"
+        )
+    return "the key file holds no private key"
 
 
 def _open_pkcs12(

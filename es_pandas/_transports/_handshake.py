@@ -55,7 +55,9 @@ def tls_error(url: str, cause: BaseException | None, cert: bool) -> TLSError:
     host = host_of(url)
     if isinstance(cause, ssl.SSLCertVerificationError):
         return TLSError(
-            f"the certificate of {host} is not trusted: {cause.verify_message}", "verify"
+            f"the certificate of {host} is not trusted: {cause.verify_message.rstrip('.')}",
+            "verify",
+            verify_code=cause.verify_code,
         )
     reason = getattr(cause, "reason", None)
     if reason == "WRONG_VERSION_NUMBER":
