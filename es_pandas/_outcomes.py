@@ -35,6 +35,8 @@ from ._exceptions import (
 from ._retry import Retry, parse_retry_after
 from ._status import FAILED, OK, UNKNOWN
 from ._transports import (
+    CLOSED_UNANSWERED,
+    ConnectError,
     ProxyError,
     RemoteProtocolError,
     Response,
@@ -283,6 +285,14 @@ def hint(error: TransportError, url: str, config: TransportConfig, answered: boo
         return ""
     if isinstance(error, TLSError) and error.kind == "verify":
         return _untrusted(error.verify_code, config)
+    proxy = config.proxy_for(url)
+    if proxy is not None and proxy.source != "proxy=" and type(error) is ConnectError:
+        return (
+            "; exempt the host from the environment's proxy with NO_PROXY, or leave the "
+            "environment's proxies out with trust_env=False"
+        )
+    if url.startswith("http:") and str(error) == CLOSED_UNANSWERED:
+        return "; Event Streams takes HTTPS: if this server does too, the URL is https://"
     broken_off = isinstance(error, RemoteProtocolError) and url.startswith("https:")
     if (isinstance(error, TLSError) and error.kind in ("plain", "client-cert")) or not (
         isinstance(error, TLSError) or broken_off

@@ -28,7 +28,7 @@ import pytest
 from es_pandas._outcomes import Attempts, decide
 from es_pandas._retry import Retry
 from es_pandas._status import UNKNOWN
-from es_pandas._transports import build_transport
+from es_pandas._transports import CLOSED_UNANSWERED, build_transport
 from es_pandas._wire import parse_error
 from es_pandas.transports import (
     ConnectError,
@@ -312,6 +312,17 @@ def test_a_connection_dropped_after_the_request_may_have_written_it(engine: str)
 
     error = run(engine, drop)
     assert isinstance(error, RemoteProtocolError) and error.sent
+
+
+def test_a_connection_closed_without_an_answer_reads_alike_on_every_engine(engine: str) -> None:
+    # as a TLS server closes a plain-HTTP connection: the run's hint asks for https://
+    async def close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.close()
+
+    error = run(engine, close)
+    assert isinstance(error, RemoteProtocolError) and error.sent
+    assert str(error) == CLOSED_UNANSWERED
 
 
 def test_garbage_is_a_protocol_error(engine: str) -> None:
@@ -634,9 +645,12 @@ def test_no_proxy_and_trust_env(engine: str, monkeypatch) -> None:
     monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")
     answer, _ = proxied(engine, None)
     assert isinstance(answer, ConnectError)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    answer, _ = proxied(engine, None)
-    assert isinstance(answer, Response) and answer.status == 200
+    assert str(answer).startswith("cannot connect to the proxy http://127.0.0.1:")
+    assert "(the HTTP_PROXY environment variable)" in str(answer)  # httpx named the server
+    for exempt in ("127.0.0.1", "10.0.0.0/8, 127.0.0.0/8"):  # networks as requests, curl
+        monkeypatch.setenv("NO_PROXY", exempt)
+        answer, _ = proxied(engine, None)
+        assert isinstance(answer, Response) and answer.status == 200
     monkeypatch.delenv("NO_PROXY")
     answer, _ = proxied(engine, None, trust_env=False)
     assert isinstance(answer, Response) and answer.status == 200

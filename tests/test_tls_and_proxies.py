@@ -262,3 +262,36 @@ def test_an_unreachable_proxy_stops_the_run(es) -> None:
             retries=0,
             progress=False,
         )
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_proxy_from_the_environment_that_is_not_there_says_how_to_go_around_it(
+    es, engine: str, monkeypatch
+) -> None:
+    # a user may not know HTTP_PROXY is set: the message names it, not only a refused port
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(es_pandas.ConnectionFailed) as caught:
+        ROWS.es.produce("single", url=es.url, api_key=es.api_key, engine=engine, retries=0)
+    message = str(caught.value)
+    assert "cannot connect to the proxy http://127.0.0.1:" in message
+    assert "(the HTTP_PROXY environment variable)" in message
+    assert "exempt the host from the environment's proxy with NO_PROXY" in message
+    assert "trust_env=False" in message
+    monkeypatch.setenv("NO_PROXY", "127.0.0.0/8")  # a network, as requests and curl take it
+    assert ok(ROWS.es.produce("single", url=es.url, api_key=es.api_key, engine=engine))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_plain_http_to_an_https_server_asks_for_https(mtls_server, pki, engine: str) -> None:
+    # the server closes a connection that does not start a TLS handshake, unanswered
+    url = mtls_server.url.replace("https://", "http://")
+    with pytest.raises(es_pandas.ConnectionFailed) as caught:
+        ROWS.es.produce("t", url=url, cert=pki.client_pem, engine=engine, retries=0)
+    assert str(caught.value).startswith(
+        f"cannot reach {url}: the server closed the connection before answering"
+    )
+    assert "Event Streams takes HTTPS: if this server does too, the URL is https://" in str(
+        caught.value
+    )

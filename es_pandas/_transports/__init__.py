@@ -4,6 +4,7 @@ aiohttp or httpx, and they are imported only when a run starts."""
 from __future__ import annotations
 
 from ._base import (
+    CLOSED_UNANSWERED,
     DEFAULT_HEADERS,
     AsyncTransport,
     ConnectError,
@@ -28,6 +29,7 @@ from ._mock import Handler, MockTransport
 from ._registry import ENGINES, Engine, EngineName, build_transport, check_engine
 
 __all__ = [
+    "CLOSED_UNANSWERED",
     "DEFAULT_HEADERS",
     "ENGINES",
     "AsyncTransport",

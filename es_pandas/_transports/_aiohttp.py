@@ -9,6 +9,7 @@ from collections.abc import Mapping
 import aiohttp
 
 from ._base import (
+    CLOSED_UNANSWERED,
     AsyncTransport,
     ConnectError,
     ConnectTimeout,
@@ -22,6 +23,7 @@ from ._base import (
     body_error,
     describe,
     host_of,
+    proxy_unreachable,
 )
 from ._deadlines import Deadlines
 from ._handshake import HandshakeCheck, tls_error
@@ -109,7 +111,7 @@ class AiohttpTransport(AsyncTransport):
         if isinstance(exc, aiohttp.ConnectionTimeoutError):
             return ConnectTimeout(f"timed out connecting to {host_of(url)}")
         if isinstance(exc, aiohttp.ClientProxyConnectionError):
-            return ConnectError(f"cannot connect to the proxy: {describe(exc.os_error, headers)}")
+            return proxy_unreachable(self.config, url, describe(exc.os_error, headers))
         if isinstance(exc, aiohttp.ClientConnectorError):
             if url.startswith("https:") and isinstance(exc.os_error, _CUT_OFF):
                 # TCP connected, so the TLS handshake is what the server broke off.
@@ -122,7 +124,7 @@ class AiohttpTransport(AsyncTransport):
         if isinstance(exc, (TimeoutError, aiohttp.ServerTimeoutError)):
             return ResponseTimeout(f"no answer within the {self.config.timeout:g}s timeout")
         if isinstance(exc, aiohttp.ServerDisconnectedError):
-            return RemoteProtocolError("the server closed the connection before answering")
+            return RemoteProtocolError(CLOSED_UNANSWERED)
         if isinstance(exc, aiohttp.ClientResponseError):
             return RemoteProtocolError(f"a malformed answer: {exc.message}")
         return RemoteProtocolError(describe(exc, headers))

@@ -32,6 +32,7 @@ from .._exceptions import ConfigurationError, EventStreamsError
 from ._certs import load_identity, trust_arguments
 
 __all__ = [
+    "CLOSED_UNANSWERED",
     "AnswerTooLarge",
     "AsyncTransport",
     "ConnectError",
@@ -49,6 +50,7 @@ __all__ = [
     "check_proxy_url",
     "describe",
     "host_of",
+    "proxy_unreachable",
     "redact",
     "split_userinfo",
 ]
@@ -145,11 +147,12 @@ class Response:
 @dataclass(frozen=True)
 class Proxy:
     """Where a request goes through: the proxy's URL without credentials (safe to
-    show), and the credentials that were in it."""
+    show), the credentials that were in it, and where it was given (for messages)."""
 
     url: str
     user: str | None = field(default=None, repr=False)
     password: str | None = field(default=None, repr=False)
+    source: str = "proxy="
 
     @property
     def auth(self) -> tuple[str, str] | None:
@@ -285,7 +288,10 @@ class TransportConfig:
         environment = self._environment_proxies
         # proxy_bypass_environment is public, but missing from typeshed's stubs
         bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
-        if environment is not None and bypass(parts.netloc, environment):
+        if environment is not None and (
+            bypass(parts.netloc, environment)
+            or _in_networks(parts.hostname, environment.get("no", ""))
+        ):
             return None
         chosen, source = self.proxy, "proxy"
         if chosen is None and environment is not None:
@@ -296,7 +302,8 @@ class TransportConfig:
         if not chosen:
             return None
         try:
-            return _parse_proxy(chosen)
+            given = "proxy=" if source == "proxy" else f"the {source} environment variable"
+            return _parse_proxy(chosen, given)
         except ConfigurationError as exc:
             if source == "proxy":
                 raise
@@ -318,10 +325,28 @@ def origin_of(url: str) -> str:
     return "/".join(url.split("/", 3)[:3])
 
 
-def _parse_proxy(url: str) -> Proxy:
+def _in_networks(host: str | None, no_proxy: str) -> bool:
+    """Whether ``host`` is an IP address in a network NO_PROXY names (``10.0.0.0/8``),
+    as requests and curl read it; urllib matches names only."""
+    import ipaddress  # with the run's first URL, as urllib.request
+
+    try:
+        address = ipaddress.ip_address(host or "")
+    except ValueError:
+        return False
+    for entry in no_proxy.split(","):
+        try:
+            if "/" in entry and address in ipaddress.ip_network(entry.strip(), strict=False):
+                return True
+        except ValueError:
+            continue  # not a network: urllib has read it as a name
+    return False
+
+
+def _parse_proxy(url: str, source: str = "proxy=") -> Proxy:
     bare, user, password = split_userinfo(url)
     check_proxy_url(bare)
-    return Proxy(bare, user, password)
+    return Proxy(bare, user, password, source)
 
 
 def check_proxy_url(url: str) -> None:
@@ -405,6 +430,20 @@ class Decoder:
         if self._zlib is not None:
             self._keep(self._zlib.flush())
         return b"".join(self._parts)
+
+
+#: why a request ended with the connection closed and no answer, in every engine's words
+CLOSED_UNANSWERED = "the server closed the connection before answering"
+
+
+def proxy_unreachable(config: TransportConfig, url: str, why: str) -> ConnectError:
+    """The proxy ``url`` goes through could not be connected to: it is named, and so is
+    where it was given (an environment variable a user may not know is set)."""
+    proxy = config.proxy_for(url)
+    if proxy is None:
+        return ConnectError(f"cannot connect to the proxy: {why}")
+    given = "" if proxy.source == "proxy=" else f" ({proxy.source})"
+    return ConnectError(f"cannot connect to the proxy {proxy.url}{given}: {why}")
 
 
 def body_error(

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from ._base import (
+    CLOSED_UNANSWERED,
     AnswerTooLarge,
     AsyncTransport,
     ConnectError,
@@ -32,6 +33,7 @@ from ._base import (
     describe,
     host_of,
     origin_of,
+    proxy_unreachable,
 )
 from ._deadlines import Deadlines
 from ._handshake import HandshakeCheck, tls_error
@@ -154,11 +156,16 @@ class HttpxTransport(AsyncTransport):
         if isinstance(exc, httpx.ProxyError):
             return ProxyError(f"the proxy refused the tunnel: {describe(exc, headers)}")
         if isinstance(exc, httpx.ConnectError):
-            return _connect_error(exc, url, headers, self.config.cert is not None)
+            return _connect_error(exc, url, headers, self.config)
         if isinstance(exc, httpx.TimeoutException):
             return ResponseTimeout(f"no answer within the {self.config.timeout:g}s timeout")
         if not sent:
             return ConnectError(f"cannot send to {host_of(url)}: {describe(exc, headers)}")
+        if isinstance(exc, httpx.RemoteProtocolError) and str(exc).startswith(
+            "Server disconnected without sending a response"
+        ):
+            # httpcore's words for what aiohttp raises ServerDisconnectedError for
+            return RemoteProtocolError(CLOSED_UNANSWERED)
         return RemoteProtocolError(describe(exc, headers))
 
     async def _read(self, answer: httpx.Response) -> bytes:
@@ -179,12 +186,16 @@ class HttpxTransport(AsyncTransport):
 
 
 def _connect_error(
-    exc: httpx.ConnectError, url: str, headers: Mapping[str, str], cert: bool
+    exc: httpx.ConnectError, url: str, headers: Mapping[str, str], config: TransportConfig
 ) -> ConnectError:
     cause: BaseException | None = exc
     while cause is not None and not isinstance(cause, (ssl.SSLError, *_CUT_OFF)):
         cause = cause.__cause__ or cause.__context__
     if url.startswith("https:") and cause is not None:
         # TCP connected, so the TLS handshake is what failed or was broken off.
+        cert = config.cert is not None
         return tls_error(url, cause if isinstance(cause, ssl.SSLError) else None, cert)
+    if config.proxy_for(url) is not None:
+        # through a proxy, the only connection httpx makes itself is to the proxy
+        return proxy_unreachable(config, url, describe(exc, headers))
     return ConnectError(f"cannot connect to {host_of(url)}: {describe(exc, headers)}")
