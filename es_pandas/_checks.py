@@ -231,9 +231,10 @@ def endpoint(name: str, value: Any) -> str:
 
 
 def path(name: str, value: Any) -> str:
+    """A file's path, ``~`` expanded as pandas' readers and writers expand it."""
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
-    return text(name, value)
+    return os.path.expanduser(text(name, value))
 
 
 def column(name: str, value: Any) -> Hashable:

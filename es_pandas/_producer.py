@@ -188,7 +188,7 @@ class Producer:
         )
         tally = Tally()
         load = FileLoad(
-            os.fspath(path),
+            os.path.expanduser(os.fspath(path)),
             settings.options["chunksize"],
             tally,
             key_col=settings.options["key_col"],

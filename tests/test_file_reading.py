@@ -12,6 +12,7 @@ import json
 import lzma
 import os
 import re
+import shutil
 import tempfile
 import threading
 import warnings
@@ -1307,3 +1308,30 @@ def test_a_line_pandas_would_read_a_column_off_stops_the_load(es, tmp_path, data
     ):
         es_pandas.produce_file(path, "single", url=es.url, api_key=API_KEY, key_col="id")
     assert es.stats().get("requests", 0) == 0
+
+
+def test_paths_starting_with_a_tilde_are_in_the_home_folder(es, pki, tmp_path, monkeypatch) -> None:
+    """As pandas' readers and writers take them; "~/rows.csv" was looked for in a folder
+    named "~" (and a CA bundle given so in ES_PANDAS_CA_BUNDLE was not found)."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "rows.csv").write_text("k,v\na,1\nb,x\n")
+    es.create_topic("tilde", 1)
+    summary = es_pandas.produce_file(
+        "~/rows.csv",
+        "tilde",
+        url=es.url,
+        api_key=API_KEY,
+        dtype={"v": "int"},
+        status_out="~/status.csv",
+        dead_letter="~/dead.jsonl",
+        progress=False,
+    )
+    assert summary.counts["ok"] == 1 and summary.counts["rejected"] == 1
+    assert len(pd.read_csv(tmp_path / "status.csv")) == 2
+    assert (tmp_path / "dead.jsonl").exists()
+    shutil.copy(pki.ca_pem, tmp_path / "es-cert.pem")
+    shutil.copy(pki.client_pem, tmp_path / "user.pem")
+    monkeypatch.setenv("ES_PANDAS_CA_BUNDLE", "~/es-cert.pem")
+    transport = es_pandas.Producer(es.url, cert="~/user.pem").settings.transport
+    assert transport.verify == str(tmp_path / "es-cert.pem")
+    assert transport.cert == str(tmp_path / "user.pem")
