@@ -7,6 +7,7 @@ certificate comes from trustme."""
 
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 import logging
@@ -220,6 +221,16 @@ def test_files_that_are_neither_pem_nor_pkcs12_are_named(mtls, pki, bundles, tmp
             Producer(mtls.url, verify=pki.ca_pem, cert=str(path))
     with pytest.raises(ConfigurationError, match="holds no private key and certificate"):
         Producer(mtls.url, verify=pki.ca_pem, cert=bundles.ca_p12, cert_password=CA_PASSWORD)
+    # the two ways a CA certificate is commonly saved wrong say how to fix them
+    pem = Path(pki.ca_pem).read_bytes()
+    encoded = tmp_path / "es-cert.b64"
+    encoded.write_bytes(base64.b64encode(pem))  # kubectl get secret -o jsonpath=...
+    with pytest.raises(ConfigurationError, match=r"in base64 .*: decode it first, base64 -d"):
+        Producer(mtls.url, verify=str(encoded))
+    wide = tmp_path / "es-cert-utf16.pem"
+    wide.write_text(pem.decode(), encoding="utf-16")  # PowerShell 5's > writes UTF-16
+    with pytest.raises(ConfigurationError, match=r"it is UTF-16 text .*: save it as UTF-8"):
+        Producer(mtls.url, verify=str(wide))
     with pytest.raises(ConfigurationError, match="a PKCS#12 bundle holds its own key"):
         Producer(mtls.url, cert=(bundles.user_p12, bundles.user_key))
 

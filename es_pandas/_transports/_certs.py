@@ -9,6 +9,7 @@ password that never leaves this process: the key is never on disk in the clear.
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import ssl
@@ -192,9 +193,26 @@ def _pkcs12(data: bytes, path: str, setting: str) -> bool:
     if b"-----BEGIN" not in data:
         raise ConfigurationError(
             f"{setting}: {path!r} is neither a PEM file (-----BEGIN CERTIFICATE-----) nor "
-            "a PKCS#12 bundle"
+            f"a PKCS#12 bundle{_looks_like(data)}"
         )
     return False
+
+
+def _looks_like(data: bytes) -> str:
+    """What a file that is neither PEM nor PKCS#12 may be instead, and how to fix it:
+    the two ways a certificate is commonly saved wrong."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"-\x00-\x00-\x00" in data:
+        return ": it is UTF-16 text (as PowerShell 5's > writes it): save it as UTF-8"
+    try:
+        decoded = base64.b64decode(b"".join(data.split()), validate=True)
+    except ValueError:
+        return ""
+    if b"-----BEGIN" in decoded:
+        return (
+            ": it is a PEM file encoded once more in base64 (as kubectl get secret -o "
+            "jsonpath prints it): decode it first, base64 -d FILE > es-cert.pem"
+        )
+    return ""
 
 
 def _pem(certificate: x509.Certificate) -> str:
