@@ -149,7 +149,8 @@ def bootstrap_servers(name: str, value: Any) -> str:
             # user:password@ as a URL takes it; shown, it would show the password
             raise ConfigurationError(
                 f"{name}: a broker is host:port, without user info (user:password@, not "
-                "shown); give the credentials as api_key=, or user= and password="
+                "shown); give the credentials as api_key= (--api-key), or user= (--user) "
+                "and password= (--password)"
             )
         host, _, port = server.rpartition(":")
         if not host or not port.isdigit() or "/" in server:

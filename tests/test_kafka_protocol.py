@@ -31,6 +31,7 @@ from es_pandas import (
     Producer,
     TopicNotFoundError,
 )
+from es_pandas._cli._options import cli_words
 from es_pandas._config import resolve
 from es_pandas.server._kafka import read_topic
 
@@ -573,6 +574,9 @@ def test_credentials_in_the_broker_addresses_are_refused_unshown(servers) -> Non
     with pytest.raises(ConfigurationError, match="without user info") as caught:
         Producer(protocol="kafka", bootstrap_servers=servers)
     assert "s3cret" not in str(caught.value)
+    # on the command line, each option as its flag (it read "--api-key ,")
+    words = cli_words(str(caught.value))
+    assert words.endswith("give the credentials as --api-key, or --user and --password")
 
 
 def test_a_dry_run_shows_the_records_and_connects_to_nothing() -> None:
