@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
@@ -37,6 +38,10 @@ Send = Callable[[str, str, Mapping[str, str], bytes], Awaitable[Response]]
 
 IBM_IAM_URL = "https://iam.cloud.ibm.com/identity/token"
 _IAM_GRANT = "urn:ibm:params:oauth:grant-type:apikey"
+#: seconds until a renewal that found IAM unavailable is tried again, at most
+_RENEW_AGAIN = 60.0
+
+logger = logging.getLogger("es_pandas")
 
 
 class Auth(ABC):
@@ -147,7 +152,8 @@ class IAMAuth(Auth):
 
     As IBM's SDK does, the token is renewed once 80% of its lifetime has passed;
     one exchange runs at a time however many requests are waiting, and a 401 on
-    a request triggers one early renewal.
+    a request triggers one early renewal. A renewal that finds IAM unavailable keeps
+    the token in hand while it is valid, and is tried again later (as IBM's SDK does).
     """
 
     bearer = True
@@ -159,6 +165,7 @@ class IAMAuth(Auth):
         self._refresh_fraction = refresh_fraction
         self._token: str | None = None
         self._refresh_at = 0.0
+        self._expires = 0.0
         self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
         self.exchanges = 0
         self.service = f"IAM at {split_userinfo(url)[0]}"
@@ -189,52 +196,79 @@ class IAMAuth(Auth):
         token = self._token
         now = time.time()
         if token is None or now >= self._refresh_at:
-            token = await self._exchange(send, stale=token)
+            token = await self._exchange(send, stale=token, renewing=True)
         return {"Authorization": f"Bearer {token}"}
 
     async def refresh(self, send: Send, rejected: Mapping[str, str]) -> bool:
         await self._exchange(send, stale=rejected.get("Authorization", "")[7:] or None)
         return True
 
-    async def _exchange(self, send: Send, stale: str | None) -> str:
+    async def _exchange(self, send: Send, stale: str | None, renewing: bool = False) -> str:
         async with self._lock():
-            # Another request may have renewed the token while this one waited.
-            if self._token is not None and self._token != stale and time.time() < self._refresh_at:
+            # Another request may have renewed the token while this one waited (or,
+            # IAM unavailable, put its renewal off).
+            if (
+                self._token is not None
+                and (self._token != stale or renewing)
+                and time.time() < self._refresh_at
+            ):
                 return self._token
-            body = urlencode({"grant_type": _IAM_GRANT, "apikey": self._api_key}).encode()
-            answer = await send(
-                "POST",
-                self.url,
-                {
-                    "Content-Type": "application/x-www-form-urlencoded",
-                    "Accept": "application/json",
-                    **DEFAULT_HEADERS,
-                },
-                body,
-            )
-            if answer.status != 200:
-                reason = redact(parse_error(answer.status, answer.body), [self._api_key])
-                if answer.status == 429 or answer.status >= 500:
-                    # IAM itself is unwell, retries spent: the key may well be fine
-                    raise IAMUnavailable(f"the token exchange answered {reason}")
-                raise IAMError(f"IAM token exchange failed: {reason}")
-            token, grant = _access_token(answer.body)
-            # As IBM's SDK does, go by the token's own exp/iat claims: they do not
-            # drift with the time the answer took to arrive.
-            claims = _jwt_claims(token)
-            now = time.time()
-            lifetime = _seconds(grant.get("expires_in")) or 3600.0
-            expires = claims.get("exp") or _seconds(grant.get("expiration")) or now + lifetime
-            issued = claims.get("iat") or now
-            refresh_at = expires - (1 - self._refresh_fraction) * (expires - issued)
-            if refresh_at <= now:
-                # Claims that say the token is already old (a skewed clock on either
-                # side): go by its lifetime from now, or every request would exchange.
-                refresh_at = now + self._refresh_fraction * lifetime
-            self._token = token
-            self._refresh_at = refresh_at
-            self.exchanges += 1
-            return token
+            try:
+                return await self._renew(send)
+            except (IAMUnavailable, TransportError) as exc:
+                now = time.time()
+                if not renewing or self._token is None or now >= self._expires:
+                    raise
+                # IAM is unwell, but the token in hand is valid: keep it, and try
+                # again later, at least once more before it expires.
+                left = self._expires - now
+                self._refresh_at = now + min(_RENEW_AGAIN, left / 2)
+                logger.warning(
+                    "could not renew the IAM token (%s); the current one, valid for %.0f s"
+                    " more, is kept",
+                    exc,
+                    left,
+                )
+                return self._token
+
+    async def _renew(self, send: Send) -> str:
+        """A new token from IAM, and when to renew it."""
+        body = urlencode({"grant_type": _IAM_GRANT, "apikey": self._api_key}).encode()
+        answer = await send(
+            "POST",
+            self.url,
+            {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Accept": "application/json",
+                **DEFAULT_HEADERS,
+            },
+            body,
+        )
+        if answer.status != 200:
+            reason = redact(parse_error(answer.status, answer.body), [self._api_key])
+            if answer.status == 429 or answer.status >= 500:
+                # IAM itself is unwell, retries spent: the key may well be fine
+                raise IAMUnavailable(f"the token exchange answered {reason}")
+            raise IAMError(f"IAM token exchange failed: {reason}")
+        token, grant = _access_token(answer.body)
+        # As IBM's SDK does, go by the token's own exp/iat claims: they do not
+        # drift with the time the answer took to arrive.
+        claims = _jwt_claims(token)
+        now = time.time()
+        lifetime = _seconds(grant.get("expires_in")) or 3600.0
+        expires = claims.get("exp") or _seconds(grant.get("expiration")) or now + lifetime
+        issued = claims.get("iat") or now
+        refresh_at = expires - (1 - self._refresh_fraction) * (expires - issued)
+        if refresh_at <= now:
+            # Claims that say the token is already old (a skewed clock on either
+            # side): go by its lifetime from now, or every request would exchange.
+            refresh_at = now + self._refresh_fraction * lifetime
+            expires = now + lifetime
+        self._token = token
+        self._refresh_at = refresh_at
+        self._expires = expires
+        self.exchanges += 1
+        return token
 
 
 def _seconds(value: object) -> float | None:

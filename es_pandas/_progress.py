@@ -22,7 +22,9 @@ logger = logging.getLogger("es_pandas")
 
 @dataclass(frozen=True)
 class ProgressEvent:
-    """What a progress callable receives, a few times a second and once at the end."""
+    """What a progress callable receives, a few times a second and once at the end.
+    ``done`` and ``total`` count the rows this run sends (a resumed load's rows carried
+    from the earlier one are not), ``counts`` every row's status so far."""
 
     done: int
     total: int

@@ -450,8 +450,9 @@ class Run:
     def _event(self, *, finished: bool = False) -> ProgressEvent:
         summary = self.tally.summary()
         counts = summary.counts
-        done = summary.total - counts["not_sent"]
-        total = self.total if self.total is not None else summary.total
+        # the rows carried from an earlier load are in the counts, not in the total
+        done = summary.total - counts["not_sent"] - summary.carried
+        total = self.total if self.total is not None else summary.total - summary.carried
         limit = None if self._engine is None else self._engine.pressure.slowed_to
         return ProgressEvent(done, total, counts, summary.elapsed or 0.0, finished, limit)
 

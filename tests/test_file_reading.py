@@ -738,6 +738,22 @@ def test_a_status_file_of_row_and_status_only_resumes_without_warnings(es, tmp_p
     assert status["maybe_duplicate"].tolist() == [False] * 3
 
 
+def test_the_progress_of_a_resumed_load_counts_the_rows_it_sends(es, tmp_path) -> None:
+    # its total is the rows to send: with the rows carried counted as done, the bar
+    # went past 100% (tqdm then drops its percentage and ETA), its rate the carried rows'
+    path = tmp_path / "rows.csv"
+    path.write_text("k,v\na,1\nb,2\nc,3\nd,4\n")
+    resume = tmp_path / "old.csv"
+    resume.write_text("row,status\n0,ok\n1,ok\n2,ok\n3,not_sent\n")
+    events: list[es_pandas.ProgressEvent] = []
+    es_pandas.produce_file(
+        path, "single", url=es.url, api_key=API_KEY, resume=str(resume), progress=events.append
+    )
+    assert events[-1].finished
+    assert events[-1].total == 1 and all(event.done <= 1 for event in events)
+    assert events[-1].done == 1 and events[-1].counts["ok"] == 4
+
+
 def test_resume_keeps_the_timestamps_of_every_carried_row(es, tmp_path) -> None:
     """A status file written before es_pandas wrote every timestamp to the millisecond:
     a chunk of whole seconds, then one with milliseconds. Read by the first value's

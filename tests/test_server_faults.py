@@ -264,6 +264,15 @@ def test_admin_routes_configure_faults(es: LocalEventStreams, client) -> None:
     assert produce(client).status_code == 200
 
 
+def test_admin_put_replaces_the_script_too(es: LocalEventStreams, client) -> None:
+    auth = bearer()
+    client.put("/_local/faults", json={"script": ["429", "429"]}, headers=auth)
+    response = client.put("/_local/faults", json={"script": ["503"]}, headers=auth)
+    assert response.json()["script"] == ["503"]
+    assert client.put("/_local/faults", json={}, headers=auth).json()["script"] == []
+    assert produce(client).status_code == 200
+
+
 def test_admin_routes_reject_bad_fault_settings(es: LocalEventStreams, client) -> None:
     response = client.put("/_local/faults", json={"rates": {"teapot": 0.5}}, headers=bearer())
     assert response.status_code == 400

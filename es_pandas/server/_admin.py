@@ -215,7 +215,7 @@ async def set_faults(request: Request, state: ServerState, access: Access) -> Re
     config = FaultConfig(**body)
     # The script is checked whole before it is queued, and the settings before they
     # apply: a refused body changes nothing
-    state.faults.script(_actions([] if script is None else script))
+    state.faults.script(_actions([] if script is None else script), replace=True)
     state.faults.configure(config)
     return _faults_json(state)
 

@@ -189,8 +189,9 @@ class FaultInjector:
             self._rates = [(Fault.parse(a), r) for a, r in config.rates.items() if r > 0]
             self._random = random.Random(config.seed)
 
-    def script(self, actions: Iterable[str]) -> None:
-        """Queue actions for the next requests, one each; ``"503x5"`` is five 503s."""
+    def script(self, actions: Iterable[str], *, replace: bool = False) -> None:
+        """Queue actions for the next requests, one each; ``"503x5"`` is five 503s.
+        ``replace``: in place of the actions still queued."""
         runs = []
         for item in actions:
             if not isinstance(item, str):
@@ -202,8 +203,11 @@ class FaultInjector:
                 )
             runs.append((Fault.parse(action), int(times) if repeat else 1))
         with self._lock:
-            if len(self._script) + sum(n for _, n in runs) > MAX_SCRIPT:
+            kept = 0 if replace else len(self._script)
+            if kept + sum(n for _, n in runs) > MAX_SCRIPT:
                 raise ValueError(f"a fault script holds at most {MAX_SCRIPT} actions")
+            if replace:
+                self._script.clear()
             for fault, count in runs:
                 self._script.extend([fault] * count)
 
