@@ -254,6 +254,42 @@ def test_resume_after_an_interrupted_load_sends_each_row_once(es, env, tmp_path)
     assert len(texts) <= rows
 
 
+@pytest.mark.parametrize("sigint", ["default", "ignored"])
+def test_sigterm_stops_a_load_as_ctrl_c_does(es, env, tmp_path, sigint: str) -> None:
+    """timeout, systemd and schedulers stop a job with SIGTERM: it killed the load,
+    leaving no status file and the rows in flight unknown. A job a shell started in
+    the background has SIGINT ignored; SIGTERM stops it all the same."""
+    rows = 2000
+    path = write(frame(rows), tmp_path / "rows.csv")
+    status_out = tmp_path / "status.csv"
+    topic = f"terminated-{sigint}"
+    es.create_topic(topic, 1)
+    es.set_faults(latency=0.02)
+    handler = signal.SIG_DFL if sigint == "default" else signal.SIG_IGN
+    command = [sys.executable, "-m", "es_pandas", "produce", str(path), "--topic", topic]
+    options = ["--status-out", str(status_out), "--concurrency", "8", "--chunksize", "500"]
+    proc = subprocess.Popen(
+        [*command, *options],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, handler),
+    )
+    wait_for_answers(es, 300, proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    es.clear_faults()
+    assert proc.returncode == 143, err
+    assert f"Error: terminated (SIGTERM); the status so far is in {status_out}" in err
+    status = pd.read_csv(status_out)  # the rows read so far, in file order
+    assert status["row"].tolist() == list(range(len(status)))
+    assert 300 <= (status["status"] == "ok").sum() < rows
+    # the rows in flight were waited for: each sent row is ok, as the server has it
+    assert set(status["status"]) <= {"ok", "not_sent"}
+    assert len(es.read(topic)) == (status["status"] == "ok").sum()
+
+
 def test_resume_can_retry_unknown_rows(es, env, tmp_path) -> None:
     path = write(frame(4), tmp_path / "rows.csv")
     status = pd.DataFrame({"row": [0, 1, 2], "status": ["ok", "unknown", "failed"]})

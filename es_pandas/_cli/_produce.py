@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import sys
+from collections.abc import Iterator
+from types import FrameType
 from typing import Any, NoReturn
 
 import click
@@ -18,10 +22,18 @@ from .._producer import produce_file
 from .._status import Summary
 from ._options import cli_words, flags, to_options
 
-__all__ = ["EXIT_CONFIG", "EXIT_INTERRUPTED", "EXIT_NOT_ALL_OK", "fail", "produce"]
+__all__ = [
+    "EXIT_CONFIG",
+    "EXIT_INTERRUPTED",
+    "EXIT_NOT_ALL_OK",
+    "EXIT_TERMINATED",
+    "fail",
+    "produce",
+]
 
 EXIT_NOT_ALL_OK = 1
 EXIT_CONFIG = 2
+EXIT_TERMINATED = 128 + signal.SIGTERM  # as a shell reports a job SIGTERM ended
 
 
 def fail(message: str, code: int) -> NoReturn:
@@ -44,7 +56,8 @@ def produce(file: str, topic: str, dry_run: bool, **values: Any) -> None:
     Connection settings come from the options, --credentials, or the ES_PANDAS_*
     environment variables. Exit status: 0 every row ok (or --errors collect), 1 some
     rows not ok, 2 usage or configuration error, or the run stopped early (credentials
-    refused, no such topic, server unreachable), 130 interrupted (the status so far is
+    refused, no such topic, server unreachable), 130 interrupted, 143 terminated by
+    SIGTERM (either way, the rows in flight are waited for, and the status so far is
     written).
 
     \b
@@ -59,11 +72,13 @@ def produce(file: str, topic: str, dry_run: bool, **values: Any) -> None:
     status_out = values.get("status_out")
     if dry_run and status_out:
         raise click.UsageError("a --dry-run sends nothing, so it writes no --status-out")
+    terminated: list[int] = []
     try:
         options = to_options(values, [*FILE_OPTIONS, *PRODUCE_OPTIONS])
-        summary = produce_file(
-            file, topic, dry_run=_print_requests if dry_run else False, **options
-        )
+        with _terminate_as_interrupt(terminated):
+            summary = produce_file(
+                file, topic, dry_run=_print_requests if dry_run else False, **options
+            )
     except ConfigurationError as exc:
         fail(cli_words(str(exc)), EXIT_CONFIG)
     except ProduceAborted as exc:
@@ -78,6 +93,8 @@ def produce(file: str, topic: str, dry_run: bool, **values: Any) -> None:
     except ProduceInterrupted as exc:
         click.echo(exc.summary.table(), err=True)
         where = f"; the status so far is in {status_out}" if status_out else ""
+        if terminated:
+            fail(f"terminated (SIGTERM){where}", EXIT_TERMINATED)
         fail(f"interrupted{where}", EXIT_INTERRUPTED)
     except ProduceError as exc:  # --errors raise (the default): rows are not ok
         _report(exc.summary, dry_run, status_out)
@@ -88,6 +105,30 @@ def produce(file: str, topic: str, dry_run: bool, **values: Any) -> None:
     _report(summary, dry_run, status_out)
     if dry_run and summary.counts["ok"] != summary.total and options["errors"] == "raise":
         sys.exit(EXIT_NOT_ALL_OK)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt(terminated: list[int]) -> Iterator[None]:
+    """SIGTERM (``timeout``, systemd, a scheduler stopping a job) stops the load as
+    Ctrl-C does, the status so far written; without this it killed the process, leaving
+    no status file and the rows in flight unknown. Each SIGTERM is appended to
+    ``terminated``."""
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        terminated.append(signum)
+        interrupt = signal.getsignal(signal.SIGINT)
+        if callable(interrupt):
+            interrupt(signal.SIGINT, frame)  # the run's Ctrl-C count, or KeyboardInterrupt
+        else:
+            # SIGINT ignored (a job a shell started in the background): the run
+            # counts a KeyboardInterrupt as a Ctrl-C all the same
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _report(summary: Summary, dry_run: bool, status_out: str | None) -> None:
