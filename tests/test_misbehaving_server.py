@@ -936,6 +936,30 @@ def test_unsendable_secrets_from_the_environment_are_refused(
     assert "ES_PANDAS_API_KEY" in str(raised.value) and "s3cr" not in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain\r\n; x=1", "text/plain\n; X-Injected: 1", "text/plain\x0b; a", "text/pla\xefn"],
+    ids=["crlf", "lf", "vertical-tab", "not-ascii"],
+)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_content_type_a_header_cannot_carry_is_refused_before_any_request(
+    engine: str, content_type: str
+) -> None:
+    # it was sent as it is, to be refused by the engine: every row unknown, as if sent
+    frame = pd.DataFrame({"v": ["a", "b"]})
+    with serving() as server:
+        with pytest.raises(es_pandas.ConfigurationError, match="text_content_type"):
+            produce(
+                server,
+                frame,
+                engine,
+                api_version="v1",
+                value_col="v",
+                text_content_type=content_type,
+            )
+        assert server.connections == 0
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_latin1_api_key_is_refused_or_sent_as_latin1_by_every_engine(engine: str) -> None:
     key = "s3cr3t-k\xe9y"
