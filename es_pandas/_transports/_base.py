@@ -352,8 +352,16 @@ def _parse_proxy(url: str, source: str = "proxy=") -> Proxy:
 def check_proxy_url(url: str) -> None:
     """Refuse what no engine can use as a proxy, naming it without credentials."""
     bare, user, password = split_userinfo(url)
-    scheme = urlsplit(bare).scheme
-    if scheme not in ("http", "https") or not urlsplit(bare).hostname:
+    parts = urlsplit(bare)
+    if parts.query or parts.fragment or "@" in parts.path or bare.endswith(("?", "#")):
+        # A '/', '?' or '#' in the credentials ends the host early: the URL's host would
+        # be read from inside the password, and the URL could not be shown.
+        raise ConfigurationError(
+            "proxy: not a proxy URL (http://[user:password@]host:port); percent-encode "
+            "any '/', '?', '#' or '@' in its user info (%2F, %3F, %23, %40)"
+        )
+    scheme = parts.scheme
+    if scheme not in ("http", "https") or not parts.hostname:
         socks = " (SOCKS is not supported)" if scheme.startswith("socks") else ""
         raise ConfigurationError(f"proxy: {bare!r} is not an http:// or https:// proxy URL{socks}")
     # Proxy credentials become a header too, and the engines encode anything but
