@@ -15,6 +15,7 @@ import base64
 import contextlib
 import email.utils
 import gzip
+import io
 import itertools
 import json
 import logging
@@ -1300,6 +1301,39 @@ def test_a_raising_progress_callable_is_reported_once(
     offsets_match_storage(status, server)
     reports = [r for r in warnings_of(caplog) if "progress" in r.getMessage()]
     assert len(reports) == 1 and len(calls) == 1
+
+
+class BreakingStream(io.StringIO):
+    """stderr that breaks after its first write: a closed pipe, a full disk."""
+
+    def write(self, text: str) -> int:
+        if self.tell():
+            raise BrokenPipeError(32, "Broken pipe")
+        return super().write(text or " ")
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_progress_bar_that_cannot_be_drawn_never_loses_the_run(
+    engine: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def slowish(exchange: Exchange) -> None:
+        await asyncio.sleep(0.002)  # a run long enough for several progress ticks
+        await store_and_answer(exchange)
+
+    caplog.set_level(logging.WARNING)
+    with serving(slowish) as server:
+        monkeypatch.setattr(sys, "stderr", BreakingStream())
+        try:
+            status = produce(server, rows(300), engine, progress=True, concurrency=4)
+        finally:
+            monkeypatch.undo()
+    assert (status["status"] == "ok").all()
+    offsets_match_storage(status, server)
+    reports = [r for r in warnings_of(caplog) if "progress" in r.getMessage()]
+    assert len(reports) == 1
 
 
 # -- 10. a custom engine outside the contract ------------------------------------------------
