@@ -88,14 +88,16 @@ class _TqdmReporter(_Reporter):
 
         # A terminal that reports no size (some pseudo-terminals) gives tqdm 0 columns
         # and rows, and it prints nothing at all: fall back to 100x24.
-        size = None if _in_jupyter() else shutil.get_terminal_size((100, 24))
+        jupyter = _in_jupyter()
+        size = None if jupyter else shutil.get_terminal_size((100, 24))
         self._bar = tqdm(
             total=total,
             desc=description,
             unit="row",
             ncols=size and size.columns,
             nrows=size and size.lines,
-            file=_Guarded(sys.stderr),
+            # Jupyter's bar is a widget (its text fallback goes to stdout, as tqdm has it)
+            file=None if jupyter else _Guarded(sys.stderr),
         )
 
     @staticmethod
