@@ -292,7 +292,8 @@ _TOKEN = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 # type/subtype, then parameters; no line breaks (a header value)
-_MEDIA_TYPE = re.compile(r"[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*(?:\s*;[ -~]*)?")
+# ASCII only, and no line breaks: it is sent as the Content-Type header
+_MEDIA_TYPE = re.compile(r"[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*(?:[ \t]*;[ -~]*)?", re.ASCII)
 
 
 def media_type(name: str, value: Any) -> str:

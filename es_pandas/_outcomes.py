@@ -150,8 +150,13 @@ def decide(
             return Decision("retry", wait=None)
         return _final(attempts, error)
     status = outcome.status
-    if 200 <= status < 300 and outcome.headers.get("content-type", "").startswith("text/html"):
+    if (
+        200 <= status < 300
+        and outcome.headers.get("content-type", "").startswith("text/html")
+        and not looks_like_success(outcome.body)
+    ):
         # A web page (a login or a portal): whatever took the request, Kafka did not.
+        # (Event Streams' own success body under a gateway's wrong label is a success.)
         page = describe_error(status, outcome.body)
         message = f"answered with a web page, not as Event Streams does ({page}): " + (
             _NOT_EVENT_STREAMS

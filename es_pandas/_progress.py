@@ -88,13 +88,16 @@ class _TqdmReporter(_Reporter):
 
         # A terminal that reports no size (some pseudo-terminals) gives tqdm 0 columns
         # and rows, and it prints nothing at all: fall back to 100x24.
-        size = None if _in_jupyter() else shutil.get_terminal_size((100, 24))
+        jupyter = _in_jupyter()
+        size = None if jupyter else shutil.get_terminal_size((100, 24))
         self._bar = tqdm(
             total=total,
             desc=description,
             unit="row",
             ncols=size and size.columns,
             nrows=size and size.lines,
+            # Jupyter's bar is a widget (its text fallback goes to stdout, as tqdm has it)
+            file=None if jupyter else _Guarded(sys.stderr),
         )
 
     @staticmethod
@@ -124,6 +127,38 @@ class _TqdmReporter(_Reporter):
         self._bar.set_postfix_str(self._postfix(event), refresh=False)
         self._bar.update(event.done - self._bar.n)
         self._bar.close()
+
+
+class _Guarded:
+    """stderr for the bar. A write that fails (stderr a closed pipe, a full disk) is
+    said once and turns the bar's output off: raised inside tqdm, it cost the run its
+    status, and left tqdm's lock held, so that the next bar hung the process."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._broken = False
+
+    def write(self, text: str) -> int:
+        self._call("write", text)
+        return len(text)
+
+    def flush(self) -> None:
+        self._call("flush")
+
+    def _call(self, name: str, *args: str) -> None:
+        if self._broken:
+            return
+        try:
+            getattr(self._stream, name)(*args)
+        except Exception:
+            self._broken = True
+            logger.warning(
+                "the progress bar cannot be drawn; it is not drawn again in this run",
+                exc_info=True,
+            )
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def _in_jupyter() -> bool:

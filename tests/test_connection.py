@@ -13,7 +13,7 @@ from es_pandas import ConfigurationError, IAMAuth, LocalEventStreams, Producer
 from es_pandas._config import resolve
 from es_pandas._options import PRODUCE_OPTIONS, check_options
 
-from .conftest import API_KEY, ENGINES, run
+from .conftest import API_KEY, ENGINES, free_port, run
 
 ROWS = pd.DataFrame({"v": range(20)})
 
@@ -486,6 +486,24 @@ def test_a_url_with_a_gateways_path_is_taken() -> None:
 def test_proxy_credentials_must_be_header_safe() -> None:
     with pytest.raises(ConfigurationError, match="credentials in 'http://proxy:3128'"):
         ROWS.es.produce("t", url="https://es.example", proxy="http://u:p%C3%A9ss@proxy:3128")
+
+
+@pytest.mark.parametrize("char", ["/", "?", "#"])
+@pytest.mark.parametrize("source", ["proxy", "HTTP_PROXY"])
+def test_proxy_credentials_with_a_reserved_character_are_refused_unshown(
+    monkeypatch, char: str, source: str
+) -> None:
+    # Unencoded, the URL's host is read from inside the password: it was sent to DNS,
+    # or shown whole in every row's error.
+    proxy = f"http://proxy-user:pa{char}ss-s3cret@proxy:3128"
+    options = {"proxy": proxy} if source == "proxy" else {}
+    if source != "proxy":
+        monkeypatch.setenv(source, proxy)
+    with pytest.raises(ConfigurationError, match=f"{source}.*percent-encode") as raised:
+        ROWS.es.produce(
+            "t", url=f"http://127.0.0.1:{free_port()}", api_key="a-key", progress=False, **options
+        )
+    assert "s3cret" not in str(raised.value)
 
 
 def test_a_wrong_key_on_a_small_frame_still_raises(es) -> None:

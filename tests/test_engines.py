@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
@@ -140,8 +141,17 @@ def test_close_delimited_answers(engine: str) -> None:
 
 @pytest.mark.parametrize(
     ("encoding", "compress"),
-    [("gzip", gzip.compress), ("deflate", zlib.compress)],
-    ids=["gzip", "deflate"],
+    [
+        ("gzip", gzip.compress),
+        ("deflate", zlib.compress),
+        # gzip's other name, which a recipient takes as gzip (RFC 9110, 8.4.1.3)
+        ("x-gzip", gzip.compress),
+        # codings in the order they were applied
+        ("identity, gzip", gzip.compress),
+        ("deflate, gzip", lambda body: gzip.compress(zlib.compress(body))),
+        ("gzip\r\nContent-Encoding: gzip", lambda body: gzip.compress(gzip.compress(body))),
+    ],
+    ids=["gzip", "deflate", "x-gzip", "identity-gzip", "deflate-gzip", "two-headers"],
 )
 def test_compressed_answers_are_decoded(engine: str, encoding: str, compress) -> None:
     body = compress(b'{"metadata":{"partition":2,"offset":7}}')
@@ -193,6 +203,28 @@ def test_the_cap_counts_decoded_bytes(engine: str) -> None:
     head = f"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {len(bomb)}\r\n\r\n"
     error = run(engine, answering(head.encode() + bomb), max_answer_bytes=1_000_000)
     assert isinstance(error, RemoteProtocolError)
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "gzip, gzip"])
+def test_a_compression_bomb_is_never_decoded_far_past_the_cap(engine: str, encoding: str) -> None:
+    # 200 MB of zeros in 200 KB: decoded a network read at a time, one read alone
+    # would be some 60 MB; the cap is 1 MB
+    bomb = (
+        zlib.compress(b"\0" * 200_000_000, 9)
+        if encoding == "deflate"
+        else gzip.compress(b"\0" * 200_000_000, 9)
+    )
+    if encoding == "gzip, gzip":
+        bomb = gzip.compress(bomb, 9)
+    head = f"HTTP/1.1 200 OK\r\nContent-Encoding: {encoding}\r\nContent-Length: {len(bomb)}\r\n\r\n"
+    tracemalloc.start()
+    try:
+        error = run(engine, answering(head.encode() + bomb), max_answer_bytes=1_000_000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert isinstance(error, RemoteProtocolError) and "larger than" in str(error)
+    assert peak < 12_000_000, f"{peak:,} bytes held to refuse a 1 MB answer"
 
 
 # -- failures and the sent flag ---------------------------------------------------------

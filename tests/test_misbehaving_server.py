@@ -15,6 +15,7 @@ import base64
 import contextlib
 import email.utils
 import gzip
+import io
 import itertools
 import json
 import logging
@@ -936,6 +937,30 @@ def test_unsendable_secrets_from_the_environment_are_refused(
     assert "ES_PANDAS_API_KEY" in str(raised.value) and "s3cr" not in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain\r\n; x=1", "text/plain\n; X-Injected: 1", "text/plain\x0b; a", "text/pla\xefn"],
+    ids=["crlf", "lf", "vertical-tab", "not-ascii"],
+)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_content_type_a_header_cannot_carry_is_refused_before_any_request(
+    engine: str, content_type: str
+) -> None:
+    # it was sent as it is, to be refused by the engine: every row unknown, as if sent
+    frame = pd.DataFrame({"v": ["a", "b"]})
+    with serving() as server:
+        with pytest.raises(es_pandas.ConfigurationError, match="text_content_type"):
+            produce(
+                server,
+                frame,
+                engine,
+                api_version="v1",
+                value_col="v",
+                text_content_type=content_type,
+            )
+        assert server.connections == 0
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_latin1_api_key_is_refused_or_sent_as_latin1_by_every_engine(engine: str) -> None:
     key = "s3cr3t-k\xe9y"
@@ -1276,6 +1301,39 @@ def test_a_raising_progress_callable_is_reported_once(
     offsets_match_storage(status, server)
     reports = [r for r in warnings_of(caplog) if "progress" in r.getMessage()]
     assert len(reports) == 1 and len(calls) == 1
+
+
+class BreakingStream(io.StringIO):
+    """stderr that breaks after its first write: a closed pipe, a full disk."""
+
+    def write(self, text: str) -> int:
+        if self.tell():
+            raise BrokenPipeError(32, "Broken pipe")
+        return super().write(text or " ")
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_progress_bar_that_cannot_be_drawn_never_loses_the_run(
+    engine: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def slowish(exchange: Exchange) -> None:
+        await asyncio.sleep(0.002)  # a run long enough for several progress ticks
+        await store_and_answer(exchange)
+
+    caplog.set_level(logging.WARNING)
+    with serving(slowish) as server:
+        monkeypatch.setattr(sys, "stderr", BreakingStream())
+        try:
+            status = produce(server, rows(300), engine, progress=True, concurrency=4)
+        finally:
+            monkeypatch.undo()
+    assert (status["status"] == "ok").all()
+    offsets_match_storage(status, server)
+    reports = [r for r in warnings_of(caplog) if "progress" in r.getMessage()]
+    assert len(reports) == 1
 
 
 # -- 10. a custom engine outside the contract ------------------------------------------------

@@ -163,6 +163,14 @@ def test_a_web_page_for_an_answer_is_not_a_success() -> None:
     assert "kafka_http_url" in decision.error
 
 
+def test_event_streams_success_body_is_ok_whatever_its_content_type() -> None:
+    # a gateway's label on the answer does not unwrite the record the body says it wrote
+    body = b'{"metadata":{"topic":"t","timestamp":1,"partition":0,"offset":7}}'
+    for check_body in (True, False):
+        (decision,), _ = run(answer(200, body, content_type="text/html"), check_body=check_body)
+        assert decision.action == "ok"
+
+
 @pytest.mark.parametrize("status", [405, 501])
 def test_a_url_that_takes_no_post_is_about_the_run(status: int) -> None:
     (decision,), _ = run(answer(status, b"<h1>Method Not Allowed</h1>"), url=URL + "?key=k9")

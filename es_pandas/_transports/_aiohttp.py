@@ -131,7 +131,8 @@ class AiohttpTransport(AsyncTransport):
 
     async def _read(self, answer: aiohttp.ClientResponse) -> bytes:
         cap = self.config.max_answer_bytes
-        coding = answer.headers.get("content-encoding")
+        # every Content-Encoding header: a body may be coded more than once
+        coding = ", ".join(answer.headers.getall("content-encoding", ())) or None
         length = answer.content_length
         if length is not None and length <= cap and coding is None:
             return await answer.read()

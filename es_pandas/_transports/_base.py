@@ -21,7 +21,7 @@ import os
 import ssl
 import zlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
@@ -352,8 +352,16 @@ def _parse_proxy(url: str, source: str = "proxy=") -> Proxy:
 def check_proxy_url(url: str) -> None:
     """Refuse what no engine can use as a proxy, naming it without credentials."""
     bare, user, password = split_userinfo(url)
-    scheme = urlsplit(bare).scheme
-    if scheme not in ("http", "https") or not urlsplit(bare).hostname:
+    parts = urlsplit(bare)
+    if parts.query or parts.fragment or "@" in parts.path or bare.endswith(("?", "#")):
+        # A '/', '?' or '#' in the credentials ends the host early: the URL's host would
+        # be read from inside the password, and the URL could not be shown.
+        raise ConfigurationError(
+            "proxy: not a proxy URL (http://[user:password@]host:port); percent-encode "
+            "any '/', '?', '#' or '@' in its user info (%2F, %3F, %23, %40)"
+        )
+    scheme = parts.scheme
+    if scheme not in ("http", "https") or not parts.hostname:
         socks = " (SOCKS is not supported)" if scheme.startswith("socks") else ""
         raise ConfigurationError(f"proxy: {bare!r} is not an http:// or https:// proxy URL{socks}")
     # Proxy credentials become a header too, and the engines encode anything but
@@ -389,36 +397,33 @@ class AnswerTooLarge(Exception):
 
 class Decoder:
     """Decodes a gzip or deflate body as it arrives, never past ``cap`` bytes (a few KB
-    of gzip can expand to gigabytes). Other codings pass through as they are, as httpx
-    does without its optional decoders: the status still decides the row."""
+    of gzip can expand to gigabytes). Several codings (``Content-Encoding: deflate,
+    gzip``, or the header twice) are undone in reverse order, each step never holding
+    more than ``cap`` bytes either. A body with a coding other than these passes through
+    as it is, as httpx does without its optional decoders: the status still decides the
+    row."""
 
     def __init__(self, coding: str | None, cap: int) -> None:
-        coding = (coding or "").strip().lower()
+        codings = [c.strip().lower() for c in (coding or "").split(",")]
+        codings = [c for c in codings if c not in ("", "identity")]
         self._cap = cap
         self._size = 0
-        self._first = True
-        # wbits 32+: zlib detects gzip or zlib framing; deflate may also be raw (negative)
-        wbits = {"gzip": 31, "x-gzip": 31, "deflate": 15}.get(coding)
-        self._zlib = None if wbits is None else zlib.decompressobj(wbits)
-        self._raw_fallback = coding == "deflate"
+        # the last coding applied is undone first
+        known = all(c in _WBITS for c in codings)
+        self._steps = [_Inflater(c) for c in reversed(codings)] if known else []
         self._parts: list[bytes] = []
 
     def feed(self, data: bytes) -> None:
-        if self._zlib is None:
+        self._pass(data, 0)
+
+    def _pass(self, data: bytes, step: int) -> None:
+        if step == len(self._steps):
             self._keep(data)
             return
-        while data:
-            try:
-                out = self._zlib.decompress(data, self._cap + 1 - self._size)
-            except zlib.error:
-                if not (self._first and self._raw_fallback):
-                    raise
-                # "deflate" is often sent without its zlib header
-                self._zlib, self._raw_fallback = zlib.decompressobj(-zlib.MAX_WBITS), False
-                continue
-            self._first = False
-            self._keep(out)
-            data = self._zlib.unconsumed_tail
+        # an inner step's output is as bounded as the answer: cap + 1 at a time
+        room = self._cap + 1 - self._size if step == len(self._steps) - 1 else self._cap + 1
+        for out in self._steps[step].inflate(data, room):
+            self._pass(out, step + 1)
 
     def _keep(self, data: bytes) -> None:
         self._size += len(data)
@@ -427,9 +432,38 @@ class Decoder:
             raise AnswerTooLarge(self._cap, b"".join(self._parts)[: self._cap])
 
     def body(self) -> bytes:
-        if self._zlib is not None:
-            self._keep(self._zlib.flush())
+        for step in range(len(self._steps)):
+            self._pass(self._steps[step].flush(), step + 1)
         return b"".join(self._parts)
+
+
+# wbits: gzip framing; deflate's zlib framing (raw deflate is tried when that fails)
+_WBITS = {"gzip": 31, "x-gzip": 31, "deflate": 15}
+
+
+class _Inflater:
+    """One coding of :class:`Decoder`, undone in pieces of at most ``room`` bytes."""
+
+    def __init__(self, coding: str) -> None:
+        self._zlib = zlib.decompressobj(_WBITS[coding])
+        # "deflate" is often sent without its zlib header
+        self._raw_fallback = coding == "deflate"
+
+    def inflate(self, data: bytes, room: int) -> Iterator[bytes]:
+        while data:
+            try:
+                out = self._zlib.decompress(data, room)
+            except zlib.error:
+                if not self._raw_fallback:
+                    raise
+                self._zlib, self._raw_fallback = zlib.decompressobj(-zlib.MAX_WBITS), False
+                continue
+            self._raw_fallback = False
+            yield out
+            data = self._zlib.unconsumed_tail
+
+    def flush(self) -> bytes:
+        return self._zlib.flush()
 
 
 #: why a request ended with the connection closed and no answer, in every engine's words
