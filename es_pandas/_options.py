@@ -28,7 +28,7 @@ from typing import Annotated, Any, Literal, TypedDict
 
 from . import _checks as checks
 from ._checks import ColumnType, Credentials
-from ._progress import Progress
+from ._progress import LINE_SECONDS, Progress
 from ._retry import DOWN_SECONDS, Retry
 from ._transports import Engine
 from ._wire.dialect import RECORD_ID_HEADER
@@ -655,7 +655,8 @@ class ProduceOptions(TypedDict, total=False):
         Progress | None,
         Option(
             "A progress bar: by default where someone can see it (a widget in Jupyter, "
-            "text on a terminal, nothing in CI); turned on, always one; turned off, never.",
+            "text on a terminal, nothing in CI); turned on, always (where stderr is a file "
+            f"or a pipe, a job's log, a line every {LINE_SECONDS:g} s); turned off, never.",
             python="True, False, or a callable receiving es_pandas.ProgressEvent.",
             check=checks.progress,
             shows="where someone can see it",

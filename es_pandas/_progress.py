@@ -1,5 +1,6 @@
 """Progress reporting: an ipywidgets bar in Jupyter, a text bar on a terminal,
-nothing in CI or when stderr is not a terminal; or a callable of the user's.
+nothing in CI or when stderr is not a terminal unless asked for (then a line every
+:data:`LINE_SECONDS`, which a log file keeps readable); or a callable of the user's.
 
 The engine never calls the bar per row: a ticker reads the status counts a few
 times a second, which keeps the per-row path free of progress work.
@@ -18,6 +19,9 @@ from typing import Any, Union
 __all__ = ["Progress", "ProgressEvent", "make_reporter"]
 
 logger = logging.getLogger("es_pandas")
+
+#: seconds between the lines written where stderr is a file or a pipe (a job's log)
+LINE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -100,20 +104,8 @@ class _TqdmReporter(_Reporter):
             file=None if jupyter else _Guarded(sys.stderr),
         )
 
-    @staticmethod
-    def _postfix(event: ProgressEvent) -> str:
-        counts = event.counts
-        parts = [f"ok={counts['ok']:,}"]
-        parts += [
-            f"{name}={n:,}" for name, n in counts.items() if n and name not in ("ok", "not_sent")
-        ]
-        if event.max_rate is not None and not event.finished:
-            # the bar's own rate and ETA follow the recent rows; this says why they fell
-            parts.append(f"slowed to {event.max_rate:,.0f}/s (server pushed back)")
-        return " ".join(parts)
-
     def update(self, event: ProgressEvent) -> None:
-        self._bar.set_postfix_str(self._postfix(event), refresh=False)
+        self._bar.set_postfix_str(_counts(event), refresh=False)
         self._bar.update(event.done - self._bar.n)
         # At every tick: tqdm redraws by itself only every so many rows (thousands
         # after a fast start), and a run slowed to a row a second, or waiting to try
@@ -124,9 +116,52 @@ class _TqdmReporter(_Reporter):
         if any(n for name, n in event.counts.items() if name != "ok"):
             # a bar that ends full reads as success (the widget turns green) unless told
             self._bar.colour = "red"
-        self._bar.set_postfix_str(self._postfix(event), refresh=False)
+        self._bar.set_postfix_str(_counts(event), refresh=False)
         self._bar.update(event.done - self._bar.n)
         self._bar.close()
+
+
+class _LineReporter(_Reporter):
+    """Progress asked for where stderr is a file or a pipe (a cron job's log): a line
+    every :data:`LINE_SECONDS` and one at the end, where a bar's redraws would pile up
+    as one line of carriage returns."""
+
+    def __init__(self, total: int | None, description: str) -> None:
+        self._total = total
+        self._description = description
+        self._stream = _Guarded(sys.stderr)
+        self._next = LINE_SECONDS
+
+    def update(self, event: ProgressEvent) -> None:
+        if event.elapsed >= self._next:
+            self._next = event.elapsed + LINE_SECONDS
+            self._line(event)
+
+    def close(self, event: ProgressEvent, summary: str) -> None:
+        self._line(event)
+
+    def _line(self, event: ProgressEvent) -> None:
+        done = f"{event.done:,}"
+        if event.total:
+            done += f"/{event.total:,} rows ({event.done / event.total:.0%})"
+        else:
+            done += " rows"
+        parts = [done, f"{event.elapsed:,.0f} s", f"{event.rate:,.0f} rows/s", _counts(event)]
+        if not event.finished and event.eta is not None and event.total:
+            parts.append(f"about {event.eta:,.0f} s to go")
+        self._stream.write(f"{self._description}: {', '.join(parts)}\n")
+        self._stream.flush()
+
+
+def _counts(event: ProgressEvent) -> str:
+    """The rows' statuses so far, and why the run is slow if it was slowed."""
+    counts = event.counts
+    parts = [f"ok={counts['ok']:,}"]
+    parts += [f"{name}={n:,}" for name, n in counts.items() if n and name not in ("ok", "not_sent")]
+    if event.max_rate is not None and not event.finished:
+        # a bar's own rate and ETA follow the recent rows; this says why they fell
+        parts.append(f"slowed to {event.max_rate:,.0f}/s (server pushed back)")
+    return " ".join(parts)
 
 
 class _Guarded:
@@ -169,20 +204,18 @@ def _in_jupyter() -> bool:
     return ipython is not None and type(ipython).__name__ == "ZMQInteractiveShell"
 
 
-def _wants_bar() -> bool:
-    if os.environ.get("CI"):
-        return False
-    if _in_jupyter():
-        return True
+def _on_terminal() -> bool:
     stream = sys.stderr
     return stream is not None and hasattr(stream, "isatty") and stream.isatty()
 
 
 def make_reporter(progress: Progress | None, total: int | None, description: str) -> _Reporter:
-    """``None``: a bar where someone can see it; ``True``: always a bar; ``False``:
-    silent; a callable: called with :class:`ProgressEvent` instead of a bar."""
+    """``None``: a bar where someone can see it (Jupyter, a terminal; not in CI);
+    ``True``: always, a bar there and elsewhere a line every :data:`LINE_SECONDS`;
+    ``False``: silent; a callable: called with :class:`ProgressEvent` instead."""
     if callable(progress):
         return _CallbackReporter(progress)
-    if progress is True or (progress is None and _wants_bar()):
-        return _TqdmReporter(total, description)
-    return _Reporter()
+    drawn = _in_jupyter() or _on_terminal()
+    if progress is False or (progress is None and (not drawn or os.environ.get("CI"))):
+        return _Reporter()
+    return _TqdmReporter(total, description) if drawn else _LineReporter(total, description)

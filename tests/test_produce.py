@@ -507,14 +507,48 @@ def test_progress_callable_gets_events(es, orders) -> None:
     assert events[-1].counts["ok"] == 60
 
 
-def test_progress_bar_on_request(es, orders, capsys) -> None:
+@pytest.fixture
+def terminal(monkeypatch) -> None:
+    """stderr taken for a terminal, where the bar is drawn (capsys's is not one)."""
+    monkeypatch.setattr("es_pandas._progress._on_terminal", lambda: True)
+
+
+def test_progress_bar_on_request(es, orders, capsys, terminal) -> None:
     orders.es.produce("orders", url=es.url, api_key=API_KEY, progress=True)
     err = capsys.readouterr().err
-    assert "60/60" in err and "ok=60" in err
+    assert "60/60" in err and "ok=60" in err and "\r" in err
     assert API_KEY not in err
 
 
-def test_progress_bar_ends_red_when_rows_are_not_ok(es, orders, capsys) -> None:
+def test_progress_on_request_where_stderr_is_a_log_is_a_line_every_few_seconds(
+    capsys, monkeypatch
+) -> None:
+    """A bar's redraws in a cron job's log pile up as one line of carriage returns."""
+    from es_pandas._progress import LINE_SECONDS, ProgressEvent, make_reporter
+    from es_pandas._status import STATUSES
+
+    def event(done: int, elapsed: float, **more) -> ProgressEvent:
+        counts = {**dict.fromkeys(STATUSES, 0), "ok": done, "not_sent": 10_000 - done}
+        return ProgressEvent(done, 10_000, counts, elapsed, **more)
+
+    monkeypatch.delenv("CI", raising=False)
+    lines = make_reporter(True, 10_000, "orders")
+    for elapsed in range(0, int(3 * LINE_SECONDS)):  # ticks, a few a second in a run
+        lines.update(event(100 * elapsed, float(elapsed), max_rate=100.0))
+    lines.close(event(10_000, 100.0, finished=True), "")
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    assert err.splitlines() == [
+        "orders: 1,000/10,000 rows (10%), 10 s, 100 rows/s, ok=1,000 slowed to 100/s "
+        "(server pushed back), about 90 s to go",
+        "orders: 2,000/10,000 rows (20%), 20 s, 100 rows/s, ok=2,000 slowed to 100/s "
+        "(server pushed back), about 80 s to go",
+        "orders: 10,000/10,000 rows (100%), 100 s, 100 rows/s, ok=10,000",
+    ]
+    assert make_reporter(None, 10_000, "orders").__class__.__name__ == "_Reporter"  # silent
+
+
+def test_progress_bar_ends_red_when_rows_are_not_ok(es, orders, capsys, terminal) -> None:
     red = "\x1b[31m"
     orders.es.produce("orders", url=es.url, api_key=API_KEY, progress=True)
     assert red not in capsys.readouterr().err
@@ -525,7 +559,7 @@ def test_progress_bar_ends_red_when_rows_are_not_ok(es, orders, capsys) -> None:
 
 
 @pytest.mark.parametrize("ended", [0, 1], ids=["no row ended", "a row ended"])
-def test_the_bar_moves_at_every_tick(capsys, ended: int) -> None:
+def test_the_bar_moves_at_every_tick(capsys, terminal, ended: int) -> None:
     # A slowed run, or rows waiting to try again, end a row now and then or none: the
     # bar still shows the time going and why the run is slow, or it looks hung.
     # (tqdm redraws by itself only every `miniters` rows, thousands after a fast start.)
