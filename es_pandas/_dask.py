@@ -40,6 +40,7 @@ import pandas as pd
 from . import _exceptions
 from ._auth import Auth
 from ._config import Settings, resolve
+from ._deadletters import DeadLetters, drop_dead_letter_columns
 from ._exceptions import (
     AuthenticationError,
     ConfigurationError,
@@ -55,7 +56,16 @@ from ._options import PRODUCE_OPTIONS, check_options, parameters_doc
 from ._producer import Producer
 from ._progress import ProgressEvent
 from ._reasons import group_alike
-from ._status import OTHER_ERRORS, REASONS_KEPT, STATUSES, StatusBook, StatusFrame, Summary
+from ._status import (
+    OTHER_ERRORS,
+    REASONS_KEPT,
+    STATUSES,
+    Chunk,
+    StatusBook,
+    StatusFrame,
+    Summary,
+    Tally,
+)
 from ._wire.limits import check_topic
 
 if TYPE_CHECKING:
@@ -173,7 +183,7 @@ def _produce_partition(
     producer = _producer(shipped)
     stopped = _stop_met(shipped.call)
     if stopped is not None:
-        return _not_sent(frame, producer, *stopped)
+        return _not_sent(frame, producer, own, *stopped)
     try:
         return producer.produce(frame, topic, dead_letter=own)
     except ProduceError as exc:
@@ -208,14 +218,28 @@ def _stop_met(call: str) -> tuple[str, str] | None:
         return kind, message
 
 
-def _not_sent(frame: pd.DataFrame, producer: Producer, kind: str, message: str) -> StatusFrame:
+def _not_sent(
+    frame: pd.DataFrame, producer: Producer, dead_letter: str | None, kind: str, message: str
+) -> StatusFrame:
     """A partition none of whose rows is sent: another one of its call stopped with
-    ``kind``, for a reason that is the run's (it says so in each row's error)."""
-    book = StatusBook(len(frame), record_ids=producer.settings.options["record_id"] is not None)
+    ``kind``, for a reason that is the run's (it says so in each row's error). Its rows
+    are its dead letters, as a run that stops writes its rows not sent."""
+    tally = Tally()
+    book = StatusBook(
+        len(frame), tally, record_ids=producer.settings.options["record_id"] is not None
+    )
     book.errors = dict.fromkeys(
         range(len(frame)), f"not sent: another partition's run stopped ({kind}): {message}"
     )
     status = book.to_frame(frame.index)
+    if dead_letter is not None:
+        rows = drop_dead_letter_columns(frame)
+        dead = DeadLetters(dead_letter, tally)
+        try:
+            dead.write(Chunk(rows, rows.index, book, rows=rows))
+        finally:
+            dead.close()
+        status.attrs["dead_letters"] = (dead.path, tally.dead_letters)
     status.attrs["stopped"] = (kind, message)
     return status
 

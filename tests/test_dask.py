@@ -375,6 +375,27 @@ def test_dead_letters_go_to_one_file_per_partition(client, es, topic, tmp_path) 
     assert dead["amount"].tolist() == frame["amount"].iloc[30:60].tolist()
 
 
+def test_a_partition_not_sent_after_a_run_wide_stop_writes_its_dead_letters(es, tmp_path) -> None:
+    """A partition stopped at once by another's stop wrote no dead-letter file: its
+    rows were in no file to send again (300 of 400 here), and the summary counted them
+    nowhere."""
+    import dask
+
+    ddf = dd.from_pandas(orders(), npartitions=4)
+    dead_letter = str(tmp_path / "dead-*.jsonl")
+    with (
+        dask.config.set(scheduler="sync"),
+        pytest.raises(es_pandas.TopicNotFoundError) as caught,
+    ):
+        ddf.es.produce("not-a-topic", url=es.url, api_key=SECRET, dead_letter=dead_letter)
+    assert caught.value.summary.dead_letters == (dead_letter, ROWS)
+    files = sorted(tmp_path.iterdir())
+    assert [path.name for path in files] == [f"dead-{n}.jsonl" for n in range(4)]
+    dead = pd.concat(pd.read_json(path, lines=True) for path in files)
+    assert sorted(dead["order_id"]) == sorted(orders()["order_id"])
+    assert dead["status"].isin(["failed", "not_sent"]).all()
+
+
 def test_a_partition_reports_its_errors_as_a_run_counts_them() -> None:
     """Errors alike as one (the values that differ as …); past the distinct errors a
     run's tally keeps, the rest are counted by status."""
