@@ -141,13 +141,16 @@ class _LineReporter(_Reporter):
         self._line(event)
 
     def _line(self, event: ProgressEvent) -> None:
+        # the run's total, if known: an event's is the rows read so far when it is not
+        # (stdin, a compressed file), and would read as the file's
+        total = self._total
         done = f"{event.done:,}"
-        if event.total:
-            done += f"/{event.total:,} rows ({event.done / event.total:.0%})"
+        if total:
+            done += f"/{total:,} rows ({event.done / total:.0%})"
         else:
             done += " rows"
         parts = [done, f"{event.elapsed:,.0f} s", f"{event.rate:,.0f} rows/s", _counts(event)]
-        if not event.finished and event.eta is not None and event.total:
+        if not event.finished and event.eta is not None and total:
             parts.append(f"about {event.eta:,.0f} s to go")
         self._stream.write(f"{self._description}: {', '.join(parts)}\n")
         self._stream.flush()

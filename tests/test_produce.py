@@ -548,6 +548,27 @@ def test_progress_on_request_where_stderr_is_a_log_is_a_line_every_few_seconds(
     assert make_reporter(None, 10_000, "orders").__class__.__name__ == "_Reporter"  # silent
 
 
+def test_progress_lines_of_a_load_of_unknown_size_show_no_share_or_time_to_go(
+    capsys, monkeypatch
+) -> None:
+    """stdin or a compressed file has no total: its events' total is the rows read so
+    far, which the lines took for the file's (a .csv.gz of 4,000 rows read "2,399/2,500
+    rows (96%), about 0 s to go" at 60%); the bar shows neither."""
+    from es_pandas._progress import LINE_SECONDS, ProgressEvent, make_reporter
+    from es_pandas._status import STATUSES
+
+    monkeypatch.delenv("CI", raising=False)
+    lines = make_reporter(True, None, "rows.csv.gz")
+    counts = {**dict.fromkeys(STATUSES, 0), "ok": 2_399, "not_sent": 101}
+    lines.update(ProgressEvent(2_399, 2_500, counts, LINE_SECONDS))
+    counts = {**dict.fromkeys(STATUSES, 0), "ok": 4_000}
+    lines.close(ProgressEvent(4_000, 4_000, counts, 17.0, finished=True), "")
+    assert capsys.readouterr().err.splitlines() == [
+        "rows.csv.gz: 2,399 rows, 10 s, 240 rows/s, ok=2,399",
+        "rows.csv.gz: 4,000 rows, 17 s, 235 rows/s, ok=4,000",
+    ]
+
+
 def test_progress_bar_ends_red_when_rows_are_not_ok(es, orders, capsys, terminal) -> None:
     red = "\x1b[31m"
     orders.es.produce("orders", url=es.url, api_key=API_KEY, progress=True)
