@@ -9,11 +9,13 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import click
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
 import es_pandas
 from es_pandas._accessor import EventStreamsAccessor
@@ -288,6 +290,51 @@ def test_sigterm_stops_a_load_as_ctrl_c_does(es, env, tmp_path, sigint: str) -> 
     # the rows in flight were waited for: each sent row is ok, as the server has it
     assert set(status["status"]) <= {"ok", "not_sent"}
     assert len(es.read(topic)) == (status["status"] == "ok").sum()
+
+
+def test_a_sigterm_sent_twice_still_waits_for_the_rows_in_flight(es, env, tmp_path) -> None:
+    """GNU timeout signals the job and then its process group, and a wrapper script may
+    pass systemd's SIGTERM on: the second was taken for a second Ctrl-C, which drops
+    the rows in flight (unknown, maybe in Kafka twice once sent again)."""
+    path = write(frame(2000), tmp_path / "rows.csv")
+    status_out = tmp_path / "status.csv"
+    es.create_topic("terminated-twice", 1)
+    es.set_faults(latency=0.4)
+    command = [sys.executable, "-m", "es_pandas", "produce", str(path), "-t", "terminated-twice"]
+    proc = subprocess.Popen(
+        [*command, "--status-out", str(status_out), "--concurrency", "8"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+    )
+    wait_for_answers(es, 16, proc)
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.1)  # the first one handled: rows in flight for 0.3 s more
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    es.clear_faults()
+    assert proc.returncode == 143, err
+    status = pd.read_csv(status_out)
+    assert set(status["status"]) == {"ok", "not_sent"}
+    assert len(es.read("terminated-twice")) == (status["status"] == "ok").sum()
+
+
+def test_sigterm_before_the_load_starts_exits_as_terminated(env, tmp_path, monkeypatch) -> None:
+    """A SIGTERM while the load was being set up (waiting for a FIFO's writer) exited
+    130, 'interrupted', as Ctrl-C."""
+    import es_pandas._cli._produce as module
+
+    def set_up(*args: object, **kwargs: object) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises at once
+        raise AssertionError("SIGTERM did not stop the load")
+
+    monkeypatch.setattr(module, "produce_file", set_up)
+    path = write(frame(2), tmp_path / "rows.csv")
+    result = CliRunner().invoke(produce, [str(path), "-t", "single"], env=env)
+    assert result.exit_code == 143, result.output
+    assert "Error: terminated (SIGTERM)" in result.output
 
 
 def test_resume_can_retry_unknown_rows(es, env, tmp_path) -> None:

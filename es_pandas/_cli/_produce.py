@@ -96,6 +96,11 @@ def produce(file: str, topic: str, dry_run: bool, **values: Any) -> None:
         if terminated:
             fail(f"terminated (SIGTERM){where}", EXIT_TERMINATED)
         fail(f"interrupted{where}", EXIT_INTERRUPTED)
+    except KeyboardInterrupt:
+        if not terminated:
+            raise
+        # SIGTERM while the load was set up (a FIFO waiting for its writer): nothing sent
+        fail("terminated (SIGTERM)", EXIT_TERMINATED)
     except ProduceError as exc:  # --errors raise (the default): rows are not ok
         _report(exc.summary, dry_run, status_out)
         sys.exit(EXIT_NOT_ALL_OK)
@@ -112,10 +117,14 @@ def _terminate_as_interrupt(terminated: list[int]) -> Iterator[None]:
     """SIGTERM (``timeout``, systemd, a scheduler stopping a job) stops the load as
     Ctrl-C does, the status so far written; without this it killed the process, leaving
     no status file and the rows in flight unknown. Each SIGTERM is appended to
-    ``terminated``."""
+    ``terminated``; only the first stops the load, as a first Ctrl-C does (GNU timeout
+    signals the job and then its process group, and a wrapper script may pass on the
+    one it got: a second Ctrl-C would drop the rows in flight)."""
 
     def stop(signum: int, frame: FrameType | None) -> None:
         terminated.append(signum)
+        if len(terminated) > 1:
+            return  # the load is stopping already, its rows in flight waited for
         interrupt = signal.getsignal(signal.SIGINT)
         if callable(interrupt):
             interrupt(signal.SIGINT, frame)  # the run's Ctrl-C count, or KeyboardInterrupt
