@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 import pandas as pd
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 import es_pandas
 from es_pandas._accessor import EventStreamsAccessor
@@ -335,6 +335,26 @@ def test_sigterm_before_the_load_starts_exits_as_terminated(env, tmp_path, monke
     result = CliRunner().invoke(produce, [str(path), "-t", "single"], env=env)
     assert result.exit_code == 143, result.output
     assert "Error: terminated (SIGTERM)" in result.output
+
+
+def test_the_command_runs_on_a_thread_other_than_the_main_one(es, env, tmp_path) -> None:
+    """Only the main thread may set a signal handler: on another (a scheduler's task
+    running the command in-process) it read 'Error: signal only works in main thread
+    of the main interpreter', exit 2, and sent nothing."""
+    import threading
+
+    es.create_topic("on-a-thread", 1)
+    path = write(frame(3), tmp_path / "rows.csv")
+    results: list[Result] = []
+    thread = threading.Thread(
+        target=lambda: results.append(
+            CliRunner().invoke(produce, [str(path), "-t", "on-a-thread"], env=env)
+        )
+    )
+    thread.start()
+    thread.join()
+    assert results[0].exit_code == 0, results[0].output
+    assert len(es.read("on-a-thread")) == 3
 
 
 def test_resume_can_retry_unknown_rows(es, env, tmp_path) -> None:

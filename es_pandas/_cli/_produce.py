@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from types import FrameType
 from typing import Any, NoReturn
@@ -133,6 +134,9 @@ def _terminate_as_interrupt(terminated: list[int]) -> Iterator[None]:
             # counts a KeyboardInterrupt as a Ctrl-C all the same
             raise KeyboardInterrupt
 
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread sets handlers (the command run on a thread)
+        return
     previous = signal.signal(signal.SIGTERM, stop)
     try:
         yield
