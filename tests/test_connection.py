@@ -506,6 +506,24 @@ def test_proxy_credentials_with_a_reserved_character_are_refused_unshown(
     assert "s3cret" not in str(raised.value)
 
 
+@pytest.mark.parametrize("source", ["proxy", "HTTPS_PROXY"])
+def test_a_proxy_url_with_credentials_but_no_scheme_asks_for_it_unshown(
+    monkeypatch, source: str
+) -> None:
+    # it was asked to percent-encode characters it does not hold
+    proxy = "proxy-user:s3cret@proxy:3128"
+    options = {"proxy": proxy} if source == "proxy" else {}
+    if source != "proxy":
+        monkeypatch.setenv(source, proxy)
+    with pytest.raises(
+        ConfigurationError, match=f"{source}.*it needs its scheme, http://"
+    ) as raised:
+        ROWS.es.produce(
+            "t", url=f"https://127.0.0.1:{free_port()}", api_key="a-key", progress=False, **options
+        )
+    assert "s3cret" not in str(raised.value)
+
+
 def test_a_wrong_key_on_a_small_frame_still_raises(es) -> None:
     with pytest.raises(es_pandas.AuthenticationError):
         ROWS.head(2).es.produce("single", url=es.url, api_key="wrong-key", progress=False)

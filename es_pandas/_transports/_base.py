@@ -353,6 +353,12 @@ def check_proxy_url(url: str) -> None:
     """Refuse what no engine can use as a proxy, naming it without credentials."""
     bare, user, password = split_userinfo(url)
     parts = urlsplit(bare)
+    scheme = parts.scheme
+    if "@" in bare and not bare.startswith(("http://", "https://")):
+        # user info where no host can be read (user:password@host:port): never shown
+        raise ConfigurationError(
+            "proxy: not a proxy URL: it needs its scheme, http://[user:password@]host:port"
+        )
     if parts.query or parts.fragment or "@" in parts.path or bare.endswith(("?", "#")):
         # A '/', '?' or '#' in the credentials ends the host early: the URL's host would
         # be read from inside the password, and the URL could not be shown.
@@ -360,7 +366,6 @@ def check_proxy_url(url: str) -> None:
             "proxy: not a proxy URL (http://[user:password@]host:port); percent-encode "
             "any '/', '?', '#' or '@' in its user info (%2F, %3F, %23, %40)"
         )
-    scheme = parts.scheme
     if scheme not in ("http", "https") or not parts.hostname:
         socks = " (SOCKS is not supported)" if scheme.startswith("socks") else ""
         raise ConfigurationError(f"proxy: {bare!r} is not an http:// or https:// proxy URL{socks}")
