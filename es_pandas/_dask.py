@@ -104,9 +104,9 @@ _RUN_WIDE = (
     ConnectionFailed,
     ServiceUnavailable,
 )
-# How long a worker holds a call's stop after a partition of the call last met it: the
-# partitions of one compute come one after another, each stopped at once, while
-# computing a lazy status again later (once the topic is created, say) tries afresh.
+# How long a worker holds a call's stop after a partition met it: the partitions of one
+# compute that follow on the worker are stopped at once, while computing a lazy status
+# again later (once the topic is created, say) tries afresh.
 _STOP_HELD_SECONDS = 10.0
 _stops: dict[str, tuple[str, str, float]] = {}
 
@@ -204,8 +204,8 @@ def _produce_partition(
 
 
 def _stop_met(call: str) -> tuple[str, str] | None:
-    """The run-wide stop another partition of ``call`` met on this worker lately, if
-    one did; held on, since this partition meets it too."""
+    """The run-wide stop a partition of ``call`` met on this worker in the last
+    :data:`_STOP_HELD_SECONDS`, if one did."""
     now = time.monotonic()
     with _worker_lock:
         for each, (_, _, at) in list(_stops.items()):
@@ -214,7 +214,6 @@ def _stop_met(call: str) -> tuple[str, str] | None:
         if call not in _stops:
             return None
         kind, message, _ = _stops[call]
-        _stops[call] = (kind, message, now)
         return kind, message
 
 
@@ -468,9 +467,10 @@ the same, and the rows not ok are raised together once all have ended (only with
 ``compute=True``). A partition whose run stops early for its own rows (``SchemaError``:
 its inferred schema refused) does not stop the others: its rows never sent stay
 ``not_sent``, with why as their ``error``. A stop that is the run's (refused credentials,
-an unknown topic, an endpoint that does not answer, the service down) is met once per
-worker process: its next partitions of the call are not sent, each row saying why,
-rather than each waiting out its own timeout. With ``compute=True`` the error is then
+an unknown topic, an endpoint that does not answer, the service down) is met about once
+per worker process: its partitions of the call that start in the next
+{_STOP_HELD_SECONDS:g} s are not sent, each row saying why, rather than each waiting
+out its own timeout. With ``compute=True`` the error is then
 raised, as ``df.es.produce`` raises it (the same class if every partition that stopped
 says the same; else ``ProduceAborted``), with the :class:`Summary` as its ``summary``
 and, with ``errors="raise"``, the rows not ok as its ``status`` (else no rows).
