@@ -196,6 +196,10 @@ class IAMAuth(Auth):
         token = self._token
         now = time.time()
         if token is None or now >= self._refresh_at:
+            if token is not None and now < self._expires and self._lock().locked():
+                # Another request is renewing it: go with the token in hand, still
+                # valid, rather than wait out IAM's retries should IAM be unwell.
+                return {"Authorization": f"Bearer {token}"}
             token = await self._exchange(send, stale=token, renewing=True)
         return {"Authorization": f"Bearer {token}"}
 

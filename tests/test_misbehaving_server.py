@@ -1194,6 +1194,45 @@ def test_iam_down_at_renewal_leaves_a_valid_token_in_use(engine: str) -> None:
     assert (status["status"] == "ok").all(), status["error"].dropna().tolist()[:1]
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_rows_go_with_the_valid_token_while_another_renews_it(engine: str) -> None:
+    """Every row waited on the renewal: with IAM slow or retried (Retry-After), a run
+    whose token still worked stood still for as long."""
+    exchanges = 0
+    others_went = False
+
+    async def iam(exchange: Exchange) -> None:
+        nonlocal exchanges, others_went
+        exchanges += 1
+        now = time.time()
+        if exchanges == 2:
+            # the renewal: answered once 20 more rows went (an event), or after 30 s
+            def records() -> int:
+                return len(exchange.server.requests) - iam_requests(exchange.server)
+
+            wanted, deadline = records() + 20, time.monotonic() + 30
+            while records() < wanted and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            others_went = records() >= wanted
+        # one hour's token, its renewal due in 0.2 s and 12 minutes left after that
+        token = jwt({"iat": now - 2879.8, "exp": now + 720.2, "n": exchanges})
+        exchange.send(answer(200, json.dumps({"access_token": token}).encode()))
+
+    with serving(iam_and_records(iam)) as server:
+        status, error = produce_or_abort(
+            server,
+            rows(200),
+            engine,
+            api_key=KEY,
+            iam=True,
+            iam_url=server.url + "/identity/token",
+            max_rate=100,
+        )
+    assert error is None, str(error)
+    assert (status["status"] == "ok").all()
+    assert others_went
+
+
 @pytest.mark.parametrize(
     ("code", "stops"), [(503, "ConnectionFailed"), (400, "AuthenticationError")]
 )
