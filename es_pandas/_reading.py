@@ -322,12 +322,14 @@ _UNICODE_BOMS = (
     (codecs.BOM_UTF32_BE, "utf-32"),
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
+    (codecs.BOM_UTF8, "utf-8"),
 )
 
 
 def _refuse_other_unicode(head: bytes, encoding: str) -> None:
-    """Refuse a file that starts with a UTF-16 or UTF-32 byte order mark read as
-    another encoding: undecodable in UTF-8, garbled in latin-1."""
+    """Refuse a file that starts with a byte order mark read as another encoding: a
+    UTF-16 or UTF-32 one undecodable in UTF-8 and garbled in latin-1, a UTF-8 one (Excel's
+    "CSV UTF-8") garbled in cp1252 or latin-1, its first name starting with 'ï»¿'."""
     for mark, unicode in _UNICODE_BOMS:
         if head.startswith(mark):
             if not codecs.lookup(encoding).name.startswith(unicode):

@@ -271,6 +271,26 @@ def test_a_utf_16_file_is_named_utf_16(es, env, tmp_path) -> None:
     assert load(es, "wide") == {"k1": {"city": "Köln"}}
 
 
+@pytest.mark.parametrize("name", ["excel.csv", "excel.jsonl"])
+def test_a_utf_8_file_read_as_cp1252_is_named_by_its_byte_order_mark(es, tmp_path, name) -> None:
+    """Excel's "CSV UTF-8" starts with one: read as cp1252, every row landed, its first
+    field named 'ï»¿id' and Müller as 'MÃ¼ller'."""
+    path = tmp_path / name
+    text = "id;city\nk1;Müller\n" if name.endswith(".csv") else '{"id":"k1","city":"Müller"}\n'
+    path.write_bytes(codecs.BOM_UTF8 + text.encode())
+    es.reset_stats()
+    for encoding in ("cp1252", "latin-1"):
+        with pytest.raises(
+            es_pandas.ConfigurationError,
+            match=rf"^{name}: cannot read it as [^:]+: it starts with a byte order mark, "
+            "so it looks UTF-8: encoding='utf-8'",
+        ):
+            es_pandas.produce_file(
+                path, "single", url=es.url, api_key=API_KEY, sep=";", encoding=encoding
+            )
+    assert es.stats().get("requests", 0) == 0
+
+
 def test_a_big_endian_utf_16_pipe_is_named_utf_16(es, tmp_path) -> None:
     fifo = tmp_path / "wide.csv"
     os.mkfifo(fifo)
