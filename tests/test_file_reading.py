@@ -848,6 +848,28 @@ def test_messages_naming_both_spellings_keep_the_command_lines() -> None:
     assert cli_words("pass encoding= the file's") == "pass --encoding the file's"
 
 
+def test_the_cli_names_its_flags_but_never_rewrites_the_files_names(es, env, tmp_path) -> None:
+    """Columns named as options are written as the file has them: the header was
+    shown as ['order_id', '--record-id', '--encoding x']."""
+    path = tmp_path / "orders.csv"
+    path.write_text("order_id,record_id,encoding=x\n1,2,3\n")
+
+    result = run("produce", str(path), "--topic", "single", "--key-col", "id", env=env)
+
+    assert result.returncode == 2, result.stderr
+    assert (
+        "Error: --key-col: no column named 'id'; columns: ['order_id', 'record_id', 'encoding=x']"
+    ) in result.stderr
+    from es_pandas._cli._options import cli_words
+
+    assert cli_words("column 'key_col': 'sep=;' is not an int; na_values= makes it null") == (
+        "column 'key_col': 'sep=;' is not an int; --na-values makes it null"
+    )
+    assert cli_words("column \"it's key_col\" is not sep='x'") == (
+        "column \"it's key_col\" is not --sep 'x'"
+    )
+
+
 def test_an_empty_file_or_an_undecodable_header_is_refused_naming_the_file(
     es, env, tmp_path
 ) -> None:
