@@ -121,8 +121,8 @@ def read_frames(
                 "end of each line, or another separator than sep= says"
             ) from None
         except UnicodeDecodeError as exc:
-            where = _undecodable_line(source, options.encoding)
-            raise FileReadError(f"{name}: {_undecodable(where, options, exc)}") from None
+            where, mac = _undecodable_line(source, options.encoding)
+            raise FileReadError(f"{name}: {_undecodable(where, options, exc, mac)}") from None
         except (pd.errors.ParserError, ValueError) as exc:
             # pandas' message names the line
             raise FileReadError(f"{name}: {_first_line(exc)}") from None
@@ -340,10 +340,14 @@ def _refuse_other_unicode(head: bytes, encoding: str) -> None:
             return
 
 
-def _undecodable(where: str, options: ReadOptions, exc: UnicodeDecodeError) -> str:
+def _undecodable(
+    where: str, options: ReadOptions, exc: UnicodeDecodeError, mac: bool = False
+) -> str:
+    # cp1252 would read an old Mac's ü as Ÿ, with no error
+    exports = "mac_roman for a Mac export, as its lines end in \\r alone; " if mac else ""
     return (
         f"cannot read {where} as {options.encoding} ({exc.reason}); pass encoding= the "
-        "file's (cp1252 for a Windows export, latin-1, ...)"
+        f"file's ({exports}cp1252 for a Windows export, latin-1, ...)"
     )
 
 
@@ -473,19 +477,25 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _undecodable_line(path: str | IO[bytes], encoding: str) -> str:
+def _undecodable_line(path: str | IO[bytes], encoding: str) -> tuple[str, bool]:
     """Which line of ``path`` does not decode (read again, on this error path only; a
-    pipe cannot be)."""
+    pipe cannot be), and whether the lines up to it end in \\r alone."""
     if not isinstance(path, str):
-        return "it"
+        return "it", False
     decoder = codecs.getincrementaldecoder(encoding)()
+    # a line ends at \r too, as pandas' do, where the encoding writes it as that byte:
+    # an old Mac's export ends its lines in \r alone
+    ascii = "\n".encode(encoding) == b"\n"
     with _binary(path) as handle:
-        for number, line in enumerate(handle, start=1):
+        lines = (part for line in handle for part in (line.splitlines(True) if ascii else [line]))
+        mac = ascii  # whether the lines so far end in \r alone
+        for number, line in enumerate(lines, start=1):
+            mac = mac and line.endswith(b"\r")
             try:
                 decoder.decode(line)
             except UnicodeDecodeError as exc:
-                return f"line {number:,} (byte {exc.start + 1} of it)"
-    return "the end of the file"
+                return f"line {number:,} (byte {exc.start + 1} of it)", mac
+    return "the end of the file", False
 
 
 def row_hashes(frame: pd.DataFrame) -> pd.Series:

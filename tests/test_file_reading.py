@@ -302,6 +302,18 @@ def test_a_big_endian_utf_16_pipe_is_named_utf_16(es, tmp_path) -> None:
     writer.join()
 
 
+def test_an_undecodable_line_of_an_old_mac_export_is_named_by_its_number(es, tmp_path) -> None:
+    """Excel's "CSV (Macintosh)" ends its lines in \\r alone: the whole file was
+    "line 1 (byte 30 of it)"."""
+    path = tmp_path / "mac.csv"
+    path.write_bytes("id;name\r1;Meyer\r2;Müller\r".encode("mac_roman"))
+    with pytest.raises(
+        es_pandas.ConfigurationError,
+        match=r"^mac\.csv: cannot read line 3 \(byte 4 of it\) .*\(mac_roman for a Mac export",
+    ):
+        es_pandas.produce_file(path, "single", url=es.url, api_key=API_KEY, sep=";")
+
+
 def test_a_malformed_line_names_the_file_and_line_and_how_to_go_on(es, env, tmp_path) -> None:
     lines = ["id,n"] + [f"k{i},{i}" for i in range(150)]
     lines[121] = "k120,1,surplus"
