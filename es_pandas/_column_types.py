@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from decimal import Decimal
 
 import pandas as pd
@@ -15,7 +15,7 @@ import pandas as pd
 from ._exceptions import ConfigurationError
 from ._formats import ReadOptions
 
-__all__ = ["ColumnTypes", "shown"]
+__all__ = ["ColumnTypes", "shown", "spaced"]
 
 # What each type takes. Inferred types take only what reads back the same: "007" is
 # not inferred as an int, so a column of zip codes stays text.
@@ -105,7 +105,7 @@ class ColumnTypes:
         if unknown:
             raise ConfigurationError(
                 f"dtype: the file has no column {unknown[0]!r}; its columns are "
-                f"{', '.join(map(str, frame.columns))}"
+                f"{list(frame.columns)!r}{spaced(frame.columns, unknown[0])}"
             )
         types: dict[Hashable, str] = {}
         for name in frame.columns:
@@ -153,6 +153,15 @@ _ARTICLES = {"int": "an int", "float": "a float", "bool": "a bool", "json": "JSO
 
 def shown(text: str) -> str:
     return repr(text if len(text) <= 40 else text[:39] + "…")
+
+
+def spaced(columns: Iterable[Hashable], name: Hashable) -> str:
+    """Why ``name`` may be missing from ``columns``: its column's name has spaces around
+    it (an Excel header cell's, 'Betrag ')."""
+    if not isinstance(name, str):
+        return ""
+    near = [c for c in columns if isinstance(c, str) and c != name and c.strip() == name.strip()]
+    return f": there is {near[0]!r}, with spaces" if len(near) == 1 else ""
 
 
 def _infer(column: pd.Series) -> str:

@@ -566,6 +566,27 @@ def test_a_dtype_for_a_column_the_file_lacks_is_a_usage_error(es, env, tmp_path)
     assert "no column 'zipp'" in result.stderr
 
 
+def test_a_name_missing_for_the_spaces_around_it_is_shown_with_them(es, env, tmp_path) -> None:
+    """An Excel header cell with a space after its text: the columns were shown as
+    "id , Name ,  Betrag"."""
+    path = tmp_path / "spaced.csv"
+    path.write_text("id ;Name ; Betrag\n1;a;1.5\n")
+    args = ["--topic", "single", "--sep", ";"]
+
+    typed = run("produce", str(path), *args, "--dtype", "Betrag=float", env=env)
+    keyed = run("produce", str(path), *args, "--key-col", "id", env=env)
+
+    columns = "['id ', 'Name ', ' Betrag']"
+    assert typed.returncode == keyed.returncode == 2
+    assert (
+        f"--dtype: the file has no column 'Betrag'; its columns are {columns}: there is "
+        "' Betrag', with spaces"
+    ) in typed.stderr
+    assert (
+        f"--key-col: no column named 'id'; columns: {columns}: there is 'id ', with spaces"
+    ) in keyed.stderr
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
