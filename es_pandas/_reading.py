@@ -38,6 +38,7 @@ import io
 import itertools
 import json
 import math
+import re
 import sys
 import warnings
 from collections.abc import Iterator
@@ -148,24 +149,24 @@ def _csv_frames(
 ) -> Iterator[tuple[pd.DataFrame, dict[int, str]]]:
     # A generator, so that the header is read (and fails) where the reading of the
     # rows is watched for errors.
-    sep = options.sep or ("\t" if options.format == "tsv" else ",")
     with _binary(source) as handle:
         # The header's names as written are read here, from the bytes pandas then
         # reads again: a pipe cannot be opened twice, and pandas' columns alone cannot
         # tell a renamed "a" (a.1) from an "a.1" in the file.
-        head, names = _header(handle, options.encoding, sep)
+        head, names, sep, excel = _header(handle, options)
         _refuse_other_unicode(head, options.encoding)
-        if options.sep is None and len(names) == 1:
+        if options.sep is None and not excel and len(names) == 1:
             text = head.decode(options.encoding, errors="replace").removeprefix("\ufeff")
             _refuse_another_separator(text, names[0], sep)
         # pandas pads a record short of the header's fields with empty strings: each
         # record's fields are counted in the bytes it reads, as it reads them
         replay = _Replay(head, handle, keep=True)
-        short = ShortRows(options.encoding, sep, options.na_values)
+        short = ShortRows(options.encoding, sep, options.na_values, skip=excel)
         try:
             reader = pd.read_csv(
                 io.BufferedReader(replay),
                 sep=sep,
+                skiprows=1 if excel else None,
                 dtype=str,
                 keep_default_na=False,
                 na_values=list(options.na_values),
@@ -246,20 +247,46 @@ def _refuse_another_separator(text: str, name: str, sep: str) -> None:
             )
 
 
-def _header(handle: IO[bytes], encoding: str, sep: str) -> tuple[bytes, list[str]]:
-    """The first bytes of ``handle``, its header's and perhaps more, and the header's
-    names as written (``[]`` when the csv module cannot parse it)."""
+# The first line Excel writes (and reads) to name a file's separator, not a row of it
+_EXCEL_SEP = re.compile(r"sep=([^\r\n])(?:\r\n?|\n|$)")
+
+
+def _header(handle: IO[bytes], options: ReadOptions) -> tuple[bytes, list[str], str, bool]:
+    """The first bytes of ``handle``, its header's and perhaps more, the header's names
+    as written (``[]`` when the csv module cannot parse it), the file's separator, and
+    whether its first line is Excel's ``sep=;`` that names it (the header is the next)."""
     # bytes that do not decode are pandas' to refuse, where it reads them
-    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    decoder = codecs.getincrementaldecoder(options.encoding)(errors="replace")
     head, text = bytearray(), ""
+    excel: re.Match[str] | None = None
     while True:
         block = handle.read(1 << 16)
         head += block
         text += decoder.decode(block, final=not block)
         final = not block or len(head) > _HEADER_BYTES
-        names = _header_names(text.removeprefix("\ufeff"), sep, final=final)
+        body = text.removeprefix("\ufeff")
+        if not final and not any(end in body for end in "\r\n"):
+            continue  # the first line may be Excel's
+        excel = _EXCEL_SEP.match(body)
+        sep = _separator(options, excel)
+        names = _header_names(body[excel.end() if excel else 0 :], sep, final=final)
         if names is not None:
-            return bytes(head), names
+            return bytes(head), names, sep, excel is not None
+
+
+def _separator(options: ReadOptions, excel: re.Match[str] | None) -> str:
+    """The separator of a CSV or TSV file: ``options``', or the one Excel's first line
+    names, which must agree."""
+    if excel is None:
+        return options.sep or ("\t" if options.format == "tsv" else ",")
+    named = excel.group(1)
+    if options.sep is not None and options.sep != named:
+        line = excel.group(0).rstrip("\r\n")
+        raise ValueError(
+            f"its first line, {line!r}, names its separator as Excel reads "
+            f"it, {named!r}, but sep={options.sep!r} says {options.sep!r}: leave sep= out"
+        )
+    return named
 
 
 def _header_names(text: str, sep: str, *, final: bool) -> list[str] | None:

@@ -840,6 +840,48 @@ def test_a_status_file_whose_maybe_duplicate_is_not_a_bool_is_refused(es, tmp_pa
         es_pandas.produce_file(path, "single", url=es.url, api_key=API_KEY, resume=str(resume))
 
 
+@pytest.mark.parametrize(
+    ("start", "ending", "sep"),
+    [(b"", b"\r\n", ";"), (codecs.BOM_UTF8, b"\n", ","), (b"", b"\r", "\t")],
+)
+def test_excels_sep_line_names_the_separator_and_is_no_row(
+    es, tmp_path, start, ending, sep
+) -> None:
+    """Excel reads a first line ``sep=;`` as the file's separator: its header was taken
+    for the header (one column, 'sep=;'), and with --sep ';' the lines had "more fields
+    than its header"."""
+    lines = [f"sep={sep}", "id;city;n", "k1;Köln;15", '"k2";"Berlin\nMitte";2', "k3;Bonn"]
+    text = "\n".join(lines).replace(";", sep) + "\n"
+    path = tmp_path / "excel.csv"
+    path.write_bytes(start + text.encode("cp1252").replace(b"\n", ending))
+    topic = f"excel-sep-{len(start)}-{len(ending)}"
+    es.create_topic(topic, 1)
+    options = {"url": es.url, "api_key": API_KEY, "key_col": "id", "encoding": "cp1252"}
+    if start:
+        options["encoding"] = "utf-8"
+        path.write_bytes(start + text.encode().replace(b"\n", ending))
+    status_out = tmp_path / "status.csv"
+
+    summary = es_pandas.produce_file(path, topic, status_out=str(status_out), **options)
+
+    assert summary.total == 3
+    assert load(es, topic) == {
+        "k1": {"city": "Köln", "n": "15"},
+        "k2": {"city": "Berlin" + ending.decode() + "Mitte", "n": "2"},
+    }
+    errors = pd.read_csv(status_out, keep_default_na=False)["error"].tolist()
+    assert errors[2] == "line 6 has 2 of the header's 3 fields; column 'n' is missing"
+    # the separator it names, or the same one given
+    es_pandas.produce_file(path, topic, sep=sep, dry_run=True, **options)
+    other = "," if sep != "," else ";"
+    with pytest.raises(
+        es_pandas.ConfigurationError,
+        match=rf"^excel\.csv: its first line, {re.escape(repr('sep=' + sep))}, names its "
+        rf"separator as Excel reads it, {re.escape(repr(sep))}, but sep={re.escape(repr(other))}",
+    ):
+        es_pandas.produce_file(path, topic, sep=other, **options)
+
+
 def test_lines_with_a_field_more_than_the_header_stop_the_load(es, env, tmp_path) -> None:
     # pandas would take the first column as the index: every value one column off
     path = tmp_path / "trailing.csv"
