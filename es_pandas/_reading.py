@@ -73,13 +73,18 @@ def count_rows(path: str, format: Format) -> int | None:
         return int(parquet().ParquetFile(path).metadata.num_rows)
     if Path(path).suffix in OPENERS:
         return None
-    # Counting newlines is an estimate when quoted fields span lines; it only feeds the ETA.
-    lines = 0
+    # Counting newlines is an estimate when quoted fields span lines, never short of the
+    # rows (a resumed load's status file may not have more). A file whose lines end in
+    # \r alone (an old Mac's export) has no newline: its \r are counted.
+    lines = returns = 0
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             lines += block.count(b"\n")
+            returns += block.count(b"\r")
+        end = b"\n" if lines else b"\r"
+        lines = lines or returns
         handle.seek(max(0, handle.tell() - 1))
-        if handle.tell() and handle.read(1) != b"\n":
+        if handle.tell() and handle.read(1) != end:
             lines += 1
     return max(lines - (format in ("csv", "tsv")), 0)
 

@@ -913,6 +913,30 @@ def test_rows_fixed_after_a_load_are_sent_by_resume(es, env, tmp_path) -> None:
     assert (pd.read_csv(status_out)["status"] == "ok").all()
 
 
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [("mac.csv", "id;v\ra;1\rb;\rc;3\r"), ("excel.csv", "sep=;\nid;v\na;1\nb;\nc;3\n")],
+)
+def test_a_load_of_an_excel_export_resumes(es, tmp_path, name, text) -> None:
+    """Its rows are counted as read: a Mac export's lines end in \\r alone, and had
+    "0 rows", so --resume refused its status file as another file's."""
+    path = tmp_path / name
+    path.write_text(text, newline="")
+    status_out = tmp_path / "status.csv"
+    options = {"url": es.url, "api_key": API_KEY, "sep": ";", "dtype": {"v": "int"}}
+    first = es_pandas.produce_file(path, "single", status_out=str(status_out), **options)
+    assert first.counts["rejected"] == 1
+    path.write_text(text.replace("b;", "b;2"), newline="")
+    es.reset_stats()
+
+    summary = es_pandas.produce_file(
+        path, "single", status_out=str(status_out), resume=str(status_out), **options
+    )
+
+    assert summary.total == 3 and summary.counts["ok"] == 3
+    assert es.stats()["200"] == 1  # the fixed row (besides the v2 route check)
+
+
 def test_messages_naming_both_spellings_keep_the_command_lines() -> None:
     from es_pandas._cli._options import cli_words
 
