@@ -142,13 +142,27 @@ class ColumnTypes:
                 problems.setdefault(
                     position,
                     f"column {name!r}: {shown(text)} {why} {_ARTICLES[kind]} "
-                    f"({self._why[name]}; dtype={name}=str sends it as text)",
+                    f"({self._why[name]}{_remedy(text, kind)}dtype={name}=str sends it as text)",
                 )
         typed: pd.Series = pd.Series(values, index=column.index, dtype=_DTYPES[kind])
         return typed
 
 
 _ARTICLES = {"int": "an int", "float": "a float", "bool": "a bool", "json": "JSON"}
+# What a spreadsheet writes: an error in a cell (#N/A, #DIV/0!; German #NV, #WERT!), and
+# numbers with a decimal comma (1,5; 1.234,56), as in German or French
+_EXCEL_ERROR = re.compile(r"#(?:N/?A|NV|[A-Z][A-Z0-9/_]*[!?])")
+_DECIMAL_COMMA = re.compile(r"[+-]?(?:[0-9]{1,3}(?:\.[0-9]{3})+|[0-9]*),[0-9]+")
+
+
+def _remedy(text: str, kind: str) -> str:
+    """What to make of ``text``, which is not of its column's type ``kind``, before
+    sending it as text."""
+    if not text.strip() or _EXCEL_ERROR.fullmatch(text):
+        return "; na_values= naming it makes it null, "
+    if kind == "float" and _DECIMAL_COMMA.fullmatch(text):
+        return ": a float is written with a decimal point; "
+    return "; "
 
 
 def shown(text: str) -> str:

@@ -709,6 +709,30 @@ def test_rows_rejected_each_for_its_own_value_are_one_reason_in_the_summary(es, 
     )
 
 
+def test_a_value_not_of_its_type_is_told_the_option_that_makes_it_fit(es, tmp_path) -> None:
+    """An Excel export's empty cells and errors, and decimal commas: each was told only
+    that dtype=v=str sends it as text."""
+    path = tmp_path / "excel.csv"
+    path.write_text("k;v\na;\nb;#DIV/0!\nc;#NV\nd;1,5\ne;-1.234,56\nf;x\ng;0.5\n")
+    status_out = tmp_path / "status.csv"
+    options = {"sep": ";", "dtype": {"v": "float"}, "status_out": str(status_out)}
+
+    es_pandas.produce_file(path, "single", url=es.url, api_key=API_KEY, **options)
+
+    errors = pd.read_csv(status_out, keep_default_na=False)["error"].tolist()
+    null = "; na_values= naming it makes it null, dtype=v=str sends it as text)"
+    comma = ": a float is written with a decimal point; dtype=v=str sends it as text)"
+    assert errors == [
+        f"column 'v': '' is not a float (dtype=v=float{null}",
+        f"column 'v': '#DIV/0!' is not a float (dtype=v=float{null}",
+        f"column 'v': '#NV' is not a float (dtype=v=float{null}",
+        f"column 'v': '1,5' is not a float (dtype=v=float{comma}",
+        f"column 'v': '-1.234,56' is not a float (dtype=v=float{comma}",
+        "column 'v': 'x' is not a float (dtype=v=float; dtype=v=str sends it as text)",
+        "",
+    ]
+
+
 @pytest.mark.parametrize(("errors", "code"), [(None, 1), ("raise", 1), ("collect", 0)])
 def test_the_cli_errors_option_decides_the_exit_status(es, env, tmp_path, errors, code) -> None:
     path = tmp_path / "rows.csv"
