@@ -602,6 +602,16 @@ def test_bad_reading_options(tmp_path, options: dict, message: str) -> None:
         es_pandas.produce_file(path, "t", url="http://127.0.0.1:9", **options)
 
 
+@pytest.mark.parametrize(
+    ("name", "suggestion"), [("delimiter", "did you mean 'sep'"), ("sepp", "did you mean 'sep'")]
+)
+def test_pandas_name_for_an_option_is_told_ours(tmp_path, name, suggestion) -> None:
+    # read_csv's delimiter= is its sep=: it was told "did you mean 'limits'?"
+    path = write_csv(tmp_path / "tricky.csv", TRICKY)
+    with pytest.raises(TypeError, match=rf"unexpected keyword argument '{name}'; {suggestion}\?"):
+        es_pandas.produce_file(path, "t", url="http://127.0.0.1:9", **{name: ";"})
+
+
 def test_a_header_of_one_column_holding_another_separator_stops_the_load(es, env, tmp_path):
     # read with ',', a file separated by ';' is one column: every line would go as one
     # text field, every row ok
