@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from decimal import Decimal
 
 import pandas as pd
@@ -15,7 +15,7 @@ import pandas as pd
 from ._exceptions import ConfigurationError
 from ._formats import ReadOptions
 
-__all__ = ["ColumnTypes", "shown"]
+__all__ = ["ColumnTypes", "shown", "spaced"]
 
 # What each type takes. Inferred types take only what reads back the same: "007" is
 # not inferred as an int, so a column of zip codes stays text.
@@ -105,7 +105,7 @@ class ColumnTypes:
         if unknown:
             raise ConfigurationError(
                 f"dtype: the file has no column {unknown[0]!r}; its columns are "
-                f"{', '.join(map(str, frame.columns))}"
+                f"{list(frame.columns)!r}{spaced(frame.columns, unknown[0])}"
             )
         types: dict[Hashable, str] = {}
         for name in frame.columns:
@@ -142,17 +142,40 @@ class ColumnTypes:
                 problems.setdefault(
                     position,
                     f"column {name!r}: {shown(text)} {why} {_ARTICLES[kind]} "
-                    f"({self._why[name]}; dtype={name}=str sends it as text)",
+                    f"({self._why[name]}{_remedy(text, kind)}dtype={name}=str sends it as text)",
                 )
         typed: pd.Series = pd.Series(values, index=column.index, dtype=_DTYPES[kind])
         return typed
 
 
 _ARTICLES = {"int": "an int", "float": "a float", "bool": "a bool", "json": "JSON"}
+# What a spreadsheet writes: an error in a cell (#N/A, #DIV/0!; German #NV, #WERT!), and
+# numbers with a decimal comma (1,5; 1.234,56), as in German or French
+_EXCEL_ERROR = re.compile(r"#(?:N/?A|NV|[A-Z][A-Z0-9/_]*[!?])")
+_DECIMAL_COMMA = re.compile(r"[+-]?(?:[0-9]{1,3}(?:\.[0-9]{3})+|[0-9]*),[0-9]+")
+
+
+def _remedy(text: str, kind: str) -> str:
+    """What to make of ``text``, which is not of its column's type ``kind``, before
+    sending it as text."""
+    if not text.strip() or _EXCEL_ERROR.fullmatch(text):
+        return "; na_values= naming it makes it null, "
+    if kind == "float" and _DECIMAL_COMMA.fullmatch(text):
+        return ": a float is written with a decimal point; "
+    return "; "
 
 
 def shown(text: str) -> str:
     return repr(text if len(text) <= 40 else text[:39] + "…")
+
+
+def spaced(columns: Iterable[Hashable], name: Hashable) -> str:
+    """Why ``name`` may be missing from ``columns``: its column's name has spaces around
+    it (an Excel header cell's, 'Betrag ')."""
+    if not isinstance(name, str):
+        return ""
+    near = [c for c in columns if isinstance(c, str) and c != name and c.strip() == name.strip()]
+    return f": there is {near[0]!r}, with spaces" if len(near) == 1 else ""
 
 
 def _infer(column: pd.Series) -> str:

@@ -839,10 +839,15 @@ def check_options(options: Mapping[str, Any], allowed: Sequence[str]) -> dict[st
     return checked
 
 
+# pandas' read_csv names, by the option that is theirs here
+_PANDAS_NAMES = {"delimiter": "sep"}
+
+
 def _suggestion(name: str, allowed: Sequence[str]) -> str:
     if name in OPTIONS:
         return " (an option of loading files: es_pandas.produce_file, es-pandas produce)"
-    close = difflib.get_close_matches(name, allowed, n=1)
+    ours = _PANDAS_NAMES.get(name)
+    close = [ours] if ours in allowed else difflib.get_close_matches(name, allowed, n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
 
 

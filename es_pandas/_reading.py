@@ -38,6 +38,7 @@ import io
 import itertools
 import json
 import math
+import re
 import sys
 import warnings
 from collections.abc import Iterator
@@ -72,13 +73,18 @@ def count_rows(path: str, format: Format) -> int | None:
         return int(parquet().ParquetFile(path).metadata.num_rows)
     if Path(path).suffix in OPENERS:
         return None
-    # Counting newlines is an estimate when quoted fields span lines; it only feeds the ETA.
-    lines = 0
+    # Counting newlines is an estimate when quoted fields span lines, never short of the
+    # rows (a resumed load's status file may not have more). A file whose lines end in
+    # \r alone (an old Mac's export) has no newline: its \r are counted.
+    lines = returns = 0
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             lines += block.count(b"\n")
+            returns += block.count(b"\r")
+        end = b"\n" if lines else b"\r"
+        lines = lines or returns
         handle.seek(max(0, handle.tell() - 1))
-        if handle.tell() and handle.read(1) != b"\n":
+        if handle.tell() and handle.read(1) != end:
             lines += 1
     return max(lines - (format in ("csv", "tsv")), 0)
 
@@ -121,8 +127,8 @@ def read_frames(
                 "end of each line, or another separator than sep= says"
             ) from None
         except UnicodeDecodeError as exc:
-            where = _undecodable_line(source, options.encoding)
-            raise FileReadError(f"{name}: {_undecodable(where, options, exc)}") from None
+            where, mac = _undecodable_line(source, options.encoding)
+            raise FileReadError(f"{name}: {_undecodable(where, options, exc, mac)}") from None
         except (pd.errors.ParserError, ValueError) as exc:
             # pandas' message names the line
             raise FileReadError(f"{name}: {_first_line(exc)}") from None
@@ -148,24 +154,24 @@ def _csv_frames(
 ) -> Iterator[tuple[pd.DataFrame, dict[int, str]]]:
     # A generator, so that the header is read (and fails) where the reading of the
     # rows is watched for errors.
-    sep = options.sep or ("\t" if options.format == "tsv" else ",")
     with _binary(source) as handle:
         # The header's names as written are read here, from the bytes pandas then
         # reads again: a pipe cannot be opened twice, and pandas' columns alone cannot
         # tell a renamed "a" (a.1) from an "a.1" in the file.
-        head, names = _header(handle, options.encoding, sep)
+        head, names, sep, excel = _header(handle, options)
         _refuse_other_unicode(head, options.encoding)
-        if options.sep is None and len(names) == 1:
+        if options.sep is None and not excel and len(names) == 1:
             text = head.decode(options.encoding, errors="replace").removeprefix("\ufeff")
             _refuse_another_separator(text, names[0], sep)
         # pandas pads a record short of the header's fields with empty strings: each
         # record's fields are counted in the bytes it reads, as it reads them
         replay = _Replay(head, handle, keep=True)
-        short = ShortRows(options.encoding, sep, options.na_values)
+        short = ShortRows(options.encoding, sep, options.na_values, skip=excel)
         try:
             reader = pd.read_csv(
                 io.BufferedReader(replay),
                 sep=sep,
+                skiprows=1 if excel else None,
                 dtype=str,
                 keep_default_na=False,
                 na_values=list(options.na_values),
@@ -246,20 +252,46 @@ def _refuse_another_separator(text: str, name: str, sep: str) -> None:
             )
 
 
-def _header(handle: IO[bytes], encoding: str, sep: str) -> tuple[bytes, list[str]]:
-    """The first bytes of ``handle``, its header's and perhaps more, and the header's
-    names as written (``[]`` when the csv module cannot parse it)."""
+# The first line Excel writes (and reads) to name a file's separator, not a row of it
+_EXCEL_SEP = re.compile(r"sep=([^\r\n])(?:\r\n?|\n|$)")
+
+
+def _header(handle: IO[bytes], options: ReadOptions) -> tuple[bytes, list[str], str, bool]:
+    """The first bytes of ``handle``, its header's and perhaps more, the header's names
+    as written (``[]`` when the csv module cannot parse it), the file's separator, and
+    whether its first line is Excel's ``sep=;`` that names it (the header is the next)."""
     # bytes that do not decode are pandas' to refuse, where it reads them
-    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    decoder = codecs.getincrementaldecoder(options.encoding)(errors="replace")
     head, text = bytearray(), ""
+    excel: re.Match[str] | None = None
     while True:
         block = handle.read(1 << 16)
         head += block
         text += decoder.decode(block, final=not block)
         final = not block or len(head) > _HEADER_BYTES
-        names = _header_names(text.removeprefix("\ufeff"), sep, final=final)
+        body = text.removeprefix("\ufeff")
+        if not final and not any(end in body for end in "\r\n"):
+            continue  # the first line may be Excel's
+        excel = _EXCEL_SEP.match(body)
+        sep = _separator(options, excel)
+        names = _header_names(body[excel.end() if excel else 0 :], sep, final=final)
         if names is not None:
-            return bytes(head), names
+            return bytes(head), names, sep, excel is not None
+
+
+def _separator(options: ReadOptions, excel: re.Match[str] | None) -> str:
+    """The separator of a CSV or TSV file: ``options``', or the one Excel's first line
+    names, which must agree."""
+    if excel is None:
+        return options.sep or ("\t" if options.format == "tsv" else ",")
+    named = excel.group(1)
+    if options.sep is not None and options.sep != named:
+        line = excel.group(0).rstrip("\r\n")
+        raise ValueError(
+            f"its first line, {line!r}, names its separator as Excel reads "
+            f"it, {named!r}, but sep={options.sep!r} says {options.sep!r}: leave sep= out"
+        )
+    return named
 
 
 def _header_names(text: str, sep: str, *, final: bool) -> list[str] | None:
@@ -322,12 +354,14 @@ _UNICODE_BOMS = (
     (codecs.BOM_UTF32_BE, "utf-32"),
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
+    (codecs.BOM_UTF8, "utf-8"),
 )
 
 
 def _refuse_other_unicode(head: bytes, encoding: str) -> None:
-    """Refuse a file that starts with a UTF-16 or UTF-32 byte order mark read as
-    another encoding: undecodable in UTF-8, garbled in latin-1."""
+    """Refuse a file that starts with a byte order mark read as another encoding: a
+    UTF-16 or UTF-32 one undecodable in UTF-8 and garbled in latin-1, a UTF-8 one (Excel's
+    "CSV UTF-8") garbled in cp1252 or latin-1, its first name starting with 'ï»¿'."""
     for mark, unicode in _UNICODE_BOMS:
         if head.startswith(mark):
             if not codecs.lookup(encoding).name.startswith(unicode):
@@ -338,10 +372,14 @@ def _refuse_other_unicode(head: bytes, encoding: str) -> None:
             return
 
 
-def _undecodable(where: str, options: ReadOptions, exc: UnicodeDecodeError) -> str:
+def _undecodable(
+    where: str, options: ReadOptions, exc: UnicodeDecodeError, mac: bool = False
+) -> str:
+    # cp1252 would read an old Mac's ü as Ÿ, with no error
+    exports = "mac_roman for a Mac export, as its lines end in \\r alone; " if mac else ""
     return (
         f"cannot read {where} as {options.encoding} ({exc.reason}); pass encoding= the "
-        "file's (cp1252 for a Windows export, latin-1, ...)"
+        f"file's ({exports}cp1252 for a Windows export, latin-1, ...)"
     )
 
 
@@ -471,19 +509,25 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _undecodable_line(path: str | IO[bytes], encoding: str) -> str:
+def _undecodable_line(path: str | IO[bytes], encoding: str) -> tuple[str, bool]:
     """Which line of ``path`` does not decode (read again, on this error path only; a
-    pipe cannot be)."""
+    pipe cannot be), and whether the lines up to it end in \\r alone."""
     if not isinstance(path, str):
-        return "it"
+        return "it", False
     decoder = codecs.getincrementaldecoder(encoding)()
+    # a line ends at \r too, as pandas' do, where the encoding writes it as that byte:
+    # an old Mac's export ends its lines in \r alone
+    ascii = "\n".encode(encoding) == b"\n"
     with _binary(path) as handle:
-        for number, line in enumerate(handle, start=1):
+        lines = (part for line in handle for part in (line.splitlines(True) if ascii else [line]))
+        mac = ascii  # whether the lines so far end in \r alone
+        for number, line in enumerate(lines, start=1):
+            mac = mac and line.endswith(b"\r")
             try:
                 decoder.decode(line)
             except UnicodeDecodeError as exc:
-                return f"line {number:,} (byte {exc.start + 1} of it)"
-    return "the end of the file"
+                return f"line {number:,} (byte {exc.start + 1} of it)", mac
+    return "the end of the file", False
 
 
 def row_hashes(frame: pd.DataFrame) -> pd.Series:

@@ -51,7 +51,9 @@ class ShortRows:
     fields than its header, given the bytes pandas read for the frame. Its work for a
     frame is the frame's text, whatever pandas read beyond it."""
 
-    def __init__(self, encoding: str, sep: str, na_values: Sequence[str]) -> None:
+    def __init__(
+        self, encoding: str, sep: str, na_values: Sequence[str], *, skip: bool = False
+    ) -> None:
         # bytes that do not decode are pandas' to refuse, where it reads them
         self._decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
         self._sep = sep
@@ -66,6 +68,7 @@ class ShortRows:
         self._started = False
         self._ended = False
         self._width: int | None = None  # the header's fields, once read
+        self._skip = skip  # whether a line before the header is no record (Excel's sep=;)
         #: whether the bytes read are still wanted (a file of one column has no short rows)
         self.counting = True
 
@@ -121,6 +124,8 @@ class ShortRows:
         self._whole = whole
 
     def _header(self, columns: pd.Index | None) -> None:
+        if self._skip:
+            next(self._records(), None)
         names = next(self._records(), None)
         if names is None or (columns is not None and names[1] != list(columns)):
             raise _Disagree(self._line if names is None else names[0])

@@ -271,6 +271,26 @@ def test_a_utf_16_file_is_named_utf_16(es, env, tmp_path) -> None:
     assert load(es, "wide") == {"k1": {"city": "Köln"}}
 
 
+@pytest.mark.parametrize("name", ["excel.csv", "excel.jsonl"])
+def test_a_utf_8_file_read_as_cp1252_is_named_by_its_byte_order_mark(es, tmp_path, name) -> None:
+    """Excel's "CSV UTF-8" starts with one: read as cp1252, every row landed, its first
+    field named 'ï»¿id' and Müller as 'MÃ¼ller'."""
+    path = tmp_path / name
+    text = "id;city\nk1;Müller\n" if name.endswith(".csv") else '{"id":"k1","city":"Müller"}\n'
+    path.write_bytes(codecs.BOM_UTF8 + text.encode())
+    es.reset_stats()
+    for encoding in ("cp1252", "latin-1"):
+        with pytest.raises(
+            es_pandas.ConfigurationError,
+            match=rf"^{name}: cannot read it as [^:]+: it starts with a byte order mark, "
+            "so it looks UTF-8: encoding='utf-8'",
+        ):
+            es_pandas.produce_file(
+                path, "single", url=es.url, api_key=API_KEY, sep=";", encoding=encoding
+            )
+    assert es.stats().get("requests", 0) == 0
+
+
 def test_a_big_endian_utf_16_pipe_is_named_utf_16(es, tmp_path) -> None:
     fifo = tmp_path / "wide.csv"
     os.mkfifo(fifo)
@@ -280,6 +300,18 @@ def test_a_big_endian_utf_16_pipe_is_named_utf_16(es, tmp_path) -> None:
     with pytest.raises(es_pandas.ConfigurationError, match="it looks UTF-16: encoding='utf-16'"):
         es_pandas.produce_file(fifo, "single", url=es.url, api_key=API_KEY, key_col="id")
     writer.join()
+
+
+def test_an_undecodable_line_of_an_old_mac_export_is_named_by_its_number(es, tmp_path) -> None:
+    """Excel's "CSV (Macintosh)" ends its lines in \\r alone: the whole file was
+    "line 1 (byte 30 of it)"."""
+    path = tmp_path / "mac.csv"
+    path.write_bytes("id;name\r1;Meyer\r2;Müller\r".encode("mac_roman"))
+    with pytest.raises(
+        es_pandas.ConfigurationError,
+        match=r"^mac\.csv: cannot read line 3 \(byte 4 of it\) .*\(mac_roman for a Mac export",
+    ):
+        es_pandas.produce_file(path, "single", url=es.url, api_key=API_KEY, sep=";")
 
 
 def test_a_malformed_line_names_the_file_and_line_and_how_to_go_on(es, env, tmp_path) -> None:
@@ -534,6 +566,27 @@ def test_a_dtype_for_a_column_the_file_lacks_is_a_usage_error(es, env, tmp_path)
     assert "no column 'zipp'" in result.stderr
 
 
+def test_a_name_missing_for_the_spaces_around_it_is_shown_with_them(es, env, tmp_path) -> None:
+    """An Excel header cell with a space after its text: the columns were shown as
+    "id , Name ,  Betrag"."""
+    path = tmp_path / "spaced.csv"
+    path.write_text("id ;Name ; Betrag\n1;a;1.5\n")
+    args = ["--topic", "single", "--sep", ";"]
+
+    typed = run("produce", str(path), *args, "--dtype", "Betrag=float", env=env)
+    keyed = run("produce", str(path), *args, "--key-col", "id", env=env)
+
+    columns = "['id ', 'Name ', ' Betrag']"
+    assert typed.returncode == keyed.returncode == 2
+    assert (
+        f"--dtype: the file has no column 'Betrag'; its columns are {columns}: there is "
+        "' Betrag', with spaces"
+    ) in typed.stderr
+    assert (
+        f"--key-col: no column named 'id'; columns: {columns}: there is 'id ', with spaces"
+    ) in keyed.stderr
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
@@ -547,6 +600,16 @@ def test_bad_reading_options(tmp_path, options: dict, message: str) -> None:
     path = write_csv(tmp_path / "tricky.csv", TRICKY)
     with pytest.raises(es_pandas.ConfigurationError, match=message):
         es_pandas.produce_file(path, "t", url="http://127.0.0.1:9", **options)
+
+
+@pytest.mark.parametrize(
+    ("name", "suggestion"), [("delimiter", "did you mean 'sep'"), ("sepp", "did you mean 'sep'")]
+)
+def test_pandas_name_for_an_option_is_told_ours(tmp_path, name, suggestion) -> None:
+    # read_csv's delimiter= is its sep=: it was told "did you mean 'limits'?"
+    path = write_csv(tmp_path / "tricky.csv", TRICKY)
+    with pytest.raises(TypeError, match=rf"unexpected keyword argument '{name}'; {suggestion}\?"):
+        es_pandas.produce_file(path, "t", url="http://127.0.0.1:9", **{name: ";"})
 
 
 def test_a_header_of_one_column_holding_another_separator_stops_the_load(es, env, tmp_path):
@@ -654,6 +717,30 @@ def test_rows_rejected_each_for_its_own_value_are_one_reason_in_the_summary(es, 
         errors[1029]
         == "column 'v': 'x1009' is not an int (dtype=v=int; dtype=v=str sends it as text)"
     )
+
+
+def test_a_value_not_of_its_type_is_told_the_option_that_makes_it_fit(es, tmp_path) -> None:
+    """An Excel export's empty cells and errors, and decimal commas: each was told only
+    that dtype=v=str sends it as text."""
+    path = tmp_path / "excel.csv"
+    path.write_text("k;v\na;\nb;#DIV/0!\nc;#NV\nd;1,5\ne;-1.234,56\nf;x\ng;0.5\n")
+    status_out = tmp_path / "status.csv"
+    options = {"sep": ";", "dtype": {"v": "float"}, "status_out": str(status_out)}
+
+    es_pandas.produce_file(path, "single", url=es.url, api_key=API_KEY, **options)
+
+    errors = pd.read_csv(status_out, keep_default_na=False)["error"].tolist()
+    null = "; na_values= naming it makes it null, dtype=v=str sends it as text)"
+    comma = ": a float is written with a decimal point; dtype=v=str sends it as text)"
+    assert errors == [
+        f"column 'v': '' is not a float (dtype=v=float{null}",
+        f"column 'v': '#DIV/0!' is not a float (dtype=v=float{null}",
+        f"column 'v': '#NV' is not a float (dtype=v=float{null}",
+        f"column 'v': '1,5' is not a float (dtype=v=float{comma}",
+        f"column 'v': '-1.234,56' is not a float (dtype=v=float{comma}",
+        "column 'v': 'x' is not a float (dtype=v=float; dtype=v=str sends it as text)",
+        "",
+    ]
 
 
 @pytest.mark.parametrize(("errors", "code"), [(None, 1), ("raise", 1), ("collect", 0)])
@@ -787,6 +874,48 @@ def test_a_status_file_whose_maybe_duplicate_is_not_a_bool_is_refused(es, tmp_pa
         es_pandas.produce_file(path, "single", url=es.url, api_key=API_KEY, resume=str(resume))
 
 
+@pytest.mark.parametrize(
+    ("start", "ending", "sep"),
+    [(b"", b"\r\n", ";"), (codecs.BOM_UTF8, b"\n", ","), (b"", b"\r", "\t")],
+)
+def test_excels_sep_line_names_the_separator_and_is_no_row(
+    es, tmp_path, start, ending, sep
+) -> None:
+    """Excel reads a first line ``sep=;`` as the file's separator: its header was taken
+    for the header (one column, 'sep=;'), and with --sep ';' the lines had "more fields
+    than its header"."""
+    lines = [f"sep={sep}", "id;city;n", "k1;Köln;15", '"k2";"Berlin\nMitte";2', "k3;Bonn"]
+    text = "\n".join(lines).replace(";", sep) + "\n"
+    path = tmp_path / "excel.csv"
+    path.write_bytes(start + text.encode("cp1252").replace(b"\n", ending))
+    topic = f"excel-sep-{len(start)}-{len(ending)}"
+    es.create_topic(topic, 1)
+    options = {"url": es.url, "api_key": API_KEY, "key_col": "id", "encoding": "cp1252"}
+    if start:
+        options["encoding"] = "utf-8"
+        path.write_bytes(start + text.encode().replace(b"\n", ending))
+    status_out = tmp_path / "status.csv"
+
+    summary = es_pandas.produce_file(path, topic, status_out=str(status_out), **options)
+
+    assert summary.total == 3
+    assert load(es, topic) == {
+        "k1": {"city": "Köln", "n": "15"},
+        "k2": {"city": "Berlin" + ending.decode() + "Mitte", "n": "2"},
+    }
+    errors = pd.read_csv(status_out, keep_default_na=False)["error"].tolist()
+    assert errors[2] == "line 6 has 2 of the header's 3 fields; column 'n' is missing"
+    # the separator it names, or the same one given
+    es_pandas.produce_file(path, topic, sep=sep, dry_run=True, **options)
+    other = "," if sep != "," else ";"
+    with pytest.raises(
+        es_pandas.ConfigurationError,
+        match=rf"^excel\.csv: its first line, {re.escape(repr('sep=' + sep))}, names its "
+        rf"separator as Excel reads it, {re.escape(repr(sep))}, but sep={re.escape(repr(other))}",
+    ):
+        es_pandas.produce_file(path, topic, sep=other, **options)
+
+
 def test_lines_with_a_field_more_than_the_header_stop_the_load(es, env, tmp_path) -> None:
     # pandas would take the first column as the index: every value one column off
     path = tmp_path / "trailing.csv"
@@ -818,6 +947,30 @@ def test_rows_fixed_after_a_load_are_sent_by_resume(es, env, tmp_path) -> None:
     assert (pd.read_csv(status_out)["status"] == "ok").all()
 
 
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [("mac.csv", "id;v\ra;1\rb;\rc;3\r"), ("excel.csv", "sep=;\nid;v\na;1\nb;\nc;3\n")],
+)
+def test_a_load_of_an_excel_export_resumes(es, tmp_path, name, text) -> None:
+    """Its rows are counted as read: a Mac export's lines end in \\r alone, and had
+    "0 rows", so --resume refused its status file as another file's."""
+    path = tmp_path / name
+    path.write_text(text, newline="")
+    status_out = tmp_path / "status.csv"
+    options = {"url": es.url, "api_key": API_KEY, "sep": ";", "dtype": {"v": "int"}}
+    first = es_pandas.produce_file(path, "single", status_out=str(status_out), **options)
+    assert first.counts["rejected"] == 1
+    path.write_text(text.replace("b;", "b;2"), newline="")
+    es.reset_stats()
+
+    summary = es_pandas.produce_file(
+        path, "single", status_out=str(status_out), resume=str(status_out), **options
+    )
+
+    assert summary.total == 3 and summary.counts["ok"] == 3
+    assert es.stats()["200"] == 1  # the fixed row (besides the v2 route check)
+
+
 def test_messages_naming_both_spellings_keep_the_command_lines() -> None:
     from es_pandas._cli._options import cli_words
 
@@ -826,6 +979,28 @@ def test_messages_naming_both_spellings_keep_the_command_lines() -> None:
     )
     assert cli_words("with resume='s.csv' (--resume s.csv), or") == "with --resume s.csv, or"
     assert cli_words("pass encoding= the file's") == "pass --encoding the file's"
+
+
+def test_the_cli_names_its_flags_but_never_rewrites_the_files_names(es, env, tmp_path) -> None:
+    """Columns named as options are written as the file has them: the header was
+    shown as ['order_id', '--record-id', '--encoding x']."""
+    path = tmp_path / "orders.csv"
+    path.write_text("order_id,record_id,encoding=x\n1,2,3\n")
+
+    result = run("produce", str(path), "--topic", "single", "--key-col", "id", env=env)
+
+    assert result.returncode == 2, result.stderr
+    assert (
+        "Error: --key-col: no column named 'id'; columns: ['order_id', 'record_id', 'encoding=x']"
+    ) in result.stderr
+    from es_pandas._cli._options import cli_words
+
+    assert cli_words("column 'key_col': 'sep=;' is not an int; na_values= makes it null") == (
+        "column 'key_col': 'sep=;' is not an int; --na-values makes it null"
+    )
+    assert cli_words("column \"it's key_col\" is not sep='x'") == (
+        "column \"it's key_col\" is not --sep 'x'"
+    )
 
 
 def test_an_empty_file_or_an_undecodable_header_is_refused_naming_the_file(

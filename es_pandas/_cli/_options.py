@@ -145,8 +145,9 @@ _NAMED = re.compile(r"\b(" + "|".join(n for n in OPTIONS if "_" in n) + r")\b")
 _OPENING = re.compile(rf"^({_NAMES})\b(?!=)")
 
 
-# Arrow types are data, not options: extension<arrow.fixed_shape_tensor[value_type=int32]>
-_ARROW_TYPE = re.compile(r"(<[^>]*>)")
+# Arrow types and quoted values are data, not options: extension<arrow.fixed_shape_tensor
+# [value_type=int32]>, a file's column 'record_id', its header 'sep=;'
+_DATA = re.compile(r"""(<[^>]*>|(?<!\w)'(?:[^'\\]|\\.)*'(?!\w)|(?<!\w)"(?:[^"\\]|\\.)*"(?!\w))""")
 
 
 # A message that names both spellings, ``resume= (--resume)``, ``resume='s.csv'
@@ -159,8 +160,8 @@ def cli_words(message: str) -> str:
     """A library message in the command line's words: ``key_col=`` -> ``--key-col``."""
     message = _BOTH.sub(r"\1", message)
     message = _OPENING.sub(lambda m: _cli_name(m.group(1)), message)
-    parts = _ARROW_TYPE.split(message)
-    for i in range(0, len(parts), 2):  # the odd ones are Arrow types
+    parts = _DATA.split(message)
+    for i in range(0, len(parts), 2):  # the odd ones are data
         part = _ASSIGNED.sub(
             lambda m: _cli_name(m.group(1)) + ("" if m.group(2) else " "), parts[i]
         )

@@ -22,6 +22,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from .._column_types import spaced
 from .._exceptions import ConfigurationError
 from .avro import AvroSchema, AvroValues, avro_sides
 from .columns import (
@@ -269,7 +270,7 @@ class RecordEncoder:
             if not matches:
                 raise ConfigurationError(
                     f"{option}: no column named {name!r}; columns: {self._columns!r}"
-                    + _separator_hint(self._columns, name)
+                    + (_separator_hint(self._columns, name) or spaced(self._columns, name))
                 )
             if len(matches) > 1:
                 raise ConfigurationError(f"{option}: {len(matches)} columns are named {name!r}")
