@@ -25,6 +25,9 @@ _FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _CANONICAL_INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _CANONICAL_FLOAT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _NONZERO = re.compile(r"^[+-]?0*\.?0*[1-9]")  # a digit not 0 before any exponent
+# 1.000, 12.500: a decimal point, or digits grouped in thousands as a comma locale writes
+# them (German 1.000 is a thousand): a column whose fractions all look so is not inferred
+_GROUPED = re.compile(r"[+-]?[0-9]{1,3}(?:\.[0-9]{3})+")
 _BOOLS = {"true": True, "false": False}
 _INT64 = range(-(2**63), 2**63)
 _DOES_NOT_FIT = (ValueError, KeyError, OverflowError, RecursionError)
@@ -186,5 +189,12 @@ def _infer(column: pd.Series) -> str:
         return "str"
     for kind, fits in _INFERRED.items():
         if all(fits(text) for text in values):
-            return kind
+            return "str" if kind == "float" and _thousands(values) else kind
     return "str"
+
+
+def _thousands(values: list[str]) -> bool:
+    """Whether every fraction of a column reads as thousands too (1.000, 2.500): as a
+    float each would be a thousandth of what a German or French file means."""
+    fractions = [text for text in values if not _CANONICAL_INT.fullmatch(text)]
+    return bool(fractions) and all(_GROUPED.fullmatch(text) for text in fractions)

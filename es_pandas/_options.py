@@ -756,7 +756,8 @@ class FileOptions(ProduceOptions, total=False):
             "Infer the types of a CSV or TSV file's columns (but the key's) from its "
             "first chunk: int, float or bool where every value is written as one "
             "and reads back the same (007 and 18446744073709551615 stay text; 1.10 is "
-            "the float 1.1); later rows whose value does not fit are rejected.",
+            "the float 1.1; a column whose fractions all read as thousands too, 1.000 "
+            "or 2.500, stays text); later rows whose value does not fit are rejected.",
             default=False,
             check=checks.boolean,
         ),

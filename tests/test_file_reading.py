@@ -130,6 +130,21 @@ def test_inferred_types_hold_for_the_whole_file(es, env, tmp_path) -> None:
     assert "'zip'" in error and "'12AB3'" in error and "zip=str" in error
 
 
+def test_inference_leaves_numbers_that_read_as_thousands_too_as_text(es, tmp_path) -> None:
+    """A German export's 1.000 is a thousand: inferred as the float 1.0, it landed as a
+    thousandth of itself, exit 0. A column with a fraction of another shape is float."""
+    path = tmp_path / "menge.csv"
+    path.write_text("id;menge;umsatz;preis\nx;1.000;999;1.250\ny;2.500;1.234;0.5\nz;12;12.500;3\n")
+    es.create_topic("thousands", 1)
+    options = {"key_col": "id", "sep": ";", "infer_types": True, "progress": False}
+    es_pandas.produce_file(path, "thousands", url=es.url, api_key=API_KEY, **options)
+    assert load(es, "thousands") == {
+        "x": {"menge": "1.000", "umsatz": "999", "preis": 1.25},
+        "y": {"menge": "2.500", "umsatz": "1.234", "preis": 0.5},
+        "z": {"menge": "12", "umsatz": "12.500", "preis": 3.0},
+    }
+
+
 def test_inference_keeps_leading_zeros(es, env, tmp_path) -> None:
     path = write_csv(tmp_path / "zeros.csv", TRICKY[:2])
     es.create_topic("zeros", 1)
