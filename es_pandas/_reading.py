@@ -37,6 +37,7 @@ import csv
 import io
 import itertools
 import json
+import logging
 import math
 import re
 import sys
@@ -60,6 +61,8 @@ from ._wire.values import ABSENT
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
+
+logger = logging.getLogger("es_pandas")
 
 __all__ = ["FileReadError", "count_rows", "read_frames", "row_hashes"]
 
@@ -113,7 +116,7 @@ def read_frames(
     frames = (
         _json_lines(source, options, chunk_rows)
         if options.format == "jsonl"
-        else _csv_frames(source, options, chunk_rows)
+        else _csv_frames(source, options, chunk_rows, name)
     )
     while True:
         try:
@@ -150,7 +153,7 @@ def _binary(source: str | IO[bytes]) -> Iterator[IO[bytes]]:
 
 
 def _csv_frames(
-    source: str | IO[bytes], options: ReadOptions, chunk_rows: int
+    source: str | IO[bytes], options: ReadOptions, chunk_rows: int, name: str
 ) -> Iterator[tuple[pd.DataFrame, dict[int, str]]]:
     # A generator, so that the header is read (and fails) where the reading of the
     # rows is watched for errors.
@@ -160,6 +163,7 @@ def _csv_frames(
         # tell a renamed "a" (a.1) from an "a.1" in the file.
         head, names, sep, excel = _header(handle, options)
         _refuse_other_unicode(head, options.encoding)
+        _say_if_utf8(head, options.encoding, name)
         if options.sep is None and not excel and len(names) == 1:
             text = head.decode(options.encoding, errors="replace").removeprefix("\ufeff")
             _refuse_another_separator(text, names[0], sep)
@@ -356,6 +360,27 @@ _UNICODE_BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16"),
     (codecs.BOM_UTF8, "utf-8"),
 )
+
+
+def _say_if_utf8(head: bytes, encoding: str, name: str) -> None:
+    """Warn when a file read in a one-byte encoding (cp1252, latin-1) reads as UTF-8 with
+    characters past ASCII: a UTF-8 export without a byte order mark would land garbled
+    ('MÃ¼ller'), and text of those encodings seldom makes valid UTF-8 by chance."""
+    if codecs.lookup(encoding).name.startswith("utf") or head.isascii():
+        return
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(head)  # not final: cut ends
+    except UnicodeDecodeError:
+        return
+    first = next(c for c in text if not c.isascii())
+    logger.warning(
+        "%s looks UTF-8: encoding=%r reads its '%s' as '%s'; if it is UTF-8, pass "
+        "encoding='utf-8' (--encoding utf-8)",
+        name,
+        encoding,
+        first,
+        first.encode().decode(encoding, errors="replace"),
+    )
 
 
 def _refuse_other_unicode(head: bytes, encoding: str) -> None:

@@ -145,6 +145,26 @@ def test_inference_leaves_numbers_that_read_as_thousands_too_as_text(es, tmp_pat
     }
 
 
+def test_a_utf_8_file_read_as_cp1252_is_said_to_look_utf_8(tmp_path, caplog) -> None:
+    """Without a byte order mark it landed garbled ('MÃ¼ller'), exit 0, without a word.
+    It is said, not refused: cp1252 text that is valid UTF-8 is rare, not impossible."""
+    path = tmp_path / "export.csv"
+    path.write_bytes("id;name\n1;Müller\n2;Straße\n".encode())
+    options = ReadOptions("csv", encoding="cp1252", sep=";")
+    with caplog.at_level("WARNING", logger="es_pandas"):
+        [(frame, _)] = list(read_frames(str(path), options, 100, "export.csv"))
+    assert frame["name"].tolist() == ["MÃ¼ller", "StraÃŸe"]  # as cp1252 reads it
+    assert caplog.messages == [
+        "export.csv looks UTF-8: encoding='cp1252' reads its 'ü' as 'Ã¼'; if it is UTF-8, "
+        "pass encoding='utf-8' (--encoding utf-8)"
+    ]
+    caplog.clear()
+    path.write_bytes("id;name\n1;Müller\n".encode("cp1252"))
+    with caplog.at_level("WARNING", logger="es_pandas"):
+        list(read_frames(str(path), options, 100, "export.csv"))
+    assert caplog.messages == []
+
+
 def test_inference_keeps_leading_zeros(es, env, tmp_path) -> None:
     path = write_csv(tmp_path / "zeros.csv", TRICKY[:2])
     es.create_topic("zeros", 1)
