@@ -189,14 +189,38 @@ def _csv_frames(
             raise ValueError(
                 "it is empty, without even a header line (a table of no rows still has one)"
             ) from None
+        # Excel's trailing separators (id;name;;): columns without a name, after the
+        # last named one, that no row should fill
+        named = len(names)
+        while named > 1 and names[named - 1] == "":
+            named -= 1
         with reader:
             for number, frame in enumerate(reader):
                 if number == 0:
-                    _refuse_renamed(names, frame.columns)
+                    _refuse_renamed(names[:named], frame.columns[:named])
                 problems = short.of(frame, replay.given(), replay.ended)
                 replay.keep = short.counting
+                if named < len(names):
+                    frame, problems = _unnamed_dropped(frame, named, problems)
                 yield frame, problems
             short.end(replay.given())
+
+
+def _unnamed_dropped(
+    frame: pd.DataFrame, named: int, problems: dict[int, str]
+) -> tuple[pd.DataFrame, dict[int, str]]:
+    """``frame`` without its columns past the ``named`` first, which have no name in the
+    header; a row holding a value there is rejected, naming the column, as there is no
+    field to send it as."""
+    extra = frame.iloc[:, named:]
+    filled = (extra.notna() & (extra != "")).to_numpy()
+    for position in np.flatnonzero(filled.any(axis=1)).tolist():
+        column = named + 1 + int(np.argmax(filled[position]))
+        problems.setdefault(
+            position,
+            f"a value in column {column}, which has no name in the header: no field to send it as",
+        )
+    return frame.iloc[:, :named], problems
 
 
 class _Replay(io.RawIOBase):

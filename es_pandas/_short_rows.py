@@ -127,7 +127,7 @@ class ShortRows:
         if self._skip:
             next(self._records(), None)
         names = next(self._records(), None)
-        if names is None or (columns is not None and names[1] != list(columns)):
+        if names is None or (columns is not None and not _same_header(names[1], columns)):
             raise _Disagree(self._line if names is None else names[0])
         self._width = len(names[1])
         self.counting = self._width > 1
@@ -286,6 +286,15 @@ def _disagree(exc: _Disagree) -> str:
 
 def _null(value: object) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def _same_header(names: list[str], columns: pd.Index) -> bool:
+    """Whether pandas read the header as the csv module did: the same names, a column
+    without one named ``Unnamed: N`` by pandas."""
+    return len(names) == len(columns) and all(
+        name == column or (name == "" and str(column) == f"Unnamed: {at}")
+        for at, (name, column) in enumerate(zip(names, columns, strict=True))
+    )
 
 
 def _why(line: int, fields: int, columns: pd.Index) -> str:

@@ -1104,13 +1104,30 @@ def test_a_header_is_read_with_the_files_separator_encoding_and_quotes(es, tmp_p
 
     with pytest.raises(
         es_pandas.ConfigurationError,
-        match=r"^repeated\.csv: its header has 'Größe;cm' at columns 2 and 3, and no name "
-        "at column 4: ",
+        match=r"^repeated\.csv: its header has 'Größe;cm' at columns 2 and 3: ",
     ):
         es_pandas.produce_file(repeated, "single", encoding="latin-1", **options)
     es_pandas.produce_file(distinct, "distinct-names", encoding="latin-1", **options)
 
     assert load(es, "distinct-names") == {"x": {"a": "1", "a.1": "2", "a;1": "3", "Größe\ncm": "4"}}
+
+
+def test_excels_trailing_separators_are_columns_without_a_name_that_no_row_fills(
+    es, tmp_path
+) -> None:
+    """A sheet formatted past its data exports id;name;; with every row: it was refused
+    ("no name at columns 3 and 4") with no option to read it."""
+    path = tmp_path / "trailing.csv"
+    path.write_text("id;name;;\n1;Anna;;\n2;Bert;x;\n3;Cem;;\n")
+    es.create_topic("trailing", 1)
+    status_out = tmp_path / "status.csv"
+    options = {"key_col": "id", "sep": ";", "progress": False, "status_out": str(status_out)}
+    summary = es_pandas.produce_file(path, "trailing", url=es.url, api_key=API_KEY, **options)
+    assert summary.counts["ok"] == 2 and summary.counts["rejected"] == 1
+    assert load(es, "trailing") == {"1": {"name": "Anna"}, "3": {"name": "Cem"}}
+    assert pd.read_csv(status_out)["error"].tolist()[1] == (
+        "a value in column 3, which has no name in the header: no field to send it as"
+    )
 
 
 @pytest.mark.parametrize(
