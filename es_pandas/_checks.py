@@ -402,10 +402,14 @@ def strings(name: str, value: Any) -> tuple[str, ...]:
 
 
 def dtype(name: str, value: Any) -> dict[str, str]:
-    """``{"zip": "str"}``, or ``["zip=str", ...]`` as the command line gives it."""
+    """``{"zip": "str"}`` (or ``{"zip": str}``, as pandas users write it), or
+    ``["zip=str", ...]`` as the command line gives it."""
     pairs: list[tuple[str, object]]
     if isinstance(value, Mapping):
-        pairs = [(str(column), kind) for column, kind in value.items()]
+        pairs = [
+            (str(column), kind.__name__ if kind in (str, int, float, bool) else kind)
+            for column, kind in value.items()
+        ]
     elif not isinstance(value, str) and isinstance(value, Iterable):
         pairs = [(column, kind) for column, _, kind in (str(v).partition("=") for v in value)]
     else:

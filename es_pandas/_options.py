@@ -732,11 +732,13 @@ class FileOptions(ProduceOptions, total=False):
         ),
     ]
     dtype: Annotated[
-        Mapping[str, ColumnType] | None,
+        Mapping[str, ColumnType | type[str | int | float | bool]] | None,
         Option(
             "Types of columns of a CSV or TSV file (str, int, float, bool, json); a "
             "value that is not of its column's type rejects its row. Other columns are "
             "text, as in the file, unless {infer_types}.",
+            python="A dict of column names to type names, or to Python types as pandas "
+            "takes them ({'amount': float}).",
             check=checks.dtype,
             flags=(
                 Flag(

@@ -637,6 +637,21 @@ def test_bad_reading_options(tmp_path, options: dict, message: str) -> None:
         es_pandas.produce_file(path, "t", url="http://127.0.0.1:9", **options)
 
 
+def test_dtype_takes_python_types_as_pandas_does(es, tmp_path) -> None:
+    # dtype={"amount": float}, as read_csv takes it, was refused
+    path = tmp_path / "typed.csv"
+    path.write_text("id,amount,items,express,code\na,1.5,2,true,00042\n")
+    es.create_topic("python-types", 1)
+    dtype = {"amount": float, "items": int, "express": bool, "code": str}
+    options = {"key_col": "id", "dtype": dtype, "progress": False}
+    es_pandas.produce_file(path, "python-types", url=es.url, api_key=API_KEY, **options)
+    assert load(es, "python-types") == {
+        "a": {"amount": 1.5, "items": 2, "express": True, "code": "00042"}
+    }
+    with pytest.raises(ConfigurationError, match=r"amount=<class 'complex'>: a column's type"):
+        es_pandas.produce_file(path, "t", url=es.url, dtype={"amount": complex})
+
+
 @pytest.mark.parametrize(
     ("name", "suggestion"), [("delimiter", "did you mean 'sep'"), ("sepp", "did you mean 'sep'")]
 )
