@@ -196,6 +196,8 @@ def test_inference_takes_no_number_a_float_would_change(es, env, tmp_path) -> No
         "b": {"n": "99999999999999999999", "pi": "0.1", "x": 2.0},
     }
     assert typed.returncode == 1, typed.stderr
+    # the terminal's summary in flags; the status file keeps each row's error as it is
+    assert "(--dtype n=int; --dtype n=str sends it as text)" in typed.stderr
     status = pd.read_csv(status_out, dtype=str, keep_default_na=False)
     assert status[["row", "status", "error"]].values.tolist() == [
         [

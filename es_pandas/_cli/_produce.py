@@ -151,7 +151,7 @@ def _report(summary: Summary, dry_run: bool, status_out: str | None) -> None:
     else:
         click.echo(summary.table(), err=True)
     if summary.counts["ok"] != summary.total:
-        click.echo(summary.why(), err=True)
+        click.echo(cli_words(summary.why()), err=True)
         if not status_out and not dry_run and summary.dead_letters is None:
             click.echo("every row's status and error: --status-out FILE", err=True)
 
