@@ -124,7 +124,9 @@ def test_latency_range_gives_each_answer_its_own_delay(es: LocalEventStreams, cl
     for delay in expected:
         started = time.perf_counter()
         produce(client)
-        assert time.perf_counter() - started >= delay
+        # libuv (uvloop) keeps time in whole milliseconds: a timer may fire up to one
+        # early (it failed once in CI, 81.1 ms for 81.3), far less than the spread
+        assert time.perf_counter() - started >= delay - 0.002
 
 
 def test_quota_delays_rather_than_rejects(es: LocalEventStreams, client) -> None:
