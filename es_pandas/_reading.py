@@ -396,7 +396,9 @@ def _say_if_utf8(head: bytes, encoding: str, name: str) -> None:
         text = codecs.getincrementaldecoder("utf-8")().decode(head)  # not final: cut ends
     except UnicodeDecodeError:
         return
-    first = next(c for c in text if not c.isascii())
+    first = next((c for c in text if not c.isascii()), None)
+    if first is None:
+        return  # its one character past ASCII is cut at the end of what was read
     logger.warning(
         "%s looks UTF-8: encoding=%r reads its '%s' as '%s'; if it is UTF-8, pass "
         "encoding='utf-8' (--encoding utf-8)",
