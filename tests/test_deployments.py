@@ -231,15 +231,20 @@ def test_the_cli_on_premises_from_flags(onprem_tls, pki, kafka_user, tmp_path: P
     assert "no v2 route" in result.stderr
 
 
-def test_the_cli_on_premises_from_the_environment(onprem, pki, tmp_path: Path) -> None:
-    path = tmp_path / "orders.csv"
-    ORDERS.to_csv(path, index=False)
-    environment = {
+def scram_environment(onprem: LocalEventStreams, pki) -> dict[str, str]:
+    """The variables an on-premises load with a SCRAM user is run with."""
+    return {
         "ES_PANDAS_URL": onprem.url,
         "ES_PANDAS_USER": SCRAM[0],
         "ES_PANDAS_PASSWORD": SCRAM[1],
         "ES_PANDAS_CA_BUNDLE": pki.ca_pem,
     }
+
+
+def test_the_cli_on_premises_from_the_environment(onprem, pki, tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    ORDERS.to_csv(path, index=False)
+    environment = scram_environment(onprem, pki)
     result = run("produce", str(path), "--topic", "orders", env=environment)
     assert result.returncode == 0, result.stderr
     assert SCRAM[1] not in result.stderr + result.stdout
@@ -264,12 +269,7 @@ def test_the_cli_without_credentials_names_each_flag_once(onprem, pki, tmp_path:
 def test_the_cli_names_both_schema_flags(onprem, pki, tmp_path: Path, flags, message) -> None:
     path = tmp_path / "orders.csv"
     ORDERS.to_csv(path, index=False)
-    environment = {
-        "ES_PANDAS_URL": onprem.url,
-        "ES_PANDAS_USER": SCRAM[0],
-        "ES_PANDAS_PASSWORD": SCRAM[1],
-        "ES_PANDAS_CA_BUNDLE": pki.ca_pem,
-    }
+    environment = scram_environment(onprem, pki)
     result = run("produce", str(path), "--topic", "orders", *flags, env=environment)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr

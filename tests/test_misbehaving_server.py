@@ -30,6 +30,7 @@ import zlib
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -1043,6 +1044,23 @@ def iam_requests(server: RawServer) -> int:
     return sum(r.path.startswith("/identity") for r in server.requests)
 
 
+def produce_with_iam(
+    server: RawServer, frame: pd.DataFrame, engine: str, **options: Any
+) -> tuple[pd.DataFrame, BaseException | None]:
+    """``frame`` sent with the API key exchanged at the server's own IAM endpoint."""
+    iam_url = server.url + "/identity/token"
+    return produce_or_abort(
+        server, frame, engine, api_key=KEY, iam=True, iam_url=iam_url, **options
+    )
+
+
+def send_a_token_due_for_renewal(exchange: Exchange, **claims: Any) -> None:
+    """One hour's token, its renewal due in 0.2 s and 12 minutes left after that."""
+    now = time.time()
+    token = jwt({"iat": now - 2879.8, "exp": now + 720.2, **claims})
+    exchange.send(answer(200, json.dumps({"access_token": token}).encode()))
+
+
 @pytest.mark.parametrize("shape", list(IAM_ANSWERS))
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_misbehaving_iam_endpoint_is_an_authentication_error(engine: str, shape: str) -> None:
@@ -1122,13 +1140,10 @@ def test_iam_unreachable_when_renewing_after_a_401(engine: str) -> None:
             await store_and_answer(exchange)
 
     with serving(handle) as server:
-        status, error = produce_or_abort(
+        status, error = produce_with_iam(
             server,
             rows(200),
             engine,
-            api_key=KEY,
-            iam=True,
-            iam_url=server.url + "/identity/token",
             concurrency=4,
         )
     # The refused row fails with its 401 and says why; the others, whose token still
@@ -1154,9 +1169,7 @@ def test_one_iam_blip_is_retried_like_any_request(engine: str, blip: str) -> Non
             exchange.close = True
 
     with serving(iam_and_records(iam)) as server:
-        status, error = produce_or_abort(
-            server, rows(50), engine, api_key=KEY, iam=True, iam_url=server.url + "/identity/token"
-        )
+        status, error = produce_with_iam(server, rows(50), engine)
     assert error is None, str(error)
     assert (status["status"] == "ok").all(), status["error"].dropna().tolist()[:1]
 
@@ -1174,19 +1187,13 @@ def test_iam_down_at_renewal_leaves_a_valid_token_in_use(engine: str) -> None:
         if exchanges > 1:
             exchange.send(answer(503, b"busy", headers={"Retry-After": "0"}))
             return
-        # one hour's token, its renewal due in 0.2 s and 12 minutes left after that
-        now = time.time()
-        token = jwt({"iat": now - 2879.8, "exp": now + 720.2})
-        exchange.send(answer(200, json.dumps({"access_token": token}).encode()))
+        send_a_token_due_for_renewal(exchange)
 
     with serving(iam_and_records(iam)) as server:
-        status, error = produce_or_abort(
+        status, error = produce_with_iam(
             server,
             rows(100),
             engine,
-            api_key=KEY,
-            iam=True,
-            iam_url=server.url + "/identity/token",
             max_rate=100,
         )
     assert exchanges > 1  # the renewal was tried
@@ -1204,7 +1211,6 @@ def test_rows_go_with_the_valid_token_while_another_renews_it(engine: str) -> No
     async def iam(exchange: Exchange) -> None:
         nonlocal exchanges, others_went
         exchanges += 1
-        now = time.time()
         if exchanges == 2:
             # the renewal: answered once 20 more rows went (an event), or after 30 s
             def records() -> int:
@@ -1214,18 +1220,13 @@ def test_rows_go_with_the_valid_token_while_another_renews_it(engine: str) -> No
             while records() < wanted and time.monotonic() < deadline:
                 await asyncio.sleep(0.01)
             others_went = records() >= wanted
-        # one hour's token, its renewal due in 0.2 s and 12 minutes left after that
-        token = jwt({"iat": now - 2879.8, "exp": now + 720.2, "n": exchanges})
-        exchange.send(answer(200, json.dumps({"access_token": token}).encode()))
+        send_a_token_due_for_renewal(exchange, n=exchanges)
 
     with serving(iam_and_records(iam)) as server:
-        status, error = produce_or_abort(
+        status, error = produce_with_iam(
             server,
             rows(200),
             engine,
-            api_key=KEY,
-            iam=True,
-            iam_url=server.url + "/identity/token",
             max_rate=100,
         )
     assert error is None, str(error)
@@ -1248,9 +1249,7 @@ def test_iam_down_is_not_refused_credentials(engine: str, code: int, stops: str)
         exchange.send(answer(code, b"busy", headers={"Retry-After": "0"}))
 
     with serving(iam_and_records(iam)) as server:
-        status, error = produce_or_abort(
-            server, rows(50), engine, api_key=KEY, iam=True, iam_url=server.url + "/identity/token"
-        )
+        status, error = produce_with_iam(server, rows(50), engine)
     assert type(error).__name__ == stops, repr(error)
     if code == 503:
         assert f"cannot reach IAM at {server.url}/identity/token" in str(error)
