@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Literal, cast
 
 import numpy as np
 
-from ._auth import Auth, IAMError
+from ._auth import Auth, IAMError, IAMUnavailable
 from ._exceptions import (
     AuthenticationError,
     ConnectionFailed,
@@ -732,7 +732,16 @@ class Engine:
         """A row whose credentials' service (IAM) gave no usable answer, retries spent."""
         assert self._auth is not None
         self._end_unreachable(
-            book, position, str(error), status, attempts, started, http_status, self._auth.service
+            book,
+            position,
+            str(error),
+            status,
+            attempts,
+            started,
+            http_status,
+            self._auth.service,
+            # it answered, only not with a token: down, not a wrong address
+            answered=isinstance(error, IAMUnavailable),
         )
 
     def _end_unreachable(
@@ -745,10 +754,13 @@ class Engine:
         started: float,
         http_status: int = 0,
         where: str | None = None,
+        answered: bool = False,
     ) -> None:
         """A row that got no HTTP answer at all (not sent, the connection broke, or
-        the answer never came) from ``where`` (the Event Streams URL unless said): the
-        first, or fail_after in a row, stop the run."""
+        the answer never came) from ``where`` (the Event Streams URL unless said), or
+        (``answered``) no usable one: the first, or fail_after in a row, stop the run.
+        A service that answered in this run is down (try again later); one that never
+        did may be a wrong address (fix it)."""
         message = self._scrub(message)
         book.fail(
             position,
@@ -760,12 +772,15 @@ class Engine:
         )
         self._unreachable_streak += 1
         where = where or self._url
-        if not self._answered:
+        if answered:
+            if not self._answered or self._unreachable_streak >= self._fail_after:
+                self._stop_run(Abort(ServiceUnavailable, f"{where} is unavailable: {message}"))
+        elif not self._answered:
             self._stop_run(Abort(ConnectionFailed, f"cannot reach {where}: {message}"))
         elif self._unreachable_streak >= self._fail_after:
             self._stop_run(
                 Abort(
-                    ConnectionFailed,
+                    ServiceUnavailable,
                     f"{where} stopped answering ({self._unreachable_streak} rows in a row "
                     f"got no answer): {message}",
                 )

@@ -88,13 +88,18 @@ class SchemaError(ProduceAborted):
 
 
 class ConnectionFailed(ProduceAborted):
-    """The server could not be reached at all, or the TLS handshake failed."""
+    """The server could not be reached at all in this run (refused, timed out, a name
+    that does not resolve, a proxy in the way), or the TLS handshake failed: check the
+    address and the network, as it may be a wrong one."""
 
 
 class ServiceUnavailable(ProduceAborted):
-    """Event Streams answered only 5xx or 408 (at least 10 answers in a row, and
-    ``concurrency``), and ``fail_after`` rows among them failed with every retry spent:
-    it is down or overloaded, and the rest of the run would fail the same way."""
+    """A service that is there is down: try again later (the command line exits 75,
+    EX_TEMPFAIL). Event Streams answered only 5xx or 408 (at least 10 answers in a row,
+    and ``concurrency``) and ``fail_after`` rows among them failed with every retry
+    spent; or, having answered in this run, it stopped answering (``fail_after`` rows
+    in a row got no answer); or IAM answered the token exchange with 429 or 5xx, its
+    retries spent; or Kafka stopped writing records mid-run."""
 
 
 class ProduceInterrupted(KeyboardInterrupt):

@@ -27,6 +27,7 @@ from ._exceptions import (
     ConnectionFailed,
     PermissionDeniedError,
     ProduceAborted,
+    ServiceUnavailable,
     TopicNotFoundError,
 )
 from ._librdkafka import (
@@ -399,7 +400,7 @@ class KafkaEngine:
             assert self._shared is not None
             self._shared.broken = f"stopped writing: {error.str()}"
             self._stop(
-                ConnectionFailed,
+                ServiceUnavailable,
                 f"Kafka at {self._where} stopped writing ({self._streak} records in a row "
                 f"were not confirmed): {error.str()}",
             )

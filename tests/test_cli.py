@@ -23,7 +23,15 @@ from es_pandas._cli._options import cli_words
 from es_pandas._cli._produce import produce
 from es_pandas._options import OPTIONS
 
-from .conftest import API_KEY, cli_commands, help_examples, run, start, wait_for_answers
+from .conftest import (
+    API_KEY,
+    cli_commands,
+    free_port,
+    help_examples,
+    run,
+    start,
+    wait_for_answers,
+)
 
 
 def frame(rows: int) -> pd.DataFrame:
@@ -163,6 +171,22 @@ def test_configuration_errors_exit_2(es, env, tmp_path, args, extra_env, message
     assert "Traceback" not in result.stderr
     assert API_KEY not in result.stderr + result.stdout
     assert "wrong-key" not in result.stderr + result.stdout
+
+
+def test_a_service_down_exits_75_and_one_never_reached_exits_2(es, env, tmp_path) -> None:
+    """cron and schedulers tell "try again later" (EX_TEMPFAIL) from "fix it"."""
+    path = write(frame(200), tmp_path / "rows.csv")
+    args = ["produce", str(path), "--topic", "single", "--retries", "0", "--concurrency", "4"]
+    es.set_faults(rates={"503": 1.0}, retry_after=None)
+    try:
+        down = run(*args, "--status-out", str(tmp_path / "status.csv"), env=env)
+    finally:
+        es.clear_faults()
+    assert down.returncode == 75, down.stderr
+    assert "is unavailable" in down.stderr and "status.csv" in down.stderr
+    nowhere = run(*args, env={**env, "ES_PANDAS_URL": f"http://127.0.0.1:{free_port()}"})
+    assert nowhere.returncode == 2, nowhere.stderr
+    assert "cannot reach" in nowhere.stderr
 
 
 @pytest.mark.parametrize(

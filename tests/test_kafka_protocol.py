@@ -29,6 +29,7 @@ from es_pandas import (
     ConnectionFailed,
     ProduceAborted,
     Producer,
+    ServiceUnavailable,
     TopicNotFoundError,
 )
 from es_pandas._cli._options import cli_words
@@ -625,7 +626,7 @@ def frozen_after(broker, ok: int) -> Iterator[Callable[[es_pandas.ProgressEvent]
 
 def test_a_broker_stopped_mid_run_leaves_no_row_ok_that_is_not_in_kafka(tmp_path) -> None:
     """Tansu frozen (SIGSTOP) once 2,000 rows are written: the first records then in
-    flight end unknown when their time is up, the run stops as ConnectionFailed without
+    flight end unknown when their time is up, the run stops as ServiceUnavailable without
     waiting out the others' (unknown too), and every row it says ok is in the topic,
     where it says, once the broker is back."""
     from tools.kafka_broker import running_broker
@@ -635,7 +636,7 @@ def test_a_broker_stopped_mid_run_leaves_no_row_ok_that_is_not_in_kafka(tmp_path
         frame = orders(20_000)
         with (
             frozen_after(broker, ok=2_000) as progress,
-            pytest.raises(ConnectionFailed, match="stopped writing") as caught,
+            pytest.raises(ServiceUnavailable, match="stopped writing") as caught,
         ):
             frame.es.produce(
                 topic,
@@ -677,7 +678,7 @@ def test_after_a_run_the_broker_stopped_the_next_run_writes_again(tmp_path) -> N
         frame = orders(5_000)
         with (
             frozen_after(broker, ok=500) as freeze,
-            pytest.raises(ConnectionFailed, match="stopped writing"),
+            pytest.raises(ServiceUnavailable, match="stopped writing"),
         ):
             producer.produce(frame, new_topic(broker), max_rate=2_000.0, progress=freeze)
         topic = new_topic(broker)
@@ -697,7 +698,7 @@ def test_a_calls_timeout_and_retries_hold_over_a_producers(tmp_path) -> None:
         )
         with (
             frozen_after(broker, ok=500) as freeze,
-            pytest.raises(ConnectionFailed, match="stopped writing") as caught,
+            pytest.raises(ServiceUnavailable, match="stopped writing") as caught,
         ):
             producer.produce(
                 orders(5_000),
@@ -782,7 +783,7 @@ def test_every_broker_gone_mid_run_is_said_at_once(tmp_path, caplog) -> None:
 
         with (
             caplog.at_level(logging.WARNING, logger="es_pandas"),
-            pytest.raises(ConnectionFailed),
+            pytest.raises(ServiceUnavailable),
         ):
             orders(20_000).es.produce(
                 topic,

@@ -17,7 +17,13 @@ import pandas as pd
 
 from _es_pandas_cli import EXIT_INTERRUPTED
 
-from .._exceptions import ConfigurationError, ProduceAborted, ProduceError, ProduceInterrupted
+from .._exceptions import (
+    ConfigurationError,
+    ProduceAborted,
+    ProduceError,
+    ProduceInterrupted,
+    ServiceUnavailable,
+)
 from .._options import FILE_OPTIONS, PRODUCE_OPTIONS
 from .._producer import produce_file
 from .._status import Summary
@@ -27,6 +33,7 @@ __all__ = [
     "EXIT_CONFIG",
     "EXIT_INTERRUPTED",
     "EXIT_NOT_ALL_OK",
+    "EXIT_TEMPFAIL",
     "EXIT_TERMINATED",
     "fail",
     "produce",
@@ -34,6 +41,7 @@ __all__ = [
 
 EXIT_NOT_ALL_OK = 1
 EXIT_CONFIG = 2
+EXIT_TEMPFAIL = 75  # sysexits.h: a temporary failure, the invoker is invited to retry
 EXIT_TERMINATED = 128 + signal.SIGTERM  # as a shell reports a job SIGTERM ended
 
 
@@ -56,10 +64,11 @@ def produce(file: str, topic: str, dry_run: bool, **values: Any) -> None:
 
     Connection settings come from the options, --credentials, or the ES_PANDAS_*
     environment variables. Exit status: 0 every row ok (or --errors collect), 1 some
-    rows not ok, 2 usage or configuration error, or the run stopped early (credentials
-    refused, no such topic, server unreachable), 130 interrupted, 143 terminated by
-    SIGTERM (either way, the rows in flight are waited for, and the status so far is
-    written).
+    rows not ok, 2 usage or configuration error, or the run stopped early on something
+    to fix (credentials refused, no such topic, a server never reached), 75 the run
+    stopped early because a service is down (try again later, with --resume), 130
+    interrupted, 143 terminated by SIGTERM (either way, the rows in flight are waited
+    for, and the status so far is written).
 
     \b
     Examples (the first with a service-credentials file, the others with
@@ -89,7 +98,7 @@ def produce(file: str, topic: str, dry_run: bool, **values: Any) -> None:
         where = f"; per-row status in {status_out}" if status_out else ""
         fail(
             cli_words(str(exc)) + ("" if status_out and status_out in str(exc) else where),
-            EXIT_CONFIG,
+            EXIT_TEMPFAIL if isinstance(exc, ServiceUnavailable) else EXIT_CONFIG,
         )
     except ProduceInterrupted as exc:
         click.echo(exc.summary.table(), err=True)
