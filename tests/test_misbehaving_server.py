@@ -1275,6 +1275,26 @@ def test_a_server_that_closes_every_connection_stops_the_run(engine: str) -> Non
     assert status["status"].value_counts()[["unknown", "not_sent"]].tolist() == [1, 999]
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_server_that_stops_answering_mid_run_is_unavailable_not_unreachable(
+    engine: str,
+) -> None:
+    """Once it has answered, a server whose connections close unanswered is down (try
+    again later), not a wrong address: ServiceUnavailable after fail_after rows."""
+
+    async def dies_after_ten(exchange: Exchange) -> None:
+        if row_of(exchange.request.body) < 10:
+            await store_and_answer(exchange)
+        else:
+            exchange.close = True
+
+    with serving(dies_after_ten) as server:
+        with pytest.raises(es_pandas.ServiceUnavailable, match="stopped answering") as raised:
+            produce(server, rows(1000), engine, concurrency=1)
+    counts = raised.value.status["status"].value_counts()
+    assert counts["ok"] == 10 and counts["unknown"] == 3 and counts["not_sent"] == 987
+
+
 @pytest.mark.parametrize(
     "babble", [b"garbage\r\n\r\n", b"\x00\x01\x02 not http", b"HTTP/1.1 2OO OK\r\n\r\n"]
 )
