@@ -485,13 +485,17 @@ def _call_on(loop: asyncio.AbstractEventLoop, function: Callable[[], object]) ->
 
 
 class _CtrlC:
-    """A SIGINT handler that counts Ctrl-Cs instead of raising KeyboardInterrupt."""
+    """A SIGINT handler that counts Ctrl-Cs instead of raising KeyboardInterrupt; a
+    SIGTERM handler may pass its own on to it (the command line's does)."""
 
     def __init__(self) -> None:
         self.count = 0
+        self.first: int | None = None
 
     def __call__(self, signum: int, frame: object) -> None:
         self.count += 1
+        if self.first is None:
+            self.first = signum
 
 
 @contextlib.contextmanager
@@ -574,9 +578,12 @@ def run_blocking(
                 if handled == 0:
                     _call_on(loop, stop)
                     logger.warning(
-                        "interrupted: waiting up to %.0f s for the rows in flight (Ctrl-C "
-                        "again to stop at once)",
-                        GRACE_SECONDS,
+                        "%s: waiting up to %.0f s for the rows in flight%s",
+                        *(
+                            ("terminated (SIGTERM)", GRACE_SECONDS, "")
+                            if ctrl_c.first == signal.SIGTERM
+                            else ("interrupted", GRACE_SECONDS, " (Ctrl-C again to stop at once)")
+                        ),
                     )
                     cancel_at = time.monotonic() + GRACE_SECONDS
                 if ctrl_c.count > 1:

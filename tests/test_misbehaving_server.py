@@ -1288,9 +1288,11 @@ def test_a_server_that_stops_answering_mid_run_is_unavailable_not_unreachable(
         else:
             exchange.close = True
 
-    with serving(dies_after_ten) as server:
-        with pytest.raises(es_pandas.ServiceUnavailable, match="stopped answering") as raised:
-            produce(server, rows(1000), engine, concurrency=1)
+    with (
+        serving(dies_after_ten) as server,
+        pytest.raises(es_pandas.ServiceUnavailable, match="stopped answering") as raised,
+    ):
+        produce(server, rows(1000), engine, concurrency=1)
     counts = raised.value.status["status"].value_counts()
     assert counts["ok"] == 10 and counts["unknown"] == 3 and counts["not_sent"] == 987
 

@@ -137,7 +137,7 @@ def _terminate_as_interrupt(terminated: list[int]) -> Iterator[None]:
             return  # the load is stopping already, its rows in flight waited for
         interrupt = signal.getsignal(signal.SIGINT)
         if callable(interrupt):
-            interrupt(signal.SIGINT, frame)  # the run's Ctrl-C count, or KeyboardInterrupt
+            interrupt(signum, frame)  # the run's Ctrl-C count, or KeyboardInterrupt
         else:
             # SIGINT ignored (a job a shell started in the background): the run
             # counts a KeyboardInterrupt as a Ctrl-C all the same
