@@ -6,7 +6,9 @@ The file is for fixing and sending again (``es-pandas produce failed.jsonl``, or
 ``pd.read_json(path, lines=True, dtype=False).es.produce(...)``): a file or frame that
 has all five of those columns is taken for dead letters and they are dropped on input
 (:func:`drop_dead_letter_columns`). All five, so that a column of one's own named
-``status`` or ``error`` is never dropped.
+``status`` or ``error`` is never dropped. So are a status frame's columns from a frame
+that has them all: it was joined with its status (``df.join(status)``) to pick the rows
+to send again.
 
 Each chunk's dead letters reach the file (flushed) once that chunk and every earlier
 one have ended, so a Ctrl-C, or a crash of a JSON Lines or CSV file, leaves it whole up
@@ -25,7 +27,7 @@ import pandas as pd
 
 from ._exceptions import ConfigurationError
 from ._parquet import parquet
-from ._status import OK, STATUSES, Chunk, Tally
+from ._status import OK, RECORD_ID, STATUS_COLUMNS, STATUSES, Chunk, Tally
 from ._tables import TableWriter, as_sent, refuse_the_input, table_format
 from ._wire.columns import absent_as_null, absent_rows
 
@@ -50,8 +52,14 @@ def _as_sent(letters: pd.DataFrame) -> pd.DataFrame:
 
 def drop_dead_letter_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` without the dead-letter columns, when it has all of them (it is dead
-    letters sent again); as it is otherwise."""
-    if not all(name in frame.columns for name in DEAD_LETTER_COLUMNS):
+    letters sent again), or without a status frame's, when it has all of those (it was
+    joined with its status), with the ``record_id`` right after them; as it is otherwise."""
+    columns = list(frame.columns)
+    if all(name in columns for name in STATUS_COLUMNS):
+        after = columns.index(STATUS_COLUMNS[-1]) + 1
+        ids = [RECORD_ID] if columns[after : after + 1] == [RECORD_ID] else []
+        return frame.drop(columns=[*STATUS_COLUMNS, *ids])
+    if not all(name in columns for name in DEAD_LETTER_COLUMNS):
         return frame
     return frame.drop(columns=list(DEAD_LETTER_COLUMNS))
 

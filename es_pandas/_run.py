@@ -103,6 +103,7 @@ class Run:
         # thread displays it, and the run itself goes on a helper thread.
         progress = None if dry_run else settings.options.get("progress")
         self._reporter = make_reporter(False if dry_run else progress, total, self.description)
+        self._reporting = True
 
     # -- the one routine -----------------------------------------------------------
 
@@ -199,11 +200,18 @@ class Run:
                     logger.warning(
                         "closing the %s engine failed", type(transport).__name__, exc_info=True
                     )
-            summary = self.tally.summary()
-            self._reporter.close(self._event(finished=True), str(summary))
+            self._end_progress()
             if not self.dry_run:
-                logger.info("produce to %s: %s", self.description, summary)
+                logger.info("produce to %s: %s", self.description, self.tally.summary())
         self.abort = engine.abort
+
+    def _end_progress(self) -> None:
+        """Close the progress reporter, once: at the end of the run, or as the run is
+        refused before sending (else Jupyter's bar stays at 0% above the error, as if
+        the run went on, and a terminal's takes the error onto its line)."""
+        if self._reporting:
+            self._reporting = False
+            self._reporter.close(self._event(finished=True), str(self.tally.summary()))
 
     def _kafka_limits(self) -> Limits:
         """The Kafka protocol's limit as librdkafka has it, before the broker says its own."""
@@ -310,6 +318,12 @@ class Run:
         return dead
 
     async def frame(self, frame: pd.DataFrame) -> StatusFrame | pd.DataFrame:
+        try:
+            return await self._frame(frame)
+        finally:
+            self._end_progress()
+
+    async def _frame(self, frame: pd.DataFrame) -> StatusFrame | pd.DataFrame:
         size = self.settings.options["chunksize"]
         frame = drop_dead_letter_columns(frame)
         _check_index(frame, self.settings.options)
@@ -387,6 +401,12 @@ class Run:
     # -- a file ------------------------------------------------------------------------
 
     async def file(self, load: FileLoad) -> Summary | pd.DataFrame:
+        try:
+            return await self._file(load)
+        finally:
+            self._end_progress()
+
+    async def _file(self, load: FileLoad) -> Summary | pd.DataFrame:
         dtypes, chunks = load.chunks()
         plans: list[pd.DataFrame] = []
         if self.dry_run:

@@ -511,3 +511,19 @@ def test_a_column_of_ones_own_named_status_is_sent(es) -> None:
     frame = pd.DataFrame({"status": ["new"], "error": ["none"]})
     frame.es.produce("single", url=es.url, api_key=API_KEY, progress=False)
     assert json.loads(es.read("single")[-1].value) == {"status": "new", "error": "none"}
+
+
+def test_a_frame_joined_with_its_status_is_sent_as_the_frame_was(es) -> None:
+    # df.join(status), filtered to the rows to send again, lost the five dead-letter
+    # columns and sent the other five (partition, offset, ...) in every value, so its
+    # record ids were not the first run's either
+    frame = pd.DataFrame({"id": ["a", "b"], "v": [1, 2]})
+    options = {"url": es.url, "api_key": API_KEY, "progress": False, "key_col": "id"}
+    first = frame.es.produce("single", record_id="hash", **options)
+    again = frame.join(first).es.produce("single", record_id="hash", **options)
+    assert json.loads(es.read("single")[-1].value) == {"v": 2}
+    assert again["record_id"].tolist() == first["record_id"].tolist()
+    # without record ids, and with a record_id column of one's own apart from them
+    own = frame.assign(record_id=["r1", "r2"]).join(first.drop(columns="record_id"))
+    own.es.produce("single", **options)
+    assert json.loads(es.read("single")[-1].value) == {"v": 2, "record_id": "r2"}

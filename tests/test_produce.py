@@ -579,6 +579,36 @@ def test_progress_bar_ends_red_when_rows_are_not_ok(es, orders, capsys, terminal
     assert red in err and "rejected=60" in err
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"key_col": "nope"},  # refused as the rows' encoder is made
+        {"key_col": "index"},  # refused before that, by the frame's own checks
+        {"dead_letter": "dead.txt"},
+    ],
+)
+def test_a_run_refused_before_anything_is_sent_ends_its_bar(es, capsys, terminal, options) -> None:
+    # A bar drawn and never closed stayed at 0% in Jupyter above the error, looking
+    # like a run still going; on a terminal the error was written on the bar's line.
+    frame = pd.DataFrame({"k": ["a", "b"], "v": [1, 2]}).rename_axis("index")
+    events = []
+    for progress in (True, events.append):
+        with pytest.raises(es_pandas.ConfigurationError):
+            frame.es.produce("orders", url=es.url, api_key=API_KEY, progress=progress, **options)
+    drawn_last = capsys.readouterr().err.rpartition("\r")[2]
+    assert "0/2" in drawn_last and drawn_last.endswith("\n")
+    assert [event.finished for event in events] == [True]
+
+
+def test_a_file_load_refused_before_anything_is_sent_ends_its_bar(es, tmp_path) -> None:
+    path = tmp_path / "twice.csv"
+    path.write_text("k,v,v\na,1,2\n")
+    events = []
+    with pytest.raises(es_pandas.ConfigurationError):
+        es_pandas.produce_file(path, "orders", url=es.url, api_key=API_KEY, progress=events.append)
+    assert [event.finished for event in events] == [True]
+
+
 @pytest.mark.parametrize("ended", [0, 1], ids=["no row ended", "a row ended"])
 def test_the_bar_moves_at_every_tick(capsys, terminal, ended: int) -> None:
     # A slowed run, or rows waiting to try again, end a row now and then or none: the
