@@ -284,8 +284,10 @@ ProduceInterrupted
 Producer.produce.__doc__ = produce_doc(before="frame : DataFrame\n")
 Producer.aproduce.__doc__ = """:meth:`produce` on the running event loop; the same options.
 
-Cancelling the awaiting task cancels the requests in flight and propagates
-``CancelledError``."""
+Cancelling the awaiting task (a kernel interrupt of a cell awaiting it) cancels the
+requests in flight and propagates ``CancelledError``, whose ``.status`` holds the partial
+frame, as ``ProduceInterrupted``'s does: rows in flight are ``unknown`` (they may have been
+written), rows never sent ``not_sent``."""
 Producer.produce_file.__doc__ = f"""Send every row of a CSV, TSV, JSON Lines or Parquet file
 (``"-"``: CSV on stdin) as one record, ``chunksize`` rows at a time.
 

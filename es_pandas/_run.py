@@ -320,6 +320,15 @@ class Run:
     async def frame(self, frame: pd.DataFrame) -> StatusFrame | pd.DataFrame:
         try:
             return await self._frame(frame)
+        except asyncio.CancelledError as exc:
+            # The awaiting task was cancelled (a kernel interrupt of `await aproduce`):
+            # the cancellation goes on, as asyncio's callers expect, carrying what
+            # became of each row, as ProduceInterrupted does for produce().
+            if self._book is not None:
+                status = self._book.to_frame(self._index, self.tally.summary().elapsed)
+                exc.status = status  # type: ignore[attr-defined]
+                exc.add_note(f"es_pandas: {status.summary}; each row's status is in .status")
+            raise
         finally:
             self._end_progress()
 

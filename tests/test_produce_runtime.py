@@ -353,8 +353,8 @@ def test_ctrl_c_ends_the_rows_waiting_to_try_again_on_their_last_try(es, tmp_pat
 def test_a_cancelled_aproduce_ends_the_rows_waiting_to_try_again_on_their_last_try(
     es, tmp_path
 ) -> None:
-    # aproduce's task cancelled (no .status then): the dead letters say what became of
-    # the rows that were waiting to try again.
+    # aproduce's task cancelled: its CancelledError and the dead letters say what became
+    # of the rows that were waiting to try again.
     path = tmp_path / "failed.jsonl"
     es.set_faults(latency=0.05, retry_after=30, script=["ok"] + ["503"] * 4)
 
@@ -374,13 +374,18 @@ def test_a_cancelled_aproduce_ends_the_rows_waiting_to_try_again_on_their_last_t
             assert not task.done() and time.monotonic() < deadline
             await asyncio.sleep(0.005)
         task.cancel()
-        with pytest.raises(asyncio.CancelledError):
+        with pytest.raises(asyncio.CancelledError) as caught:
             await task
+        return caught.value.status
 
     try:
-        asyncio.run(cancel_when_four_wait())
+        status = asyncio.run(cancel_when_four_wait())
     finally:
         es.clear_faults()
+    # the cancellation carries every row's status, as ProduceInterrupted does
+    assert len(status) == 2000 and status.loc[0, "status"] == "ok"
+    assert (status["status"] == "not_sent").sum() > 1900
+    assert status.loc[status["http_status"] == 503, "error"].str.endswith("interrupted").all()
     letters = pd.read_json(path, lines=True, dtype=False)
     waited = letters[letters["http_status"] == 503]
     assert len(waited) == 4
