@@ -457,6 +457,23 @@ def test_a_url_without_a_scheme_of_http_is_shown_as_given_but_its_user_info(url,
     assert str(caught.value).endswith(shown) and "s3cret" not in str(caught.value)
 
 
+@pytest.mark.parametrize("option", ["url", "proxy"])
+@pytest.mark.parametrize(
+    "given",
+    [
+        b"http://user:s3cret@es.example:8080",  # read from a file opened "rb"
+        ["http://user:s3cret@es.example:8080"],
+        "http://user:s3cret@[::1:8080",  # an unclosed IPv6 address
+    ],
+    ids=["bytes", "list", "ipv6"],
+)
+def test_a_url_that_is_not_one_is_refused_without_its_user_info(option, given) -> None:
+    # the message showed the value itself, or a ValueError came out of urllib
+    with pytest.raises(ConfigurationError, match=option) as caught:
+        ROWS.es.produce("t", **{"url": "http://es.example", option: given}, api_key="a-key")
+    assert "s3cret" not in str(caught.value)
+
+
 @pytest.mark.parametrize(
     ("url", "path"),
     [
