@@ -268,6 +268,8 @@ def test_credentials_may_be_the_json_itself_and_it_is_never_shown(es, monkeypatc
     with pytest.raises(ConfigurationError, match="not valid JSON") as caught:
         ROWS.es.produce("single", credentials=broken)
     assert API_KEY not in str(caught.value)
+    # nor in the exception it hides: json's error holds the whole text as its doc
+    assert caught.value.__context__ is None and caught.value.__cause__ is None
 
 
 def test_a_credentials_file_saved_with_a_byte_order_mark_is_read(es, tmp_path) -> None:
