@@ -18,7 +18,14 @@ from typing import Any, Literal
 from urllib.parse import urlencode
 
 from ._exceptions import ConfigurationError, EventStreamsError
-from ._transports import DEFAULT_HEADERS, Response, TransportError, redact, split_userinfo
+from ._transports import (
+    DEFAULT_HEADERS,
+    Response,
+    TransportError,
+    redact,
+    redact_answer,
+    split_userinfo,
+)
 from ._wire import parse_error
 
 __all__ = [
@@ -249,7 +256,9 @@ class IAMAuth(Auth):
             body,
         )
         if answer.status != 200:
-            reason = redact(parse_error(answer.status, answer.body), [self._api_key])
+            # the key out before the message is cut to its length, or part of it would stay
+            body = redact_answer(answer, [self._api_key]).body
+            reason = redact(parse_error(answer.status, body), [self._api_key])
             if answer.status == 429 or answer.status >= 500:
                 # IAM itself is unwell, retries spent: the key may well be fine
                 raise IAMUnavailable(f"the token exchange answered {reason}")

@@ -89,8 +89,17 @@ def secret(name: str, value: Any) -> str:
     return checked
 
 
+def _address(name: str, value: Any) -> str:
+    """A URL's text; anything else is named by its type alone, never shown: it may hold
+    user info (user:password@) all the same (bytes, a list)."""
+    if not isinstance(value, str) or not value:
+        given = "an empty one" if isinstance(value, str) else f"a {type(value).__name__}"
+        raise ConfigurationError(f"{name} must be a non-empty string, not {given}")
+    return value
+
+
 def url(name: str, value: Any) -> str:
-    address = text(name, value)
+    address = _address(name, value)
     # No message shows the URL whole: user info in it may hold a password.
     if not address.startswith(("http://", "https://")):
         try:
@@ -106,7 +115,10 @@ def url(name: str, value: Any) -> str:
             f"{name} holds spaces, line breaks or other characters a URL cannot carry "
             "unencoded; percent-encode them"
         )
-    parts = urlsplit(address)
+    try:
+        parts = urlsplit(address)
+    except ValueError:  # an unclosed [ of an IPv6 address
+        raise ConfigurationError(f"{name} is not a valid URL") from None
     if parts.query or parts.fragment or address.endswith(("?", "#")):
         raise ConfigurationError(
             f"{name} must be the service's base URL, without a query or fragment"
@@ -218,7 +230,7 @@ _KAFKA_OWN = {
 
 
 def proxy(name: str, value: Any) -> str:
-    address = text(name, value)
+    address = _address(name, value)
     check_proxy_url(address)
     return address
 

@@ -28,6 +28,7 @@ from ._transports import TransportConfig, split_userinfo
 __all__ = ["AUTH_OPTIONS", "DEFAULTS", "KAFKA_OPTIONS", "Settings", "resolve"]
 
 logger = logging.getLogger("es_pandas")
+_NOT_JSON = object()
 
 _CREDENTIALS = ("api_key", "user", "password", "token")
 # secrets that are no credentials: they open certificate files, and stay in the transport
@@ -435,7 +436,11 @@ def _credentials_file(source: str | os.PathLike[str] | Mapping[str, Any]) -> dic
         except OSError as exc:
             raise ConfigurationError(f"cannot read {where}: {exc.strerror}") from None
         except ValueError:
-            raise ConfigurationError(f"{where} is not valid JSON") from None
+            # raised below, outside this block: json's error, kept as the new one's
+            # __context__ even "from None", holds the whole text (the key) as its doc
+            parsed = _NOT_JSON
+        if parsed is _NOT_JSON:
+            raise ConfigurationError(f"{where} is not valid JSON")
         fields = _service_key(parsed, where)
         folder = "" if inline else os.path.dirname(given)
 

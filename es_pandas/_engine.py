@@ -42,7 +42,7 @@ from ._outcomes import Abort, Attempts, Decision, decide, hint
 from ._pressure import Pressure
 from ._retry import DOWN_SECONDS, Retry, backoff_time, parse_retry_after
 from ._status import FAILED, NOT_SENT, UNKNOWN, StatusBook
-from ._transports import AsyncTransport, Response, TransportError, redact
+from ._transports import AsyncTransport, Response, TransportError, redact, redact_answer
 from ._wire import (
     EncodedRecord,
     RejectedRow,
@@ -350,6 +350,7 @@ class Engine:
                     # The server answered; only its body was lost: its status decides.
                     lost, outcome = str(outcome), outcome.answer
                 if isinstance(outcome, Response):
+                    outcome = redact_answer(outcome, self._secrets())
                     self.pressure.answered(slot, outcome.status)
                     self._count_failing(outcome.status)
                 elif not isinstance(outcome, (Response, TransportError)):
@@ -511,8 +512,13 @@ class Engine:
         is missing if it is (secrets are taken out where rows are recorded)."""
         return parse_error(status, body) + (f" ({lost})" if lost else "")
 
+    def _secrets(self) -> list[str]:
+        """The credentials a server or proxy may echo back: the run's, its proxies'."""
+        secrets = self._transport.config.secrets()
+        return secrets if self._auth is None else [*self._auth.secrets(), *secrets]
+
     def _scrub(self, text: str) -> str:
-        return text if self._auth is None else redact(text, self._auth.secrets())
+        return redact(text, self._secrets())
 
     def _decide(
         self,

@@ -268,6 +268,8 @@ def test_credentials_may_be_the_json_itself_and_it_is_never_shown(es, monkeypatc
     with pytest.raises(ConfigurationError, match="not valid JSON") as caught:
         ROWS.es.produce("single", credentials=broken)
     assert API_KEY not in str(caught.value)
+    # nor in the exception it hides: json's error holds the whole text as its doc
+    assert caught.value.__context__ is None and caught.value.__cause__ is None
 
 
 def test_a_credentials_file_saved_with_a_byte_order_mark_is_read(es, tmp_path) -> None:
@@ -455,6 +457,23 @@ def test_a_url_without_a_scheme_of_http_is_shown_as_given_but_its_user_info(url,
     with pytest.raises(ConfigurationError, match="must start with http:// or https://") as caught:
         ROWS.es.produce("t", url=url, api_key="a-key")
     assert str(caught.value).endswith(shown) and "s3cret" not in str(caught.value)
+
+
+@pytest.mark.parametrize("option", ["url", "proxy"])
+@pytest.mark.parametrize(
+    "given",
+    [
+        b"http://user:s3cret@es.example:8080",  # read from a file opened "rb"
+        ["http://user:s3cret@es.example:8080"],
+        "http://user:s3cret@[::1:8080",  # an unclosed IPv6 address
+    ],
+    ids=["bytes", "list", "ipv6"],
+)
+def test_a_url_that_is_not_one_is_refused_without_its_user_info(option, given) -> None:
+    # the message showed the value itself, or a ValueError came out of urllib
+    with pytest.raises(ConfigurationError, match=option) as caught:
+        ROWS.es.produce("t", **{"url": "http://es.example", option: given}, api_key="a-key")
+    assert "s3cret" not in str(caught.value)
 
 
 @pytest.mark.parametrize(

@@ -1012,6 +1012,108 @@ def test_a_server_echoing_the_credential_does_not_leak_it(engine: str, status_co
     assert not leaked(*texts)
 
 
+# Where a server's words are cut to their length (the message 300 characters, the trace
+# 128): the padding puts the cut inside the echoed key, whose first 4 characters would
+# stay if it were taken out after the cut.
+def echo_cut(where: str, sent: str) -> bytes:
+    if where == "message":
+        return answer(400, json.dumps({"error": {"message": "x" * 287 + " " + sent}}).encode())
+    if where == "trace":
+        return answer(400, b'{"error":{"message":"no"}}', headers={GTID: "t" * 116 + sent})
+    return answer(  # a success answer's Comment, as v1.1.0 gives it, logged
+        200, json.dumps(json.loads(metadata(0)) | {"Comment": "c" * 292 + sent}).encode()
+    )
+
+
+@pytest.mark.parametrize("where", ["message", "trace", "comment"])
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_echoed_credential_cut_short_leaves_no_part_of_it(
+    engine: str, where: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def echo(exchange: Exchange) -> None:
+        exchange.send(echo_cut(where, exchange.request.headers.get("authorization") or ""))
+
+    caplog.set_level(logging.WARNING, "es_pandas")
+    with serving(echo) as server:
+        status, error = produce_or_abort(server, rows(3), engine, api_key=KEY)
+    texts = [status.to_string(), repr(status.to_dict("records")), caplog.text]
+    texts += exception_texts(error) if error is not None else []
+    assert "<redact" in "".join(texts)  # the echo was met, and taken out (then cut)
+    assert not [text for text in texts if "s3cr" in text]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_proxy_echoing_its_credentials_does_not_leak_them(engine: str) -> None:
+    async def refuse(exchange: Exchange) -> None:
+        said = exchange.request.headers.get("proxy-authorization") or ""
+        exchange.send(answer(407, f"no entry for {said}".encode(), headers={GTID: said}))
+
+    with serving(refuse) as proxy:
+        proxied = proxy.url.replace("http://", "http://user:p%40ss@")
+        # a plain-http URL goes to the proxy in absolute form: the 407 is the request's answer
+        status, error = produce_or_abort(proxy, rows(5), engine, proxy=proxied, retries=0)
+    assert proxy.count and leaked(proxy.requests[0].headers["proxy-authorization"])
+    texts = [status.to_string(), repr(status.to_dict("records"))]
+    texts += exception_texts(error) if error is not None else []
+    assert not leaked(*texts)
+
+
+@pytest.mark.parametrize("port", ["xx", "99999"])
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_proxy_port_that_is_not_one_is_refused_without_the_credentials(
+    engine: str, port: str
+) -> None:
+    # aiohttp failed each request on it with the proxy's URL whole in the row's error
+    with serving() as server:
+        with pytest.raises(es_pandas.ConfigurationError, match="port") as raised:
+            produce(server, rows(3), engine, proxy=f"http://user:p%40ss@127.0.0.1:{port}")
+        assert server.connections == 0
+    assert not leaked(str(raised.value))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_key_with_trailing_spaces_never_shows(
+    engine: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # httpx refuses the header, naming its value (in httpcore's DEBUG log too); the
+    # spaces collapsed before the key was taken out of the message
+    caplog.set_level(logging.DEBUG)
+    with serving() as server:
+        status, error = produce_or_abort(server, rows(3), engine, api_key=KEY + "   ")
+    texts = [status.to_string(), repr(status.to_dict("records")), caplog.text]
+    texts += exception_texts(error) if error is not None else []
+    assert not leaked(*texts)
+
+
+@pytest.mark.parametrize("form", ["url", "api_key", "proxy"])
+@pytest.mark.parametrize("engine", ENGINES)
+def test_credentials_echoed_in_headers_stay_out_of_the_engines_debug_log(
+    engine: str, form: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # httpcore logs every answer's headers at DEBUG, and a status line it cannot read
+    async def echo(exchange: Exchange) -> None:
+        said = " ".join(
+            exchange.request.headers.get(name) or ""
+            for name in ("authorization", "proxy-authorization")
+        )
+        if exchange.number % 2:
+            exchange.send(f"HTTP/1.1 2x0 {said}\r\nContent-Length: 0\r\n\r\n".encode())
+        else:
+            exchange.send(answer(400, b'{"error":{"message":"no"}}', headers={"X-Echo": said}))
+
+    caplog.set_level(logging.DEBUG)
+    with serving(echo) as server:
+        options = {
+            "api_key": None,
+            **credentials_for("url" if form == "url" else "api_key", server),
+        }
+        if form == "proxy":
+            options["proxy"] = server.url.replace("http://", "http://user:p%40ss@")
+        produce_or_abort(server, rows(4), engine, retries=0, **options)
+    assert server.count == 4
+    assert not leaked(caplog.text)
+
+
 # -- 7. a misbehaving IAM endpoint --------------------------------------------------------
 
 IAM_ANSWERS: dict[str, bytes] = {
@@ -1099,6 +1201,19 @@ def test_an_iam_endpoint_echoing_the_api_key_does_not_leak_it(engine: str) -> No
         )
     assert isinstance(raised.value, es_pandas.AuthenticationError)
     assert not leaked(*exception_texts(raised.value))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_iam_endpoint_echoing_the_api_key_cut_short_leaves_no_part_of_it(engine: str) -> None:
+    async def echo(exchange: Exchange) -> None:
+        # the message is cut at 300 characters, 4 into the key
+        said = {"errorCode": "BXNIM0415E", "errorMessage": "k" * 283 + " " + KEY}
+        exchange.send(answer(400, json.dumps(said).encode()))
+
+    with serving(iam_and_records(echo)) as server:
+        _, error = produce_with_iam(server, rows(5), engine)
+    assert isinstance(error, es_pandas.AuthenticationError)
+    assert not [text for text in exception_texts(error) if "s3cr" in text]
 
 
 def jwt(claims: dict[str, float]) -> str:

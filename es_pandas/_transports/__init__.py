@@ -22,6 +22,7 @@ from ._base import (
     describe,
     host_of,
     redact,
+    redact_answer,
     split_userinfo,
 )
 from ._handshake import tls_error
@@ -54,6 +55,7 @@ __all__ = [
     "describe",
     "host_of",
     "redact",
+    "redact_answer",
     "split_userinfo",
     "tls_error",
 ]

@@ -16,7 +16,10 @@ engine authors.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import functools
+import json
 import os
 import ssl
 import zlib
@@ -49,9 +52,11 @@ __all__ = [
     "body_error",
     "check_proxy_url",
     "describe",
+    "header_secrets",
     "host_of",
     "proxy_unreachable",
     "redact",
+    "redact_answer",
     "split_userinfo",
 ]
 
@@ -157,6 +162,14 @@ class Proxy:
     @property
     def auth(self) -> tuple[str, str] | None:
         return None if self.user is None else (self.user, self.password or "")
+
+    def secrets(self) -> list[str]:
+        """Its credentials as a proxy may echo them back (the password, and the token
+        of the Basic header they are sent in), to take out of what is shown."""
+        if self.user is None:
+            return []
+        token = base64.b64encode(f"{self.user}:{self.password or ''}".encode()).decode()
+        return [secret for secret in (self.password, token) if secret]
 
     def address(self) -> str:
         """The URL with its credentials, for a library that reads them from there."""
@@ -269,6 +282,11 @@ class TransportConfig:
             self._proxies[origin] = self._choose_proxy(url)
         return self._proxies[origin]
 
+    def secrets(self) -> list[str]:
+        """The credentials of the proxies requests have gone through so far: a proxy's
+        answer may echo them back."""
+        return [s for proxy in self._proxies.values() if proxy is not None for s in proxy.secrets()]
+
     def uses_tls(self, url: str) -> bool:
         """Whether a request to ``url`` needs :meth:`ssl_context`: the URL or the proxy
         it goes through is https."""
@@ -351,8 +369,13 @@ def _parse_proxy(url: str, source: str = "proxy=") -> Proxy:
 
 def check_proxy_url(url: str) -> None:
     """Refuse what no engine can use as a proxy, naming it without credentials."""
-    bare, user, password = split_userinfo(url)
-    parts = urlsplit(bare)
+    try:
+        bare, user, password = split_userinfo(url)
+        parts = urlsplit(bare)
+    except ValueError:  # an unclosed [ of an IPv6 address
+        raise ConfigurationError(
+            "proxy: not a proxy URL (http://[user:password@]host:port)"
+        ) from None
     scheme = parts.scheme
     if "@" in bare and not bare.startswith(("http://", "https://")):
         # user info where no host can be read (user:password@host:port): never shown
@@ -369,6 +392,11 @@ def check_proxy_url(url: str) -> None:
     if scheme not in ("http", "https") or not parts.hostname:
         socks = " (SOCKS is not supported)" if scheme.startswith("socks") else ""
         raise ConfigurationError(f"proxy: {bare!r} is not an http:// or https:// proxy URL{socks}")
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number from 0 to 65535
+    except ValueError:
+        # An engine would fail each request on it, naming the URL whole: credentials too.
+        raise ConfigurationError(f"proxy: {bare!r} has no valid port number") from None
     # Proxy credentials become a header too, and the engines encode anything but
     # printable ASCII differently.
     for part in (user or "", password or ""):
@@ -516,12 +544,28 @@ def describe(exc: BaseException, headers: Mapping[str, str]) -> str:
     cause: BaseException | None = exc
     while cause is not None and not str(cause).strip():
         cause = cause.__cause__ or cause.__context__
+    secrets = header_secrets(headers)
     text = type(exc).__name__
     if cause is not None:
-        words = " ".join(str(cause).split())
+        # scrubbed before its whitespace is collapsed: a secret's own spaces would go too
+        words = " ".join(redact(str(cause), secrets).split())
         text = words if cause is exc else f"{text} ({type(cause).__name__}: {words})"
-    secrets = [v for k, v in headers.items() if k.lower() in _SECRET_HEADERS]
-    return redact(text, [part for v in secrets for part in (v, v.partition(" ")[2])])[:500]
+    return redact(text, secrets)[:500]
+
+
+def header_secrets(headers: Mapping[str, str]) -> list[str]:
+    """The credentials in request headers: each value, its part after the scheme
+    (``Bearer``, ``Basic``), and a Basic password, which a library or server may quote."""
+    secrets = []
+    for name, value in headers.items():
+        if name.lower() in _SECRET_HEADERS:
+            scheme, _, credentials = value.partition(" ")
+            secrets += [value, credentials]
+            if scheme.lower() == "basic":
+                # not base64, or not UTF-8: sent as it is
+                with contextlib.suppress(ValueError):
+                    secrets.append(base64.b64decode(credentials).decode().partition(":")[2])
+    return secrets
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -530,6 +574,28 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     for secret in sorted({s for s in secrets if len(s) >= _SHORTEST_SECRET}, key=len, reverse=True):
         text = text.replace(secret, "<redacted>")
     return text
+
+
+def redact_answer(answer: Response, secrets: Iterable[str]) -> Response:
+    """``answer`` with every secret in its body and headers replaced (as sent, and as
+    JSON escapes them), before anything reads it: a server may echo a credential back,
+    and a message cut to its length would keep the part of it before the cut."""
+    forms = {
+        form
+        for secret in secrets
+        if len(secret) >= _SHORTEST_SECRET
+        for form in (secret, json.dumps(secret)[1:-1], secret.replace("/", "\\/"))
+    }
+    body = answer.body
+    for form in sorted(forms, key=len, reverse=True):
+        if form.encode() in body:
+            body = body.replace(form.encode(), b"<redacted>")
+    headers = answer.headers
+    if any(form in value for value in headers.values() for form in forms):
+        headers = {name: redact(value, forms) for name, value in headers.items()}
+    if body is answer.body and headers is answer.headers:
+        return answer
+    return Response(answer.status, headers, body)
 
 
 class AsyncTransport(ABC):

@@ -10,7 +10,9 @@ public way to see them, encode/httpcore#872). aiohttp drops such a connection.
 
 from __future__ import annotations
 
+import logging
 import ssl
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,9 +33,11 @@ from ._base import (
     TransportError,
     body_error,
     describe,
+    header_secrets,
     host_of,
     origin_of,
     proxy_unreachable,
+    redact,
 )
 from ._deadlines import Deadlines
 from ._handshake import HandshakeCheck, tls_error
@@ -62,11 +66,39 @@ class _Progress:
             self.sent = True
 
 
+class _Scrub(logging.Filter):
+    """Takes the credentials of every httpx engine in use out of httpcore's log lines:
+    at DEBUG they show each answer's headers, and a line h11 cannot parse (or send)
+    whole, so a server or proxy echoing a credential would put it in the log."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.transports: weakref.WeakSet[HttpxTransport] = weakref.WeakSet()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = [secret for transport in list(self.transports) for secret in transport.secrets()]
+        if secrets:
+            message = record.getMessage()
+            scrubbed = redact(message, secrets)
+            if scrubbed != message:
+                record.msg, record.args = scrubbed, ()
+        return True
+
+
+# A logger's filters see only its own records, not its children's.
+_SCRUB = _Scrub()
+for _name in ("httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy"):
+    logging.getLogger(_name).addFilter(_SCRUB)
+
+
 class HttpxTransport(AsyncTransport):
     """One ``httpx.AsyncHTTPTransport`` per proxy in use (usually one)."""
 
     def __init__(self, config: TransportConfig) -> None:
         super().__init__(config)
+        # the credentials its requests carried, for _Scrub
+        self._secrets: set[str] = set()
+        _SCRUB.transports.add(self)
         self._ssl = config.ssl_context()
         self._timeout = httpx.Timeout(
             config.timeout, connect=config.connect_timeout, pool=None
@@ -104,6 +136,7 @@ class HttpxTransport(AsyncTransport):
     async def send(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes
     ) -> Response:
+        self._secrets.update(header_secrets(headers))
         progress = _Progress()
         head: Response | None = None
         try:
@@ -175,6 +208,10 @@ class HttpxTransport(AsyncTransport):
         async for chunk in answer.aiter_raw():
             decoder.feed(chunk)
         return decoder.body()
+
+    def secrets(self) -> list[str]:
+        """The credentials its requests and proxies have carried so far."""
+        return [*self._secrets, *self.config.secrets()]
 
     async def aclose(self) -> None:
         self._deadlines.close()
