@@ -20,10 +20,10 @@ from urllib.parse import urlencode
 from ._exceptions import ConfigurationError, EventStreamsError
 from ._transports import (
     DEFAULT_HEADERS,
+    Redactor,
     Response,
     TransportError,
     redact,
-    redact_answer,
     split_userinfo,
 )
 from ._wire import parse_error
@@ -257,7 +257,7 @@ class IAMAuth(Auth):
         )
         if answer.status != 200:
             # the key out before the message is cut to its length, or part of it would stay
-            body = redact_answer(answer, [self._api_key]).body
+            body = Redactor()(answer, [self._api_key]).body
             reason = redact(parse_error(answer.status, body), [self._api_key])
             if answer.status == 429 or answer.status >= 500:
                 # IAM itself is unwell, retries spent: the key may well be fine

@@ -42,10 +42,11 @@ from ._outcomes import Abort, Attempts, Decision, decide, hint
 from ._pressure import Pressure
 from ._retry import DOWN_SECONDS, Retry, backoff_time, parse_retry_after
 from ._status import FAILED, NOT_SENT, UNKNOWN, StatusBook
-from ._transports import AsyncTransport, Response, TransportError, redact, redact_answer
+from ._transports import AsyncTransport, Redactor, Response, TransportError, redact
 from ._wire import (
     EncodedRecord,
     RejectedRow,
+    is_usual_success,
     is_v2_error,
     looks_like_success,
     parse_error,
@@ -156,6 +157,7 @@ class Engine:
         self._down_after = max(fail_after, concurrency, _DOWN_ANSWERS)
         self._no_retries = dataclasses.replace(retry, retries=0)
         self._answered = False  # whether any request got an HTTP answer
+        self._redact = Redactor()
         self._probed = False  # whether a row got an answer about itself
         self._confirmed = False  # whether a row got Event Streams' success body
         self._went_ok = False  # whether a row ended ok
@@ -350,7 +352,9 @@ class Engine:
                     # The server answered; only its body was lost: its status decides.
                     lost, outcome = str(outcome), outcome.answer
                 if isinstance(outcome, Response):
-                    outcome = redact_answer(outcome, self._secrets())
+                    if not is_usual_success(outcome.status, outcome.body):
+                        # a credential echoed back goes before anything reads the answer
+                        outcome = self._redact(outcome, self._secrets())
                     self.pressure.answered(slot, outcome.status)
                     self._count_failing(outcome.status)
                 elif not isinstance(outcome, (Response, TransportError)):

@@ -12,6 +12,7 @@ from ._base import (
     Decoder,
     Proxy,
     ProxyError,
+    Redactor,
     RemoteProtocolError,
     Response,
     ResponseTimeout,
@@ -22,7 +23,6 @@ from ._base import (
     describe,
     host_of,
     redact,
-    redact_answer,
     split_userinfo,
 )
 from ._handshake import tls_error
@@ -43,6 +43,7 @@ __all__ = [
     "MockTransport",
     "Proxy",
     "ProxyError",
+    "Redactor",
     "RemoteProtocolError",
     "Response",
     "ResponseTimeout",
@@ -55,7 +56,6 @@ __all__ = [
     "describe",
     "host_of",
     "redact",
-    "redact_answer",
     "split_userinfo",
     "tls_error",
 ]

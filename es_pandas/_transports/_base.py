@@ -43,6 +43,7 @@ __all__ = [
     "Decoder",
     "Proxy",
     "ProxyError",
+    "Redactor",
     "RemoteProtocolError",
     "Response",
     "ResponseTimeout",
@@ -56,7 +57,6 @@ __all__ = [
     "host_of",
     "proxy_unreachable",
     "redact",
-    "redact_answer",
     "split_userinfo",
 ]
 
@@ -576,26 +576,48 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def redact_answer(answer: Response, secrets: Iterable[str]) -> Response:
-    """``answer`` with every secret in its body and headers replaced (as sent, and as
-    JSON escapes them), before anything reads it: a server may echo a credential back,
-    and a message cut to its length would keep the part of it before the cut."""
-    forms = {
-        form
-        for secret in secrets
-        if len(secret) >= _SHORTEST_SECRET
-        for form in (secret, json.dumps(secret)[1:-1], secret.replace("/", "\\/"))
-    }
-    body = answer.body
-    for form in sorted(forms, key=len, reverse=True):
-        if form.encode() in body:
-            body = body.replace(form.encode(), b"<redacted>")
-    headers = answer.headers
-    if any(form in value for value in headers.values() for form in forms):
-        headers = {name: redact(value, forms) for name, value in headers.items()}
-    if body is answer.body and headers is answer.headers:
-        return answer
-    return Response(answer.status, headers, body)
+class Redactor:
+    """Takes secrets out of answers before anything reads them: a server may echo a
+    credential back, and a message cut to its length would keep the part of it before
+    the cut. Each secret goes as sent and as JSON escapes it. On every answer's path:
+    the forms are worked out again only when the secrets change (a renewed token)."""
+
+    __slots__ = ("_bytes", "_forms", "_secrets")
+
+    def __init__(self) -> None:
+        self._secrets: tuple[str, ...] = ()
+        self._forms: tuple[str, ...] = ()
+        self._bytes: tuple[bytes, ...] = ()
+
+    def __call__(self, answer: Response, secrets: Iterable[str]) -> Response:
+        secrets = tuple(secrets)
+        if secrets != self._secrets:
+            self._learn(secrets)
+        if not self._forms:
+            return answer
+        body = answer.body
+        for form in self._bytes:
+            if form in body:
+                body = body.replace(form, b"<redacted>")
+        headers = answer.headers
+        values = "\n".join(headers.values())
+        if any(form in values for form in self._forms):
+            headers = {name: redact(value, self._forms) for name, value in headers.items()}
+        if body is answer.body and headers is answer.headers:
+            return answer
+        return Response(answer.status, headers, body)
+
+    def _learn(self, secrets: tuple[str, ...]) -> None:
+        forms = {
+            form
+            for secret in secrets
+            if len(secret) >= _SHORTEST_SECRET
+            for form in (secret, json.dumps(secret)[1:-1], secret.replace("/", "\\/"))
+        }
+        # the longest first: a secret may hold another
+        self._forms = tuple(sorted(forms, key=len, reverse=True))
+        self._bytes = tuple(form.encode() for form in self._forms)
+        self._secrets = secrets
 
 
 class AsyncTransport(ABC):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .answers import (
     Metadata,
+    is_usual_success,
     is_v2_error,
     looks_like_success,
     names_a_schema,
@@ -26,6 +27,7 @@ __all__ = [
     "Limits",
     "Metadata",
     "RejectedRow",
+    "is_usual_success",
     "is_v2_error",
     "looks_like_success",
     "names_a_schema",

@@ -125,6 +125,12 @@ def parse_success(body: bytes) -> Metadata:
     )
 
 
+def is_usual_success(status: int, body: bytes) -> bool:
+    """Whether an answer is a 2xx with the success body as Event Streams writes it: then
+    nothing in it (its headers included) is ever shown, only read as numbers."""
+    return 200 <= status < 300 and _USUAL_SUCCESS.fullmatch(body) is not None
+
+
 def looks_like_success(body: bytes) -> bool:
     """Whether a 2xx body is recognisably Event Streams' success answer: a JSON object
     holding a ``metadata`` object (v1's reference shape, v1.1.0's with ``Comment``, the
