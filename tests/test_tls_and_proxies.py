@@ -264,6 +264,24 @@ def test_an_unreachable_proxy_stops_the_run(es) -> None:
         )
 
 
+@pytest.mark.parametrize("scheme", ["http", "https"])
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_proxy_whose_name_does_not_resolve_is_named(es, engine: str, scheme: str) -> None:
+    # aiohttp said "cannot connect to 127.0.0.1", the server, which is up
+    url = es.url.replace("http://", f"{scheme}://")
+    with pytest.raises(es_pandas.ConnectionFailed) as caught:
+        ROWS.es.produce(
+            "single",
+            url=url,
+            api_key=es.api_key,
+            proxy="http://no-such-proxy.invalid:3128",
+            engine=engine,
+            retries=0,
+            progress=False,
+        )
+    assert "cannot connect to the proxy http://no-such-proxy.invalid:3128" in str(caught.value)
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_proxy_from_the_environment_that_is_not_there_says_how_to_go_around_it(
     es, engine: str, monkeypatch

@@ -116,6 +116,10 @@ class AiohttpTransport(AsyncTransport):
             if url.startswith("https:") and isinstance(exc.os_error, _CUT_OFF):
                 # TCP connected, so the TLS handshake is what the server broke off.
                 return tls_error(url, None, cert)
+            if self.config.proxy_for(url) is not None:
+                # through a proxy, the only connection aiohttp makes itself is to the
+                # proxy (a name it cannot resolve is not a ClientProxyConnectionError)
+                return proxy_unreachable(self.config, url, describe(exc.os_error, headers))
             return ConnectError(
                 f"cannot connect to {host_of(url)}: {describe(exc.os_error, headers)}"
             )
