@@ -278,6 +278,29 @@ ProduceError
     With ``errors="raise"``, when any row is not ok.
 ProduceInterrupted
     Ctrl-C; ``.status`` holds the partial frame.
+
+Examples
+--------
+Against a local Event Streams (for IBM Cloud, ``credentials="service-key.json"``, or the
+``ES_PANDAS_*`` variables, in place of ``url`` and ``api_key``); the rows not written are
+sent again and their new status taken in (``unknown`` rows are left out: they may be in
+Kafka already):
+
+>>> import pandas as pd
+>>> import es_pandas
+>>> orders = pd.DataFrame({{"order_id": ["00042", "00043"], "amount": [9.5, None]}})
+>>> with es_pandas.LocalEventStreams(topics={{"orders": 3}}) as es:
+...     connection = {{"url": es.url, "api_key": es.api_key, "progress": False}}
+...     status = orders.es.produce("orders", key_col="order_id", **connection)
+...     again = status["status"].isin(["failed", "rejected", "not_sent"])
+...     if again.any():
+...         retry = orders[again].es.produce("orders", key_col="order_id", **connection)
+...         status.update(retry)
+...     records = es.read("orders")
+>>> status["status"].tolist()
+['ok', 'ok']
+>>> sorted((record.key, record.value) for record in records)
+[(b'00042', b'{{"amount":9.5}}'), (b'00043', b'{{"amount":null}}')]
 """
 
 

@@ -22,6 +22,7 @@ there `ES_PANDAS_CREDENTIALS=service-key.json`.
 
 from __future__ import annotations
 
+import doctest
 import importlib.util
 import json
 import os
@@ -302,3 +303,12 @@ def test_the_options_table_is_the_declaration() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.block() in README.read_text(), "run: python tools/readme_options.py"
+
+
+def test_the_examples_help_shows_for_produce_run_as_written() -> None:
+    doc = pd.DataFrame().es.produce.__doc__
+    assert doc is not None and "Examples" in doc
+    runner = doctest.DocTestRunner()
+    runner.run(doctest.DocTestParser().get_doctest(doc, {}, "df.es.produce", None, 0))
+    failed, attempted = runner.summarize(verbose=False)
+    assert (failed, attempted) == (0, 6)
