@@ -887,6 +887,12 @@ def test_configuration_errors(options: dict[str, Any], message: str) -> None:
         RecordEncoder("t", ["a", "b"], **options)
 
 
+def test_a_frame_without_columns_says_so() -> None:
+    # it said every column was the key or a header
+    with pytest.raises(ConfigurationError, match=r"^there are no columns to send$"):
+        RecordEncoder("t", [])
+
+
 def test_a_column_missing_from_a_header_of_one_joined_column_names_the_separator() -> None:
     # a file separated by ';' read with ',': one column, named by the whole header
     with pytest.raises(ConfigurationError, match=r"separated by ';' \(sep=';'\)"):

@@ -320,6 +320,8 @@ class RecordEncoder:
                 "value_cols is empty"
                 if value_cols is not None
                 else "no value columns left: every column is the key or a header"
+                if self._columns
+                else "there are no columns to send"
             )
         # a value of every column but the key and headers takes in the columns that a
         # later chunk adds (a JSON Lines file's fields that first appear there)
