@@ -189,12 +189,17 @@ class Summary:
                 f"{_rows(self.held_keys, 'key')} held back after a row ended failed, "
                 "unknown or rejected: their later rows are not_sent (on_key_error='hold')"
             )
-        duplicates = self.maybe_duplicates + self.counts["unknown"]
-        if duplicates:
+        if self.maybe_duplicates:
             notes.append(
-                f"{_rows(duplicates, 'possible duplicate')} in Kafka "
-                f"({self.maybe_duplicates:,} maybe_duplicate, {self.counts['unknown']:,} "
-                "unknown: an unknown row sent again may be written twice)"
+                f"{_rows(self.maybe_duplicates, 'possible duplicate')} in Kafka (ok rows "
+                "flagged maybe_duplicate: an earlier try may have written them too)"
+            )
+        if self.counts["unknown"]:
+            # at most once in Kafka each, unless sent again
+            unknown = self.counts["unknown"]
+            notes.append(
+                f"{_rows(unknown, 'unknown row')} may or may not be in Kafka: "
+                f"{'each' if unknown > 1 else 'it'} may be written twice if sent again"
             )
         if self.slowdown is not None:
             notes.append(str(self.slowdown))
