@@ -313,7 +313,8 @@ class StatusFrame(pd.DataFrame):
         in the other is flagged ``maybe_duplicate``.
 
         The frame then holds rows of more than one run, which have no single time: its
-        :attr:`summary` counts them but gives no time or rate.
+        :attr:`summary` counts them but gives no time or rate, nor what the first run
+        alone said of itself (its dead letters, keys held back, slowdown).
         """
         if not (self.index.is_unique and other.index.is_unique):
             raise ValueError("update matches rows by label: both indexes must be unique")
@@ -347,7 +348,8 @@ class StatusFrame(pd.DataFrame):
         flags = self["maybe_duplicate"].to_numpy(copy=True)
         flags[positions[twice]] = True
         self["maybe_duplicate"] = flags
-        self.attrs["elapsed"] = None
+        # what the first run alone said of itself: no longer the frame's
+        self.attrs.update(elapsed=None, dead_letters=None, held_keys=0, slowdown=None)
 
     def _repr_html_(self) -> str | None:
         """The summary and the first errors above the usual table (Jupyter)."""

@@ -400,6 +400,20 @@ def test_update_keeps_what_an_earlier_run_may_have_written(es) -> None:
     )
 
 
+def test_an_updated_frame_no_longer_says_what_its_first_run_said_of_itself(es, tmp_path) -> None:
+    # the first run's dead letters (its failed row, ok now) and slowdown stayed in the note
+    options = {"url": es.url, "api_key": API_KEY, "progress": False, "retries": 0}
+    frame = pd.DataFrame({"v": range(3)})
+    es.script_faults(["400"])
+    status = frame.es.produce(
+        "single", concurrency=1, dead_letter=str(tmp_path / "d.jsonl"), **options
+    )
+    assert "1 dead letter" in str(status.summary.notes())
+    status.update(frame.iloc[:1].es.produce("single", **options))
+    assert (status["status"] == "ok").all()
+    assert status.summary.notes() == []
+
+
 def test_update_takes_only_rows_of_the_same_status_frame(es) -> None:
     frame = pd.DataFrame({"v": range(3)})
     status = frame.es.produce("single", url=es.url, api_key=API_KEY, progress=False)
