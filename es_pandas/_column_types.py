@@ -172,13 +172,17 @@ def shown(text: str) -> str:
     return repr(text if len(text) <= 40 else text[:39] + "…")
 
 
-def spaced(columns: Iterable[Hashable], name: Hashable) -> str:
+def spaced(columns: Iterable[Hashable], name: Hashable, listed: bool = False) -> str:
     """Why ``name`` may be missing from ``columns``: its column's name has spaces around
-    it (an Excel header cell's, 'Betrag ')."""
+    it (an Excel header cell's, 'Betrag '); ``listed``: it was one of a list of names,
+    which the command line trims unless in double quotes."""
     if not isinstance(name, str):
         return ""
     near = [c for c in columns if isinstance(c, str) and c != name and c.strip() == name.strip()]
-    return f": there is {near[0]!r}, with spaces" if len(near) == 1 else ""
+    if len(near) != 1:
+        return ""
+    quoted = f' (on the command line, in double quotes: "{near[0]}")' if listed else ""
+    return f": there is {near[0]!r}, with spaces{quoted}"
 
 
 def _infer(column: pd.Series) -> str:

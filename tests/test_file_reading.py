@@ -626,6 +626,17 @@ def test_a_name_missing_for_the_spaces_around_it_is_shown_with_them(es, env, tmp
     assert (
         f"--key-col: no column named 'id'; columns: {columns}: there is 'id ', with spaces"
     ) in keyed.stderr
+    # each can be named with its spaces: a listed name in double quotes, as CSV quotes it
+    listed = run("produce", str(path), *args, "--value-cols", "Name", env=env)
+    assert (
+        f"--value-cols: no column named 'Name'; columns: {columns}: there is 'Name ', with "
+        'spaces (on the command line, in double quotes: "Name ")'
+    ) in listed.stderr
+    named = ["--key-col", "id ", "--value-cols", '"Name ", " Betrag"', "--dtype", " Betrag=float"]
+    result = run("produce", str(path), *args, *named, env=env)
+    assert result.returncode == 0, result.stderr
+    (record,) = es.read("single")[-1:]
+    assert (record.key, json.loads(record.value)) == (b"1", {"Name ": "a", " Betrag": 1.5})
 
 
 @pytest.mark.parametrize(

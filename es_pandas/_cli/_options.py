@@ -8,6 +8,7 @@ file, the environment or the default decides, exactly as in Python.
 
 from __future__ import annotations
 
+import csv
 import re
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -28,9 +29,15 @@ def _members(kind: Any) -> tuple[Any, ...]:
 
 
 def _columns(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
+    """Comma-separated names, trimmed ("a, b"), unless in double quotes, as CSV quotes
+    them: '"Betrag ",Menge' names an Excel header with its space, '"a,b"' a name with a
+    comma."""
+    if value is None:
+        return None
     # "" is a list of no columns, as "," is: an empty shell variable ("$COLUMNS") must
     # not read as the option left out (for --value-cols, every column)
-    return None if value is None else [c.strip() for c in value.split(",") if c.strip()]
+    names = next(csv.reader([value], skipinitialspace=True), [])
+    return [name if f'"{name}"' in value else name.strip() for name in names if name.strip()]
 
 
 def _flag(name: str) -> str:
@@ -66,6 +73,8 @@ def _derived(name: str, kind: Any, option: Option, names: Sequence[str]) -> clic
     else:
         kind = next((t for t in (bool, int, float) if t in members), None)
     columns = any(typing.get_origin(m) is Sequence or m is Sequence for m in members)
+    if columns:
+        help_text += ' Comma-separated; a name in double quotes keeps its spaces ("Betrag ").'
     return click.Option(
         names,
         type=kind,

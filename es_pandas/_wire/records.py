@@ -270,7 +270,10 @@ class RecordEncoder:
             if not matches:
                 raise ConfigurationError(
                     f"{option}: no column named {name!r}; columns: {self._columns!r}"
-                    + (_separator_hint(self._columns, name) or spaced(self._columns, name))
+                    + (
+                        _separator_hint(self._columns, name)
+                        or spaced(self._columns, name, listed=option.endswith("_cols"))
+                    )
                 )
             if len(matches) > 1:
                 raise ConfigurationError(f"{option}: {len(matches)} columns are named {name!r}")
