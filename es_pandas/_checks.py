@@ -404,6 +404,13 @@ def separator(name: str, value: Any) -> str:
     return value
 
 
+def decimal_mark(name: str, value: Any) -> str:
+    """A character of a number's writing: a decimal mark or a thousands separator."""
+    if not isinstance(value, str) or len(value) != 1 or value in '0123456789+-eE\r\n"':
+        raise fail(name, "one character (not a digit, a sign, e, a quote or a line break)", value)
+    return value
+
+
 def strings(name: str, value: Any) -> tuple[str, ...]:
     if isinstance(value, str) or not isinstance(value, Iterable):
         raise fail(name, "a list of strings", value)

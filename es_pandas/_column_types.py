@@ -80,6 +80,42 @@ _INFERRED: dict[str, Callable[[str], bool]] = {
 }
 
 
+def _number_reader(decimal: str, thousands: str | None) -> Callable[[str], str] | None:
+    """What reads a number written with ``decimal`` and ``thousands`` as Python writes it
+    (1.234,5 -> 1234.5), raising ValueError for one whose digits are not grouped in
+    threes, or that holds a point that is not the decimal mark; None when the file
+    writes numbers as Python does."""
+    if decimal == "." and thousands is None:
+        return None
+    if decimal == thousands:
+        raise ConfigurationError(
+            f"decimal and thousands are both {decimal!r}: a number's decimal mark and its "
+            "thousands separator differ (decimal=',' with thousands='.', as German writes "
+            "1.234,5)"
+        )
+    grouped = (
+        None
+        if thousands is None
+        else re.compile(
+            rf"[+-]?[0-9]{{1,3}}(?:{re.escape(thousands)}[0-9]{{3}})+"
+            rf"(?:{re.escape(decimal)}[0-9]*)?(?:[eE][+-]?[0-9]+)?"
+        )
+    )
+
+    def read(text: str) -> str:
+        if grouped is not None and thousands is not None and thousands in text:
+            if not grouped.fullmatch(text):
+                raise ValueError
+            text = text.replace(thousands, "")
+        if decimal != ".":
+            if "." in text:
+                raise ValueError
+            text = text.replace(decimal, ".")
+        return text
+
+    return read
+
+
 class ColumnTypes:
     """The type of each column of a CSV or TSV file, decided once for the whole file."""
 
@@ -87,6 +123,7 @@ class ColumnTypes:
         self._options = options
         self._types: dict[Hashable, str] | None = None
         self._why: dict[Hashable, str] = {}
+        self._number = _number_reader(options.decimal, options.thousands)
 
     def decide(self, frame: pd.DataFrame) -> None:
         """Decide the types from the file's first chunk (later calls do nothing)."""
@@ -116,7 +153,7 @@ class ColumnTypes:
                 kind = options.dtype[str(name)]
                 self._why[name] = f"dtype={name}={kind}"
             elif options.infer_types and name != options.key_col:
-                kind = _infer(frame[name])
+                kind = _infer(frame[name], self._number)
                 self._why[name] = "inferred from the file's first rows"
             else:
                 continue
@@ -129,15 +166,17 @@ class ColumnTypes:
     ) -> pd.Series:
         convert = _CONVERTERS[kind]
         fits = _INFERRED.get(kind) if self._why[name].startswith("inferred") else None
+        number = self._number if kind in ("int", "float") else None
         values: list[object] = []
         for position, text in enumerate(column.tolist()):
             if not isinstance(text, str):
                 values.append(None)  # named by na_values
                 continue
             try:
-                if fits is not None and not fits(text):
+                written = text if number is None else number(text)
+                if fits is not None and not fits(written):
                     raise ValueError
-                values.append(convert(text))
+                values.append(convert(written))
             except _DOES_NOT_FIT as exc:
                 values.append(None)
                 # 18446744073709551615 is an integer, but too large for an int64
@@ -145,7 +184,8 @@ class ColumnTypes:
                 problems.setdefault(
                     position,
                     f"column {name!r}: {shown(text)} {why} {_ARTICLES[kind]} "
-                    f"({self._why[name]}{_remedy(text, kind)}dtype={name}=str sends it as text)",
+                    f"({self._why[name]}{_remedy(text, kind, self._options)}"
+                    f"dtype={name}=str sends it as text)",
                 )
         typed: pd.Series = pd.Series(values, index=column.index, dtype=_DTYPES[kind])
         return typed
@@ -158,13 +198,16 @@ _EXCEL_ERROR = re.compile(r"#(?:N/?A|NV|[A-Z][A-Z0-9/_]*[!?])")
 _DECIMAL_COMMA = re.compile(r"[+-]?(?:[0-9]{1,3}(?:\.[0-9]{3})+|[0-9]*),[0-9]+")
 
 
-def _remedy(text: str, kind: str) -> str:
+def _remedy(text: str, kind: str, options: ReadOptions) -> str:
     """What to make of ``text``, which is not of its column's type ``kind``, before
     sending it as text."""
     if not text.strip() or _EXCEL_ERROR.fullmatch(text):
         return "; na_values= naming it makes it null, "
-    if kind == "float" and _DECIMAL_COMMA.fullmatch(text):
-        return ": a float is written with a decimal point; "
+    if options.decimal == "." and options.thousands is None:
+        if kind == "float" and _DECIMAL_COMMA.fullmatch(text):
+            return ": decimal=',' reads a decimal comma (thousands='.' the points of 1.234,5); "
+        if kind in ("int", "float") and _GROUPED.fullmatch(text):
+            return ": thousands='.' reads digits grouped in threes; "
     return "; "
 
 
@@ -185,16 +228,33 @@ def spaced(columns: Iterable[Hashable], name: Hashable, listed: bool = False) ->
     return f": there is {near[0]!r}, with spaces{quoted}"
 
 
-def _infer(column: pd.Series) -> str:
+def _infer(column: pd.Series, number: Callable[[str], str] | None) -> str:
     """The narrowest type every value of ``column`` is written as (``007`` is no int: as
-    one it would lose its zeros); else text."""
+    one it would lose its zeros); else text. ``number`` reads the file's numbers as
+    Python writes them (decimal, thousands given)."""
     values = [text for text in column.tolist() if isinstance(text, str)]
     if not values:
         return "str"
+    numbers = values if number is None else _numbers(values, number)
     for kind, fits in _INFERRED.items():
-        if all(fits(text) for text in values):
-            return "str" if kind == "float" and _thousands(values) else kind
+        if all(fits(text) for text in (values if kind == "bool" else numbers)):
+            # 1.000 read as a float is a thousandth of what a comma locale means by it,
+            # unless the file's thousands separator was given
+            guessing = number is None and _thousands(values)
+            return "str" if kind == "float" and guessing else kind
     return "str"
+
+
+def _numbers(values: list[str], number: Callable[[str], str]) -> list[str]:
+    """``values`` as Python writes numbers; one not written as a number of the file's
+    is left unreadable (a NUL), so that no number type fits its column."""
+    read = []
+    for text in values:
+        try:
+            read.append(number(text))
+        except ValueError:
+            read.append("\x00")
+    return read
 
 
 def _thousands(values: list[str]) -> bool:

@@ -204,6 +204,8 @@ class FileLoad:
         encoding: str = "utf-8",
         sep: str | None = None,
         na_values: tuple[str, ...] = (),
+        decimal: str = ".",
+        thousands: str | None = None,
         dtype: Mapping[str, str] | None = None,
         infer_types: bool = False,
         status_out: str | None = None,
@@ -218,7 +220,15 @@ class FileLoad:
         if self.format == "parquet" or (status_out and _is_parquet(status_out)):
             parquet()
         self._read = ReadOptions(
-            self.format, encoding, sep, na_values, dtype or {}, infer_types, key_col
+            self.format,
+            encoding,
+            sep,
+            na_values,
+            dtype or {},
+            infer_types,
+            key_col,
+            decimal,
+            thousands,
         )
         # Only text files have their columns' types decided here.
         self._types = ColumnTypes(self._read) if self.format in ("csv", "tsv") else None

@@ -86,3 +86,6 @@ class ReadOptions:
     infer_types: bool = False
     #: always read as text
     key_col: Hashable | None = None
+    #: how the numbers of int and float columns are written
+    decimal: str = "."
+    thousands: str | None = None

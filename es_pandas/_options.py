@@ -731,6 +731,27 @@ class FileOptions(ProduceOptions, total=False):
             from_flags=checks.multiple("na_values"),
         ),
     ]
+    decimal: Annotated[
+        str | None,
+        Option(
+            "The decimal mark of the numbers of a CSV or TSV file's int and float "
+            "columns ({dtype}, {infer_types}): ',' reads 1,5 as 1.5, as a German or "
+            "French export writes it (a point is then no decimal mark: 1.5 is rejected).",
+            default=".",
+            check=checks.decimal_mark,
+            metavar="CHAR",
+        ),
+    ]
+    thousands: Annotated[
+        str | None,
+        Option(
+            "The thousands separator of the numbers of a CSV or TSV file's int and float "
+            "columns ({dtype}, {infer_types}): '.' reads 1.234 as 1234 and, with "
+            "{decimal} ',', 1.234,5 as 1234.5; digits must be grouped in threes.",
+            check=checks.decimal_mark,
+            metavar="CHAR",
+        ),
+    ]
     dtype: Annotated[
         Mapping[str, ColumnType | type[str | int | float | bool]] | None,
         Option(
@@ -759,7 +780,8 @@ class FileOptions(ProduceOptions, total=False):
             "first chunk: int, float or bool where every value is written as one "
             "and reads back the same (007 and 18446744073709551615 stay text; 1.10 is "
             "the float 1.1; a column whose fractions all read as thousands too, 1.000 "
-            "or 2.500, stays text); later rows whose value does not fit are rejected.",
+            "or 2.500, stays text, unless {thousands} is given); later rows whose value "
+            "does not fit are rejected.",
             default=False,
             check=checks.boolean,
         ),
@@ -820,6 +842,8 @@ SCHEMA_OPTIONS: tuple[str, ...] = (
     "encoding",
     "sep",
     "na_values",
+    "decimal",
+    "thousands",
     "dtype",
     "infer_types",
 )

@@ -798,7 +798,10 @@ def test_a_value_not_of_its_type_is_told_the_option_that_makes_it_fit(es, tmp_pa
 
     errors = pd.read_csv(status_out, keep_default_na=False)["error"].tolist()
     null = "; na_values= naming it makes it null, dtype=v=str sends it as text)"
-    comma = ": a float is written with a decimal point; dtype=v=str sends it as text)"
+    comma = (
+        ": decimal=',' reads a decimal comma (thousands='.' the points of 1.234,5); "
+        "dtype=v=str sends it as text)"
+    )
     assert errors == [
         f"column 'v': '' is not a float (dtype=v=float{null}",
         f"column 'v': '#DIV/0!' is not a float (dtype=v=float{null}",
@@ -808,6 +811,58 @@ def test_a_value_not_of_its_type_is_told_the_option_that_makes_it_fit(es, tmp_pa
         "column 'v': 'x' is not a float (dtype=v=float; dtype=v=str sends it as text)",
         "",
     ]
+
+
+def test_numbers_written_as_a_comma_locale_writes_them(es, env, tmp_path) -> None:
+    """A German export: decimal=',' and thousands='.' read 1.234,5 as 1234.5; a number
+    not written so (a point as a decimal mark, digits not grouped in threes) rejects its
+    row, as any value not of its column's type does."""
+    path = tmp_path / "de.csv"
+    path.write_text(
+        "k;menge;betrag;guess\na;1.234;1.234,5;1,5\nb;12;0,25;2,25\nc;7;1.5;-3\nd;1.23;1.23,4;4\n"
+    )
+    topic = "numbers-de"
+    es.create_topic(topic, 1)
+    options = ["--sep", ";", "--decimal", ",", "--thousands", ".", "--infer-types"]
+    status_out = tmp_path / "status.csv"
+    result = run(
+        "produce", str(path), "-t", topic, "--key-col", "k", *options,
+        "--dtype", "menge=int", "--dtype", "betrag=float", "--status-out", str(status_out),
+        env=env,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    values = {r.key: json.loads(r.value) for r in es.read(topic)}
+    assert values == {
+        b"a": {"menge": 1234, "betrag": 1234.5, "guess": 1.5},
+        b"b": {"menge": 12, "betrag": 0.25, "guess": 2.25},
+    }
+    errors = pd.read_csv(status_out)["error"].tolist()
+    assert errors[2] == (
+        "column 'betrag': '1.5' is not a float (dtype=betrag=float; dtype=betrag=str sends it "
+        "as text)"
+    )
+    assert errors[3].startswith("column 'menge': '1.23' is not an int")
+    # without them, each number says which option reads it
+    plain = tmp_path / "plain.csv"
+    run("produce", str(path), "-t", topic, "--sep", ";", "--dtype", "menge=int", "--dtype",
+        "betrag=float", "--status-out", str(plain), env=env)  # fmt: skip
+    errors = pd.read_csv(plain)["error"].tolist()
+    assert errors[0] == (
+        "column 'menge': '1.234' is not an int (dtype=menge=int: thousands='.' reads digits "
+        "grouped in threes; dtype=menge=str sends it as text)"
+    )
+    assert errors[1].startswith(
+        "column 'betrag': '0,25' is not a float (dtype=betrag=float: decimal=',' reads a "
+        "decimal comma"
+    )
+
+
+def test_decimal_and_thousands_cannot_be_one_character(tmp_path) -> None:
+    path = write_csv(tmp_path / "n.csv", [("k", "v"), ("a", "1")])
+    with pytest.raises(es_pandas.ConfigurationError, match=r"decimal and thousands are both '\.'"):
+        es_pandas.produce_file(path, "t", url="http://127.0.0.1:1", thousands=".", dry_run=True)
+    with pytest.raises(es_pandas.ConfigurationError, match=r"^decimal must be one character"):
+        es_pandas.produce_file(path, "t", url="http://127.0.0.1:1", decimal="e", dry_run=True)
 
 
 @pytest.mark.parametrize(("errors", "code"), [(None, 1), ("raise", 1), ("collect", 0)])
