@@ -415,10 +415,15 @@ class DaskEventStreamsAccessor:
             # As df.es.produce raises a stopped run's error: refused credentials or an
             # unknown topic stop every partition alike, and are said once.
             kinds = {kind for kind, _ in stopped}
+            if kinds == {"ConnectionFailed", "ServiceUnavailable"}:
+                # a partition's run is its own: one started once the service had stopped
+                # answering never reached it, the same outage
+                kinds = {"ServiceUnavailable"}
             error = getattr(_exceptions, kinds.pop()) if len(kinds) == 1 else ProduceAborted
+            first = next((said for kind, said in stopped if kind == error.__name__), stopped[0][1])
             raise error(
                 f"{len(stopped)} of {status.npartitions} partitions stopped early, the "
-                f"first with: {stopped[0][1]}\n{summary}",
+                f"first with: {first}\n{summary}",
                 not_ok,
                 summary,
             )
