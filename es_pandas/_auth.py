@@ -321,4 +321,4 @@ class IAMError(EventStreamsError):
 
 class IAMUnavailable(TransportError):
     """IAM gave no usable answer (429, 5xx) once the run's retries were spent: the run
-    treats it as an unreachable service, not as refused credentials."""
+    treats it as a service down (ServiceUnavailable), not as refused credentials."""
