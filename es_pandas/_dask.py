@@ -477,7 +477,9 @@ per worker process: its partitions of the call that start in the next
 {_STOP_HELD_SECONDS:g} s are not sent, each row saying why, rather than each waiting
 out its own timeout. With ``compute=True`` the error is then
 raised, as ``df.es.produce`` raises it (the same class if every partition that stopped
-says the same; else ``ProduceAborted``), with the :class:`Summary` as its ``summary``
+says the same; ``ServiceUnavailable`` if the others say ``ConnectionFailed``: they
+started once the service had stopped answering; else ``ProduceAborted``), with the
+:class:`Summary` as its ``summary``
 and, with ``errors="raise"``, the rows not ok as its ``status`` (else no rows).
 ``dead_letter`` needs a ``*`` in its path, which each partition's number replaces.
 ``progress``: the workers show none; True shows Dask's progress bar, and a callable gets
