@@ -171,6 +171,8 @@ class IAMAuth(Auth):
         self.url = url
         self._refresh_fraction = refresh_fraction
         self._token: str | None = None
+        # the token before it: requests sent with it may be answered after a renewal
+        self._previous: str | None = None
         self._refresh_at = 0.0
         self._expires = 0.0
         self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
@@ -188,7 +190,7 @@ class IAMAuth(Auth):
         return {"Authorization": "Bearer <IAM token>"}
 
     def secrets(self) -> list[str]:
-        return [self._api_key, *([self._token] if self._token else [])]
+        return [self._api_key, *(token for token in (self._token, self._previous) if token)]
 
     def _lock(self) -> asyncio.Lock:
         # One lock per event loop: each run may have its own loop.
@@ -277,7 +279,7 @@ class IAMAuth(Auth):
             # side): go by its lifetime from now, or every request would exchange.
             refresh_at = now + self._refresh_fraction * lifetime
             expires = now + lifetime
-        self._token = token
+        self._previous, self._token = self._token, token
         self._refresh_at = refresh_at
         self._expires = expires
         self.exchanges += 1
@@ -321,4 +323,4 @@ class IAMError(EventStreamsError):
 
 class IAMUnavailable(TransportError):
     """IAM gave no usable answer (429, 5xx) once the run's retries were spent: the run
-    treats it as an unreachable service, not as refused credentials."""
+    treats it as a service down (ServiceUnavailable), not as refused credentials."""

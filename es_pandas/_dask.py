@@ -415,10 +415,15 @@ class DaskEventStreamsAccessor:
             # As df.es.produce raises a stopped run's error: refused credentials or an
             # unknown topic stop every partition alike, and are said once.
             kinds = {kind for kind, _ in stopped}
+            if kinds == {"ConnectionFailed", "ServiceUnavailable"}:
+                # a partition's run is its own: one started once the service had stopped
+                # answering never reached it, the same outage
+                kinds = {"ServiceUnavailable"}
             error = getattr(_exceptions, kinds.pop()) if len(kinds) == 1 else ProduceAborted
+            first = next((said for kind, said in stopped if kind == error.__name__), stopped[0][1])
             raise error(
                 f"{len(stopped)} of {status.npartitions} partitions stopped early, the "
-                f"first with: {stopped[0][1]}\n{summary}",
+                f"first with: {first}\n{summary}",
                 not_ok,
                 summary,
             )
@@ -472,7 +477,9 @@ per worker process: its partitions of the call that start in the next
 {_STOP_HELD_SECONDS:g} s are not sent, each row saying why, rather than each waiting
 out its own timeout. With ``compute=True`` the error is then
 raised, as ``df.es.produce`` raises it (the same class if every partition that stopped
-says the same; else ``ProduceAborted``), with the :class:`Summary` as its ``summary``
+says the same; ``ServiceUnavailable`` if the others say ``ConnectionFailed``: they
+started once the service had stopped answering; else ``ProduceAborted``), with the
+:class:`Summary` as its ``summary``
 and, with ``errors="raise"``, the rows not ok as its ``status`` (else no rows).
 ``dead_letter`` needs a ``*`` in its path, which each partition's number replaces.
 ``progress``: the workers show none; True shows Dask's progress bar, and a callable gets

@@ -45,13 +45,14 @@ from ._status import FAILED, NOT_SENT, UNKNOWN, StatusBook
 from ._transports import AsyncTransport, Redactor, Response, TransportError, redact
 from ._wire import (
     EncodedRecord,
+    Metadata,
     RejectedRow,
-    is_usual_success,
     is_v2_error,
     looks_like_success,
     parse_error,
     parse_success,
     parse_trace,
+    usual_success,
 )
 from ._wire.kafka import KafkaRecord
 
@@ -347,12 +348,13 @@ class Engine:
                     # A transport outside the contract: the request's fate is unknown.
                     self._broken_transport(book, position, repr(exc), attempts, started)
                     return
-                lost = None
+                lost = usual = None
                 if isinstance(outcome, TransportError) and outcome.answer is not None:
                     # The server answered; only its body was lost: its status decides.
                     lost, outcome = str(outcome), outcome.answer
                 if isinstance(outcome, Response):
-                    if not is_usual_success(outcome.status, outcome.body):
+                    usual = usual_success(outcome.status, outcome.body)
+                    if usual is None:
                         # a credential echoed back goes before anything reads the answer
                         outcome = self._redact(outcome, self._secrets())
                     self.pressure.answered(slot, outcome.status)
@@ -375,7 +377,7 @@ class Engine:
                     self._unreachable_streak = 0
                 if decision.action == "ok":
                     assert isinstance(outcome, Response)
-                    self._ok(book, position, outcome, attempts, started, lost)
+                    self._ok(book, position, outcome, attempts, started, lost, usual)
                     return
                 if decision.action == "refresh":
                     assert self._auth is not None
@@ -600,11 +602,13 @@ class Engine:
         attempts: Attempts,
         started: float,
         lost: str | None,
+        usual: Metadata | None = None,
     ) -> None:
+        """A row written; ``usual``: where to, read already from the usual success body."""
         self._went_ok = True
         if not self._confirmed and lost is None:
-            self._confirmed = looks_like_success(answer.body)
-        metadata = parse_success(answer.body)
+            self._confirmed = usual is not None or looks_like_success(answer.body)
+        metadata = usual or parse_success(answer.body)
         reason = lost or metadata.reason
         if reason is not None and not self._warned:
             self._warned = True

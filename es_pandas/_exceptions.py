@@ -11,8 +11,8 @@ EventStreamsError
         ├── TopicNotFoundError     404: no such topic, or the URL is not Event Streams
         ├── EndpointError          the URL answers, but not as Event Streams (a redirect)
         ├── SchemaError            the server refused the records' Avro schema, or has no such one
-        ├── ConnectionFailed       the server could not be reached, or TLS failed
-        └── ServiceUnavailable     only 5xx answers, and rows failed with every retry spent
+        ├── ConnectionFailed       the server was never reached in this run, or TLS failed
+        └── ServiceUnavailable     a service down (5xx, stopped answering): try again later
 
 ProduceInterrupted (a KeyboardInterrupt)  Ctrl-C: carries the partial .status and .summary
 """

@@ -11,8 +11,9 @@
 
 A run never lets these errors out: they become a row's ``error`` (and its status
 ``failed`` or ``unknown`` by ``sent``) or, when nothing gets through, a
-:class:`es_pandas.ConnectionFailed`. :class:`MockTransport` answers from a function,
-for tests.
+:class:`es_pandas.ConnectionFailed` (:class:`es_pandas.ServiceUnavailable` once the
+server has answered in the run). :class:`MockTransport` answers from a function, for
+tests.
 """
 
 from ._transports import (

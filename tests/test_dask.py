@@ -496,3 +496,29 @@ def test_a_run_wide_stop_is_held_from_when_it_was_met_not_from_each_skip(monkeyp
     assert _dask._stops["call"][2] == met  # a skip does not hold it longer
     _dask._stops["call"] = ("TopicNotFoundError", "no topic", met - 2)
     assert _dask._stop_met("call") is None and "call" not in _dask._stops
+
+
+def test_a_service_that_stops_answering_mid_call_raises_service_unavailable(
+    es, topic, monkeypatch
+) -> None:
+    """A partition whose run it answered, then stopped answering, stops as
+    ServiceUnavailable; one that starts after (on another worker process: no stop
+    held) never reached it, ConnectionFailed. The call raised a bare ProduceAborted for
+    the two: the outage said neither "try again later" nor what it was."""
+    import dask
+
+    monkeypatch.setattr(es_pandas._dask, "_STOP_HELD_SECONDS", 0.0)  # as another process
+    es.script_faults(["ok"] * 10 + ["drop"] * 100)
+    ddf = dd.from_pandas(orders(40), npartitions=2)
+    options = {"url": es.url, "api_key": SECRET, "api_version": "v2", "retries": 0}
+    try:
+        with (
+            dask.config.set(scheduler="sync"),
+            pytest.raises(es_pandas.ProduceAborted) as caught,
+        ):
+            ddf.es.produce(topic, concurrency=1, **options)
+    finally:
+        es.clear_faults()
+    assert type(caught.value) is es_pandas.ServiceUnavailable, repr(caught.value)
+    assert str(caught.value).startswith("2 of 2 partitions stopped early, the first with: ")
+    assert "stopped answering" in str(caught.value)

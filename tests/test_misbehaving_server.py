@@ -1350,6 +1350,35 @@ def test_rows_go_with_the_valid_token_while_another_renews_it(engine: str) -> No
     assert others_went
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_echo_of_the_token_renewed_meanwhile_does_not_leak_it(engine: str) -> None:
+    """A row sent with the token in hand and answered once another row has renewed it:
+    its echo of the old token, valid for minutes more, was no longer taken out."""
+    renewed = asyncio.Event()  # on the server's loop
+    sent_with: list[str] = []
+
+    async def handle(exchange: Exchange) -> None:
+        if exchange.request.path.startswith("/identity"):
+            send_a_token_due_for_renewal(exchange, n=iam_requests(exchange.server))
+            if iam_requests(exchange.server) == 2:
+                renewed.set()
+        elif row_of(exchange.request.body) == 5:
+            said = exchange.request.headers.get("authorization") or ""
+            sent_with.append(said.removeprefix("Bearer "))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(renewed.wait(), 10)
+            exchange.send(answer(400, json.dumps({"error": {"message": f"no: {said}"}}).encode()))
+        else:
+            await store_and_answer(exchange)
+
+    with serving(handle) as server:
+        status, error = produce_with_iam(server, rows(200), engine, max_rate=100)
+    assert error is None and renewed.is_set()
+    assert status["status"][5] == "failed" and "<redacted>" in status["error"][5]
+    texts = [status.to_string(), repr(status.to_dict("records"))]
+    assert not [text for text in texts if sent_with[0] in text]
+
+
 @pytest.mark.parametrize(
     ("code", "stops"), [(503, "ServiceUnavailable"), (400, "AuthenticationError")]
 )

@@ -303,6 +303,7 @@ def test_a_fault_of_es_pandas_after_sending_leaves_the_row_unknown(es, monkeypat
         raise ZeroDivisionError("a bug")
 
     monkeypatch.setattr(engine, "parse_success", broken)
+    monkeypatch.setattr(engine, "usual_success", lambda status, body: broken(body))
     frame = pd.DataFrame({"v": range(50)})
     before = len(es.read("single"))
     with pytest.raises(es_pandas.ProduceAborted, match="ZeroDivisionError") as caught:
@@ -314,3 +315,39 @@ def test_a_fault_of_es_pandas_after_sending_leaves_the_row_unknown(es, monkeypat
     assert status["status"].isin(["unknown", "not_sent"]).all()
     assert (status["status"] == "unknown").sum() == stored
     assert "may have been written" in status.loc[status["status"] == "unknown", "error"].iloc[0]
+
+
+def test_a_usual_success_answer_is_matched_once_a_row(monkeypatch) -> None:
+    # On every row's path: it was matched to tell that nothing of it needs scrubbing,
+    # then again to read where the record went.
+    import functools
+    import itertools
+
+    from es_pandas._wire import answers
+    from es_pandas.transports import MockTransport
+
+    usual, matched = answers._USUAL_SUCCESS, []
+
+    class Counted:
+        def fullmatch(self, body: bytes) -> object:
+            matched.append(body)
+            return usual.fullmatch(body)
+
+    monkeypatch.setattr(answers, "_USUAL_SUCCESS", Counted())
+    offsets = itertools.count()
+
+    def written(method: str, url: str, headers: object, body: bytes) -> Response:
+        shape = b'{"metadata":{"topic":"t","timestamp":"0","partition":0,"offset":%d}}'
+        return answer(200, shape % next(offsets))
+
+    status = pd.DataFrame({"v": range(50)}).es.produce(
+        "t",
+        url="http://127.0.0.1:9",
+        api_key="a-key-0123",
+        engine=functools.partial(MockTransport, written),
+        api_version="v2",
+        progress=False,
+    )
+    assert status["offset"].tolist() == list(range(50))
+    # the first row's once more: its body also says the URL is Event Streams
+    assert len(matched) == 50 + 1

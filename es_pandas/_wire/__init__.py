@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from .answers import (
     Metadata,
-    is_usual_success,
     is_v2_error,
     looks_like_success,
     names_a_schema,
@@ -18,6 +17,7 @@ from .answers import (
     parse_success,
     parse_trace,
     refuses_a_schema,
+    usual_success,
 )
 from .dialect import EncodedRecord, RejectedRow
 from .limits import Limits
@@ -27,7 +27,6 @@ __all__ = [
     "Limits",
     "Metadata",
     "RejectedRow",
-    "is_usual_success",
     "is_v2_error",
     "looks_like_success",
     "names_a_schema",
@@ -36,4 +35,5 @@ __all__ = [
     "parse_success",
     "parse_trace",
     "refuses_a_schema",
+    "usual_success",
 ]

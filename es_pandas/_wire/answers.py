@@ -50,6 +50,7 @@ __all__ = [
     "parse_success",
     "parse_trace",
     "refuses_a_schema",
+    "usual_success",
 ]
 
 _INT32_MAX = 2**31 - 1
@@ -98,13 +99,9 @@ def parse_success(body: bytes) -> Metadata:
     """Partition, offset and timestamp from a success body of either shape, each None
     when absent or not a valid value (bools, floats, negatives, out of range), and the
     answer's ``Comment``."""
-    usual = _USUAL_SUCCESS.fullmatch(body)
+    usual = usual_success(200, body)
     if usual is not None:
-        # one of the timestamp's two forms is unmatched: 0
-        quoted, number, at_partition, at_offset = map(int, usual.groups(b"0"))
-        stamp = quoted + number
-        if at_partition <= _INT32_MAX and at_offset <= _INT64_MAX and stamp <= _MAX_TIMESTAMP_MS:
-            return Metadata(at_partition, at_offset, stamp, None)
+        return usual
     answer = _json(body)
     if not isinstance(answer, dict):
         return Metadata(None, None, None, "the body is not a JSON object")
@@ -125,10 +122,19 @@ def parse_success(body: bytes) -> Metadata:
     )
 
 
-def is_usual_success(status: int, body: bytes) -> bool:
-    """Whether an answer is a 2xx with the success body as Event Streams writes it: then
-    nothing in it (its headers included) is ever shown, only read as numbers."""
-    return 200 <= status < 300 and _USUAL_SUCCESS.fullmatch(body) is not None
+def usual_success(status: int, body: bytes) -> Metadata | None:
+    """Where the record went, if an answer is a 2xx with the success body as Event
+    Streams writes it (values in range): then nothing in it (its headers included) is
+    ever shown, only read as these numbers. None for any other answer."""
+    usual = _USUAL_SUCCESS.fullmatch(body) if 200 <= status < 300 else None
+    if usual is None:
+        return None
+    # one of the timestamp's two forms is unmatched: 0
+    quoted, number, at_partition, at_offset = map(int, usual.groups(b"0"))
+    stamp = quoted + number
+    if at_partition <= _INT32_MAX and at_offset <= _INT64_MAX and stamp <= _MAX_TIMESTAMP_MS:
+        return Metadata(at_partition, at_offset, stamp, None)
+    return None
 
 
 def looks_like_success(body: bytes) -> bool:
