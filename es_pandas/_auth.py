@@ -23,6 +23,7 @@ from ._transports import (
     Redactor,
     Response,
     TransportError,
+    basic_token,
     redact,
     split_userinfo,
 )
@@ -118,7 +119,7 @@ class BasicAuth(StaticAuth):
     """``Authorization: Basic`` with a user name and password (or ``token`` and an API key)."""
 
     def __init__(self, user: str, password: str) -> None:
-        encoded = base64.b64encode(f"{user}:{password}".encode()).decode()
+        encoded = basic_token(user, password)
         super().__init__({"Authorization": f"Basic {encoded}"}, [password, encoded])
         self.user = user
 

@@ -50,6 +50,7 @@ __all__ = [
     "TLSError",
     "TransportConfig",
     "TransportError",
+    "basic_token",
     "body_error",
     "check_proxy_url",
     "describe",
@@ -168,7 +169,7 @@ class Proxy:
         of the Basic header they are sent in), to take out of what is shown."""
         if self.user is None:
             return []
-        token = base64.b64encode(f"{self.user}:{self.password or ''}".encode()).decode()
+        token = basic_token(self.user, self.password or "")
         return [secret for secret in (self.password, token) if secret]
 
     def address(self) -> str:
@@ -551,6 +552,11 @@ def describe(exc: BaseException, headers: Mapping[str, str]) -> str:
         words = " ".join(redact(str(cause), secrets).split())
         text = words if cause is exc else f"{text} ({type(cause).__name__}: {words})"
     return redact(text, secrets)[:500]
+
+
+def basic_token(user: str, password: str) -> str:
+    """The credentials of an ``Authorization: Basic`` header (UTF-8, RFC 7617)."""
+    return base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
 
 
 def header_secrets(headers: Mapping[str, str]) -> list[str]:

@@ -14,7 +14,6 @@ session tickets and waits for a request.
 from __future__ import annotations
 
 import asyncio
-import base64
 import select
 import socket
 import ssl
@@ -22,7 +21,14 @@ import time
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from ._base import RemoteProtocolError, TLSError, TransportError, host_of, origin_of
+from ._base import (
+    RemoteProtocolError,
+    TLSError,
+    TransportError,
+    basic_token,
+    host_of,
+    origin_of,
+)
 
 if TYPE_CHECKING:
     from ._base import Proxy, TransportConfig
@@ -177,8 +183,7 @@ def _tunnel(sock: socket.socket, proxy: Proxy, target: str) -> None:
     """Through an http:// proxy: a CONNECT tunnel to ``target`` (host:port)."""
     lines = [f"CONNECT {target} HTTP/1.1", f"Host: {target}"]
     if proxy.auth is not None:
-        token = base64.b64encode(":".join(proxy.auth).encode("latin-1")).decode("ascii")
-        lines.append(f"Proxy-Authorization: Basic {token}")
+        lines.append(f"Proxy-Authorization: Basic {basic_token(*proxy.auth)}")
     sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
     head = b""
     while b"\r\n\r\n" not in head:
