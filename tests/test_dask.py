@@ -329,8 +329,11 @@ def test_credentials_stay_out_of_the_graph_and_are_resolved_on_the_client(
     ddf = dd.from_pandas(orders(60), npartitions=3)
     status = ddf.es.produce(topic, compute=False)
     graph = status.__dask_graph__()
-    # what each task is called with, as the dashboard's task pages show it
-    calls = repr([(task.args, task.kwargs) for task in graph.values() if hasattr(task, "args")])
+    # what each task is called with, as the dashboard's task pages show it (a Task's
+    # arguments; before dask 2025.1 a task is a tuple of the function and its arguments)
+    calls = repr(
+        [(task.args, task.kwargs) if hasattr(task, "args") else task for task in graph.values()]
+    )
     shown = [
         calls,
         str(dict(graph)),
