@@ -83,13 +83,13 @@ _INFERRED: dict[str, Callable[[str], bool]] = {
 def _number_reader(decimal: str, thousands: str | None) -> Callable[[str], str] | None:
     """What reads a number written with ``decimal`` and ``thousands`` as Python writes it
     (1.234,5 -> 1234.5), raising ValueError for one whose digits are not grouped in
-    threes, or that holds a point that is not the decimal mark; None when the file
-    writes numbers as Python does."""
+    threes (nor after a leading 0: 0.001 is no thousand), or that holds a point that is
+    not the decimal mark; None when the file writes numbers as Python does."""
     if decimal == "." and thousands is None:
         return None
     if decimal == thousands:
         raise ConfigurationError(
-            f"decimal and thousands are both {decimal!r}: a number's decimal mark and its "
+            f"decimal= and thousands= are both {decimal!r}: a number's decimal mark and its "
             "thousands separator differ (decimal=',' with thousands='.', as German writes "
             "1.234,5)"
         )
@@ -97,7 +97,7 @@ def _number_reader(decimal: str, thousands: str | None) -> Callable[[str], str] 
         None
         if thousands is None
         else re.compile(
-            rf"[+-]?[0-9]{{1,3}}(?:{re.escape(thousands)}[0-9]{{3}})+"
+            rf"[+-]?[1-9][0-9]{{0,2}}(?:{re.escape(thousands)}[0-9]{{3}})+"
             rf"(?:{re.escape(decimal)}[0-9]*)?(?:[eE][+-]?[0-9]+)?"
         )
     )

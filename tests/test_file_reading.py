@@ -857,9 +857,34 @@ def test_numbers_written_as_a_comma_locale_writes_them(es, env, tmp_path) -> Non
     )
 
 
+@pytest.mark.parametrize(
+    ("decimal", "thousands", "values", "landed"),
+    [
+        (",", ".", ["0.001", "001.234", "-0.500,5", "-1.000,5", "0,5"], [-1000.5, 0.5]),
+        (".", ",", ["0,001", "-00,001.5", "-1,000.5", "0.5"], [-1000.5, 0.5]),
+    ],
+)
+def test_a_thousands_group_after_a_leading_zero_is_no_number(
+    es, tmp_path, decimal, thousands, values, landed
+) -> None:
+    """0.001 in a German file is no thousand, nor 0,001 a one in an English one: no
+    locale writes a 0 before a thousands separator. Each rejects its row, not sent as 1."""
+    path = tmp_path / "zeros.csv"
+    path.write_text("v\n" + "".join(f"{v}\n" for v in values))
+    topic = f"zeros-{len(values)}"
+    es.create_topic(topic, 1)
+    summary = es_pandas.produce_file(
+        path, topic, url=es.url, api_key=API_KEY, sep=";", decimal=decimal,
+        thousands=thousands, dtype={"v": "float"}, errors="collect",
+    )  # fmt: skip
+    assert summary.counts["rejected"] == len(values) - len(landed)  # type: ignore[union-attr]
+    assert [json.loads(r.value)["v"] for r in es.read(topic)] == landed
+
+
 def test_decimal_and_thousands_cannot_be_one_character(tmp_path) -> None:
     path = write_csv(tmp_path / "n.csv", [("k", "v"), ("a", "1")])
-    with pytest.raises(es_pandas.ConfigurationError, match=r"decimal and thousands are both '\.'"):
+    both = r"^decimal= and thousands= are both '\.'"
+    with pytest.raises(es_pandas.ConfigurationError, match=both):
         es_pandas.produce_file(path, "t", url="http://127.0.0.1:1", thousands=".", dry_run=True)
     with pytest.raises(es_pandas.ConfigurationError, match=r"^decimal must be one character"):
         es_pandas.produce_file(path, "t", url="http://127.0.0.1:1", decimal="e", dry_run=True)
