@@ -639,6 +639,49 @@ def test_a_name_missing_for_the_spaces_around_it_is_shown_with_them(es, env, tmp
     assert (record.key, json.loads(record.value)) == (b"1", {"Name ": "a", " Betrag": 1.5})
 
 
+def test_a_listed_name_in_double_quotes_is_all_that_is_inside_them(es, env, tmp_path) -> None:
+    """As CSV quotes it: a doubled quote is a quote (the name keeps its spaces still), a
+    name of spaces is a name, and spaces after the closing quote are trimmed. Unquoted,
+    a name is trimmed even when the list holds it quoted too."""
+    path = tmp_path / "quoted.csv"
+    path.write_text('id,"q""x ", ,x ,x,"a,b"\n1,2,3,4,5,6\n')
+    args = ["--topic", "single", "--key-col", "id"]
+    named = run("produce", str(path), *args, "--value-cols", '" q""x " ," "  ,"a,b"', env=env)
+    assert named.returncode == 2  # ' q"x ' is no column: the spaces inside quotes are kept
+    assert "no column named ' q\"x '" in named.stderr
+    result = run("produce", str(path), *args, "--value-cols", '"q""x " ," "  ,"a,b"', env=env)
+    assert result.returncode == 0, result.stderr
+    (record,) = es.read("single")[-1:]
+    assert json.loads(record.value) == {'q"x ': "2", " ": "3", "a,b": "6"}
+    both = run("produce", str(path), *args, "--value-cols", 'x ,"x "', env=env)
+    assert both.returncode == 0, both.stderr
+    (record,) = es.read("single")[-1:]
+    assert json.loads(record.value) == {"x": "5", "x ": "4"}
+    # a name missing for its spaces or its comma is shown quoted as the command line takes it
+    spaced = run("produce", str(path), *args, "--value-cols", 'q"x', env=env)
+    assert 'in double quotes: "q""x ")' in spaced.stderr
+    comma = run("produce", str(path), *args, "--value-cols", "a,b", env=env)
+    assert comma.returncode == 2
+    assert "there is 'a,b' (on the command line, in double quotes: \"a,b\")" in comma.stderr
+
+
+@pytest.mark.parametrize(
+    ("listed", "message"),
+    [
+        ('"Betrag ,Menge', "a double quote opens '\"Betrag ,Menge' and none closes"),
+        ('"Betrag "x,Menge', "'--value-cols': '\"Betrag \"x' has text after its closing quote"),
+        ("id\nx", ""),  # a line break is a character of a name: no traceback
+    ],
+)
+def test_a_listed_name_badly_quoted_is_a_usage_error(env, tmp_path, listed, message) -> None:
+    path = tmp_path / "rows.csv"
+    path.write_text("id,Betrag ,Menge\n1,2,3\n")
+    result = run("produce", str(path), "--topic", "single", "--value-cols", listed, env=env)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
