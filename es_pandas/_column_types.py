@@ -83,13 +83,13 @@ _INFERRED: dict[str, Callable[[str], bool]] = {
 def _number_reader(decimal: str, thousands: str | None) -> Callable[[str], str] | None:
     """What reads a number written with ``decimal`` and ``thousands`` as Python writes it
     (1.234,5 -> 1234.5), raising ValueError for one whose digits are not grouped in
-    threes, or that holds a point that is not the decimal mark; None when the file
-    writes numbers as Python does."""
+    threes (nor after a leading 0: 0.001 is no thousand), or that holds a point that is
+    not the decimal mark; None when the file writes numbers as Python does."""
     if decimal == "." and thousands is None:
         return None
     if decimal == thousands:
         raise ConfigurationError(
-            f"decimal and thousands are both {decimal!r}: a number's decimal mark and its "
+            f"decimal= and thousands= are both {decimal!r}: a number's decimal mark and its "
             "thousands separator differ (decimal=',' with thousands='.', as German writes "
             "1.234,5)"
         )
@@ -97,7 +97,7 @@ def _number_reader(decimal: str, thousands: str | None) -> Callable[[str], str] 
         None
         if thousands is None
         else re.compile(
-            rf"[+-]?[0-9]{{1,3}}(?:{re.escape(thousands)}[0-9]{{3}})+"
+            rf"[+-]?[1-9][0-9]{{0,2}}(?:{re.escape(thousands)}[0-9]{{3}})+"
             rf"(?:{re.escape(decimal)}[0-9]*)?(?:[eE][+-]?[0-9]+)?"
         )
     )
@@ -218,14 +218,24 @@ def shown(text: str) -> str:
 def spaced(columns: Iterable[Hashable], name: Hashable, listed: bool = False) -> str:
     """Why ``name`` may be missing from ``columns``: its column's name has spaces around
     it (an Excel header cell's, 'Betrag '); ``listed``: it was one of a list of names,
-    which the command line trims unless in double quotes."""
+    which the command line splits at commas and trims unless in double quotes (so a
+    column 'a,b' is missing as 'a')."""
     if not isinstance(name, str):
         return ""
-    near = [c for c in columns if isinstance(c, str) and c != name and c.strip() == name.strip()]
-    if len(near) != 1:
-        return ""
-    quoted = f' (on the command line, in double quotes: "{near[0]}")' if listed else ""
-    return f": there is {near[0]!r}, with spaces{quoted}"
+    named = [c for c in columns if isinstance(c, str) and c != name]
+    near = [c for c in named if c.strip() == name.strip()]
+    if len(near) == 1:
+        return f": there is {near[0]!r}, with spaces{_quoted(near[0]) if listed else ''}"
+    commas = [c for c in named if name.strip() in (part.strip() for part in c.split(","))]
+    if listed and not near and len(commas) == 1:
+        return f": there is {commas[0]!r}{_quoted(commas[0])}"
+    return ""
+
+
+def _quoted(name: str) -> str:
+    # as the command line reads a listed name in double quotes, a quote in it doubled
+    doubled = name.replace('"', '""')
+    return f' (on the command line, in double quotes: "{doubled}")'
 
 
 def _infer(column: pd.Series, number: Callable[[str], str] | None) -> str:

@@ -639,6 +639,49 @@ def test_a_name_missing_for_the_spaces_around_it_is_shown_with_them(es, env, tmp
     assert (record.key, json.loads(record.value)) == (b"1", {"Name ": "a", " Betrag": 1.5})
 
 
+def test_a_listed_name_in_double_quotes_is_all_that_is_inside_them(es, env, tmp_path) -> None:
+    """As CSV quotes it: a doubled quote is a quote (the name keeps its spaces still), a
+    name of spaces is a name, and spaces after the closing quote are trimmed. Unquoted,
+    a name is trimmed even when the list holds it quoted too."""
+    path = tmp_path / "quoted.csv"
+    path.write_text('id,"q""x ", ,x ,x,"a,b"\n1,2,3,4,5,6\n')
+    args = ["--topic", "single", "--key-col", "id"]
+    named = run("produce", str(path), *args, "--value-cols", '" q""x " ," "  ,"a,b"', env=env)
+    assert named.returncode == 2  # ' q"x ' is no column: the spaces inside quotes are kept
+    assert "no column named ' q\"x '" in named.stderr
+    result = run("produce", str(path), *args, "--value-cols", '"q""x " ," "  ,"a,b"', env=env)
+    assert result.returncode == 0, result.stderr
+    (record,) = es.read("single")[-1:]
+    assert json.loads(record.value) == {'q"x ': "2", " ": "3", "a,b": "6"}
+    both = run("produce", str(path), *args, "--value-cols", 'x ,"x "', env=env)
+    assert both.returncode == 0, both.stderr
+    (record,) = es.read("single")[-1:]
+    assert json.loads(record.value) == {"x": "5", "x ": "4"}
+    # a name missing for its spaces or its comma is shown quoted as the command line takes it
+    spaced = run("produce", str(path), *args, "--value-cols", 'q"x', env=env)
+    assert 'in double quotes: "q""x ")' in spaced.stderr
+    comma = run("produce", str(path), *args, "--value-cols", "a,b", env=env)
+    assert comma.returncode == 2
+    assert "there is 'a,b' (on the command line, in double quotes: \"a,b\")" in comma.stderr
+
+
+@pytest.mark.parametrize(
+    ("listed", "message"),
+    [
+        ('"Betrag ,Menge', "a double quote opens '\"Betrag ,Menge' and none closes"),
+        ('"Betrag "x,Menge', "'--value-cols': '\"Betrag \"x' has text after its closing quote"),
+        ("id\nx", ""),  # a line break is a character of a name: no traceback
+    ],
+)
+def test_a_listed_name_badly_quoted_is_a_usage_error(env, tmp_path, listed, message) -> None:
+    path = tmp_path / "rows.csv"
+    path.write_text("id,Betrag ,Menge\n1,2,3\n")
+    result = run("produce", str(path), "--topic", "single", "--value-cols", listed, env=env)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
@@ -857,9 +900,34 @@ def test_numbers_written_as_a_comma_locale_writes_them(es, env, tmp_path) -> Non
     )
 
 
+@pytest.mark.parametrize(
+    ("decimal", "thousands", "values", "landed"),
+    [
+        (",", ".", ["0.001", "001.234", "-0.500,5", "-1.000,5", "0,5"], [-1000.5, 0.5]),
+        (".", ",", ["0,001", "-00,001.5", "-1,000.5", "0.5"], [-1000.5, 0.5]),
+    ],
+)
+def test_a_thousands_group_after_a_leading_zero_is_no_number(
+    es, tmp_path, decimal, thousands, values, landed
+) -> None:
+    """0.001 in a German file is no thousand, nor 0,001 a one in an English one: no
+    locale writes a 0 before a thousands separator. Each rejects its row, not sent as 1."""
+    path = tmp_path / "zeros.csv"
+    path.write_text("v\n" + "".join(f"{v}\n" for v in values))
+    topic = f"zeros-{len(values)}"
+    es.create_topic(topic, 1)
+    summary = es_pandas.produce_file(
+        path, topic, url=es.url, api_key=API_KEY, sep=";", decimal=decimal,
+        thousands=thousands, dtype={"v": "float"}, errors="collect",
+    )  # fmt: skip
+    assert summary.counts["rejected"] == len(values) - len(landed)  # type: ignore[union-attr]
+    assert [json.loads(r.value)["v"] for r in es.read(topic)] == landed
+
+
 def test_decimal_and_thousands_cannot_be_one_character(tmp_path) -> None:
     path = write_csv(tmp_path / "n.csv", [("k", "v"), ("a", "1")])
-    with pytest.raises(es_pandas.ConfigurationError, match=r"decimal and thousands are both '\.'"):
+    both = r"^decimal= and thousands= are both '\.'"
+    with pytest.raises(es_pandas.ConfigurationError, match=both):
         es_pandas.produce_file(path, "t", url="http://127.0.0.1:1", thousands=".", dry_run=True)
     with pytest.raises(es_pandas.ConfigurationError, match=r"^decimal must be one character"):
         es_pandas.produce_file(path, "t", url="http://127.0.0.1:1", decimal="e", dry_run=True)

@@ -8,7 +8,6 @@ file, the environment or the default decides, exactly as in Python.
 
 from __future__ import annotations
 
-import csv
 import re
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -16,6 +15,7 @@ from typing import Any, Literal
 
 import click
 
+from .._column_types import shown
 from .._options import OPTIONS, Option, help_text
 
 __all__ = ["cli_words", "flags", "to_options"]
@@ -28,16 +28,40 @@ def _members(kind: Any) -> tuple[Any, ...]:
     return typing.get_args(kind) if union else (kind,)
 
 
+# A listed name in double quotes, a doubled one a quote inside, spaces around them
+_QUOTED = re.compile(r'\s*"((?:[^"]|"")*)"\s*(?=,|$)')
+
+
 def _columns(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
     """Comma-separated names, trimmed ("a, b"), unless in double quotes, as CSV quotes
     them: '"Betrag ",Menge' names an Excel header with its space, '"a,b"' a name with a
-    comma."""
+    comma, '" "' one of a space."""
     if value is None:
         return None
     # "" is a list of no columns, as "," is: an empty shell variable ("$COLUMNS") must
     # not read as the option left out (for --value-cols, every column)
-    names = next(csv.reader([value], skipinitialspace=True), [])
-    return [name if f'"{name}"' in value else name.strip() for name in names if name.strip()]
+    names: list[str] = []
+    at = 0
+    while at <= len(value):
+        quoted = _QUOTED.match(value, at)
+        if quoted:
+            names.append(quoted[1].replace('""', '"'))
+            at = quoted.end() + 1
+            continue
+        end = value.find(",", at)
+        end = len(value) if end < 0 else end
+        name = value[at:end].strip()
+        if name.startswith('"'):
+            closed = re.match(r'"(?:[^"]|"")*"[^,]*', value[at:].strip())
+            raise click.BadParameter(
+                f"{shown(closed[0].strip())} has text after its closing quote"
+                if closed
+                else f"a double quote opens {shown(value[at:].strip())} and none closes"
+            )
+        if name:
+            names.append(name)
+        at = end + 1
+    return names
 
 
 def _flag(name: str) -> str:
