@@ -188,6 +188,26 @@ def _timestamp_text(stamps: pd.Series) -> pd.Series:
     )
 
 
+def _refuse_text_options(format: str, **given: object) -> None:
+    """Options of reading text a JSON Lines or Parquet file would leave unused, refused
+    rather than ignored: a dtype or a decimal mark that changes nothing would look as
+    if it had."""
+    if format in ("csv", "tsv"):
+        return
+    unused = [f"{name}=" for name, value in given.items() if value]
+    if unused:
+        names = " and ".join(unused)  # no commas: "sep=," would read as sep set to ","
+        kept = (
+            "a JSON Lines file's values keep their JSON types"
+            if format == "jsonl"
+            else "a Parquet file's columns keep their types"
+        )
+        raise ConfigurationError(
+            f"{names} {'are options' if len(unused) > 1 else 'is an option'} of reading "
+            f"CSV and TSV files: {kept}"
+        )
+
+
 class FileLoad:
     """A file as one run sees it: chunks to send, rows carried from ``resume``, and
     each chunk's status emitted in file order once all its rows have ended."""
@@ -217,6 +237,16 @@ class FileLoad:
     ) -> None:
         self.path = path
         self.format = file_format(path, format)
+        _refuse_text_options(
+            self.format,
+            sep=sep,
+            na_values=na_values,
+            decimal=decimal != "." and decimal,
+            thousands=thousands,
+            dtype=dtype,
+            infer_types=infer_types,
+            encoding=self.format == "parquet" and encoding != "utf-8" and encoding,
+        )
         if self.format == "parquet" or (status_out and _is_parquet(status_out)):
             parquet()
         self._read = ReadOptions(

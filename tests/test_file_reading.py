@@ -320,6 +320,7 @@ def test_a_utf_8_file_read_as_cp1252_is_named_by_its_byte_order_mark(es, tmp_pat
     text = "id;city\nk1;Müller\n" if name.endswith(".csv") else '{"id":"k1","city":"Müller"}\n'
     path.write_bytes(codecs.BOM_UTF8 + text.encode())
     es.reset_stats()
+    sep = {"sep": ";"} if name.endswith(".csv") else {}
     for encoding in ("cp1252", "latin-1"):
         with pytest.raises(
             es_pandas.ConfigurationError,
@@ -327,9 +328,39 @@ def test_a_utf_8_file_read_as_cp1252_is_named_by_its_byte_order_mark(es, tmp_pat
             "so it looks UTF-8: encoding='utf-8'",
         ):
             es_pandas.produce_file(
-                path, "single", url=es.url, api_key=API_KEY, sep=";", encoding=encoding
+                path, "single", url=es.url, api_key=API_KEY, encoding=encoding, **sep
             )
     assert es.stats().get("requests", 0) == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "message"),
+    [
+        (
+            "rows.jsonl",
+            {"dtype": {"v": "float"}},
+            "dtype= is an option of reading CSV and TSV files: a JSON Lines file's values "
+            "keep their JSON types",
+        ),
+        (
+            "rows.parquet",
+            {"decimal": ",", "infer_types": True, "encoding": "cp1252"},
+            "decimal= and infer_types= and encoding= are options of reading CSV and TSV "
+            "files: a Parquet file's columns keep their types",
+        ),
+    ],
+)
+def test_options_of_text_files_are_refused_for_others(tmp_path, name, options, message) -> None:
+    # they were ignored: {"v":"1,5"} went as "1,5" with dtype float and decimal ','
+    path = tmp_path / name
+    frame = pd.DataFrame({"v": ["1,5"]})
+    if name.endswith(".jsonl"):
+        frame.to_json(path, orient="records", lines=True)
+    else:
+        frame.to_parquet(path)
+    with pytest.raises(es_pandas.ConfigurationError) as raised:
+        es_pandas.produce_file(path, "t", url="http://127.0.0.1:1", dry_run=True, **options)
+    assert str(raised.value) == message
 
 
 def test_a_big_endian_utf_16_pipe_is_named_utf_16(es, tmp_path) -> None:
