@@ -203,11 +203,17 @@ def _remedy(text: str, kind: str, options: ReadOptions) -> str:
     sending it as text."""
     if not text.strip() or _EXCEL_ERROR.fullmatch(text):
         return "; na_values= naming it makes it null, "
+    if kind not in ("int", "float"):
+        return "; "
     if options.decimal == "." and options.thousands is None:
         if kind == "float" and _DECIMAL_COMMA.fullmatch(text):
             return ": decimal=',' reads a decimal comma (thousands='.' the points of 1.234,5); "
-        if kind in ("int", "float") and _GROUPED.fullmatch(text):
+        if _GROUPED.fullmatch(text):
             return ": thousands='.' reads digits grouped in threes; "
+    elif options.decimal == "," and options.thousands is None and _DECIMAL_COMMA.fullmatch(text):
+        return ": thousands='.' reads the points of 1.234,5; "
+    elif options.decimal != "." and "." in text and _FLOAT.fullmatch(text.replace(",", "")):
+        return f": with decimal={options.decimal!r} a point is no decimal mark; "
     return "; "
 
 

@@ -912,8 +912,8 @@ def test_numbers_written_as_a_comma_locale_writes_them(es, env, tmp_path) -> Non
     }
     errors = pd.read_csv(status_out)["error"].tolist()
     assert errors[2] == (
-        "column 'betrag': '1.5' is not a float (dtype=betrag=float; dtype=betrag=str sends it "
-        "as text)"
+        "column 'betrag': '1.5' is not a float (dtype=betrag=float: with decimal=',' a point "
+        "is no decimal mark; dtype=betrag=str sends it as text)"
     )
     assert errors[3].startswith("column 'menge': '1.23' is not an int")
     # without them, each number says which option reads it
@@ -953,6 +953,16 @@ def test_a_thousands_group_after_a_leading_zero_is_no_number(
     )  # fmt: skip
     assert summary.counts["rejected"] == len(values) - len(landed)  # type: ignore[union-attr]
     assert [json.loads(r.value)["v"] for r in es.read(topic)] == landed
+
+
+def test_a_number_the_options_given_do_not_read_says_which_would(tmp_path) -> None:
+    path = tmp_path / "de.csv"
+    path.write_text("v\n1.234,5\n")
+    options = {"url": "http://127.0.0.1:1", "dry_run": True, "sep": ";", "dtype": {"v": "float"}}
+    plan = es_pandas.produce_file(path, "t", decimal=",", **options)
+    assert ": thousands='.' reads the points of 1.234,5; " in plan["error"][0]
+    plan = es_pandas.produce_file(path, "t", decimal=",", thousands=" ", **options)
+    assert ": with decimal=',' a point is no decimal mark; " in plan["error"][0]
 
 
 def test_decimal_and_thousands_cannot_be_one_character(tmp_path) -> None:
