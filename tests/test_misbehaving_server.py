@@ -790,6 +790,13 @@ def credentials_for(form: str, server: RawServer) -> dict[str, object]:
     return {"url": server.url, "api_key": KEY}
 
 
+def shown(status: pd.DataFrame, error: BaseException | None, *more: str) -> list[str]:
+    """Everything of a run a user may read: its status frame, its rows' records, its
+    exception (if it raised one), and ``more`` (a log)."""
+    texts = [status.to_string(), repr(status.to_dict("records")), *more]
+    return texts + (exception_texts(error) if error is not None else [])
+
+
 def exception_texts(exc: BaseException) -> list[str]:
     return [
         str(exc),
@@ -1007,8 +1014,7 @@ def test_a_server_echoing_the_credential_does_not_leak_it(engine: str, status_co
 
     with serving(echo) as server:
         status, error = produce_or_abort(server, rows(5), engine, api_key=KEY)
-    texts = [status.to_string(), repr(status["error"].tolist())]
-    texts += exception_texts(error) if error is not None else []
+    texts = shown(status, error)
     assert not leaked(*texts)
 
 
@@ -1036,8 +1042,7 @@ def test_an_echoed_credential_cut_short_leaves_no_part_of_it(
     caplog.set_level(logging.WARNING, "es_pandas")
     with serving(echo) as server:
         status, error = produce_or_abort(server, rows(3), engine, api_key=KEY)
-    texts = [status.to_string(), repr(status.to_dict("records")), caplog.text]
-    texts += exception_texts(error) if error is not None else []
+    texts = shown(status, error, caplog.text)
     assert "<redact" in "".join(texts)  # the echo was met, and taken out (then cut)
     assert not [text for text in texts if "s3cr" in text]
 
@@ -1053,8 +1058,7 @@ def test_a_proxy_echoing_its_credentials_does_not_leak_them(engine: str) -> None
         # a plain-http URL goes to the proxy in absolute form: the 407 is the request's answer
         status, error = produce_or_abort(proxy, rows(5), engine, proxy=proxied, retries=0)
     assert proxy.count and leaked(proxy.requests[0].headers["proxy-authorization"])
-    texts = [status.to_string(), repr(status.to_dict("records"))]
-    texts += exception_texts(error) if error is not None else []
+    texts = shown(status, error)
     assert not leaked(*texts)
 
 
@@ -1080,8 +1084,7 @@ def test_a_key_with_trailing_spaces_never_shows(
     caplog.set_level(logging.DEBUG)
     with serving() as server:
         status, error = produce_or_abort(server, rows(3), engine, api_key=KEY + "   ")
-    texts = [status.to_string(), repr(status.to_dict("records")), caplog.text]
-    texts += exception_texts(error) if error is not None else []
+    texts = shown(status, error, caplog.text)
     assert not leaked(*texts)
 
 
@@ -1706,8 +1709,7 @@ def test_a_server_echoing_the_credential_as_its_trace_does_not_leak_it(
         status, error = produce_or_abort(server, rows(5), engine, api_key=KEY)
     traces = status["trace"].dropna().tolist()
     assert traces and all(trace.endswith("<redacted>") for trace in traces)
-    texts = [status.to_string(), repr(traces)]
-    texts += exception_texts(error) if error is not None else []
+    texts = shown(status, error)
     assert not leaked(*texts)
     if error is not None:
         assert f"(trace {traces[-1]}: give it to IBM support)" in str(error)
