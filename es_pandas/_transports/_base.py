@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, unquote_plus, urlsplit, urlunsplit
 
 from ..__version__ import __version__
 from .._exceptions import ConfigurationError, EventStreamsError
@@ -54,6 +54,7 @@ __all__ = [
     "body_error",
     "check_proxy_url",
     "describe",
+    "form_secrets",
     "header_secrets",
     "host_of",
     "proxy_unreachable",
@@ -571,6 +572,21 @@ def header_secrets(headers: Mapping[str, str]) -> list[str]:
                 # not base64, or not UTF-8: sent as it is
                 with contextlib.suppress(ValueError):
                     secrets.append(base64.b64decode(credentials).decode().partition(":")[2])
+    return secrets
+
+
+def form_secrets(headers: Mapping[str, str], body: bytes) -> list[str]:
+    """The credentials in a form body, where a token endpoint such as IAM takes them
+    (OAuth's ``apikey``, ``password``, ``client_secret``): each field's value, as sent
+    and decoded. ``grant_type`` only names the exchange."""
+    kind = next((v for n, v in headers.items() if n.lower() == "content-type"), "")
+    if not kind.lower().startswith("application/x-www-form-urlencoded"):
+        return []
+    secrets = []
+    for pair in body.decode("latin-1").split("&"):
+        name, _, value = pair.partition("=")
+        if unquote_plus(name) != "grant_type":
+            secrets += [value, unquote_plus(value)]
     return secrets
 
 

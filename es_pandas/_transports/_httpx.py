@@ -33,6 +33,7 @@ from ._base import (
     TransportError,
     body_error,
     describe,
+    form_secrets,
     header_secrets,
     host_of,
     origin_of,
@@ -96,7 +97,7 @@ class HttpxTransport(AsyncTransport):
 
     def __init__(self, config: TransportConfig) -> None:
         super().__init__(config)
-        # the credentials its requests carried, for _Scrub
+        # the credentials its requests carried, in headers and form bodies, for _Scrub
         self._secrets: set[str] = set()
         _SCRUB.transports.add(self)
         self._ssl = config.ssl_context()
@@ -136,7 +137,7 @@ class HttpxTransport(AsyncTransport):
     async def send(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes
     ) -> Response:
-        self._secrets.update(header_secrets(headers))
+        self._secrets.update(header_secrets(headers), form_secrets(headers, body))
         progress = _Progress()
         head: Response | None = None
         try:
