@@ -7,6 +7,7 @@ test_on_premises.py."""
 from __future__ import annotations
 
 import os
+import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ import pytest
 
 import es_pandas
 from es_pandas import LocalEventStreams
+from es_pandas._transports._handshake import tls_error
 
 from .conftest import ENGINES, free_port
 from .test_engines import ForwardProxy
@@ -312,4 +314,21 @@ def test_plain_http_to_an_https_server_asks_for_https(mtls_server, pki, engine: 
     )
     assert "Event Streams takes HTTPS: if this server does too, the URL is https://" in str(
         caught.value
+    )
+
+
+@pytest.mark.parametrize(
+    "alert", ["SSLV3_ALERT_CERTIFICATE_UNKNOWN", "SSLV3_ALERT_BAD_CERTIFICATE"]
+)
+def test_an_alert_that_does_not_say_why_says_what_the_server_takes(alert: str) -> None:
+    # Java's TLS sends certificate_unknown for an expired certificate and a stranger's
+    # alike; OpenSSL's servers (above) say which.
+    refusal = ssl.SSLError(1, f"[SSL: {alert}] alert")
+    refusal.reason = alert
+    message = str(tls_error("https://es.example:443", refusal, cert=True))
+    assert message == (
+        "the server refused the TLS handshake with the client certificate given as cert= "
+        "(--client-cert): the server does not accept it: it takes only certificates signed "
+        "by a CA it trusts (on premises: a KafkaUser's user.crt or user.p12), unexpired "
+        f"and not revoked (TLS alert {alert})"
     )

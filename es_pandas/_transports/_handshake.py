@@ -36,22 +36,25 @@ if TYPE_CHECKING:
 __all__ = ["HandshakeCheck", "tls_error"]
 
 _GIVEN = "the client certificate given as cert= (--client-cert)"
+_NO_ALERT = (
+    "it takes only certificates signed by a CA it trusts (on premises: a KafkaUser's "
+    "user.crt or user.p12), unexpired and not revoked"
+)
+# Java's TLS (Kafka's, Event Streams') says certificate_unknown of an expired or a
+# stranger's certificate alike: such alerts say what the server takes.
+_NOT_ACCEPTED = f"the server does not accept it: {_NO_ALERT}"
 # TLS alerts a server sends about the client's certificate (ssl's reason names)
 _REFUSALS = {
     "TLSV13_ALERT_CERTIFICATE_REQUIRED": "it received none",
     "SSLV3_ALERT_NO_CERTIFICATE": "it received none",
     "TLSV1_ALERT_UNKNOWN_CA": "it is not signed by a CA the server trusts",
-    "SSLV3_ALERT_BAD_CERTIFICATE": "the server does not accept it",
-    "SSLV3_ALERT_CERTIFICATE_UNKNOWN": "the server does not accept it",
-    "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE": "the server does not accept it",
+    "SSLV3_ALERT_BAD_CERTIFICATE": _NOT_ACCEPTED,
+    "SSLV3_ALERT_CERTIFICATE_UNKNOWN": _NOT_ACCEPTED,
+    "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE": _NOT_ACCEPTED,
     "SSLV3_ALERT_CERTIFICATE_EXPIRED": "it has expired",
     "SSLV3_ALERT_CERTIFICATE_REVOKED": "it has been revoked",
     "TLSV1_ALERT_ACCESS_DENIED": "the server denies it access",
 }
-_NO_ALERT = (
-    "it takes only certificates signed by a CA it trusts (on premises: a KafkaUser's "
-    "user.crt or user.p12), unexpired and not revoked"
-)
 
 
 def tls_error(url: str, cause: BaseException | None, cert: bool) -> TLSError:
