@@ -269,6 +269,44 @@ def test_json_typed_column(es, env, tmp_path) -> None:
     assert json.loads(es.read("single")[-1].value) == {"doc": {"x": [1, 2.5, None]}}
 
 
+def test_a_json_typed_column_holds_json_lines_to_their_rules(es, tmp_path) -> None:
+    """A value of a json column is read as a JSON Lines line is: a field twice in one
+    object, with two values, rejects its row (json.loads kept the last, {"a": 2}, without
+    a word), and so does a number past a float64's range, shown as the file has it (it
+    was "inf is not valid JSON")."""
+    path = tmp_path / "docs.csv"
+    docs = ['{"a":1,"a":2}', '{"x":{"a":1,"a":1}}', '[1,{"b":true,"b":1}]', "1e400", "[-2E999]"]
+    pd.DataFrame({"id": [f"k{i}" for i in range(len(docs))], "doc": docs}).to_csv(path, index=False)
+    es.create_topic("json-typed-twice", 1)
+    status_out = tmp_path / "status.csv"
+    summary = es_pandas.produce_file(
+        path,
+        "json-typed-twice",
+        url=es.url,
+        api_key=API_KEY,
+        key_col="id",
+        dtype={"doc": "json"},
+        chunksize=2,
+        status_out=str(status_out),
+        progress=False,
+    )
+    assert summary.counts["rejected"] == 4
+    remedy = " (dtype=doc=json; dtype=doc=str sends it as text)"
+    assert pd.read_csv(status_out)["error"].fillna("").tolist() == [
+        "column 'doc': '{\"a\":1,\"a\":2}' has the field 'a' twice in one object: a consumer "
+        "would keep one of them" + remedy,
+        "",
+        "column 'doc': '[1,{\"b\":true,\"b\":1}]' has the field 'b' twice in one object: a "
+        "consumer would keep one of them" + remedy,
+        "column 'doc': '1e400' holds 1e400, past a float64's range, so it cannot be sent "
+        "as it is" + remedy,
+        "column 'doc': '[-2E999]' holds -2E999, past a float64's range, so it cannot be sent "
+        "as it is" + remedy,
+    ]
+    # the same value twice is one field, as in a JSON Lines line
+    assert load(es, "json-typed-twice") == {"k1": {"doc": {"x": {"a": 1}}}}
+
+
 def test_a_latin_1_file_with_encoding(es, env, tmp_path) -> None:
     rows = [("k1", "Köln", "José", "Ærø", "ES")]
     path = write_csv(tmp_path / "latin.csv", rows, encoding="latin-1")
