@@ -56,6 +56,37 @@ def _to_bool(text: str) -> bool:
     return _BOOLS[text.lower()]
 
 
+class _Unfit(ValueError):
+    """A value that does not fit its column's type, saying why better than "is not"."""
+
+
+def _unique_fields(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    # json.loads keeps the last of a field written twice, and a consumer may keep either
+    # (the same value twice, 1 and 1, is one field; 1 and 1.0, or 1 and true, are not)
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        first: dict[str, object] = {}
+        for key, value in pairs:
+            seen = first.setdefault(key, value)
+            if type(seen) is not type(value) or seen != value:
+                raise _Unfit(
+                    f"has the field {key!r} twice in one object: a consumer would keep one of them"
+                )
+    return found
+
+
+def _finite(text: str) -> float:
+    # json.loads makes 1e400 inf, which would be refused as "inf", a number the file lacks
+    number = float(text)
+    if math.isinf(number):
+        raise _Unfit(f"holds {text}, past a float64's range, so it cannot be sent as it is")
+    return number
+
+
+# A json column's values are read as a JSON Lines file's lines are (see _reading)
+_to_json = json.JSONDecoder(object_pairs_hook=_unique_fields, parse_float=_finite).decode
+
+
 def _float_reads_back(text: str) -> bool:
     """Whether ``text`` is written as a float, and is the number that float is: not
     ``18446744073709551615``, whose float is ``1.8446744073709552e+19``, nor ``1e-400``,
@@ -70,7 +101,7 @@ _CONVERTERS: dict[str, Callable[[str], object]] = {
     "int": _to_int,
     "float": _to_float,
     "bool": _to_bool,
-    "json": json.loads,
+    "json": _to_json,
 }
 _DTYPES = {"int": "Int64", "float": "Float64", "bool": "boolean", "json": "object"}
 _INFERRED: dict[str, Callable[[str], bool]] = {
@@ -181,9 +212,10 @@ class ColumnTypes:
                 values.append(None)
                 # 18446744073709551615 is an integer, but too large for an int64
                 why = "is out of range for" if isinstance(exc, OverflowError) else "is not"
+                unfit = str(exc) if isinstance(exc, _Unfit) else f"{why} {_ARTICLES[kind]}"
                 problems.setdefault(
                     position,
-                    f"column {name!r}: {shown(text)} {why} {_ARTICLES[kind]} "
+                    f"column {name!r}: {shown(text)} {unfit} "
                     f"({self._why[name]}{_remedy(text, kind, self._options)}"
                     f"dtype={name}=str sends it as text)",
                 )

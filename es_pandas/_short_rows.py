@@ -12,6 +12,12 @@ decodes them), and records are told apart as pandas' tokenizer tells them:
   (``skip_blank_lines``);
 - a byte order mark at the start of the file is no part of its first field.
 
+A quoted field whose closing quote is followed by text, not a separator or the line's
+end (``"Special" edition``, or a quote that opens a field of a file whose quotes are no
+CSV quoting, ``"abc`` closed lines later by ``ghi"x``), is read by pandas as another
+value than the file holds (``Special edition``; lines joined into one row, each of them
+lost as a row of its own): its row is rejected, naming its line and column.
+
 A block of text without a quote is lines and no more: its separators are counted. One
 with a quote is read by Python's csv module, whose default dialect quotes as pandas does
 (``"``, doubled, no escape character). Where the two could still differ, each frame's
@@ -28,10 +34,13 @@ import csv
 import io
 import itertools
 import math
+import re
 import sys
 from collections.abc import Iterator, Sequence
 
 import pandas as pd
+
+from ._column_types import shown
 
 __all__ = ["ShortRows"]
 
@@ -48,8 +57,9 @@ class _Disagree(Exception):
 
 class ShortRows:
     """Finds the rows of each frame pandas reads from a CSV or TSV file that have fewer
-    fields than its header, given the bytes pandas read for the frame. Its work for a
-    frame is the frame's text, whatever pandas read beyond it."""
+    fields than its header (or a quoted field with text after its closing quote), given
+    the bytes pandas read for the frame. Its work for a frame is the frame's text,
+    whatever pandas read beyond it."""
 
     def __init__(
         self, encoding: str, sep: str, na_values: Sequence[str], *, skip: bool = False
@@ -60,6 +70,13 @@ class ShortRows:
         self._na_values = set(na_values)
         # spaces and tabs make a blank line, unless they are the separator
         self._blank = " \t".replace(sep, "")
+        # where a quoted field may have text after its closing quote, found at C speed: a
+        # quote that starts a field (no text before it but the separator), what it holds
+        # (quotes doubled, read as the tokenizer does, never given back), and its closing
+        # quote with no separator or line break after it. A match may start inside another
+        # quoted field: _after_quote then tells.
+        split = re.escape(sep)
+        self._after_quote = re.compile(rf'"(?<![^{split}]")(?:[^"]++|"")*+"(?![{split}"\r\n]|\Z)')
         self._text = ""  # decoded; counted up to _at, the start of a record
         self._at = 0
         self._whole = 0  # where the last whole line of _text ends
@@ -73,9 +90,9 @@ class ShortRows:
         self.counting = True
 
     def of(self, frame: pd.DataFrame, read: bytes, ended: bool) -> dict[int, str]:
-        """The positions of ``frame``'s rows that have fewer fields than the header,
-        with why; ``read``: the bytes pandas read since the last frame, ``ended``:
-        whether it read the whole file."""
+        """The positions of ``frame``'s rows that have fewer fields than the header (or
+        text after a closing quote), with why; ``read``: the bytes pandas read since the
+        last frame, ``ended``: whether it read the whole file."""
         self._feed(read, ended)
         if not self.counting:
             return {}
@@ -182,7 +199,7 @@ class ShortRows:
         lines: list[int] = []
         firsts: list[str] = []
         for position in range(len(frame)):
-            line, fields = next(records, (self._line, None))
+            line, fields, text = next(records, (self._line, None, ""))
             if fields is None or len(fields) > width:
                 raise _Disagree(line)
             lines.append(line)
@@ -190,6 +207,10 @@ class ShortRows:
             if len(fields) < width:
                 fields_of.setdefault(len(fields), []).append(position)
                 short[position] = _why(line, len(fields), frame.columns)
+            elif self._after_quote.search(text) and (
+                why := _after_quote(text, self._sep, line, frame.columns)
+            ):
+                short[position] = why
         self._same_firsts(firsts, frame.iloc[:, 0].tolist(), lines)
         for count, positions in fields_of.items():
             padded = frame.iloc[positions, count:].to_numpy(dtype=object)
@@ -198,9 +219,9 @@ class ShortRows:
                     raise _Disagree(lines[position])
         return short
 
-    def _records(self) -> Iterator[tuple[int, list[str]]]:
-        """The records from where the count is, each with the line it starts on, and
-        counted once taken. Blank lines are none."""
+    def _records(self) -> Iterator[tuple[int, list[str], str]]:
+        """The records from where the count is, each with the line it starts on and its
+        text, and counted once taken. Blank lines are none."""
         at, line = self._at, self._line
         taken = length = 0
         last = ""
@@ -221,7 +242,7 @@ class ShortRows:
 
         reader = csv.reader(fed(), delimiter=self._sep)
         while True:
-            starts = line + taken
+            starts, begins = line + taken, length
             try:
                 fields = next(reader)
             except StopIteration:
@@ -230,7 +251,7 @@ class ShortRows:
                 raise _Disagree(starts) from None
             self._at, self._line = at + length, line + taken
             if fields and not self._blank_line(fields, last):
-                yield starts, fields
+                yield starts, fields, self._text[at + begins : self._at]
             elif last.endswith("\r") and self._text.startswith(self._sep, self._at):
                 raise _Disagree(
                     self._line,
@@ -294,6 +315,47 @@ def _same_header(names: list[str], columns: pd.Index) -> bool:
     return len(names) == len(columns) and all(
         name == column or (name == "" and str(column) == f"Unnamed: {at}")
         for at, (name, column) in enumerate(zip(names, columns, strict=True))
+    )
+
+
+# a quoted field: its quotes, and what it holds (quotes doubled), read as the tokenizer
+# reads it, never given back
+_QUOTED = re.compile(r'"(?:[^"]++|"")*+"')
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _after_quote(text: str, sep: str, line: int, columns: pd.Index) -> str | None:
+    """Why the record ``text`` (starting on ``line``) cannot be sent as the file holds
+    it: a quoted field of it has text after its closing quote, which pandas (and the
+    csv module) add to the field's value; None when none has."""
+    field = at = 0
+    while True:  # at the start of a field
+        if text.startswith('"', at):
+            quoted = _QUOTED.match(text, at)
+            if quoted is None:
+                return None  # a quote never closed: pandas' to refuse
+            at = quoted.end()
+            if at < len(text) and text[at] not in (sep, "\r", "\n"):
+                return _why_quoted(text, at, sep, line, columns[field])
+        # a quote inside an unquoted field is a character of it
+        at = text.find(sep, at) + 1
+        if not at:
+            return None
+        field += 1
+
+
+def _why_quoted(text: str, at: int, sep: str, line: int, name: object) -> str:
+    """Why a field whose closing quote, before ``at``, is followed by text is rejected."""
+    end = _LINE_BREAK.search(text, at)
+    follows = text[at : end.start() if end else len(text)].partition(sep)[0]
+    closes = line + len(_LINE_BREAK.findall(text, 0, at))
+    where = "" if closes == line else f" on line {closes:,}"
+    joined = "" if closes == line else f", and lines {line:,} to {closes:,} as this one row"
+    return (
+        f"line {line:,}, column {name!r}: {shown(follows)} follows the closing quote of its "
+        f"quoted field{where}, which CSV reads as more of the value, without the "
+        f"quotes{joined}; in CSV a quote in a value is written doubled, in a quoted field "
+        '("12"" ruler")'
     )
 
 

@@ -6,6 +6,7 @@ a real socket, whose received requests are read back."""
 
 from __future__ import annotations
 
+import enum
 import io
 import json
 import math
@@ -603,6 +604,24 @@ def test_a_union_keeps_the_value_of_its_own_kind() -> None:
     ]
     binary = encode(frame, value_schema=schema, api_version="v1", schemaname="s")
     assert [type(d["c"]) for d in datums(binary, schema)] == [int, float, str, type(None)]
+
+
+def test_a_str_subclass_is_the_text_it_holds_as_a_string_or_an_enum_symbol() -> None:
+    """A (str, Enum) member went as its str(), "Color.RED": a string field held the
+    name, and an enum field a symbol the schema lacks (the server refused the row)."""
+
+    class Color(str, enum.Enum):  # noqa: UP042 (a StrEnum's str() is its value)
+        RED = "red"
+
+    frame = pd.DataFrame({"s": pd.Series([Color.RED], dtype=object)})
+    frame["e"] = frame["s"]
+    symbols = {"type": "enum", "name": "Colors", "symbols": ["red"]}
+    fields = [{"name": "s", "type": "string"}, {"name": "e", "type": symbols}]
+    schema = {"type": "record", "name": "r", "fields": fields}
+    for api_version in ("v1", "v2"):
+        options = {"api_version": api_version, "schemaname": "s" if api_version == "v1" else None}
+        records = encode(frame, value_schema=schema, **options)
+        assert datums(records, schema) == [{"s": "red", "e": "red"}]
 
 
 def test_timestamps_are_instants_and_wall_times_without_shifting() -> None:

@@ -269,6 +269,44 @@ def test_json_typed_column(es, env, tmp_path) -> None:
     assert json.loads(es.read("single")[-1].value) == {"doc": {"x": [1, 2.5, None]}}
 
 
+def test_a_json_typed_column_holds_json_lines_to_their_rules(es, tmp_path) -> None:
+    """A value of a json column is read as a JSON Lines line is: a field twice in one
+    object, with two values, rejects its row (json.loads kept the last, {"a": 2}, without
+    a word), and so does a number past a float64's range, shown as the file has it (it
+    was "inf is not valid JSON")."""
+    path = tmp_path / "docs.csv"
+    docs = ['{"a":1,"a":2}', '{"x":{"a":1,"a":1}}', '[1,{"b":true,"b":1}]', "1e400", "[-2E999]"]
+    pd.DataFrame({"id": [f"k{i}" for i in range(len(docs))], "doc": docs}).to_csv(path, index=False)
+    es.create_topic("json-typed-twice", 1)
+    status_out = tmp_path / "status.csv"
+    summary = es_pandas.produce_file(
+        path,
+        "json-typed-twice",
+        url=es.url,
+        api_key=API_KEY,
+        key_col="id",
+        dtype={"doc": "json"},
+        chunksize=2,
+        status_out=str(status_out),
+        progress=False,
+    )
+    assert summary.counts["rejected"] == 4
+    remedy = " (dtype=doc=json; dtype=doc=str sends it as text)"
+    assert pd.read_csv(status_out)["error"].fillna("").tolist() == [
+        "column 'doc': '{\"a\":1,\"a\":2}' has the field 'a' twice in one object: a consumer "
+        "would keep one of them" + remedy,
+        "",
+        "column 'doc': '[1,{\"b\":true,\"b\":1}]' has the field 'b' twice in one object: a "
+        "consumer would keep one of them" + remedy,
+        "column 'doc': '1e400' holds 1e400, past a float64's range, so it cannot be sent "
+        "as it is" + remedy,
+        "column 'doc': '[-2E999]' holds -2E999, past a float64's range, so it cannot be sent "
+        "as it is" + remedy,
+    ]
+    # the same value twice is one field, as in a JSON Lines line
+    assert load(es, "json-typed-twice") == {"k1": {"doc": {"x": {"a": 1}}}}
+
+
 def test_a_latin_1_file_with_encoding(es, env, tmp_path) -> None:
     rows = [("k1", "Köln", "José", "Ærø", "ES")]
     path = write_csv(tmp_path / "latin.csv", rows, encoding="latin-1")
@@ -1555,10 +1593,12 @@ def _short_rows(data: bytes, chunk_rows: int, sep: str = ",") -> dict[int, str]:
         offset += len(frame)
     if frames:
         rows = pd.concat([frame for frame, _ in frames], ignore_index=True)
-        fields = {
-            row: int(re.fullmatch(r"line [\d,]+ has (\d+) of the header's .*", why)[1])
+        # rows short of fields (not those of a quoted field with text after it)
+        counts = {
+            row: re.fullmatch(r"line [\d,]+ has (\d+) of the header's .*", why)
             for row, why in short.items()
         }
+        fields = {row: int(count[1]) for row, count in counts.items() if count}
         for most in range(1, len(rows.columns)):
             ours = [tuple(rows.iloc[row, :most]) for row, count in fields.items() if count <= most]
             assert ours == _short_by_pandas(data, sep, most), (data, most)
@@ -1626,7 +1666,9 @@ def test_records_are_told_apart_and_counted_as_pandas_does(text, short, chunk_ro
 def test_short_rows_are_those_pandas_tokenizer_finds(width, sep, pieces, chunk_rows) -> None:
     """Any text of fields, quotes, line breaks and blanks: pandas may refuse it (a
     quote never closed, a line of more fields than the header), else each row the
-    count finds short is one pandas' tokenizer finds short by as many fields."""
+    count finds short is one pandas' tokenizer finds short by as many fields; and a row
+    is rejected for text after a closing quote only where the csv module, strict,
+    refuses the file, and one is if it does (of more than one column)."""
     header = sep.join(f"h{i}" for i in range(width)) + "\n"
     data = (header + "".join(pieces).replace("S", sep)).encode()
     try:
@@ -1637,7 +1679,19 @@ def test_short_rows_are_those_pandas_tokenizer_finds(width, sep, pieces, chunk_r
             )
     except (pd.errors.ParserError, pd.errors.ParserWarning):
         return
-    _short_rows(data, chunk_rows, sep)
+    found = _short_rows(data, chunk_rows, sep)
+    text = io.StringIO(data.decode(), newline="")
+    try:
+        for _ in csv.reader(text, delimiter=sep, strict=True):
+            pass
+    except csv.Error:
+        strict = False
+    else:
+        strict = True
+    # a row short of fields is rejected as such, whatever its quotes; a file of one
+    # column has no fields to count, and is not read for quotes either
+    quotes = any("follows the closing quote" in why for why in found.values())
+    assert bool(found) if width > 1 and not strict else not quotes, found
 
 
 def test_records_split_between_two_of_pandas_reads_are_counted_whole(es, tmp_path) -> None:
@@ -1687,6 +1741,65 @@ def test_records_split_between_two_of_pandas_reads_are_counted_whole(es, tmp_pat
     assert len(plan) == len(rows) - 1 and plan["error"].isna().sum() == len(rows) - 4
     q = json.loads(plan["body"].iloc[-2])
     assert (q["key"]["data"], json.loads(q["value"]["data"])) == ("q", {"a": "x\r\ny", "b": "z"})
+
+
+# -- quoted fields with text after their closing quote -------------------------------
+
+QUOTE_TIP = 'in CSV a quote in a value is written doubled, in a quoted field ("12"" ruler")'
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 1000])
+@pytest.mark.parametrize(
+    ("text", "sep", "rejected"),
+    [
+        ('a,b\n1,"x"y\n2,z\n', ",", {0: "line 2, column 'b': 'y' follows"}),
+        ('a\tb\n1\t"x" y\n', "\t", {0: "line 2, column 'b': ' y' follows"}),
+        ('a,b,c\n"x" ,1,2\n', ",", {0: "line 2, column 'a': ' ' follows"}),
+        # a quote that opens a field closes lines later: the lines between are one row
+        (
+            'a\tb\n1\t"ab\n2\tcd\n3\tef"g\n4\th\n',
+            "\t",
+            {
+                0: "line 2, column 'b': 'g' follows the closing quote of its quoted field on "
+                "line 4, which CSV reads as more of the value, without the quotes, and lines "
+                "2 to 4 as this one row"
+            },
+        ),
+        ('a,b\n1,"x"y\n2\n', ",", {0: "line 2, column 'b'", 1: "line 3 has 1 of"}),
+        # quoted as CSV quotes: no text after a closing quote
+        ('a,b\n1,"x""y"\n2,"p,\nq"\r\n3,"z"\r\n', ",", {}),
+        ('a,b\n1,x"y"z\n2,"""q"""\n', ",", {}),  # a quote inside an unquoted field is text
+    ],
+)
+def test_a_quoted_field_with_text_after_its_closing_quote_rejects_its_row(
+    text, sep, rejected, chunk_rows
+) -> None:
+    """pandas adds what follows a closing quote to the value, without the quotes: '"x"y'
+    was sent as 'xy', and a quote opening a field of a file whose quotes are not CSV's
+    joined the lines up to the next quote into one row, each of them lost, all ok."""
+    found = _short_rows(text.encode(), chunk_rows, sep)
+    assert found.keys() == rejected.keys()
+    for row, start in rejected.items():
+        assert found[row].startswith(start), found[row]
+        if "follows" in start:
+            assert found[row].endswith(QUOTE_TIP)
+
+
+def test_a_tsv_file_whose_quotes_are_text_loses_no_row_without_a_word(es, env, tmp_path) -> None:
+    """A TSV export that does not quote (PostgreSQL's, MySQL's) with a value opening with
+    a quote: lines 2 to 4 went as one row, 'abc\\n2\\tdef\\n3\\tghix', and the load said 2
+    rows ok."""
+    path = tmp_path / "export.tsv"
+    path.write_text('id\tv\n1\t"abc\n2\tdef\n3\tghi"x\n4\tlast\n')
+    es.create_topic("tsv-quotes", 1)
+    status_out = tmp_path / "status.csv"
+    args = ["--topic", "tsv-quotes", "--key-col", "id", "--status-out", str(status_out)]
+    result = run("produce", str(path), *args, env=env)
+    assert result.returncode == 1, result.stderr
+    assert load(es, "tsv-quotes") == {"4": {"v": "last"}}
+    [error] = pd.read_csv(status_out)["error"].dropna().tolist()
+    assert error.startswith("line 2, column 'v': 'x' follows the closing quote of its quoted")
+    assert "lines 2 to 4 as this one row" in error
 
 
 def test_spaces_pandas_loses_at_the_end_of_a_read_do_not_stop_the_load() -> None:

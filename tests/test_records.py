@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import enum
 import json
 import math
 import re
@@ -322,6 +323,29 @@ def test_strings_are_escaped_and_unicode_kept() -> None:
     records = encode(frame, api_version="v1")
     assert json.loads(records[0].body) == {"s": text, "string": text}
     assert "日本 🎉".encode() in records[0].body
+
+
+def test_a_str_subclass_is_sent_as_the_text_it_holds() -> None:
+    """A (str, Enum) member went as its str(), "Color.RED", in values, keys, headers,
+    dict keys and a value_col: json.dumps and every consumer read it as "red"."""
+
+    class Color(str, enum.Enum):  # noqa: UP042 (a StrEnum's str() is its value)
+        RED = "red"
+
+    cells = pd.Series([Color.RED, np.str_("np")], dtype=object)
+    frame = pd.DataFrame(
+        {"k": cells, "h": cells, "v": cells, "d": [{Color.RED: [Color.RED]}, {"x": cells[1]}]}
+    )
+    records = encode(frame, key_col="k", header_cols=["h"], api_version="v1")
+    assert [json.loads(r.body) for r in records] == [
+        {"v": "red", "d": {"red": ["red"]}},
+        {"v": "np", "d": {"x": "np"}},
+    ]
+    assert [query(r) for r in records] == [
+        {"key": ["red"], "keyType": ["text"], "headers": ["h:726564"]},
+        {"key": ["np"], "keyType": ["text"], "headers": ["h:6e70"]},
+    ]
+    assert [value_bytes(r) for r in encode(frame, value_col="v")] == [b"red", b"np"]
 
 
 def test_output_is_compact() -> None:

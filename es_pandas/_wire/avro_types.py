@@ -328,7 +328,7 @@ class StringType(AvroType):
                 raise Mismatch(
                     f"{shown(value)} holds a lone surrogate, which UTF-8 cannot"
                 ) from None
-        return str(value)
+        return str.__str__(value)  # the text a str subclass holds, not its str()
 
     def _values(self, values: Sequence[object]) -> tuple[list[object], dict[int, str]]:
         if self.uuid or not all(type(v) is str and v.isascii() for v in values):
@@ -375,7 +375,7 @@ class EnumType(AvroType):
 
     def datum(self, value: object) -> object:
         if isinstance(value, str) and value in self.symbols:
-            return str(value)
+            return str.__str__(value)  # a (str, Enum) member's str() is its name
         raise self._mismatch(value)
 
     def text(self, datum: Any) -> str:

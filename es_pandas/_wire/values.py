@@ -167,7 +167,9 @@ def _native(value: object, depth: int = 0) -> object:
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, str):
-        return utf8(str(value))
+        # the text a str subclass holds, as json writes it: str() of a (str, Enum)
+        # member is its name, "Color.RED", not its value
+        return utf8(str.__str__(value))
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (int, np.integer)):
