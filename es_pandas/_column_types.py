@@ -9,13 +9,14 @@ import math
 import re
 from collections.abc import Callable, Hashable, Iterable
 from decimal import Decimal
+from typing import Any
 
 import pandas as pd
 
 from ._exceptions import ConfigurationError
 from ._formats import ReadOptions
 
-__all__ = ["ColumnTypes", "shown", "spaced"]
+__all__ = ["ColumnTypes", "StrictJson", "Unfit", "shown", "spaced"]
 
 # What each type takes. Inferred types take only what reads back the same: "007" is
 # not inferred as an int, so a column of zip codes stays text.
@@ -56,35 +57,73 @@ def _to_bool(text: str) -> bool:
     return _BOOLS[text.lower()]
 
 
-class _Unfit(ValueError):
-    """A value that does not fit its column's type, saying why better than "is not"."""
+class Unfit(ValueError):
+    """A value that cannot be sent as its text holds it, saying why better than "is
+    not"; ``field``: the JSON field it is in, when known; ``value``: what was read."""
+
+    def __init__(self, why: str, field: str | None = None, value: Any = None) -> None:
+        super().__init__(why)
+        self.field = field
+        self.value = value
 
 
-def _unique_fields(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    # json.loads keeps the last of a field written twice, and a consumer may keep either
-    # (the same value twice, 1 and 1, is one field; 1 and 1.0, or 1 and true, are not)
-    found = dict(pairs)
-    if len(found) != len(pairs):
-        first: dict[str, object] = {}
-        for key, value in pairs:
-            seen = first.setdefault(key, value)
-            if type(seen) is not type(value) or seen != value:
-                raise _Unfit(
-                    f"has the field {key!r} twice in one object: a consumer would keep one of them"
+_INFINITIES = (math.inf, -math.inf)
+
+
+class StrictJson:
+    """JSON text read as json.loads reads it, but for what it would change without a
+    word: a field twice in one object, with two values (it keeps the last, where a
+    consumer may keep either; the same value twice, 1 and 1, is one field, 1 and 1.0,
+    or 1 and true, are not), and a number past a float64's range (inf, which is no
+    JSON, and whose error would not show the number the text holds). Both raise
+    :class:`Unfit`, as a text that is no JSON raises ValueError. The same rules for a
+    JSON Lines file's lines and a json column's values."""
+
+    def __init__(self) -> None:
+        self._decoder = json.JSONDecoder(object_pairs_hook=self._unique, parse_float=self._finite)
+        self._twice: list[str] = []
+        self._huge: list[str] = []
+        self._huge_in: list[str] = []
+
+    def decode(self, text: str) -> Any:
+        try:
+            value = self._decoder.decode(text)
+            if self._twice:
+                raise Unfit(
+                    f"has the field {self._twice[0]!r} twice in one object: a consumer "
+                    "would keep one of them",
+                    value=value,
                 )
-    return found
+            if self._huge:
+                raise Unfit(
+                    f"holds {self._huge[0]}, past a float64's range, so it cannot be sent as it is",
+                    self._huge_in[0] if self._huge_in else None,
+                    value,
+                )
+            return value
+        finally:
+            self._twice.clear()
+            self._huge.clear()
+            self._huge_in.clear()
 
+    def _unique(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        found = dict(pairs)
+        if self._huge and not self._huge_in:
+            self._huge_in.extend(key for key, value in pairs if value in _INFINITIES)
+        if len(found) != len(pairs) and not self._twice:
+            first: dict[str, Any] = {}
+            for key, value in pairs:
+                seen = first.setdefault(key, value)
+                if type(seen) is not type(value) or seen != value:
+                    self._twice.append(key)
+                    break
+        return found
 
-def _finite(text: str) -> float:
-    # json.loads makes 1e400 inf, which would be refused as "inf", a number the file lacks
-    number = float(text)
-    if math.isinf(number):
-        raise _Unfit(f"holds {text}, past a float64's range, so it cannot be sent as it is")
-    return number
-
-
-# A json column's values are read as a JSON Lines file's lines are (see _reading)
-_to_json = json.JSONDecoder(object_pairs_hook=_unique_fields, parse_float=_finite).decode
+    def _finite(self, text: str) -> float:
+        number = float(text)
+        if math.isinf(number):
+            self._huge.append(text)
+        return number
 
 
 def _float_reads_back(text: str) -> bool:
@@ -101,7 +140,6 @@ _CONVERTERS: dict[str, Callable[[str], object]] = {
     "int": _to_int,
     "float": _to_float,
     "bool": _to_bool,
-    "json": _to_json,
 }
 _DTYPES = {"int": "Int64", "float": "Float64", "bool": "boolean", "json": "object"}
 _INFERRED: dict[str, Callable[[str], bool]] = {
@@ -155,6 +193,7 @@ class ColumnTypes:
         self._types: dict[Hashable, str] | None = None
         self._why: dict[Hashable, str] = {}
         self._number = _number_reader(options.decimal, options.thousands)
+        self._json = StrictJson()  # not shared: it keeps what it finds in a value
 
     def decide(self, frame: pd.DataFrame) -> None:
         """Decide the types from the file's first chunk (later calls do nothing)."""
@@ -195,7 +234,7 @@ class ColumnTypes:
     def _convert(
         self, column: pd.Series, name: Hashable, kind: str, problems: dict[int, str]
     ) -> pd.Series:
-        convert = _CONVERTERS[kind]
+        convert = self._json.decode if kind == "json" else _CONVERTERS[kind]
         fits = _INFERRED.get(kind) if self._why[name].startswith("inferred") else None
         number = self._number if kind in ("int", "float") else None
         values: list[object] = []
@@ -212,7 +251,7 @@ class ColumnTypes:
                 values.append(None)
                 # 18446744073709551615 is an integer, but too large for an int64
                 why = "is out of range for" if isinstance(exc, OverflowError) else "is not"
-                unfit = str(exc) if isinstance(exc, _Unfit) else f"{why} {_ARTICLES[kind]}"
+                unfit = str(exc) if isinstance(exc, Unfit) else f"{why} {_ARTICLES[kind]}"
                 problems.setdefault(
                     position,
                     f"column {name!r}: {shown(text)} {unfit} "

@@ -36,9 +36,7 @@ import contextlib
 import csv
 import io
 import itertools
-import json
 import logging
-import math
 import re
 import sys
 import warnings
@@ -49,7 +47,7 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._column_types import shown
+from ._column_types import StrictJson, Unfit, shown
 from ._deadletters import drop_dead_letter_columns
 from ._exceptions import ConfigurationError
 from ._formats import OPENERS, Format, ReadOptions
@@ -434,48 +432,17 @@ def _undecodable(
     )
 
 
-_INFINITIES = (math.inf, -math.inf)
-
-
 def _json_lines(
     source: str | IO[bytes], options: ReadOptions, chunk_rows: int
 ) -> Iterator[tuple[pd.DataFrame, dict[int, str]]]:
     # Each value as json.loads gives it, in object columns: pandas' own reader infers
     # a dtype per chunk (an int column with a null becomes float in that chunk only).
-    # A row with a field twice in one object, with two values, is rejected: json.loads
-    # keeps the last, and a frame whose columns would make one field twice is refused.
+    # What json.loads would change without a word rejects the row (StrictJson).
 
     # the file's fields so far, in the order they first appear: a row's fields keep
     # their places whatever chunk it is in
     fields: dict[str, None] = {}
-    twice: list[str] = []
-
-    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        found = dict(pairs)
-        if too_large and not too_large_in:
-            too_large_in.extend(key for key, value in pairs if value in _INFINITIES)
-        if len(found) != len(pairs):
-            # the same value twice (1 and 1.0, or 1 and true, are not) is one field
-            first: dict[str, Any] = {}
-            for key, value in pairs:
-                seen = first.setdefault(key, value)
-                if type(seen) is not type(value) or seen != value:
-                    twice.append(key)
-                    break
-        return found
-
-    # a number past a float64's range: json.loads makes it inf, whose error would not
-    # show the number the file holds; and the field it is in
-    too_large: list[str] = []
-    too_large_in: list[str] = []
-
-    def finite(text: str) -> float:
-        number = float(text)
-        if math.isinf(number):
-            too_large.append(text)
-        return number
-
-    decoder = json.JSONDecoder(object_pairs_hook=unique, parse_float=finite)
+    strict = StrictJson()
     with _binary(source) as handle:
         numbered: Iterator[tuple[int, bytes | str]] = (
             _byte_lines(handle, options.encoding)
@@ -489,9 +456,13 @@ def _json_lines(
             problems: dict[int, str] = {}
             for number, line in batch:
                 try:
-                    row = decoder.decode(
+                    row = strict.decode(
                         line if isinstance(line, str) else line.decode(options.encoding)
                     )
+                except Unfit as exc:
+                    row = exc.value  # the row's values go on, to its dead letter
+                    field = "" if exc.field is None else f", field {exc.field!r},"
+                    problems[len(rows)] = f"line {number:,}{field} {exc}"
                 except UnicodeDecodeError as exc:
                     where = f"line {number:,} (byte {exc.start + 1} of it)"
                     raise ValueError(_undecodable(where, options, exc)) from None
@@ -499,20 +470,6 @@ def _json_lines(
                     raise ValueError(f"line {number:,}: {_first_line(exc)}") from None
                 if not isinstance(row, dict):
                     raise ValueError(f"line {number:,}: not a JSON object")
-                if twice:
-                    problems[len(rows)] = (
-                        f"line {number:,} has the field {twice[0]!r} twice in one object: "
-                        "a consumer would keep one of them"
-                    )
-                    twice.clear()
-                elif too_large:
-                    field = f", field {too_large_in[0]!r}" if too_large_in else ""
-                    problems[len(rows)] = (
-                        f"line {number:,}{field}: {too_large[0]} is past a float64's range, "
-                        "so it cannot be sent as it is"
-                    )
-                too_large.clear()
-                too_large_in.clear()
                 rows.append(row)
             yield _json_frame(rows, fields), problems
 

@@ -76,7 +76,7 @@ class ShortRows:
         # quote with no separator or line break after it. A match may start inside another
         # quoted field: _after_quote then tells.
         split = re.escape(sep)
-        self._after_quote = re.compile(rf'"(?<![^{split}]")(?:[^"]++|"")*+"(?![{split}"\r\n]|\Z)')
+        self._quote_then_text = re.compile(rf'"(?<![^{split}]")(?:[^"]++|"")*+"(?![{split}"\r\n]|\Z)')
         self._text = ""  # decoded; counted up to _at, the start of a record
         self._at = 0
         self._whole = 0  # where the last whole line of _text ends
@@ -207,7 +207,7 @@ class ShortRows:
             if len(fields) < width:
                 fields_of.setdefault(len(fields), []).append(position)
                 short[position] = _why(line, len(fields), frame.columns)
-            elif self._after_quote.search(text) and (
+            elif self._quote_then_text.search(text) and (
                 why := _after_quote(text, self._sep, line, frame.columns)
             ):
                 short[position] = why

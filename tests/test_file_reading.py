@@ -494,9 +494,9 @@ def test_a_json_line_with_a_number_past_a_float64s_range_is_rejected_showing_it(
     summary = es_pandas.produce_file(path, "jsonl-large", url=es.url, api_key=API_KEY, **options)
     assert summary.counts["rejected"] == 3
     assert pd.read_csv(status_out)["error"].dropna().tolist() == [
-        "line 1, field 'v': 1e400 is past a float64's range, so it cannot be sent as it is",
-        "line 2: -2E999 is past a float64's range, so it cannot be sent as it is",
-        "line 4, field 'v': -1e400 is past a float64's range, so it cannot be sent as it is",
+        "line 1, field 'v', holds 1e400, past a float64's range, so it cannot be sent as it is",
+        "line 2 holds -2E999, past a float64's range, so it cannot be sent as it is",
+        "line 4, field 'v', holds -1e400, past a float64's range, so it cannot be sent as it is",
     ]
     assert load(es, "jsonl-large") == {"c": {"v": 1e308}}
 
