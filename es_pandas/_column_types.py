@@ -67,23 +67,22 @@ class Unfit(ValueError):
         self.value = value
 
 
-_INFINITIES = (math.inf, -math.inf)
-
-
 class StrictJson:
     """JSON text read as json.loads reads it, but for what it would change without a
     word: a field twice in one object, with two values (it keeps the last, where a
     consumer may keep either; the same value twice, 1 and 1, is one field, 1 and 1.0,
-    or 1 and true, are not), and a number past a float64's range (inf, which is no
-    JSON, and whose error would not show the number the text holds). Both raise
-    :class:`Unfit`, as a text that is no JSON raises ValueError. The same rules for a
-    JSON Lines file's lines and a json column's values."""
+    or 1 and true, are not), and a number past a float64's range (1e400 would be inf,
+    which is no JSON, 1e-400 would be 0). Both raise :class:`Unfit`, as a text that is no
+    JSON raises ValueError. A number is a float64 as ``dtype`` float makes it: digits
+    past its precision are rounded, as JSON readers do. The same rules for a JSON Lines
+    file's lines and a json column's values."""
 
     def __init__(self) -> None:
-        self._decoder = json.JSONDecoder(object_pairs_hook=self._unique, parse_float=self._finite)
+        self._decoder = json.JSONDecoder(object_pairs_hook=self._unique, parse_float=self._float)
         self._twice: list[str] = []
-        self._huge: list[str] = []
-        self._huge_in: list[str] = []
+        # the first number past the range: as written, as read, and the field it is in
+        self._past: list[tuple[str, float]] = []
+        self._past_in: list[str] = []
 
     def decode(self, text: str) -> Any:
         try:
@@ -94,22 +93,24 @@ class StrictJson:
                     "would keep one of them",
                     value=value,
                 )
-            if self._huge:
+            if self._past:
                 raise Unfit(
-                    f"holds {self._huge[0]}, past a float64's range, so it cannot be sent as it is",
-                    self._huge_in[0] if self._huge_in else None,
+                    f"holds {self._past[0][0]}, past a float64's range, so it cannot be "
+                    "sent as it is",
+                    self._past_in[0] if self._past_in else None,
                     value,
                 )
             return value
         finally:
             self._twice.clear()
-            self._huge.clear()
-            self._huge_in.clear()
+            self._past.clear()
+            self._past_in.clear()
 
     def _unique(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         found = dict(pairs)
-        if self._huge and not self._huge_in:
-            self._huge_in.extend(key for key, value in pairs if value in _INFINITIES)
+        if self._past and not self._past_in:
+            past = self._past[0][1]
+            self._past_in.extend(key for key, value in pairs if value is past)
         if len(found) != len(pairs) and not self._twice:
             first: dict[str, Any] = {}
             for key, value in pairs:
@@ -119,10 +120,10 @@ class StrictJson:
                     break
         return found
 
-    def _finite(self, text: str) -> float:
+    def _float(self, text: str) -> float:
         number = float(text)
-        if math.isinf(number):
-            self._huge.append(text)
+        if math.isinf(number) or (number == 0 and _NONZERO.search(text)):
+            self._past.append((text, number))
         return number
 
 

@@ -76,7 +76,9 @@ class ShortRows:
         # quote with no separator or line break after it. A match may start inside another
         # quoted field: _after_quote then tells.
         split = re.escape(sep)
-        self._quote_then_text = re.compile(rf'"(?<![^{split}]")(?:[^"]++|"")*+"(?![{split}"\r\n]|\Z)')
+        self._quote_then_text = re.compile(
+            rf'"(?<![^{split}]")(?:[^"]++|"")*+"(?![{split}"\r\n]|\Z)'
+        )
         self._text = ""  # decoded; counted up to _at, the start of a record
         self._at = 0
         self._whole = 0  # where the last whole line of _text ends

@@ -482,23 +482,26 @@ def test_a_json_line_with_a_number_past_a_float64s_range_is_rejected_showing_it(
     es, tmp_path
 ) -> None:
     """json.loads reads 1e400 as inf: the row was rejected as "inf is not valid JSON",
-    a number the file does not hold."""
+    a number the file does not hold; and 1e-400 as 0, which was sent without a word."""
     path = tmp_path / "large.jsonl"
     path.write_text(
         '{"id":"a","v":1e400}\n{"id":"b","v":[1,-2E999]}\n{"id":"c","v":1e308}\n'
-        '{"id":"d","v":-1e400,"w":{"x":1}}\n'
+        '{"id":"d","v":-1e400,"w":{"x":1}}\n{"id":"e","v":0.0,"w":1e-400}\n'
+        '{"id":"f","v":0.0,"w":5e-324}\n'
     )
     es.create_topic("jsonl-large", 1)
     status_out = tmp_path / "status.csv"
     options = {"key_col": "id", "progress": False, "status_out": str(status_out)}
     summary = es_pandas.produce_file(path, "jsonl-large", url=es.url, api_key=API_KEY, **options)
-    assert summary.counts["rejected"] == 3
+    assert summary.counts["rejected"] == 4
     assert pd.read_csv(status_out)["error"].dropna().tolist() == [
         "line 1, field 'v', holds 1e400, past a float64's range, so it cannot be sent as it is",
         "line 2 holds -2E999, past a float64's range, so it cannot be sent as it is",
         "line 4, field 'v', holds -1e400, past a float64's range, so it cannot be sent as it is",
+        # its float is 0 (the 0.0 before it is not the field at fault)
+        "line 5, field 'w', holds 1e-400, past a float64's range, so it cannot be sent as it is",
     ]
-    assert load(es, "jsonl-large") == {"c": {"v": 1e308}}
+    assert load(es, "jsonl-large") == {"c": {"v": 1e308}, "f": {"v": 0.0, "w": 5e-324}}
 
 
 def test_json_lines_take_a_utf_8_bom_and_name_the_file_once(es, env, tmp_path) -> None:
