@@ -686,6 +686,48 @@ def test_resume_refuses_the_status_file_of_another_file(es, env, tmp_path) -> No
     assert es.stats().get("requests", 0) == 0
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_resumed_load_that_stops_early_keeps_the_earlier_status_of_the_rest(
+    es, env, tmp_path, suffix: str
+) -> None:
+    """A resumed load that stopped before the file's end (here: a later chunk's row
+    changed; a SIGTERM or a service down alike) wrote only the rows it read, so the next
+    night's --resume of that status file sent the earlier load's ok rows again."""
+    topic = f"resume-stopped-{suffix[1:]}"
+    es.create_topic(topic, 1)
+    data = frame(40)
+    data.loc[[5, 25], "id"] = ""  # null keys, rejected until filled in
+    path = write(data, tmp_path / "rows.csv")
+    status_out = tmp_path / f"status{suffix}"
+    args = ["-t", topic, "--key-col", "id", "--na-values", "", "--chunksize", "10"]
+    args += ["--status-out", str(status_out)]
+    assert run("produce", str(path), *args, env=env).returncode == 1
+    fixed = data.copy()
+    fixed.loc[[5, 25], "id"] = ["id-5", "id-25"]
+    changed = fixed.copy()
+    changed.loc[32, "text"] = "rewritten"  # a row the first load wrote
+    write(changed, path)
+    resume = ["--resume", str(status_out)]
+
+    result = run("produce", str(path), *args, *resume, env=env)
+
+    assert result.returncode == 2, result.stderr
+    assert "row 32 of rows.csv is not the row" in result.stderr
+    assert "the file's rows from 30 on were not read" in result.stderr
+    status = table(status_out)
+    assert status["row"].tolist() == list(range(40))
+    assert (status["status"] == "ok").all()
+    write(fixed, path)  # the file as the first load read it
+    result = run("produce", str(path), *args, *resume, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "0 rows sent" in result.stderr
+    assert len(es.read(topic)) == 40  # each row once
+
+
+def table(path: Path) -> pd.DataFrame:
+    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+
+
 def test_an_interrupted_load_says_which_rows_it_never_read(es, env, tmp_path) -> None:
     path = write(frame(3000), tmp_path / "rows.csv")
     es.set_faults(latency=0.02)
