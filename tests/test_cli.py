@@ -480,6 +480,16 @@ def test_a_message_opening_with_an_assignment_names_the_flag_once() -> None:
     assert cli_words("url: not an http(s) URL") == "--url: not an http(s) URL"
 
 
+def test_an_option_set_false_is_named_by_its_no_flag() -> None:
+    """A proxy that could not be reached said to leave the environment's proxies out
+    with "--trust-env False", which the command line refuses (Got unexpected extra
+    argument): its flag is --no-trust-env."""
+    hint = "or leave the environment's proxies out with trust_env=False"
+    assert cli_words(hint) == "or leave the environment's proxies out with --no-trust-env"
+    assert cli_words("verify=False turns it off") == "--no-verify turns it off"
+    assert cli_words("with retry_unknown=False") == "with --no-retry-unknown"
+
+
 def test_every_front_takes_the_declared_options() -> None:
     fronts = [
         EventStreamsAccessor.produce,
