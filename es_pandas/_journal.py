@@ -99,6 +99,9 @@ class Journal:
         # sent; the last row of those that have
         self._chunks: deque[tuple[int, np.ndarray, StatusBook]] = deque()
         self._begun = -1
+        # a write that failed (a full disk): its line may be cut short, so nothing is
+        # written after it, and no row goes out unrecorded
+        self._broken: OSError | None = None
         # Written whole under another name, then moved: a journal being resumed stays
         # intact until this one holds everything it said.
         temp = f"{path}.new"
@@ -118,6 +121,8 @@ class Journal:
 
         The outcomes recorded since the last mark go out with the next one: lost to a
         crash, their rows read as in flight, which is what they were until answered."""
+        if self._broken is not None:
+            raise self._error()
         if row > self._through:
             # A chunk with a row going out is encoded (so are those before it): its
             # rows may go out from now on, with the ids they have.
@@ -127,10 +132,16 @@ class Journal:
                 if book.record_ids is not None:
                     self._lines.append(_id_lines(rows, book))
             # (the row itself whatever: a mark that missed it would lose it to a crash)
-            self._through = max(min(row + self._ahead, self._begun), row)
+            through = max(min(row + self._ahead, self._begun), row)
             self.flush()
-            self._write(f"{_THROUGH},{self._through}\n")
-            os.fdatasync(self._fd)
+            self._write(f"{_THROUGH},{through}\n")
+            try:
+                os.fdatasync(self._fd)
+            except OSError as exc:
+                self._broken = exc
+                raise self._error() from exc
+            # taken as made only once on disk: the rows it covers go out unmarked
+            self._through = through
 
     def hashes(self, hashes: pd.Series) -> None:
         """The fingerprints of rows just read, by row; on disk with the next flush."""
@@ -147,6 +158,8 @@ class Journal:
         self._ended.append((row, book, position))
 
     def flush(self) -> None:
+        if self._broken is not None:
+            return  # the rows not written read as in flight, or as never sent
         if self._ended:
             # read from the books in one go per book: a row's outcome is final once ended
             for book, group in itertools.groupby(self._ended, key=lambda ended: ended[1]):
@@ -159,8 +172,17 @@ class Journal:
 
     def _write(self, text: str) -> None:
         data = text.encode()
-        while data:
-            data = data[os.write(self._fd, data) :]
+        try:
+            while data:
+                data = data[os.write(self._fd, data) :]
+        except OSError as exc:
+            self._broken = exc
+            raise self._error() from exc
+
+    def _error(self) -> OSError:
+        """The failed write, naming the journal: a load's other files may fail alike."""
+        assert self._broken is not None
+        return OSError(self._broken.errno, self._broken.strerror, self.path)
 
     def close(self, *, finished: bool) -> None:
         """Stop writing; a ``finished`` load's status file says it all, so the journal
