@@ -23,7 +23,7 @@ import pytest
 from es_pandas._journal import Journal, read_journal
 from es_pandas._status import FAILED, REJECTED, UNKNOWN, StatusBook
 
-from .conftest import run, start
+from .conftest import run, start, wait_for_answers
 from .test_cli import frame, write
 
 ROWS = 2000
@@ -100,6 +100,34 @@ def test_a_new_load_does_not_start_over_a_dead_loads_journal(es, env, tmp_path: 
     assert result.returncode == 2
     assert "stopped without finishing" in result.stderr
     assert f"--resume {status_out}" in result.stderr
+
+
+def test_a_second_load_of_a_status_file_at_once_is_refused(es, env, tmp_path: Path) -> None:
+    """Two cron jobs at once (last night's still running): the second read the first's
+    live journal as a dead load's, "resuming from its journal", and sent the rows the
+    first was sending (4,697 duplicates of 5,000 rows); a new load was told to remove
+    the journal of a load that was not dead."""
+    path = write(frame(600), tmp_path / "rows.csv")
+    status_out = tmp_path / "status.csv"
+    es.create_topic("two-at-once", 1)
+    load = ["produce", str(path), "-t", "two-at-once", "--status-out", str(status_out)]
+    es.set_faults(latency=0.02)
+    first = start(*load, "--chunksize", "100", "--concurrency", "4", env=env)
+    wait_for_answers(es, 20, first)
+
+    again = run(*load, "--resume", str(status_out), env=env)
+    anew = run(*load, env=env)
+    _, err = first.communicate(timeout=60)
+
+    assert first.returncode == 0, err
+    for result in (again, anew):
+        assert result.returncode == 2, result.stderr
+        assert f"another load (process {first.pid}) is using {status_out} now" in result.stderr
+        assert "stopped without finishing" not in result.stderr
+    assert len(es.read("two-at-once")) == 600  # each row once
+    assert not (tmp_path / "status.csv.lock").exists()
+    es.clear_faults()
+    assert run(*load, "--resume", str(status_out), env=env).returncode == 0
 
 
 def test_a_journal_reads_as_the_rows_it_recorded_and_unknown_for_those_it_may_have_sent(
