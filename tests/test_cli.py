@@ -537,6 +537,27 @@ def test_resume_counts_carried_rows_and_exits_1_while_rows_are_unknown(es, env, 
     )
 
 
+def test_dead_letters_of_a_resumed_load_say_the_unknown_rows_carried_are_not_in_them(
+    es, env, tmp_path
+):
+    """A cron job's second night: "unknown 32" above "0 dead letters (rows not ok)", and
+    the first night's dead letters, which had those rows, written over."""
+    path = write(frame(4), tmp_path / "rows.csv")
+    pd.DataFrame({"row": [0, 1, 2, 3], "status": ["ok", "unknown", "failed", "ok"]}).to_csv(
+        tmp_path / "old.csv", index=False
+    )
+    dead = tmp_path / "dead.jsonl"
+    resume = ["--resume", str(tmp_path / "old.csv"), "--dead-letter", str(dead)]
+
+    result = run("produce", str(path), "--topic", "single", *resume, env=env)
+
+    assert result.returncode == 1
+    assert (
+        f"0 dead letters (rows not ok) in {dead}; the 1 row not ok carried from the earlier "
+        "load is not in it (the status file has it)"
+    ) in result.stderr
+
+
 def test_retried_unknown_rows_are_flagged_as_possible_duplicates(es, env, tmp_path):
     path = write(frame(2), tmp_path / "rows.csv")
     pd.DataFrame({"row": [0, 1], "status": ["unknown", "failed"]}).to_csv(
