@@ -184,6 +184,9 @@ def test_a_service_down_exits_75_and_one_never_reached_exits_2(es, env, tmp_path
         es.clear_faults()
     assert down.returncode == 75, down.stderr
     assert "is unavailable" in down.stderr and "status.csv" in down.stderr
+    # what the one on call does at 3 a.m.
+    status_out = tmp_path / "status.csv"
+    assert f"try again later with --resume {status_out}" in down.stderr, down.stderr
     nowhere = run(*args, env={**env, "ES_PANDAS_URL": f"http://127.0.0.1:{free_port()}"})
     assert nowhere.returncode == 2, nowhere.stderr
     assert "cannot reach" in nowhere.stderr
