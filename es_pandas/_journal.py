@@ -420,7 +420,9 @@ def _lock(path: str, given: str, *, needed: bool) -> int | None:
         except FileNotFoundError:
             same = False
         if same:
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()}\n".encode())
+            # for the message of a load refused; a full disk leaves the lock held alike
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}\n".encode())
             return fd
         os.close(fd)  # the lock file of a load that has just ended: take the next

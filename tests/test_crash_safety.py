@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from es_pandas._journal import Journal, read_journal
+from es_pandas._exceptions import ConfigurationError
+from es_pandas._journal import Journal, StatusLock, read_journal
 from es_pandas._status import FAILED, REJECTED, UNKNOWN, StatusBook
 
 from .conftest import run, start, wait_for_answers
@@ -128,6 +129,26 @@ def test_a_second_load_of_a_status_file_at_once_is_refused(es, env, tmp_path: Pa
     assert not (tmp_path / "status.csv.lock").exists()
     es.clear_faults()
     assert run(*load, "--resume", str(status_out), env=env).returncode == 0
+
+
+def test_a_status_file_on_a_full_disk_is_locked_all_the_same(tmp_path, monkeypatch) -> None:
+    """The lock's process id could not be written on a full disk: the load stopped
+    with "[Errno 28] No space left on device", naming no file, before its journal's
+    error could name it."""
+    status = str(tmp_path / "status.csv")
+    real_write = os.write
+
+    def full(fd: int, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", full)
+    held = StatusLock(status, None)
+    monkeypatch.setattr(os, "write", real_write)
+    with pytest.raises(ConfigurationError, match=f"another load is using {status} now"):
+        StatusLock(None, status)
+    held.release()
+    assert not os.path.exists(f"{status}.lock")
+    StatusLock(status, status).release()
 
 
 def test_a_journal_reads_as_the_rows_it_recorded_and_unknown_for_those_it_may_have_sent(
