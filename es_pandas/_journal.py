@@ -114,13 +114,18 @@ class Journal:
         # Written whole under another name, then moved: a journal being resumed stays
         # intact until this one holds everything it said.
         temp = f"{path}.new"
-        with open(temp, "wb") as handle:
-            handle.write(_MAGIC)
-            handle.write(f"{_TOPIC},{_quoted(topic)}\n".encode())
-            if earlier is not None and len(earlier):
-                handle.write(_earlier_lines(earlier).encode())
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with open(temp, "wb") as handle:
+                handle.write(_MAGIC)
+                handle.write(f"{_TOPIC},{_quoted(topic)}\n".encode())
+                if earlier is not None and len(earlier):
+                    handle.write(_earlier_lines(earlier).encode())
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.remove(temp)  # (a full disk: the load stops, saying so)
+            raise
         os.replace(temp, path)
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND)
 

@@ -151,6 +151,21 @@ def test_a_status_file_on_a_full_disk_is_locked_all_the_same(tmp_path, monkeypat
     StatusLock(status, status).release()
 
 
+def test_a_journal_the_disk_cannot_take_at_the_start_leaves_no_file(tmp_path, monkeypatch) -> None:
+    """status.csv.journal.new was left beside the status file of a load that a full
+    disk stopped before it began."""
+    earlier = StatusBook(1).to_frame(pd.Index([0], name="row"))
+    earlier["row_hash"] = pd.array(["h0"], dtype="string")
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError, match="No space left"):
+        Journal(str(tmp_path / "s.csv.journal"), "orders", earlier, ahead=4)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_journal_reads_as_the_rows_it_recorded_and_unknown_for_those_it_may_have_sent(
     tmp_path: Path,
 ) -> None:
