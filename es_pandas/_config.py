@@ -430,17 +430,21 @@ def _credentials_file(source: str | os.PathLike[str] | Mapping[str, Any]) -> dic
         where = _where(given)
         # The JSON itself (as CI secrets hold it): never shown, it holds the key.
         inline = _inline(given)
+        why = ""
         try:
             # utf-8-sig: a byte order mark, as Windows PowerShell 5 writes, is not JSON
             parsed = json.loads(given if inline else Path(given).read_text(encoding="utf-8-sig"))
         except OSError as exc:
             raise ConfigurationError(f"cannot read {where}: {exc.strerror}") from None
-        except ValueError:
+        except ValueError as exc:
             # raised below, outside this block: json's error, kept as the new one's
-            # __context__ even "from None", holds the whole text (the key) as its doc
+            # __context__ even "from None", holds the whole text (the key) as its doc;
+            # its message and position quote none of it
             parsed = _NOT_JSON
+            if isinstance(exc, json.JSONDecodeError):
+                why = f": {exc.msg} at line {exc.lineno}, column {exc.colno}"
         if parsed is _NOT_JSON:
-            raise ConfigurationError(f"{where} is not valid JSON")
+            raise ConfigurationError(f"{where} is not valid JSON{why}")
         fields = _service_key(parsed, where)
         folder = "" if inline else os.path.dirname(given)
 

@@ -320,6 +320,8 @@ class FileLoad:
         self._broken = False
         # how far the file was read, and whether to its end
         self._read_to = 0
+        # the rows before it are in the status file
+        self._emitted_to = 0
         self._read_all = False
         self._pipe: Pipe | None = None
 
@@ -425,12 +427,14 @@ class FileLoad:
         for frame, short in itertools.chain([first], rest):
             offset = self._read_to
             rows = np.arange(offset, offset + len(frame), dtype=np.int64)
+            # read once taken: rows refused as not the earlier load's are not (the
+            # summary says the load stopped before them)
+            hashes = first_hashes if offset == 0 else self._fingerprints(frame, offset)
             self._read_to += len(frame)
             if len(frame) < self._chunksize and self.format != "parquet":
                 # the file's last rows (see read_frames): none is left unread, though
                 # the reader has not said so yet (it would wait for a pipe's writer)
                 self._read_all = True
-            hashes = first_hashes if offset == 0 else self._fingerprints(frame, offset)
             sending = ~np.isin(rows, self._skip, assume_unique=True)
             carried = None
             if self._earlier is not None and not sending.all():
@@ -510,6 +514,8 @@ class FileLoad:
                 self._broken = True  # the same write would fail again at the end
                 raise
             self._pending.popleft()
+            if len(status):
+                self._emitted_to = int(status.index.max()) + 1
             not_ok = status[status["status"] != "ok"]
             if len(not_ok):
                 self._not_ok.append(not_ok)
@@ -525,9 +531,22 @@ class FileLoad:
             chunk.done = True
         try:
             self._emit_ready()
+            self._keep_the_rest()
         except Exception:
             # The run already ends with an error; these rows stay in problem_status.
             logger.exception("cannot write the status of %s", self.name)
+
+    def _keep_the_rest(self) -> None:
+        """Write the earlier load's status of the rows this one stopped before: left
+        out, its ok rows would be sent again by the next resume of the status file."""
+        if self._writer is None or self._earlier is None or self._broken or self._read_all:
+            return
+        if not self._writer.wrote:
+            return  # the earlier status file stays as it is (or a dry run writes none)
+        rows = self._earlier.index.to_numpy(dtype=np.int64)
+        rows = np.sort(rows[rows >= self._emitted_to])
+        if len(rows):
+            self._writer.write(self._carried(rows), self._earlier["row_hash"])
 
     def problem_status(self) -> StatusFrame:
         """Every row read that is not ``ok`` (and every row whose status could not be

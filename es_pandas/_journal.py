@@ -35,6 +35,8 @@ without one.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import io
 import itertools
 import os
@@ -46,7 +48,14 @@ import pandas as pd
 from ._exceptions import ConfigurationError
 from ._status import NOT_SENT, OK, RECORD_ID, REJECTED, STATUSES, UNKNOWN, StatusBook
 
-__all__ = ["IN_FLIGHT", "Journal", "check_no_journal", "journal_path", "read_journal"]
+__all__ = [
+    "IN_FLIGHT",
+    "Journal",
+    "StatusLock",
+    "check_no_journal",
+    "journal_path",
+    "read_journal",
+]
 
 _MAGIC = b"es_pandas journal 1\n"
 _TOPIC = "topic"
@@ -99,16 +108,24 @@ class Journal:
         # sent; the last row of those that have
         self._chunks: deque[tuple[int, np.ndarray, StatusBook]] = deque()
         self._begun = -1
+        # a write that failed (a full disk): its line may be cut short, so nothing is
+        # written after it, and no row goes out unrecorded
+        self._broken: OSError | None = None
         # Written whole under another name, then moved: a journal being resumed stays
         # intact until this one holds everything it said.
         temp = f"{path}.new"
-        with open(temp, "wb") as handle:
-            handle.write(_MAGIC)
-            handle.write(f"{_TOPIC},{_quoted(topic)}\n".encode())
-            if earlier is not None and len(earlier):
-                handle.write(_earlier_lines(earlier).encode())
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with open(temp, "wb") as handle:
+                handle.write(_MAGIC)
+                handle.write(f"{_TOPIC},{_quoted(topic)}\n".encode())
+                if earlier is not None and len(earlier):
+                    handle.write(_earlier_lines(earlier).encode())
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.remove(temp)  # (a full disk: the load stops, saying so)
+            raise
         os.replace(temp, path)
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND)
 
@@ -118,6 +135,8 @@ class Journal:
 
         The outcomes recorded since the last mark go out with the next one: lost to a
         crash, their rows read as in flight, which is what they were until answered."""
+        if self._broken is not None:
+            raise self._error()
         if row > self._through:
             # A chunk with a row going out is encoded (so are those before it): its
             # rows may go out from now on, with the ids they have.
@@ -127,10 +146,16 @@ class Journal:
                 if book.record_ids is not None:
                     self._lines.append(_id_lines(rows, book))
             # (the row itself whatever: a mark that missed it would lose it to a crash)
-            self._through = max(min(row + self._ahead, self._begun), row)
+            through = max(min(row + self._ahead, self._begun), row)
             self.flush()
-            self._write(f"{_THROUGH},{self._through}\n")
-            os.fdatasync(self._fd)
+            self._write(f"{_THROUGH},{through}\n")
+            try:
+                os.fdatasync(self._fd)
+            except OSError as exc:
+                self._broken = exc
+                raise self._error() from exc
+            # taken as made only once on disk: the rows it covers go out unmarked
+            self._through = through
 
     def hashes(self, hashes: pd.Series) -> None:
         """The fingerprints of rows just read, by row; on disk with the next flush."""
@@ -147,6 +172,8 @@ class Journal:
         self._ended.append((row, book, position))
 
     def flush(self) -> None:
+        if self._broken is not None:
+            return  # the rows not written read as in flight, or as never sent
         if self._ended:
             # read from the books in one go per book: a row's outcome is final once ended
             for book, group in itertools.groupby(self._ended, key=lambda ended: ended[1]):
@@ -159,8 +186,17 @@ class Journal:
 
     def _write(self, text: str) -> None:
         data = text.encode()
-        while data:
-            data = data[os.write(self._fd, data) :]
+        try:
+            while data:
+                data = data[os.write(self._fd, data) :]
+        except OSError as exc:
+            self._broken = exc
+            raise self._error() from exc
+
+    def _error(self) -> OSError:
+        """The failed write, naming the journal: a load's other files may fail alike."""
+        assert self._broken is not None
+        return OSError(self._broken.errno, self._broken.strerror, self.path)
 
     def close(self, *, finished: bool) -> None:
         """Stop writing; a ``finished`` load's status file says it all, so the journal
@@ -328,3 +364,70 @@ def check_no_journal(status_out: str, resume: str | None) -> None:
             f"resume={status_out!r} (--resume {status_out}), or remove the journal to "
             "start over"
         )
+
+
+class StatusLock:
+    """Held on the status files of a load (``status_out``, and ``resume`` when it is
+    another) for as long as it runs, as ``<file>.lock``: a second load of one at once
+    (two cron jobs, last night's still running) is refused. It would read the first's
+    journal as a dead load's and send the rows the first is sending.
+
+    An advisory lock (``flock``) that the system lets go of when the process ends, so
+    a killed load leaves no lock held; the file goes when the load ends."""
+
+    def __init__(self, written: str | None, read: str | None) -> None:
+        self._held: list[tuple[str, int]] = []
+        paths = {os.path.abspath(p): p for p in (written, read) if p}
+        try:
+            for path, given in paths.items():
+                fd = _lock(f"{path}.lock", given, needed=path == os.path.abspath(written or ""))
+                if fd is not None:
+                    self._held.append((f"{path}.lock", fd))
+        except BaseException:
+            self.release()
+            raise
+
+    def release(self) -> None:
+        while self._held:
+            path, fd = self._held.pop()
+            # removed while held: a load that opened it meanwhile finds it gone once it
+            # has the lock, and takes the one there now
+            with contextlib.suppress(OSError):
+                os.remove(path)
+            os.close(fd)
+
+
+def _lock(path: str, given: str, *, needed: bool) -> int | None:
+    """An open, locked ``path`` (None if it cannot be made where a load only reads and
+    ``needed`` is false: a status file in a folder it may not write)."""
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            if not needed:
+                return None
+            raise ConfigurationError(
+                f"status_out: cannot write {given!r} (nor its lock beside it): "
+                f"{exc.strerror or exc}"
+            ) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip()
+            os.close(fd)
+            who = f" (process {holder})" if holder.isdigit() else ""
+            raise ConfigurationError(
+                f"another load{who} is using {given} now: two loads of it at once "
+                "would send rows twice; let that one end (or stop it) first"
+            ) from None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            # for the message of a load refused; a full disk leaves the lock held alike
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}\n".encode())
+            return fd
+        os.close(fd)  # the lock file of a load that has just ended: take the next

@@ -179,14 +179,32 @@ class Producer:
         dry_run: bool | Callable[[pd.DataFrame], object] = False,
         **options: Unpack[FileOptions],
     ) -> Summary | pd.DataFrame:
-        from ._files import FileLoad
-        from ._run import Run, run_blocking
+        from ._journal import StatusLock
 
         checked = check_options(options, (*PRODUCE_OPTIONS, *FILE_OPTIONS))
         settings = self._settings(
             {k: v for k, v in checked.items() if k in PRODUCE_OPTIONS}, dry_run
         )
         tally = Tally()
+        # before the status files are read, and until they are written whole
+        lock = StatusLock(checked.get("status_out"), checked.get("resume"))
+        try:
+            return self._produce_file(path, topic, dry_run, settings, tally, checked)
+        finally:
+            lock.release()
+
+    def _produce_file(
+        self,
+        path: str | os.PathLike[str],
+        topic: str,
+        dry_run: bool | Callable[[pd.DataFrame], object],
+        settings: Settings,
+        tally: Tally,
+        checked: Mapping[str, Any],
+    ) -> Summary | pd.DataFrame:
+        from ._files import FileLoad
+        from ._run import Run, run_blocking
+
         load = FileLoad(
             os.path.expanduser(os.fspath(path)),
             settings.options["chunksize"],

@@ -183,7 +183,16 @@ class Summary:
         notes = [NO_V2_ROUTE] if self.no_v2_route else []
         if self.dead_letters is not None:
             path, rows = self.dead_letters
-            notes.append(f"{_rows(rows, 'dead letter')} (rows not ok) in {path}")
+            note = f"{_rows(rows, 'dead letter')} (rows not ok) in {path}"
+            # the unknown rows carried from an earlier load were not sent by this run
+            left_out = self.total - self.counts["ok"] - rows if self.carried else 0
+            if left_out > 0:
+                are = "is" if left_out == 1 else "are"
+                note += (
+                    f"; the {_rows(left_out, 'row')} not ok carried from the earlier load "
+                    f"{are} not in it (the status file has {'it' if left_out == 1 else 'them'})"
+                )
+            notes.append(note)
         if self.held_keys:
             notes.append(
                 f"{_rows(self.held_keys, 'key')} held back after a row ended failed, "

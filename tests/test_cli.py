@@ -184,6 +184,9 @@ def test_a_service_down_exits_75_and_one_never_reached_exits_2(es, env, tmp_path
         es.clear_faults()
     assert down.returncode == 75, down.stderr
     assert "is unavailable" in down.stderr and "status.csv" in down.stderr
+    # what the one on call does at 3 a.m.
+    status_out = tmp_path / "status.csv"
+    assert f"try again later with --resume {status_out}" in down.stderr, down.stderr
     nowhere = run(*args, env={**env, "ES_PANDAS_URL": f"http://127.0.0.1:{free_port()}"})
     assert nowhere.returncode == 2, nowhere.stderr
     assert "cannot reach" in nowhere.stderr
@@ -480,6 +483,16 @@ def test_a_message_opening_with_an_assignment_names_the_flag_once() -> None:
     assert cli_words("url: not an http(s) URL") == "--url: not an http(s) URL"
 
 
+def test_an_option_set_false_is_named_by_its_no_flag() -> None:
+    """A proxy that could not be reached said to leave the environment's proxies out
+    with "--trust-env False", which the command line refuses (Got unexpected extra
+    argument): its flag is --no-trust-env."""
+    hint = "or leave the environment's proxies out with trust_env=False"
+    assert cli_words(hint) == "or leave the environment's proxies out with --no-trust-env"
+    assert cli_words("verify=False turns it off") == "--no-verify turns it off"
+    assert cli_words("with retry_unknown=False") == "with --no-retry-unknown"
+
+
 def test_every_front_takes_the_declared_options() -> None:
     fronts = [
         EventStreamsAccessor.produce,
@@ -525,6 +538,27 @@ def test_resume_counts_carried_rows_and_exits_1_while_rows_are_unknown(es, env, 
     assert "1 unknown row may or may not be in Kafka: it may be written twice if sent" in (
         result.stderr
     )
+
+
+def test_dead_letters_of_a_resumed_load_say_the_unknown_rows_carried_are_not_in_them(
+    es, env, tmp_path
+):
+    """A cron job's second night: "unknown 32" above "0 dead letters (rows not ok)", and
+    the first night's dead letters, which had those rows, written over."""
+    path = write(frame(4), tmp_path / "rows.csv")
+    pd.DataFrame({"row": [0, 1, 2, 3], "status": ["ok", "unknown", "failed", "ok"]}).to_csv(
+        tmp_path / "old.csv", index=False
+    )
+    dead = tmp_path / "dead.jsonl"
+    resume = ["--resume", str(tmp_path / "old.csv"), "--dead-letter", str(dead)]
+
+    result = run("produce", str(path), "--topic", "single", *resume, env=env)
+
+    assert result.returncode == 1
+    assert (
+        f"0 dead letters (rows not ok) in {dead}; the 1 row not ok carried from the earlier "
+        "load is not in it (the status file has it)"
+    ) in result.stderr
 
 
 def test_retried_unknown_rows_are_flagged_as_possible_duplicates(es, env, tmp_path):
@@ -684,6 +718,48 @@ def test_resume_refuses_the_status_file_of_another_file(es, env, tmp_path) -> No
         assert result.returncode == 2, result.stderr
         assert reason in result.stderr and "another file" in result.stderr, result.stderr
     assert es.stats().get("requests", 0) == 0
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_resumed_load_that_stops_early_keeps_the_earlier_status_of_the_rest(
+    es, env, tmp_path, suffix: str
+) -> None:
+    """A resumed load that stopped before the file's end (here: a later chunk's row
+    changed; a SIGTERM or a service down alike) wrote only the rows it read, so the next
+    night's --resume of that status file sent the earlier load's ok rows again."""
+    topic = f"resume-stopped-{suffix[1:]}"
+    es.create_topic(topic, 1)
+    data = frame(40)
+    data.loc[[5, 25], "id"] = ""  # null keys, rejected until filled in
+    path = write(data, tmp_path / "rows.csv")
+    status_out = tmp_path / f"status{suffix}"
+    args = ["-t", topic, "--key-col", "id", "--na-values", "", "--chunksize", "10"]
+    args += ["--status-out", str(status_out)]
+    assert run("produce", str(path), *args, env=env).returncode == 1
+    fixed = data.copy()
+    fixed.loc[[5, 25], "id"] = ["id-5", "id-25"]
+    changed = fixed.copy()
+    changed.loc[32, "text"] = "rewritten"  # a row the first load wrote
+    write(changed, path)
+    resume = ["--resume", str(status_out)]
+
+    result = run("produce", str(path), *args, *resume, env=env)
+
+    assert result.returncode == 2, result.stderr
+    assert "row 32 of rows.csv is not the row" in result.stderr
+    assert "the file's rows from 30 on were not read" in result.stderr
+    status = table(status_out)
+    assert status["row"].tolist() == list(range(40))
+    assert (status["status"] == "ok").all()
+    write(fixed, path)  # the file as the first load read it
+    result = run("produce", str(path), *args, *resume, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "0 rows sent" in result.stderr
+    assert len(es.read(topic)) == 40  # each row once
+
+
+def table(path: Path) -> pd.DataFrame:
+    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
 
 
 def test_an_interrupted_load_says_which_rows_it_never_read(es, env, tmp_path) -> None:

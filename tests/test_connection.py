@@ -272,6 +272,18 @@ def test_credentials_may_be_the_json_itself_and_it_is_never_shown(es, monkeypatc
     assert caught.value.__context__ is None and caught.value.__cause__ is None
 
 
+def test_a_credentials_file_that_is_not_json_says_where(tmp_path) -> None:
+    """A password file edited by hand at 3 a.m.: "is not valid JSON" alone left the
+    one on call to find the missing comma; json's own message quotes no text."""
+    saved = tmp_path / "creds.json"
+    saved.write_text('{"url": "https://x",\n "user": "etl",\n "password": "S3cr3t" "x": 1}')
+    with pytest.raises(ConfigurationError) as caught:
+        ROWS.es.produce("single", credentials=str(saved))
+    message = str(caught.value)
+    assert message.endswith("is not valid JSON: Expecting ',' delimiter at line 3, column 23")
+    assert "S3cr3t" not in message
+
+
 def test_a_credentials_file_saved_with_a_byte_order_mark_is_read(es, tmp_path) -> None:
     # Windows PowerShell 5's Set-Content -Encoding UTF8, and older Notepads, write one
     saved = tmp_path / "service-key.json"

@@ -168,12 +168,22 @@ def _cli_name(name: str) -> str:
     return option.flags[0].name if option.flags else _flag(name)
 
 
-# Option names in library messages -> the flags a CLI user types: ``key_col=...`` and
-# ``iam=True`` anywhere, a snake_case name anywhere, and any name opening a message
-# (``verify: no CA bundle``). Never a name inside a flag written already: the
-# ``format`` of ``--value-format``.
+def _cli_off(name: str) -> str:
+    """How the command line spells ``name=False``: its --no- flag (``--no-verify``,
+    ``--no-trust-env``), for an option that has one."""
+    kind, option = OPTIONS[name]
+    if option.flags:
+        off = [flag.name for flag in option.flags if flag.name.startswith("--no-")]
+        return off[0] if off else f"{_cli_name(name)} False"
+    return f"--no-{_flag(name)[2:]}" if bool in _members(kind) else f"{_flag(name)} False"
+
+
+# Option names in library messages -> the flags a CLI user types: ``key_col=...``,
+# ``iam=True`` and ``trust_env=False`` (``--no-trust-env``) anywhere, a snake_case
+# name anywhere, and any name opening a message (``verify: no CA bundle``). Never a
+# name inside a flag written already: the ``format`` of ``--value-format``.
 _NAMES = "|".join(sorted(OPTIONS, key=len, reverse=True))
-_ASSIGNED = re.compile(rf"(?<![\w-])({_NAMES})=(?:(True\b|\.\.\.)| ?)")
+_ASSIGNED = re.compile(rf"(?<![\w-])({_NAMES})=(?:(True\b|\.\.\.)|(False\b)| ?)")
 _NAMED = re.compile(r"\b(" + "|".join(n for n in OPTIONS if "_" in n) + r")\b")
 _OPENING = re.compile(rf"^({_NAMES})\b(?!=)")
 
@@ -189,14 +199,17 @@ _DATA = re.compile(r"""(<[^>]*>|(?<!\w)'(?:[^'\\]|\\.)*'(?!\w)|(?<!\w)"(?:[^"\\]
 _BOTH = re.compile(rf"\b(?:{_NAMES})=(?:'[^']*'|\([^)]*\)|[^\s(]*)\s\((--[^)]*)\)")
 
 
+def _assigned(match: re.Match[str]) -> str:
+    name, shown, off = match.groups()
+    return _cli_off(name) if off else _cli_name(name) + ("" if shown else " ")
+
+
 def cli_words(message: str) -> str:
     """A library message in the command line's words: ``key_col=`` -> ``--key-col``."""
     message = _BOTH.sub(r"\1", message)
     message = _OPENING.sub(lambda m: _cli_name(m.group(1)), message)
     parts = _DATA.split(message)
     for i in range(0, len(parts), 2):  # the odd ones are data
-        part = _ASSIGNED.sub(
-            lambda m: _cli_name(m.group(1)) + ("" if m.group(2) else " "), parts[i]
-        )
+        part = _ASSIGNED.sub(_assigned, parts[i])
         parts[i] = _NAMED.sub(lambda m: _cli_name(m.group(1)), part)
     return "".join(parts)

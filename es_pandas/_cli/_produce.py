@@ -96,10 +96,12 @@ def produce(file: str, topic: str, dry_run: bool, **values: Any) -> None:
             _reader_gone()
             return
         where = f"; per-row status in {status_out}" if status_out else ""
-        fail(
-            cli_words(str(exc)) + ("" if status_out and status_out in str(exc) else where),
-            EXIT_TEMPFAIL if isinstance(exc, ServiceUnavailable) else EXIT_CONFIG,
-        )
+        message = cli_words(str(exc)) + ("" if status_out and status_out in str(exc) else where)
+        if not isinstance(exc, ServiceUnavailable):
+            fail(message, EXIT_CONFIG)
+        if status_out:
+            message += f"; try again later with --resume {status_out}"
+        fail(message, EXIT_TEMPFAIL)
     except ProduceInterrupted as exc:
         click.echo(exc.summary.table(), err=True)
         where = f"; the status so far is in {status_out}" if status_out else ""
