@@ -48,7 +48,10 @@ class _WaitingRead(io.RawIOBase):
         self._closefd = closefd
         self._wake_fd, self._waker = os.pipe()
         self._interrupted = False
-        self._selector: selectors.BaseSelector | None = selectors.DefaultSelector()
+        self._selector: selectors.BaseSelector | None = None
+        if sys.platform == "win32":
+            return  # Windows selects sockets alone: a read waits as a plain read does
+        self._selector = selectors.DefaultSelector()
         try:
             self._selector.register(fd, selectors.EVENT_READ)
             self._selector.register(self._wake_fd, selectors.EVENT_READ)
@@ -68,6 +71,10 @@ class _WaitingRead(io.RawIOBase):
             self._selector.select()  # until the pipe has data, or interrupt() is called
         if self._interrupted:
             raise InputInterrupted("interrupted while waiting for the input")
+        if sys.platform == "win32":  # no readv there
+            data = os.read(self._fd, len(memoryview(buffer)))
+            memoryview(buffer).cast("B")[: len(data)] = data
+            return len(data)
         return os.readv(self._fd, [buffer])
 
     def interrupt(self) -> None:

@@ -9,6 +9,7 @@ import functools
 import math
 import socket
 import ssl
+import sys
 from typing import Any, cast
 
 import uvicorn
@@ -37,10 +38,10 @@ def raise_open_file_limit() -> None:
     """Lift this process's soft limit on open files to the hard one: each connection
     is a file, and a soft limit of 1024 (common on Linux) would let a thousand idle
     clients shut out the rest."""
-    try:
-        import resource
-    except ImportError:  # Windows: no such limit
-        return
+    if sys.platform == "win32":
+        return  # no such limit
+    import resource
+
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != hard and soft != resource.RLIM_INFINITY:
         # macOS may report an unlimited hard limit and refuse it: the soft one stays
