@@ -11,6 +11,7 @@ Over this project's ~400-line guide: reading a file and accounting for its rows
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import logging
@@ -156,10 +157,19 @@ class StatusWriter:
             frame["timestamp"] = _timestamp_text(frame["timestamp"])
         self._table.write(frame)
 
-    def close(self) -> None:
-        self._table.close()
-        if self.wrote:
-            os.replace(self._table.path, self.path)
+    def close(self, *, whole: bool = True) -> None:
+        """Put the status written in place; not ``whole`` (a write failed: a full
+        disk), drop it, cut short, and leave the file there was (the journal, kept,
+        has the load's rows)."""
+        if whole:
+            self._table.close()
+            if self.wrote:
+                os.replace(self._table.path, self.path)
+            return
+        with contextlib.suppress(OSError):
+            self._table.close()
+        with contextlib.suppress(OSError):
+            os.remove(self._table.path)
 
     @property
     def wrote(self) -> bool:
@@ -562,7 +572,7 @@ class FileLoad:
             if self._dead is not None:
                 self._dead.close()
             if self._writer is not None:
-                self._writer.close()
+                self._writer.close(whole=not self._broken)
                 # The status file now says all the journal said, unless nothing was
                 # written (the load was refused at its first row): the journal, which
                 # holds the earlier load's rows, stays the truth then.

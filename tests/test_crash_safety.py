@@ -20,11 +20,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import es_pandas
 from es_pandas._exceptions import ConfigurationError
 from es_pandas._journal import Journal, StatusLock, read_journal
 from es_pandas._status import FAILED, REJECTED, UNKNOWN, StatusBook
 
-from .conftest import run, start, wait_for_answers
+from .conftest import API_KEY, run, start, wait_for_answers
 from .test_cli import frame, write
 
 ROWS = 2000
@@ -398,3 +399,38 @@ def test_a_journal_keeps_the_record_id_of_every_row_it_may_have_sent(tmp_path: P
     unknown = "unknown"
     assert frame["status"].tolist() == ["ok", unknown, unknown, "rejected", unknown, unknown]
     assert frame["record_id"].fillna("-").tolist() == ['a,"b"', "x1", "x2", "-", "x\n4", "x5"]
+
+
+def test_a_status_file_the_disk_cannot_take_leaves_the_one_there_was(
+    es, tmp_path: Path, monkeypatch
+) -> None:
+    """A full disk while the status file was written: the status.csv.partial cut short
+    replaced the earlier load's status.csv, whose rows the journal (kept) still held,
+    so the file a reader opens said less than before the load."""
+    from es_pandas._tables import TableWriter
+
+    topic = "crash-status-full"
+    es.create_topic(topic, 1)
+    path = write(frame(300), tmp_path / "rows.csv")
+    status_out = tmp_path / "status.csv"
+    options = {"url": es.url, "api_key": API_KEY, "progress": False, "chunksize": 100}
+    es_pandas.produce_file(path, topic, status_out=str(status_out), **options)
+    earlier = status_out.read_bytes()
+    real_write, chunks = TableWriter.write, []
+
+    def full(self: TableWriter, frame: pd.DataFrame, schema: object = None) -> None:
+        chunks.append(len(frame))
+        if len(chunks) > 1:
+            raise OSError(errno.ENOSPC, "No space left on device", self.path)
+        real_write(self, frame, schema)
+
+    monkeypatch.setattr(TableWriter, "write", full)
+    with pytest.raises(es_pandas.ProduceAborted, match="No space left on device"):
+        es_pandas.produce_file(path, topic, status_out=str(status_out), **options)
+
+    assert status_out.read_bytes() == earlier
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "rows.csv",
+        "status.csv",
+        "status.csv.journal",
+    ]
