@@ -339,9 +339,18 @@ def test_a_sigterm_sent_twice_still_waits_for_the_rows_in_flight(es, env, tmp_pa
     )
     wait_for_answers(es, 16, proc)
     proc.send_signal(signal.SIGTERM)
-    time.sleep(0.1)  # the first one handled: rows in flight for 0.3 s more
+    # The second once the run says the first stopped it, its rows in flight for up to
+    # 0.4 s more: on what the run says, not after a sleep (0.1 s), which a loaded
+    # machine may not handle the first within, and the two then test nothing
+    said = []
+    for line in iter(proc.stderr.readline, ""):
+        said.append(line)
+        if "waiting up to" in line:
+            break
+    assert said and "waiting up to" in said[-1], "".join(said)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
+    err = "".join(said) + err
     es.clear_faults()
     assert proc.returncode == 143, err
     status = pd.read_csv(status_out)

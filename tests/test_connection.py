@@ -58,7 +58,8 @@ def test_iam_exchange_and_refresh_mid_run(es) -> None:
     assert es.stats().get("401", 0) == 0  # renewed before expiry, never refused
 
 
-def test_one_iam_exchange_for_many_concurrent_requests(es) -> None:
+def test_one_iam_exchange_for_many_concurrent_requests(hour_tokens) -> None:
+    es = hour_tokens
     producer = Producer(es.url, api_key=API_KEY, iam=True, iam_url=es.iam_url, progress=False)
     status = producer.produce(pd.DataFrame({"v": range(300)}), "single", concurrency=64)
     assert ok(status)
@@ -66,7 +67,8 @@ def test_one_iam_exchange_for_many_concurrent_requests(es) -> None:
     assert es.stats()["tokens_issued"] == 1
 
 
-def test_iam_token_refused_then_renewed_on_401(es) -> None:
+def test_iam_token_refused_then_renewed_on_401(hour_tokens) -> None:
+    es = hour_tokens
     producer = Producer(es.url, api_key=API_KEY, iam=True, iam_url=es.iam_url, progress=False)
     producer.produce(pd.DataFrame({"v": [1]}), "single")
     es.script_faults(["401"])  # as if the token had been revoked

@@ -54,7 +54,8 @@ def test_a_call_overrides_the_producer_and_none_inherits_it(es) -> None:
     assert ok(fast) and fast.attrs["elapsed"] < capped
 
 
-def test_the_producer_keeps_its_credentials_across_calls(es) -> None:
+def test_the_producer_keeps_its_credentials_across_calls(hour_tokens) -> None:
+    es = hour_tokens
     producer = Producer(es.url, api_key=API_KEY, iam=True, iam_url=es.iam_url, progress=False)
     auth = producer.settings.auth
     producer.produce(ROWS, "single", concurrency=3, key_col=None)
