@@ -159,8 +159,8 @@ class StatusWriter:
 
     def close(self, *, whole: bool = True) -> None:
         """Put the status written in place; not ``whole`` (a write failed: a full
-        disk), drop it, cut short, and leave the file there was (the journal, kept,
-        has the load's rows)."""
+        disk), leave it as it is, under its temporary name, and the file there was in
+        its place (the journal, kept, has every row of the load)."""
         if whole:
             self._table.close()
             if self.wrote:
@@ -168,8 +168,6 @@ class StatusWriter:
             return
         with contextlib.suppress(OSError):
             self._table.close()
-        with contextlib.suppress(OSError):
-            os.remove(self._table.path)
 
     @property
     def wrote(self) -> bool:

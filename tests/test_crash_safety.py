@@ -406,7 +406,7 @@ def test_a_status_file_the_disk_cannot_take_leaves_the_one_there_was(
 ) -> None:
     """A full disk while the status file was written: the status.csv.partial cut short
     replaced the earlier load's status.csv, whose rows the journal (kept) still held,
-    so the file a reader opens said less than before the load."""
+    so the file a reader opens said less than before the load. It stays beside it."""
     from es_pandas._tables import TableWriter
 
     topic = "crash-status-full"
@@ -433,4 +433,5 @@ def test_a_status_file_the_disk_cannot_take_leaves_the_one_there_was(
         "rows.csv",
         "status.csv",
         "status.csv.journal",
+        "status.csv.partial",
     ]

@@ -268,10 +268,10 @@ def test_a_status_file_that_cannot_be_written_loses_no_row(es, tmp_path, monkeyp
             raise OSError(28, "No space left on device")
         real_write(self, status, hashes)
 
-    def close_then_fail(self):
+    def close_then_fail(self, *, whole: bool = True):
         # the disk is still full when the files are closed: that error must not take
         # the place of the run's, which carries the status
-        real_close(self)
+        real_close(self, whole=whole)
         raise OSError(28, "No space left on device (closing)")
 
     monkeypatch.setattr(_files.StatusWriter, "write", write_then_fail)
@@ -287,7 +287,10 @@ def test_a_status_file_that_cannot_be_written_loses_no_row(es, tmp_path, monkeyp
             status_out=str(tmp_path / "status.csv"),
             progress=False,
         )
-    written = pd.read_csv(tmp_path / "status.csv")
+    # what was written stays under its temporary name: a status file cut short would
+    # take the place of an earlier one (a resume's) that said more
+    assert not (tmp_path / "status.csv").exists()
+    written = pd.read_csv(tmp_path / "status.csv.partial")
     unwritten = caught.value.status
     assert written["row"].tolist() == [0, 1, 2]
     # the second chunk went out, but its status could not be written; the run stopped
