@@ -280,6 +280,19 @@ def _earlier_lines(earlier: pd.DataFrame) -> str:
     return lines
 
 
+def _whole_lines(data: bytes, start: int) -> int:
+    """Where the last whole line of ``data`` from ``start`` ends: a line break in a
+    quoted field (a record id's, an error's) ends none, and its field's opening quote
+    leaves the quotes before it odd (a quote in a field is doubled)."""
+    end = data.rfind(b"\n") + 1
+    quotes = data.count(b'"', start, end)
+    while quotes % 2 and end > start:
+        at = max(data.rfind(b"\n", start, end - 1) + 1, start)
+        quotes -= data.count(b'"', at, end)
+        end = at
+    return max(end, start)
+
+
 def _hash_lines(hashes: pd.Series) -> str:
     return _texts(_HASH, hashes.index.tolist(), hashes.tolist())
 
@@ -311,8 +324,9 @@ def read_journal(path: str) -> pd.DataFrame:
         raise ConfigurationError(f"cannot read the journal {path!r}: {exc}") from None
     if not data.startswith(_MAGIC):
         raise ConfigurationError(f"{path!r} is not an es_pandas journal")
-    # A line cut short by the crash was never acted on: only whole lines count.
-    body = data[len(_MAGIC) : data.rfind(b"\n") + 1]
+    # A line cut short by the crash (or a full disk) was never acted on: only whole
+    # lines count.
+    body = data[len(_MAGIC) : _whole_lines(data, len(_MAGIC))]
     lines = pd.read_csv(
         io.BytesIO(body),
         header=None,

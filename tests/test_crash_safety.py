@@ -435,3 +435,38 @@ def test_a_status_file_the_disk_cannot_take_leaves_the_one_there_was(
         "status.csv.journal",
         "status.csv.partial",
     ]
+
+
+def test_a_journal_cut_inside_a_quoted_field_reads_as_its_whole_lines(
+    tmp_path, monkeypatch
+) -> None:
+    """A full disk cut the journal's write just after a line break inside a quoted
+    record id (or error): the line break was taken as a line's end, and the resume
+    stopped with pandas' 'EOF inside string' rather than read the lines before it."""
+    journal = Journal(str(tmp_path / "s.csv.journal"), "orders", None, ahead=4)
+    book = StatusBook(4, record_ids=True)
+    assert book.record_ids is not None
+    journal.chunk(np.arange(4), book)
+    book.record_ids.update({0: "x0", 1: "x\n1", 2: "x2", 3: "x3"})
+    real_write = os.write
+    room = [len(b'id,0,x0\nid,1,"x\n')]
+
+    def full(fd: int, data: bytes) -> int:
+        if fd != journal._fd:
+            return real_write(fd, data)
+        if not room[0]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        written = real_write(fd, data[: room[0]])
+        room[0] -= written
+        return written
+
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(OSError, match="No space left on device"):
+        journal.sending(0)
+    journal.close(finished=False)
+    monkeypatch.setattr(os, "write", real_write)
+    assert Path(journal.path).read_bytes().endswith(b'\nid,1,"x\n')
+
+    frame = read_journal(journal.path)
+
+    assert frame.empty  # no mark reached the disk: no row went out
