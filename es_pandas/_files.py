@@ -542,6 +542,8 @@ class FileLoad:
             self._keep_the_rest()
         except Exception:
             # The run already ends with an error; these rows stay in problem_status.
+            # The status file lacks rows the journal has: it stays the truth.
+            self._broken = True
             logger.exception("cannot write the status of %s", self.name)
 
     def _keep_the_rest(self) -> None:
@@ -574,7 +576,11 @@ class FileLoad:
                 # The status file now says all the journal said, unless nothing was
                 # written (the load was refused at its first row): the journal, which
                 # holds the earlier load's rows, stays the truth then.
-                finished = not self._pending and (self._writer.wrote or not self._earlier_rows)
+                finished = (
+                    not self._broken
+                    and not self._pending
+                    and (self._writer.wrote or not self._earlier_rows)
+                )
         finally:
             if self.journal is not None:
                 self.journal.close(finished=finished)

@@ -470,3 +470,44 @@ def test_a_journal_cut_inside_a_quoted_field_reads_as_its_whole_lines(
     frame = read_journal(journal.path)
 
     assert frame.empty  # no mark reached the disk: no row went out
+
+
+def test_a_resumed_load_whose_earlier_rows_cannot_be_kept_keeps_its_journal(
+    es, tmp_path: Path, monkeypatch
+) -> None:
+    """A resumed load stopped early (a changed row) whose write of the earlier load's
+    status of the rows it never reached failed: the error was logged, the status file
+    put in place without those rows and the journal, which had them, removed, so the
+    next resume sent the earlier load's ok rows again."""
+    from es_pandas._files import StatusWriter
+
+    topic = "keep-the-rest-fails"
+    es.create_topic(topic, 1)
+    data = frame(40)
+    path = write(data, tmp_path / "rows.csv")
+    status_out = tmp_path / "status.csv"
+    options = {"url": es.url, "api_key": API_KEY, "key_col": "id", "chunksize": 10}
+    es_pandas.produce_file(path, topic, status_out=str(status_out), **options)
+    changed = data.copy()
+    changed.loc[32, "text"] = "rewritten"
+    write(changed, path)
+    real_write = StatusWriter.write
+
+    def full(self: StatusWriter, frame: pd.DataFrame, hashes: pd.Series) -> None:
+        if frame.index.min() >= 30:  # the rows this load never reached
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(self, frame, hashes)
+
+    monkeypatch.setattr(StatusWriter, "write", full)
+    with pytest.raises(es_pandas.ProduceAborted, match="row 32 of rows"):
+        es_pandas.produce_file(
+            path, topic, status_out=str(status_out), resume=str(status_out), **options
+        )
+    monkeypatch.setattr(StatusWriter, "write", real_write)
+    write(data, path)
+
+    es_pandas.produce_file(
+        path, topic, status_out=str(status_out), resume=str(status_out), **options
+    )
+
+    assert len(es.read(topic)) == 40  # each row once
