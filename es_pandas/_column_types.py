@@ -222,7 +222,7 @@ class ColumnTypes:
         for name in frame.columns:
             if name in options.dtype:
                 kind = options.dtype[str(name)]
-                self._why[name] = f"dtype={name}={kind}"
+                self._why[name] = f"dtype={ {name: kind} }"
             elif options.infer_types and name != options.key_col:
                 kind = _infer(frame[name], self._number)
                 self._why[name] = "inferred from the file's first rows"
@@ -257,7 +257,7 @@ class ColumnTypes:
                     position,
                     f"column {name!r}: {shown(text)} {unfit} "
                     f"({self._why[name]}{_remedy(text, kind, self._options)}"
-                    f"dtype={name}=str sends it as text)",
+                    f"dtype={ {name: 'str'} } sends it as text)",
                 )
         typed: pd.Series = pd.Series(values, index=column.index, dtype=_DTYPES[kind])
         return typed

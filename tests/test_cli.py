@@ -492,6 +492,15 @@ def test_a_message_opening_with_an_assignment_names_the_flag_once() -> None:
     assert cli_words("url: not an http(s) URL") == "--url: not an http(s) URL"
 
 
+def test_a_mapping_in_a_message_is_one_flag_per_item() -> None:
+    """Python's dtype={'n': 'int'} is --dtype n=int; a column named like an option
+    ('topic') stays a column, and one the shell would split is quoted."""
+    message = "column 'topic': 'x' is not an int (dtype={'topic': 'int'}; dtype={'a b': 'str'})"
+    assert cli_words(message) == (
+        "column 'topic': 'x' is not an int (--dtype topic=int; --dtype 'a b=str')"
+    )
+
+
 def test_an_option_set_false_is_named_by_its_no_flag() -> None:
     """A proxy that could not be reached said to leave the environment's proxies out
     with "--trust-env False", which the command line refuses (Got unexpected extra

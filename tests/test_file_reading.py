@@ -127,7 +127,7 @@ def test_inferred_types_hold_for_the_whole_file(es, env, tmp_path) -> None:
     status = pd.read_csv(status_out).set_index("row")
     assert status.loc[250, "status"] == "rejected"
     error = status.loc[250, "error"]
-    assert "'zip'" in error and "'12AB3'" in error and "zip=str" in error
+    assert "'zip'" in error and "'12AB3'" in error and "dtype={'zip': 'str'}" in error
 
 
 def test_inference_leaves_numbers_that_read_as_thousands_too_as_text(es, tmp_path) -> None:
@@ -208,13 +208,13 @@ def test_inference_takes_no_number_a_float_would_change(es, env, tmp_path) -> No
             "0",
             "rejected",
             "column 'n': '18446744073709551615' is out of range for an int "
-            "(dtype=n=int; dtype=n=str sends it as text)",
+            "(dtype={'n': 'int'}; dtype={'n': 'str'} sends it as text)",
         ],
         [
             "1",
             "rejected",
             "column 'n': '99999999999999999999' is out of range for an int "
-            "(dtype=n=int; dtype=n=str sends it as text)",
+            "(dtype={'n': 'int'}; dtype={'n': 'str'} sends it as text)",
         ],
     ]
 
@@ -242,8 +242,8 @@ def test_no_type_drops_a_sign_or_a_magnitude(es, tmp_path) -> None:
     assert (typed.counts["ok"], typed.counts["rejected"]) == (1, 1), typed
     status = pd.read_csv(status_out, dtype=str, keep_default_na=False)
     assert status["error"][0] == (
-        "column 'f': '1e-400' is out of range for a float (dtype=f=float; dtype=f=str "
-        "sends it as text)"
+        "column 'f': '1e-400' is out of range for a float (dtype={'f': 'float'}; "
+        "dtype={'f': 'str'} sends it as text)"
     )
 
 
@@ -291,7 +291,7 @@ def test_a_json_typed_column_holds_json_lines_to_their_rules(es, tmp_path) -> No
         progress=False,
     )
     assert summary.counts["rejected"] == 4
-    remedy = " (dtype=doc=json; dtype=doc=str sends it as text)"
+    remedy = " (dtype={'doc': 'json'}; dtype={'doc': 'str'} sends it as text)"
     assert pd.read_csv(status_out)["error"].fillna("").tolist() == [
         "column 'doc': '{\"a\":1,\"a\":2}' has the field 'a' twice in one object: a consumer "
         "would keep one of them" + remedy,
@@ -890,20 +890,21 @@ def test_rows_rejected_each_for_its_own_value_are_one_reason_in_the_summary(es, 
     )
     assert summary.why().splitlines() == [
         "most frequent errors:",
-        "  1,010 rejected: column 'v': … is not an int (dtype=v=int; dtype=v=str sends it as text)",
+        "  1,010 rejected: column 'v': … is not an int (dtype={'v': 'int'}; "
+        "dtype={'v': 'str'} sends it as text)",
         "     20 rejected: column 'k': null key",
     ]
     # each row keeps its own
     errors = pd.read_csv(status_out)["error"]
     assert (
-        errors[1029]
-        == "column 'v': 'x1009' is not an int (dtype=v=int; dtype=v=str sends it as text)"
+        errors[1029] == "column 'v': 'x1009' is not an int (dtype={'v': 'int'}; "
+        "dtype={'v': 'str'} sends it as text)"
     )
 
 
 def test_a_value_not_of_its_type_is_told_the_option_that_makes_it_fit(es, tmp_path) -> None:
     """An Excel export's empty cells and errors, and decimal commas: each was told only
-    that dtype=v=str sends it as text."""
+    that dtype={'v': 'str'} sends it as text."""
     path = tmp_path / "excel.csv"
     path.write_text("k;v\na;\nb;#DIV/0!\nc;#NV\nd;1,5\ne;-1.234,56\nf;x\ng;0.5\n")
     status_out = tmp_path / "status.csv"
@@ -912,18 +913,19 @@ def test_a_value_not_of_its_type_is_told_the_option_that_makes_it_fit(es, tmp_pa
     es_pandas.produce_file(path, "single", url=es.url, api_key=API_KEY, **options)
 
     errors = pd.read_csv(status_out, keep_default_na=False)["error"].tolist()
-    null = "; na_values= naming it makes it null, dtype=v=str sends it as text)"
+    null = "; na_values= naming it makes it null, dtype={'v': 'str'} sends it as text)"
     comma = (
         ": decimal=',' reads a decimal comma (thousands='.' the points of 1.234,5); "
-        "dtype=v=str sends it as text)"
+        "dtype={'v': 'str'} sends it as text)"
     )
     assert errors == [
-        f"column 'v': '' is not a float (dtype=v=float{null}",
-        f"column 'v': '#DIV/0!' is not a float (dtype=v=float{null}",
-        f"column 'v': '#NV' is not a float (dtype=v=float{null}",
-        f"column 'v': '1,5' is not a float (dtype=v=float{comma}",
-        f"column 'v': '-1.234,56' is not a float (dtype=v=float{comma}",
-        "column 'v': 'x' is not a float (dtype=v=float; dtype=v=str sends it as text)",
+        f"column 'v': '' is not a float (dtype={{'v': 'float'}}{null}",
+        f"column 'v': '#DIV/0!' is not a float (dtype={{'v': 'float'}}{null}",
+        f"column 'v': '#NV' is not a float (dtype={{'v': 'float'}}{null}",
+        f"column 'v': '1,5' is not a float (dtype={{'v': 'float'}}{comma}",
+        f"column 'v': '-1.234,56' is not a float (dtype={{'v': 'float'}}{comma}",
+        "column 'v': 'x' is not a float (dtype={'v': 'float'}; "
+        "dtype={'v': 'str'} sends it as text)",
         "",
     ]
 
@@ -953,8 +955,8 @@ def test_numbers_written_as_a_comma_locale_writes_them(es, env, tmp_path) -> Non
     }
     errors = pd.read_csv(status_out)["error"].tolist()
     assert errors[2] == (
-        "column 'betrag': '1.5' is not a float (dtype=betrag=float: with decimal=',' a point "
-        "is no decimal mark; dtype=betrag=str sends it as text)"
+        "column 'betrag': '1.5' is not a float (dtype={'betrag': 'float'}: with decimal=',' "
+        "a point is no decimal mark; dtype={'betrag': 'str'} sends it as text)"
     )
     assert errors[3].startswith("column 'menge': '1.23' is not an int")
     # without them, each number says which option reads it
@@ -963,11 +965,11 @@ def test_numbers_written_as_a_comma_locale_writes_them(es, env, tmp_path) -> Non
         "betrag=float", "--status-out", str(plain), env=env)  # fmt: skip
     errors = pd.read_csv(plain)["error"].tolist()
     assert errors[0] == (
-        "column 'menge': '1.234' is not an int (dtype=menge=int: thousands='.' reads digits "
-        "grouped in threes; dtype=menge=str sends it as text)"
+        "column 'menge': '1.234' is not an int (dtype={'menge': 'int'}: thousands='.' reads digits "
+        "grouped in threes; dtype={'menge': 'str'} sends it as text)"
     )
     assert errors[1].startswith(
-        "column 'betrag': '0,25' is not a float (dtype=betrag=float: decimal=',' reads a "
+        "column 'betrag': '0,25' is not a float (dtype={'betrag': 'float'}: decimal=',' reads a "
         "decimal comma"
     )
 

@@ -8,7 +8,9 @@ file, the environment or the default decides, exactly as in Python.
 
 from __future__ import annotations
 
+import ast
 import re
+import shlex
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
@@ -199,17 +201,42 @@ _DATA = re.compile(r"""(<[^>]*>|(?<!\w)'(?:[^'\\]|\\.)*'(?!\w)|(?<!\w)"(?:[^"\\]
 _BOTH = re.compile(rf"\b(?:{_NAMES})=(?:'[^']*'|\([^)]*\)|[^\s(]*)\s\((--[^)]*)\)")
 
 
+# A mapping written as Python takes it, ``dtype={'amount': 'float'}``, is one flag per
+# item on the command line: ``--dtype amount=float``.
+_MAPPED = re.compile(rf"(?<![\w-])({_NAMES})=(\{{[^{{}}]*\}})")
+
+
+def _mapped(name: str, written: str) -> str:
+    try:
+        items = ast.literal_eval(written)
+    except (ValueError, SyntaxError):
+        items = None
+    if not isinstance(items, dict):
+        return f"{_cli_name(name)} {written}"
+    flag = _cli_name(name)
+    return " ".join(f"{flag} {shlex.quote(f'{key}={value}')}" for key, value in items.items())
+
+
 def _assigned(match: re.Match[str]) -> str:
     name, shown, off = match.groups()
     return _cli_off(name) if off else _cli_name(name) + ("" if shown else " ")
+
+
+def _words(text: str) -> str:
+    parts = _DATA.split(text)
+    for i in range(0, len(parts), 2):  # the odd ones are data
+        part = _ASSIGNED.sub(_assigned, parts[i])
+        parts[i] = _NAMED.sub(lambda m: _cli_name(m.group(1)), part)
+    return "".join(parts)
 
 
 def cli_words(message: str) -> str:
     """A library message in the command line's words: ``key_col=`` -> ``--key-col``."""
     message = _BOTH.sub(r"\1", message)
     message = _OPENING.sub(lambda m: _cli_name(m.group(1)), message)
-    parts = _DATA.split(message)
-    for i in range(0, len(parts), 2):  # the odd ones are data
-        part = _ASSIGNED.sub(_assigned, parts[i])
-        parts[i] = _NAMED.sub(lambda m: _cli_name(m.group(1)), part)
-    return "".join(parts)
+    # a mapping's items are data (a column may be named like an option: 'topic')
+    parts = _MAPPED.split(message)
+    words = [_words(parts[0])]
+    for at in range(1, len(parts), 3):
+        words += [_mapped(parts[at], parts[at + 1]), _words(parts[at + 2])]
+    return "".join(words)
