@@ -10,16 +10,15 @@ an API key from an argument).
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal, cast
 
 from ._auth import APIKeyAuth, Auth, BasicAuth, BearerAuth, IAMAuth
 from ._checks import env_text
+from ._credentials import credentials_source, read_credentials
 from ._exceptions import ConfigurationError
 from ._options import OPTIONS, PRODUCE_OPTIONS, check_options
 from ._retry import Retry
@@ -28,12 +27,11 @@ from ._transports import TransportConfig, split_userinfo
 __all__ = ["AUTH_OPTIONS", "DEFAULTS", "KAFKA_OPTIONS", "Settings", "resolve"]
 
 logger = logging.getLogger("es_pandas")
-_NOT_JSON = object()
 
 _CREDENTIALS = ("api_key", "user", "password", "token")
 # secrets that are no credentials: they open certificate files, and stay in the transport
 _TLS_PASSWORDS = ("ca_password", "cert_password")
-# what a credentials JSON says of its endpoint besides the URL (see _credentials_file):
+# what a credentials JSON says of its endpoint besides the URL (see _credentials.read_credentials):
 # it goes with the URL, so a file is asked for it only if no source before the file
 # gave the run's URL
 _ENDPOINT_FIELDS = ("api_version", "verify", "ca_password", "cert", "cert_password")
@@ -257,11 +255,11 @@ def _credentials_layer(source: Callable[[], Any]) -> _Layer:
     @functools.cache
     def fields() -> dict[str, Any]:
         where = source()
-        return {} if where is None else _credentials_file(where)
+        return {} if where is None else read_credentials(where)
 
     def origin(names: list[str]) -> str:
         where = source()
-        return "the credentials given" if isinstance(where, Mapping) else _where(where)
+        return "the credentials given" if isinstance(where, Mapping) else credentials_source(where)
 
     # Only what a credentials JSON holds: other options never open the file.
     return _Layer(
@@ -377,107 +375,3 @@ def _from_environment(environ: Mapping[str, str], name: str) -> Any:
         return check_options({name: value}, [name]).get(name)
     except ConfigurationError as exc:
         raise ConfigurationError(f"{' / '.join(option.env)}: {exc}") from None
-
-
-def _where(source: str | os.PathLike[str]) -> str:
-    """A credentials source as messages name it (never the JSON itself: it holds a key)."""
-    given = os.fspath(source)
-    return "the credentials JSON given" if _inline(given) else f"credentials file {given!r}"
-
-
-def _inline(given: str) -> bool:
-    """Whether ``given`` is a credentials JSON itself, an object or the list ibmcloud
-    prints, rather than a file's path."""
-    return given.lstrip().startswith(("{", "["))
-
-
-def _service_key(found: object, where: str) -> dict[str, Any]:
-    """The fields of a service key: the JSON IBM Cloud's console gives, or what
-    ``ibmcloud resource service-key NAME --output json`` prints (a list of the key,
-    its fields under ``credentials``)."""
-    if isinstance(found, list):
-        if len(found) != 1:
-            raise ConfigurationError(
-                f"{where} is a list of {len(found)} service keys, as ibmcloud resource "
-                "service-keys prints them: keep the one to use"
-            )
-        found = found[0]
-    if not isinstance(found, Mapping):
-        raise ConfigurationError(f"{where} is not a JSON object")
-    nested = found.get("credentials")
-    # the key's own fields beside it: a file of one's own, which it is part of
-    if isinstance(nested, Mapping) and not {"kafka_http_url", "api_key", "apikey"} & found.keys():
-        return dict(nested)
-    return dict(found)
-
-
-def _credentials_file(source: str | os.PathLike[str] | Mapping[str, Any]) -> dict[str, Any]:
-    """A credentials JSON as options.
-
-    IBM Cloud's service keys carry ``kafka_http_url``, ``kafka_brokers_sasl`` (for
-    protocol kafka) and the API key as ``api_key`` and ``apikey``, and again as
-    ``password`` with the user "token". On premises, where no such file is issued, one
-    may be written with ``url`` (the REST producer endpoint), ``bootstrap_servers``,
-    ``user`` and ``password`` (a SCRAM user), ``api_version``, and the
-    certificate files: ``ca_bundle`` (es-cert.pem or es-cert.p12) with ``ca_password``,
-    and ``client_cert`` (user.crt, or user.p12) with ``client_key`` (user.key) or
-    ``client_cert_password``. Relative paths are from the JSON file's folder."""
-    folder = ""
-    if isinstance(source, Mapping):
-        fields, where = _service_key(source, "credentials"), "credentials"
-    else:
-        given = os.fspath(source)
-        where = _where(given)
-        # The JSON itself (as CI secrets hold it): never shown, it holds the key.
-        inline = _inline(given)
-        why = ""
-        try:
-            # utf-8-sig: a byte order mark, as Windows PowerShell 5 writes, is not JSON
-            parsed = json.loads(given if inline else Path(given).read_text(encoding="utf-8-sig"))
-        except OSError as exc:
-            raise ConfigurationError(f"cannot read {where}: {exc.strerror}") from None
-        except ValueError as exc:
-            # raised below, outside this block: json's error, kept as the new one's
-            # __context__ even "from None", holds the whole text (the key) as its doc;
-            # its message and position quote none of it
-            parsed = _NOT_JSON
-            if isinstance(exc, json.JSONDecodeError):
-                why = f": {exc.msg} at line {exc.lineno}, column {exc.colno}"
-        if parsed is _NOT_JSON:
-            raise ConfigurationError(f"{where} is not valid JSON{why}")
-        fields = _service_key(parsed, where)
-        folder = "" if inline else os.path.dirname(given)
-
-    def text(*keys: str) -> str | None:
-        value = next((fields[key] for key in keys if fields.get(key)), None)
-        return value.strip() if isinstance(value, str) else value
-
-    def path(key: str) -> str | None:
-        value = text(key)
-        return os.path.join(folder, os.path.expanduser(value)) if isinstance(value, str) else value
-
-    keys = [key for key in (text("api_key"), text("apikey")) if key is not None]
-    if len(keys) == 2 and keys[0] != keys[1]:
-        # IBM's service keys hold one key under both names: two are a hand edit gone wrong
-        raise ConfigurationError(f"{where}: api_key and apikey hold different keys: keep one")
-    found: dict[str, Any] = {
-        "url": text("kafka_http_url", "url"),
-        "bootstrap_servers": text("kafka_brokers_sasl", "bootstrap_servers"),
-        "api_key": text("api_key", "apikey"),
-    }
-    if found["api_key"] is None:
-        found["user"], found["password"] = text("user"), text("password")
-    certificate, key = path("client_cert"), path("client_key")
-    if key is not None and certificate is None:
-        raise ConfigurationError(f"{where}: client_key needs client_cert")
-    found |= {
-        "api_version": text("api_version"),
-        "verify": path("ca_bundle"),
-        "ca_password": text("ca_password"),
-        "cert": (certificate, key) if key is not None else certificate,
-        "cert_password": text("client_cert_password"),
-    }
-    try:
-        return check_options(found, list(found))
-    except ConfigurationError as exc:
-        raise ConfigurationError(f"{where}: {exc}") from None

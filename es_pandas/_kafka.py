@@ -8,6 +8,10 @@ librdkafka batches the records and retries them until ``message.timeout.ms``, an
 idempotent producer (``enable.idempotence``, ``acks=all``) makes a retry write nothing
 twice and keeps each partition's order. A delivery report is a row's answer: partition,
 offset and timestamp are the broker's; a report that never came in time is ``unknown``.
+
+Longer than this project's ~400-line guide on purpose: as :mod:`._engine` does for REST,
+one class holds a row's whole fate here (the topic asked for before any row, the hand
+over to librdkafka, its report, the errors that stop a run), read top to bottom.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from ._config import AUTH_OPTIONS, KAFKA_OPTIONS, Settings, resolve
 from ._exceptions import ConfigurationError
 from ._options import FILE_OPTIONS, PRODUCE_OPTIONS, check_options, parameters_doc
 from ._status import StatusFrame, Summary, Tally
+from ._status_lock import StatusLock
 
 if TYPE_CHECKING:
     from typing import Unpack
@@ -179,8 +180,6 @@ class Producer:
         dry_run: bool | Callable[[pd.DataFrame], object] = False,
         **options: Unpack[FileOptions],
     ) -> Summary | pd.DataFrame:
-        from ._journal import StatusLock
-
         checked = check_options(options, (*PRODUCE_OPTIONS, *FILE_OPTIONS))
         settings = self._settings(
             {k: v for k, v in checked.items() if k in PRODUCE_OPTIONS}, dry_run

@@ -22,8 +22,9 @@ import pytest
 
 import es_pandas
 from es_pandas._exceptions import ConfigurationError
-from es_pandas._journal import Journal, StatusLock, read_journal
+from es_pandas._journal import Journal, read_journal
 from es_pandas._status import FAILED, REJECTED, UNKNOWN, StatusBook
+from es_pandas._status_lock import StatusLock
 
 from .conftest import API_KEY, run, start, wait_for_answers
 from .test_cli import frame, write
