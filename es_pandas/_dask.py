@@ -14,7 +14,7 @@ them and sends every partition it is given with it.
 is installed, the accessor is registered as soon as ``dask.dataframe`` is imported,
 before or after ``es_pandas``.
 
-Just over this project's ~400-line guide: the accessor, its shipping of options to the
+Longer than this project's ~400-line guide: the accessor, its shipping of options to the
 workers and its import hook are one feature, read together.
 """
 
