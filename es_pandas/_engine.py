@@ -346,7 +346,7 @@ class Engine:
                     outcome = exc
                 except Exception as exc:
                     # A transport outside the contract: the request's fate is unknown.
-                    self._broken_transport(book, position, repr(exc), attempts, started)
+                    self._broken_transport(book, position, repr(exc), attempts, started, exc)
                     return
                 lost = usual = None
                 if isinstance(outcome, TransportError) and outcome.answer is not None:
@@ -801,10 +801,17 @@ class Engine:
             )
 
     def _broken_transport(
-        self, book: StatusBook, position: int, what: str, attempts: Attempts, started: float
+        self,
+        book: StatusBook,
+        position: int,
+        what: str,
+        attempts: Attempts,
+        started: float,
+        cause: BaseException | None = None,
     ) -> None:
         """An engine outside the contract (it raised something else, or returned
-        something else): the request's fate is unknown, and the run cannot go on."""
+        something else): the request's fate is unknown, and the run cannot go on; what
+        it raised is chained to the run's exception, its traceback with it."""
         message = self._scrub(
             f"the {type(self._transport).__name__} engine {what}, outside the "
             "es_pandas.transports contract; the record may have been written"
@@ -812,7 +819,7 @@ class Engine:
         book.fail(
             position, UNKNOWN, message, attempts=attempts.made, latency=time.monotonic() - started
         )
-        self._stop_run(Abort(ProduceAborted, message))
+        self._stop_run(Abort(ProduceAborted, message, cause))
 
 
 def readable_rows(

@@ -394,7 +394,7 @@ class Run:
                 f"{self.abort.message}; stopped after {done:,} of {summary.total:,} rows{rest}",
                 status,
                 summary,
-            ) from self.cause
+            ) from self.cause or self.abort.cause
         not_ok = summary.counts["ok"] != summary.total
         if not_ok and self.settings.options["errors"] == "raise" and not self.dry_run:
             raise ProduceError(
