@@ -53,6 +53,7 @@ class Producer:
             given["url"] = url
         self._given = check_options(given, PRODUCE_OPTIONS)
         self.settings = resolve([self._given])
+        self._settled = _settled(self.settings)
         # whether each URL has the v2 route: api_version="auto" asks once per producer
         self._routes: dict[str, bool] = {}
 
@@ -68,6 +69,7 @@ class Producer:
         producer = cls.__new__(cls)
         producer._given = dict(options)
         producer.settings = resolve([producer._given], auth=auth, kafka=kafka)
+        producer._settled = _settled(producer.settings)
         producer._routes = {}
         return producer
 
@@ -248,7 +250,14 @@ class Producer:
             # librdkafka's settings hold the timeouts and TLS files too
             same_kafka = reuse and not any(name in overrides for name in KAFKA_OPTIONS)
             kafka = self.settings.kafka if same_kafka else None
-            settings = resolve([overrides, self._given], auth=auth, kafka=kafka)
+            # With its credentials kept (protocol kafka: in librdkafka's settings), every
+            # option as this producer settled them: its credentials file and the
+            # environment are read once, as it is made, not at each call (a file rotated
+            # or gone under a service would send the new file's URL the old credentials,
+            # or fail calls that passed key_col only).
+            kept = kafka is not None if self.settings.kafka is not None else reuse
+            base = self._settled if kept else self._given
+            settings = resolve([overrides, base], auth=auth, kafka=kafka)
         if dry_run and settings.options.get("dead_letter"):
             raise ConfigurationError(
                 "dead_letter: a dry run sends nothing, so it writes no dead letters"
@@ -261,6 +270,22 @@ class Producer:
         settings = self._settings(check_options(options, PRODUCE_OPTIONS), dry_run)
         description = f"{settings.url} topic {topic!r}"
         return Run(settings, topic, dry_run, rows, description, routes=self._routes)
+
+
+def _settled(settings: Settings) -> dict[str, Any]:
+    """Every option ``settings`` set, wherever it came from (the credentials file, the
+    environment, a default), the TLS passwords back in: what a call that leaves the
+    credentials alone goes by under its own options."""
+    options = {
+        name: value
+        for name, value in settings.options.items()
+        if value is not None and name != "credentials"
+    }
+    passwords = {
+        "ca_password": settings.transport.ca_password,
+        "cert_password": settings.transport.cert_password,
+    }
+    return options | {name: value for name, value in passwords.items() if value is not None}
 
 
 def produce_doc(before: str = "", after: str = "") -> str:
