@@ -225,6 +225,11 @@ class TransportConfig:
         if self.proxy is not None:
             _parse_proxy(self.proxy)
 
+    def __getstate__(self) -> dict[str, object]:
+        # The TLS context it keeps cannot be pickled: a copy (another process's, a
+        # Producer handed to a spawned worker) makes its own.
+        return {name: value for name, value in self.__dict__.items() if name != "_ssl_context"}
+
     def __repr__(self) -> str:
         proxy = None if self.proxy is None else split_userinfo(self.proxy)[0]
         return (
