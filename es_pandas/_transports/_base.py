@@ -127,6 +127,10 @@ class TLSError(ConnectError):
         self.kind = kind
         self.verify_code = verify_code
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # the default would rebuild it from the message alone, without its kind
+        return type(self), (*self.args, self.kind), self.__dict__
+
 
 class ProxyError(ConnectError):
     """The proxy would not open a tunnel to the server (it answered its CONNECT with an
