@@ -39,7 +39,7 @@ from ._exceptions import (
 )
 from ._outcomes import MAYBE_WRITTEN as _MAYBE_WRITTEN
 from ._outcomes import Abort, Attempts, Decision, decide, hint
-from ._pressure import Pressure
+from ._pressure import Pacer, Pressure
 from ._retry import DOWN_SECONDS, Retry, backoff_time, parse_retry_after
 from ._status import FAILED, NOT_SENT, UNKNOWN, StatusBook
 from ._transports import AsyncTransport, Redactor, Response, TransportError, redact
@@ -129,13 +129,14 @@ class Engine:
         success_body: str,
         ordered: bool = False,
         hold_keys: bool = False,
+        pacer: Pacer | None = None,
     ) -> None:
         self._url = url
         self._transport = transport
         self._auth = auth
         self._retry = retry
         self._concurrency = concurrency
-        self.pressure = Pressure(max_rate)
+        self.pressure = Pressure(max_rate, pacer=pacer)
         self._fail_after = fail_after
         self._check_body = success_body == "event-streams"
         self._headers = dict(headers)

@@ -20,6 +20,7 @@ import pandas as pd
 from ._config import AUTH_OPTIONS, KAFKA_OPTIONS, Settings, resolve
 from ._exceptions import ConfigurationError
 from ._options import FILE_OPTIONS, PRODUCE_OPTIONS, check_options, parameters_doc
+from ._pressure import Pacer
 from ._status import StatusFrame, Summary, Tally
 
 if TYPE_CHECKING:
@@ -42,9 +43,10 @@ class Producer:
 
     Every option of :meth:`produce` can be given here as a default; a call's options
     come first, then these, then the credentials file and the environment (see
-    ``es_pandas.ENVIRONMENT_VARIABLES``). Everything is checked here, so a missing URL
-    or a credential that cannot work fails before any row is read. An IAM token is
-    fetched once and shared by the calls.
+    ``es_pandas.ENVIRONMENT_VARIABLES``), which are read here, once. Everything is
+    checked here, so a missing URL or a credential that cannot work fails before any row
+    is read. An IAM token is fetched once and shared by the calls, and ``max_rate``
+    caps the calls together, however many run at once.
     """
 
     def __init__(self, url: str | None = None, /, **options: Unpack[ProduceOptions]) -> None:
@@ -56,6 +58,8 @@ class Producer:
         self._settled = _settled(self.settings)
         # whether each URL has the v2 route: api_version="auto" asks once per producer
         self._routes: dict[str, bool] = {}
+        # its calls' max_rate caps them together, however many run at once
+        self._pacer: Pacer | None = Pacer()
 
     @classmethod
     def _resolved(
@@ -71,6 +75,8 @@ class Producer:
         producer.settings = resolve([producer._given], auth=auth, kafka=kafka)
         producer._settled = _settled(producer.settings)
         producer._routes = {}
+        # a Dask worker's partitions keep a max_rate each, as they always have
+        producer._pacer = None
         return producer
 
     def __repr__(self) -> str:
@@ -223,7 +229,14 @@ class Producer:
             # the wait; and where a Ctrl-C that does leaves no journal behind.
             load.open()
             run = Run(
-                settings, topic, dry_run, load.total, f"{load.name} -> {topic}", tally, self._routes
+                settings,
+                topic,
+                dry_run,
+                load.total,
+                f"{load.name} -> {topic}",
+                tally,
+                self._routes,
+                self._pacer,
             )
             summary = run_blocking(
                 functools.partial(run.file, load),
@@ -269,7 +282,9 @@ class Producer:
 
         settings = self._settings(check_options(options, PRODUCE_OPTIONS), dry_run)
         description = f"{settings.url} topic {topic!r}"
-        return Run(settings, topic, dry_run, rows, description, routes=self._routes)
+        return Run(
+            settings, topic, dry_run, rows, description, routes=self._routes, pacer=self._pacer
+        )
 
 
 def _settled(settings: Settings) -> dict[str, Any]:
