@@ -93,6 +93,10 @@ class Pacer:
         self._lock = threading.Lock()
         self._next = 0.0
 
+    def __reduce__(self) -> tuple[type[Pacer], tuple[()]]:
+        # a copy (a Producer handed to another process) paces its own calls
+        return Pacer, ()
+
     def book(self, slot: float, rate: float) -> float:
         """The start of a request that may start at ``slot`` at the earliest, spaced
         ``1/rate`` after the last one booked here."""
