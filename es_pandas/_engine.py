@@ -39,7 +39,7 @@ from ._exceptions import (
 )
 from ._outcomes import MAYBE_WRITTEN as _MAYBE_WRITTEN
 from ._outcomes import Abort, Attempts, Decision, decide, hint
-from ._pressure import Pressure
+from ._pressure import Pacer, Pressure
 from ._retry import DOWN_SECONDS, Retry, backoff_time, parse_retry_after
 from ._status import FAILED, NOT_SENT, UNKNOWN, StatusBook
 from ._transports import AsyncTransport, Redactor, Response, TransportError, redact
@@ -129,13 +129,14 @@ class Engine:
         success_body: str,
         ordered: bool = False,
         hold_keys: bool = False,
+        pacer: Pacer | None = None,
     ) -> None:
         self._url = url
         self._transport = transport
         self._auth = auth
         self._retry = retry
         self._concurrency = concurrency
-        self.pressure = Pressure(max_rate)
+        self.pressure = Pressure(max_rate, pacer=pacer)
         self._fail_after = fail_after
         self._check_body = success_body == "event-streams"
         self._headers = dict(headers)
@@ -346,7 +347,7 @@ class Engine:
                     outcome = exc
                 except Exception as exc:
                     # A transport outside the contract: the request's fate is unknown.
-                    self._broken_transport(book, position, repr(exc), attempts, started)
+                    self._broken_transport(book, position, repr(exc), attempts, started, exc)
                     return
                 lost = usual = None
                 if isinstance(outcome, TransportError) and outcome.answer is not None:
@@ -801,10 +802,17 @@ class Engine:
             )
 
     def _broken_transport(
-        self, book: StatusBook, position: int, what: str, attempts: Attempts, started: float
+        self,
+        book: StatusBook,
+        position: int,
+        what: str,
+        attempts: Attempts,
+        started: float,
+        cause: BaseException | None = None,
     ) -> None:
         """An engine outside the contract (it raised something else, or returned
-        something else): the request's fate is unknown, and the run cannot go on."""
+        something else): the request's fate is unknown, and the run cannot go on; what
+        it raised is chained to the run's exception, its traceback with it."""
         message = self._scrub(
             f"the {type(self._transport).__name__} engine {what}, outside the "
             "es_pandas.transports contract; the record may have been written"
@@ -812,7 +820,7 @@ class Engine:
         book.fail(
             position, UNKNOWN, message, attempts=attempts.made, latency=time.monotonic() - started
         )
-        self._stop_run(Abort(ProduceAborted, message))
+        self._stop_run(Abort(ProduceAborted, message, cause))
 
 
 def readable_rows(

@@ -19,7 +19,7 @@ ProduceInterrupted (a KeyboardInterrupt)  Ctrl-C: carries the partial .status an
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._status import StatusFrame, Summary
@@ -58,6 +58,11 @@ class ProduceError(EventStreamsError):
         super().__init__(message)
         self.status = status
         self.summary = summary if summary is not None else status.summary
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt with its status where it is unpickled (an error raised in a worker
+        # process): the default would call __init__ with the message alone.
+        return type(self), (*self.args, self.status, self.summary), self.__dict__
 
 
 class ProduceAborted(ProduceError):
@@ -112,3 +117,6 @@ class ProduceInterrupted(KeyboardInterrupt):
         super().__init__("interrupted; the partial status frame is in .status")
         self.status = status
         self.summary = summary if summary is not None else status.summary
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.status, self.summary), self.__dict__

@@ -90,6 +90,8 @@ class Abort:
 
     error: type[ProduceAborted]
     message: str
+    #: the exception behind it, when one is (a custom engine's own), to chain
+    cause: BaseException | None = None
 
 
 class Decision(NamedTuple):

@@ -32,12 +32,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Pressure", "Slowdown"]
+__all__ = ["Pacer", "Pressure", "Slowdown"]
 
 #: the share of answers that push back where the rate settles
 TARGET = 0.005
@@ -83,16 +84,41 @@ class Slowdown:
         )
 
 
+class Pacer:
+    """Starts spaced across runs: a Producer's calls, on any thread or event loop, book
+    their requests' starts here as well as in their own :class:`Pressure`, so that its
+    rate caps them together (a service's calls of a row or two each went at once)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._next = 0.0
+
+    def __reduce__(self) -> tuple[type[Pacer], tuple[()]]:
+        # a copy (a Producer handed to another process) paces its own calls
+        return Pacer, ()
+
+    def book(self, slot: float, rate: float) -> float:
+        """The start of a request that may start at ``slot`` at the earliest, spaced
+        ``1/rate`` after the last one booked here."""
+        with self._lock:
+            slot = max(slot, self._next)
+            self._next = slot + 1.0 / rate
+            return slot
+
+
 class Pressure:
     """The run's rate: :meth:`book` before each request, :meth:`answered` after each
-    HTTP answer. ``max_rate`` caps it; ``"auto"`` also watches latency."""
+    HTTP answer. ``max_rate`` caps it; ``"auto"`` also watches latency. A ``pacer``
+    spaces the starts of other runs' limited requests from this run's too."""
 
     def __init__(
         self,
         max_rate: float | Literal["auto"] | None,
         clock: Callable[[], float] = time.monotonic,
+        pacer: Pacer | None = None,
     ) -> None:
         self._clock = clock
+        self._pacer = pacer
         self._ceiling = max_rate if isinstance(max_rate, float) else math.inf
         self._watch_latency = max_rate == "auto"
         #: requests per second now (infinite: not limited)
@@ -164,6 +190,8 @@ class Pressure:
         if self.rate == math.inf:
             return now
         slot = max(now, self._next)
+        if self._pacer is not None:
+            slot = self._pacer.book(slot, self.rate)
         self._next = slot + 1.0 / self.rate
         return slot
 

@@ -20,6 +20,7 @@ import pandas as pd
 from ._config import AUTH_OPTIONS, KAFKA_OPTIONS, Settings, resolve
 from ._exceptions import ConfigurationError
 from ._options import FILE_OPTIONS, PRODUCE_OPTIONS, check_options, parameters_doc
+from ._pressure import Pacer
 from ._status import StatusFrame, Summary, Tally
 from ._status_lock import StatusLock
 
@@ -43,9 +44,10 @@ class Producer:
 
     Every option of :meth:`produce` can be given here as a default; a call's options
     come first, then these, then the credentials file and the environment (see
-    ``es_pandas.ENVIRONMENT_VARIABLES``). Everything is checked here, so a missing URL
-    or a credential that cannot work fails before any row is read. An IAM token is
-    fetched once and shared by the calls.
+    ``es_pandas.ENVIRONMENT_VARIABLES``), which are read here, once. Everything is
+    checked here, so a missing URL or a credential that cannot work fails before any row
+    is read. An IAM token is fetched once and shared by the calls, and ``max_rate``
+    caps the calls together, however many run at once.
     """
 
     def __init__(self, url: str | None = None, /, **options: Unpack[ProduceOptions]) -> None:
@@ -54,8 +56,11 @@ class Producer:
             given["url"] = url
         self._given = check_options(given, PRODUCE_OPTIONS)
         self.settings = resolve([self._given])
+        self._settled = _settled(self.settings)
         # whether each URL has the v2 route: api_version="auto" asks once per producer
         self._routes: dict[str, bool] = {}
+        # its calls' max_rate caps them together, however many run at once
+        self._pacer: Pacer | None = Pacer()
 
     @classmethod
     def _resolved(
@@ -69,7 +74,10 @@ class Producer:
         producer = cls.__new__(cls)
         producer._given = dict(options)
         producer.settings = resolve([producer._given], auth=auth, kafka=kafka)
+        producer._settled = _settled(producer.settings)
         producer._routes = {}
+        # a Dask worker's partitions keep a max_rate each, as they always have
+        producer._pacer = None
         return producer
 
     def __repr__(self) -> str:
@@ -220,7 +228,14 @@ class Producer:
             # the wait; and where a Ctrl-C that does leaves no journal behind.
             load.open()
             run = Run(
-                settings, topic, dry_run, load.total, f"{load.name} -> {topic}", tally, self._routes
+                settings,
+                topic,
+                dry_run,
+                load.total,
+                f"{load.name} -> {topic}",
+                tally,
+                self._routes,
+                self._pacer,
             )
             summary = run_blocking(
                 functools.partial(run.file, load),
@@ -247,7 +262,14 @@ class Producer:
             # librdkafka's settings hold the timeouts and TLS files too
             same_kafka = reuse and not any(name in overrides for name in KAFKA_OPTIONS)
             kafka = self.settings.kafka if same_kafka else None
-            settings = resolve([overrides, self._given], auth=auth, kafka=kafka)
+            # With its credentials kept (protocol kafka: in librdkafka's settings), every
+            # option as this producer settled them: its credentials file and the
+            # environment are read once, as it is made, not at each call (a file rotated
+            # or gone under a service would send the new file's URL the old credentials,
+            # or fail calls that passed key_col only).
+            kept = kafka is not None if self.settings.kafka is not None else reuse
+            base = self._settled if kept else self._given
+            settings = resolve([overrides, base], auth=auth, kafka=kafka)
         if dry_run and settings.options.get("dead_letter"):
             raise ConfigurationError(
                 "dead_letter: a dry run sends nothing, so it writes no dead letters"
@@ -259,7 +281,25 @@ class Producer:
 
         settings = self._settings(check_options(options, PRODUCE_OPTIONS), dry_run)
         description = f"{settings.url} topic {topic!r}"
-        return Run(settings, topic, dry_run, rows, description, routes=self._routes)
+        return Run(
+            settings, topic, dry_run, rows, description, routes=self._routes, pacer=self._pacer
+        )
+
+
+def _settled(settings: Settings) -> dict[str, Any]:
+    """Every option ``settings`` set, wherever it came from (the credentials file, the
+    environment, a default), the TLS passwords back in: what a call that leaves the
+    credentials alone goes by under its own options."""
+    options = {
+        name: value
+        for name, value in settings.options.items()
+        if value is not None and name != "credentials"
+    }
+    passwords = {
+        "ca_password": settings.transport.ca_password,
+        "cert_password": settings.transport.cert_password,
+    }
+    return options | {name: value for name, value in passwords.items() if value is not None}
 
 
 def produce_doc(before: str = "", after: str = "") -> str:

@@ -41,6 +41,7 @@ from ._files import FileLoad
 from ._kafka import KafkaEngine
 from ._librdkafka import RecordingProducer
 from ._outcomes import Abort
+from ._pressure import Pacer
 from ._progress import ProgressEvent, make_reporter
 from ._status import OK, REJECTED, Chunk, StatusBook, StatusFrame, Summary, Tally
 from ._transports import (
@@ -78,6 +79,7 @@ class Run:
         description: str,
         tally: Tally | None = None,
         routes: dict[str, bool] | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.settings = settings
         self.topic = topic
@@ -89,6 +91,8 @@ class Run:
         #: whether each URL has the v2 route, as found out by "auto" (a Producer's
         #: runs share it: a route does not come and go between calls)
         self._routes = {} if routes is None else routes
+        #: spaces the starts of a Producer's runs together, by their max_rate
+        self._pacer = pacer
         #: why the run stopped early, and the exception behind it (set by send)
         self.abort: Abort | None = None
         self.cause: BaseException | None = None
@@ -154,6 +158,7 @@ class Run:
                 success_body=options["success_body"],
                 ordered=options["ordering"] == "key",
                 hold_keys=options["on_key_error"] == "hold",
+                pacer=self._pacer,
             )
         )
         if self._stopping:
@@ -394,7 +399,7 @@ class Run:
                 f"{self.abort.message}; stopped after {done:,} of {summary.total:,} rows{rest}",
                 status,
                 summary,
-            ) from self.cause
+            ) from self.cause or self.abort.cause
         not_ok = summary.counts["ok"] != summary.total
         if not_ok and self.settings.options["errors"] == "raise" and not self.dry_run:
             raise ProduceError(

@@ -1595,6 +1595,9 @@ def test_a_custom_engine_outside_the_contract_never_loses_a_row(engine: str, mis
         stored = server.stored_rows()
     error = raised.value
     assert isinstance(error, es_pandas.ProduceAborted)
+    if misdeed == "raise":
+        # the engine's own exception, with its traceback, for whoever debugs the engine
+        assert isinstance(error.__cause__, ValueError)
     status = error.status
     assert len(stored) >= 5
     outcomes = status["status"].iloc[stored]

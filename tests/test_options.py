@@ -65,6 +65,24 @@ def test_the_producer_keeps_its_credentials_across_calls(hour_tokens) -> None:
         producer.produce(ROWS, "single", api_key="another-key")
 
 
+def test_the_producer_reads_its_credentials_file_and_environment_once(
+    es, tmp_path, monkeypatch
+) -> None:
+    """A service's Producer, made at start, goes by what its file and environment said
+    then: a call with options of its own read them again, so one whose file was gone
+    failed, and one whose file named another URL sent it the old credentials."""
+    path = tmp_path / "service-key.json"
+    path.write_text(json.dumps({"kafka_http_url": es.url, "api_key": API_KEY}))
+    monkeypatch.setenv("ES_PANDAS_API_VERSION", "v2")
+    producer = Producer(credentials=str(path), progress=False)
+    path.unlink()
+    monkeypatch.setenv("ES_PANDAS_API_VERSION", "v1")
+    assert ok(producer.produce(ROWS, "single", concurrency=3))
+    path.write_text(json.dumps({"kafka_http_url": "http://127.0.0.1:1", "api_key": "other-key"}))
+    status = producer.produce(ROWS, "single", concurrency=3)
+    assert ok(status) and status.attrs["api_version"] == "v2"
+
+
 def test_unknown_keywords_are_type_errors_everywhere(es, tmp_path) -> None:
     path = tmp_path / "rows.csv"
     ROWS.to_csv(path, index=False)

@@ -484,3 +484,29 @@ def read_status_file(path: Path) -> pd.DataFrame:
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
     return pd.read_csv(path, dtype={"trace": "string"})
+
+
+def test_the_errors_of_a_run_pickle_with_their_status(es) -> None:
+    """An error raised in a worker process (a ProcessPoolExecutor's, multiprocessing's)
+    is pickled back to the parent: one that could not be rebuilt there (its __init__
+    takes the status) broke the whole pool (BrokenProcessPool), the error lost."""
+    import pickle
+
+    from es_pandas.transports import TLSError
+
+    frame = pd.DataFrame({"k": ["a", None], "v": [1, 2]})
+    raised: list[BaseException] = []
+    for options in ({"errors": "raise"}, {"api_key": "another-key"}):
+        with pytest.raises(es_pandas.ProduceError) as caught:
+            produce(es, frame, key_col="k", **options)
+        raised.append(caught.value)
+    status = raised[0].status  # type: ignore[attr-defined]
+    raised.append(es_pandas.ProduceInterrupted(status))
+    raised.append(TLSError("untrusted", "verify", verify_code=20))
+    for error in raised:
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is type(error) and str(copy) == str(error)
+        assert vars(copy).keys() == vars(error).keys()
+        if isinstance(error, es_pandas.ProduceError | es_pandas.ProduceInterrupted):
+            pd.testing.assert_frame_equal(copy.status, error.status)
+            assert str(copy.summary) == str(error.summary)

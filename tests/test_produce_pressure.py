@@ -5,6 +5,8 @@ measured by benchmarks/produce.py (scenario "pressure")."""
 
 from __future__ import annotations
 
+import concurrent.futures
+import time
 from collections.abc import Iterator
 
 import pandas as pd
@@ -82,3 +84,27 @@ def test_max_rate_auto_and_its_flag(es: LocalEventStreams) -> None:
     assert "--max-rate must be a positive number of requests per second, or 'auto'" in (
         result.stderr
     )
+
+
+def test_a_producers_max_rate_caps_its_calls_together(es: LocalEventStreams) -> None:
+    """A service's Producer(max_rate=...), reused for calls of a row or two, from one
+    thread or several: each call kept a rate of its own, so each call's first request
+    went at once (a row a call at 10/s sent 170 requests/s) and concurrent calls each
+    had the whole rate."""
+    es.clear_faults()
+    producer = es_pandas.Producer(es.url, api_key=API_KEY, max_rate=20, progress=False)
+    one = ROWS.head(1)
+    producer.produce(one, "t")  # the v2 route asked, and a first request at once
+    started = time.monotonic()
+    for _ in range(10):
+        assert (producer.produce(one, "t")["status"] == "ok").all()
+    assert time.monotonic() - started >= 9 / 20
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        started = time.monotonic()
+        statuses = list(pool.map(lambda _: producer.produce(ROWS.head(5), "t"), range(4)))
+    assert all((status["status"] == "ok").all() for status in statuses)
+    assert time.monotonic() - started >= 19 / 20
+    # a call that lifts the cap is not held by the others
+    started = time.monotonic()
+    producer.produce(ROWS.head(20), "t", max_rate=float("inf"))
+    assert time.monotonic() - started < 19 / 20

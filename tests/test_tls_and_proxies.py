@@ -7,6 +7,7 @@ test_on_premises.py."""
 from __future__ import annotations
 
 import os
+import pickle
 import ssl
 import subprocess
 import sys
@@ -50,6 +51,18 @@ def test_mutual_tls(mtls_server, pki, engine: str, form: str) -> None:
     )
     assert ok(status)
     assert len(mtls_server.read("t")) >= len(ROWS)
+
+
+def test_a_producer_over_tls_pickles_for_another_process(mtls_server, pki) -> None:
+    """A Producer handed to a worker process that is spawned (macOS' default; forkserver,
+    Python 3.14's on Linux) is pickled: its TLS context, made once and kept, cannot be,
+    and a copy makes its own."""
+    producer = es_pandas.Producer(
+        mtls_server.url, verify=pki.ca_pem, cert=pki.client_pem, progress=False
+    )
+    assert ok(producer.produce(ROWS, "t"))
+    copy = pickle.loads(pickle.dumps(producer))
+    assert ok(copy.produce(ROWS, "t"))
 
 
 def test_client_certificate_from_the_environment(mtls_server, pki, monkeypatch) -> None:

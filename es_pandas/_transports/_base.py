@@ -127,6 +127,10 @@ class TLSError(ConnectError):
         self.kind = kind
         self.verify_code = verify_code
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # the default would rebuild it from the message alone, without its kind
+        return type(self), (*self.args, self.kind), self.__dict__
+
 
 class ProxyError(ConnectError):
     """The proxy would not open a tunnel to the server (it answered its CONNECT with an
@@ -224,6 +228,11 @@ class TransportConfig:
                 raise ConfigurationError(f"cert: no certificate file at {path!r}")
         if self.proxy is not None:
             _parse_proxy(self.proxy)
+
+    def __getstate__(self) -> dict[str, object]:
+        # The TLS context it keeps cannot be pickled: a copy (another process's, a
+        # Producer handed to a spawned worker) makes its own.
+        return {name: value for name, value in self.__dict__.items() if name != "_ssl_context"}
 
     def __repr__(self) -> str:
         proxy = None if self.proxy is None else split_userinfo(self.proxy)[0]
