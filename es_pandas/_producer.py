@@ -179,6 +179,39 @@ class Producer:
         run = self._run(topic, options, dry_run, len(frame))
         return await run.frame(frame)
 
+    @overload
+    def produce_file(
+        self,
+        path: str | os.PathLike[str],
+        topic: str,
+        /,
+        *,
+        dry_run: Literal[False] | Callable[[pd.DataFrame], object] = False,
+        **options: Unpack[FileOptions],
+    ) -> Summary: ...
+
+    @overload
+    def produce_file(
+        self,
+        path: str | os.PathLike[str],
+        topic: str,
+        /,
+        *,
+        dry_run: Literal[True],
+        **options: Unpack[FileOptions],
+    ) -> pd.DataFrame: ...
+
+    @overload
+    def produce_file(
+        self,
+        path: str | os.PathLike[str],
+        topic: str,
+        /,
+        *,
+        dry_run: bool | Callable[[pd.DataFrame], object],
+        **options: Unpack[FileOptions],
+    ) -> Summary | pd.DataFrame: ...
+
     def produce_file(
         self,
         path: str | os.PathLike[str],
@@ -382,6 +415,39 @@ instead (for files too large to hold), and the :class:`Summary` counts them as `
 
 Returns the run's :class:`Summary`.
 """
+
+
+@overload
+def produce_file(
+    path: str | os.PathLike[str],
+    topic: str,
+    *,
+    producer: Producer | None = None,
+    dry_run: Literal[False] | Callable[[pd.DataFrame], object] = False,
+    **options: Unpack[FileOptions],
+) -> Summary: ...
+
+
+@overload
+def produce_file(
+    path: str | os.PathLike[str],
+    topic: str,
+    *,
+    producer: Producer | None = None,
+    dry_run: Literal[True],
+    **options: Unpack[FileOptions],
+) -> pd.DataFrame: ...
+
+
+@overload
+def produce_file(
+    path: str | os.PathLike[str],
+    topic: str,
+    *,
+    producer: Producer | None = None,
+    dry_run: bool | Callable[[pd.DataFrame], object],
+    **options: Unpack[FileOptions],
+) -> Summary | pd.DataFrame: ...
 
 
 def produce_file(

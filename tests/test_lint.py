@@ -29,3 +29,14 @@ def test_mypy_strict(platform: str) -> None:
         [sys.executable, "-m", "mypy", *command], cwd=ROOT, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_users_typed_code_is_checked() -> None:
+    """What an editor and mypy see of the public API: return types by dry_run, and each
+    wrong option name, type or value an error (tests/typing/user_code.py)."""
+    pytest.importorskip("mypy")
+    command = ["--strict", "--cache-dir", ".mypy_cache/user", "tests/typing/user_code.py"]
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", *command], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
