@@ -109,6 +109,13 @@ _RUN_WIDE = (
 # again later (once the topic is created, say) tries afresh.
 _STOP_HELD_SECONDS = 10.0
 _stops: dict[str, tuple[str, str, float]] = {}
+# Where the scheduler keeps each call's partitions' runs (its metadata); and what a row
+# of a partition run again says when this run did not write it.
+_RUNS = "es_pandas-runs"
+_EARLIER_RUN = (
+    "an earlier run of this partition may have written it (Dask ran the partition again: "
+    "a worker was lost, or the status was computed again)"
+)
 
 
 class _Shipped:
@@ -181,6 +188,17 @@ def _produce_partition(
     number = 0 if partition_info is None else partition_info["number"]
     own = None if dead_letter is None else dead_letter.replace("*", str(number))
     producer = _producer(shipped)
+    runs = _runs(shipped.call, number)
+    earlier = runs is not None and runs.started()
+    status = _sent(frame, topic, shipped, producer, own)
+    if runs is not None:
+        runs.ended(earlier or bool(status["status"].isin(["ok", "unknown"]).any()))
+    return _after_earlier_run(status) if earlier else status
+
+
+def _sent(
+    frame: pd.DataFrame, topic: str, shipped: _Shipped, producer: Producer, own: str | None
+) -> StatusFrame:
     stopped = _stop_met(shipped.call)
     if stopped is not None:
         return _not_sent(frame, producer, own, *stopped)
@@ -201,6 +219,53 @@ def _produce_partition(
             # raised on the client once every partition has ended (see produce)
             status.attrs["stopped"] = (type(exc).__name__, str(exc))
         return status
+
+
+class _Runs:
+    """The scheduler's word on the runs of one partition of a call: Dask runs a
+    partition again when the worker running it, or holding its status, is lost (and
+    when a lazy status is computed again), and an earlier run may have written its rows."""
+
+    def __init__(self, client: Any, call: str, number: int) -> None:
+        self._client = client
+        self._path = [_RUNS, call, str(number)]
+
+    def started(self) -> bool:
+        """Marks this run as started; whether an earlier one may have written rows (it
+        started and never ended, or it wrote some)."""
+        earlier = self._client.get_metadata(self._path, None)
+        self._client.set_metadata(self._path, "started")
+        return earlier in ("started", "wrote")
+
+    def ended(self, wrote: bool) -> None:
+        self._client.set_metadata(self._path, "wrote" if wrote else "none")
+
+
+def _runs(call: str, number: int) -> _Runs | None:
+    """The runs of partition ``number`` of ``call``, on a dask.distributed worker (other
+    schedulers lose no worker, and run a partition once a compute)."""
+    if "distributed" not in sys.modules:
+        return None
+    from distributed import get_client, get_worker
+
+    try:
+        get_worker()
+    except ValueError:
+        return None
+    return _Runs(get_client(), call, number)
+
+
+def _after_earlier_run(status: StatusFrame) -> StatusFrame:
+    """The status of a partition run again after a run that may have written its rows:
+    an ok row may be in Kafka twice (``maybe_duplicate``), and a row this run did not
+    write may be there all the same (``unknown``, as a row whose answer was lost)."""
+    ok = status["status"].eq("ok").to_numpy()
+    status["maybe_duplicate"] = status["maybe_duplicate"].to_numpy() | ok
+    lost = status["status"].isin(["failed", "not_sent"])
+    why = status["error"].fillna("not sent").radd(f"{_EARLIER_RUN}; this run: ")
+    status["error"] = status["error"].mask(lost, why)
+    status["status"] = status["status"].mask(lost, "unknown")
+    return status
 
 
 def _stop_met(call: str) -> tuple[str, str] | None:

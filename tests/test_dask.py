@@ -6,10 +6,13 @@ process, and nothing sent before a lazy status is computed."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
 import textwrap
+import time
+from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -528,3 +531,34 @@ def test_a_service_that_stops_answering_mid_call_raises_service_unavailable(
     assert type(caught.value) is es_pandas.ServiceUnavailable, repr(caught.value)
     assert str(caught.value).startswith("2 of 2 partitions stopped early, the first with: ")
     assert "stopped answering" in str(caught.value)
+
+
+def test_a_partition_whose_worker_is_lost_mid_run_flags_the_rows_it_may_have_written_twice(
+    client, es, topic, tmp_path
+) -> None:
+    """Dask runs a partition again when the worker running it dies (the OOM killer, a
+    node lost): the rows the first run wrote were written again, and the summary said
+    every row ok once, no possible duplicate."""
+    marker = str(tmp_path / "killed")
+
+    def die_once(row: dict) -> dict:
+        # on the first run of the second partition's row 45, its worker process dies
+        if row["order_id"] == "o-105" and not os.path.exists(marker):
+            open(marker, "w").close()
+            time.sleep(0.5)  # the rows before it reach the server
+            os._exit(1)
+        return {}
+
+    frame = orders(180)
+    options = {"url": es.url, "api_key": SECRET, "key_col": "order_id", "concurrency": 1}
+    status = dd.from_pandas(frame, npartitions=3).es.produce(
+        topic, header_cols=die_once, chunksize=5, compute=False, **options
+    )
+    computed = status.compute()
+    assert os.path.exists(marker)
+    landed = Counter(record.key.decode() for record in es.read(topic))
+    twice = {key for key, n in landed.items() if n > 1}
+    assert twice and set(landed) == set(frame["order_id"])
+    assert (computed["status"] == "ok").all()
+    flagged = set(frame.loc[computed["maybe_duplicate"], "order_id"])
+    assert twice <= flagged <= set(frame["order_id"][60:120])  # the lost partition's
