@@ -255,6 +255,15 @@ def _runs(call: str, number: int) -> _Runs | None:
     return _Runs(get_client(), call, number)
 
 
+def _forget_runs(call: str) -> None:
+    """Drops what the scheduler keeps of the runs of ``call``'s partitions, once its
+    statuses are in (a lazy status's are kept as long as the cluster: it may be computed
+    again)."""
+    client = _distributed_client()
+    if client is not None:
+        client.set_metadata([_RUNS, call], {})
+
+
 def _after_earlier_run(status: StatusFrame) -> StatusFrame:
     """The status of a partition run again after a run that may have written its rows:
     an ok row may be in Kafka twice (``maybe_duplicate``), and a row this run did not
@@ -444,10 +453,11 @@ class DaskEventStreamsAccessor:
         meta = StatusBook(0, record_ids=settings.options["record_id"] is not None).to_frame(
             self._frame._meta.index
         )
+        shipped = _ship(settings)
         status = self._frame.map_partitions(
             _produce_partition,
             topic,
-            _ship(settings),
+            shipped,
             dead_letter,
             meta=meta,
             token=f"es-produce-{topic}",
@@ -458,7 +468,10 @@ class DaskEventStreamsAccessor:
         tallies = status.map_partitions(_partition_tally, meta=_tally_meta())
         wanted = [tallies] if errors != "raise" else [tallies, status[status["status"] != "ok"]]
         started = time.monotonic()
-        computed = _compute(wanted, bar=progress is True)
+        try:
+            computed = _compute(wanted, bar=progress is True)
+        finally:
+            _forget_runs(shipped.call)
         summary = _summary(computed[0], time.monotonic() - started, dead_letter)
         rate = summary.rate
         logger.info(

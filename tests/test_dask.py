@@ -562,3 +562,10 @@ def test_a_partition_whose_worker_is_lost_mid_run_flags_the_rows_it_may_have_wri
     assert (computed["status"] == "ok").all()
     flagged = set(frame.loc[computed["maybe_duplicate"], "order_id"])
     assert twice <= flagged <= set(frame["order_id"][60:120])  # the lost partition's
+
+    # the scheduler keeps each partition's runs while a status may be computed again:
+    # a call that computes its own keeps none once it has them
+    before = client.get_metadata([es_pandas._dask._RUNS])
+    assert dd.from_pandas(frame, npartitions=3).es.produce(topic, **options).counts["ok"] == 180
+    kept = client.get_metadata([es_pandas._dask._RUNS])
+    assert [kept[call] for call in set(kept) - set(before)] == [{}]
