@@ -66,6 +66,7 @@ from ._status import (
     Summary,
     Tally,
 )
+from ._wire.columns import unsendable
 from ._wire.limits import check_topic
 
 if TYPE_CHECKING:
@@ -317,6 +318,27 @@ def _not_sent(
     return status
 
 
+def _unsendable_column(meta: pd.DataFrame, options: Mapping[str, Any]) -> str | None:
+    """Why a column the run sends has a dtype none of whose values can be sent
+    (periods, intervals, complex numbers), as the encoder says it; None if none has.
+    Each partition's run would refuse it, on the workers, once computed."""
+    meta = drop_dead_letter_columns(meta)
+    if options["value_col"] is not None:
+        sent = [options["value_col"]]
+    elif isinstance(options["value_cols"], list | tuple):
+        sent = list(options["value_cols"])
+    else:
+        sent = list(meta.columns)
+    if isinstance(options["header_cols"], list | tuple):
+        sent += options["header_cols"]
+    sent += [options["key_col"], None if options["record_id"] == "hash" else options["record_id"]]
+    for name, dtype in meta.dtypes.items():
+        problem = unsendable(dtype) if name is not None and name in sent else None
+        if problem is not None:
+            return f"column {name!r} is {dtype}: {problem}"
+    return None
+
+
 def _partition_tally(status: pd.DataFrame) -> pd.DataFrame:
     """A partition's status as one row of counts (and its errors, counted): what a
     summary needs, without the rows."""
@@ -450,6 +472,10 @@ class DaskEventStreamsAccessor:
                 f"dead_letter: each partition writes its own file, so the path needs a * "
                 f"for the partition's number (as Dask's to_csv): not {dead_letter!r}"
             )
+        problem = _unsendable_column(self._frame._meta, settings.options)
+        if problem is not None:
+            # as df.es.produce says it, before anything is sent: here, before a graph
+            raise ConfigurationError(problem)
         meta = StatusBook(0, record_ids=settings.options["record_id"] is not None).to_frame(
             self._frame._meta.index
         )

@@ -569,3 +569,19 @@ def test_a_partition_whose_worker_is_lost_mid_run_flags_the_rows_it_may_have_wri
     assert dd.from_pandas(frame, npartitions=3).es.produce(topic, **options).counts["ok"] == 180
     kept = client.get_metadata([es_pandas._dask._RUNS])
     assert [kept[call] for call in set(kept) - set(before)] == [{}]
+
+
+def test_a_column_no_value_of_which_can_be_sent_is_refused_before_a_graph_is_built() -> None:
+    """As df.es.produce refuses it before anything is sent: the graph was built, and
+    each partition's run refused it on the workers, once computed."""
+    frame = pd.DataFrame({"k": ["a", "b"], "p": pd.period_range("2024-01", periods=2, freq="M")})
+    ddf = dd.from_pandas(frame, npartitions=2)
+    url = "http://127.0.0.1:9"  # never asked
+    with pytest.raises(ConfigurationError) as caught:
+        frame.es.produce("t", key_col="k", url=url, api_key=SECRET)
+    with pytest.raises(ConfigurationError, match=r"^column 'p' is period") as raised:
+        ddf.es.produce("t", key_col="k", url=url, api_key=SECRET, compute=False)
+    assert str(raised.value) == str(caught.value)
+    # a column that is not sent is no matter
+    status = ddf.es.produce("t", key_col="k", value_cols=["k"], url=url, compute=False)
+    assert status.npartitions == 2
