@@ -31,10 +31,11 @@ import sys
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
+import numpy as np
 import pandas as pd
 
 from . import _exceptions
@@ -68,6 +69,7 @@ from ._status import (
 )
 from ._wire.columns import unsendable
 from ._wire.limits import check_topic
+from ._wire.values import Unreadable
 
 if TYPE_CHECKING:
     from typing import Unpack
@@ -183,9 +185,11 @@ def _produce_partition(
     topic: str,
     shipped: _Shipped,
     dead_letter: str | None,
+    kinds: Mapping[Hashable, str] | None = None,
     partition_info: dict[str, Any] | None = None,
 ) -> StatusFrame:
     """One partition sent (on a worker); its status, even when its run stopped early."""
+    frame = frame if kinds is None else _as_numbers_of(frame, kinds)
     number = 0 if partition_info is None else partition_info["number"]
     own = None if dead_letter is None else dead_letter.replace("*", str(number))
     producer = _producer(shipped)
@@ -316,6 +320,59 @@ def _not_sent(
         status.attrs["dead_letters"] = (dead.path, tally.dead_letters)
     status.attrs["stopped"] = (kind, message)
     return status
+
+
+def _number_kind(dtype: object) -> str | None:
+    """ "i" for an int dtype (numpy's, nullable or Arrow), "f" for a float one, else None."""
+    numpy_dtype = dtype if isinstance(dtype, np.dtype) else getattr(dtype, "numpy_dtype", None)
+    if not isinstance(numpy_dtype, np.dtype) or numpy_dtype.kind not in "iuf":
+        return None
+    return "f" if numpy_dtype.kind == "f" else "i"
+
+
+def _number_kinds(meta: pd.DataFrame) -> dict[Hashable, str]:
+    """The Dask frame's int and float columns, each "i" or "f" (:func:`_number_kind`)."""
+    kinds = {name: _number_kind(dtype) for name, dtype in meta.dtypes.items()}
+    return {name: kind for name, kind in kinds.items() if kind is not None}
+
+
+def _as_numbers_of(frame: pd.DataFrame, kinds: Mapping[Hashable, str]) -> pd.DataFrame:
+    """``frame`` (a partition) with each column that is a float where the Dask frame's
+    is an int, or an int where it is a float, as the Dask frame's: a partition's dtype
+    is its own (files of two schemas; an int column with a null is float in pandas), and
+    its ints would go as ``1`` from one partition and ``1.0`` from another. A value that
+    the Dask frame's type cannot hold as it is (2.5 for an int, 2**53 + 1 for a float)
+    rejects its row, naming the column, as a file's does."""
+    out = frame
+    for name, kind in kinds.items():
+        if name not in frame.columns or not frame.columns.is_unique:
+            continue
+        column = frame[name]
+        own = _number_kind(column.dtype)
+        if own is None or own == kind:
+            continue
+        values = [
+            None if pd.isna(value) else _held(value, kind, column.dtype)
+            for value in column.tolist()
+        ]
+        if out is frame:
+            out = frame.copy(deep=False)
+        out[name] = pd.Series(values, index=column.index, dtype=object)
+    return out
+
+
+def _held(value: Any, kind: str, dtype: object) -> object:
+    """A float ``value`` as an int (``kind`` "i"), or an int as a float ("f"); where
+    that would change it, what rejects its row."""
+    if kind == "i" and float(value).is_integer() and -(2**63) <= value < 2**64:
+        return int(value)
+    if kind == "f" and float(value) == value:
+        return float(value)
+    what = "an int" if kind == "i" else "a float"
+    return Unreadable(
+        f"{value!r} cannot be sent as {what}, the Dask frame's type of the column "
+        f"(this partition's is {dtype})"
+    )
 
 
 def _unsendable_column(meta: pd.DataFrame, options: Mapping[str, Any]) -> str | None:
@@ -485,6 +542,7 @@ class DaskEventStreamsAccessor:
             topic,
             shipped,
             dead_letter,
+            _number_kinds(self._frame._meta),
             meta=meta,
             token=f"es-produce-{topic}",
         )

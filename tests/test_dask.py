@@ -585,3 +585,38 @@ def test_a_column_no_value_of_which_can_be_sent_is_refused_before_a_graph_is_bui
     # a column that is not sent is no matter
     status = ddf.es.produce("t", key_col="k", value_cols=["k"], url=url, compute=False)
     assert status.npartitions == 2
+
+
+def test_a_number_column_goes_as_the_dask_frames_type_whatever_its_partitions_dtype(
+    es, topic
+) -> None:
+    """Partitions of files of two schemas (an int column, and the same with a null,
+    float in pandas): each partition's ints went as its dtype said, 1 from one, 3.0
+    from the other. A value the frame's type cannot hold as it is rejects its row."""
+    import dask
+
+    def part(number: int) -> pd.DataFrame:
+        if number == 0:
+            return pd.DataFrame({"k": ["a", "b"], "n": [1, 2], "f": [0.5, 1.5]})
+        return pd.DataFrame(
+            {"k": ["c", "d", "e", "g"], "n": [3.0, np.nan, 2.5, 4.0], "f": [5, 6, 2**53 + 1, 7]}
+        )
+
+    ddf = dd.from_map(part, range(2))
+    assert ddf.dtypes.to_dict() == {"k": ddf.dtypes["k"], "n": "int64", "f": "float64"}
+    with dask.config.set(scheduler="sync"):
+        status = ddf.es.produce(topic, url=es.url, api_key=SECRET, key_col="k", compute=False)
+        status = status.compute()
+    landed = {r.key.decode(): r.value for r in es.read(topic)}
+    assert landed == {
+        "a": b'{"n":1,"f":0.5}',
+        "b": b'{"n":2,"f":1.5}',
+        "c": b'{"n":3,"f":5.0}',
+        "d": b'{"n":null,"f":6.0}',
+        "g": b'{"n":4,"f":7.0}',
+    }
+    assert status["status"].tolist() == ["ok"] * 4 + ["rejected", "ok"]
+    assert status["error"].iloc[4] == (
+        "column 'n': 2.5 cannot be sent as an int, the Dask frame's type of the column "
+        "(this partition's is float64)"
+    )
