@@ -57,6 +57,7 @@ from ._options import PRODUCE_OPTIONS, check_options, parameters_doc
 from ._producer import Producer
 from ._progress import ProgressEvent
 from ._reasons import group_alike
+from ._run import _check_index
 from ._status import (
     OTHER_ERRORS,
     REASONS_KEPT,
@@ -529,6 +530,8 @@ class DaskEventStreamsAccessor:
                 f"dead_letter: each partition writes its own file, so the path needs a * "
                 f"for the partition's number (as Dask's to_csv): not {dead_letter!r}"
             )
+        # said here, as df.es.produce says it, not once a partition on the workers
+        _check_index(self._frame._meta, settings.options)
         problem = _unsendable_column(self._frame._meta, settings.options)
         if problem is not None:
             # as df.es.produce says it, before anything is sent: here, before a graph

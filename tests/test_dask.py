@@ -620,3 +620,16 @@ def test_a_number_column_goes_as_the_dask_frames_type_whatever_its_partitions_dt
         "column 'n': 2.5 cannot be sent as an int, the Dask frame's type of the column "
         "(this partition's is float64)"
     )
+
+
+def test_a_column_option_naming_the_index_is_refused_before_a_graph_is_built(caplog) -> None:
+    """ddf.set_index("order_id") then key_col="order_id": the graph was built, and each
+    partition's run refused it on the workers, once computed; a named index not sent
+    was said on the workers' logs only."""
+    ddf = dd.from_pandas(orders(20), npartitions=2)
+    options = {"url": "http://127.0.0.1:9", "api_key": SECRET, "compute": False}
+    with pytest.raises(ConfigurationError, match="'order_id' is the frame's index"):
+        ddf.set_index("order_id").es.produce("t", key_col="order_id", **options)
+    with caplog.at_level("WARNING", logger="es_pandas"):
+        ddf.es.produce("t", key_col="order_id", **options)
+    assert any("index ('row') is not sent" in message for message in caplog.messages)
