@@ -57,7 +57,7 @@ from ._options import PRODUCE_OPTIONS, check_options, parameters_doc
 from ._producer import Producer
 from ._progress import ProgressEvent
 from ._reasons import group_alike
-from ._run import _check_index
+from ._run import _check_index, record_encoder
 from ._status import (
     OTHER_ERRORS,
     REASONS_KEPT,
@@ -68,7 +68,6 @@ from ._status import (
     Summary,
     Tally,
 )
-from ._wire.columns import unsendable
 from ._wire.limits import check_topic
 from ._wire.values import Unreadable
 
@@ -376,25 +375,17 @@ def _held(value: Any, kind: str, dtype: object) -> object:
     )
 
 
-def _unsendable_column(meta: pd.DataFrame, options: Mapping[str, Any]) -> str | None:
-    """Why a column the run sends has a dtype none of whose values can be sent
-    (periods, intervals, complex numbers), as the encoder says it; None if none has.
-    Each partition's run would refuse it, on the workers, once computed."""
-    meta = drop_dead_letter_columns(meta)
-    if options["value_col"] is not None:
-        sent = [options["value_col"]]
-    elif isinstance(options["value_cols"], list | tuple):
-        sent = list(options["value_cols"])
-    else:
-        sent = list(meta.columns)
-    if isinstance(options["header_cols"], list | tuple):
-        sent += options["header_cols"]
-    sent += [options["key_col"], None if options["record_id"] == "hash" else options["record_id"]]
-    for name, dtype in meta.dtypes.items():
-        problem = unsendable(dtype) if name is not None and name in sent else None
-        if problem is not None:
-            return f"column {name!r} is {dtype}: {problem}"
-    return None
+def _check_columns(meta: pd.DataFrame, topic: str, options: Mapping[str, Any]) -> None:
+    """What a run refuses in its frame's columns before sending anything (a key column
+    it has not, a column sent whose dtype no value of can be sent, no value column
+    left), refused for the Dask frame's, as df.es.produce refuses it: each partition's
+    run would refuse it on the workers, once computed. An Avro schema inferred is
+    each partition's, from its own rows: its checks stay there."""
+    if "avro" in (options["value_format"], options["key_format"]):
+        return
+    version = "v1" if options["api_version"] == "v1" and options["protocol"] == "rest" else "v2"
+    columns = drop_dead_letter_columns(meta)
+    record_encoder(options, topic, columns.dtypes, version, sample=lambda: columns, nullable=True)
 
 
 def _partition_tally(status: pd.DataFrame) -> pd.DataFrame:
@@ -532,10 +523,7 @@ class DaskEventStreamsAccessor:
             )
         # said here, as df.es.produce says it, not once a partition on the workers
         _check_index(self._frame._meta, settings.options)
-        problem = _unsendable_column(self._frame._meta, settings.options)
-        if problem is not None:
-            # as df.es.produce says it, before anything is sent: here, before a graph
-            raise ConfigurationError(problem)
+        _check_columns(self._frame._meta, topic, settings.options)
         meta = StatusBook(0, record_ids=settings.options["record_id"] is not None).to_frame(
             self._frame._meta.index
         )
