@@ -31,10 +31,11 @@ import sys
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
+import numpy as np
 import pandas as pd
 
 from . import _exceptions
@@ -56,6 +57,7 @@ from ._options import PRODUCE_OPTIONS, check_options, parameters_doc
 from ._producer import Producer
 from ._progress import ProgressEvent
 from ._reasons import group_alike
+from ._run import _check_index, record_encoder
 from ._status import (
     OTHER_ERRORS,
     REASONS_KEPT,
@@ -67,6 +69,7 @@ from ._status import (
     Tally,
 )
 from ._wire.limits import check_topic
+from ._wire.values import Unreadable
 
 if TYPE_CHECKING:
     from typing import Unpack
@@ -109,6 +112,13 @@ _RUN_WIDE = (
 # again later (once the topic is created, say) tries afresh.
 _STOP_HELD_SECONDS = 10.0
 _stops: dict[str, tuple[str, str, float]] = {}
+# Where the scheduler keeps each call's partitions' runs (its metadata); and what a row
+# of a partition run again says when this run did not write it.
+_RUNS = "es_pandas-runs"
+_EARLIER_RUN = (
+    "an earlier run of this partition may have written it (Dask ran the partition again: "
+    "a worker was lost, or the status was computed again)"
+)
 
 
 class _Shipped:
@@ -175,12 +185,25 @@ def _produce_partition(
     topic: str,
     shipped: _Shipped,
     dead_letter: str | None,
+    kinds: Mapping[Hashable, str] | None = None,
     partition_info: dict[str, Any] | None = None,
 ) -> StatusFrame:
     """One partition sent (on a worker); its status, even when its run stopped early."""
+    frame = frame if kinds is None else _as_numbers_of(frame, kinds)
     number = 0 if partition_info is None else partition_info["number"]
     own = None if dead_letter is None else dead_letter.replace("*", str(number))
     producer = _producer(shipped)
+    runs = _runs(shipped.call, number)
+    earlier = runs is not None and runs.started()
+    status = _sent(frame, topic, shipped, producer, own)
+    if runs is not None:
+        runs.ended(earlier or bool(status["status"].isin(["ok", "unknown"]).any()))
+    return _after_earlier_run(status) if earlier else status
+
+
+def _sent(
+    frame: pd.DataFrame, topic: str, shipped: _Shipped, producer: Producer, own: str | None
+) -> StatusFrame:
     stopped = _stop_met(shipped.call)
     if stopped is not None:
         return _not_sent(frame, producer, own, *stopped)
@@ -201,6 +224,62 @@ def _produce_partition(
             # raised on the client once every partition has ended (see produce)
             status.attrs["stopped"] = (type(exc).__name__, str(exc))
         return status
+
+
+class _Runs:
+    """The scheduler's word on the runs of one partition of a call: Dask runs a
+    partition again when the worker running it, or holding its status, is lost (and
+    when a lazy status is computed again), and an earlier run may have written its rows."""
+
+    def __init__(self, client: Any, call: str, number: int) -> None:
+        self._client = client
+        self._path = [_RUNS, call, str(number)]
+
+    def started(self) -> bool:
+        """Marks this run as started; whether an earlier one may have written rows (it
+        started and never ended, or it wrote some)."""
+        earlier = self._client.get_metadata(self._path, None)
+        self._client.set_metadata(self._path, "started")
+        return earlier in ("started", "wrote")
+
+    def ended(self, wrote: bool) -> None:
+        self._client.set_metadata(self._path, "wrote" if wrote else "none")
+
+
+def _runs(call: str, number: int) -> _Runs | None:
+    """The runs of partition ``number`` of ``call``, on a dask.distributed worker (other
+    schedulers lose no worker, and run a partition once a compute)."""
+    if "distributed" not in sys.modules:
+        return None
+    from distributed import get_client, get_worker
+
+    try:
+        get_worker()
+    except ValueError:
+        return None
+    return _Runs(get_client(), call, number)
+
+
+def _forget_runs(call: str) -> None:
+    """Drops what the scheduler keeps of the runs of ``call``'s partitions, once its
+    statuses are in (a lazy status's are kept as long as the cluster: it may be computed
+    again)."""
+    client = _distributed_client()
+    if client is not None:
+        client.set_metadata([_RUNS, call], {})
+
+
+def _after_earlier_run(status: StatusFrame) -> StatusFrame:
+    """The status of a partition run again after a run that may have written its rows:
+    an ok row may be in Kafka twice (``maybe_duplicate``), and a row this run did not
+    write may be there all the same (``unknown``, as a row whose answer was lost)."""
+    ok = status["status"].eq("ok").to_numpy()
+    status["maybe_duplicate"] = status["maybe_duplicate"].to_numpy() | ok
+    lost = status["status"].isin(["failed", "not_sent"])
+    why = status["error"].fillna("not sent").radd(f"{_EARLIER_RUN}; this run: ")
+    status["error"] = status["error"].mask(lost, why)
+    status["status"] = status["status"].mask(lost, "unknown")
+    return status
 
 
 def _stop_met(call: str) -> tuple[str, str] | None:
@@ -241,6 +320,72 @@ def _not_sent(
         status.attrs["dead_letters"] = (dead.path, tally.dead_letters)
     status.attrs["stopped"] = (kind, message)
     return status
+
+
+def _number_kind(dtype: object) -> str | None:
+    """ "i" for an int dtype (numpy's, nullable or Arrow), "f" for a float one, else None."""
+    numpy_dtype = dtype if isinstance(dtype, np.dtype) else getattr(dtype, "numpy_dtype", None)
+    if not isinstance(numpy_dtype, np.dtype) or numpy_dtype.kind not in "iuf":
+        return None
+    return "f" if numpy_dtype.kind == "f" else "i"
+
+
+def _number_kinds(meta: pd.DataFrame) -> dict[Hashable, str]:
+    """The Dask frame's int and float columns, each "i" or "f" (:func:`_number_kind`)."""
+    kinds = {name: _number_kind(dtype) for name, dtype in meta.dtypes.items()}
+    return {name: kind for name, kind in kinds.items() if kind is not None}
+
+
+def _as_numbers_of(frame: pd.DataFrame, kinds: Mapping[Hashable, str]) -> pd.DataFrame:
+    """``frame`` (a partition) with each column that is a float where the Dask frame's
+    is an int, or an int where it is a float, as the Dask frame's: a partition's dtype
+    is its own (files of two schemas; an int column with a null is float in pandas), and
+    its ints would go as ``1`` from one partition and ``1.0`` from another. A value that
+    the Dask frame's type cannot hold as it is (2.5 for an int, 2**53 + 1 for a float)
+    rejects its row, naming the column, as a file's does."""
+    out = frame
+    for name, kind in kinds.items():
+        if name not in frame.columns or not frame.columns.is_unique:
+            continue
+        column = frame[name]
+        own = _number_kind(column.dtype)
+        if own is None or own == kind:
+            continue
+        values = [
+            None if pd.isna(value) else _held(value, kind, column.dtype)
+            for value in column.tolist()
+        ]
+        if out is frame:
+            out = frame.copy(deep=False)
+        out[name] = pd.Series(values, index=column.index, dtype=object)
+    return out
+
+
+def _held(value: Any, kind: str, dtype: object) -> object:
+    """A float ``value`` as an int (``kind`` "i"), or an int as a float ("f"); where
+    that would change it, what rejects its row."""
+    if kind == "i" and float(value).is_integer() and -(2**63) <= value < 2**64:
+        return int(value)
+    if kind == "f" and float(value) == value:
+        return float(value)
+    what = "an int" if kind == "i" else "a float"
+    return Unreadable(
+        f"{value!r} cannot be sent as {what}, the Dask frame's type of the column "
+        f"(this partition's is {dtype})"
+    )
+
+
+def _check_columns(meta: pd.DataFrame, topic: str, options: Mapping[str, Any]) -> None:
+    """What a run refuses in its frame's columns before sending anything (a key column
+    it has not, a column sent whose dtype no value of can be sent, no value column
+    left), refused for the Dask frame's, as df.es.produce refuses it: each partition's
+    run would refuse it on the workers, once computed. An Avro schema inferred is
+    each partition's, from its own rows: its checks stay there."""
+    if "avro" in (options["value_format"], options["key_format"]):
+        return
+    version = "v1" if options["api_version"] == "v1" and options["protocol"] == "rest" else "v2"
+    columns = drop_dead_letter_columns(meta)
+    record_encoder(options, topic, columns.dtypes, version, sample=lambda: columns, nullable=True)
 
 
 def _partition_tally(status: pd.DataFrame) -> pd.DataFrame:
@@ -376,14 +521,19 @@ class DaskEventStreamsAccessor:
                 f"dead_letter: each partition writes its own file, so the path needs a * "
                 f"for the partition's number (as Dask's to_csv): not {dead_letter!r}"
             )
+        # said here, as df.es.produce says it, not once a partition on the workers
+        _check_index(self._frame._meta, settings.options)
+        _check_columns(self._frame._meta, topic, settings.options)
         meta = StatusBook(0, record_ids=settings.options["record_id"] is not None).to_frame(
             self._frame._meta.index
         )
+        shipped = _ship(settings)
         status = self._frame.map_partitions(
             _produce_partition,
             topic,
-            _ship(settings),
+            shipped,
             dead_letter,
+            _number_kinds(self._frame._meta),
             meta=meta,
             token=f"es-produce-{topic}",
         )
@@ -393,7 +543,10 @@ class DaskEventStreamsAccessor:
         tallies = status.map_partitions(_partition_tally, meta=_tally_meta())
         wanted = [tallies] if errors != "raise" else [tallies, status[status["status"] != "ok"]]
         started = time.monotonic()
-        computed = _compute(wanted, bar=progress is True)
+        try:
+            computed = _compute(wanted, bar=progress is True)
+        finally:
+            _forget_runs(shipped.call)
         summary = _summary(computed[0], time.monotonic() - started, dead_letter)
         rate = summary.rate
         logger.info(

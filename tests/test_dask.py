@@ -6,10 +6,13 @@ process, and nothing sent before a lazy status is computed."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
 import textwrap
+import time
+from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -528,3 +531,113 @@ def test_a_service_that_stops_answering_mid_call_raises_service_unavailable(
     assert type(caught.value) is es_pandas.ServiceUnavailable, repr(caught.value)
     assert str(caught.value).startswith("2 of 2 partitions stopped early, the first with: ")
     assert "stopped answering" in str(caught.value)
+
+
+def test_a_partition_whose_worker_is_lost_mid_run_flags_the_rows_it_may_have_written_twice(
+    client, es, topic, tmp_path
+) -> None:
+    """Dask runs a partition again when the worker running it dies (the OOM killer, a
+    node lost): the rows the first run wrote were written again, and the summary said
+    every row ok once, no possible duplicate."""
+    marker = str(tmp_path / "killed")
+
+    def die_once(row: dict) -> dict:
+        # on the first run of the second partition's row 45, its worker process dies
+        if row["order_id"] == "o-105" and not os.path.exists(marker):
+            open(marker, "w").close()
+            time.sleep(0.5)  # the rows before it reach the server
+            os._exit(1)
+        return {}
+
+    frame = orders(180)
+    options = {"url": es.url, "api_key": SECRET, "key_col": "order_id", "concurrency": 1}
+    status = dd.from_pandas(frame, npartitions=3).es.produce(
+        topic, header_cols=die_once, chunksize=5, compute=False, **options
+    )
+    computed = status.compute()
+    assert os.path.exists(marker)
+    landed = Counter(record.key.decode() for record in es.read(topic))
+    twice = {key for key, n in landed.items() if n > 1}
+    assert twice and set(landed) == set(frame["order_id"])
+    assert (computed["status"] == "ok").all()
+    # the lost worker's partitions: the one it was running, and any whose status it held
+    flagged = set(frame.loc[computed["maybe_duplicate"], "order_id"])
+    assert twice <= flagged
+
+    # the scheduler keeps each partition's runs while a status may be computed again:
+    # a call that computes its own keeps none once it has them
+    before = client.get_metadata([es_pandas._dask._RUNS])
+    assert dd.from_pandas(frame, npartitions=3).es.produce(topic, **options).counts["ok"] == 180
+    kept = client.get_metadata([es_pandas._dask._RUNS])
+    assert [kept[call] for call in set(kept) - set(before)] == [{}]
+
+
+def test_a_column_no_value_of_which_can_be_sent_is_refused_before_a_graph_is_built() -> None:
+    """As df.es.produce refuses it before anything is sent: the graph was built, and
+    each partition's run refused it on the workers, once computed."""
+    frame = pd.DataFrame(
+        {"k": ["a", "b"], "v": [1, 2], "p": pd.period_range("2024-01", periods=2, freq="M")}
+    )
+    ddf = dd.from_pandas(frame, npartitions=2)
+    url = "http://127.0.0.1:9"  # never asked
+    with pytest.raises(ConfigurationError) as caught:
+        frame.es.produce("t", key_col="k", url=url, api_key=SECRET)
+    with pytest.raises(ConfigurationError, match=r"^column 'p' is period") as raised:
+        ddf.es.produce("t", key_col="k", url=url, api_key=SECRET, compute=False)
+    assert str(raised.value) == str(caught.value)
+    # a column that is not sent is no matter
+    status = ddf.es.produce("t", key_col="k", value_cols=["v"], url=url, compute=False)
+    assert status.npartitions == 2
+    # nor is what else a run refuses in its columns before it sends anything
+    with pytest.raises(ConfigurationError, match="key_col"):
+        ddf.es.produce("t", key_col="K", value_cols=["v"], url=url, compute=False)
+    with pytest.raises(ConfigurationError, match="no value columns left"):
+        ddf[["k"]].es.produce("t", key_col="k", url=url, compute=False)
+
+
+def test_a_number_column_goes_as_the_dask_frames_type_whatever_its_partitions_dtype(
+    es, topic
+) -> None:
+    """Partitions of files of two schemas (an int column, and the same with a null,
+    float in pandas): each partition's ints went as its dtype said, 1 from one, 3.0
+    from the other. A value the frame's type cannot hold as it is rejects its row."""
+    import dask
+
+    def part(number: int) -> pd.DataFrame:
+        if number == 0:
+            return pd.DataFrame({"k": ["a", "b"], "n": [1, 2], "f": [0.5, 1.5]})
+        return pd.DataFrame(
+            {"k": ["c", "d", "e", "g"], "n": [3.0, np.nan, 2.5, 4.0], "f": [5, 6, 2**53 + 1, 7]}
+        )
+
+    ddf = dd.from_map(part, range(2))
+    assert ddf.dtypes.to_dict() == {"k": ddf.dtypes["k"], "n": "int64", "f": "float64"}
+    with dask.config.set(scheduler="sync"):
+        status = ddf.es.produce(topic, url=es.url, api_key=SECRET, key_col="k", compute=False)
+        status = status.compute()
+    landed = {r.key.decode(): r.value for r in es.read(topic)}
+    assert landed == {
+        "a": b'{"n":1,"f":0.5}',
+        "b": b'{"n":2,"f":1.5}',
+        "c": b'{"n":3,"f":5.0}',
+        "d": b'{"n":null,"f":6.0}',
+        "g": b'{"n":4,"f":7.0}',
+    }
+    assert status["status"].tolist() == ["ok"] * 4 + ["rejected", "ok"]
+    assert status["error"].iloc[4] == (
+        "column 'n': 2.5 cannot be sent as an int, the Dask frame's type of the column "
+        "(this partition's is float64)"
+    )
+
+
+def test_a_column_option_naming_the_index_is_refused_before_a_graph_is_built(caplog) -> None:
+    """ddf.set_index("order_id") then key_col="order_id": the graph was built, and each
+    partition's run refused it on the workers, once computed; a named index not sent
+    was said on the workers' logs only."""
+    ddf = dd.from_pandas(orders(20), npartitions=2)
+    options = {"url": "http://127.0.0.1:9", "api_key": SECRET, "compute": False}
+    with pytest.raises(ConfigurationError, match="'order_id' is the frame's index"):
+        ddf.set_index("order_id").es.produce("t", key_col="order_id", **options)
+    with caplog.at_level("WARNING", logger="es_pandas"):
+        ddf.es.produce("t", key_col="order_id", **options)
+    assert any("index ('row') is not sent" in message for message in caplog.messages)
