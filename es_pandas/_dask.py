@@ -57,7 +57,7 @@ from ._options import PRODUCE_OPTIONS, check_options, parameters_doc
 from ._producer import Producer
 from ._progress import ProgressEvent
 from ._reasons import group_alike
-from ._run import _check_index, record_encoder
+from ._run import check_index, record_encoder
 from ._status import (
     OTHER_ERRORS,
     REASONS_KEPT,
@@ -522,7 +522,7 @@ class DaskEventStreamsAccessor:
                 f"for the partition's number (as Dask's to_csv): not {dead_letter!r}"
             )
         # said here, as df.es.produce says it, not once a partition on the workers
-        _check_index(self._frame._meta, settings.options)
+        check_index(self._frame._meta, settings.options)
         _check_columns(self._frame._meta, topic, settings.options)
         meta = StatusBook(0, record_ids=settings.options["record_id"] is not None).to_frame(
             self._frame._meta.index

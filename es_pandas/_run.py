@@ -54,7 +54,7 @@ from ._transports import (
 from ._wire import Limits, RejectedRow
 from ._wire.records import RecordEncoder
 
-__all__ = ["Run", "record_encoder", "run_blocking"]
+__all__ = ["Run", "check_index", "record_encoder", "run_blocking"]
 
 logger = logging.getLogger("es_pandas")
 T = TypeVar("T")
@@ -340,7 +340,7 @@ class Run:
     async def _frame(self, frame: pd.DataFrame) -> StatusFrame | pd.DataFrame:
         size = self.settings.options["chunksize"]
         frame = drop_dead_letter_columns(frame)
-        _check_index(frame, self.settings.options)
+        check_index(frame, self.settings.options)
         if not frame.index.is_unique:
             # said before anything is sent: the retry recipe would fail only after
             logger.warning(
@@ -643,7 +643,7 @@ def _wait(finished: threading.Event, ctrl_c: _CtrlC) -> bool:
         return False
 
 
-def _check_index(frame: pd.DataFrame, options: Mapping[str, Any]) -> None:
+def check_index(frame: pd.DataFrame, options: Mapping[str, Any]) -> None:
     """A column option that names the frame's index (``df.set_index("order_id")``,
     then ``key_col="order_id"``) says so, where the encoder sees only the columns; a
     named index of a frame whose columns are all sent is said to stay behind (a
