@@ -42,7 +42,14 @@ from ._outcomes import Abort, Attempts, Decision, decide, hint
 from ._pressure import Pacer, Pressure
 from ._retry import DOWN_SECONDS, Retry, backoff_time, parse_retry_after
 from ._status import FAILED, NOT_SENT, UNKNOWN, StatusBook
-from ._transports import AsyncTransport, Redactor, Response, TransportError, redact
+from ._transports import (
+    AsyncTransport,
+    Redactor,
+    Response,
+    ResponseTimeout,
+    TransportError,
+    redact,
+)
 from ._wire import (
     EncodedRecord,
     Metadata,
@@ -74,6 +81,10 @@ _DOWN_ANSWERS = 10
 
 # a v2 envelope that Event Streams refuses without writing: its value has no type
 _NO_TYPE = b'{"value":{}}'
+
+
+class _Hung(Exception):
+    """A request an engine of the user's own did not end in time."""
 
 
 @dataclass(eq=False, slots=True)
@@ -130,9 +141,15 @@ class Engine:
         ordered: bool = False,
         hold_keys: bool = False,
         pacer: Pacer | None = None,
+        hung_after: float | None = None,
     ) -> None:
         self._url = url
         self._transport = transport
+        # An engine of the user's own that never ends a request would hang the run: a
+        # request it has not ended after this long counts as one outside the contract
+        # (es_pandas' engines bound each request by ``timeout`` themselves: None).
+        self._hung_after = hung_after
+        self._request = transport.send if hung_after is None else self._send_bounded
         self._auth = auth
         self._retry = retry
         self._concurrency = concurrency
@@ -340,14 +357,15 @@ class Engine:
                 attempts.made += 1
                 in_flight = True
                 try:
-                    outcome: Response | TransportError = await self._transport.send(
+                    outcome: Response | TransportError = await self._request(
                         "POST", url, headers, record.body
                     )
                 except TransportError as exc:
                     outcome = exc
                 except Exception as exc:
                     # A transport outside the contract: the request's fate is unknown.
-                    self._broken_transport(book, position, repr(exc), attempts, started, exc)
+                    what = str(exc) if isinstance(exc, _Hung) else repr(exc)
+                    self._broken_transport(book, position, what, attempts, started, exc)
                     return
                 lost = usual = None
                 if isinstance(outcome, TransportError) and outcome.answer is not None:
@@ -465,8 +483,8 @@ class Engine:
         rows then meet whatever it was (refused credentials, no network), and say so."""
         try:
             headers = await self._headers_for("application/json")
-            answer = await self._transport.send("POST", self._url + path, headers, _NO_TYPE)
-        except (IAMError, TransportError):
+            answer = await self._request("POST", self._url + path, headers, _NO_TYPE)
+        except (IAMError, TransportError, _Hung):
             return None
         if is_v2_error(answer.body) or 200 <= answer.status < 300:
             return True
@@ -498,7 +516,10 @@ class Engine:
         while True:
             wait = None
             try:
-                answer = await self._transport.send(method, url, headers, body)
+                try:
+                    answer = await self._request(method, url, headers, body)
+                except _Hung as exc:
+                    raise ResponseTimeout(f"the engine {exc}") from None
             except TransportError:
                 if tries >= self._retry.retries:
                     raise
@@ -800,6 +821,21 @@ class Engine:
                     f"got no answer): {message}",
                 )
             )
+
+    async def _send_bounded(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes
+    ) -> Response:
+        assert self._hung_after is not None
+        try:
+            async with asyncio.timeout(self._hung_after) as deadline:
+                return await self._transport.send(method, url, headers, body)
+        except TimeoutError:
+            if not deadline.expired():
+                raise  # the engine's own
+            raise _Hung(
+                f"did not end a request within {self._hung_after:g}s (twice the timeout, "
+                "which the engine is to bound each request by)"
+            ) from None
 
     def _broken_transport(
         self,

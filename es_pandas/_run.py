@@ -159,6 +159,9 @@ class Run:
                 ordered=options["ordering"] == "key",
                 hold_keys=options["on_key_error"] == "hold",
                 pacer=self._pacer,
+                hung_after=None
+                if self.dry_run or isinstance(options["engine"], str)
+                else 2 * self.settings.transport.timeout,
             )
         )
         if self._stopping:

@@ -12,7 +12,10 @@
 A run never lets these errors out: they become a row's ``error`` (and its status
 ``failed`` or ``unknown`` by ``sent``) or, when nothing gets through, a
 :class:`es_pandas.ConnectionFailed` (:class:`es_pandas.ServiceUnavailable` once the
-server has answered in the run). :class:`MockTransport` answers from a function, for
+server has answered in the run). ``send`` ends each request within ``config.timeout``;
+an engine that raises anything else, returns anything but a :class:`Response`, or has
+not ended a request after twice the timeout stops the run (``ProduceAborted``), that
+row ``unknown``. :class:`MockTransport` answers from a function, for
 tests.
 """
 

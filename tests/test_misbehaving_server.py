@@ -1572,6 +1572,8 @@ class BrokenOnFifth(AsyncTransport):
             return answered
         if self.misdeed == "raise":
             raise ValueError("a bug in a custom engine")
+        if self.misdeed == "hang":
+            await asyncio.Event().wait()  # never ends the request, timeout or not
         return None  # type: ignore[return-value]
 
     async def aclose(self) -> None:
@@ -1586,18 +1588,22 @@ def broken(engine: str, misdeed: str) -> type[BrokenOnFifth]:
 
 @pytest.mark.parametrize(
     ("engine", "misdeed"),
-    [(e, misdeed) for e in ENGINES for misdeed in ("raise", "returns-None")],
+    [(e, misdeed) for e in ENGINES for misdeed in ("raise", "returns-None", "hang")],
 )
 def test_a_custom_engine_outside_the_contract_never_loses_a_row(engine: str, misdeed: str) -> None:
     with serving() as server:
         with pytest.raises(es_pandas.ProduceError) as raised:
-            produce(server, rows(300), broken(engine, misdeed), concurrency=8)
+            # a hung request counts as one outside the contract after twice the timeout
+            timeout = {"timeout": 0.5} if misdeed == "hang" else {}
+            produce(server, rows(300), broken(engine, misdeed), concurrency=8, **timeout)
         stored = server.stored_rows()
     error = raised.value
     assert isinstance(error, es_pandas.ProduceAborted)
     if misdeed == "raise":
         # the engine's own exception, with its traceback, for whoever debugs the engine
         assert isinstance(error.__cause__, ValueError)
+    if misdeed == "hang":
+        assert "did not end a request within 1s (twice the timeout" in str(error)
     status = error.status
     assert len(stored) >= 5
     outcomes = status["status"].iloc[stored]
