@@ -161,6 +161,10 @@ def _counts(event: ProgressEvent) -> str:
     counts = event.counts
     parts = [f"ok={counts['ok']:,}"]
     parts += [f"{name}={n:,}" for name, n in counts.items() if n and name not in ("ok", "not_sent")]
+    if event.finished and event.total > event.done:
+        # a run that stopped early (an interrupt, a wrong topic) or held keys back: the
+        # bar left short of its total, red, said nothing of the rows it never sent
+        parts.append(f"not_sent={event.total - event.done:,}")
     if event.max_rate is not None and not event.finished:
         # a bar's own rate and ETA follow the recent rows; this says why they fell
         parts.append(f"slowed to {event.max_rate:,.0f}/s (server pushed back)")

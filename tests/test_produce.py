@@ -593,6 +593,18 @@ def test_progress_bar_ends_red_when_rows_are_not_ok(es, orders, capsys, terminal
     assert red in err and "rejected=60" in err
 
 
+def test_progress_bar_of_a_run_stopped_early_counts_the_rows_not_sent(
+    es, orders, capsys, terminal, monkeypatch
+) -> None:
+    """A bar left short of its total (Ctrl-C, a kernel interrupt, a wrong topic) said
+    only ok=0 failed=3, and its time to go, as if the run were still going."""
+    monkeypatch.setenv("COLUMNS", "200")  # the URL would leave the counts cut short
+    with pytest.raises(es_pandas.TopicNotFoundError):
+        orders.es.produce("no-such-topic", url=es.url, api_key=API_KEY, progress=True)
+    last = capsys.readouterr().err.split("\r")[-1]
+    assert "3/60" in last and "failed=3 not_sent=57" in last
+
+
 @pytest.mark.parametrize(
     "options",
     [
