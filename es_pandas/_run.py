@@ -405,7 +405,9 @@ class Run:
 
     def interrupted(self) -> ProduceInterrupted:
         book = self._book or StatusBook(0)
-        return ProduceInterrupted(book.to_frame(self._index), self.tally.summary())
+        summary = self.tally.summary()
+        # the time too, as a cancelled aproduce's frame has it
+        return ProduceInterrupted(book.to_frame(self._index, summary.elapsed), summary)
 
     # -- a file ------------------------------------------------------------------------
 

@@ -142,6 +142,8 @@ def test_an_interrupted_run_says_what_it_sent_and_how_to_reach_its_status(es) ->
     message = str(caught.value)
     assert message.startswith(f"interrupted: {caught.value.summary}; ")
     assert "not_sent" in message and "sys.last_value.status" in message
+    # the frame's own summary, which its HTML shows, has the run's time as well
+    assert caught.value.status.summary.elapsed == caught.value.summary.elapsed is not None
 
 
 def test_a_second_ctrl_c_stops_at_once(tmp_path) -> None:
