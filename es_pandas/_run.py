@@ -98,6 +98,7 @@ class Run:
         self._recorder: RecordingProducer | None = None
         self._offsets = itertools.count()
         self._book: StatusBook | None = None
+        self._load: FileLoad | None = None
         self._index: pd.Index | None = None
         # Made here, on the caller's thread: Jupyter shows a widget in the cell whose
         # thread displays it, and the run itself goes on a helper thread.
@@ -412,6 +413,7 @@ class Run:
     # -- a file ------------------------------------------------------------------------
 
     async def file(self, load: FileLoad) -> Summary | pd.DataFrame:
+        self._load = load
         try:
             return await self._file(load)
         finally:
@@ -484,6 +486,10 @@ class Run:
         # the rows carried from an earlier load are in the counts, not in the total
         done = summary.total - counts["not_sent"] - summary.carried
         total = self.total if self.total is not None else summary.total - summary.carried
+        if finished and self._load is not None and self._load.read_through:
+            # a file's count of lines is an upper bound on its rows (a quoted field may
+            # span lines): a bar short of it ended red, as if rows were not sent
+            total = summary.total - summary.carried
         limit = None if self._engine is None else self._engine.pressure.slowed_to
         return ProgressEvent(done, total, counts, summary.elapsed or 0.0, finished, limit)
 
