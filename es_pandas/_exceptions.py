@@ -113,7 +113,7 @@ class ProduceInterrupted(KeyboardInterrupt):
         # all that an interrupted cell shows, where the exception has no name to be
         # reached by but IPython's
         super().__init__(
-            f"interrupted: {summary}; each row's status is in .status "
+            f"interrupted: {summary}; the status so far is in .status "
             "(in Jupyter: sys.last_value.status)"
         )
         self.status = status
