@@ -114,9 +114,15 @@ class ProduceInterrupted(KeyboardInterrupt):
     flight ``unknown``; for a file, the chunk being sent); ``summary`` counts the run."""
 
     def __init__(self, status: StatusFrame, summary: Summary | None = None) -> None:
-        super().__init__("interrupted; the partial status frame is in .status")
+        summary = summary if summary is not None else status.summary
+        # all that an interrupted cell shows, where the exception has no name to be
+        # reached by but IPython's
+        super().__init__(
+            f"interrupted: {summary}; the status so far is in .status "
+            "(in Jupyter: sys.last_value.status)"
+        )
         self.status = status
-        self.summary = summary if summary is not None else status.summary
+        self.summary = summary
 
     def __reduce__(self) -> tuple[Any, ...]:
         return type(self), (self.status, self.summary), self.__dict__

@@ -357,6 +357,12 @@ class FileLoad:
         # for a look at the first chunk alone (es-pandas schema)
         return count_rows(self.path, self.format)
 
+    @property
+    def read_through(self) -> bool:
+        """Whether every row of the file was read (the reader may not have noticed the
+        end yet; the line count, an upper bound on the rows, shows it)."""
+        return self._read_all or (self._lines is not None and self._read_to >= self._lines)
+
     @functools.cached_property
     def total(self) -> int | None:
         """The rows to send (those carried from ``resume`` left out); None when the
@@ -531,9 +537,7 @@ class FileLoad:
     def flush(self) -> None:
         """The run stopped: emit every chunk not emitted yet, ``not_sent`` rows and all,
         so the status file accounts for every row read, and say where reading stopped."""
-        # (the reader may not have noticed the end yet; the line count, an upper bound
-        # on the rows, shows it)
-        if not self._read_all and (self._lines is None or self._read_to < self._lines):
+        if not self.read_through:
             self._tally.unread_from = self._read_to
         for chunk in self._pending:
             chunk.done = True

@@ -113,6 +113,12 @@ class _TqdmReporter(_Reporter):
         self._bar.refresh()
 
     def close(self, event: ProgressEvent, summary: str) -> None:
+        if self._bar.total is not None and event.total != self._bar.total:
+            # the file's rows, counted as it was read: its lines were an estimate
+            self._bar.total = event.total
+            widget = getattr(self._bar, "container", None)  # Jupyter's, as tqdm resets it
+            if widget is not None:
+                widget.children[1].max = event.total
         if any(n for name, n in event.counts.items() if name != "ok"):
             # a bar that ends full reads as success (the widget turns green) unless told
             self._bar.colour = "red"
@@ -138,6 +144,8 @@ class _LineReporter(_Reporter):
             self._line(event)
 
     def close(self, event: ProgressEvent, summary: str) -> None:
+        if self._total is not None:
+            self._total = event.total  # the rows read, where the lines were an estimate
         self._line(event)
 
     def _line(self, event: ProgressEvent) -> None:
@@ -161,6 +169,10 @@ def _counts(event: ProgressEvent) -> str:
     counts = event.counts
     parts = [f"ok={counts['ok']:,}"]
     parts += [f"{name}={n:,}" for name, n in counts.items() if n and name not in ("ok", "not_sent")]
+    if event.finished and event.total > event.done:
+        # a run that stopped early (an interrupt, a wrong topic) or held keys back: the
+        # bar left short of its total, red, said nothing of the rows it never sent
+        parts.append(f"not_sent={event.total - event.done:,}")
     if event.max_rate is not None and not event.finished:
         # a bar's own rate and ETA follow the recent rows; this says why they fell
         parts.append(f"slowed to {event.max_rate:,.0f}/s (server pushed back)")

@@ -102,6 +102,7 @@ class Run:
         self._recorder: RecordingProducer | None = None
         self._offsets = itertools.count()
         self._book: StatusBook | None = None
+        self._load: FileLoad | None = None
         self._index: pd.Index | None = None
         # Made here, on the caller's thread: Jupyter shows a widget in the cell whose
         # thread displays it, and the run itself goes on a helper thread.
@@ -413,11 +414,14 @@ class Run:
 
     def interrupted(self) -> ProduceInterrupted:
         book = self._book or StatusBook(0)
-        return ProduceInterrupted(book.to_frame(self._index), self.tally.summary())
+        summary = self.tally.summary()
+        # the time too, as a cancelled aproduce's frame has it
+        return ProduceInterrupted(book.to_frame(self._index, summary.elapsed), summary)
 
     # -- a file ------------------------------------------------------------------------
 
     async def file(self, load: FileLoad) -> Summary | pd.DataFrame:
+        self._load = load
         try:
             return await self._file(load)
         finally:
@@ -490,6 +494,10 @@ class Run:
         # the rows carried from an earlier load are in the counts, not in the total
         done = summary.total - counts["not_sent"] - summary.carried
         total = self.total if self.total is not None else summary.total - summary.carried
+        if finished and self._load is not None and self._load.read_through:
+            # a file's count of lines is an upper bound on its rows (a quoted field may
+            # span lines): a bar short of it ended red, as if rows were not sent
+            total = summary.total - summary.carried
         limit = None if self._engine is None else self._engine.pressure.slowed_to
         return ProgressEvent(done, total, counts, summary.elapsed or 0.0, finished, limit)
 
@@ -525,14 +533,20 @@ class _CtrlC:
     """A SIGINT handler that counts Ctrl-Cs instead of raising KeyboardInterrupt; a
     SIGTERM handler may pass its own on to it (the command line's does)."""
 
-    def __init__(self) -> None:
+    def __init__(self, passed_to: Callable[[int, Any], object] | None = None) -> None:
         self.count = 0
         self.first: int | None = None
+        #: the caller's own SIGINT handler, which hears each Ctrl-C after it is counted
+        self.passed_to = passed_to
 
-    def __call__(self, signum: int, frame: object) -> None:
+    def __call__(self, signum: int, frame: Any) -> None:
         self.count += 1
         if self.first is None:
             self.first = signum
+        if self.passed_to is not None:
+            # counted already: a KeyboardInterrupt of its own would land anywhere
+            with contextlib.suppress(KeyboardInterrupt):
+                self.passed_to(signum, frame)
 
 
 @contextlib.contextmanager
@@ -540,19 +554,25 @@ def _ctrl_c_counted() -> Iterator[_CtrlC]:
     """Ctrl-C counted while the block runs, where Python's own handler would raise
     KeyboardInterrupt (on the main thread): that lands between any two steps, and one
     landing outside the wait for a run leaves the run going on behind the caller's
-    back, its files closed under it. Elsewhere (another thread, a handler of the
-    caller's own) the count is kept by whoever catches a KeyboardInterrupt."""
-    counter = _CtrlC()
-    ours = threading.current_thread() is threading.main_thread() and (
-        signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    )
-    if ours:
+    back, its files closed under it. A handler of the caller's own is passed each
+    Ctrl-C once it is counted: one that does not raise would never stop the run
+    (ipykernel's, in a cell that awaits anything, cancels the cell's task on the event
+    loop this wait blocks). Elsewhere (another thread, SIGINT ignored) the count is
+    kept by whoever catches a KeyboardInterrupt."""
+    main = threading.current_thread() is threading.main_thread()
+    handler = signal.getsignal(signal.SIGINT) if main else None
+    ours = handler is signal.default_int_handler
+    theirs = handler if callable(handler) and not ours else None
+    counter = _CtrlC(theirs)
+    if ours or theirs is not None:
         signal.signal(signal.SIGINT, counter)
     try:
         yield counter
     finally:
         if ours:
             signal.signal(signal.SIGINT, signal.default_int_handler)
+        elif theirs is not None:
+            signal.signal(signal.SIGINT, theirs)
 
 
 def run_blocking(
@@ -641,7 +661,7 @@ def _wait(finished: threading.Event, ctrl_c: _CtrlC) -> bool:
     """Whether the run has ended, after waiting a little for it."""
     try:
         return finished.wait(0.1)
-    except KeyboardInterrupt:  # from a handler of the caller's own
+    except KeyboardInterrupt:  # SIGINT ignored, and a SIGTERM handler raising it
         ctrl_c.count += 1
         return False
 

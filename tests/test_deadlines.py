@@ -6,6 +6,8 @@ The engines' conformance suite (test_engines.py) runs it over real sockets."""
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 
 import pytest
 
@@ -120,3 +122,33 @@ def test_a_transport_used_again_in_a_later_event_loop_still_times_out() -> None:
 
     asyncio.run(quick())
     asyncio.run(slow())
+
+
+def test_time_the_loop_stood_still_is_not_counted() -> None:
+    """An answer that came while the loop was blocked (a notebook cell blocking the
+    kernel's loop, an aproduce task on it) lay unread, and the timer, run first, ended
+    its request: sent again, the record was written twice. A request that gets no
+    answer still times out, a moment later."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        deadlines = Deadlines(0.2)
+        answer: asyncio.Future[str] = loop.create_future()
+
+        async def request() -> str:
+            with deadlines():
+                return await answer
+
+        answered = asyncio.ensure_future(request())
+        unanswered = asyncio.ensure_future(hang(deadlines, asyncio.Event()))
+        await asyncio.sleep(0)
+        # the answer comes from the network (another thread) while the loop is blocked
+        threading.Timer(0.1, loop.call_soon_threadsafe, (answer.set_result, "ok")).start()
+        time.sleep(1.6)  # past the deadline, by more than STALL_SECONDS
+        assert await answered == "ok"
+        resumed = loop.time()
+        with pytest.raises(TimeoutError):
+            await unanswered
+        assert 0.1 < loop.time() - resumed < 2
+
+    asyncio.run(main())

@@ -5,12 +5,15 @@ reads ``KAFKA_BOOTSTRAP`` gets the tests' Kafka broker there."""
 from __future__ import annotations
 
 import re
+import time
 import tomllib
 from importlib import metadata
 from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
+
+from es_pandas import LocalEventStreams
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
@@ -107,3 +110,37 @@ def test_notebook_runs(path: Path, monkeypatch, request) -> None:
     assert widgets, "the progress bar should be an ipywidgets widget in Jupyter"
     text = "\n".join(str(o.get("data", {}).get("text/html", "")) for o in outputs)
     assert "<th>ok</th>" in text  # the status frame's HTML summary
+
+
+def test_interrupting_a_cell_that_awaits_stops_its_produce(es: LocalEventStreams) -> None:
+    """A cell that awaits anything is run as a task, and ipykernel's SIGINT handler then
+    cancels that task on the kernel's event loop, which the produce's wait blocks: the
+    stop button was lost, and the run went on to its last row. It stops the run."""
+    manager = pytest.importorskip("jupyter_client.manager")
+    es.create_topic("interrupted-cell", 1)
+    kernel, client = manager.start_new_kernel(kernel_name="python3")
+    try:
+        client.execute_interactive("import asyncio, sys, pandas as pd, es_pandas", timeout=60)
+        cell = client.execute(
+            "await asyncio.sleep(0)\n"
+            "frame = pd.DataFrame({'id': range(200), 'n': range(200)})\n"
+            "frame.es.produce('interrupted-cell', key_col='id', max_rate=20, progress=False,"
+            f" url={es.url!r}, api_key={es.api_key!r})"
+        )
+        deadline = time.monotonic() + 60
+        while es.stats().get("200", 0) < 5:
+            assert time.monotonic() < deadline, client.get_shell_msg(timeout=1)["content"]
+            time.sleep(0.01)
+        kernel.interrupt_kernel()
+        reply = client.get_shell_msg(timeout=60)
+        assert reply["parent_header"]["msg_id"] == cell
+        assert reply["content"]["status"] == "error"
+        assert reply["content"]["ename"] == "ProduceInterrupted"
+        counts = client.execute_interactive(
+            "print(sys.last_value.status['status'].value_counts()['not_sent'])", timeout=60
+        )
+        assert counts["content"]["status"] == "ok"
+    finally:
+        client.stop_channels()
+        kernel.shutdown_kernel(now=True)
+    assert len(es.read("interrupted-cell")) < 100

@@ -593,6 +593,33 @@ def test_progress_bar_ends_red_when_rows_are_not_ok(es, orders, capsys, terminal
     assert red in err and "rejected=60" in err
 
 
+def test_progress_bar_of_a_run_stopped_early_counts_the_rows_not_sent(
+    es, orders, capsys, terminal, monkeypatch
+) -> None:
+    """A bar left short of its total (Ctrl-C, a kernel interrupt, a wrong topic) said
+    only ok=0 failed=3, and its time to go, as if the run were still going."""
+    monkeypatch.setenv("COLUMNS", "200")  # the URL would leave the counts cut short
+    with pytest.raises(es_pandas.TopicNotFoundError):
+        orders.es.produce("no-such-topic", url=es.url, api_key=API_KEY, progress=True)
+    last = capsys.readouterr().err.split("\r")[-1]
+    assert "3/60" in last and "failed=3 not_sent=57" in last
+
+
+def test_progress_bar_of_a_file_whose_fields_span_lines_ends_full(
+    es, tmp_path, capsys, terminal, monkeypatch
+) -> None:
+    """The bar's total is the file's count of lines, more than its rows where a quoted
+    field spans lines: a load that sent every row ended 100/200, not_sent=100 (and red
+    in Jupyter, whose widget takes a bar short of its total for a failure)."""
+    monkeypatch.setenv("COLUMNS", "200")
+    path = tmp_path / "notes.csv"
+    pd.DataFrame({"note": ["line one\nline two"] * 100}).to_csv(path, index=False)
+    summary = es_pandas.produce_file(path, "single", url=es.url, api_key=API_KEY, progress=True)
+    assert summary.counts["ok"] == 100
+    last = capsys.readouterr().err.split("\r")[-1]
+    assert "100/100" in last and "not_sent" not in last
+
+
 @pytest.mark.parametrize(
     "options",
     [

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import tracemalloc
 
@@ -119,6 +121,29 @@ def test_ctrl_c_lets_the_rows_in_flight_end_as_answered(tmp_path) -> None:
     assert counts.get("unknown", 0) == 0 and counts.get("failed", 0) == 0
     assert sorted(r["offset"] for r in stored) == report["ok_offsets"]
     assert "Ctrl-C again to stop at once" in proc.stderr.read()
+
+
+def test_an_interrupted_run_says_what_it_sent_and_how_to_reach_its_status(es) -> None:
+    """An interrupted cell shows the exception and nothing else: it said only "the
+    partial status frame is in .status", of an exception the notebook has no name for."""
+    es.create_topic("interrupted-message", 1)
+
+    def interrupt() -> None:
+        deadline = time.monotonic() + 60
+        while es.stats().get("200", 0) < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt).start()
+    frame = pd.DataFrame({"v": range(200)})
+    with pytest.raises(es_pandas.ProduceInterrupted) as caught:
+        # 10 s at 20 rows a second: interrupted after the first few
+        frame.es.produce("interrupted-message", url=es.url, api_key=API_KEY, max_rate=20)
+    message = str(caught.value)
+    assert message.startswith(f"interrupted: {caught.value.summary}; ")
+    assert "not_sent" in message and "sys.last_value.status" in message
+    # the frame's own summary, which its HTML shows, has the run's time as well
+    assert caught.value.status.summary.elapsed == caught.value.summary.elapsed is not None
 
 
 def test_a_second_ctrl_c_stops_at_once(tmp_path) -> None:

@@ -10,6 +10,14 @@ oldest request still in flight, bounds them all.
 A deadline that passes cancels its request's task and ends the ``with`` block with
 :class:`TimeoutError`, as ``asyncio.timeout`` does (a cancellation from elsewhere, a
 Ctrl-C, still propagates as one).
+
+A deadline that passes while the event loop stands still (the timer
+:data:`STALL_SECONDS` or more late) is given a moment of the loop's time first (the
+timeout, :data:`STALL_SECONDS` at most): an answer that came meanwhile lies unread
+until the loop runs, and the timer, run first, took it for one that never came. A
+notebook cell that blocked the kernel's loop for longer than the timeout, with
+``aproduce`` in a task on it, had each request in flight time out and go again:
+written twice.
 """
 
 from __future__ import annotations
@@ -20,6 +28,9 @@ from types import TracebackType
 __all__ = ["Deadline", "Deadlines"]
 
 _RESOLUTION = 0.001
+#: how late the timer must fire for the loop to be taken for stalled (far more than the
+#: jitter of a loaded machine's timers), and the most a deadline passed meanwhile waits
+STALL_SECONDS = 1.0
 
 
 class Deadlines:
@@ -30,6 +41,7 @@ class Deadlines:
         # insertion order is the order they fall due
         self._running: dict[Deadline, float] = {}
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_due = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def __call__(self) -> Deadline:
@@ -44,7 +56,11 @@ class Deadlines:
         due = loop.time() + self._seconds
         self._running[deadline] = due
         if self._timer is None:
-            self._timer = loop.call_at(due, self._expire)
+            self._set(loop, due)
+
+    def _set(self, loop: asyncio.AbstractEventLoop, due: float) -> None:
+        self._timer_due = due
+        self._timer = loop.call_at(due, self._expire)
 
     def _end(self, deadline: Deadline) -> None:
         # the timer stays set: when it fires it moves on to the oldest still running
@@ -54,12 +70,17 @@ class Deadlines:
         loop = asyncio.get_running_loop()
         now = loop.time()
         self._timer = None
+        if now - self._timer_due >= STALL_SECONDS:
+            # the loop stood still: the answers that came meanwhile are read first
+            # (in the order they fall due still, as max keeps it)
+            floor = now + min(self._seconds, STALL_SECONDS)
+            self._running = {deadline: max(due, floor) for deadline, due in self._running.items()}
         while self._running:
             deadline, due = next(iter(self._running.items()))
             # uvloop keeps time in milliseconds and may fire a timer up to one early:
             # set again for a moment that close, it would spin until the next one
             if due > now + _RESOLUTION:
-                self._timer = loop.call_at(due, self._expire)
+                self._set(loop, due)
                 return
             del self._running[deadline]
             deadline.expire()
