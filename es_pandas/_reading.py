@@ -32,7 +32,6 @@ that a Ctrl-C ends a read that waits for its writer.
 from __future__ import annotations
 
 import codecs
-import contextlib
 import csv
 import io
 import itertools
@@ -49,6 +48,16 @@ import pandas as pd
 
 from ._column_types import StrictJson, Unfit, shown
 from ._deadletters import drop_dead_letter_columns
+from ._encodings import (
+    Replay,
+    binary,
+    byte_lines,
+    refuse_other_unicode,
+    say_if_utf8,
+    text_lines,
+    undecodable,
+    undecodable_line,
+)
 from ._exceptions import ConfigurationError
 from ._formats import OPENERS, Format, ReadOptions
 from ._parquet import parquet, parquet_frames
@@ -58,7 +67,7 @@ from ._wire.columns import absent_rows
 from ._wire.values import ABSENT
 
 if TYPE_CHECKING:
-    from _typeshed import WriteableBuffer
+    pass
 
 logger = logging.getLogger("es_pandas")
 
@@ -128,8 +137,8 @@ def read_frames(
                 "end of each line, or another separator than sep= says"
             ) from None
         except UnicodeDecodeError as exc:
-            where, mac = _undecodable_line(source, options.encoding)
-            raise FileReadError(f"{name}: {_undecodable(where, options, exc, mac)}") from None
+            where, mac = undecodable_line(source, options.encoding)
+            raise FileReadError(f"{name}: {undecodable(where, options, exc, mac)}") from None
         except (pd.errors.ParserError, ValueError) as exc:
             # pandas' message names the line
             raise FileReadError(f"{name}: {_first_line(exc)}") from None
@@ -139,35 +148,24 @@ def read_frames(
         yield drop_dead_letter_columns(frame), problems
 
 
-@contextlib.contextmanager
-def _binary(source: str | IO[bytes]) -> Iterator[IO[bytes]]:
-    """``source``'s bytes, decompressed as its name says; a file opened here is closed
-    after."""
-    if not isinstance(source, str):
-        yield source
-        return
-    with OPENERS.get(Path(source).suffix, open)(source, "rb") as handle:
-        yield handle
-
-
 def _csv_frames(
     source: str | IO[bytes], options: ReadOptions, chunk_rows: int, name: str
 ) -> Iterator[tuple[pd.DataFrame, dict[int, str]]]:
     # A generator, so that the header is read (and fails) where the reading of the
     # rows is watched for errors.
-    with _binary(source) as handle:
+    with binary(source) as handle:
         # The header's names as written are read here, from the bytes pandas then
         # reads again: a pipe cannot be opened twice, and pandas' columns alone cannot
         # tell a renamed "a" (a.1) from an "a.1" in the file.
         head, names, sep, excel = _header(handle, options)
-        _refuse_other_unicode(head, options.encoding)
-        _say_if_utf8(head, options.encoding, name)
+        refuse_other_unicode(head, options.encoding)
+        say_if_utf8(head, options.encoding, name)
         if options.sep is None and not excel and len(names) == 1:
             text = head.decode(options.encoding, errors="replace").removeprefix("\ufeff")
             _refuse_another_separator(text, names[0], sep)
         # pandas pads a record short of the header's fields with empty strings: each
         # record's fields are counted in the bytes it reads, as it reads them
-        replay = _Replay(head, handle, keep=True)
+        replay = Replay(head, handle, keep=True)
         short = ShortRows(options.encoding, sep, options.na_values, skip=excel)
         try:
             reader = pd.read_csv(
@@ -219,39 +217,6 @@ def _unnamed_dropped(
             f"a value in column {column}, which has no name in the header: no field to send it as",
         )
     return frame.iloc[:, :named], problems
-
-
-class _Replay(io.RawIOBase):
-    """``head``, bytes read from ``rest`` already, then the rest of ``rest``; keeping
-    what it gives (while ``keep``) until :meth:`given`."""
-
-    def __init__(self, head: bytes, rest: IO[bytes], *, keep: bool = False) -> None:
-        super().__init__()
-        self._head = memoryview(head)
-        self._rest = rest
-        self._given: list[bytes] = []
-        self.keep = keep
-        #: whether it gave the last of ``rest``
-        self.ended = False
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: WriteableBuffer) -> int:
-        target = memoryview(buffer).cast("B")
-        data = self._head[: len(target)] if self._head else self._rest.read(len(target))
-        self._head = self._head[len(data) :]
-        target[: len(data)] = data
-        if self.keep:
-            self._given.append(bytes(data))
-        self.ended = self.ended or (not data and len(target) > 0)
-        return len(data)
-
-    def given(self) -> bytes:
-        """The bytes given since the last call."""
-        given = b"".join(self._given)
-        self._given.clear()
-        return given
 
 
 # A header is looked for in this many bytes at most, whatever the file (one whose quote
@@ -375,63 +340,6 @@ def _columns(numbers: list[int]) -> str:
     return f"columns {', '.join(map(str, numbers[:-1]))} and {numbers[-1]}"
 
 
-_UNICODE_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-    (codecs.BOM_UTF8, "utf-8"),
-)
-
-
-def _say_if_utf8(head: bytes, encoding: str, name: str) -> None:
-    """Warn when a file read in a one-byte encoding (cp1252, latin-1) reads as UTF-8 with
-    characters past ASCII: a UTF-8 export without a byte order mark would land garbled
-    ('MÃ¼ller'), and text of those encodings seldom makes valid UTF-8 by chance."""
-    if codecs.lookup(encoding).name.startswith("utf") or head.isascii():
-        return
-    try:
-        text = codecs.getincrementaldecoder("utf-8")().decode(head)  # not final: cut ends
-    except UnicodeDecodeError:
-        return
-    first = next((c for c in text if not c.isascii()), None)
-    if first is None:
-        return  # its one character past ASCII is cut at the end of what was read
-    logger.warning(
-        "%s looks UTF-8: encoding=%r reads its '%s' as '%s'; if it is UTF-8, pass "
-        "encoding='utf-8' (--encoding utf-8)",
-        name,
-        encoding,
-        first,
-        first.encode().decode(encoding, errors="replace"),
-    )
-
-
-def _refuse_other_unicode(head: bytes, encoding: str) -> None:
-    """Refuse a file that starts with a byte order mark read as another encoding: a
-    UTF-16 or UTF-32 one undecodable in UTF-8 and garbled in latin-1, a UTF-8 one (Excel's
-    "CSV UTF-8") garbled in cp1252 or latin-1, its first name starting with 'ï»¿'."""
-    for mark, unicode in _UNICODE_BOMS:
-        if head.startswith(mark):
-            if not codecs.lookup(encoding).name.startswith(unicode):
-                raise ValueError(
-                    f"cannot read it as {encoding}: it starts with a byte order mark, so "
-                    f"it looks {unicode.upper()}: encoding='{unicode}' (--encoding {unicode})"
-                )
-            return
-
-
-def _undecodable(
-    where: str, options: ReadOptions, exc: UnicodeDecodeError, mac: bool = False
-) -> str:
-    # cp1252 would read an old Mac's ü as Ÿ, with no error
-    exports = "mac_roman for a Mac export, as its lines end in \\r alone; " if mac else ""
-    return (
-        f"cannot read {where} as {options.encoding} ({exc.reason}); pass encoding= the "
-        f"file's ({exports}cp1252 for a Windows export, latin-1, ...)"
-    )
-
-
 def _json_lines(
     source: str | IO[bytes], options: ReadOptions, chunk_rows: int
 ) -> Iterator[tuple[pd.DataFrame, dict[int, str]]]:
@@ -443,11 +351,11 @@ def _json_lines(
     # their places whatever chunk it is in
     fields: dict[str, None] = {}
     strict = StrictJson()
-    with _binary(source) as handle:
+    with binary(source) as handle:
         numbered: Iterator[tuple[int, bytes | str]] = (
-            _byte_lines(handle, options.encoding)
+            byte_lines(handle, options.encoding)
             if "\n".encode(options.encoding) == b"\n"
-            else _text_lines(handle, options.encoding)
+            else text_lines(handle, options.encoding)
         )
         # chunk_rows rows to a frame, blank lines aside: a shorter frame is the last
         lines = ((number, line) for number, line in numbered if line.strip())
@@ -465,38 +373,13 @@ def _json_lines(
                     problems[len(rows)] = f"line {number:,}{field} {exc}"
                 except UnicodeDecodeError as exc:
                     where = f"line {number:,} (byte {exc.start + 1} of it)"
-                    raise ValueError(_undecodable(where, options, exc)) from None
+                    raise ValueError(undecodable(where, options, exc)) from None
                 except (ValueError, RecursionError) as exc:
                     raise ValueError(f"line {number:,}: {_first_line(exc)}") from None
                 if not isinstance(row, dict):
                     raise ValueError(f"line {number:,}: not a JSON object")
                 rows.append(row)
             yield _json_frame(rows, fields), problems
-
-
-def _byte_lines(handle: IO[bytes], encoding: str) -> Iterator[tuple[int, bytes]]:
-    """The lines of a file in an encoding whose newline is the byte ``\\n``, numbered
-    from 1, each decoded where it is read (so that an error names its byte). A UTF-8 file
-    may start with a byte order mark, as a CSV file may; a UTF-16 or UTF-32 one is
-    refused, naming its encoding."""
-    lines = enumerate(handle, start=1)
-    for number, first in lines:
-        _refuse_other_unicode(first, encoding)
-        if codecs.lookup(encoding).name == "utf-8":
-            first = first.removeprefix(codecs.BOM_UTF8)
-        yield number, first
-        yield from lines
-
-
-def _text_lines(handle: IO[bytes], encoding: str) -> Iterator[tuple[int, str]]:
-    """The lines of a UTF-16 or UTF-32 file, which has no newline byte to split on,
-    decoded as they are read, numbered from 1; a byte order mark is no part of them."""
-    # closing the wrapper leaves ``handle`` to its owner
-    text = io.TextIOWrapper(
-        io.BufferedReader(_Replay(b"", handle)), encoding=encoding, newline="\n"
-    )
-    for number, line in enumerate(text, start=1):
-        yield number, line.removeprefix("\ufeff") if number == 1 else line
 
 
 def _json_frame(rows: list[dict[str, Any]], fields: dict[str, None]) -> pd.DataFrame:
@@ -515,27 +398,6 @@ def _json_frame(rows: list[dict[str, Any]], fields: dict[str, None]) -> pd.DataF
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-def _undecodable_line(path: str | IO[bytes], encoding: str) -> tuple[str, bool]:
-    """Which line of ``path`` does not decode (read again, on this error path only; a
-    pipe cannot be), and whether the lines up to it end in \\r alone."""
-    if not isinstance(path, str):
-        return "it", False
-    decoder = codecs.getincrementaldecoder(encoding)()
-    # a line ends at \r too, as pandas' do, where the encoding writes it as that byte:
-    # an old Mac's export ends its lines in \r alone
-    ascii = "\n".encode(encoding) == b"\n"
-    with _binary(path) as handle:
-        lines = (part for line in handle for part in (line.splitlines(True) if ascii else [line]))
-        mac = ascii  # whether the lines so far end in \r alone
-        for number, line in enumerate(lines, start=1):
-            mac = mac and line.endswith(b"\r")
-            try:
-                decoder.decode(line)
-            except UnicodeDecodeError as exc:
-                return f"line {number:,} (byte {exc.start + 1} of it)", mac
-    return "the end of the file", False
 
 
 def row_hashes(frame: pd.DataFrame) -> pd.Series:

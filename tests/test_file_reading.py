@@ -160,9 +160,9 @@ def test_a_utf_8_file_read_as_cp1252_is_said_to_look_utf_8(tmp_path, caplog) -> 
     ]
     caplog.clear()
     # what was read ends inside its one character past ASCII: nothing to say (it raised)
-    from es_pandas._reading import _say_if_utf8
+    from es_pandas._encodings import say_if_utf8
 
-    _say_if_utf8("id;name\n1;Mü".encode()[:-1], "cp1252", "export.csv")
+    say_if_utf8("id;name\n1;Mü".encode()[:-1], "cp1252", "export.csv")
     path.write_bytes("id;name\n1;Müller\n".encode("cp1252"))
     with caplog.at_level("WARNING", logger="es_pandas"):
         list(read_frames(str(path), options, 100, "export.csv"))
