@@ -57,7 +57,6 @@ from ._options import PRODUCE_OPTIONS, check_options, parameters_doc
 from ._producer import Producer
 from ._progress import ProgressEvent
 from ._reasons import group_alike
-from ._run import check_index, record_encoder
 from ._status import (
     OTHER_ERRORS,
     REASONS_KEPT,
@@ -383,6 +382,10 @@ def _check_columns(meta: pd.DataFrame, topic: str, options: Mapping[str, Any]) -
     each partition's, from its own rows: its checks stay there."""
     if "avro" in (options["value_format"], options["key_format"]):
         return
+    # the run machinery loads when a run starts, not with es_pandas (which loads this
+    # module for its import hook)
+    from ._run import record_encoder
+
     version = "v1" if options["api_version"] == "v1" and options["protocol"] == "rest" else "v2"
     columns = drop_dead_letter_columns(meta)
     record_encoder(options, topic, columns.dtypes, version, sample=lambda: columns, nullable=True)
@@ -522,6 +525,8 @@ class DaskEventStreamsAccessor:
                 f"for the partition's number (as Dask's to_csv): not {dead_letter!r}"
             )
         # said here, as df.es.produce says it, not once a partition on the workers
+        from ._run import check_index  # as record_encoder in _check_columns
+
         check_index(self._frame._meta, settings.options)
         _check_columns(self._frame._meta, topic, settings.options)
         meta = StatusBook(0, record_ids=settings.options["record_id"] is not None).to_frame(
