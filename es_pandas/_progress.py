@@ -96,7 +96,7 @@ class _TqdmReporter(_Reporter):
         size = None if jupyter else shutil.get_terminal_size((100, 24))
         self._bar = tqdm(
             total=total,
-            desc=description,
+            desc=description if size is None else _fitted(description, size.columns),
             unit="row",
             ncols=size and size.columns,
             nrows=size and size.lines,
@@ -125,6 +125,19 @@ class _TqdmReporter(_Reporter):
         self._bar.set_postfix_str(_counts(event), refresh=False)
         self._bar.update(event.done - self._bar.n)
         self._bar.close()
+
+
+def _fitted(description: str, columns: int) -> str:
+    """``description`` in a quarter of a terminal's line at most (its URL's scheme, then
+    its middle, left out): tqdm cuts a line too long at its end, which holds the counts
+    (an IBM Cloud URL took most of a 100-column line, and 'failed=3' read 'fail')."""
+    room = max(columns // 4, 20)
+    if len(description) > room:
+        description = description.removeprefix("https://").removeprefix("http://")
+    if len(description) <= room:
+        return description
+    head = room // 3
+    return f"{description[:head]}…{description[len(description) - (room - head - 1) :]}"
 
 
 class _LineReporter(_Reporter):

@@ -670,6 +670,24 @@ def test_the_bar_moves_at_every_tick(capsys, terminal, ended: int) -> None:
     assert "slowed to 1/s (server pushed back)" in capsys.readouterr().err
 
 
+def test_a_long_url_leaves_the_bar_room_for_its_counts(capsys, terminal, monkeypatch) -> None:
+    # tqdm cuts a line too long at its end, where the counts are
+    import os
+
+    from es_pandas._progress import ProgressEvent, make_reporter
+    from es_pandas._status import STATUSES
+
+    monkeypatch.setattr("shutil.get_terminal_size", lambda fallback: os.terminal_size((100, 24)))
+    url = "https://kafka-0123456789abcdef.svc07.us-south.eventstreams.cloud.ibm.com"
+    bar = make_reporter(True, 200, f"{url} topic 'orders'")
+    bar._bar.start_t -= 2.0  # type: ignore[attr-defined]  # a run's rate, not a test's
+    counts = {**dict.fromkeys(STATUSES, 0), "ok": 150, "failed": 3, "not_sent": 47}
+    bar.close(ProgressEvent(153, 200, counts, 2.0, finished=True), "")
+    line = capsys.readouterr().err.rstrip().split("\r")[-1]
+    assert line.startswith("kafka-01") and "topic 'orders'" in line
+    assert "ok=150 failed=3 not_sent=47" in line
+
+
 def test_progress_is_silent_in_ci(es, orders, capsys, monkeypatch) -> None:
     monkeypatch.setenv("CI", "true")
     orders.es.produce("orders", url=es.url, api_key=API_KEY)
