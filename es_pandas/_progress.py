@@ -8,6 +8,8 @@ times a second, which keeps the per-row path free of progress work.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import logging
 import os
 import shutil
@@ -88,11 +90,13 @@ class _CallbackReporter(_Reporter):
 
 class _TqdmReporter(_Reporter):
     def __init__(self, total: int | None, description: str) -> None:
-        from tqdm.auto import tqdm
-
+        jupyter = _in_jupyter() and _has_widgets()
+        if jupyter:
+            from tqdm.notebook import tqdm
+        else:
+            from tqdm.std import tqdm
         # A terminal that reports no size (some pseudo-terminals) gives tqdm 0 columns
         # and rows, and it prints nothing at all: fall back to 100x24.
-        jupyter = _in_jupyter()
         size = None if jupyter else shutil.get_terminal_size((100, 24))
         self._bar = tqdm(
             total=total,
@@ -230,6 +234,20 @@ def _in_jupyter() -> bool:
         return False
     ipython = shell.get_ipython()
     return ipython is not None and type(ipython).__name__ == "ZMQInteractiveShell"
+
+
+@functools.cache
+def _has_widgets() -> bool:
+    """Whether ipywidgets is there for Jupyter's bar; said once if not, where tqdm's
+    own fallback would ask to 'update jupyter and ipywidgets' and draw each tick twice
+    (a text bar is drawn instead)."""
+    if importlib.util.find_spec("ipywidgets") is not None:
+        return True
+    logger.warning(
+        "no ipywidgets in this kernel's environment, so the progress bar is text: "
+        'pip install "eventstreams-pandas[notebook]" for its widget'
+    )
+    return False
 
 
 def _on_terminal() -> bool:

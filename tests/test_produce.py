@@ -688,6 +688,37 @@ def test_a_long_url_leaves_the_bar_room_for_its_counts(capsys, terminal, monkeyp
     assert "ok=150 failed=3 not_sent=47" in line
 
 
+def test_jupyter_without_ipywidgets_gets_a_text_bar_and_is_told_why(
+    capsys, caplog, monkeypatch
+) -> None:
+    # tqdm's own fallback asks to "update jupyter and ipywidgets" and draws each tick twice
+    import importlib.util
+    import warnings
+
+    from es_pandas import _progress
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(_progress, "_in_jupyter", lambda: True)
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "ipywidgets" else real(name)
+    )
+    _progress._has_widgets.cache_clear()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # tqdm's TqdmExperimentalWarning among them
+            bar = _progress.make_reporter(True, 10, "orders")
+            again = _progress.make_reporter(True, 10, "orders")
+    finally:
+        _progress._has_widgets.cache_clear()
+    assert type(bar._bar).__module__ == "tqdm.std"  # type: ignore[attr-defined]
+    assert type(again._bar).__module__ == "tqdm.std"  # type: ignore[attr-defined]
+    told = [r.getMessage() for r in caplog.records if "ipywidgets" in r.getMessage()]
+    assert told == [
+        "no ipywidgets in this kernel's environment, so the progress bar is text: "
+        'pip install "eventstreams-pandas[notebook]" for its widget'
+    ]
+
+
 def test_progress_is_silent_in_ci(es, orders, capsys, monkeypatch) -> None:
     monkeypatch.setenv("CI", "true")
     orders.es.produce("orders", url=es.url, api_key=API_KEY)
