@@ -44,6 +44,7 @@ from ._retry import DOWN_SECONDS, Retry, backoff_time, parse_retry_after
 from ._status import FAILED, NOT_SENT, UNKNOWN, StatusBook
 from ._transports import (
     AsyncTransport,
+    Deadlines,
     Redactor,
     Response,
     ResponseTimeout,
@@ -149,6 +150,7 @@ class Engine:
         # request it has not ended after this long counts as one outside the contract
         # (es_pandas' engines bound each request by ``timeout`` themselves: None).
         self._hung_after = hung_after
+        self._bound = None if hung_after is None else Deadlines(hung_after)
         self._request = transport.send if hung_after is None else self._send_bounded
         self._auth = auth
         self._retry = retry
@@ -825,12 +827,14 @@ class Engine:
     async def _send_bounded(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes
     ) -> Response:
-        assert self._hung_after is not None
+        assert self._bound is not None
+        # one timer for every request in flight, as es_pandas' engines keep theirs
+        deadline = self._bound()
         try:
-            async with asyncio.timeout(self._hung_after) as deadline:
+            with deadline:
                 return await self._transport.send(method, url, headers, body)
         except TimeoutError:
-            if not deadline.expired():
+            if not deadline.expired:
                 raise  # the engine's own
             raise _Hung(
                 f"did not end a request within {self._hung_after:g}s (twice the timeout, "

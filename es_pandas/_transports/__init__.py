@@ -26,6 +26,7 @@ from ._base import (
     redact,
     split_userinfo,
 )
+from ._deadlines import Deadlines
 from ._handshake import tls_error
 from ._mock import Handler, MockTransport
 from ._registry import ENGINES, Engine, EngineName, build_transport, check_engine
@@ -37,6 +38,7 @@ __all__ = [
     "AsyncTransport",
     "ConnectError",
     "ConnectTimeout",
+    "Deadlines",
     "Decoder",
     "Engine",
     "EngineName",
