@@ -152,3 +152,26 @@ def test_time_the_loop_stood_still_is_not_counted() -> None:
         assert 0.1 < loop.time() - resumed < 2
 
     asyncio.run(main())
+
+
+def test_a_stall_that_ends_just_past_a_deadline_is_not_counted_either() -> None:
+    """The stall was told by how late the timer, set for the deadline itself, fired: a
+    stall of 1.5 s ending 0.5 s past a 1 s deadline looked like none, and the request
+    whose answer had come meanwhile timed out (sent again: written twice)."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        deadlines = Deadlines(1.0)
+        answer: asyncio.Future[str] = loop.create_future()
+
+        async def request() -> str:
+            with deadlines():
+                return await answer
+
+        answered = asyncio.ensure_future(request())
+        await asyncio.sleep(0)
+        threading.Timer(0.1, loop.call_soon_threadsafe, (answer.set_result, "ok")).start()
+        time.sleep(1.5)
+        assert await answered == "ok"
+
+    asyncio.run(main())

@@ -11,13 +11,15 @@ A deadline that passes cancels its request's task and ends the ``with`` block wi
 :class:`TimeoutError`, as ``asyncio.timeout`` does (a cancellation from elsewhere, a
 Ctrl-C, still propagates as one).
 
-A deadline that passes while the event loop stands still (the timer
-:data:`STALL_SECONDS` or more late) is given a moment of the loop's time first (the
-timeout, :data:`STALL_SECONDS` at most): an answer that came meanwhile lies unread
-until the loop runs, and the timer, run first, took it for one that never came. A
-notebook cell that blocked the kernel's loop for longer than the timeout, with
-``aproduce`` in a task on it, had each request in flight time out and go again:
-written twice.
+A deadline that passes while the event loop stands still (:data:`STALL_SECONDS` or
+more) is given a moment of the loop's time first (the timeout, :data:`STALL_SECONDS` at
+most): an answer that came meanwhile lies unread until the loop runs, and the timer,
+run first, took it for one that never came. A notebook cell that blocked the kernel's
+loop for longer than the timeout, with ``aproduce`` in a task on it, had each request
+in flight time out and go again: written twice. The timer fires at least every half
+:data:`STALL_SECONDS` while requests are in flight, so that a stall that long finds it
+late whenever it ends: how late a timer set for the deadline itself was said nothing
+of a stall that ended just after it (2.5 s of a 2 s timeout).
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ from types import TracebackType
 __all__ = ["Deadline", "Deadlines"]
 
 _RESOLUTION = 0.001
-#: how late the timer must fire for the loop to be taken for stalled (far more than the
-#: jitter of a loaded machine's timers), and the most a deadline passed meanwhile waits
+#: the shortest stall of the event loop that is taken for one (far more than the jitter
+#: of a loaded machine's timers), and the most a deadline passed meanwhile waits
 STALL_SECONDS = 1.0
+# the timer's longest wait, and how late it fires after a stall that long
+_TICK = STALL_SECONDS / 2
 
 
 class Deadlines:
@@ -59,8 +63,8 @@ class Deadlines:
             self._set(loop, due)
 
     def _set(self, loop: asyncio.AbstractEventLoop, due: float) -> None:
-        self._timer_due = due
-        self._timer = loop.call_at(due, self._expire)
+        self._timer_due = min(due, loop.time() + _TICK)
+        self._timer = loop.call_at(self._timer_due, self._expire)
 
     def _end(self, deadline: Deadline) -> None:
         # the timer stays set: when it fires it moves on to the oldest still running
@@ -70,7 +74,7 @@ class Deadlines:
         loop = asyncio.get_running_loop()
         now = loop.time()
         self._timer = None
-        if now - self._timer_due >= STALL_SECONDS:
+        if now - self._timer_due >= _TICK:
             # the loop stood still: the answers that came meanwhile are read first
             # (in the order they fall due still, as max keeps it)
             floor = now + min(self._seconds, STALL_SECONDS)
