@@ -501,6 +501,16 @@ def test_a_mapping_in_a_message_is_one_flag_per_item() -> None:
     )
 
 
+def test_a_quoted_value_that_reads_like_a_mapping_stays_as_it_is() -> None:
+    """A file's value (or column name) shown in a message, user={"id": 5}, was taken for
+    the option's mapping and shown as the flag: '--user id=5'."""
+    message = """column 'n': 'user={"id": 5}' is not an int (dtype={'n': 'str'} sends it as text)"""
+    assert cli_words(message) == (
+        """column 'n': 'user={"id": 5}' is not an int (--dtype n=str sends it as text)"""
+    )
+    assert cli_words("column 'dtype={}' is empty") == "column 'dtype={}' is empty"
+
+
 def test_an_option_set_false_is_named_by_its_no_flag() -> None:
     """A proxy that could not be reached said to leave the environment's proxies out
     with "--trust-env False", which the command line refuses (Got unexpected extra

@@ -204,6 +204,9 @@ _BOTH = re.compile(rf"\b(?:{_NAMES})=(?:'[^']*'|\([^)]*\)|[^\s(]*)\s\((--[^)]*)\
 # A mapping written as Python takes it, ``dtype={'amount': 'float'}``, is one flag per
 # item on the command line: ``--dtype amount=float``.
 _MAPPED = re.compile(rf"(?<![\w-])({_NAMES})=(\{{[^{{}}]*\}})")
+# a mapping, or data: whichever comes first (a quoted column name or value that reads
+# like a mapping, 'user={}', is data)
+_MAPPED_OR_DATA = re.compile(rf"{_MAPPED.pattern}|{_DATA.pattern}")
 
 
 def _mapped(name: str, written: str) -> str:
@@ -235,8 +238,10 @@ def cli_words(message: str) -> str:
     message = _BOTH.sub(r"\1", message)
     message = _OPENING.sub(lambda m: _cli_name(m.group(1)), message)
     # a mapping's items are data (a column may be named like an option: 'topic')
-    parts = _MAPPED.split(message)
-    words = [_words(parts[0])]
-    for at in range(1, len(parts), 3):
-        words += [_mapped(parts[at], parts[at + 1]), _words(parts[at + 2])]
-    return "".join(words)
+    words, at = [], 0
+    for match in _MAPPED_OR_DATA.finditer(message):
+        name, written, _ = match.groups()
+        words += [_words(message[at : match.start()])]
+        words += [match.group() if name is None else _mapped(name, written)]
+        at = match.end()
+    return "".join([*words, _words(message[at:])])
