@@ -538,15 +538,26 @@ class _CtrlC:
         self.first: int | None = None
         #: the caller's own SIGINT handler, which hears each Ctrl-C after it is counted
         self.passed_to = passed_to
+        #: the first exception it raised (not a KeyboardInterrupt), for the caller once
+        #: the run has stopped
+        self.raised: BaseException | None = None
 
     def __call__(self, signum: int, frame: Any) -> None:
         self.count += 1
         if self.first is None:
             self.first = signum
-        if self.passed_to is not None:
-            # counted already: a KeyboardInterrupt of its own would land anywhere
-            with contextlib.suppress(KeyboardInterrupt):
-                self.passed_to(signum, frame)
+        if self.passed_to is None:
+            return
+        # Counted already: what it raises would land anywhere, and take the caller out
+        # of the wait with the run going on behind its back (a handler's own exception,
+        # or sys.exit, left every row to go out; a file load's files closed under it).
+        try:
+            self.passed_to(signum, frame)
+        except KeyboardInterrupt:
+            pass
+        except BaseException as exc:
+            if self.raised is None:
+                self.raised = exc
 
 
 @contextlib.contextmanager
@@ -569,10 +580,10 @@ def _ctrl_c_counted() -> Iterator[_CtrlC]:
     try:
         yield counter
     finally:
-        if ours:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-        elif theirs is not None:
-            signal.signal(signal.SIGINT, theirs)
+        # unless their handler set another meanwhile (SIG_DFL, so that a second
+        # Ctrl-C kills the process): theirs to keep
+        if signal.getsignal(signal.SIGINT) is counter:
+            signal.signal(signal.SIGINT, theirs or signal.default_int_handler)
 
 
 def run_blocking(
@@ -651,7 +662,11 @@ def run_blocking(
                 cancel_at = math.inf
     # a Ctrl-C as the run ended too: the status is whole, and the caller asked to stop
     if ctrl_c.count:
-        raise on_interrupt() from None
+        interrupted = on_interrupt()
+        if ctrl_c.raised is not None:
+            # their handler's, now that the run has stopped: the status in its __cause__
+            raise ctrl_c.raised from interrupted
+        raise interrupted from None
     if "error" in outcome:
         raise outcome["error"]
     return cast(T, outcome["result"])

@@ -146,6 +146,71 @@ def test_an_interrupted_run_says_what_it_sent_and_how_to_reach_its_status(es) ->
     assert caught.value.status.summary.elapsed == caught.value.summary.elapsed is not None
 
 
+class _Stop(Exception):
+    pass
+
+
+def test_a_sigint_handler_of_the_callers_own_that_raises_stops_the_run_first(es) -> None:
+    """A handler of the caller's own is passed each Ctrl-C: one that raised anything but
+    KeyboardInterrupt (its own exception, sys.exit) took the caller out of the wait at
+    once, the run going on behind its back to its last row, and never said what it
+    sent. Its exception comes once the run has stopped, the status in its __cause__."""
+    es.create_topic("own-handler-raises", 1)
+
+    def raising(signum: int, frame: object) -> None:
+        raise _Stop("stop")
+
+    def interrupt() -> None:
+        deadline = time.monotonic() + 60
+        while es.stats().get("200", 0) < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, raising)
+    try:
+        threading.Thread(target=interrupt).start()
+        with pytest.raises(_Stop) as caught:
+            # 10 s at 20 rows a second: interrupted after the first few
+            pd.DataFrame({"v": range(200)}).es.produce(
+                "own-handler-raises", url=es.url, api_key=API_KEY, max_rate=20, progress=False
+            )
+        assert signal.getsignal(signal.SIGINT) is raising
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    interrupted = caught.value.__cause__
+    assert isinstance(interrupted, es_pandas.ProduceInterrupted)
+    written = len(es.records("own-handler-raises"))
+    time.sleep(0.5)  # 10 more rows, were the run still going
+    assert len(es.records("own-handler-raises")) == written
+    assert written == interrupted.summary.counts["ok"] < 200
+
+
+def test_a_sigint_handler_that_sets_another_keeps_it(es) -> None:
+    """A handler that sets SIG_DFL, so that a second Ctrl-C kills the process, had its
+    first handler set again once the run ended."""
+    es.create_topic("own-handler-resets", 1)
+
+    def resetting(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def interrupt() -> None:
+        deadline = time.monotonic() + 60
+        while es.stats().get("200", 0) < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, resetting)
+    try:
+        threading.Thread(target=interrupt).start()
+        with pytest.raises(es_pandas.ProduceInterrupted):
+            pd.DataFrame({"v": range(200)}).es.produce(
+                "own-handler-resets", url=es.url, api_key=API_KEY, max_rate=20, progress=False
+            )
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_a_second_ctrl_c_stops_at_once(tmp_path) -> None:
     # an answer takes 20 s and the grace is 60 s: only the second Ctrl-C ends it early
     server, url = start_server_process("--no-auth", "--topic", "t:1", "--latency", "20")
