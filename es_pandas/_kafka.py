@@ -46,7 +46,7 @@ from ._librdkafka import (
     shared_producer,
 )
 from ._outcomes import Abort
-from ._pressure import Pressure
+from ._pressure import Pacer, Pressure
 from ._status import FAILED, OK, REJECTED, UNKNOWN
 from ._wire.kafka import KafkaRecord
 
@@ -96,7 +96,8 @@ _IDEMPOTENCE_HINT = (
 
 class KafkaEngine:
     """Writes the records of a stream of batches to ``topic`` with the producer for
-    ``config`` (or ``recorder``, a dry run's), at most ``max_rate`` records a second.
+    ``config`` (or ``recorder``, a dry run's), at most ``max_rate`` records a second
+    (with ``pacer``, a Producer's, for its calls together).
 
     ``abort`` is set when the run must stop; the caller raises it with the status."""
 
@@ -110,6 +111,7 @@ class KafkaEngine:
         max_rate: float | Literal["auto"] | None,
         timeout: float,
         recorder: RecordingProducer | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self._topic = topic
         self._config = config
@@ -118,7 +120,7 @@ class KafkaEngine:
         self._timeout = timeout
         self._recorder = recorder
         # "auto" watches REST answers; a Kafka broker throttles a client by itself
-        self.pressure = Pressure(None if max_rate == "auto" else max_rate)
+        self.pressure = Pressure(None if max_rate == "auto" else max_rate, pacer=pacer)
         self.abort: Abort | None = None
         #: keys held back (REST's on_key_error="hold"): Kafka keeps each key's order
         self.held_keys = 0

@@ -240,6 +240,7 @@ class Run:
             max_rate=None if self.dry_run else options["max_rate"],
             timeout=options["timeout"],
             recorder=self._recorder,
+            pacer=self._pacer,
         )
 
     def stop(self) -> None:

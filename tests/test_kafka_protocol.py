@@ -799,3 +799,22 @@ def test_every_broker_gone_mid_run_is_said_at_once(tmp_path, caplog) -> None:
         r"every Kafka broker at .* is unreachable \(.*\): the records in flight wait up to 2 s",
         caplog.text,
     ), caplog.text
+
+
+def test_a_producers_max_rate_caps_its_kafka_calls_together(kafka) -> None:
+    """The README's Producer caps its calls together by its max_rate: over REST it did,
+    and over Kafka each call kept a rate of its own (4 calls at once under max_rate=20
+    wrote their 40 rows in half a second)."""
+    import concurrent.futures
+    import time
+
+    topic = new_topic(kafka, partitions=1)
+    producer = Producer(
+        protocol="kafka", bootstrap_servers=kafka.bootstrap, max_rate=20, progress=False
+    )
+    producer.produce(orders(1), topic)  # librdkafka connected, and a first record at once
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        started = time.monotonic()
+        statuses = list(pool.map(lambda _: producer.produce(orders(10), topic), range(4)))
+    assert all((status["status"] == "ok").all() for status in statuses)
+    assert time.monotonic() - started >= 39 / 20
