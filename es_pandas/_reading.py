@@ -41,7 +41,7 @@ import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -65,9 +65,6 @@ from ._pipes import Pipe, is_pipe
 from ._short_rows import ShortRows
 from ._wire.columns import absent_rows
 from ._wire.values import ABSENT
-
-if TYPE_CHECKING:
-    pass
 
 logger = logging.getLogger("es_pandas")
 
