@@ -205,9 +205,18 @@ def _sent(
 ) -> StatusFrame:
     stopped = _stop_met(shipped.call)
     if stopped is not None:
-        return _not_sent(frame, producer, own, *stopped)
+        kind, message = stopped
+        why = f"not sent: another partition's run stopped ({kind}): {message}"
+        return _not_sent(frame, producer, own, kind, message, why)
     try:
         return producer.produce(frame, topic, dead_letter=own)
+    except ConfigurationError as exc:
+        # Refused for this partition's own columns (its dtypes are its own; the Dask
+        # frame's were checked on the client): raised, it would take every other
+        # partition's status down with it, their rows sent. Its rows say why instead,
+        # and the call raises once every partition has ended.
+        why = f"not sent: this partition was refused: {exc}"
+        return _not_sent(frame, producer, own, "ProduceAborted", str(exc), why)
     except ProduceError as exc:
         if isinstance(exc, _RUN_WIDE):
             with _worker_lock:
@@ -296,18 +305,22 @@ def _stop_met(call: str) -> tuple[str, str] | None:
 
 
 def _not_sent(
-    frame: pd.DataFrame, producer: Producer, dead_letter: str | None, kind: str, message: str
+    frame: pd.DataFrame,
+    producer: Producer,
+    dead_letter: str | None,
+    kind: str,
+    message: str,
+    why: str,
 ) -> StatusFrame:
-    """A partition none of whose rows is sent: another one of its call stopped with
-    ``kind``, for a reason that is the run's (it says so in each row's error). Its rows
+    """A partition none of whose rows is sent, ``why`` each row's error: it was refused,
+    or another one of its call stopped with ``kind``, for a reason that is the run's.
+    The call raises ``kind`` with ``message`` once every partition has ended. Its rows
     are its dead letters, as a run that stops writes its rows not sent."""
     tally = Tally()
     book = StatusBook(
         len(frame), tally, record_ids=producer.settings.options["record_id"] is not None
     )
-    book.errors = dict.fromkeys(
-        range(len(frame)), f"not sent: another partition's run stopped ({kind}): {message}"
-    )
+    book.errors = dict.fromkeys(range(len(frame)), why)
     status = book.to_frame(frame.index)
     if dead_letter is not None:
         rows = drop_dead_letter_columns(frame)

@@ -641,3 +641,25 @@ def test_a_column_option_naming_the_index_is_refused_before_a_graph_is_built(cap
     with caplog.at_level("WARNING", logger="es_pandas"):
         ddf.es.produce("t", key_col="order_id", **options)
     assert any("index ('row') is not sent" in message for message in caplog.messages)
+
+
+def test_a_partition_refused_for_its_own_columns_keeps_the_others_statuses(es, topic) -> None:
+    """A partition whose own dtype no value of can be sent (complex, where the Dask
+    frame says float): its run is refused before it sends, as df.es.produce's is. That
+    failed the whole compute, every other partition's status lost with their rows sent."""
+    import dask
+
+    def part(number: int) -> pd.DataFrame:
+        if number == 0:
+            return pd.DataFrame({"k": ["a", "b"], "v": [0.5, 1.5]})
+        return pd.DataFrame({"k": ["c"], "v": [1 + 2j]})
+
+    ddf = dd.from_map(part, range(2), meta=part(0).iloc[:0], enforce_metadata=False)
+    with dask.config.set(scheduler="sync"), pytest.raises(es_pandas.ProduceAborted) as raised:
+        ddf.es.produce(topic, url=es.url, api_key=SECRET, key_col="k", errors="raise")
+    assert "1 of 2 partitions stopped early, the first with: column 'v'" in str(raised.value)
+    status = raised.value.status
+    assert status["status"].tolist() == ["not_sent"]
+    assert status["error"].iloc[0].startswith("not sent: this partition was refused: column 'v'")
+    assert raised.value.summary.counts["ok"] == 2
+    assert sorted(r.key.decode() for r in es.read(topic)) == ["a", "b"]
