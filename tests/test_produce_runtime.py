@@ -123,10 +123,8 @@ def test_ctrl_c_lets_the_rows_in_flight_end_as_answered(tmp_path) -> None:
     assert "Ctrl-C again to stop at once" in proc.stderr.read()
 
 
-def test_an_interrupted_run_says_what_it_sent_and_how_to_reach_its_status(es) -> None:
-    """An interrupted cell shows the exception and nothing else: it said only "the
-    partial status frame is in .status", of an exception the notebook has no name for."""
-    es.create_topic("interrupted-message", 1)
+def _ctrl_c_after_five_ok(es) -> None:
+    """Ctrl-C to this process once the server has answered five rows ok (on a thread)."""
 
     def interrupt() -> None:
         deadline = time.monotonic() + 60
@@ -135,6 +133,14 @@ def test_an_interrupted_run_says_what_it_sent_and_how_to_reach_its_status(es) ->
         os.kill(os.getpid(), signal.SIGINT)
 
     threading.Thread(target=interrupt).start()
+
+
+def test_an_interrupted_run_says_what_it_sent_and_how_to_reach_its_status(es) -> None:
+    """An interrupted cell shows the exception and nothing else: it said only "the
+    partial status frame is in .status", of an exception the notebook has no name for."""
+    es.create_topic("interrupted-message", 1)
+
+    _ctrl_c_after_five_ok(es)
     frame = pd.DataFrame({"v": range(200)})
     with pytest.raises(es_pandas.ProduceInterrupted) as caught:
         # 10 s at 20 rows a second: interrupted after the first few
@@ -160,15 +166,9 @@ def test_a_sigint_handler_of_the_callers_own_that_raises_stops_the_run_first(es)
     def raising(signum: int, frame: object) -> None:
         raise _Stop("stop")
 
-    def interrupt() -> None:
-        deadline = time.monotonic() + 60
-        while es.stats().get("200", 0) < 5 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        os.kill(os.getpid(), signal.SIGINT)
-
     previous = signal.signal(signal.SIGINT, raising)
     try:
-        threading.Thread(target=interrupt).start()
+        _ctrl_c_after_five_ok(es)
         with pytest.raises(_Stop) as caught:
             # 10 s at 20 rows a second: interrupted after the first few
             pd.DataFrame({"v": range(200)}).es.produce(
@@ -193,15 +193,9 @@ def test_a_sigint_handler_that_sets_another_keeps_it(es) -> None:
     def resetting(signum: int, frame: object) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    def interrupt() -> None:
-        deadline = time.monotonic() + 60
-        while es.stats().get("200", 0) < 5 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        os.kill(os.getpid(), signal.SIGINT)
-
     previous = signal.signal(signal.SIGINT, resetting)
     try:
-        threading.Thread(target=interrupt).start()
+        _ctrl_c_after_five_ok(es)
         with pytest.raises(es_pandas.ProduceInterrupted):
             pd.DataFrame({"v": range(200)}).es.produce(
                 "own-handler-resets", url=es.url, api_key=API_KEY, max_rate=20, progress=False
